@@ -1,0 +1,57 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/base/result.h"
+
+namespace google::protobuf {
+class Message;
+namespace io {
+class ErrorCollector;
+}
+}  // namespace google::protobuf
+
+namespace push {
+
+// A configuration file in protobuf text format, parsed into a message of proto/config.proto,
+// that remembers where each field was written so validation errors can point at the line:
+//
+//   auto file = ConfigFile::load("room.conf", &cfg);            // syntax and unknown fields
+//   RETURN_IF_ERROR(file->requireRange("rpc.max_concurrency", 0, 1000000));
+//   -> "room.conf:7:3: rpc.max_concurrency: 0 is out of range [1, 1000000]"
+class ConfigFile {
+ public:
+  // Parses `path` into `out` (cleared first). Errors: NOT_FOUND when the file cannot be read;
+  // INVALID_ARGUMENT "path:line:col: <parser message>" for bad syntax, unknown fields or bad
+  // values. `out` must outlive the returned ConfigFile.
+  static Result<std::unique_ptr<ConfigFile>> load(const std::string& path,
+                                                  google::protobuf::Message* out);
+  // Same, from text in memory; `name` stands for the path in messages.
+  static Result<std::unique_ptr<ConfigFile>> parse(std::string_view text, std::string name,
+                                                   google::protobuf::Message* out);
+  ~ConfigFile();
+
+  // INVALID_ARGUMENT "file:line:col: <field_path>: <why>" where field_path is dotted
+  // ("rpc.listen.address") and the location is where the file set it (just "file" when the
+  // file left it at its default).
+  Status fieldError(std::string_view field_path, std::string_view why) const;
+
+  // Checks an integer field (any int/uint width) at `field_path` against [min, max].
+  // Fields left at 0 are accepted when `zero_means_default` (proto3's "not set").
+  Status requireRange(std::string_view field_path, int64_t min, int64_t max,
+                      bool zero_means_default = true) const;
+
+  const std::string& name() const { return name_; }
+
+ private:
+  struct Impl;
+  ConfigFile(std::string name, google::protobuf::Message* root);
+  std::string name_;
+  google::protobuf::Message* root_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace push

@@ -1,0 +1,181 @@
+#include "common/net/event_loop.h"
+
+#include <uv.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cstdlib>
+#include <string>
+
+#include "common/base/log.h"
+#include "common/net/tcp_connection.h"
+
+namespace push::net {
+
+struct EventLoop::Handles {
+  uv_async_t async;
+  uv_prepare_t prepare;
+  uv_timer_t wake;  // bounds runUntil()
+};
+
+EventLoop::EventLoop()
+    : loop_(std::make_unique<uv_loop_t>()),
+      handles_(std::make_unique<Handles>()),
+      read_buffer_(new char[kReadBufferSize]),
+      loop_thread_(std::this_thread::get_id()) {
+  int rc = uv_loop_init(loop_.get());
+  if (rc != 0) {
+    // Out of fds or memory at startup: nothing sensible can run.
+    LOG_ERROR(Net, "uv_loop_init failed: {}", uv_strerror(rc));
+    std::abort();
+  }
+  loop_->data = this;
+  uv_async_init(loop_.get(), &handles_->async, [](uv_async_t* h) {
+    static_cast<EventLoop*>(h->data)->runPosted();
+  });
+  handles_->async.data = this;
+  uv_unref(reinterpret_cast<uv_handle_t*>(&handles_->async));
+  uv_prepare_init(loop_.get(), &handles_->prepare);
+  handles_->prepare.data = this;
+  uv_prepare_start(&handles_->prepare, [](uv_prepare_t* h) {
+    static_cast<EventLoop*>(h->data)->flushAll();
+  });
+  uv_unref(reinterpret_cast<uv_handle_t*>(&handles_->prepare));
+  uv_timer_init(loop_.get(), &handles_->wake);
+  handles_->wake.data = this;
+  uv_unref(reinterpret_cast<uv_handle_t*>(&handles_->wake));
+}
+
+EventLoop::~EventLoop() {
+  if (!shut_down_) {
+    Status st = shutdown();
+    if (!st.isOk()) LOG_ERROR(Net, "event loop destroyed with open handles: {}", st.toString());
+  }
+}
+
+EventLoop* EventLoop::fromUv(uv_loop_t* loop) { return static_cast<EventLoop*>(loop->data); }
+
+int64_t EventLoop::nowMs() const { return static_cast<int64_t>(uv_now(loop_.get())); }
+
+bool EventLoop::isInLoopThread() const { return std::this_thread::get_id() == loop_thread_; }
+
+void EventLoop::assertInLoopThread() const {
+  assert(isInLoopThread() && "EventLoop method called off its loop thread");
+}
+
+void EventLoop::run() {
+  loop_thread_ = std::this_thread::get_id();
+  // The async handle is unref'd so an idle loop can end; while run() is meant to keep going,
+  // hold a reference.
+  uv_ref(reinterpret_cast<uv_handle_t*>(&handles_->async));
+  uv_run(loop_.get(), UV_RUN_DEFAULT);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&handles_->async));
+}
+
+bool EventLoop::runUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  loop_thread_ = std::this_thread::get_id();
+  bool timed_out = false;
+  handles_->wake.data = &timed_out;
+  uv_timer_start(
+      &handles_->wake, [](uv_timer_t* t) { *static_cast<bool*>(t->data) = true; },
+      static_cast<uint64_t>(timeout.count()), 0);
+  uv_ref(reinterpret_cast<uv_handle_t*>(&handles_->wake));
+  while (!done() && !timed_out) {
+    uv_run(loop_.get(), UV_RUN_ONCE);
+  }
+  uv_timer_stop(&handles_->wake);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&handles_->wake));
+  handles_->wake.data = this;
+  return done();
+}
+
+void EventLoop::stop() {
+  post([this] { uv_stop(loop_.get()); });
+}
+
+void EventLoop::post(std::function<void()> fn) {
+  if (fn) {
+    std::lock_guard lock(mu_);
+    posted_.push_back(std::move(fn));
+  }
+  uv_async_send(&handles_->async);
+}
+
+void EventLoop::runInLoop(std::function<void()> fn) {
+  if (isInLoopThread()) {
+    fn();
+  } else {
+    post(std::move(fn));
+  }
+}
+
+void EventLoop::runPosted() {
+  std::vector<std::function<void()>> batch;
+  {
+    std::lock_guard lock(mu_);
+    batch.swap(posted_);
+  }
+  for (auto& fn : batch) fn();
+}
+
+uint32_t EventLoop::scheduleFlush(TcpConnection* conn) {
+  flush_list_.push_back(conn);
+  return static_cast<uint32_t>(flush_list_.size() - 1);
+}
+
+void EventLoop::cancelFlush(TcpConnection* conn, uint32_t position) {
+  // The connection is either still waiting on flush_list_ or, when flushAll() is running, on
+  // flushing_ (not yet reached); never on both, since it is scheduled at most once.
+  if (position < flush_list_.size() && flush_list_[position] == conn) {
+    flush_list_[position] = nullptr;
+  } else if (position < flushing_.size() && flushing_[position] == conn) {
+    flushing_[position] = nullptr;
+  }
+}
+
+void EventLoop::flushAll() {
+  // A flush may complete synchronously and a handler may queue more output from inside it;
+  // those connections land in the fresh flush_list_ and go out on the next pass.
+  while (!flush_list_.empty()) {
+    flushing_.swap(flush_list_);
+    for (size_t i = 0; i < flushing_.size(); ++i) {
+      if (TcpConnection* conn = flushing_[i]) conn->flushNow();
+    }
+    flushing_.clear();
+  }
+}
+
+Status EventLoop::shutdown(std::chrono::milliseconds grace) {
+  if (shut_down_) return Status::ok();
+  shut_down_ = true;
+  loop_thread_ = std::this_thread::get_id();
+  runPosted();  // work queued before shutdown still runs (it may close things)
+  auto* h = handles_.get();
+  uv_close(reinterpret_cast<uv_handle_t*>(&h->async), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&h->prepare), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&h->wake), nullptr);
+  flushAll();
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (uv_loop_alive(loop_.get()) && std::chrono::steady_clock::now() < deadline) {
+    uv_run(loop_.get(), UV_RUN_NOWAIT);
+    if (uv_loop_alive(loop_.get())) uv_sleep(1);
+  }
+  std::string leftover;
+  uv_walk(
+      loop_.get(),
+      [](uv_handle_t* handle, void* arg) {
+        if (uv_is_closing(handle)) return;
+        auto* names = static_cast<std::string*>(arg);
+        if (!names->empty()) *names += ", ";
+        *names += uv_handle_type_name(uv_handle_get_type(handle));
+        uv_close(handle, nullptr);  // leaks the owner, but lets the loop close
+      },
+      &leftover);
+  uv_run(loop_.get(), UV_RUN_NOWAIT);
+  int rc = uv_loop_close(loop_.get());
+  if (!leftover.empty()) return internalError("handles left open at shutdown: " + leftover);
+  if (rc != 0) return internalError(std::string("uv_loop_close: ") + uv_strerror(rc));
+  return Status::ok();
+}
+
+}  // namespace push::net

@@ -1,0 +1,98 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "common/base/status.h"
+
+struct uv_loop_s;
+typedef struct uv_loop_s uv_loop_t;
+
+namespace push::net {
+
+class TcpConnection;
+
+// One libuv loop: the thread that calls run() is its loop thread, and every handle on it may
+// be touched only from that thread (STYLE.md 6). Other threads hand work over with post().
+//
+// Besides the uv_loop_t it owns
+// - a cross-thread queue (one uv_async_t; sends coalesce, so one wake-up runs every queued fn);
+// - the per-loop read buffer every TcpConnection reads into (no per-connection read buffer);
+// - the write-coalescing list: connections that have output queued this turn are flushed
+//   together just before the loop next waits for I/O (a uv_prepare_t), one write each.
+//
+// Lifetime: objects with handles on the loop are closed first (their close()), then
+// shutdown() runs the loop until their close callbacks are done and closes the uv loop.
+class EventLoop {
+ public:
+  EventLoop();
+  // Calls shutdown() if it was not called; logs (does not crash) if handles are left open.
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  // Runs until stop(). The calling thread becomes the loop thread.
+  void run();
+  // Runs until `done()` is true (checked after every loop turn) or `timeout` passes; returns
+  // done(). For tests and tools that drive the loop from the thread that owns it.
+  bool runUntil(const std::function<bool()>& done,
+                std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // Makes run() return after the current turn. Thread-safe.
+  void stop();
+
+  // Queues `fn` to run on the loop thread on a later turn. Thread-safe; never runs fn inline.
+  void post(std::function<void()> fn);
+  // Runs `fn` now when called on the loop thread, else post()s it.
+  void runInLoop(std::function<void()> fn);
+
+  bool isInLoopThread() const;
+  // Aborts (debug builds) when called off the loop thread.
+  void assertInLoopThread() const;
+
+  // Closes the loop's own handles, runs the loop until every close callback ran (at most
+  // `grace`), then closes the uv loop. OK when nothing was left open (libuv's
+  // MAKE_VALGRIND_HAPPY); INTERNAL naming the handle types still open otherwise, after
+  // closing them. Call once, on the loop thread, after closing everything else on it.
+  Status shutdown(std::chrono::milliseconds grace = std::chrono::seconds(2));
+
+  uv_loop_t* uvLoop() { return loop_.get(); }
+  // Loop time in milliseconds (libuv's cached time, updated once per turn).
+  int64_t nowMs() const;
+
+  // The shared read buffer. Valid only inside a read callback on this loop.
+  char* readBuffer() { return read_buffer_.get(); }
+  static constexpr size_t kReadBufferSize = 64 * 1024;
+
+  // Write coalescing (used by TcpConnection): flush `conn` before the loop waits for I/O.
+  // Returns a position for cancelFlush(); a connection is on the list at most once.
+  uint32_t scheduleFlush(TcpConnection* conn);
+  // Forgets a connection that is closing with a flush still scheduled. O(1).
+  void cancelFlush(TcpConnection* conn, uint32_t position);
+
+  // The EventLoop of a uv loop (its data pointer).
+  static EventLoop* fromUv(uv_loop_t* loop);
+
+ private:
+  struct Handles;
+  void runPosted();
+  void flushAll();
+
+  std::unique_ptr<uv_loop_t> loop_;
+  std::unique_ptr<Handles> handles_;  // uv_async_t + uv_prepare_t, stable addresses
+  std::unique_ptr<char[]> read_buffer_;
+  std::thread::id loop_thread_;
+  bool shut_down_ = false;
+
+  std::mutex mu_;
+  std::vector<std::function<void()>> posted_;  // guarded by mu_
+
+  std::vector<TcpConnection*> flush_list_;
+  std::vector<TcpConnection*> flushing_;  // swapped with flush_list_ while flushing
+};
+
+}  // namespace push::net

@@ -1,0 +1,331 @@
+#include "common/net/tcp_connection.h"
+
+#include <cassert>
+#include <cstring>
+
+#include "common/base/log.h"
+#include "common/base/metrics.h"
+#include "common/net/event_loop.h"
+
+namespace push::net {
+namespace {
+
+struct NetMetrics {
+  metrics::Gauge& open = metrics::Registry::global().gauge(
+      "push_net_connections_open", "TCP connections currently open (all servers and clients).");
+  metrics::Counter& bytes_in =
+      metrics::Registry::global().counter("push_net_read_bytes_total", "Bytes read from sockets.");
+  metrics::Counter& bytes_out = metrics::Registry::global().counter(
+      "push_net_written_bytes_total", "Bytes handed to the kernel for sockets.");
+  metrics::Counter& writes = metrics::Registry::global().counter(
+      "push_net_writes_total", "Write system calls (coalesced: one per connection per turn).");
+  metrics::Counter& slow_peer = metrics::Registry::global().counter(
+      "push_net_closed_total", "Connections closed, by reason.", R"(reason="slow_peer")");
+  metrics::Counter& input_too_large = metrics::Registry::global().counter(
+      "push_net_closed_total", "Connections closed, by reason.", R"(reason="input_too_large")");
+  metrics::Counter& io_error = metrics::Registry::global().counter(
+      "push_net_closed_total", "Connections closed, by reason.", R"(reason="io_error")");
+};
+
+NetMetrics& netMetrics() {
+  static NetMetrics* m = new NetMetrics();
+  return *m;
+}
+
+uv_stream_t* asStream(uv_tcp_t* tcp) { return reinterpret_cast<uv_stream_t*>(tcp); }
+
+}  // namespace
+
+struct TcpConnection::WriteReq {
+  uv_write_t req;  // first member: the uv_write_t* is the WriteReq*
+  Buffer data;
+  TcpConnection* conn;
+};
+
+const char* TcpConnection::reasonName(CloseReason reason) {
+  switch (reason) {
+    case CloseReason::Local: return "local";
+    case CloseReason::PeerClosed: return "peer closed";
+    case CloseReason::ReadError: return "read error";
+    case CloseReason::WriteError: return "write error";
+    case CloseReason::SlowPeer: return "slow peer";
+    case CloseReason::InputTooLarge: return "input too large";
+  }
+  return "?";
+}
+
+void TcpConnection::Handler::onPeerShutdown(TcpConnection& conn) { conn.closeAfterFlush(); }
+
+TcpConnection* TcpConnection::createUnstarted(EventLoop& loop) { return new TcpConnection(loop); }
+
+TcpConnection::TcpConnection(EventLoop& loop) {
+  uv_tcp_init(loop.uvLoop(), &tcp_);
+  tcp_.data = this;
+  netMetrics().open.add(1);
+}
+
+TcpConnection::~TcpConnection() {
+  assert(closing_ && "TcpConnection deleted without close()");
+  netMetrics().open.add(-1);
+}
+
+EventLoop& TcpConnection::loop() const { return *EventLoop::fromUv(tcp_.loop); }
+
+int TcpConnection::fd() const {
+  uv_os_fd_t fd = -1;
+  if (closing_ || uv_fileno(reinterpret_cast<const uv_handle_t*>(&tcp_), &fd) != 0) return -1;
+  return fd;
+}
+
+InetAddress TcpConnection::peerAddress() const {
+  sockaddr_storage ss{};
+  int len = sizeof ss;
+  if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return {};
+  return InetAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&ss));
+}
+
+InetAddress TcpConnection::localAddress() const {
+  sockaddr_storage ss{};
+  int len = sizeof ss;
+  if (uv_tcp_getsockname(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return {};
+  return InetAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&ss));
+}
+
+void TcpConnection::start(Handler* handler, const Limits* limits) {
+  assert(handler && limits && !handler_);
+  handler_ = handler;
+  limits_ = limits;
+  uv_tcp_nodelay(&tcp_, 1);
+  startReading();
+}
+
+void TcpConnection::startReading() {
+  if (closing_ || draining_ || reading_) return;
+  int rc = uv_read_start(
+      asStream(&tcp_),
+      [](uv_handle_t* h, size_t, uv_buf_t* buf) {
+        EventLoop* loop = EventLoop::fromUv(h->loop);
+        buf->base = loop->readBuffer();
+        buf->len = EventLoop::kReadBufferSize;
+      },
+      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+        static_cast<TcpConnection*>(s->data)->onRead(nread, buf->base);
+      });
+  if (rc != 0) {
+    LOG_CONN(Debug, Net, id_, "read start failed: {}", uv_strerror(rc));
+    close(CloseReason::ReadError);
+    return;
+  }
+  reading_ = true;
+  if (!in_.empty()) {
+    reprocess_input_ = true;
+    scheduleFlush();
+  }
+}
+
+void TcpConnection::stopReading() {
+  if (!reading_ || closing_) return;
+  uv_read_stop(asStream(&tcp_));
+  reading_ = false;
+}
+
+void TcpConnection::onRead(ssize_t nread, const char* data) {
+  if (nread == 0 || closing_) return;  // EAGAIN, or closing: drop
+  if (nread < 0) {
+    reading_ = false;  // libuv stopped reading
+    if (nread == UV_EOF) {
+      peer_shutdown_ = true;
+      handler_->onPeerShutdown(*this);
+    } else {
+      LOG_CONN(Debug, Net, id_, "read error: {}", uv_strerror(static_cast<int>(nread)));
+      netMetrics().io_error.inc();
+      close(CloseReason::ReadError);
+    }
+    return;
+  }
+  netMetrics().bytes_in.inc(static_cast<uint64_t>(nread));
+  if (draining_) return;  // closing after flush: input is no longer wanted
+  processInput(data, static_cast<size_t>(nread));
+}
+
+void TcpConnection::processInput(const char* data, size_t len) {
+  if (in_.empty()) {
+    // Common case: whole frames in this read. Hand over the loop's buffer; keep only the tail.
+    size_t used = handler_->onData(*this, data, len);
+    if (closing_) return;
+    if (used < len) in_.append(data + used, len - used);
+  } else {
+    if (len > 0) in_.append(data, len);
+    size_t used = handler_->onData(*this, in_.data(), in_.size());
+    if (closing_) return;
+    in_.consume(used);
+    if (in_.empty()) in_.release();
+  }
+  if (in_.size() > limits_->max_input) {
+    LOG_CONN(Debug, Net, id_, "{} unconsumed input bytes, limit {}", in_.size(),
+             limits_->max_input);
+    netMetrics().input_too_large.inc();
+    close(CloseReason::InputTooLarge);
+  }
+}
+
+char* TcpConnection::prepareSend(size_t len) {
+  assert(loop().isInLoopThread());
+  if (closing_ || draining_ || !handler_) return nullptr;
+  if (pendingBytes() + len > limits_->hard_limit) {
+    LOG_CONN(Debug, Net, id_, "output queue {} + {} over hard limit {}: closing slow peer",
+             pendingBytes(), len, limits_->hard_limit);
+    netMetrics().slow_peer.inc();
+    close(CloseReason::SlowPeer);
+    return nullptr;
+  }
+  return out_.reserve(len);
+}
+
+void TcpConnection::commitSend(size_t len) {
+  out_.commit(len);
+  scheduleFlush();
+  checkHighWatermark();
+}
+
+bool TcpConnection::send(const void* data, size_t len) {
+  char* dst = prepareSend(len);
+  if (!dst) return false;
+  if (len > 0) std::memcpy(dst, data, len);
+  commitSend(len);
+  return true;
+}
+
+void TcpConnection::checkHighWatermark() {
+  if (!above_high_ && pendingBytes() > limits_->high_watermark) {
+    above_high_ = true;
+    handler_->onHighWatermark(*this);
+  }
+}
+
+void TcpConnection::scheduleFlush() {
+  if (flush_scheduled_ || closing_) return;
+  flush_scheduled_ = true;
+  flush_index_ = loop().scheduleFlush(this);
+}
+
+void TcpConnection::flushNow() {
+  flush_scheduled_ = false;
+  if (closing_) return;
+  if (reprocess_input_) {
+    reprocess_input_ = false;
+    if (reading_ && !draining_) {
+      processInput(nullptr, 0);
+      if (closing_) return;
+    }
+  }
+  if (writing_) return;  // onWriteDone() sends what accumulated meanwhile
+  if (out_.empty()) {
+    if (draining_) close(CloseReason::Local);
+    return;
+  }
+  uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
+  int n = uv_try_write(asStream(&tcp_), &buf, 1);
+  netMetrics().writes.inc();
+  if (n == static_cast<int>(out_.size())) {
+    netMetrics().bytes_out.inc(static_cast<uint64_t>(n));
+    if (out_.capacity() > limits_->retain_output) {
+      out_.release();
+    } else {
+      out_.clear();
+    }
+    afterOutputShrank();
+    return;
+  }
+  if (n < 0 && n != UV_EAGAIN) {
+    LOG_CONN(Debug, Net, id_, "write error: {}", uv_strerror(n));
+    netMetrics().io_error.inc();
+    close(CloseReason::WriteError);
+    return;
+  }
+  if (n > 0) {
+    netMetrics().bytes_out.inc(static_cast<uint64_t>(n));
+    out_.consume(static_cast<size_t>(n));
+  }
+  // The kernel buffer is full: hand the rest to libuv, which writes it when writable.
+  auto* req = new WriteReq{};
+  req->data = std::move(out_);
+  req->conn = this;
+  inflight_bytes_ = static_cast<uint32_t>(req->data.size());
+  buf = uv_buf_init(req->data.data(), static_cast<unsigned>(req->data.size()));
+  int rc = uv_write(&req->req, asStream(&tcp_), &buf, 1, [](uv_write_t* r, int status) {
+    auto* wr = reinterpret_cast<WriteReq*>(r);
+    wr->conn->onWriteDone(wr, status);
+  });
+  if (rc != 0) {
+    delete req;
+    inflight_bytes_ = 0;
+    netMetrics().io_error.inc();
+    close(CloseReason::WriteError);
+    return;
+  }
+  writing_ = true;
+}
+
+void TcpConnection::onWriteDone(WriteReq* req, int status) {
+  const size_t written = req->data.size();
+  delete req;  // the request owns its bytes, whatever the status (STYLE.md 7.3)
+  writing_ = false;
+  inflight_bytes_ = 0;
+  if (status < 0) {
+    if (status != UV_ECANCELED && !closing_) {
+      LOG_CONN(Debug, Net, id_, "write error: {}", uv_strerror(status));
+      netMetrics().io_error.inc();
+      close(CloseReason::WriteError);
+    }
+    return;
+  }
+  netMetrics().bytes_out.inc(written);
+  if (closing_) return;
+  if (!out_.empty()) {
+    flushNow();  // everything queued while the write was in flight, in one write
+    return;
+  }
+  afterOutputShrank();
+}
+
+void TcpConnection::afterOutputShrank() {
+  if (draining_ && pendingBytes() == 0) {
+    close(CloseReason::Local);
+    return;
+  }
+  if (above_high_ && pendingBytes() <= limits_->low_watermark) {
+    above_high_ = false;
+    handler_->onLowWatermark(*this);
+  }
+}
+
+void TcpConnection::closeAfterFlush() {
+  if (closing_ || draining_) return;
+  stopReading();
+  draining_ = true;
+  if (pendingBytes() == 0) {
+    close(CloseReason::Local);
+  } else {
+    scheduleFlush();
+  }
+}
+
+void TcpConnection::close(CloseReason reason) {
+  if (closing_) return;
+  closing_ = true;
+  close_reason_ = reason == CloseReason::Local && peer_shutdown_ ? CloseReason::PeerClosed : reason;
+  if (flush_scheduled_) {
+    loop().cancelFlush(this, flush_index_);
+    flush_scheduled_ = false;
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_),
+           [](uv_handle_t* h) { static_cast<TcpConnection*>(h->data)->onCloseComplete(); });
+}
+
+void TcpConnection::onCloseComplete() {
+  if (handler_) handler_->onClosed(*this, close_reason_);
+  delete this;
+}
+
+}  // namespace push::net

@@ -1,0 +1,168 @@
+#pragma once
+
+#include <uv.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "common/net/buffer.h"
+#include "common/net/inet_address.h"
+
+namespace push::net {
+
+class EventLoop;
+
+// One TCP connection on a loop: reads into the loop's shared buffer, keeps only an unconsumed
+// tail per connection, and coalesces everything sent in one loop turn into one write.
+//
+// Ownership (STYLE.md 7-8): created by TcpServer (accepted) or TcpConnector (connected);
+// it owns itself from then on. The only way to destroy it is close(): the libuv close
+// callback calls Handler::onClosed() and then deletes the object, so a TcpConnection* stays
+// valid until onClosed() returns. Registries should hold a ConnId and look it up.
+//
+// Threading: every method is loop-thread only.
+//
+// <uv.h> is included because uv_tcp_t is embedded: one allocation per connection, not two.
+//
+// Memory: an idle connection is this object (~330 bytes, most of it uv_tcp_t) and nothing
+// else: per-server state (Handler, Limits) is shared by pointer, buffers are released when
+// empty.
+class TcpConnection {
+ public:
+  enum class CloseReason : uint8_t {
+    Local,          // close()/closeAfterFlush() by the owner
+    PeerClosed,     // the peer closed its end (EOF)
+    ReadError,      // reset by peer or another read error
+    WriteError,     // write failed (EPIPE, ECONNRESET, ...)
+    SlowPeer,       // output queue over Limits::hard_limit
+    InputTooLarge,  // unconsumed input over Limits::max_input
+  };
+  static const char* reasonName(CloseReason reason);
+
+  // Limits shared by all connections of one server or client; must outlive them.
+  struct Limits {
+    // Output bytes queued (buffered + being written) above which onHighWatermark() fires once;
+    // produce less until onLowWatermark(). Default: 1 MiB.
+    uint32_t high_watermark = 1u << 20;
+    // Output bytes below which onLowWatermark() fires after a high-watermark event.
+    // Default: 256 KiB.
+    uint32_t low_watermark = 256u << 10;
+    // Output bytes above which the peer is too slow to keep: send() fails and the connection
+    // closes with SlowPeer. Default: 16 MiB.
+    uint32_t hard_limit = 16u << 20;
+    // Unconsumed input kept between reads (a partial frame). More closes the connection with
+    // InputTooLarge. Set above the protocol's max frame. Default: 16 MiB + 64 KiB.
+    uint32_t max_input = (16u << 20) + (64u << 10);
+    // Output buffer capacity kept after a complete flush, to avoid reallocating on busy
+    // connections (RPC). 0 frees it, best for many idle clients. Default: 0.
+    uint32_t retain_output = 0;
+  };
+
+  // Implemented by whoever owns a set of connections; shared by all of them.
+  class Handler {
+   public:
+    // `data` holds every byte not consumed yet (valid only during the call). Return how many
+    // bytes were consumed; the rest is kept and offered again, with more, on the next read.
+    // May call send(), close(), stopReading() on `conn`.
+    virtual size_t onData(TcpConnection& conn, const char* data, size_t len) = 0;
+    // The connection is closed and about to be deleted; drop every reference to it. Called
+    // exactly once per started connection, from the libuv close callback.
+    virtual void onClosed(TcpConnection& conn, CloseReason reason) = 0;
+    // The peer shut down its sending side. Default: finish writing, then close.
+    virtual void onPeerShutdown(TcpConnection& conn);
+    // Output queue crossed Limits::high_watermark (once per crossing).
+    virtual void onHighWatermark(TcpConnection& conn) {}
+    // Output queue fell below Limits::low_watermark after a high-watermark event.
+    virtual void onLowWatermark(TcpConnection& conn) {}
+
+   protected:
+    ~Handler() = default;
+  };
+
+  TcpConnection(const TcpConnection&) = delete;
+  TcpConnection& operator=(const TcpConnection&) = delete;
+
+  // Attaches the owner and starts reading. Call once, from the accept or connect callback.
+  // `handler` and `limits` must outlive the connection.
+  void start(Handler* handler, const Limits* limits);
+
+  // Queues bytes; they leave with everything else queued this loop turn, just before the loop
+  // waits for I/O. Returns false, dropping the bytes, when the connection is closing or when
+  // the output would pass Limits::hard_limit (the connection is then closed as SlowPeer).
+  bool send(const void* data, size_t len);
+  bool send(std::string_view data) { return send(data.data(), data.size()); }
+  // Zero-copy form: room for `len` bytes at the end of the output, or nullptr exactly when
+  // send() would fail. Write into it, then commitSend(n) with n <= len before anything else
+  // touches the connection.
+  char* prepareSend(size_t len);
+  void commitSend(size_t len);
+
+  // Closes now; queued output is discarded. Idempotent. onClosed() runs on a later callback.
+  void close(CloseReason reason = CloseReason::Local);
+  // Stops reading, writes what is queued, then closes. Callers that must bound the wait use
+  // their own deadline and close() (a peer that never reads holds the queue forever).
+  void closeAfterFlush();
+  bool closing() const { return closing_ || draining_; }
+
+  // Pause and resume reading (backpressure on the peer). Input kept from earlier reads is
+  // offered to onData() again shortly after startReading().
+  void stopReading();
+  void startReading();
+
+  // Bytes queued and not yet handed to the kernel.
+  size_t pendingBytes() const { return out_.size() + inflight_bytes_; }
+  // Unconsumed input bytes kept for the next read.
+  size_t bufferedInputBytes() const { return in_.size(); }
+
+  // The owner's id and per-connection state (opaque here).
+  uint64_t id() const { return id_; }
+  void setId(uint64_t id) { id_ = id; }
+  void* context() const { return context_; }
+  void setContext(void* context) { context_ = context; }
+
+  EventLoop& loop() const;
+  InetAddress peerAddress() const;
+  InetAddress localAddress() const;
+  // The socket, for options the class does not wrap (SO_SNDBUF in tests); -1 if closed.
+  int fd() const;
+
+  // Internal: called by EventLoop's flush pass and the creators. Not for owners.
+  void flushNow();
+  uv_tcp_t* uvHandle() { return &tcp_; }
+  static TcpConnection* createUnstarted(EventLoop& loop);
+
+ private:
+  struct WriteReq;
+  explicit TcpConnection(EventLoop& loop);
+  ~TcpConnection();
+
+  void scheduleFlush();
+  void onRead(ssize_t nread, const char* data);
+  void processInput(const char* data, size_t len);
+  void onWriteDone(WriteReq* req, int status);
+  void afterOutputShrank();
+  void onCloseComplete();
+  void checkHighWatermark();
+
+  uv_tcp_t tcp_;
+  Handler* handler_ = nullptr;
+  const Limits* limits_ = nullptr;
+  Buffer in_;   // unconsumed input tail
+  Buffer out_;  // output queued this turn (or while a write is in flight)
+  uint64_t id_ = 0;
+  void* context_ = nullptr;
+  uint32_t inflight_bytes_ = 0;  // bytes handed to uv_write and not completed
+  uint32_t flush_index_ = 0;     // position on the loop's flush list while flush_scheduled_
+  CloseReason close_reason_ = CloseReason::Local;
+  bool closing_ = false;          // uv_close called; no more callbacks to the handler
+  bool draining_ = false;         // closeAfterFlush(): close when output is empty
+  bool writing_ = false;          // a uv_write is in flight
+  bool flush_scheduled_ = false;  // on the loop's flush list
+  bool reading_ = false;
+  bool above_high_ = false;
+  bool peer_shutdown_ = false;    // EOF seen: a later local close is reported as PeerClosed
+  bool reprocess_input_ = false;  // startReading() with input kept: offer it on the next pass
+};
+
+}  // namespace push::net

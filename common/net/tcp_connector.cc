@@ -1,0 +1,77 @@
+#include "common/net/tcp_connector.h"
+
+#include <string>
+
+#include "common/net/event_loop.h"
+#include "common/net/tcp_connection.h"
+
+namespace push::net {
+
+TcpConnector* TcpConnector::start(EventLoop& loop, const InetAddress& addr,
+                                  std::chrono::milliseconds timeout, Done done) {
+  loop.assertInLoopThread();
+  auto* connector = new TcpConnector(loop, addr, std::move(done));
+  connector->begin(timeout);
+  return connector;
+}
+
+TcpConnector::TcpConnector(EventLoop& loop, const InetAddress& addr, Done done)
+    : addr_(addr), done_(std::move(done)), conn_(TcpConnection::createUnstarted(loop)) {
+  req_.data = this;
+  uv_timer_init(loop.uvLoop(), &timer_);
+  timer_.data = this;
+}
+
+void TcpConnector::begin(std::chrono::milliseconds timeout) {
+  uv_timer_start(
+      &timer_,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<TcpConnector*>(t->data);
+        self->abort_reason_ = Status(Code::TIMEOUT, "connect to " + self->addr_.toString() +
+                                                        " timed out");
+        self->conn_->close();  // the connect callback follows with UV_ECANCELED
+      },
+      static_cast<uint64_t>(timeout.count()), 0);
+  int rc = uv_tcp_connect(&req_, conn_->uvHandle(), addr_.sockaddrPtr(),
+                          [](uv_connect_t* req, int status) {
+                            static_cast<TcpConnector*>(req->data)->onConnect(status);
+                          });
+  if (rc != 0) {
+    // Failed before any I/O (e.g. no fds): report it on a later turn like every other outcome.
+    abort_reason_ = unavailable("connect to " + addr_.toString() + ": " + uv_strerror(rc));
+    conn_->close();
+    uv_timer_start(
+        &timer_, [](uv_timer_t* t) { static_cast<TcpConnector*>(t->data)->onConnect(UV_ECANCELED); },
+        0, 0);
+  }
+}
+
+void TcpConnector::cancel() {
+  if (decided_ || !abort_reason_.isOk()) return;
+  abort_reason_ = Status(Code::CANCELLED, "connect to " + addr_.toString() + " cancelled");
+  conn_->close();
+}
+
+void TcpConnector::onConnect(int status) {
+  if (status == 0 && abort_reason_.isOk()) {
+    finish(conn_);
+    return;
+  }
+  if (!abort_reason_.isOk()) {
+    finish(abort_reason_);
+  } else {
+    conn_->close();
+    finish(unavailable("connect to " + addr_.toString() + ": " + uv_strerror(status)));
+  }
+}
+
+void TcpConnector::finish(Result<TcpConnection*> result) {
+  decided_ = true;
+  uv_timer_stop(&timer_);
+  Done done = std::move(done_);
+  done(std::move(result));
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_),
+           [](uv_handle_t* h) { delete static_cast<TcpConnector*>(h->data); });
+}
+
+}  // namespace push::net

@@ -1,0 +1,68 @@
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/base/result.h"
+#include "common/net/inet_address.h"
+
+namespace push::net {
+
+class EventLoop;
+class TcpConnection;
+
+// A listening socket. Accepted connections are handed to the AcceptCallback unstarted: the
+// callback must call conn.start(handler, limits) (or conn.close()).
+//
+// Running out of file descriptors at accept is expected on a gateway: libuv then accepts and
+// closes the pending connection with a reserved descriptor (so the client sees a reset, not a
+// hang), we count it (push_net_accept_errors_total), log at most once a second, and keep
+// listening; later connections are accepted as soon as descriptors are free again.
+//
+// Ownership: create with listen(), destroy with close() (the object deletes itself in the
+// close callback). TcpServerPtr does that on scope exit. Loop-thread only.
+class TcpServer {
+ public:
+  struct Options {
+    // "host:port"; port 0 picks a free port, read it back with address().
+    std::string address = "127.0.0.1:0";
+    // SO_REUSEPORT: several processes accept on one port (room workers).
+    bool reuse_port = false;
+    int backlog = 1024;
+  };
+  using AcceptCallback = std::function<void(TcpConnection& conn)>;
+
+  static Result<TcpServer*> listen(EventLoop& loop, const Options& options,
+                                   AcceptCallback on_accept);
+
+  // The bound address (with the real port when 0 was asked for).
+  const InetAddress& address() const { return address_; }
+  uint64_t acceptErrors() const { return accept_errors_; }
+  uint64_t accepted() const { return accepted_; }
+
+  // Stops listening; connections already accepted are not touched. Idempotent.
+  void close();
+
+ private:
+  TcpServer(EventLoop& loop, AcceptCallback on_accept);
+  ~TcpServer() = default;
+  void onConnection(int status);
+
+  EventLoop& loop_;
+  uv_tcp_t listener_;
+  AcceptCallback on_accept_;
+  InetAddress address_;
+  uint64_t accept_errors_ = 0;
+  uint64_t accepted_ = 0;
+  bool closing_ = false;
+};
+
+struct TcpServerCloser {
+  void operator()(TcpServer* server) const { server->close(); }
+};
+using TcpServerPtr = std::unique_ptr<TcpServer, TcpServerCloser>;
+
+}  // namespace push::net
