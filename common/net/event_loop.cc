@@ -158,8 +158,10 @@ Status EventLoop::shutdown(std::chrono::milliseconds grace) {
   const auto deadline = std::chrono::steady_clock::now() + grace;
   while (uv_loop_alive(loop_.get()) && std::chrono::steady_clock::now() < deadline) {
     uv_run(loop_.get(), UV_RUN_NOWAIT);
+    runPosted();  // close callbacks may post (deferred deletes); the async handle is gone
     if (uv_loop_alive(loop_.get())) uv_sleep(1);
   }
+  runPosted();
   std::string leftover;
   uv_walk(
       loop_.get(),

@@ -1,0 +1,164 @@
+#pragma once
+
+#include <google/protobuf/service.h>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/base/result.h"
+#include "common/net/tcp_connection.h"
+#include "common/rpc/load_balancer.h"
+
+namespace push::config {
+class RpcChannelConfig;
+}
+namespace push::net {
+class EventLoop;
+class LoopWheel;
+class TcpConnector;
+}  // namespace push::net
+
+namespace push::rpc {
+
+class Controller;
+class RpcMeta;
+
+// The client side of the pipelined protobuf RPC (DESIGN.md 5): a pool of connections per
+// endpoint, a load balancer choosing the endpoint of each call, many calls in flight on each
+// connection (responses matched by request id, in any order), writes coalesced per loop turn.
+//
+// Use it through the generated stubs:
+//   ChannelPtr channel(Channel::create(loop, options));
+//   channel->setEndpoints({{"127.0.0.1:7001"}, {"127.0.0.1:7002"}});
+//   echo::EchoService_Stub stub(channel.get());
+//   stub.Echo(&controller, &request, &response, rpc::newCallback([&] { ... }));
+//
+// Completion: `done` runs exactly once, on the loop thread, with controller.status():
+//   OK; TIMEOUT (deadline passed; the call may have run); UNAVAILABLE (no endpoint reachable,
+//   or the connection broke with the call in flight: it may have run); OVERLOADED (over
+//   max_inflight, not sent); CANCELLED (channel closed); or the server's own code.
+// `done` may run before CallMethod returns when the call fails without being sent.
+// Controller, request and response must stay valid until `done` runs.
+// A server that answers "not executed" (shutting down, overloaded) gets the call re-sent to
+// another endpoint once, within the deadline.
+//
+// Calls made while no connection is up yet wait (until their deadline) for the first one;
+// once every endpoint has failed to connect, calls fail fast with UNAVAILABLE. Broken
+// connections are re-established in the background with jittered exponential backoff.
+//
+// Threading: async calls (done != nullptr) from the loop thread, or from any thread (posted
+// to the loop; the caller keeps everything alive). Synchronous calls (done == nullptr) only
+// from a thread that is NOT the loop thread; they block until the call completes.
+//
+// Ownership: create(); destroy with close(), which fails pending calls with CANCELLED and
+// deletes the channel once its connections are closed. ChannelPtr closes on scope exit.
+class Channel final : public google::protobuf::RpcChannel, private net::TcpConnection::Handler {
+ public:
+  struct Options {
+    // round_robin, weighted_round_robin, random or consistent_hash.
+    std::string load_balancer = "round_robin";
+    // Connections per endpoint. Default: 2. Range 1..64.
+    uint32_t connections_per_endpoint = 2;
+    // Deadline of calls whose Controller sets none. Default: 1 s.
+    std::chrono::milliseconds timeout{1000};
+    std::chrono::milliseconds connect_timeout{1000};
+    // Calls in flight (sent or waiting for a connection) above which calls fail OVERLOADED.
+    // Default: 65536.
+    uint32_t max_inflight = 65536;
+    // Reconnect backoff: first delay and cap; doubles per failure, +-25% jitter.
+    std::chrono::milliseconds reconnect_min{50};
+    std::chrono::milliseconds reconnect_max{5000};
+    // Largest response frame accepted; a bigger one closes the connection. Default: 16 MiB.
+    uint32_t max_frame_bytes = 16u << 20;
+    net::TcpConnection::Limits limits = defaultLimits();
+
+    static net::TcpConnection::Limits defaultLimits();
+    static Result<Options> fromConfig(const config::RpcChannelConfig& config);
+  };
+
+  // INVALID_ARGUMENT for an unknown load balancer or bad option.
+  static Result<Channel*> create(net::EventLoop& loop, Options options);
+
+  // Replaces the endpoint set (loop thread). Connections to endpoints that stay are kept;
+  // removed endpoints stop receiving calls and their connections close once their calls in
+  // flight are answered. INVALID_ARGUMENT for an unparsable address (nothing changes).
+  Status setEndpoints(const std::vector<Endpoint>& endpoints);
+  // Convenience: static endpoints from "host:port" strings, weight 1.
+  Status setEndpoints(const std::vector<std::string>& addresses);
+
+  // google::protobuf::RpcChannel. `controller` must be a push::rpc::Controller.
+  void CallMethod(const google::protobuf::MethodDescriptor* method,
+                  google::protobuf::RpcController* controller,
+                  const google::protobuf::Message* request, google::protobuf::Message* response,
+                  google::protobuf::Closure* done) override;
+
+  // Calls in flight (sent or waiting for a connection).
+  size_t inflight() const { return calls_.size(); }
+  // Endpoints with at least one connection up.
+  size_t usableEndpoints() const;
+
+  // Fails every pending call with CANCELLED, closes all connections; the channel deletes
+  // itself when they are closed. Loop thread only. Idempotent.
+  void close();
+
+ private:
+  struct Slot;
+  struct EndpointState;
+  struct PendingCall;
+  class MaintenanceTimer;
+  Channel(net::EventLoop& loop, Options options, std::unique_ptr<LoadBalancer> lb);
+  ~Channel() override;
+
+  // net::TcpConnection::Handler
+  size_t onData(net::TcpConnection& conn, const char* data, size_t len) override;
+  void onClosed(net::TcpConnection& conn, net::TcpConnection::CloseReason reason) override;
+
+  void callInLoop(const google::protobuf::MethodDescriptor* method, Controller* controller,
+                  const google::protobuf::Message* request, google::protobuf::Message* response,
+                  google::protobuf::Closure* done);
+  bool trySend(uint64_t request_id, PendingCall& call, int exclude_endpoint);
+  void complete(uint64_t request_id, Status status);
+  void completeCall(PendingCall& call, Status status);
+  void onResponse(net::TcpConnection& conn, const char* meta, size_t meta_len, const char* body,
+                  size_t body_len);
+  void onDeadline(uint64_t request_id);
+  void connectSlot(EndpointState& ep, Slot& slot);
+  void onSlotDown(EndpointState& ep, Slot& slot, const Status& why);
+  void onTick();
+  void drainWaiting();
+  void failWaitingIfHopeless();
+  void maybeDelete();
+  bool anyEndpointConnecting() const;
+  void refreshUsable();
+  int64_t nowUs() const;
+  uint64_t mix64Seed();
+
+  net::EventLoop& loop_;
+  Options options_;
+  std::unique_ptr<LoadBalancer> lb_;
+  std::vector<std::unique_ptr<EndpointState>> endpoints_;  // index = load balancer index
+  std::vector<std::unique_ptr<EndpointState>> retired_;    // removed, closing when idle
+  std::vector<bool> usable_;
+  std::unordered_map<uint64_t, PendingCall> calls_;
+  std::deque<uint64_t> waiting_;  // request ids not sent yet (no connection up)
+  uint64_t next_request_id_ = 1;
+  net::LoopWheel* deadlines_ = nullptr;
+  MaintenanceTimer* timer_ = nullptr;
+  size_t open_connections_ = 0;  // started connections not yet closed, plus connectors
+  uint64_t rng_state_;
+  std::unique_ptr<RpcMeta> scratch_meta_;  // reused: parsing keeps its string capacity
+  bool closing_ = false;
+  bool deleted_ = false;
+};
+
+struct ChannelCloser {
+  void operator()(Channel* channel) const { channel->close(); }
+};
+using ChannelPtr = std::unique_ptr<Channel, ChannelCloser>;
+
+}  // namespace push::rpc
