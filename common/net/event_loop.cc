@@ -72,20 +72,21 @@ void EventLoop::run() {
   uv_unref(reinterpret_cast<uv_handle_t*>(&handles_->async));
 }
 
-bool EventLoop::runUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+bool EventLoop::runUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout,
+                         std::chrono::milliseconds poll) {
   loop_thread_ = std::this_thread::get_id();
-  bool timed_out = false;
-  handles_->wake.data = &timed_out;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // The timer wakes the loop at the deadline, or every `poll` when asked; the deadline itself
+  // is checked against the clock.
+  const auto wake_ms = static_cast<uint64_t>(poll.count() > 0 ? poll.count() : timeout.count());
   uv_timer_start(
-      &handles_->wake, [](uv_timer_t* t) { *static_cast<bool*>(t->data) = true; },
-      static_cast<uint64_t>(timeout.count()), 0);
+      &handles_->wake, [](uv_timer_t*) {}, wake_ms, poll.count() > 0 ? wake_ms : 0);
   uv_ref(reinterpret_cast<uv_handle_t*>(&handles_->wake));
-  while (!done() && !timed_out) {
+  while (!done() && std::chrono::steady_clock::now() < deadline) {
     uv_run(loop_.get(), UV_RUN_ONCE);
   }
   uv_timer_stop(&handles_->wake);
   uv_unref(reinterpret_cast<uv_handle_t*>(&handles_->wake));
-  handles_->wake.data = this;
   return done();
 }
 

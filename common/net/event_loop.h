@@ -39,9 +39,12 @@ class EventLoop {
   // Runs until stop(). The calling thread becomes the loop thread.
   void run();
   // Runs until `done()` is true (checked after every loop turn) or `timeout` passes; returns
-  // done(). For tests and tools that drive the loop from the thread that owns it.
+  // done(). For tests and tools that drive the loop from the thread that owns it. When done()
+  // depends on something the loop does not watch (a raw socket, another process), pass
+  // `poll` > 0 to also wake and check that often.
   bool runUntil(const std::function<bool()>& done,
-                std::chrono::milliseconds timeout = std::chrono::seconds(10));
+                std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                std::chrono::milliseconds poll = std::chrono::milliseconds(0));
   // Makes run() return after the current turn. Thread-safe.
   void stop();
 

@@ -1,0 +1,445 @@
+// Server and Channel together on one loop, over real loopback sockets.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/base/hash.h"
+#include "common/net/event_loop.h"
+#include "common/rpc/channel.h"
+#include "common/rpc/controller.h"
+#include "common/rpc/detail/frame.h"
+#include "common/rpc/server.h"
+#include "examples/rpc_echo/echo_service.h"
+#include "proto/echo.pb.h"
+#include "proto/rpc.pb.h"
+
+namespace push::rpc {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Call {
+  Controller controller;
+  echo::EchoRequest request;
+  echo::EchoResponse response;
+  bool done = false;
+  int order = -1;
+};
+
+class RpcTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    channels_.clear();  // closes them
+    for (auto* s : servers_) s->close();
+    servers_.clear();
+    // Runs the loop until every server, channel and connection has closed and deleted itself.
+    Status st = loop_.shutdown();
+    EXPECT_TRUE(st.isOk()) << st.toString();
+  }
+
+  // A server with the echo service; returns its address.
+  std::string startServer(Server::Options options = {}, std::string id = "") {
+    auto* server = Server::create(loop_, options);
+    services_.push_back(std::make_unique<examples::EchoServiceImpl>(
+        loop_, id.empty() ? "s" + std::to_string(servers_.size()) : id));
+    EXPECT_TRUE(server->addService(services_.back().get()).isOk());
+    EXPECT_TRUE(server->start().isOk());
+    servers_.push_back(server);
+    return server->address().toString();
+  }
+
+  // Shuts a server down and forgets it (TearDown does not close it again).
+  void shutdownServer(size_t index, std::chrono::milliseconds grace, bool* done_flag) {
+    Server* s = servers_[index];
+    servers_.erase(servers_.begin() + static_cast<long>(index));
+    s->shutdown(grace, [done_flag] {
+      if (done_flag) *done_flag = true;
+    });
+  }
+
+  Channel* makeChannel(const std::vector<std::string>& endpoints, Channel::Options options = {}) {
+    auto ch = Channel::create(loop_, options);
+    EXPECT_TRUE(ch.isOk());
+    channels_.emplace_back(*ch);
+    EXPECT_TRUE(channels_.back()->setEndpoints(endpoints).isOk());
+    return channels_.back().get();
+  }
+
+  void echo(Channel* ch, Call& call, int* counter = nullptr) {
+    echo::EchoService_Stub stub(ch);
+    stub.Echo(&call.controller, &call.request, &call.response, newCallback([&call, counter] {
+                call.done = true;
+                if (counter) call.order = (*counter)++;
+              }));
+  }
+
+  bool waitAll(std::vector<std::unique_ptr<Call>>& calls, std::chrono::milliseconds timeout = 5s) {
+    return loop_.runUntil(
+        [&] {
+          for (auto& c : calls) {
+            if (!c->done) return false;
+          }
+          return true;
+        },
+        timeout);
+  }
+
+  net::EventLoop loop_;
+  std::vector<Server*> servers_;
+  std::vector<std::unique_ptr<examples::EchoServiceImpl>> services_;
+  std::vector<ChannelPtr> channels_;
+};
+
+TEST_F(RpcTest, EchoRoundTrip) {
+  Channel* ch = makeChannel({startServer()});
+  Call call;
+  call.request.set_message("hello");
+  echo(ch, call);
+  ASSERT_TRUE(loop_.runUntil([&] { return call.done; }));
+  ASSERT_TRUE(call.controller.status().isOk()) << call.controller.status().toString();
+  EXPECT_EQ(call.response.message(), "hello");
+  EXPECT_GT(call.controller.latencyUs(), 0);
+}
+
+TEST_F(RpcTest, ResponsesComeBackOutOfOrderOnOneConnection) {
+  Channel::Options options;
+  options.connections_per_endpoint = 1;
+  Channel* ch = makeChannel({startServer()}, options);
+  int counter = 0;
+  std::vector<std::unique_ptr<Call>> calls;
+  for (int delay : {300, 0, 150, 0}) {
+    calls.push_back(std::make_unique<Call>());
+    calls.back()->request.set_delay_ms(static_cast<uint32_t>(delay));
+    calls.back()->request.set_message("d" + std::to_string(delay));
+    echo(ch, *calls.back(), &counter);
+  }
+  ASSERT_TRUE(waitAll(calls));
+  for (auto& c : calls) {
+    ASSERT_TRUE(c->controller.status().isOk()) << c->controller.status().toString();
+    EXPECT_EQ(c->response.message(), c->request.message());  // matched by id, not position
+  }
+  EXPECT_EQ(servers_[0]->connectionCount(), 1u);
+  EXPECT_GT(calls[0]->order, calls[2]->order);  // 300 ms finished after 150 ms
+  EXPECT_GT(calls[2]->order, calls[1]->order);  // 150 ms after the immediate ones
+  EXPECT_GT(calls[2]->order, calls[3]->order);
+  EXPECT_EQ(calls[0]->order, 3);
+}
+
+TEST_F(RpcTest, TenThousandConcurrentCallsComplete) {
+  Channel::Options options;
+  options.timeout = 20s;
+  Channel* ch = makeChannel({startServer()}, options);
+  std::vector<std::unique_ptr<Call>> calls;
+  for (int i = 0; i < 10000; ++i) {
+    calls.push_back(std::make_unique<Call>());
+    calls.back()->request.set_message(std::to_string(i));
+    echo(ch, *calls.back());
+  }
+  EXPECT_EQ(ch->inflight(), 10000u);
+  ASSERT_TRUE(waitAll(calls, 30s));
+  int ok = 0;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    ok += calls[i]->controller.status().isOk() &&
+          calls[i]->response.message() == std::to_string(i);
+  }
+  EXPECT_EQ(ok, 10000);
+  EXPECT_EQ(ch->inflight(), 0u);
+}
+
+TEST_F(RpcTest, DeadlineExpiresWithTimeoutAndLateReplyIsIgnored) {
+  Channel* ch = makeChannel({startServer()});
+  Call slow;
+  slow.request.set_delay_ms(400);
+  slow.controller.setTimeout(50ms);
+  echo(ch, slow);
+  ASSERT_TRUE(loop_.runUntil([&] { return slow.done; }));
+  EXPECT_EQ(slow.controller.code(), Code::TIMEOUT) << slow.controller.status().toString();
+  EXPECT_GE(slow.controller.latencyUs(), 45'000);
+  EXPECT_LT(slow.controller.latencyUs(), 300'000);
+  // The late reply arrives and is dropped; the connection keeps working.
+  Call after;
+  after.request.set_delay_ms(450);
+  after.request.set_message("still fine");
+  echo(ch, after);
+  ASSERT_TRUE(loop_.runUntil([&] { return after.done; }));
+  EXPECT_TRUE(after.controller.status().isOk()) << after.controller.status().toString();
+  EXPECT_EQ(after.response.message(), "still fine");
+}
+
+TEST_F(RpcTest, InflightCapFailsFastWithOverloaded) {
+  Channel::Options options;
+  options.max_inflight = 5;
+  Channel* ch = makeChannel({startServer()}, options);
+  std::vector<std::unique_ptr<Call>> calls;
+  for (int i = 0; i < 8; ++i) {
+    calls.push_back(std::make_unique<Call>());
+    calls.back()->request.set_delay_ms(100);
+    echo(ch, *calls.back());
+  }
+  // The three over the cap completed before CallMethod returned.
+  for (int i = 5; i < 8; ++i) {
+    EXPECT_TRUE(calls[i]->done);
+    EXPECT_EQ(calls[i]->controller.code(), Code::OVERLOADED);
+  }
+  ASSERT_TRUE(waitAll(calls));
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(calls[i]->controller.status().isOk());
+}
+
+TEST_F(RpcTest, ServerStatusCodesReachTheCaller) {
+  Channel* ch = makeChannel({startServer()});
+  Call call;
+  call.request.set_fail_with(Code::PERMISSION_DENIED);
+  echo(ch, call);
+  ASSERT_TRUE(loop_.runUntil([&] { return call.done; }));
+  EXPECT_EQ(call.controller.code(), Code::PERMISSION_DENIED);
+  EXPECT_EQ(call.controller.status().message(), "failed as asked");
+}
+
+TEST_F(RpcTest, UnknownMethodIsNotFound) {
+  auto* server = Server::create(loop_, {});  // no services registered
+  ASSERT_TRUE(server->start().isOk());
+  servers_.push_back(server);
+  Channel* ch = makeChannel({server->address().toString()});
+  Call call;
+  echo(ch, call);
+  ASSERT_TRUE(loop_.runUntil([&] { return call.done; }));
+  EXPECT_EQ(call.controller.code(), Code::NOT_FOUND);
+}
+
+TEST_F(RpcTest, NoServerFailsFastWithUnavailable) {
+  // A port nobody listens on: bind a socket to get a free port, then close it.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  Channel::Options options;
+  options.timeout = 5s;
+  Channel* ch = makeChannel({"127.0.0.1:" + std::to_string(ntohs(addr.sin_port))}, options);
+  Call call;
+  echo(ch, call);  // waits for the first connection attempt, which is refused
+  ASSERT_TRUE(loop_.runUntil([&] { return call.done; }, 3s));
+  EXPECT_EQ(call.controller.code(), Code::UNAVAILABLE) << call.controller.status().toString();
+  Call second;  // now known down: fails before CallMethod returns
+  echo(ch, second);
+  EXPECT_TRUE(second.done);
+  EXPECT_EQ(second.controller.code(), Code::UNAVAILABLE);
+}
+
+TEST_F(RpcTest, RoundRobinSpreadsAndConsistentHashSticks) {
+  std::vector<std::string> eps = {startServer({}, "a"), startServer({}, "b"),
+                                  startServer({}, "c")};
+  Channel* rr = makeChannel(eps);
+  ASSERT_TRUE(loop_.runUntil([&] { return rr->usableEndpoints() == 3; }));
+  std::vector<std::unique_ptr<Call>> calls;
+  for (int i = 0; i < 30; ++i) {
+    calls.push_back(std::make_unique<Call>());
+    echo(rr, *calls.back());
+  }
+  ASSERT_TRUE(waitAll(calls));
+  std::map<std::string, int> per_server;
+  for (auto& c : calls) per_server[c->response.server_id()]++;
+  EXPECT_EQ(per_server, (std::map<std::string, int>{{"a", 10}, {"b", 10}, {"c", 10}}));
+
+  Channel::Options options;
+  options.load_balancer = "consistent_hash";
+  Channel* ch = makeChannel(eps, options);
+  ASSERT_TRUE(loop_.runUntil([&] { return ch->usableEndpoints() == 3; }));
+  calls.clear();
+  for (int i = 0; i < 40; ++i) {
+    calls.push_back(std::make_unique<Call>());
+    calls.back()->controller.setHashKey(hash64("user-" + std::to_string(i % 4)));
+    echo(ch, *calls.back());
+  }
+  ASSERT_TRUE(waitAll(calls));
+  for (int i = 4; i < 40; ++i) {
+    EXPECT_EQ(calls[i]->response.server_id(), calls[i % 4]->response.server_id());
+  }
+}
+
+TEST_F(RpcTest, GarbageAndOversizedFramesCloseOnlyThatConnection) {
+  Server::Options options;
+  options.max_frame_bytes = 4096;
+  std::string addr = startServer(options);
+  Channel* ch = makeChannel({addr});
+  uint16_t port = servers_[0]->address().port();
+  auto rawSend = [&](const std::string& bytes) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+    EXPECT_EQ(::send(fd, bytes.data(), bytes.size(), 0), static_cast<ssize_t>(bytes.size()));
+    return fd;
+  };
+  auto closedByServer = [&](int fd) {
+    // Drive the server until it closes: recv() then returns 0 (or ECONNRESET).
+    bool closed = loop_.runUntil(
+        [&] {
+          char b;
+          ssize_t n = ::recv(fd, &b, 1, MSG_DONTWAIT);
+          return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+        },
+        3s, 1ms);
+    ::close(fd);
+    return closed;
+  };
+  EXPECT_TRUE(closedByServer(rawSend("GET / HTTP/1.1\r\nHost: x\r\n\r\n")));
+  std::string huge = {'P', 'R', 1, 0, 0, 0, 0, 10, 0, 0x10, 0, 0};  // 1 MiB body announced
+  EXPECT_TRUE(closedByServer(rawSend(huge)));
+  std::string bad_version = {'P', 'R', 9, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  EXPECT_TRUE(closedByServer(rawSend(bad_version)));
+  std::string bad_meta = {'P', 'R', 1, 0, 0, 0, 0, 3, 0, 0, 0, 0, '\xff', '\xff', '\xff'};
+  EXPECT_TRUE(closedByServer(rawSend(bad_meta)));
+  // The server is fine and so is the well-behaved client's connection.
+  Call call;
+  call.request.set_message("after garbage");
+  echo(ch, call);
+  ASSERT_TRUE(loop_.runUntil([&] { return call.done; }));
+  EXPECT_TRUE(call.controller.status().isOk()) << call.controller.status().toString();
+}
+
+TEST_F(RpcTest, UnparsableRequestBodyIsInvalidArgumentNotAClose) {
+  startServer();
+  uint16_t port = servers_[0]->address().port();
+  RpcMeta meta;
+  meta.set_request_id(42);
+  meta.set_method("push.echo.EchoService.Echo");
+  std::string meta_bytes = meta.SerializeAsString();
+  std::string body = "\xff\xff\xff\xff";  // a truncated varint: not an EchoRequest
+  std::string frame(detail::kHeaderBytes, '\0');
+  detail::writeHeader(detail::FrameHeader{0, static_cast<uint32_t>(meta_bytes.size()),
+                                          static_cast<uint32_t>(body.size())},
+                      frame.data());
+  frame += meta_bytes + body;
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  ASSERT_EQ(::send(fd, frame.data(), frame.size(), 0), static_cast<ssize_t>(frame.size()));
+  std::string reply;
+  ASSERT_TRUE(loop_.runUntil(
+      [&] {
+        char buf[512];
+        ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n > 0) reply.append(buf, static_cast<size_t>(n));
+        detail::FrameHeader h;
+        return detail::parseHeader(reply.data(), reply.size(), 1 << 20, &h) ==
+                   detail::HeaderStatus::Ok &&
+               reply.size() >= h.frameBytes();
+      },
+      3s, 1ms));
+  ::close(fd);
+  detail::FrameHeader h;
+  ASSERT_EQ(detail::parseHeader(reply.data(), reply.size(), 1 << 20, &h), detail::HeaderStatus::Ok);
+  EXPECT_TRUE(h.flags & detail::kFlagResponse);
+  RpcMeta answer;
+  ASSERT_TRUE(answer.ParseFromArray(reply.data() + detail::kHeaderBytes, static_cast<int>(h.meta_len)));
+  EXPECT_EQ(answer.request_id(), 42u);
+  EXPECT_EQ(answer.code(), Code::INVALID_ARGUMENT);
+  EXPECT_TRUE(answer.not_executed());
+}
+
+TEST_F(RpcTest, GracefulShutdownFinishesRunningCallsAndRetriesNewOnesElsewhere) {
+  std::string a = startServer({}, "a");
+  std::string b = startServer({}, "b");
+  Channel::Options options;
+  options.connections_per_endpoint = 1;
+  Channel* ch = makeChannel({a, b}, options);
+  ASSERT_TRUE(loop_.runUntil([&] { return ch->usableEndpoints() == 2; }));
+  // Two slow calls, one on each server (round robin).
+  std::vector<std::unique_ptr<Call>> slow;
+  for (int i = 0; i < 2; ++i) {
+    slow.push_back(std::make_unique<Call>());
+    slow.back()->request.set_delay_ms(200);
+    echo(ch, *slow.back());
+  }
+  ASSERT_TRUE(loop_.runUntil([&] { return servers_[0]->callsRunning() == 1; }));
+  bool a_stopped = false;
+  shutdownServer(0, 5s, &a_stopped);
+  // New calls during a's shutdown: whichever lands on a is refused as not executed and
+  // re-sent to b.
+  std::vector<std::unique_ptr<Call>> fresh;
+  for (int i = 0; i < 6; ++i) {
+    fresh.push_back(std::make_unique<Call>());
+    echo(ch, *fresh.back());
+  }
+  ASSERT_TRUE(waitAll(fresh));
+  for (auto& c : fresh) {
+    EXPECT_TRUE(c->controller.status().isOk()) << c->controller.status().toString();
+    EXPECT_EQ(c->response.server_id(), "b");
+  }
+  ASSERT_TRUE(waitAll(slow));
+  for (auto& c : slow) EXPECT_TRUE(c->controller.status().isOk()) << c->controller.status().toString();
+  ASSERT_TRUE(loop_.runUntil([&] { return a_stopped; }));
+}
+
+TEST_F(RpcTest, ServerConcurrencyCapAnswersOverloaded) {
+  Server::Options options;
+  options.max_concurrency = 2;
+  Channel* ch = makeChannel({startServer(options)});
+  std::vector<std::unique_ptr<Call>> calls;
+  for (int i = 0; i < 4; ++i) {
+    calls.push_back(std::make_unique<Call>());
+    calls.back()->request.set_delay_ms(100);
+    echo(ch, *calls.back());
+  }
+  ASSERT_TRUE(waitAll(calls));
+  int ok = 0, overloaded = 0;
+  for (auto& c : calls) {
+    ok += c->controller.status().isOk();
+    overloaded += c->controller.code() == Code::OVERLOADED;
+  }
+  EXPECT_EQ(ok, 2);
+  EXPECT_EQ(overloaded, 2);
+}
+
+TEST_F(RpcTest, SynchronousCallFromAnotherThread) {
+  Channel* ch = makeChannel({startServer()});
+  Call call;
+  call.request.set_message("sync");
+  std::atomic<bool> finished{false};
+  std::thread caller([&] {
+    echo::EchoService_Stub stub(ch);
+    stub.Echo(&call.controller, &call.request, &call.response, nullptr);  // blocks
+    finished = true;
+  });
+  ASSERT_TRUE(loop_.runUntil([&] { return finished.load(); }));
+  caller.join();
+  EXPECT_TRUE(call.controller.status().isOk()) << call.controller.status().toString();
+  EXPECT_EQ(call.response.message(), "sync");
+  // On the loop thread a synchronous call would deadlock: it is refused at once.
+  Call refused;
+  echo::EchoService_Stub(ch).Echo(&refused.controller, &refused.request, &refused.response,
+                                  nullptr);
+  EXPECT_EQ(refused.controller.code(), Code::INTERNAL);
+}
+
+TEST_F(RpcTest, ClosingTheChannelCancelsPendingCalls) {
+  auto created = Channel::create(loop_, {});
+  ASSERT_TRUE(created.isOk());
+  Channel* ch = *created;
+  ASSERT_TRUE(ch->setEndpoints(std::vector<std::string>{startServer()}).isOk());
+  Call call;
+  call.request.set_delay_ms(1000);
+  echo(ch, call);
+  ch->close();
+  EXPECT_TRUE(call.done);
+  EXPECT_EQ(call.controller.code(), Code::CANCELLED);
+}
+
+}  // namespace
+}  // namespace push::rpc
