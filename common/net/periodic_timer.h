@@ -1,0 +1,39 @@
+#pragma once
+
+#include <uv.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+
+namespace push::net {
+
+class EventLoop;
+
+// Runs a callback every `interval` on the loop (or once, after `delay`, with start(..., false)).
+// One libuv timer; does not keep the loop alive by itself unless `keep_alive`.
+// Ownership: create(); destroy with close() (deletes itself in the close callback); the
+// callback never runs after close(). PeriodicTimerPtr closes on scope exit. Loop-thread only.
+class PeriodicTimer {
+ public:
+  static PeriodicTimer* create(EventLoop& loop, std::function<void()> fn, bool keep_alive = false);
+  // (Re)starts: first run after `interval`, then every `interval` when `repeat`.
+  void start(std::chrono::milliseconds interval, bool repeat = true);
+  void stop();
+  bool active() const;
+  void close();
+
+ private:
+  PeriodicTimer(EventLoop& loop, std::function<void()> fn, bool keep_alive);
+  ~PeriodicTimer() = default;
+  uv_timer_t timer_;
+  std::function<void()> fn_;
+  bool closing_ = false;
+};
+
+struct PeriodicTimerCloser {
+  void operator()(PeriodicTimer* t) const { t->close(); }
+};
+using PeriodicTimerPtr = std::unique_ptr<PeriodicTimer, PeriodicTimerCloser>;
+
+}  // namespace push::net

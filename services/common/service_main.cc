@@ -1,0 +1,55 @@
+#include "services/common/service_main.h"
+
+#include <cstdio>
+
+#include "common/base/log.h"
+#include "common/http/http_server.h"
+#include "proto/config.pb.h"
+
+namespace push::service {
+
+void addCommonFlags(CommandLine& cl) {
+  cl.option("config", "FILE", "configuration file (protobuf text format, proto/config.proto)");
+  cl.option("log-level", "LEVEL", "trace|debug|info|warn|error|off (overrides the config)");
+  cl.flag("help", "print this help");
+}
+
+Result<std::unique_ptr<ConfigFile>> loadConfig(CommandLine& cl, int argc, char** argv,
+                                               google::protobuf::Message* config,
+                                               config::LogConfig* log) {
+  RETURN_IF_ERROR(cl.parse(argc, argv));
+  if (cl.has("help")) {
+    std::fputs(cl.usage().c_str(), stdout);
+    return Status(Code::CANCELLED, "help");
+  }
+  std::unique_ptr<ConfigFile> file;
+  if (cl.has("config")) {
+    ASSIGN_OR_RETURN(file, ConfigFile::load(cl.get("config"), config));
+  } else {
+    ASSIGN_OR_RETURN(file, ConfigFile::parse("", "<defaults>", config));
+  }
+  if (cl.has("log-level")) log->set_level(cl.get("log-level"));
+  RETURN_IF_ERROR(log::configure(*log));
+  return file;
+}
+
+Result<http::HttpServer*> startAdmin(net::EventLoop& loop, const config::HttpServerConfig& config,
+                                     http::AdminInfo info) {
+  if (config.listen().address().empty()) return static_cast<http::HttpServer*>(nullptr);
+  http::Router router;
+  http::mountAdmin(router, std::move(info));
+  return http::HttpServer::listen(loop, http::HttpServer::Options::fromConfig(config),
+                                  std::move(router));
+}
+
+void announce(std::string_view key, const net::InetAddress& address) {
+  announce(key, address.toString());
+}
+
+void announce(std::string_view key, std::string_view value) {
+  std::printf("%.*s %.*s\n", static_cast<int>(key.size()), key.data(), static_cast<int>(value.size()),
+              value.data());
+  std::fflush(stdout);
+}
+
+}  // namespace push::service

@@ -1,0 +1,87 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/base/result.h"
+#include "common/rpc/channel.h"
+#include "proto/register.pb.h"
+#include "services/register/slot_map.h"
+
+namespace push::net {
+class EventLoop;
+class PeriodicTimer;
+}  // namespace push::net
+namespace push::config {
+class RegisterClientConfig;
+}
+
+namespace push::reg {
+
+// How rooms and centers talk to register: routes each user to the instance that owns its slot
+// (static slot map), batches session changes, fans lookups out and merges the answers.
+//
+// Online/offline changes are queued and sent at most every `batch_interval` (or when a shard's
+// queue reaches `max_batch`), in order per shard. If a batch fails, `on_batch_failed(shard)` runs:
+// the room then asks register to resync its sessions (RoomHeartbeat + ListSessions), so a lost
+// batch does not leave register wrong for long.
+//
+// Loop-thread only. Destroy it on the loop thread; pending lookups complete CANCELLED.
+class RegisterClient {
+ public:
+  struct Shard {
+    std::string address;
+    SlotSet slots;
+  };
+  struct Options {
+    std::vector<Shard> shards;
+    rpc::Channel::Options channel;
+    std::chrono::milliseconds batch_interval{10};
+    size_t max_batch = 1000;
+    // Builds options from config; INVALID_ARGUMENT unless the shards cover every slot once.
+    static Result<Options> fromConfig(const config::RegisterClientConfig& config);
+  };
+
+  static Result<std::unique_ptr<RegisterClient>> create(net::EventLoop& loop, Options options);
+  ~RegisterClient();
+
+  size_t shardCount() const { return shards_.size(); }
+  size_t shardOf(std::string_view app, std::string_view user) const;
+
+  void online(Session session);
+  void offline(OfflineSession session);
+  // Sends queued changes now (tests, shutdown).
+  void flush();
+  void setOnBatchFailed(std::function<void(size_t shard, const Status&)> fn) {
+    on_batch_failed_ = std::move(fn);
+  }
+
+  // Sends `request` to every shard; `done(shard, result)` per shard.
+  void heartbeat(const RoomHeartbeatRequest& request,
+                 std::function<void(size_t shard, const Status&, bool resync)> done);
+
+  // Sessions of each user, in request order. One Lookup per shard involved, in parallel.
+  // On any shard failure the whole lookup fails with that status.
+  using LookupDone = std::function<void(const Status&, std::vector<std::vector<Session>>&&)>;
+  void lookup(std::vector<UserKey> users, LookupDone done);
+
+ private:
+  struct ShardState;
+  RegisterClient(net::EventLoop& loop, Options options);
+  void sendBatch(size_t shard);
+  void scheduleFlush();
+
+  net::EventLoop& loop_;
+  Options options_;
+  std::vector<std::unique_ptr<ShardState>> shards_;
+  std::vector<uint16_t> slot_to_shard_;
+  net::PeriodicTimer* timer_ = nullptr;
+  std::function<void(size_t, const Status&)> on_batch_failed_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace push::reg

@@ -1,0 +1,262 @@
+#include "services/register/register_service.h"
+
+#include <algorithm>
+
+#include "common/base/clock.h"
+#include "common/base/log.h"
+#include "common/base/metrics.h"
+#include "common/net/event_loop.h"
+#include "common/net/periodic_timer.h"
+#include "common/rpc/channel.h"
+#include "common/rpc/controller.h"
+#include "proto/config.pb.h"
+#include "proto/room.pb.h"
+
+namespace push::reg {
+
+namespace pb = google::protobuf;
+
+namespace {
+struct RegisterMetrics {
+  metrics::Counter& online = metrics::Registry::global().counter(
+      "push_register_online_total", "Sessions reported online.");
+  metrics::Counter& offline = metrics::Registry::global().counter(
+      "push_register_offline_total", "Sessions reported offline.");
+  metrics::Counter& lookups = metrics::Registry::global().counter(
+      "push_register_lookups_total", "Users looked up.");
+  metrics::Counter& wrong_slot = metrics::Registry::global().counter(
+      "push_register_wrong_slot_total", "Sessions refused: slot owned by another instance.");
+  metrics::Counter& rooms_lost = metrics::Registry::global().counter(
+      "push_register_rooms_lost_total", "Rooms dropped for silence or replaced by a restart.");
+  metrics::Counter& pulled = metrics::Registry::global().counter(
+      "push_register_sessions_pulled_total", "Sessions learned from Room.ListSessions.");
+};
+RegisterMetrics& regMetrics() {
+  static RegisterMetrics* m = new RegisterMetrics();
+  return *m;
+}
+}  // namespace
+
+// One ListSessions pull from one room.
+struct RegisterService::Pull {
+  RegisterService* service;
+  std::shared_ptr<bool> alive;
+  std::string room_id;
+  rpc::ChannelPtr channel;
+  rpc::Controller controller;
+  room::ListSessionsRequest request;
+  room::ListSessionsResponse response;
+  size_t sessions = 0;
+};
+
+Result<RegisterService::Options> RegisterService::Options::fromConfig(
+    const config::RegisterConfig& config) {
+  Options o;
+  if (!config.slots().empty()) {
+    ASSIGN_OR_RETURN(o.slots, SlotSet::parse(config.slots()));
+  }
+  if (config.room_timeout_ms()) o.room_timeout = std::chrono::milliseconds(config.room_timeout_ms());
+  if (config.max_sessions_per_user()) o.max_sessions_per_user = config.max_sessions_per_user();
+  return o;
+}
+
+RegisterService::RegisterService(net::EventLoop& loop, Options options)
+    : loop_(loop),
+      options_(std::move(options)),
+      table_(options_.max_sessions_per_user),
+      alive_(std::make_shared<bool>(true)) {
+  liveness_timer_ = net::PeriodicTimer::create(loop_, [this] { checkLiveness(); });
+  liveness_timer_->start(std::min<std::chrono::milliseconds>(options_.room_timeout / 4,
+                                                             std::chrono::milliseconds(1000)));
+  (void)regMetrics();
+}
+
+RegisterService::~RegisterService() { close(); }
+
+void RegisterService::close() {
+  if (liveness_timer_) {
+    liveness_timer_->close();
+    liveness_timer_ = nullptr;
+  }
+  *alive_ = false;
+  for (auto& weak : pulls_) {
+    if (auto pull = weak.lock()) pull->channel.reset();  // its call completes CANCELLED
+  }
+  pulls_.clear();
+}
+
+int64_t RegisterService::nowMs() const { return loop_.nowMs(); }
+
+void RegisterService::Online(pb::RpcController*, const OnlineRequest* request,
+                             OnlineResponse* response, pb::Closure* done) {
+  rpc::DoneGuard guard(done);
+  uint32_t accepted = 0, wrong = 0;
+  for (const Session& s : request->sessions()) {
+    if (!options_.slots.contains(slotOf(s.app(), s.user()))) {
+      ++wrong;
+      continue;
+    }
+    RoomState& room = rooms_[s.room_id()];
+    if (room.address.empty()) {
+      room.address = s.room_address();
+      room.last_seen_ms = nowMs();
+    }
+    if (room.syncing) room.gone_during_sync.erase(s.conn_id());
+    table_.add(s);
+    ++accepted;
+  }
+  regMetrics().online.inc(accepted);
+  regMetrics().wrong_slot.inc(wrong);
+  response->set_accepted(accepted);
+  response->set_wrong_slot(wrong);
+}
+
+void RegisterService::Offline(pb::RpcController*, const OfflineRequest* request,
+                              OfflineResponse* response, pb::Closure* done) {
+  rpc::DoneGuard guard(done);
+  uint32_t removed = 0;
+  for (const OfflineSession& s : request->sessions()) {
+    removed += table_.remove(s.app(), s.user(), s.room_id(), s.conn_id());
+    auto it = rooms_.find(s.room_id());
+    if (it != rooms_.end() && it->second.syncing) it->second.gone_during_sync.insert(s.conn_id());
+  }
+  regMetrics().offline.inc(static_cast<uint64_t>(request->sessions_size()));
+  response->set_removed(removed);
+}
+
+void RegisterService::Lookup(pb::RpcController*, const LookupRequest* request,
+                             LookupResponse* response, pb::Closure* done) {
+  rpc::DoneGuard guard(done);
+  std::vector<Session> found;
+  for (const UserKey& u : request->users()) {
+    found.clear();
+    table_.lookup(u.app(), u.user(), &found);
+    UserSessions* out = response->add_users();
+    for (auto& s : found) *out->add_sessions() = std::move(s);
+  }
+  regMetrics().lookups.inc(static_cast<uint64_t>(request->users_size()));
+}
+
+void RegisterService::RoomHeartbeat(pb::RpcController* controller,
+                                    const RoomHeartbeatRequest* request,
+                                    RoomHeartbeatResponse* response, pb::Closure* done) {
+  rpc::DoneGuard guard(done);
+  if (request->room_id().empty() || request->room_address().empty()) {
+    static_cast<rpc::Controller*>(controller)
+        ->setStatus(invalidArgument("room_id and room_address are required"));
+    return;
+  }
+  // A new instance at a known address: the old one restarted; its sessions are gone.
+  for (auto it = rooms_.begin(); it != rooms_.end();) {
+    if (it->first != request->room_id() && it->second.address == request->room_address()) {
+      size_t dropped = table_.dropRoom(it->first);
+      LOG_INFO(Register, "room {} at {} replaced by {}: dropped {} sessions", it->first,
+               it->second.address, request->room_id(), dropped);
+      regMetrics().rooms_lost.inc();
+      it = rooms_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  RoomState& room = rooms_[request->room_id()];
+  room.address = request->room_address();
+  room.last_seen_ms = nowMs();
+  if (!room.synced && !room.syncing) startPull(request->room_id(), room);
+  response->set_resync(!room.synced);
+}
+
+void RegisterService::checkLiveness() {
+  const int64_t now = nowMs();
+  for (auto it = rooms_.begin(); it != rooms_.end();) {
+    if (now - it->second.last_seen_ms > options_.room_timeout.count()) {
+      size_t dropped = table_.dropRoom(it->first);
+      LOG_WARN(Register, "room {} at {} silent for {} ms: dropped {} sessions", it->first,
+               it->second.address, now - it->second.last_seen_ms, dropped);
+      regMetrics().rooms_lost.inc();
+      it = rooms_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void RegisterService::startPull(const std::string& room_id, RoomState& room) {
+  rpc::Channel::Options options;
+  options.connections_per_endpoint = 1;
+  options.timeout = std::chrono::seconds(5);
+  auto channel = rpc::Channel::create(loop_, options);
+  if (!channel.isOk()) return;
+  auto pull = std::make_shared<Pull>();
+  pull->service = this;
+  pull->alive = alive_;
+  pull->room_id = room_id;
+  pull->channel.reset(*channel);
+  if (!pull->channel->setEndpoints(std::vector<std::string>{room.address}).isOk()) return;
+  pull->request.set_limit(options_.pull_page);
+  if (options_.slots.count() < kSlotCount) {
+    for (uint32_t s = 0; s < kSlotCount; ++s) {
+      if (options_.slots.contains(s)) pull->request.add_slots(s);
+    }
+  }
+  room.syncing = true;
+  room.gone_during_sync.clear();
+  pulls_.erase(std::remove_if(pulls_.begin(), pulls_.end(),
+                              [](const std::weak_ptr<Pull>& w) { return w.expired(); }),
+               pulls_.end());
+  pulls_.push_back(pull);
+  LOG_INFO(Register, "pulling sessions of room {} at {}", room_id, room.address);
+  pullPage(std::move(pull));
+}
+
+void RegisterService::pullPage(std::shared_ptr<Pull> pull) {
+  pull->controller.Reset();
+  pull->response.Clear();
+  room::Room_Stub stub(pull->channel.get());
+  stub.ListSessions(&pull->controller, &pull->request, &pull->response, rpc::newCallback([pull] {
+    if (!*pull->alive) return;  // service closed; the channel closes with `pull`
+    RegisterService* self = pull->service;
+    auto it = self->rooms_.find(pull->room_id);
+    if (it == self->rooms_.end()) return;  // the room went away meanwhile
+    RoomState& room = it->second;
+    if (!pull->controller.status().isOk()) {
+      LOG_WARN(Register, "pulling sessions of room {} failed: {}; retrying on its next heartbeat",
+               pull->room_id, pull->controller.status().toString());
+      room.syncing = false;
+      return;
+    }
+    for (const Session& s : pull->response.sessions()) {
+      if (room.gone_during_sync.count(s.conn_id())) continue;
+      if (!self->options_.slots.contains(slotOf(s.app(), s.user()))) continue;
+      self->table_.add(s);
+      ++pull->sessions;
+    }
+    regMetrics().pulled.inc(static_cast<uint64_t>(pull->response.sessions_size()));
+    if (!pull->response.done()) {
+      pull->request.set_cursor(pull->response.next_cursor());
+      self->loop_.post([pull] { pull->service->pullPage(pull); });  // not from inside the callback
+      return;
+    }
+    room.syncing = false;
+    room.synced = true;
+    room.gone_during_sync.clear();
+    LOG_INFO(Register, "room {}: {} sessions pulled", pull->room_id, pull->sessions);
+  }));
+}
+
+std::string RegisterService::statusJson() const {
+  std::string out = "{\"sessions\":" + std::to_string(table_.sessionCount()) +
+                    ",\"users\":" + std::to_string(table_.userCount()) + ",\"slots\":\"" +
+                    options_.slots.toString() + "\",\"rooms\":[";
+  bool first = true;
+  for (const auto& [id, room] : rooms_) {
+    if (!first) out += ',';
+    first = false;
+    out += "{\"id\":\"" + id + "\",\"address\":\"" + room.address +
+           "\",\"sessions\":" + std::to_string(table_.sessionsOfRoom(id)) +
+           ",\"synced\":" + (room.synced ? "true" : "false") + "}";
+  }
+  out += "]}";
+  return out;
+}
+
+}  // namespace push::reg

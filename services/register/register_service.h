@@ -1,0 +1,89 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "proto/register.pb.h"
+#include "services/register/session_table.h"
+#include "services/register/slot_map.h"
+
+namespace push::net {
+class EventLoop;
+class PeriodicTimer;
+}  // namespace push::net
+namespace push::config {
+class RegisterConfig;
+}
+
+namespace push::reg {
+
+// The Register RPC service: the session table of this instance's slots, room liveness, and
+// the rebuild of the table from the rooms after a restart.
+//
+// Rebuild: a room heartbeats every few seconds. A room id this instance has not synced yet
+// (a fresh room, or every room after this register restarted) is asked for its sessions with
+// Room.ListSessions (this instance's slots, paginated). Offline events that arrive during the
+// pull are remembered so a page cannot resurrect a session that already left.
+// Liveness: a room silent for room_timeout loses its sessions; a new room id at the address of
+// an older one (the room restarted) drops the older one's sessions at once.
+//
+// Loop-thread only. Call close() before destroying (it stops the timer and the pulls).
+class RegisterService final : public Register {
+ public:
+  struct Options {
+    SlotSet slots = SlotSet::all();
+    std::chrono::milliseconds room_timeout{10000};
+    uint32_t max_sessions_per_user = 64;
+    // Page size of ListSessions pulls.
+    uint32_t pull_page = 2000;
+    static Result<Options> fromConfig(const config::RegisterConfig& config);
+  };
+
+  RegisterService(net::EventLoop& loop, Options options);
+  ~RegisterService() override;
+  void close();
+
+  void Online(google::protobuf::RpcController* controller, const OnlineRequest* request,
+              OnlineResponse* response, google::protobuf::Closure* done) override;
+  void Offline(google::protobuf::RpcController* controller, const OfflineRequest* request,
+               OfflineResponse* response, google::protobuf::Closure* done) override;
+  void Lookup(google::protobuf::RpcController* controller, const LookupRequest* request,
+              LookupResponse* response, google::protobuf::Closure* done) override;
+  void RoomHeartbeat(google::protobuf::RpcController* controller,
+                     const RoomHeartbeatRequest* request, RoomHeartbeatResponse* response,
+                     google::protobuf::Closure* done) override;
+
+  const SessionTable& table() const { return table_; }
+  size_t roomCount() const { return rooms_.size(); }
+  // {"sessions":N,"users":N,"rooms":[{"id":..,"address":..,"sessions":N,"synced":b}],...}
+  std::string statusJson() const;
+
+ private:
+  struct RoomState {
+    std::string address;
+    int64_t last_seen_ms = 0;
+    bool synced = false;
+    bool syncing = false;
+    std::unordered_set<uint64_t> gone_during_sync;  // conn ids
+  };
+  struct Pull;
+  void checkLiveness();
+  void startPull(const std::string& room_id, RoomState& room);
+  void pullPage(std::shared_ptr<Pull> pull);
+  int64_t nowMs() const;
+
+  net::EventLoop& loop_;
+  Options options_;
+  SessionTable table_;
+  std::unordered_map<std::string, RoomState> rooms_;
+  net::PeriodicTimer* liveness_timer_ = nullptr;
+  std::shared_ptr<bool> alive_;  // pulls in flight check it after close()
+  std::vector<std::weak_ptr<Pull>> pulls_;  // closed by close()
+};
+
+}  // namespace push::reg

@@ -1,0 +1,64 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "proto/session.pb.h"
+
+namespace push::reg {
+
+// (app, user) -> sessions, in memory. Rooms are interned (a session stores a 4-byte room index,
+// not the room's id and address strings). Not thread-safe: one loop owns it.
+//
+// Memory: about 100 bytes per session plus the key strings; a user with several devices
+// shares one key.
+class SessionTable {
+ public:
+  explicit SessionTable(uint32_t max_sessions_per_user = 64)
+      : max_per_user_(max_sessions_per_user) {}
+
+  // Adds or refreshes a session (same room id + conn id replaces). Beyond the per-user limit
+  // the oldest session is dropped. Returns false if the session was already known.
+  bool add(const Session& session);
+  // Removes one session; false if it was not there.
+  bool remove(std::string_view app, std::string_view user, std::string_view room_id,
+              uint64_t conn_id);
+  // Appends the user's sessions to `out`.
+  void lookup(std::string_view app, std::string_view user, std::vector<Session>* out) const;
+  // Drops every session held by `room_id`; returns how many.
+  size_t dropRoom(std::string_view room_id);
+  // Drops sessions of other rooms at `address` (an older instance restarted there).
+  size_t dropOtherRoomsAt(std::string_view address, std::string_view keep_room_id);
+
+  size_t sessionCount() const { return sessions_; }
+  size_t userCount() const { return users_.size(); }
+  size_t sessionsOfRoom(std::string_view room_id) const;
+
+ private:
+  struct Entry {
+    std::string device;
+    uint64_t conn_id;
+    int64_t since_ms;
+    uint32_t room;
+  };
+  struct Room {
+    std::string id;
+    std::string address;
+    size_t sessions = 0;
+  };
+  static std::string key(std::string_view app, std::string_view user);
+  uint32_t internRoom(std::string_view id, std::string_view address);
+  const Room* findRoom(std::string_view id, uint32_t* index) const;
+  size_t dropWhere(const std::vector<bool>& drop_room);
+
+  uint32_t max_per_user_;
+  std::unordered_map<std::string, std::vector<Entry>> users_;  // key: app '\0' user
+  std::vector<Room> rooms_;
+  std::unordered_map<std::string, uint32_t> room_index_;
+  size_t sessions_ = 0;
+};
+
+}  // namespace push::reg
