@@ -161,6 +161,7 @@ void RegisterService::RoomHeartbeat(pb::RpcController* controller,
   RoomState& room = rooms_[request->room_id()];
   room.address = request->room_address();
   room.last_seen_ms = nowMs();
+  if (request->resync()) room.synced = false;
   if (!room.synced && !room.syncing) startPull(request->room_id(), room);
   response->set_resync(!room.synced);
 }
