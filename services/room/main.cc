@@ -1,0 +1,225 @@
+// push-room: client connections (TCP + WebSocket), sessions, and the Room RPC service.
+//
+//   push-room [--config FILE] [--workers N] [--tcp HOST:PORT] [--ws HOST:PORT]
+//             [--rpc HOST:PORT] [--admin HOST:PORT] [--name NAME]
+//
+// With --workers N the process forks N room instances that share the client ports with
+// SO_REUSEPORT (port 0 is resolved once, by the parent); each has its own RPC and admin port
+// (port 0: each its own free port; port P: P + worker index). The parent restarts a worker
+// that exits, and forwards SIGTERM/SIGINT.
+//
+// Every instance prints once serving:
+//   ROOM worker=<i> id=<room id> tcp=<addr> ws=<addr|-> rpc=<addr> admin=<addr|->
+// SIGTERM drains (clients are told to reconnect, spread over drain_window_ms) and exits when
+// empty; SIGINT or a second SIGTERM stops at once.
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/base/log.h"
+#include "common/net/event_loop.h"
+#include "common/net/inet_address.h"
+#include "common/net/signal_watcher.h"
+#include "proto/config.pb.h"
+#include "services/common/service_main.h"
+#include "services/room/room_server.h"
+
+namespace {
+
+using namespace push;
+
+int runRoom(room::RoomOptions options, int worker) {
+  net::EventLoop loop;
+  auto created = room::RoomServer::create(loop, std::move(options));
+  if (!created.isOk()) {
+    std::fprintf(stderr, "push-room: %s\n", created.status().toString().c_str());
+    return 2;
+  }
+  std::unique_ptr<room::RoomServer> room = std::move(created).value();
+  Status st = room->start();
+  if (!st.isOk()) {
+    std::fprintf(stderr, "push-room: %s\n", st.toString().c_str());
+    room->stop([] {});
+    (void)loop.shutdown();
+    return 1;
+  }
+  auto addr = [](const net::InetAddress& a) {
+    return a.family() == 0 ? std::string("-") : a.toString();
+  };
+  service::announce("ROOM", "worker=" + std::to_string(worker) + " id=" + room->roomId() +
+                                " tcp=" + addr(room->tcpAddress()) + " ws=" + addr(room->wsAddress()) +
+                                " rpc=" + addr(room->rpcAddress()) +
+                                " admin=" + addr(room->adminAddress()));
+  bool stopping = false;
+  auto stopNow = [&] {
+    if (stopping) return;
+    stopping = true;
+    room->stop([&loop] { loop.stop(); });
+  };
+  room->setOnDrained(stopNow);
+  net::SignalWatcher* signals = net::SignalWatcher::create(loop, [&](int signum) {
+    if (signum == SIGTERM && !room->draining()) {
+      LOG_INFO(Room, "SIGTERM: draining");
+      room->drainFromRpc(0, 0);  // configured window and deadline
+      return;
+    }
+    LOG_INFO(Room, "signal {}: stopping now", signum);
+    stopNow();
+  });
+  loop.run();
+  signals->close();
+  room.reset();
+  st = loop.shutdown();
+  if (!st.isOk()) LOG_WARN(Room, "shutdown: {}", st.toString());
+  return 0;
+}
+
+// Resolves port 0 once so every worker binds the same port; keeps the bound (not listening)
+// socket open so the port stays ours. Returns the address with the real port.
+Result<std::string> reservePort(const std::string& address, std::vector<int>* keep) {
+  ASSIGN_OR_RETURN(net::InetAddress addr, net::InetAddress::parse(address));
+  if (addr.port() != 0) return address;
+  int fd = ::socket(addr.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (::bind(fd, addr.sockaddrPtr(), addr.length()) != 0) {
+    ::close(fd);
+    return unavailable("cannot reserve a port on " + address);
+  }
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  keep->push_back(fd);
+  return net::InetAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&ss)).toString();
+}
+
+std::string shiftPort(const std::string& address, int by) {
+  auto addr = net::InetAddress::parse(address);
+  if (!addr.isOk() || addr->port() == 0 || by == 0) return address;
+  addr->setPort(static_cast<uint16_t>(addr->port() + by));
+  return addr->toString();
+}
+
+int superviseWorkers(const room::RoomOptions& base, int workers) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &signals, nullptr);
+  std::vector<pid_t> pids(static_cast<size_t>(workers), -1);
+  std::vector<int> quick_failures(static_cast<size_t>(workers), 0);
+  std::vector<std::chrono::steady_clock::time_point> started(static_cast<size_t>(workers));
+  auto spawn = [&](int i) {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      sigprocmask(SIG_UNBLOCK, &signals, nullptr);
+      room::RoomOptions o = base;
+      o.name = base.name + "-w" + std::to_string(i);
+      o.reuse_port = true;
+      o.rpc.address = shiftPort(base.rpc.address, i);
+      if (!o.admin_address.empty()) o.admin_address = shiftPort(base.admin_address, i);
+      std::fflush(stdout);
+      ::_exit(runRoom(std::move(o), i));
+    }
+    pids[static_cast<size_t>(i)] = pid;
+    started[static_cast<size_t>(i)] = std::chrono::steady_clock::now();
+  };
+  for (int i = 0; i < workers; ++i) spawn(i);
+  bool stopping = false;
+  int alive = workers;
+  while (alive > 0) {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (sig == SIGTERM || sig == SIGINT) {
+      stopping = true;
+      for (pid_t p : pids) {
+        if (p > 0) ::kill(p, sig);
+      }
+      continue;
+    }
+    pid_t pid;
+    int status = 0;
+    while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+      for (int i = 0; i < workers; ++i) {
+        if (pids[static_cast<size_t>(i)] != pid) continue;
+        pids[static_cast<size_t>(i)] = -1;
+        --alive;
+        if (stopping) break;
+        const bool quick = std::chrono::steady_clock::now() - started[static_cast<size_t>(i)] <
+                           std::chrono::seconds(5);
+        quick_failures[static_cast<size_t>(i)] = quick ? quick_failures[static_cast<size_t>(i)] + 1 : 0;
+        if (quick_failures[static_cast<size_t>(i)] >= 5) {
+          LOG_ERROR(Room, "worker {} keeps exiting (status {}); not restarting it", i, status);
+          break;
+        }
+        LOG_WARN(Room, "worker {} (pid {}) exited with status {}; restarting", i, pid, status);
+        if (quick) std::this_thread::sleep_for(std::chrono::seconds(1));
+        spawn(i);
+        ++alive;
+        break;
+      }
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CommandLine cl("push-room", "client connections, sessions and the Room RPC service");
+  service::addCommonFlags(cl);
+  cl.option("workers", "N", "room instances sharing the client ports (SO_REUSEPORT), default 1");
+  cl.option("tcp", "HOST:PORT", "client TCP address (overrides tcp.address)");
+  cl.option("ws", "HOST:PORT", "client WebSocket address (overrides websocket.address)");
+  cl.option("rpc", "HOST:PORT", "Room RPC address (overrides rpc.listen.address)");
+  cl.option("admin", "HOST:PORT", "admin HTTP address (overrides admin.listen.address)");
+  cl.option("name", "NAME", "room name (overrides name)");
+  config::RoomConfig cfg;
+  auto file = service::loadConfig(cl, argc, argv, &cfg, cfg.mutable_log());
+  if (!file.isOk()) {
+    if (file.status().code() == Code::CANCELLED) return 0;
+    std::fprintf(stderr, "push-room: %s\n", file.status().toString().c_str());
+    return 2;
+  }
+  if (cl.has("tcp")) cfg.mutable_tcp()->set_address(cl.get("tcp"));
+  if (cl.has("ws")) cfg.mutable_websocket()->set_address(cl.get("ws"));
+  if (cl.has("rpc")) cfg.mutable_rpc()->mutable_listen()->set_address(cl.get("rpc"));
+  if (cl.has("admin")) cfg.mutable_admin()->mutable_listen()->set_address(cl.get("admin"));
+  if (cl.has("name")) cfg.set_name(cl.get("name"));
+  auto workers = cl.getInt("workers", 1, 1, 64);
+  if (!workers.isOk()) {
+    std::fprintf(stderr, "push-room: %s\n", workers.status().toString().c_str());
+    return 2;
+  }
+  auto options = room::RoomOptions::fromConfig(cfg, file->get());
+  if (!options.isOk()) {
+    std::fprintf(stderr, "push-room: %s\n", options.status().toString().c_str());
+    return 2;
+  }
+  if (*workers == 1) return runRoom(std::move(options).value(), 0);
+  std::vector<int> reserved;
+  auto tcp = reservePort(options->tcp_address, &reserved);
+  if (!tcp.isOk()) {
+    std::fprintf(stderr, "push-room: %s\n", tcp.status().toString().c_str());
+    return 1;
+  }
+  options->tcp_address = *tcp;
+  if (!options->ws_address.empty()) {
+    auto ws = reservePort(options->ws_address, &reserved);
+    if (!ws.isOk()) {
+      std::fprintf(stderr, "push-room: %s\n", ws.status().toString().c_str());
+      return 1;
+    }
+    options->ws_address = *ws;
+  }
+  return superviseWorkers(*options, static_cast<int>(*workers));
+}

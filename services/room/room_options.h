@@ -1,0 +1,61 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/base/config.h"
+#include "common/base/result.h"
+#include "common/http/websocket.h"
+#include "common/net/tcp_connection.h"
+#include "common/rpc/server.h"
+#include "services/register/register_client.h"
+#include "services/room/ip_filter.h"
+
+namespace push::config {
+class RoomConfig;
+}
+
+namespace push::room {
+
+struct AppSecret {
+  std::string name;
+  std::string secret;
+};
+
+// Everything a room instance needs, built from RoomConfig (fromConfig) or in code (tests).
+struct RoomOptions {
+  std::string name = "room";
+  std::string tcp_address = "127.0.0.1:7100";
+  std::string ws_address;  // empty: no WebSocket listener
+  bool reuse_port = false;
+  rpc::Server::Options rpc;  // rpc.address: the room's RPC listener
+  std::string advertise_rpc;  // empty: the bound RPC address
+  std::string admin_address;  // empty: no admin HTTP
+  std::vector<AppSecret> apps;
+  uint32_t max_frame_bytes = 64 * 1024;
+  std::chrono::milliseconds auth_timeout{10'000};
+  // Heartbeat proposed by network type, seconds, clamped to [min, max].
+  uint32_t heartbeat_wifi_s = 60, heartbeat_cellular_s = 180, heartbeat_unknown_s = 90;
+  uint32_t heartbeat_min_s = 5, heartbeat_max_s = 600;
+  net::TcpConnection::Limits limits;
+  IpFilter::Options ip_filter;
+  uint32_t max_apps_per_connection = 8;
+  std::chrono::milliseconds drain_window{10'000};
+  std::chrono::milliseconds drain_deadline{30'000};
+  std::chrono::milliseconds register_heartbeat{2'000};
+  // Absent: no register (a room alone, for tests).
+  std::optional<reg::RegisterClient::Options> register_client;
+  http::WebSocketServerSession::Options websocket;
+
+  // Fails with the field name (and file:line when `file` is given) on bad values.
+  static Result<RoomOptions> fromConfig(const config::RoomConfig& config, const ConfigFile* file);
+};
+
+// Largest number of apps one connection may carry (a compile-time bound keeps the
+// per-connection state fixed-size).
+constexpr uint32_t kMaxAppsPerConnection = 8;
+
+}  // namespace push::room

@@ -1,0 +1,165 @@
+#include "services/room/token.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+
+namespace push::room {
+namespace {
+
+constexpr char kB64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+std::string base64UrlEncode(std::string_view in) {
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
+    out += kB64Url[v >> 18];
+    out += kB64Url[(v >> 12) & 63];
+    out += kB64Url[(v >> 6) & 63];
+    out += kB64Url[v & 63];
+  }
+  if (i + 1 == in.size()) {
+    uint32_t v = uint8_t(in[i]) << 16;
+    out += kB64Url[v >> 18];
+    out += kB64Url[(v >> 12) & 63];
+  } else if (i + 2 == in.size()) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
+    out += kB64Url[v >> 18];
+    out += kB64Url[(v >> 12) & 63];
+    out += kB64Url[(v >> 6) & 63];
+  }
+  return out;  // unpadded, as base64url usually is
+}
+
+bool base64UrlDecode(std::string_view in, std::string* out) {
+  while (!in.empty() && in.back() == '=') in.remove_suffix(1);  // tolerate padding
+  if (in.size() % 4 == 1) return false;
+  out->clear();
+  out->reserve(in.size() * 3 / 4);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    int v;
+    if (c >= 'A' && c <= 'Z') v = c - 'A';
+    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9') v = c - '0' + 52;
+    else if (c == '-') v = 62;
+    else if (c == '_') v = 63;
+    else return false;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out->push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return true;
+}
+
+std::string hmacHex(std::string_view secret, std::string_view data) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(len * 2);
+  for (unsigned int i = 0; i < len; ++i) {
+    out += kHex[mac[i] >> 4];
+    out += kHex[mac[i] & 15];
+  }
+  return out;
+}
+
+bool validClaim(const std::string& v) {
+  if (v.empty() || v.size() > kMaxClaimBytes) return false;
+  for (unsigned char c : v) {
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+client::ErrorCode parseToken(std::string_view token, TokenClaims* claims, std::string* claims_json,
+                             std::string* why) {
+  if (token.empty()) {
+    *why = "empty token";
+    return client::ERROR_BAD_TOKEN;
+  }
+  if (token.size() > kMaxTokenBytes) {
+    *why = "token longer than " + std::to_string(kMaxTokenBytes) + " bytes";
+    return client::ERROR_BAD_TOKEN;
+  }
+  size_t dot = token.find('.');
+  if (dot == std::string_view::npos || token.find('.', dot + 1) != std::string_view::npos) {
+    *why = "token must be <claims>.<signature>";
+    return client::ERROR_BAD_TOKEN;
+  }
+  if (!base64UrlDecode(token.substr(0, dot), claims_json)) {
+    *why = "claims are not base64url";
+    return client::ERROR_BAD_TOKEN;
+  }
+  google::protobuf::Struct parsed;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  if (!google::protobuf::util::JsonStringToMessage(*claims_json, &parsed, options).ok()) {
+    *why = "claims are not a JSON object";
+    return client::ERROR_BAD_TOKEN;
+  }
+  auto str = [&](const char* key, std::string* out) {
+    auto it = parsed.fields().find(key);
+    if (it == parsed.fields().end() || !it->second.has_string_value()) return false;
+    *out = it->second.string_value();
+    return validClaim(*out);
+  };
+  if (!str("app", &claims->app) || !str("user", &claims->user) || !str("device", &claims->device)) {
+    *why = "claims need string fields app, user, device (1..128 printable bytes)";
+    return client::ERROR_BAD_TOKEN;
+  }
+  auto exp = parsed.fields().find("exp");
+  if (exp == parsed.fields().end() || !exp->second.has_number_value() ||
+      exp->second.number_value() < 0 || exp->second.number_value() > 1e12) {
+    *why = "claims need a numeric exp (unix seconds)";
+    return client::ERROR_BAD_TOKEN;
+  }
+  claims->exp = static_cast<int64_t>(exp->second.number_value());
+  return client::ERROR_NONE;
+}
+
+client::ErrorCode verifyToken(std::string_view token, std::string_view secret, int64_t now_s,
+                              TokenClaims* claims, std::string* why) {
+  std::string claims_json;
+  client::ErrorCode code = parseToken(token, claims, &claims_json, why);
+  if (code != client::ERROR_NONE) return code;
+  std::string_view signature = token.substr(token.find('.') + 1);
+  const std::string expected = hmacHex(secret, claims_json);
+  if (signature.size() != expected.size() ||
+      CRYPTO_memcmp(signature.data(), expected.data(), expected.size()) != 0) {
+    *why = "signature does not match";
+    return client::ERROR_BAD_TOKEN;
+  }
+  if (claims->exp <= now_s) {
+    *why = "token expired " + std::to_string(now_s - claims->exp) + " s ago";
+    return client::ERROR_TOKEN_EXPIRED;
+  }
+  return client::ERROR_NONE;
+}
+
+std::string mintToken(std::string_view secret, const TokenClaims& claims) {
+  google::protobuf::Struct s;
+  (*s.mutable_fields())["app"].set_string_value(claims.app);
+  (*s.mutable_fields())["user"].set_string_value(claims.user);
+  (*s.mutable_fields())["device"].set_string_value(claims.device);
+  (*s.mutable_fields())["exp"].set_number_value(static_cast<double>(claims.exp));
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(s, &json);
+  return base64UrlEncode(json) + "." + hmacHex(secret, json);
+}
+
+}  // namespace push::room

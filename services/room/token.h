@@ -1,0 +1,39 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/base/result.h"
+#include "proto/client.pb.h"
+
+namespace push::room {
+
+// Client tokens (sdk/PROTOCOL.md): "<base64url(claims)>.<hex(HMAC-SHA256(secret, claims))>",
+// where claims is the JSON object {"app":"...","user":"...","device":"...","exp":<unix s>}
+// and the HMAC is over the exact claims bytes (the decoded base64url).
+struct TokenClaims {
+  std::string app;
+  std::string user;
+  std::string device;
+  int64_t exp = 0;  // unix seconds
+};
+
+// Reads the claims without checking the signature (to find the app, whose secret checks it).
+// ERROR_BAD_TOKEN with a reason on malformed input.
+client::ErrorCode parseToken(std::string_view token, TokenClaims* claims, std::string* claims_json,
+                             std::string* why);
+
+// Full check: signature with `secret` (constant-time compare) and expiry against `now_s`.
+// Returns ERROR_NONE, ERROR_BAD_TOKEN or ERROR_TOKEN_EXPIRED.
+client::ErrorCode verifyToken(std::string_view token, std::string_view secret, int64_t now_s,
+                              TokenClaims* claims, std::string* why);
+
+// Mints a token (the app server's side; tools and tests use it).
+std::string mintToken(std::string_view secret, const TokenClaims& claims);
+
+// Limits on claim fields: 1..128 bytes each, no control characters.
+constexpr size_t kMaxClaimBytes = 128;
+constexpr size_t kMaxTokenBytes = 1024;
+
+}  // namespace push::room
