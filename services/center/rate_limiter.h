@@ -1,0 +1,25 @@
+#pragma once
+
+#include <cstdint>
+
+namespace push::center {
+
+// A token bucket: `rate` tokens per second, at most `burst` banked. Time is passed in
+// (milliseconds, any monotonic origin) so tests need no clock. Not thread-safe.
+class TokenBucket {
+ public:
+  TokenBucket(double rate_per_s, double burst);
+  // Takes one token if there is one.
+  bool tryTake(int64_t now_ms);
+  // Milliseconds until a token is available (0 when one is).
+  int64_t waitMs(int64_t now_ms);
+
+ private:
+  void refill(int64_t now_ms);
+  double rate_;
+  double burst_;
+  double tokens_;
+  int64_t last_ms_ = -1;
+};
+
+}  // namespace push::center
