@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <thread>
 
@@ -48,39 +49,50 @@ Subprocess::~Subprocess() {
   if (stdout_fd_ >= 0) ::close(stdout_fd_);
 }
 
-Result<std::string> Subprocess::waitForLine(std::string_view prefix,
-                                            std::chrono::milliseconds timeout) {
+bool Subprocess::pump(std::chrono::milliseconds wait) {
+  pollfd pfd{stdout_fd_, POLLIN, 0};
+  int rc = ::poll(&pfd, 1, static_cast<int>(std::max<int64_t>(0, wait.count())));
+  if (rc <= 0) return true;
+  char buf[4096];
+  ssize_t n = ::read(stdout_fd_, buf, sizeof buf);
+  if (n <= 0) return false;
+  partial_.append(buf, static_cast<size_t>(n));
+  size_t nl;
+  while ((nl = partial_.find('\n')) != std::string::npos) {
+    lines_.push_back(partial_.substr(0, nl));
+    partial_.erase(0, nl + 1);
+  }
+  return true;
+}
+
+Result<std::vector<std::string>> Subprocess::waitForLines(std::string_view prefix, size_t count,
+                                                          std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  size_t checked = 0;
   for (;;) {
-    for (; checked < lines_.size(); ++checked) {
-      const std::string& line = lines_[checked];
-      if (line.compare(0, prefix.size(), prefix) == 0) {
-        std::string rest = line.substr(prefix.size());
-        while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.erase(0, 1);
-        while (!rest.empty() && (rest.back() == '\r' || rest.back() == ' ')) rest.pop_back();
-        return rest;
-      }
+    std::vector<std::string> found;
+    for (const std::string& line : lines_) {
+      if (line.compare(0, prefix.size(), prefix) != 0) continue;
+      std::string rest = line.substr(prefix.size());
+      while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.erase(0, 1);
+      while (!rest.empty() && (rest.back() == '\r' || rest.back() == ' ')) rest.pop_back();
+      found.push_back(rest);
+      if (found.size() == count) return found;
     }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
-      return Status(Code::TIMEOUT, "no line starting with '" + std::string(prefix) + "'");
+      return Status(Code::TIMEOUT, "saw " + std::to_string(found.size()) + " of " +
+                                       std::to_string(count) + " lines starting with '" +
+                                       std::string(prefix) + "'");
     }
-    pollfd pfd{stdout_fd_, POLLIN, 0};
-    int rc = ::poll(&pfd, 1, static_cast<int>(left.count()));
-    if (rc < 0 && errno != EINTR) return internalError(std::strerror(errno));
-    if (rc <= 0) continue;
-    char buf[4096];
-    ssize_t n = ::read(stdout_fd_, buf, sizeof buf);
-    if (n <= 0) return unavailable("child closed stdout before printing the line");
-    partial_.append(buf, static_cast<size_t>(n));
-    size_t nl;
-    while ((nl = partial_.find('\n')) != std::string::npos) {
-      lines_.push_back(partial_.substr(0, nl));
-      partial_.erase(0, nl + 1);
-    }
+    if (!pump(left)) return unavailable("child closed stdout before printing the lines");
   }
+}
+
+Result<std::string> Subprocess::waitForLine(std::string_view prefix,
+                                            std::chrono::milliseconds timeout) {
+  ASSIGN_OR_RETURN(auto lines, waitForLines(prefix, 1, timeout));
+  return lines[0];
 }
 
 void Subprocess::sendSignal(int signum) {

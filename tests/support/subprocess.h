@@ -27,6 +27,9 @@ class Subprocess {
   // line (trimmed). TIMEOUT if none within `timeout`; UNAVAILABLE if the child closed stdout.
   Result<std::string> waitForLine(std::string_view prefix,
                                   std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // The rest of each of the first `count` lines starting with `prefix` (waits for them).
+  Result<std::vector<std::string>> waitForLines(std::string_view prefix, size_t count,
+                                                std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // Every stdout line read so far.
   const std::vector<std::string>& lines() const { return lines_; }
 
@@ -43,6 +46,8 @@ class Subprocess {
   int stdout_fd_;
   bool reaped_ = false;
   int exit_code_ = -1;
+  // Reads what stdout has (waiting at most `wait`); false when the child closed stdout.
+  bool pump(std::chrono::milliseconds wait);
   std::string partial_;
   std::vector<std::string> lines_;
 };

@@ -1,0 +1,26 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "common/base/result.h"
+
+namespace push::testing {
+
+struct HttpReply {
+  int status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  // First header with this name (case-insensitive), "" if absent.
+  std::string header(std::string_view name) const;
+};
+
+// One blocking HTTP/1.1 request on a fresh connection ("Connection: close"), for tests.
+// `address` is "host:port". Reads until the peer closes or Content-Length is satisfied.
+Result<HttpReply> httpRequest(const std::string& address, const std::string& method,
+                              const std::string& path, const std::string& body = "",
+                              const std::vector<std::pair<std::string, std::string>>& headers = {},
+                              std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+}  // namespace push::testing
