@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   cl.option("http", "HOST:PORT", "API address (overrides http.listen.address)");
   cl.option("node-id", "N", "node number in message ids, 0..1023 (overrides node_id)");
   config::CenterConfig cfg;
-  auto file = service::loadConfig(cl, argc, argv, &cfg, cfg.mutable_log());
+  auto file = service::loadConfig(cl, argc, argv, &cfg);
   if (!file.isOk()) {
     if (file.status().code() == Code::CANCELLED) return 0;
     std::fprintf(stderr, "push-center: %s\n", file.status().toString().c_str());

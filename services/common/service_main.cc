@@ -2,6 +2,9 @@
 
 #include <cstdio>
 
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
+
 #include "common/base/log.h"
 #include "common/http/http_server.h"
 #include "proto/config.pb.h"
@@ -15,8 +18,7 @@ void addCommonFlags(CommandLine& cl) {
 }
 
 Result<std::unique_ptr<ConfigFile>> loadConfig(CommandLine& cl, int argc, char** argv,
-                                               google::protobuf::Message* config,
-                                               config::LogConfig* log) {
+                                               google::protobuf::Message* config) {
   RETURN_IF_ERROR(cl.parse(argc, argv));
   if (cl.has("help")) {
     std::fputs(cl.usage().c_str(), stdout);
@@ -28,6 +30,12 @@ Result<std::unique_ptr<ConfigFile>> loadConfig(CommandLine& cl, int argc, char**
   } else {
     ASSIGN_OR_RETURN(file, ConfigFile::parse("", "<defaults>", config));
   }
+  // Looked up after parsing: parsing clears the message, which frees its sub-messages.
+  const auto* field = config->GetDescriptor()->FindFieldByName("log");
+  if (!field || field->message_type() != config::LogConfig::descriptor()) {
+    return internalError(config->GetTypeName() + " has no 'log' field of type LogConfig");
+  }
+  auto* log = static_cast<config::LogConfig*>(config->GetReflection()->MutableMessage(config, field));
   if (cl.has("log-level")) log->set_level(cl.get("log-level"));
   RETURN_IF_ERROR(log::configure(*log));
   return file;

@@ -32,11 +32,10 @@ namespace push::service {
 void addCommonFlags(CommandLine& cl);
 
 // Parses the command line, loads --config (if given) into `config`, applies --log-level over
-// the config's log section and configures logging. On --help prints usage and returns
-// CANCELLED; every error names the flag, or the file, line and field.
+// the config's `log` field (every service config has one) and configures logging. On --help
+// prints usage and returns CANCELLED; every error names the flag, or the file, line and field.
 Result<std::unique_ptr<ConfigFile>> loadConfig(CommandLine& cl, int argc, char** argv,
-                                               google::protobuf::Message* config,
-                                               config::LogConfig* log);
+                                               google::protobuf::Message* config);
 
 // The admin HTTP server (/healthz, /metrics, /status) when `config.listen.address` is set;
 // nullptr when it is empty (disabled).

@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   cl.option("admin", "HOST:PORT", "admin HTTP address (overrides admin.listen.address)");
   cl.option("slots", "RANGES", "slots this instance owns, e.g. 0-511 (overrides slots)");
   config::RegisterConfig cfg;
-  auto file = service::loadConfig(cl, argc, argv, &cfg, cfg.mutable_log());
+  auto file = service::loadConfig(cl, argc, argv, &cfg);
   if (!file.isOk()) {
     if (file.status().code() == Code::CANCELLED) return 0;
     std::fprintf(stderr, "push-register: %s\n%s", file.status().toString().c_str(),

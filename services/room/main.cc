@@ -184,7 +184,7 @@ int main(int argc, char** argv) {
   cl.option("admin", "HOST:PORT", "admin HTTP address (overrides admin.listen.address)");
   cl.option("name", "NAME", "room name (overrides name)");
   config::RoomConfig cfg;
-  auto file = service::loadConfig(cl, argc, argv, &cfg, cfg.mutable_log());
+  auto file = service::loadConfig(cl, argc, argv, &cfg);
   if (!file.isOk()) {
     if (file.status().code() == Code::CANCELLED) return 0;
     std::fprintf(stderr, "push-room: %s\n", file.status().toString().c_str());

@@ -1,0 +1,171 @@
+#include "tests/unit/http/test_client.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+
+#include "common/http/http_request.h"
+
+namespace push::http::testing {
+
+std::optional<std::string> ParsedResponse::header(std::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (equalsIgnoreCase(key, name)) return value;
+  }
+  return std::nullopt;
+}
+
+BlockingClient::BlockingClient(uint16_t port, int timeout_ms) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  timeval tv{};
+  tv.tv_sec = timeout_ms / 1000;
+  tv.tv_usec = (timeout_ms % 1000) * 1000;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return;
+  }
+  fd_ = fd;
+}
+
+BlockingClient::~BlockingClient() {
+  close();
+}
+
+bool BlockingClient::send(std::string_view bytes) {
+  if (fd_ < 0) return false;
+  while (!bytes.empty()) {
+    ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+bool BlockingClient::fill() {
+  if (fd_ < 0) return false;
+  char chunk[16384];
+  while (true) {
+    ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    buf_.append(chunk, static_cast<size_t>(n));
+    return true;
+  }
+}
+
+std::optional<ParsedResponse> BlockingClient::readResponse(bool head) {
+  size_t header_end;
+  while ((header_end = buf_.find("\r\n\r\n")) == std::string::npos) {
+    if (!fill()) return std::nullopt;
+  }
+  std::string_view head_text = std::string_view(buf_).substr(0, header_end);
+  ParsedResponse resp;
+  size_t line_end = head_text.find("\r\n");
+  std::string_view status_line = head_text.substr(0, line_end);
+  if (status_line.substr(0, 9) != "HTTP/1.1 " || status_line.size() < 12) return std::nullopt;
+  resp.status = std::atoi(std::string(status_line.substr(9, 3)).c_str());
+  std::string_view rest =
+      line_end == std::string_view::npos ? std::string_view() : head_text.substr(line_end + 2);
+  while (!rest.empty()) {
+    size_t eol = rest.find("\r\n");
+    std::string_view line = rest.substr(0, eol);
+    rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 2);
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ')
+      value.remove_prefix(1);
+    resp.headers.emplace_back(std::string(line.substr(0, colon)), std::string(value));
+  }
+  size_t body_len = 0;
+  const bool no_body = head || resp.status < 200 || resp.status == 204 || resp.status == 304;
+  if (!no_body) {
+    auto cl = resp.header("Content-Length");
+    if (!cl) return std::nullopt;  // our server always sends it
+    body_len = static_cast<size_t>(std::strtoull(cl->c_str(), nullptr, 10));
+  }
+  const size_t total = header_end + 4 + body_len;
+  while (buf_.size() < total) {
+    if (!fill()) return std::nullopt;
+  }
+  resp.body = buf_.substr(header_end + 4, body_len);
+  buf_.erase(0, total);
+  return resp;
+}
+
+std::string BlockingClient::readUntilClosed(bool* closed) {
+  *closed = false;
+  while (fd_ >= 0) {
+    char chunk[16384];
+    ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+      *closed = true;
+      break;
+    }
+    if (n < 0) break;  // timeout
+    buf_.append(chunk, static_cast<size_t>(n));
+  }
+  std::string out;
+  out.swap(buf_);
+  return out;
+}
+
+void BlockingClient::shutdownWrite() {
+  if (fd_ >= 0) ::shutdown(fd_, SHUT_WR);
+}
+
+void BlockingClient::close(bool reset) {
+  if (fd_ < 0) return;
+  if (reset) {
+    linger lg{1, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  }
+  ::close(fd_);
+  fd_ = -1;
+}
+
+ClientThread::ClientThread(net::EventLoop& loop, std::function<void()> body) : loop_(loop) {
+  thread_ = std::thread([this, body = std::move(body)] {
+    body();
+    done_.store(true);
+    loop_.post({});  // wake the loop so runUntil() sees done_
+  });
+}
+
+ClientThread::~ClientThread() {
+  if (thread_.joinable()) thread_.join();
+}
+
+bool ClientThread::wait(int timeout_ms) {
+  return loop_.runUntil([this] { return done_.load(); }, std::chrono::milliseconds(timeout_ms));
+}
+
+std::string getRequest(std::string_view target, std::string_view extra_headers) {
+  std::string r = "GET ";
+  r += target;
+  r += " HTTP/1.1\r\nHost: test\r\n";
+  r += extra_headers;
+  r += "\r\n";
+  return r;
+}
+
+}  // namespace push::http::testing

@@ -1,0 +1,699 @@
+#include "common/net/tcp_connection.h"
+
+#include <sys/socket.h>
+#include <uv.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "common/net/event_loop.h"
+#include "common/net/frame_codec.h"
+#include "common/net/tcp_connector.h"
+#include "common/net/tcp_server.h"
+#include "tests/unit/net/net_test_util.h"
+
+namespace push::net {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::bytesQueued;
+using testing::connectRaw;
+using testing::counterValue;
+using testing::Fd;
+using testing::pattern;
+using testing::readAvailable;
+using testing::RecordingHandler;
+using testing::setNonBlocking;
+using testing::writeAll;
+using CloseReason = TcpConnection::CloseReason;
+
+std::string frame(std::string_view payload) {
+  std::string out(kLengthPrefixBytes, '\0');
+  encodeLengthPrefix(static_cast<uint32_t>(payload.size()), out.data());
+  out += payload;
+  return out;
+}
+
+// Consumes whole length-prefixed frames, keeps partial ones (what a protocol handler does).
+size_t consumeFrames(std::string_view in, std::vector<std::string>* payloads) {
+  size_t used = 0;
+  for (;;) {
+    FrameView f;
+    if (decodeLengthPrefixed(in.data() + used, in.size() - used, 1 << 20, &f) !=
+        FrameStatus::Complete) {
+      return used;
+    }
+    payloads->emplace_back(f.payload, f.size);
+    used += f.consumed;
+  }
+}
+
+void setSendBuffer(int fd, int bytes) {
+  ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes), 0);
+}
+
+// One loop turn without blocking.
+void turn(EventLoop& loop) {
+  uv_run(loop.uvLoop(), UV_RUN_NOWAIT);
+}
+
+// A listening server whose accepted connection is recorded by `server_`, and an optional
+// client connection (through TcpConnector) recorded by `client_`.
+class TcpConnectionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto r = TcpServer::listen(loop_, TcpServer::Options{}, [this](TcpConnection& c) {
+      ++accepted_;
+      server_.attach(c, &server_limits_);
+    });
+    ASSERT_TRUE(r.isOk()) << r.status();
+    listener_.reset(*r);
+  }
+
+  void TearDown() override {
+    if (server_.conn) server_.conn->close();
+    if (client_.conn) client_.conn->close();
+    listener_.reset();
+    EXPECT_TRUE(loop_.runUntil([&] { return !server_.conn && !client_.conn; }, 5s));
+    EXPECT_TRUE(loop_.shutdown().isOk());
+  }
+
+  // A raw peer socket (blocking connect, then non-blocking) whose server side is accepted.
+  Fd acceptRaw(int rcvbuf = 0) {
+    Fd fd = connectRaw(listener_->address(), rcvbuf);
+    EXPECT_TRUE(loop_.runUntil([&] { return server_.conn != nullptr; }, 5s));
+    setNonBlocking(fd.get());
+    return fd;
+  }
+
+  // A TcpConnection client connected to the server, both sides started.
+  void connectClient() {
+    bool done = false;
+    TcpConnector::start(loop_, listener_->address(), 5s, [&](Result<TcpConnection*> r) {
+      done = true;
+      ASSERT_TRUE(r.isOk()) << r.status();
+      client_.attach(**r, &client_limits_);
+    });
+    ASSERT_TRUE(loop_.runUntil([&] { return done && server_.conn; }, 5s));
+    ASSERT_NE(client_.conn, nullptr);
+  }
+
+  EventLoop loop_;
+  TcpConnection::Limits server_limits_;
+  TcpConnection::Limits client_limits_;
+  RecordingHandler server_;
+  RecordingHandler client_;
+  TcpServerPtr listener_;
+  int accepted_ = 0;
+};
+
+TEST_F(TcpConnectionTest, EchoRoundTrip) {
+  server_.on_data = [](TcpConnection& c, std::string_view d) {
+    EXPECT_TRUE(c.send(d));
+    return d.size();
+  };
+  connectClient();
+  EXPECT_EQ(client_.conn->peerAddress(), listener_->address());
+  EXPECT_EQ(server_.conn->peerAddress(), client_.conn->localAddress());
+  EXPECT_EQ(server_.conn->localAddress(), listener_->address());
+  EXPECT_GE(client_.conn->fd(), 0);
+  EXPECT_EQ(&client_.conn->loop(), &loop_);
+
+  ASSERT_TRUE(client_.conn->send("hello"));
+  EXPECT_TRUE(loop_.runUntil([&] { return client_.received == "hello"; }, 5s));
+  ASSERT_TRUE(client_.conn->send(std::string_view("again")));
+  EXPECT_TRUE(loop_.runUntil([&] { return client_.received == "helloagain"; }, 5s));
+  EXPECT_EQ(server_.received, "helloagain");
+
+  // The client closes: the server sees EOF, finishes and closes as PeerClosed.
+  client_.conn->close();
+  EXPECT_TRUE(loop_.runUntil([&] { return client_.closed() && server_.closed(); }, 5s));
+  EXPECT_EQ(client_.reason, CloseReason::Local);
+  EXPECT_EQ(server_.reason, CloseReason::PeerClosed);
+  EXPECT_EQ(server_.closed_count, 1);
+  EXPECT_EQ(client_.closed_count, 1);
+}
+
+TEST_F(TcpConnectionTest, LargeEchoArrivesIntactThroughPartialWrites) {
+  server_.on_data = [](TcpConnection& c, std::string_view d) {
+    EXPECT_TRUE(c.send(d));
+    return d.size();
+  };
+  connectClient();
+  setSendBuffer(client_.conn->fd(), 8192);  // force partial writes and queued output
+  const std::string big = pattern(4 << 20);
+  ASSERT_TRUE(client_.conn->send(big));
+  EXPECT_EQ(client_.conn->pendingBytes(), big.size());
+  EXPECT_TRUE(loop_.runUntil([&] { return client_.received.size() >= big.size(); }, 30s));
+  EXPECT_TRUE(client_.received == big) << "echoed bytes differ";
+  EXPECT_EQ(client_.conn->pendingBytes(), 0u);
+  EXPECT_EQ(server_.conn->pendingBytes(), 0u);
+}
+
+TEST_F(TcpConnectionTest, SendsInOneTurnAreCoalescedIntoFewWrites) {
+  connectClient();
+  const uint64_t writes_before = counterValue("push_net_writes_total");
+  std::string expected;
+  for (int i = 0; i < 1000; ++i) {
+    std::string msg = "msg" + std::to_string(i) + ";";
+    ASSERT_TRUE(client_.conn->send(msg));
+    expected += msg;
+  }
+  EXPECT_EQ(client_.conn->pendingBytes(), expected.size());  // nothing written yet
+  EXPECT_TRUE(loop_.runUntil([&] { return server_.received.size() >= expected.size(); }, 5s));
+  EXPECT_EQ(server_.received, expected);
+  const uint64_t writes = counterValue("push_net_writes_total") - writes_before;
+  EXPECT_GE(writes, 1u);
+  EXPECT_LE(writes, 5u) << "1000 sends in one turn should leave in about one write";
+}
+
+TEST_F(TcpConnectionTest, HighWatermarkOnceThenLowAfterPeerDrains) {
+  server_limits_.high_watermark = 256 << 10;
+  server_limits_.low_watermark = 64 << 10;
+  Fd peer = acceptRaw(/*rcvbuf=*/4096);  // the peer does not read yet
+  TcpConnection* conn = server_.conn;
+  setSendBuffer(conn->fd(), 4096);
+  size_t pending_at_low = SIZE_MAX;
+  server_.on_low = [&](TcpConnection& c) { pending_at_low = c.pendingBytes(); };
+
+  std::string sent;
+  const std::string chunk = pattern(16 << 10);
+  for (int i = 0; i < 64; ++i) {  // 1 MiB
+    ASSERT_TRUE(conn->send(chunk));
+    sent += chunk;
+    EXPECT_EQ(server_.high, i < 16 ? 0 : 1) << "after " << (i + 1) * chunk.size() << " bytes";
+  }
+  // The kernel takes what fits; the rest stays queued and the event does not repeat.
+  for (int i = 0; i < 5; ++i)
+    turn(loop_);
+  EXPECT_GT(conn->pendingBytes(), server_limits_.high_watermark);
+  ASSERT_TRUE(conn->send(chunk));
+  sent += chunk;
+  for (int i = 0; i < 5; ++i)
+    turn(loop_);
+  EXPECT_EQ(server_.high, 1);
+  EXPECT_EQ(server_.low, 0);
+
+  // The peer reads everything: the queue drains and the low-watermark event fires once.
+  std::string got;
+  EXPECT_TRUE(loop_.runUntil(
+      [&] {
+        EXPECT_EQ(readAvailable(peer.get(), &got), 0);
+        return got.size() == sent.size() && server_.low > 0;
+      },
+      30s, testing::kPoll));
+  EXPECT_EQ(server_.low, 1);
+  EXPECT_LE(pending_at_low, server_limits_.low_watermark);
+  EXPECT_TRUE(got == sent);
+  EXPECT_EQ(server_.events, (std::vector<std::string>{"high", "low"}));
+
+  // A new crossing fires again.
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(conn->send(chunk));
+  EXPECT_EQ(server_.high, 2);
+}
+
+TEST_F(TcpConnectionTest, HardLimitClosesSlowPeerAndSendFails) {
+  server_limits_.high_watermark = 64 << 10;
+  server_limits_.low_watermark = 16 << 10;
+  server_limits_.hard_limit = 256 << 10;
+  Fd peer = acceptRaw(/*rcvbuf=*/4096);
+  TcpConnection* conn = server_.conn;
+  setSendBuffer(conn->fd(), 4096);
+  const uint64_t slow_before = counterValue("push_net_closed_total", R"(reason="slow_peer")");
+
+  const std::string chunk = pattern(32 << 10);
+  size_t accepted = 0;
+  bool ok = true;
+  for (int i = 0; i < 1000 && ok; ++i) {
+    ok = conn->send(chunk);
+    if (ok) accepted += chunk.size();
+    if (ok && i % 3 == 2) turn(loop_);  // let some of it reach the kernel in between
+  }
+  ASSERT_FALSE(ok) << "the hard limit never triggered";
+  EXPECT_LE(conn->pendingBytes(), server_limits_.hard_limit);
+  EXPECT_TRUE(conn->closing());
+  EXPECT_FALSE(conn->send("more"));  // still closing: every later send fails too
+  EXPECT_EQ(conn->prepareSend(10), nullptr);
+  EXPECT_TRUE(loop_.runUntil([&] { return server_.closed(); }, 5s));
+  EXPECT_EQ(server_.reason, CloseReason::SlowPeer);
+  EXPECT_EQ(server_.closed_count, 1);
+  EXPECT_EQ(counterValue("push_net_closed_total", R"(reason="slow_peer")"), slow_before + 1);
+  EXPECT_EQ(server_.high, 1);
+  // The peer got at most what was accepted, then the connection went away.
+  std::string got;
+  int st = 0;
+  EXPECT_TRUE(loop_.runUntil([&] { return (st = readAvailable(peer.get(), &got)) != 0; }, 5s,
+                             testing::kPoll));
+  EXPECT_LE(got.size(), accepted);
+}
+
+TEST_F(TcpConnectionTest, UnconsumedInputOverMaxInputClosesConnection) {
+  server_limits_.max_input = 1000;
+  server_.on_data = [](TcpConnection&, std::string_view) { return size_t{0}; };
+  Fd peer = acceptRaw();
+  const uint64_t before = counterValue("push_net_closed_total", R"(reason="input_too_large")");
+  // Exactly the limit is kept...
+  writeAll(peer.get(), pattern(1000));
+  EXPECT_TRUE(loop_.runUntil([&] { return server_.conn->bufferedInputBytes() == 1000; }, 5s));
+  turn(loop_);
+  EXPECT_FALSE(server_.closed());
+  // ...one byte more is not.
+  writeAll(peer.get(), "x");
+  EXPECT_TRUE(loop_.runUntil([&] { return server_.closed(); }, 5s));
+  EXPECT_EQ(server_.reason, CloseReason::InputTooLarge);
+  EXPECT_EQ(counterValue("push_net_closed_total", R"(reason="input_too_large")"), before + 1);
+  std::string ignored;
+  int st = 0;
+  EXPECT_TRUE(loop_.runUntil([&] { return (st = readAvailable(peer.get(), &ignored)) != 0; }, 5s,
+                             testing::kPoll));
+}
+
+TEST_F(TcpConnectionTest, OneLargeReadOverMaxInputCloses) {
+  server_limits_.max_input = 100;
+  std::vector<std::string> payloads;
+  server_.on_data = [&](TcpConnection&, std::string_view d) { return consumeFrames(d, &payloads); };
+  Fd peer = acceptRaw();
+  writeAll(peer.get(), frame("fine") + frame(pattern(500)).substr(0, 300));
+  EXPECT_TRUE(loop_.runUntil([&] { return server_.closed(); }, 5s));
+  EXPECT_EQ(server_.reason, CloseReason::InputTooLarge);
+  EXPECT_EQ(payloads, (std::vector<std::string>{"fine"}));
+}
+
+TEST_F(TcpConnectionTest, PartialConsumptionKeepsTailAndReoffersItWithNextBytes) {
+  std::vector<std::string> payloads;
+  server_.on_data = [&](TcpConnection&, std::string_view d) { return consumeFrames(d, &payloads); };
+  Fd peer = acceptRaw();
+  const std::string f1 = frame(pattern(100)), f2 = frame("second"), f3 = frame("third");
+  writeAll(peer.get(), f1 + f2.substr(0, 7));
+  EXPECT_TRUE(loop_.runUntil([&] { return server_.offered.size() == 1; }, 5s));
+  EXPECT_EQ(payloads.size(), 1u);
+  EXPECT_EQ(server_.conn->bufferedInputBytes(), 7u);
+
+  writeAll(peer.get(), f2.substr(7) + f3);
+  EXPECT_TRUE(loop_.runUntil([&] { return payloads.size() == 3; }, 5s));
+  ASSERT_EQ(server_.offered.size(), 2u);
+  EXPECT_EQ(server_.offered[1], f2 + f3);  // the kept tail, then the new bytes
+  EXPECT_EQ(payloads, (std::vector<std::string>{pattern(100), "second", "third"}));
+  EXPECT_EQ(server_.conn->bufferedInputBytes(), 0u);
+}
+
+TEST_F(TcpConnectionTest, FramesFedByteByByteAreReassembled) {
+  std::vector<std::string> payloads;
+  server_.on_data = [&](TcpConnection&, std::string_view d) { return consumeFrames(d, &payloads); };
+  Fd peer = acceptRaw();
+  const std::string wire = frame("ab") + frame("") + frame("xyz");
+  size_t kept = 0;
+  for (size_t i = 0; i < wire.size(); ++i) {
+    writeAll(peer.get(), wire.substr(i, 1));
+    ASSERT_TRUE(loop_.runUntil([&] { return server_.offered.size() == i + 1; }, 5s)) << i;
+    // Each call offers everything kept so far plus the new byte.
+    EXPECT_EQ(server_.offered[i].size(), kept + 1) << i;
+    kept = server_.conn->bufferedInputBytes();
+  }
+  EXPECT_EQ(payloads, (std::vector<std::string>{"ab", "", "xyz"}));
+  EXPECT_EQ(kept, 0u);
+}
+
+TEST_F(TcpConnectionTest, StopReadingPausesAndStartReadingReoffersKeptInput) {
+  std::vector<std::string> payloads;
+  bool paused_once = false;
+  server_.on_data = [&](TcpConnection& c, std::string_view d) -> size_t {
+    if (!paused_once) {
+      // Take one frame, then push back on the peer.
+      paused_once = true;
+      FrameView f;
+      EXPECT_EQ(decodeLengthPrefixed(d.data(), d.size(), 1 << 20, &f), FrameStatus::Complete);
+      payloads.emplace_back(f.payload, f.size);
+      c.stopReading();
+      return f.consumed;
+    }
+    return consumeFrames(d, &payloads);
+  };
+  const std::string f1 = frame("one"), f2 = frame("two"), f3 = frame(pattern(50));
+  // Everything but the end of f3 is already queued when the server accepts, so the first
+  // read sees f1, f2 and half of f3 at once.
+  Fd peer = connectRaw(listener_->address());
+  writeAll(peer.get(), f1 + f2 + f3.substr(0, 20));
+  EXPECT_TRUE(loop_.runUntil([&] { return payloads.size() == 1; }, 5s));
+  ASSERT_NE(server_.conn, nullptr);
+  TcpConnection* conn = server_.conn;
+  EXPECT_EQ(conn->bufferedInputBytes(), f2.size() + 20);
+
+  // While paused, new bytes wait in the kernel and nothing is offered.
+  writeAll(peer.get(), f3.substr(20));
+  EXPECT_TRUE(loop_.runUntil([&] { return bytesQueued(conn->fd()) == 34; }, 5s, testing::kPoll));
+  for (int i = 0; i < 5; ++i)
+    turn(loop_);
+  EXPECT_EQ(server_.offered.size(), 1u);
+  EXPECT_EQ(payloads.size(), 1u);
+
+  conn->startReading();
+  EXPECT_TRUE(loop_.runUntil([&] { return payloads.size() == 3; }, 5s));
+  ASSERT_GE(server_.offered.size(), 3u);
+  EXPECT_EQ(server_.offered[1], f2 + f3.substr(0, 20));  // kept input offered on its own first
+  EXPECT_EQ(server_.offered[2], f3);
+  EXPECT_EQ(payloads, (std::vector<std::string>{"one", "two", pattern(50)}));
+  conn->stopReading();
+  conn->stopReading();  // idempotent
+  conn->startReading();
+  conn->startReading();
+  writeAll(peer.get(), frame("four"));
+  EXPECT_TRUE(loop_.runUntil([&] { return payloads.size() == 4; }, 5s));
+}
+
+TEST_F(TcpConnectionTest, ResumingInsideOnDataWithNothingKeptOffersNothingEmpty) {
+  int call = 0;
+  server_.on_data = [&](TcpConnection& c, std::string_view d) -> size_t {
+    if (++call == 1) return 0;  // keep the first bytes
+    // Second call (kept input plus new bytes): pause and resume, then take everything.
+    c.stopReading();
+    c.startReading();
+    return d.size();
+  };
+  Fd peer = acceptRaw();
+  writeAll(peer.get(), "abc");
+  EXPECT_TRUE(loop_.runUntil([&] { return call == 1; }, 5s));
+  writeAll(peer.get(), "def");
+  EXPECT_TRUE(loop_.runUntil([&] { return call == 2; }, 5s));
+  EXPECT_EQ(server_.offered[1], "abcdef");
+  for (int i = 0; i < 5; ++i)
+    turn(loop_);
+  EXPECT_EQ(call, 2) << "an empty offer was made: '" << server_.offered.back() << "'";
+  writeAll(peer.get(), "g");
+  EXPECT_TRUE(loop_.runUntil([&] { return server_.received == "abcdefg"; }, 5s));
+}
+
+TEST_F(TcpConnectionTest, CloseAfterFlushDeliversEverythingThenCloses) {
+  Fd peer = acceptRaw(/*rcvbuf=*/8192);
+  TcpConnection* conn = server_.conn;
+  setSendBuffer(conn->fd(), 8192);
+  const std::string big = pattern(2 << 20);
+  ASSERT_TRUE(conn->send(big));
+  ASSERT_TRUE(conn->send("END"));
+  conn->closeAfterFlush();
+  EXPECT_TRUE(conn->closing());
+  EXPECT_FALSE(conn->send("too late"));
+  conn->closeAfterFlush();  // idempotent
+
+  std::string got;
+  int st = 0;
+  EXPECT_TRUE(loop_.runUntil([&] { return (st = readAvailable(peer.get(), &got)) != 0; }, 30s,
+                             testing::kPoll));
+  EXPECT_EQ(st, 1) << "expected a clean EOF";
+  EXPECT_EQ(got.size(), big.size() + 3);
+  EXPECT_TRUE(got == big + "END");
+  // FIN is out; the server closes when the peer closes its side.
+  peer.reset();
+  EXPECT_TRUE(loop_.runUntil([&] { return server_.closed(); }, 5s));
+  EXPECT_EQ(server_.reason, CloseReason::Local);
+  EXPECT_EQ(server_.closed_count, 1);
+  EXPECT_EQ(server_.peer_shutdowns, 0);  // the owner was closing already: no callback
+}
+
+TEST_F(TcpConnectionTest, CloseAfterFlushDeliversEverythingEvenIfThePeerKeepsSending) {
+  // The usual case: reply with an error, then close, while the peer is still sending. Input
+  // left unread at close() makes the kernel answer with a reset, which throws away whatever
+  // output is still in the send buffer; the peer must still get every queued byte.
+  Fd peer = acceptRaw(/*rcvbuf=*/8192);
+  TcpConnection* conn = server_.conn;
+  setSendBuffer(conn->fd(), 8192);
+  const std::string reply = pattern(512 << 10) + "END";
+  ASSERT_TRUE(conn->send(reply));
+  conn->closeAfterFlush();
+  turn(loop_);
+  writeAll(peer.get(), "more requests the server no longer wants");
+  std::string got;
+  int st = 0;
+  EXPECT_TRUE(loop_.runUntil(
+      [&] {
+        st = readAvailable(peer.get(), &got);
+        if (st == 0) writeAll(peer.get(), "x");  // the peer keeps talking
+        return st != 0;
+      },
+      30s, testing::kPoll));
+  EXPECT_EQ(st, 1) << "expected EOF, got " << st << " after " << got.size() << " bytes";
+  EXPECT_EQ(got.size(), reply.size());
+  EXPECT_TRUE(got == reply);
+  peer.reset();
+  EXPECT_TRUE(loop_.runUntil([&] { return server_.closed(); }, 5s));
+  EXPECT_EQ(server_.reason, CloseReason::Local);
+  EXPECT_EQ(server_.offered.size(), 0u);  // input after closeAfterFlush() is not offered
+}
+
+TEST_F(TcpConnectionTest, CloseAfterFlushWithNothingQueuedSendsFinAtOnce) {
+  Fd peer = acceptRaw();
+  server_.conn->stopReading();  // even a paused connection drains its input while closing
+  server_.conn->closeAfterFlush();
+  std::string got;
+  EXPECT_TRUE(
+      loop_.runUntil([&] { return readAvailable(peer.get(), &got) == 1; }, 5s, testing::kPoll));
+  EXPECT_EQ(got, "");
+  // Lingering: input still arriving is read and dropped until the peer closes.
+  writeAll(peer.get(), "late");
+  EXPECT_TRUE(
+      loop_.runUntil([&] { return bytesQueued(server_.conn->fd()) == 0; }, 5s, testing::kPoll));
+  EXPECT_FALSE(server_.closed());
+  EXPECT_TRUE(server_.offered.empty());
+  peer.reset();
+  EXPECT_TRUE(loop_.runUntil([&] { return server_.closed(); }, 5s));
+  EXPECT_EQ(server_.reason, CloseReason::Local);
+}
+
+TEST_F(TcpConnectionTest, CloseDuringLingerIsImmediate) {
+  Fd peer = acceptRaw();
+  server_.conn->closeAfterFlush();
+  std::string got;
+  EXPECT_TRUE(
+      loop_.runUntil([&] { return readAvailable(peer.get(), &got) == 1; }, 5s, testing::kPoll));
+  // The owner's deadline passes before the peer closes.
+  server_.conn->close();
+  EXPECT_TRUE(loop_.runUntil([&] { return server_.closed(); }, 5s));
+  EXPECT_EQ(server_.reason, CloseReason::Local);
+  EXPECT_EQ(server_.closed_count, 1);
+}
+
+TEST_F(TcpConnectionTest, PeerEofGivesPeerShutdownThenPeerClosed) {
+  std::string received_at_shutdown;
+  server_.on_peer_shutdown = [&](TcpConnection& c) {
+    received_at_shutdown = server_.received;
+    EXPECT_TRUE(c.send("bye"));  // the half-closed socket still writes
+    c.closeAfterFlush();
+  };
+  Fd peer = acceptRaw();
+  writeAll(peer.get(), "abc");
+  ASSERT_EQ(::shutdown(peer.get(), SHUT_WR), 0);
+  EXPECT_TRUE(loop_.runUntil([&] { return server_.closed(); }, 5s));
+  EXPECT_EQ(received_at_shutdown, "abc");
+  EXPECT_EQ(server_.peer_shutdowns, 1);
+  EXPECT_EQ(server_.reason, CloseReason::PeerClosed);
+  ASSERT_GE(server_.events.size(), 3u);
+  EXPECT_EQ(server_.events.front(), "data");
+  EXPECT_EQ(server_.events[server_.events.size() - 2], "peer_shutdown");
+  EXPECT_EQ(server_.events.back(), "closed");
+  std::string got;
+  EXPECT_TRUE(
+      loop_.runUntil([&] { return readAvailable(peer.get(), &got) == 1; }, 5s, testing::kPoll));
+  EXPECT_EQ(got, "bye");
+}
+
+TEST_F(TcpConnectionTest, DefaultPeerShutdownFinishesWritingThenCloses) {
+  server_.on_data = [](TcpConnection& c, std::string_view d) {
+    EXPECT_TRUE(c.send(d));
+    return d.size();
+  };
+  Fd peer = acceptRaw();
+  writeAll(peer.get(), "echo me");
+  ASSERT_EQ(::shutdown(peer.get(), SHUT_WR), 0);
+  std::string got;
+  EXPECT_TRUE(
+      loop_.runUntil([&] { return readAvailable(peer.get(), &got) == 1; }, 5s, testing::kPoll));
+  EXPECT_EQ(got, "echo me");
+  EXPECT_TRUE(loop_.runUntil([&] { return server_.closed(); }, 5s));
+  EXPECT_EQ(server_.reason, CloseReason::PeerClosed);
+}
+
+TEST_F(TcpConnectionTest, PeerResetGivesReadError) {
+  Fd peer = acceptRaw();
+  linger hard{1, 0};  // close() sends RST
+  ASSERT_EQ(::setsockopt(peer.get(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard), 0);
+  peer.reset();
+  EXPECT_TRUE(loop_.runUntil([&] { return server_.closed(); }, 5s));
+  EXPECT_EQ(server_.reason, CloseReason::ReadError);
+  EXPECT_EQ(server_.peer_shutdowns, 0);
+}
+
+TEST_F(TcpConnectionTest, CloseIsIdempotentAndDropsQueuedOutput) {
+  Fd peer = acceptRaw();
+  TcpConnection* conn = server_.conn;
+  ASSERT_TRUE(conn->send("never sent"));
+  conn->close();
+  conn->close(CloseReason::SlowPeer);  // ignored: the first reason wins
+  EXPECT_TRUE(conn->closing());
+  EXPECT_EQ(conn->fd(), -1);
+  EXPECT_FALSE(conn->send("x"));
+  EXPECT_TRUE(loop_.runUntil([&] { return server_.closed(); }, 5s));
+  EXPECT_EQ(server_.closed_count, 1);
+  EXPECT_EQ(server_.reason, CloseReason::Local);
+  std::string got;
+  EXPECT_TRUE(
+      loop_.runUntil([&] { return readAvailable(peer.get(), &got) != 0; }, 5s, testing::kPoll));
+  EXPECT_EQ(got, "");
+}
+
+TEST_F(TcpConnectionTest, HandlerMayCloseFromOnData) {
+  server_.on_data = [](TcpConnection& c, std::string_view d) {
+    c.close();
+    return d.size();
+  };
+  Fd peer = acceptRaw();
+  writeAll(peer.get(), "first");
+  EXPECT_TRUE(loop_.runUntil([&] { return server_.closed(); }, 5s));
+  EXPECT_EQ(server_.offered.size(), 1u);
+  EXPECT_EQ(server_.reason, CloseReason::Local);
+}
+
+TEST_F(TcpConnectionTest, ZeroLengthSendOnOpenConnectionSucceeds) {
+  connectClient();
+  // An empty payload is legal (a zero-length frame body); it must not look like a failure.
+  EXPECT_TRUE(client_.conn->send(""));
+  EXPECT_TRUE(client_.conn->send(nullptr, 0));
+  EXPECT_NE(client_.conn->prepareSend(0), nullptr);
+  client_.conn->commitSend(0);
+  ASSERT_TRUE(client_.conn->send("after"));
+  EXPECT_TRUE(loop_.runUntil([&] { return server_.received == "after"; }, 5s));
+}
+
+TEST_F(TcpConnectionTest, PrepareSendWritesInPlace) {
+  connectClient();
+  char* p = client_.conn->prepareSend(64);
+  ASSERT_NE(p, nullptr);
+  std::memcpy(p, "zero-copy", 9);
+  client_.conn->commitSend(9);
+  EXPECT_EQ(client_.conn->pendingBytes(), 9u);
+  EXPECT_TRUE(loop_.runUntil([&] { return server_.received == "zero-copy"; }, 5s));
+}
+
+TEST_F(TcpConnectionTest, SendBeforeStartFails) {
+  TcpConnection* conn = TcpConnection::createUnstarted(loop_);
+  EXPECT_FALSE(conn->send("no handler yet"));
+  EXPECT_EQ(conn->prepareSend(1), nullptr);
+  conn->close();  // never started: deleted in the close callback without calling anyone
+}
+
+TEST_F(TcpConnectionTest, IdAndContextAreOwnersState) {
+  connectClient();
+  int state = 5;
+  client_.conn->setId(77);
+  client_.conn->setContext(&state);
+  EXPECT_EQ(client_.conn->id(), 77u);
+  EXPECT_EQ(client_.conn->context(), &state);
+  EXPECT_STREQ(TcpConnection::reasonName(CloseReason::SlowPeer), "slow peer");
+  EXPECT_STREQ(TcpConnection::reasonName(CloseReason::PeerClosed), "peer closed");
+}
+
+TEST_F(TcpConnectionTest, OpenConnectionsGaugeTracksLifetime) {
+  auto& open = metrics::Registry::global().gauge("push_net_connections_open", "");
+  const int64_t before = open.value();
+  connectClient();
+  EXPECT_EQ(open.value(), before + 2);  // client and accepted server side
+  client_.conn->close();
+  server_.conn->close();
+  EXPECT_TRUE(loop_.runUntil([&] { return client_.closed() && server_.closed(); }, 5s));
+  EXPECT_EQ(open.value(), before);
+}
+
+// Fills the kernel buffers behind the connection's back, then queues `queued` so that it
+// has to wait in an in-flight uv_write. Returns what the peer will read before `queued`.
+std::string stallBehindFullKernelBuffers(EventLoop& loop, TcpConnection* conn,
+                                         const std::string& queued) {
+  const std::string fill = pattern(65536);
+  std::string written;
+  for (;;) {
+    ssize_t n = ::send(conn->fd(), fill.data(), fill.size(), MSG_NOSIGNAL);
+    if (n <= 0) break;
+    written.append(fill.data(), static_cast<size_t>(n));
+  }
+  EXPECT_TRUE(errno == EAGAIN || errno == EWOULDBLOCK);
+  EXPECT_TRUE(conn->send(queued));
+  turn(loop);  // flush: nothing fits, the bytes go to an in-flight write
+  EXPECT_EQ(conn->pendingBytes(), queued.size());
+  return written;
+}
+
+// The peer sends a byte and drains what the kernel holds, so that in the next turn the
+// server's socket is readable and writable at once: the read runs first, then the in-flight
+// write completes in the same libuv callback.
+void readableAndWritableInOneTurn(int peer, size_t drain, std::string* got) {
+  writeAll(peer, "x");
+  for (int i = 0; i < 1000 && got->size() < drain; ++i) {
+    ASSERT_EQ(readAvailable(peer, got), 0);
+  }
+  ASSERT_EQ(got->size(), drain) << "peer could not drain";
+}
+
+// Regression: a write that completes in the same loop turn as a read which queued more output
+// (so the connection is on the loop's flush list) must not leave it there when it is closed
+// and deleted. Before the fix, onWriteDone() flushed directly and cleared the "scheduled" flag
+// while the entry stayed on the list; a close from the low-watermark callback then skipped
+// cancelling it, and the next flush pass used freed memory.
+TEST_F(TcpConnectionTest, WriteCompletingInTheTurnOfAReadThatQueuedOutputIsSafe) {
+  server_limits_.high_watermark = 500;
+  server_limits_.low_watermark = 100;
+  Fd peer = acceptRaw(/*rcvbuf=*/16384);
+  TcpConnection* conn = server_.conn;
+  const std::string queued = pattern(1000, 3);
+  std::string expected = stallBehindFullKernelBuffers(loop_, conn, queued);
+  EXPECT_EQ(server_.high, 1);
+  server_.on_data = [](TcpConnection& c, std::string_view d) {
+    EXPECT_TRUE(c.send("reply"));
+    return d.size();
+  };
+  server_.on_low = [](TcpConnection& c) { c.close(); };  // e.g. "drained: done with it"
+  std::string got;
+  readableAndWritableInOneTurn(peer.get(), expected.size(), &got);
+  expected += queued + "reply";
+  EXPECT_TRUE(loop_.runUntil([&] { return server_.closed(); }, 5s));
+  EXPECT_EQ(server_.low, 1);
+  // More turns: the flush pass must not touch the deleted connection.
+  for (int i = 0; i < 3; ++i)
+    turn(loop_);
+  int st = 0;
+  EXPECT_TRUE(loop_.runUntil([&] { return (st = readAvailable(peer.get(), &got)) != 0; }, 5s,
+                             testing::kPoll));
+  EXPECT_EQ(st, 1);
+  EXPECT_TRUE(got == expected);
+}
+
+// The same turn with closeAfterFlush() from the read (e.g. answering a bad frame with an
+// error and closing): every byte arrives, then EOF, and the server closes once the peer does.
+TEST_F(TcpConnectionTest, CloseAfterFlushInTheTurnAWriteCompletes) {
+  Fd peer = acceptRaw(/*rcvbuf=*/16384);
+  TcpConnection* conn = server_.conn;
+  const std::string queued = pattern(1000, 5);
+  std::string expected = stallBehindFullKernelBuffers(loop_, conn, queued);
+  server_.on_data = [](TcpConnection& c, std::string_view d) {
+    EXPECT_TRUE(c.send("bye"));
+    c.closeAfterFlush();
+    return d.size();
+  };
+  std::string got;
+  readableAndWritableInOneTurn(peer.get(), expected.size(), &got);
+  expected += queued + "bye";
+  int st = 0;
+  EXPECT_TRUE(loop_.runUntil([&] { return (st = readAvailable(peer.get(), &got)) != 0; }, 5s,
+                             testing::kPoll));
+  EXPECT_EQ(st, 1);
+  EXPECT_TRUE(got == expected);
+  for (int i = 0; i < 3; ++i)
+    turn(loop_);
+  peer.reset();
+  EXPECT_TRUE(loop_.runUntil([&] { return server_.closed(); }, 5s));
+  EXPECT_EQ(server_.reason, CloseReason::Local);
+}
+
+}  // namespace
+}  // namespace push::net

@@ -1,0 +1,231 @@
+#include "common/net/tcp_connector.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "common/net/event_loop.h"
+#include "common/net/tcp_connection.h"
+#include "common/net/tcp_server.h"
+#include "tests/unit/net/net_test_util.h"
+
+namespace push::net {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Fd;
+using testing::RecordingHandler;
+
+// Records the outcome of one connect attempt.
+struct Outcome {
+  int calls = 0;
+  Status status;
+  TcpConnection* conn = nullptr;
+  TcpConnector::Done done() {
+    return [this](Result<TcpConnection*> r) {
+      ++calls;
+      if (r.isOk()) {
+        conn = *r;
+      } else {
+        status = r.status();
+      }
+    };
+  }
+};
+
+// A bound, listening socket on 127.0.0.1 that never accepts.
+Fd rawListener(int backlog, InetAddress* addr) {
+  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  InetAddress any = *InetAddress::parse("127.0.0.1:0");
+  EXPECT_EQ(::bind(fd.get(), any.sockaddrPtr(), any.length()), 0);
+  if (backlog >= 0) {
+    EXPECT_EQ(::listen(fd.get(), backlog), 0);
+  }
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len);
+  *addr = InetAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&ss));
+  return fd;
+}
+
+// A listener whose accept queue is full: further SYNs are dropped, so a connect hangs.
+// Returns false if the kernel would not let a connection hang.
+bool fullListener(Fd* listener, std::vector<Fd>* fillers, InetAddress* addr) {
+  *listener = rawListener(0, addr);
+  for (int i = 0; i < 64; ++i) {
+    Fd c(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    int rc = ::connect(c.get(), addr->sockaddrPtr(), addr->length());
+    if (rc != 0 && errno != EINPROGRESS) return false;
+    pollfd p{c.get(), POLLOUT, 0};
+    const int ready = ::poll(&p, 1, 100);
+    fillers->push_back(std::move(c));
+    if (ready == 0) return true;  // this one hangs: the queue is full
+  }
+  return false;
+}
+
+TEST(TcpConnectorTest, ConnectsAndHandsOverAnUnstartedConnection) {
+  EventLoop loop;
+  RecordingHandler server_side, client_side;
+  TcpConnection::Limits limits;
+  auto listen = TcpServer::listen(loop, {}, [&](TcpConnection& c) {
+    server_side.on_data = [](TcpConnection& conn, std::string_view d) {
+      EXPECT_TRUE(conn.send(d));
+      return d.size();
+    };
+    server_side.attach(c, &limits);
+  });
+  ASSERT_TRUE(listen.isOk());
+  TcpServerPtr server(*listen);
+
+  Outcome outcome;
+  TcpConnector::start(loop, server->address(), 5s, outcome.done());
+  EXPECT_EQ(outcome.calls, 0);  // never inside start()
+  EXPECT_TRUE(loop.runUntil([&] { return outcome.calls > 0; }, 5s));
+  ASSERT_EQ(outcome.calls, 1);
+  ASSERT_NE(outcome.conn, nullptr) << outcome.status;
+  EXPECT_EQ(outcome.conn->peerAddress(), server->address());
+
+  client_side.attach(*outcome.conn, &limits);
+  ASSERT_TRUE(client_side.conn->send("ping"));
+  EXPECT_TRUE(loop.runUntil([&] { return client_side.received == "ping"; }, 5s));
+
+  // No timer is left behind: the connector deleted itself after `done`.
+  EXPECT_FALSE(loop.runUntil([] { return false; }, 20ms));
+  EXPECT_EQ(outcome.calls, 1);
+  client_side.conn->close();
+  EXPECT_TRUE(loop.runUntil([&] { return client_side.closed() && server_side.closed(); }, 5s));
+  server.reset();
+  EXPECT_TRUE(loop.shutdown().isOk());
+}
+
+TEST(TcpConnectorTest, RefusedGivesUnavailable) {
+  EventLoop loop;
+  InetAddress addr;
+  Fd bound_only = rawListener(-1, &addr);  // bound, not listening: connects are refused
+  Outcome outcome;
+  TcpConnector::start(loop, addr, 5s, outcome.done());
+  EXPECT_TRUE(loop.runUntil([&] { return outcome.calls > 0; }, 5s));
+  EXPECT_EQ(outcome.calls, 1);
+  EXPECT_EQ(outcome.conn, nullptr);
+  EXPECT_EQ(outcome.status.code(), Code::UNAVAILABLE);
+  EXPECT_NE(outcome.status.message().find(addr.toString()), std::string::npos) << outcome.status;
+  EXPECT_FALSE(loop.runUntil([] { return false; }, 20ms));
+  EXPECT_EQ(outcome.calls, 1);
+  EXPECT_TRUE(loop.shutdown().isOk());
+}
+
+TEST(TcpConnectorTest, DeadlineGivesTimeout) {
+  Fd listener;
+  std::vector<Fd> fillers;
+  InetAddress addr;
+  if (!fullListener(&listener, &fillers, &addr)) {
+    GTEST_SKIP() << "could not fill a listen backlog on this kernel";
+  }
+  // Created after the slow set-up: timers count from the loop's cached time, which is
+  // refreshed once per turn, so a loop idle for a while would run the deadline short.
+  EventLoop loop;
+  Outcome outcome;
+  const auto start = std::chrono::steady_clock::now();
+  TcpConnector::start(loop, addr, 150ms, outcome.done());
+  EXPECT_TRUE(loop.runUntil([&] { return outcome.calls > 0; }, 5s));
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(outcome.calls, 1);
+  EXPECT_EQ(outcome.conn, nullptr);
+  EXPECT_EQ(outcome.status.code(), Code::TIMEOUT) << outcome.status;
+  EXPECT_GE(took, 140ms);
+  EXPECT_LT(took, 900ms);  // well before a SYN retransmission could succeed
+  EXPECT_FALSE(loop.runUntil([] { return false; }, 20ms));
+  EXPECT_EQ(outcome.calls, 1);
+  EXPECT_TRUE(loop.shutdown().isOk());
+}
+
+TEST(TcpConnectorTest, CancelGivesCancelledExactlyOnce) {
+  EventLoop loop;
+  Fd listener;
+  std::vector<Fd> fillers;
+  InetAddress addr;
+  if (!fullListener(&listener, &fillers, &addr)) {
+    GTEST_SKIP() << "could not fill a listen backlog on this kernel";
+  }
+  Outcome outcome;
+  TcpConnector* connector = TcpConnector::start(loop, addr, 5s, outcome.done());
+  EXPECT_FALSE(loop.runUntil([] { return false; }, 20ms));  // the attempt is under way
+  EXPECT_EQ(outcome.calls, 0);
+  connector->cancel();
+  EXPECT_EQ(outcome.calls, 0);  // reported on a later turn, never inside cancel()
+  connector->cancel();          // idempotent
+  EXPECT_TRUE(loop.runUntil([&] { return outcome.calls > 0; }, 5s));
+  EXPECT_EQ(outcome.status.code(), Code::CANCELLED) << outcome.status;
+  EXPECT_FALSE(loop.runUntil([] { return false; }, 20ms));
+  EXPECT_EQ(outcome.calls, 1);
+  EXPECT_TRUE(loop.shutdown().isOk());
+}
+
+TEST(TcpConnectorTest, CancelRightAfterStartToALiveServer) {
+  EventLoop loop;
+  int accepted = 0;
+  auto listen = TcpServer::listen(loop, {}, [&](TcpConnection& c) {
+    ++accepted;
+    c.close();
+  });
+  ASSERT_TRUE(listen.isOk());
+  TcpServerPtr server(*listen);
+  Outcome outcome;
+  TcpConnector* connector = TcpConnector::start(loop, server->address(), 5s, outcome.done());
+  connector->cancel();
+  EXPECT_TRUE(loop.runUntil([&] { return outcome.calls > 0; }, 5s));
+  EXPECT_EQ(outcome.status.code(), Code::CANCELLED);
+  EXPECT_EQ(outcome.conn, nullptr);
+  EXPECT_FALSE(loop.runUntil([] { return false; }, 20ms));
+  EXPECT_EQ(outcome.calls, 1);
+  server.reset();
+  EXPECT_TRUE(loop.shutdown().isOk());
+}
+
+TEST(TcpConnectorTest, ManyAttemptsEachCompleteOnce) {
+  EventLoop loop;
+  std::vector<RecordingHandler> handlers(20);
+  TcpConnection::Limits limits;
+  int accepted = 0;
+  auto listen = TcpServer::listen(loop, {}, [&](TcpConnection& c) {
+    ++accepted;
+    c.close();
+  });
+  ASSERT_TRUE(listen.isOk());
+  TcpServerPtr server(*listen);
+  std::vector<Outcome> outcomes(handlers.size());
+  for (auto& o : outcomes)
+    TcpConnector::start(loop, server->address(), 5s, o.done());
+  auto all_done = [&] {
+    for (auto& o : outcomes) {
+      if (o.calls == 0) return false;
+    }
+    return true;
+  };
+  EXPECT_TRUE(loop.runUntil(all_done, 10s));
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    EXPECT_EQ(outcomes[i].calls, 1);
+    ASSERT_NE(outcomes[i].conn, nullptr) << outcomes[i].status;
+    handlers[i].attach(*outcomes[i].conn, &limits);
+  }
+  // The server closed each one at accept: every client sees EOF and closes.
+  EXPECT_TRUE(loop.runUntil(
+      [&] {
+        for (auto& h : handlers) {
+          if (!h.closed()) return false;
+        }
+        return true;
+      },
+      5s));
+  EXPECT_EQ(accepted, 20);
+  server.reset();
+  EXPECT_TRUE(loop.shutdown().isOk());
+}
+
+}  // namespace
+}  // namespace push::net
