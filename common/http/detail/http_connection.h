@@ -1,0 +1,119 @@
+#pragma once
+
+// Internal to common/http: one HTTP connection's parser state and in-order response queue.
+// Included only by common/http/*.cc (it pulls in <llhttp.h>).
+
+#include <llhttp.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/http/http_request.h"
+#include "common/http/http_response.h"
+#include "common/net/inet_address.h"
+
+namespace push::net {
+class TcpConnection;
+}
+
+namespace push::http {
+class HttpServer;
+}
+
+namespace push::http::detail {
+
+// Parses requests off one net::TcpConnection with llhttp and keeps the answers in order.
+//
+// Parsing: the llhttp callbacks build `request_`; on_message_complete returns HPE_PAUSED, so
+// llhttp_execute() stops right after each request. onData() then hands the request to the
+// server (middleware, router, handler) and resumes parsing the rest of the bytes, unless the
+// connection must stop (Connection: close, an error) or too many answers are outstanding: it
+// then stops reading and returns the bytes not parsed, which TcpConnection keeps and offers
+// again after startReading().
+//
+// Ordering: every request gets a Slot (sequence number = position). Responses fill their
+// slot whenever they come; flushSlots() sends the ready slots at the front, so pipelined
+// answers leave in request order.
+//
+// Owned by HttpServer (created on accept, deleted in its onClosed). Loop-thread only.
+class HttpConnection {
+ public:
+  HttpConnection(HttpServer& server, net::TcpConnection& conn, uint64_t id);
+  ~HttpConnection();
+  HttpConnection(const HttpConnection&) = delete;
+  HttpConnection& operator=(const HttpConnection&) = delete;
+
+  uint64_t id() const { return id_; }
+
+  // TcpConnection::Handler::onData: returns the bytes consumed.
+  size_t onData(const char* data, size_t len);
+  // The peer sent FIN: answer what was received, then close.
+  void onPeerShutdown();
+  // The answer for request `seq`; ignored when that slot is gone or already answered.
+  void deliver(uint64_t seq, HttpResponse&& response);
+  // Idle check at `now_ms` (loop time). Closes the connection and returns 0 when it has been
+  // idle too long; otherwise returns when to check again.
+  int64_t checkIdle(int64_t now_ms);
+  // Closes at once (server shutdown).
+  void close();
+
+ private:
+  struct Slot {
+    uint64_t seq;
+    std::string bytes;  // the serialized response, once ready
+    bool ready = false;
+    bool keep_alive = true;          // the request allows more requests after it
+    bool head = false;               // HEAD: no body on the wire
+    bool keep_alive_header = false;  // HTTP/1.0 keep-alive: say so in the response
+    bool close_after = false;        // close once this response is written
+  };
+
+  static const llhttp_settings_t& settings();
+  static HttpConnection& self(llhttp_t* parser);
+  static int onMessageBegin(llhttp_t* parser);
+  static int onUrl(llhttp_t* parser, const char* at, size_t len);
+  static int onHeaderField(llhttp_t* parser, const char* at, size_t len);
+  static int onHeaderValue(llhttp_t* parser, const char* at, size_t len);
+  static int onHeaderValueComplete(llhttp_t* parser);
+  static int onHeadersComplete(llhttp_t* parser);
+  static int onBody(llhttp_t* parser, const char* at, size_t len);
+  static int onMessageComplete(llhttp_t* parser);
+
+  // Counts bytes against max_header_bytes; false (and error 431 set) when over.
+  bool addHeaderBytes(size_t len);
+  int limitError(int status, const char* reason);
+  // A complete request was parsed: give it a slot and dispatch it.
+  void completeRequest();
+  // Answers `status` after the outstanding requests, then closes; reads nothing more.
+  void fail(int status, std::string_view message);
+  void flushSlots();
+  bool closing() const;
+
+  HttpServer& server_;
+  net::TcpConnection& conn_;  // valid until the server's onClosed for it
+  const uint64_t id_;
+  const net::InetAddress peer_;
+  llhttp_t parser_;
+
+  // The request being parsed.
+  HttpRequest request_;
+  std::string target_;
+  std::string field_;
+  std::string value_;
+  size_t header_bytes_ = 0;
+  bool headers_done_ = false;   // later header callbacks are trailers
+  bool message_ready_ = false;  // on_message_complete paused the parser
+  int error_status_ = 0;        // 413/431 found by a callback (else a parse error is 400)
+  const char* error_message_ = "";
+
+  std::vector<Slot> slots_;  // outstanding requests, oldest first; seq are consecutive
+  uint64_t next_seq_ = 0;
+  int64_t last_activity_ms_ = 0;
+  bool stopped_ = false;        // parse nothing more; close after the last slot
+  bool read_paused_ = false;    // stopReading() because max_pipelined slots are outstanding
+  bool peer_shutdown_ = false;  // FIN received
+};
+
+}  // namespace push::http::detail

@@ -1,0 +1,284 @@
+#include "common/http/http_response.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "common/base/log.h"
+#include "common/http/http_request.h"
+
+namespace push::http {
+namespace {
+
+bool validHeader(std::string_view name, std::string_view value) {
+  if (!isHttpToken(name)) return false;
+  for (char c : value) {
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+  }
+  return true;
+}
+
+// Headers the server writes itself.
+bool isFramingHeader(std::string_view name) {
+  return equalsIgnoreCase(name, "Content-Length") || equalsIgnoreCase(name, "Transfer-Encoding") ||
+         equalsIgnoreCase(name, "Connection");
+}
+
+// Length of the valid UTF-8 sequence starting at s[0], or 0 when it is not one.
+size_t utf8SequenceLength(std::string_view s) {
+  const auto b0 = static_cast<unsigned char>(s[0]);
+  size_t len;
+  uint32_t min;
+  if (b0 < 0x80) return 1;
+  if ((b0 & 0xE0) == 0xC0) {
+    len = 2;
+    min = 0x80;
+  } else if ((b0 & 0xF0) == 0xE0) {
+    len = 3;
+    min = 0x800;
+  } else if ((b0 & 0xF8) == 0xF0) {
+    len = 4;
+    min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (s.size() < len) return 0;
+  uint32_t cp = b0 & (0x7F >> len);
+  for (size_t i = 1; i < len; ++i) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    if ((b & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (b & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return len;
+}
+
+}  // namespace
+
+std::string jsonEscape(std::string_view in) {
+  std::string out;
+  out.reserve(in.size() + 8);
+  size_t i = 0;
+  while (i < in.size()) {
+    const auto c = static_cast<unsigned char>(in[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+      ++i;
+    } else if (c == '\n') {
+      out += "\\n";
+      ++i;
+    } else if (c == '\r') {
+      out += "\\r";
+      ++i;
+    } else if (c == '\t') {
+      out += "\\t";
+      ++i;
+    } else if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+      ++i;
+    } else if (c < 0x80) {
+      out += static_cast<char>(c);
+      ++i;
+    } else {
+      size_t len = utf8SequenceLength(in.substr(i));
+      if (len == 0) {
+        out += "\xEF\xBF\xBD";  // U+FFFD
+        ++i;
+      } else {
+        out.append(in.substr(i, len));
+        i += len;
+      }
+    }
+  }
+  return out;
+}
+
+HttpResponse HttpResponse::text(int status, std::string body) {
+  HttpResponse r(status);
+  r.setBody(std::move(body), "text/plain; charset=utf-8");
+  return r;
+}
+
+HttpResponse HttpResponse::json(int status, std::string body) {
+  HttpResponse r(status);
+  r.setBody(std::move(body), "application/json");
+  return r;
+}
+
+HttpResponse HttpResponse::error(int status, std::string_view message) {
+  return json(status, "{\"error\":\"" + jsonEscape(message) + "\"}");
+}
+
+void HttpResponse::setHeader(std::string_view name, std::string value) {
+  removeHeader(name);
+  headers_.emplace_back(std::string(name), std::move(value));
+}
+
+void HttpResponse::addHeader(std::string name, std::string value) {
+  headers_.emplace_back(std::move(name), std::move(value));
+}
+
+void HttpResponse::removeHeader(std::string_view name) {
+  headers_.erase(
+      std::remove_if(headers_.begin(), headers_.end(),
+                     [name](const Header& h) { return equalsIgnoreCase(h.first, name); }),
+      headers_.end());
+}
+
+std::optional<std::string_view> HttpResponse::header(std::string_view name) const {
+  for (const auto& [key, value] : headers_) {
+    if (equalsIgnoreCase(key, name)) return std::string_view(value);
+  }
+  return std::nullopt;
+}
+
+void HttpResponse::setBody(std::string body, std::string content_type) {
+  body_ = std::move(body);
+  setHeader("Content-Type", std::move(content_type));
+}
+
+bool HttpResponse::wantsClose() const {
+  for (const auto& [key, value] : headers_) {
+    if (!equalsIgnoreCase(key, "Connection")) continue;
+    std::string_view rest = value;
+    while (!rest.empty()) {
+      size_t comma = rest.find(',');
+      std::string_view token = rest.substr(0, comma);
+      while (!token.empty() && token.front() == ' ')
+        token.remove_prefix(1);
+      while (!token.empty() && token.back() == ' ')
+        token.remove_suffix(1);
+      if (equalsIgnoreCase(token, "close")) return true;
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
+  }
+  return false;
+}
+
+void HttpResponse::serializeTo(std::string* out, bool head, bool close,
+                               bool keep_alive_header) const {
+  int status = status_;
+  if (status < 200 || status > 599) {
+    LOG_EVERY_SEC(Warn, Http, 1, "handler answered with invalid status {}; sending 500", status);
+    status = 500;
+  }
+  const bool no_body = status == 204 || status == 304;
+  const std::string_view reason = reasonPhrase(status);
+  char line[64];
+  int n = std::snprintf(line, sizeof line, "HTTP/1.1 %d ", status);
+  out->reserve(out->size() + 128 + body_.size());
+  out->append(line, static_cast<size_t>(n));
+  out->append(reason);
+  out->append("\r\n");
+  for (const auto& [name, value] : headers_) {
+    if (isFramingHeader(name)) continue;
+    if (!validHeader(name, value)) {
+      LOG_EVERY_SEC(Warn, Http, 1, "dropping response header with invalid characters");
+      continue;
+    }
+    out->append(name);
+    out->append(": ");
+    out->append(value);
+    out->append("\r\n");
+  }
+  if (!no_body) {
+    n = std::snprintf(line, sizeof line, "Content-Length: %zu\r\n", body_.size());
+    out->append(line, static_cast<size_t>(n));
+  }
+  if (close) {
+    out->append("Connection: close\r\n");
+  } else if (keep_alive_header) {
+    out->append("Connection: keep-alive\r\n");
+  }
+  out->append("\r\n");
+  if (!head && !no_body) out->append(body_);
+}
+
+std::string_view HttpResponse::reasonPhrase(int status) {
+  switch (status) {
+    case 100:
+      return "Continue";
+    case 101:
+      return "Switching Protocols";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 206:
+      return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 303:
+      return "See Other";
+    case 304:
+      return "Not Modified";
+    case 307:
+      return "Temporary Redirect";
+    case 308:
+      return "Permanent Redirect";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 406:
+      return "Not Acceptable";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 411:
+      return "Length Required";
+    case 412:
+      return "Precondition Failed";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    case 417:
+      return "Expectation Failed";
+    case 422:
+      return "Unprocessable Content";
+    case 426:
+      return "Upgrade Required";
+    case 428:
+      return "Precondition Required";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Unknown";
+  }
+}
+
+}  // namespace push::http

@@ -1,0 +1,159 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "common/base/result.h"
+#include "common/http/http_responder.h"
+#include "common/http/http_response.h"
+#include "common/http/middleware.h"
+#include "common/http/router.h"
+#include "common/net/inet_address.h"
+
+namespace push::config {
+class HttpServerConfig;
+}
+namespace push::net {
+class EventLoop;
+class LoopWheel;
+class TcpConnection;
+class TcpServer;
+}  // namespace push::net
+
+namespace push::http {
+namespace detail {
+class HttpConnection;
+}
+
+// The HTTP/1.1 server every service mounts (operator API, admin port): llhttp on
+// net::TcpServer/TcpConnection, keep-alive, pipelining answered strictly in order (also when
+// handlers answer asynchronously and out of order), a MiddlewareChain, then a Router.
+//
+//   Router router;
+//   RETURN_IF_ERROR(router.add("GET", "/v1/apps/{app}", getApp));
+//   mountAdmin(router, AdminInfo{...});                 // /healthz, /metrics, /status
+//   MiddlewareChain chain;
+//   chain.add(requestLog());
+//   chain.add(requestMetrics());
+//   ASSIGN_OR_RETURN(HttpServer* server,
+//                    HttpServer::listen(loop, HttpServer::Options::fromConfig(cfg.admin()),
+//                                       std::move(router), std::move(chain)));
+//   LOG_INFO(App, "admin on {}", server->address().toString());
+//   ...
+//   server->close();                                    // or hold it in an HttpServerPtr
+//
+// Per request: parse (limits below) -> middleware in order -> router -> handler -> response
+// buffered in the connection's in-order queue -> sent when every earlier one was sent.
+// Protocol answers, each with a JSON body {"error":"..."}:
+//   400 malformed request (then close)   413 body over max_body_bytes (then close)
+//   404 no route for the path            431 headers over max_header_bytes (then close)
+//   405 path known, method not (+ Allow) 500 handler dropped its responder
+//
+// Ownership (STYLE.md 7-8): listen() creates the server; the only way to destroy it is
+// close(), which stops listening, closes every connection at once (queued output and pending
+// requests are dropped) and deletes the server when the last connection's close callback has
+// run (at once when there is none). Do not touch the pointer after close(). Responders still
+// held by handlers stay safe: they find nothing and do nothing. HttpServerPtr calls close()
+// on scope exit.
+//
+// Connections own themselves (net::TcpConnection); the server keeps a registry id ->
+// connection so close() reaches all of them and responders find theirs by id.
+//
+// Threading: everything, including handlers, middleware and responders, runs on the loop
+// thread of `loop`; every method is loop-thread only.
+class HttpServer {
+ public:
+  struct Options {
+    // "host:port" to listen on; port 0 picks a free port (read it back with address()).
+    // Default: "127.0.0.1:0" (services set their own).
+    std::string address = "127.0.0.1:0";
+    // SO_REUSEPORT, for several processes on one port. Default: false.
+    bool reuse_port = false;
+    // listen() backlog. Default: 1024.
+    int backlog = 1024;
+    // Limit on the request target plus all header names and values (each header line
+    // counted 4 bytes more, for ": " and CRLF; trailers of chunked bodies count too). More is
+    // answered 431 and the connection closes. Default: 16 KiB.
+    uint32_t max_header_bytes = 16u << 10;
+    // Limit on one request body (declared Content-Length or chunked total). More is answered
+    // 413 and the connection closes; a declared length over it is refused before the body is
+    // read. Default: 1 MiB.
+    uint32_t max_body_bytes = 1u << 20;
+    // Close a connection when, for this long, no request completed and no response went
+    // out while no handler was working for it. Bytes of a partial request do not count, so a
+    // request must arrive whole within this time (slow-loris senders are cut). Checked by one
+    // timing wheel per server, not a timer per connection: a connection closes up to about a
+    // tenth of this late. Default: 60 s. 0 disables.
+    std::chrono::milliseconds idle_timeout{60'000};
+    // Requests of one connection that may wait for their answer at once; when reached, the
+    // connection stops reading until answers go out (a pipelining client cannot queue
+    // unbounded work). Default: 64. Minimum 1.
+    uint32_t max_pipelined = 64;
+
+    // From proto/config.proto; fields left 0/empty keep the defaults above.
+    static Options fromConfig(const config::HttpServerConfig& config);
+  };
+
+  // Binds, listens and returns the running server (owned by itself: see above). Takes the
+  // router and middleware. Errors: INVALID_ARGUMENT for a bad address, UNAVAILABLE when the
+  // address cannot be bound. Loop-thread only.
+  static Result<HttpServer*> listen(net::EventLoop& loop, const Options& options, Router&& router,
+                                    MiddlewareChain&& middleware = MiddlewareChain());
+
+  // The bound address (the real port when port 0 was asked for).
+  const net::InetAddress& address() const { return address_; }
+  // Connections open now.
+  size_t connectionCount() const { return connections_.size(); }
+  // Requests handed to middleware/handlers since start.
+  uint64_t requestCount() const { return requests_; }
+
+  // Routes and middleware may still be added while running (loop thread).
+  Router& router() { return router_; }
+  MiddlewareChain& middleware() { return middleware_; }
+  const Options& options() const { return options_; }
+
+  // Stops listening and closes every connection; deletes the server once they are closed.
+  // Idempotent until the object is gone; may be called from inside a handler.
+  void close();
+
+ private:
+  friend class detail::HttpConnection;
+  class ConnectionHandler;  // net::TcpConnection::Handler, in the .cc (keeps <uv.h> out)
+  struct Link;              // shared with responders; cleared by close()
+
+  HttpServer(net::EventLoop& loop, const Options& options, Router&& router,
+             MiddlewareChain&& middleware);
+  ~HttpServer();
+
+  void onAccept(net::TcpConnection& conn);
+  // Called by HttpConnection for each complete request, in order.
+  void dispatch(detail::HttpConnection& conn, HttpRequest&& request, uint64_t seq);
+  // Where responders deliver: a no-op when the connection is gone.
+  void deliver(uint64_t conn_id, uint64_t seq, HttpResponse&& response);
+  void onConnectionClosed(detail::HttpConnection* conn);
+  void onIdleCheck(uint64_t conn_id);
+
+  net::EventLoop& loop_;
+  const Options options_;
+  Router router_;
+  MiddlewareChain middleware_;
+  std::unique_ptr<ConnectionHandler> handler_;
+  std::shared_ptr<Link> link_;
+  net::TcpServer* listener_ = nullptr;  // closes itself
+  net::LoopWheel* wheel_ = nullptr;     // closes itself; null when idle_timeout is 0
+  net::InetAddress address_;
+  std::unordered_map<uint64_t, detail::HttpConnection*> connections_;  // owned
+  uint64_t next_conn_id_ = 1;
+  uint64_t requests_ = 0;
+  bool closing_ = false;
+};
+
+struct HttpServerCloser {
+  void operator()(HttpServer* server) const { server->close(); }
+};
+using HttpServerPtr = std::unique_ptr<HttpServer, HttpServerCloser>;
+
+}  // namespace push::http
