@@ -85,6 +85,9 @@ struct Registry::Family {
   std::vector<std::unique_ptr<Series>> series;
 };
 
+Registry::Registry() = default;
+Registry::~Registry() = default;
+
 Registry& Registry::global() {
   static Registry* registry = new Registry();  // never destroyed: metrics outlive statics
   return *registry;

@@ -63,7 +63,13 @@ std::vector<double> latencyBuckets();
 
 class Registry {
  public:
+  // The process-wide registry (never destroyed). Components register there; a separate
+  // instance is for tests and tools that need a registry of their own.
   static Registry& global();
+  Registry();
+  ~Registry();  // out of line: Family and Series are incomplete here
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
 
   // `labels` is the inside of the braces, already escaped: R"(method="Echo",code="OK")".
   Counter& counter(std::string_view name, std::string_view help, std::string_view labels = "");

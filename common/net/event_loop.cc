@@ -76,17 +76,28 @@ bool EventLoop::runUntil(const std::function<bool()>& done, std::chrono::millise
                          std::chrono::milliseconds poll) {
   loop_thread_ = std::this_thread::get_id();
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  // The timer wakes the loop at the deadline, or every `poll` when asked; the deadline itself
-  // is checked against the clock.
-  const auto wake_ms = static_cast<uint64_t>(poll.count() > 0 ? poll.count() : timeout.count());
-  uv_timer_start(
-      &handles_->wake, [](uv_timer_t*) {}, wake_ms, poll.count() > 0 ? wake_ms : 0);
-  uv_ref(reinterpret_cast<uv_handle_t*>(&handles_->wake));
-  while (!done() && std::chrono::steady_clock::now() < deadline) {
+  // The loop's cached time is from its last turn, which may be long ago (a test that blocked
+  // between runs): a timer started against it would fire early.
+  uv_update_time(loop_.get());
+  auto* wake = &handles_->wake;
+  uv_ref(reinterpret_cast<uv_handle_t*>(wake));
+  for (;;) {
+    if (done()) break;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) break;
+    // The wake timer bounds every turn: it fires at the deadline, or every `poll` when asked.
+    // It is one-shot and re-armed here, so a turn never sleeps past the deadline even when
+    // libuv's clock and steady_clock disagree a little.
+    if (!uv_is_active(reinterpret_cast<uv_handle_t*>(wake))) {
+      int64_t ms = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
+      if (poll.count() > 0) ms = std::min<int64_t>(ms, poll.count());
+      uv_timer_start(
+          wake, [](uv_timer_t*) {}, static_cast<uint64_t>(ms), 0);
+    }
     uv_run(loop_.get(), UV_RUN_ONCE);
   }
-  uv_timer_stop(&handles_->wake);
-  uv_unref(reinterpret_cast<uv_handle_t*>(&handles_->wake));
+  uv_timer_stop(wake);
+  uv_unref(reinterpret_cast<uv_handle_t*>(wake));
   return done();
 }
 
@@ -95,10 +106,11 @@ void EventLoop::stop() {
 }
 
 void EventLoop::post(std::function<void()> fn) {
-  if (fn) {
-    std::lock_guard lock(mu_);
-    posted_.push_back(std::move(fn));
-  }
+  std::lock_guard lock(mu_);
+  // Once the loop is closed its wake-up descriptor is gone: uv_async_send() would abort.
+  // Sending under the lock orders every send before shutdown() sets closed_.
+  if (closed_) return;
+  if (fn) posted_.push_back(std::move(fn));
   uv_async_send(&handles_->async);
 }
 
@@ -161,6 +173,10 @@ Status EventLoop::shutdown(std::chrono::milliseconds grace) {
     uv_run(loop_.get(), UV_RUN_NOWAIT);
     runPosted();  // close callbacks may post (deferred deletes); the async handle is gone
     if (uv_loop_alive(loop_.get())) uv_sleep(1);
+  }
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;  // later posts are dropped; this last pass runs everything before them
   }
   runPosted();
   std::string leftover;

@@ -49,6 +49,8 @@ class EventLoop {
   void stop();
 
   // Queues `fn` to run on the loop thread on a later turn. Thread-safe; never runs fn inline.
+  // After shutdown() the function is dropped without running (a late worker thread must not
+  // crash the process).
   void post(std::function<void()> fn);
   // Runs `fn` now when called on the loop thread, else post()s it.
   void runInLoop(std::function<void()> fn);
@@ -93,6 +95,7 @@ class EventLoop {
 
   std::mutex mu_;
   std::vector<std::function<void()>> posted_;  // guarded by mu_
+  bool closed_ = false;  // guarded by mu_: shutdown() is past the last runPosted()
 
   std::vector<TcpConnection*> flush_list_;
   std::vector<TcpConnection*> flushing_;  // swapped with flush_list_ while flushing

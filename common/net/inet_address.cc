@@ -35,6 +35,10 @@ Result<InetAddress> InetAddress::parse(std::string_view host_port) {
   std::string_view port_text = host_port.substr(colon + 1);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string_view::npos) {
+    // "fe80::1:8080" could be fe80::1 port 8080 or a whole address: require brackets.
+    return invalidArgument("address '" + std::string(host_port) +
+                           "': an IPv6 address needs brackets, as in [::1]:80");
   }
   unsigned port = 0;
   auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);

@@ -124,7 +124,7 @@ void TcpConnection::startReading() {
 }
 
 void TcpConnection::stopReading() {
-  if (!reading_ || closing_) return;
+  if (!reading_ || closing_ || draining_) return;  // a drain keeps reading (closeAfterFlush)
   uv_read_stop(asStream(&tcp_));
   reading_ = false;
 }
@@ -135,6 +135,12 @@ void TcpConnection::onRead(ssize_t nread, const char* data) {
     reading_ = false;  // libuv stopped reading
     if (nread == UV_EOF) {
       peer_shutdown_ = true;
+      if (draining_) {
+        // The owner is closing already: this only ends the drain (finishDrain() closes once
+        // the output is out; when lingering, it is out and FIN sent).
+        if (lingering_) close(CloseReason::Local);
+        return;
+      }
       handler_->onPeerShutdown(*this);
     } else {
       LOG_CONN(Debug, Net, id_, "read error: {}", uv_strerror(static_cast<int>(nread)));
@@ -179,7 +185,8 @@ char* TcpConnection::prepareSend(size_t len) {
     close(CloseReason::SlowPeer);
     return nullptr;
   }
-  return out_.reserve(len);
+  // An empty, never-allocated Buffer reserves 0 bytes as nullptr, which would read as failure.
+  return out_.reserve(len > 0 ? len : 1);
 }
 
 void TcpConnection::commitSend(size_t len) {
@@ -189,6 +196,7 @@ void TcpConnection::commitSend(size_t len) {
 }
 
 bool TcpConnection::send(const void* data, size_t len) {
+  if (len == 0) return !closing_ && !draining_ && handler_;  // nothing to queue or flush
   char* dst = prepareSend(len);
   if (!dst) return false;
   if (len > 0) std::memcpy(dst, data, len);
@@ -214,14 +222,14 @@ void TcpConnection::flushNow() {
   if (closing_) return;
   if (reprocess_input_) {
     reprocess_input_ = false;
-    if (reading_ && !draining_) {
+    if (reading_ && !draining_ && !in_.empty()) {
       processInput(nullptr, 0);
       if (closing_) return;
     }
   }
   if (writing_) return;  // onWriteDone() sends what accumulated meanwhile
   if (out_.empty()) {
-    if (draining_) close(CloseReason::Local);
+    if (draining_) finishDrain();
     return;
   }
   uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
@@ -283,7 +291,10 @@ void TcpConnection::onWriteDone(WriteReq* req, int status) {
   netMetrics().bytes_out.inc(written);
   if (closing_) return;
   if (!out_.empty()) {
-    flushNow();  // everything queued while the write was in flight, in one write
+    // Everything queued while the write was in flight, in one write. When the flush pass is
+    // already due to do it, leave it there: flushNow() clears flush_scheduled_, and a closing
+    // connection only removes itself from the loop's flush list while that flag is set.
+    if (!flush_scheduled_) flushNow();
     return;
   }
   afterOutputShrank();
@@ -291,7 +302,7 @@ void TcpConnection::onWriteDone(WriteReq* req, int status) {
 
 void TcpConnection::afterOutputShrank() {
   if (draining_ && pendingBytes() == 0) {
-    close(CloseReason::Local);
+    finishDrain();
     return;
   }
   if (above_high_ && pendingBytes() <= limits_->low_watermark) {
@@ -302,19 +313,47 @@ void TcpConnection::afterOutputShrank() {
 
 void TcpConnection::closeAfterFlush() {
   if (closing_ || draining_) return;
-  stopReading();
+  // Keep reading (onRead() discards while draining): input left unread at close() would make
+  // the kernel answer with a reset. After EOF there is nothing more to read.
+  if (!peer_shutdown_) startReading();  // before draining_ is set: it refuses afterwards
+  if (closing_) return;                 // could not read
   draining_ = true;
+  close_is_ours_ = !peer_shutdown_;
   if (pendingBytes() == 0) {
-    close(CloseReason::Local);
+    finishDrain();
   } else {
     scheduleFlush();
+  }
+}
+
+void TcpConnection::finishDrain() {
+  if (peer_shutdown_) {  // the peer sends nothing more, so closing cannot cause a reset
+    close(CloseReason::Local);
+    return;
+  }
+  if (lingering_) return;
+  lingering_ = true;
+  // FIN after the last byte; onRead() closes when the peer's EOF arrives.
+  auto* req = new uv_shutdown_t;
+  req->data = this;
+  int rc = uv_shutdown(req, asStream(&tcp_), [](uv_shutdown_t* r, int status) {
+    auto* self = static_cast<TcpConnection*>(r->data);
+    delete r;
+    // UV_ECANCELED: closed meanwhile (the close callback, which deletes self, comes later).
+    if (status < 0 && status != UV_ECANCELED) self->close(CloseReason::WriteError);
+  });
+  if (rc != 0) {
+    delete req;
+    close(CloseReason::Local);
   }
 }
 
 void TcpConnection::close(CloseReason reason) {
   if (closing_) return;
   closing_ = true;
-  close_reason_ = reason == CloseReason::Local && peer_shutdown_ ? CloseReason::PeerClosed : reason;
+  close_reason_ = reason == CloseReason::Local && peer_shutdown_ && !close_is_ours_
+                      ? CloseReason::PeerClosed
+                      : reason;
   if (flush_scheduled_) {
     loop().cancelFlush(this, flush_index_);
     flush_scheduled_ = false;

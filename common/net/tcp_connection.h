@@ -100,8 +100,12 @@ class TcpConnection {
 
   // Closes now; queued output is discarded. Idempotent. onClosed() runs on a later callback.
   void close(CloseReason reason = CloseReason::Local);
-  // Stops reading, writes what is queued, then closes. Callers that must bound the wait use
-  // their own deadline and close() (a peer that never reads holds the queue forever).
+  // Writes what is queued, then closes. Input is no longer offered: it is read and discarded.
+  // Unless the peer has already shut down, the close is a "lingering" one: FIN goes out after
+  // the last byte and the connection closes when the peer closes its side, because closing
+  // with unread input makes the kernel reset the connection and drop output it has not sent
+  // yet. Callers that must bound the wait use their own deadline and close() (a peer that
+  // never reads, or never closes, holds the connection forever).
   void closeAfterFlush();
   bool closing() const { return closing_ || draining_; }
 
@@ -142,6 +146,7 @@ class TcpConnection {
   void processInput(const char* data, size_t len);
   void onWriteDone(WriteReq* req, int status);
   void afterOutputShrank();
+  void finishDrain();
   void onCloseComplete();
   void checkHighWatermark();
 
@@ -157,6 +162,8 @@ class TcpConnection {
   CloseReason close_reason_ = CloseReason::Local;
   bool closing_ = false;          // uv_close called; no more callbacks to the handler
   bool draining_ = false;         // closeAfterFlush(): close when output is empty
+  bool lingering_ = false;        // drained and FIN sent: close when the peer closes
+  bool close_is_ours_ = false;    // closeAfterFlush() before the peer's EOF: reason Local
   bool writing_ = false;          // a uv_write is in flight
   bool flush_scheduled_ = false;  // on the loop's flush list
   bool reading_ = false;

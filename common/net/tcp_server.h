@@ -17,10 +17,12 @@ class TcpConnection;
 // A listening socket. Accepted connections are handed to the AcceptCallback unstarted: the
 // callback must call conn.start(handler, limits) (or conn.close()).
 //
-// Running out of file descriptors at accept is expected on a gateway: libuv then accepts and
-// closes the pending connection with a reserved descriptor (so the client sees a reset, not a
-// hang), we count it (push_net_accept_errors_total), log at most once a second, and keep
-// listening; later connections are accepted as soon as descriptors are free again.
+// Running out of file descriptors at accept is expected on a gateway: the server then gives up
+// a reserved descriptor to accept and close the pending connection (so the client sees its
+// connection end, not a hang; muduo's Acceptor trick), counts it (acceptErrors() and
+// push_net_accept_errors_total), logs at most once a second, and keeps listening; later
+// connections are accepted as soon as descriptors are free again. (The accept loop is ours,
+// not uv_listen's: libuv does the same trick silently, so the failure could not be counted.)
 //
 // Ownership: create with listen(), destroy with close() (the object deletes itself in the
 // close callback). TcpServerPtr does that on scope exit. Loop-thread only.
@@ -47,12 +49,15 @@ class TcpServer {
   void close();
 
  private:
-  TcpServer(EventLoop& loop, AcceptCallback on_accept);
-  ~TcpServer() = default;
-  void onConnection(int status);
+  TcpServer(EventLoop& loop, int fd, AcceptCallback on_accept);
+  ~TcpServer();
+  void onReadable();
+  bool shedOnePending();
 
   EventLoop& loop_;
-  uv_tcp_t listener_;
+  uv_poll_t poll_;     // readability of fd_
+  int fd_;             // the listening socket; closed after poll_ is
+  int spare_fd_ = -1;  // reserved descriptor, given up for a moment at EMFILE
   AcceptCallback on_accept_;
   InetAddress address_;
   uint64_t accept_errors_ = 0;
