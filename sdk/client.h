@@ -1,0 +1,204 @@
+#pragma once
+
+// The push client SDK, C++ API. Mobile apps usually link the C API instead
+// (sdk/include/push/push_client.h), which wraps this class. The wire protocol it speaks is
+// sdk/PROTOCOL.md.
+//
+// This is a public header: it exposes no libuv, protobuf or net types.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/base/result.h"
+#include "common/base/status.h"
+
+namespace push::sdk {
+
+// Where the client is. Transitions are reported through Callbacks::on_state.
+enum class State : uint8_t {
+  Disconnected,    // created, connect() not called yet
+  Connecting,      // TCP connect to a room in progress
+  Authenticating,  // Auth sent, waiting for AuthResult
+  Online,          // authenticated: pushes arrive
+  Backoff,         // waiting before the next connection attempt
+  NeedsToken,      // the room refused the token (bad, expired, unknown app, forbidden):
+                   // nothing happens until setToken()
+  Kicked,          // the operator removed the session: nothing happens until connect()
+  Closed,          // close() was called; final
+};
+// "disconnected", "connecting", "authenticating", "online", "backoff", "needs_token",
+// "kicked", "closed".
+const char* stateName(State state);
+
+// Network type sent in Auth; the room picks the heartbeat interval from it. Values equal
+// push.client.NetworkType.
+enum class Network : uint8_t { Unknown = 0, Wifi = 1, Cellular = 2, Ethernet = 3 };
+
+// Error codes reported to Callbacks::on_error and on_upstream_ack. 1..999 are
+// push.client.ErrorCode values from the room (sdk/PROTOCOL.md has the table); the SDK's own
+// start at 1000.
+inline constexpr int kErrorNone = 0;
+inline constexpr int kErrorConnectFailed = 1000;     // TCP connect refused, failed or timed out
+inline constexpr int kErrorConnectionLost = 1001;    // the connection closed unexpectedly
+inline constexpr int kErrorHeartbeatTimeout = 1002;  // nothing from the room for 2.5 intervals
+inline constexpr int kErrorAuthTimeout = 1003;       // no AuthResult within auth_timeout
+inline constexpr int kErrorProtocol = 1004;          // the room sent something that is not the
+                                                     // protocol (bad frame, oversized frame)
+// "ERROR_BAD_TOKEN", "SDK_CONNECT_FAILED", ...; "UNKNOWN" for codes not listed.
+const char* errorName(int code);
+
+// One pushed message. Valid during the callback only; copy what you keep.
+struct Message {
+  uint64_t id = 0;  // platform-unique; the SDK already dropped duplicates
+  std::string app;
+  std::string payload;      // bytes, not necessarily text
+  uint32_t qos = 0;         // 0: fire and forget; 1: at least once (acked)
+  uint64_t created_ms = 0;  // when the operator sent it, platform wall clock
+};
+
+struct ClientOptions {
+  // Room addresses "host:port" ("127.0.0.1:7100", "[::1]:7100", "localhost:7100"). Tried in
+  // order; every failed attempt moves to the next one. Numeric addresses only (no DNS yet).
+  // Required.
+  std::vector<std::string> servers;
+  // Auth token from the app's server (sdk/PROTOCOL.md "Token"). Empty: connect() goes to
+  // NeedsToken and waits for setToken().
+  std::string token;
+  // Sent in Auth; decides the heartbeat interval the room proposes. Default Unknown.
+  Network network = Network::Unknown;
+  // Free text in Auth, for the room's logs. Default "push-sdk-cpp/0.1".
+  std::string client_version = "push-sdk-cpp/0.1";
+  // true: every QoS-1 message is acked as soon as on_message returns. false: the app calls
+  // ack(id) when the message is safely handled (e.g. stored); unacked messages are sent
+  // again after a reconnect. Default true.
+  bool auto_ack = true;
+  // Give up a TCP connect after this long. Default 10 s; range 1 ms..10 min.
+  std::chrono::milliseconds connect_timeout{10'000};
+  // Give up waiting for AuthResult after this long. Default 10 s (the room's own auth
+  // timeout); range 1 ms..10 min.
+  std::chrono::milliseconds auth_timeout{10'000};
+  // Reconnect backoff: `backoff_initial` doubling per failed attempt up to `backoff_max`,
+  // each delay +-`backoff_jitter` (relative). Defaults 500 ms, 60 s, 0.2.
+  std::chrono::milliseconds backoff_initial{500};
+  std::chrono::milliseconds backoff_max{60'000};
+  double backoff_jitter = 0.2;
+  // A connection that stayed online at least this long resets the backoff when it drops.
+  // Default 60 s.
+  std::chrono::milliseconds backoff_reset_after{60'000};
+  // Make-before-break on Reconnect: the old connection is closed this long after the new
+  // one is authenticated (messages in flight on it still arrive). Default 500 ms.
+  std::chrono::milliseconds switch_grace{500};
+  // Bound on a graceful close (acks flushed, FIN, wait for the room's FIN). Default 1 s.
+  std::chrono::milliseconds close_timeout{1'000};
+  // Heartbeat used when AuthResult carries none. Default 60 s.
+  uint32_t default_heartbeat_s = 60;
+  // Largest frame accepted from the room, and largest Upstream frame sent (the room's own
+  // limit is 64 KiB by default). A bigger frame from the room is a protocol error: the
+  // connection is dropped and re-established. Default 64 KiB; range 1 KiB..16 MiB.
+  uint32_t max_frame_bytes = 64 * 1024;
+  // Message ids remembered for duplicate suppression. Default 4096; at least 1.
+  size_t dedup_window = 4096;
+  // How many of the newest remembered ids Auth carries (recent_message_ids). Default 64.
+  size_t auth_recent_ids = 64;
+  // Upstream messages queued (offline) or in flight (waiting for UpstreamAck) at most;
+  // sendUpstream() beyond it fails with OVERLOADED. Default 256.
+  size_t max_pending_upstream = 256;
+  // Manual acks queued while offline at most (the oldest are dropped: those messages will
+  // simply be sent again). Default 4096.
+  size_t max_pending_acks = 4096;
+};
+
+// A long-lived connection to the push platform: connects to a room, authenticates, keeps the
+// connection alive with heartbeats, reconnects with backoff, delivers pushes once and acks
+// them, sends upstream data.
+//
+// Threading: the client runs its own event loop on its own thread (the "SDK thread"),
+// started by connect(). Every public method is thread-safe: it hands the work to the SDK
+// thread and returns without waiting (except close()). Callbacks run on the SDK thread, one
+// at a time; they may call any method of the client, including close() (which then does
+// not wait) and the destructor (see ~Client). Callbacks must not block for long (they hold
+// up heartbeats) and must not throw (an exception is caught, logged and dropped).
+class Client {
+ public:
+  struct Callbacks {
+    // A new message (duplicates are not delivered again). With auto_ack, a QoS-1 message is
+    // acked after this returns.
+    std::function<void(const Message& message)> on_message;
+    // Every state change. `detail` is "key=value" pairs for logs, e.g.
+    // "room=room-1 server=127.0.0.1:7100 heartbeat=60" for Online, "delay_ms=512 attempt=1"
+    // for Backoff, "server=127.0.0.1:7100" for Connecting and Authenticating,
+    // "reason=<text>" for Kicked, "code=<name> message=<text>" for NeedsToken. Online is
+    // reported again when a make-before-break reconnect moved to another room.
+    std::function<void(State state, const std::string& detail)> on_state;
+    // An Error frame from the room, or a failed connection (SDK codes). Informational: the
+    // client reacts by itself (reconnects, or moves to NeedsToken).
+    std::function<void(int code, const std::string& message)> on_error;
+    // The outcome of sendUpstream(`seq`): code 0 accepted; a push.client.ErrorCode when the
+    // room refused it; kErrorConnectionLost when the connection closed before the answer (the
+    // room may or may not have got it). Exactly once per seq, unless close() came first.
+    std::function<void(uint64_t seq, int code, const std::string& message)> on_upstream_ack;
+    // The outcome of bind(): code 0 and the app when it is bound (again after every
+    // reconnect, silently), or the refusal (the token is then forgotten).
+    std::function<void(const std::string& app, int code, const std::string& message)> on_bind;
+  };
+
+  // Validates the options (INVALID_ARGUMENT naming the field). No thread or socket yet.
+  static Result<std::unique_ptr<Client>> create(ClientOptions options);
+
+  // Closes (as close()) and frees. May be called from a callback on the SDK thread: the
+  // client then finishes closing on its own after the callback returns.
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Sets the callbacks. Only before the first connect(): FAILED_PRECONDITION afterwards.
+  Status setCallbacks(Callbacks callbacks);
+
+  // Starts the SDK thread (first call) and connecting. Later calls: from Kicked,
+  // NeedsToken or Disconnected connect again; from Backoff connect now (e.g. when the app
+  // learns the network is back); otherwise no-op. CANCELLED after close().
+  Status connect();
+
+  // Acks a QoS-1 message (for auto_ack = false; harmless otherwise). Sent on the current
+  // connection, batched with other acks of the same loop turn; queued while offline.
+  Status ack(uint64_t message_id);
+
+  // Queues `payload` for the app's servers (`app` empty: the authenticated app). Returns the
+  // seq that on_upstream_ack will report. Sent at once when online, else when next online.
+  // INVALID_ARGUMENT when the frame would exceed max_frame_bytes; OVERLOADED over
+  // max_pending_upstream; CANCELLED after close(). Copies its arguments.
+  Result<uint64_t> sendUpstream(std::string_view app, std::string_view payload);
+
+  // Replaces the token used by the next Auth (the current connection is not touched). In
+  // NeedsToken, connects again at once. INVALID_ARGUMENT for an empty token.
+  Status setToken(std::string token);
+
+  // Adds another app of the same device and user to the connection (Bind). Remembered and
+  // re-bound after every reconnect until unbind() or a refusal; result via on_bind. At most
+  // 16 tokens are kept (more are refused through on_bind with ERROR_TOO_MANY_APPS).
+  Status bind(std::string token);
+  // Stops receiving `app`'s messages on this connection and forgets its bind token.
+  Status unbind(std::string app);
+
+  // Stops everything: connections are closed (pending acks flushed first, at most
+  // close_timeout), timers stop, the SDK thread ends. No callback runs after close()
+  // returns; upstream still pending gets no answer. Blocks until the SDK thread has ended,
+  // unless called on the SDK thread (from a callback): then it returns at once and the
+  // thread ends after the callback. Idempotent; safe from any thread, concurrently.
+  void close();
+
+  // The current state. Thread-safe.
+  State state() const;
+
+ private:
+  class Impl;
+  explicit Client(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace push::sdk

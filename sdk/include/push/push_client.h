@@ -1,0 +1,241 @@
+/*
+ * push_client.h: the C API of the push client SDK, for mobile apps (JNI, Swift, ...).
+ *
+ * A push_client keeps one long-lived connection to the push platform: it connects to a
+ * room, authenticates with the app's token, sends heartbeats, reconnects with backoff,
+ * delivers every pushed message once and acknowledges it, and sends upstream data. The wire
+ * protocol is described in sdk/PROTOCOL.md.
+ *
+ * Threads: every client runs its own event loop on its own thread (the "SDK thread"),
+ * started by push_client_connect(). Every function below is thread-safe unless it says
+ * otherwise; none blocks except push_client_close() and push_client_free(). Callbacks run
+ * on the SDK thread, one at a time, and may call any function of this API (including
+ * push_client_close() and push_client_free(), which then do not wait). Callbacks must
+ * return quickly: while one runs, no heartbeat is sent and no message is read.
+ *
+ * Strings and buffers passed in are copied before the function returns; the caller keeps
+ * ownership. Strings and buffers passed to callbacks are valid only during the callback.
+ * Every string is NUL-terminated UTF-8 unless a length is given.
+ *
+ *   push_client_config config;
+ *   push_client_config_init(&config);
+ *   config.servers = "10.0.0.1:7100,10.0.0.2:7100";
+ *   config.token = token_from_app_server;
+ *   config.network = PUSH_NETWORK_WIFI;
+ *   push_client* client = push_client_new(&config);
+ *   push_client_set_callbacks(client, on_message, on_state, on_error, app_context);
+ *   push_client_connect(client);
+ *   ...
+ *   push_client_free(client);   // closes first
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Opaque client handle. */
+typedef struct push_client push_client;
+
+/* Return codes of the functions below. */
+typedef enum push_status {
+  PUSH_OK = 0,
+  PUSH_ERR_INVALID_ARGUMENT = 1, /* NULL where a value is needed, empty or oversized input */
+  PUSH_ERR_CLOSED = 2,           /* push_client_close() was called */
+  PUSH_ERR_WRONG_STATE = 3,      /* e.g. callbacks set after push_client_connect() */
+  PUSH_ERR_QUEUE_FULL = 4,       /* too many upstream messages pending */
+  PUSH_ERR_INTERNAL = 5          /* out of memory or a bug */
+} push_status;
+
+/* Connection states, reported to push_on_state_fn. */
+typedef enum push_state {
+  PUSH_STATE_DISCONNECTED = 0,   /* created, push_client_connect() not called yet */
+  PUSH_STATE_CONNECTING = 1,     /* TCP connect to a room in progress */
+  PUSH_STATE_AUTHENTICATING = 2, /* Auth sent, waiting for the room's answer */
+  PUSH_STATE_ONLINE = 3,         /* authenticated: messages arrive */
+  PUSH_STATE_BACKOFF = 4,        /* waiting before the next connection attempt */
+  PUSH_STATE_NEEDS_TOKEN = 5,    /* token refused (bad, expired, unknown app, address
+                                    forbidden): waits for push_client_set_token() */
+  PUSH_STATE_KICKED = 6,         /* the operator removed the session: waits for
+                                    push_client_connect() */
+  PUSH_STATE_CLOSED = 7          /* push_client_close() was called; final */
+} push_state;
+
+/* Network type, sent at authentication; the room picks the heartbeat interval from it. */
+typedef enum push_network {
+  PUSH_NETWORK_UNKNOWN = 0,
+  PUSH_NETWORK_WIFI = 1,
+  PUSH_NETWORK_CELLULAR = 2,
+  PUSH_NETWORK_ETHERNET = 3
+} push_network;
+
+/* Error codes passed to push_on_error_fn and push_on_upstream_ack_fn. 1..999 come from the
+ * room (push.client.ErrorCode in proto/client.proto; sdk/PROTOCOL.md has the table); 1000
+ * and up are the SDK's own. */
+typedef enum push_error {
+  PUSH_ERROR_NONE = 0,
+  PUSH_ERROR_BAD_FRAME = 1,
+  PUSH_ERROR_FRAME_TOO_LARGE = 2,
+  PUSH_ERROR_AUTH_REQUIRED = 3,
+  PUSH_ERROR_BAD_TOKEN = 4,
+  PUSH_ERROR_TOKEN_EXPIRED = 5,
+  PUSH_ERROR_UNKNOWN_APP = 6,
+  PUSH_ERROR_AUTH_TIMEOUT = 7,
+  PUSH_ERROR_RATE_LIMITED = 8,
+  PUSH_ERROR_TOO_MANY_CONNECTIONS = 9,
+  PUSH_ERROR_NOT_BOUND = 10,
+  PUSH_ERROR_DRAINING = 11,
+  PUSH_ERROR_FORBIDDEN = 12,
+  PUSH_ERROR_DEVICE_MISMATCH = 13,
+  PUSH_ERROR_INTERNAL = 14,
+  PUSH_ERROR_ALREADY_AUTHENTICATED = 15,
+  PUSH_ERROR_TOO_MANY_APPS = 16,
+  PUSH_ERROR_UNAVAILABLE = 17,
+  PUSH_ERROR_SDK_CONNECT_FAILED = 1000,    /* TCP connect refused, failed or timed out */
+  PUSH_ERROR_SDK_CONNECTION_LOST = 1001,   /* the connection closed unexpectedly; for an
+                                              upstream: closed before its answer came */
+  PUSH_ERROR_SDK_HEARTBEAT_TIMEOUT = 1002, /* nothing from the room for 2.5 intervals */
+  PUSH_ERROR_SDK_AUTH_TIMEOUT = 1003,      /* the room did not answer Auth in time */
+  PUSH_ERROR_SDK_PROTOCOL = 1004           /* the room sent bytes that are not the protocol */
+} push_error;
+
+/* One pushed message, as passed to push_on_message_fn. Every pointer is valid only during
+ * the callback. */
+typedef struct push_message {
+  uint64_t id;            /* platform-unique message id (duplicates are already dropped) */
+  const char* app;        /* the app it is for (NUL-terminated) */
+  const uint8_t* payload; /* payload bytes (not NUL-terminated; may contain NULs) */
+  size_t payload_len;
+  uint32_t qos;        /* 0: fire and forget; 1: at least once (acknowledged) */
+  uint64_t created_ms; /* when the operator sent it, unix milliseconds */
+} push_message;
+
+/* Client settings. Always start with push_client_config_init(), then set fields: fields
+ * added in later versions then keep their defaults. */
+typedef struct push_client_config {
+  /* Room addresses, "host:port" separated by commas, e.g. "10.0.0.1:7100,[::1]:7100".
+   * Tried in order; each failed attempt moves to the next. Numeric IPs or "localhost" only
+   * (no DNS yet). Required. */
+  const char* servers;
+  /* Auth token from the app's server. NULL or "": push_client_connect() waits in
+   * PUSH_STATE_NEEDS_TOKEN for push_client_set_token(). */
+  const char* token;
+  /* Default PUSH_NETWORK_UNKNOWN. */
+  push_network network;
+  /* Free text for the room's logs, e.g. "myapp/2.3 android/14". NULL: "push-sdk-cpp/0.1". */
+  const char* client_version;
+  /* 0 (default): every QoS-1 message is acknowledged when push_on_message_fn returns.
+   * 1: the app acknowledges with push_client_ack() once the message is safely handled;
+   * unacknowledged messages are delivered again after a reconnect. */
+  int manual_ack;
+  /* TCP connect timeout, milliseconds. Default 10000. */
+  uint32_t connect_timeout_ms;
+  /* Reconnect backoff: first delay and cap, milliseconds (doubling, +-20% jitter).
+   * Defaults 500 and 60000. */
+  uint32_t backoff_initial_ms;
+  uint32_t backoff_max_ms;
+  /* Largest frame accepted from / sent to the room, bytes. Default 65536; 1024..16 MiB. */
+  uint32_t max_frame_bytes;
+  /* Message ids remembered to drop duplicates. Default 4096. */
+  uint32_t dedup_window;
+} push_client_config;
+
+/* Called for each new message. With automatic acks, a QoS-1 message is acknowledged after
+ * this returns. */
+typedef void (*push_on_message_fn)(void* user_data, const push_message* message);
+/* Called on every state change. `detail` is "key=value" text for logs, e.g.
+ * "room=room-1-42 server=10.0.0.1:7100 heartbeat=60" when online, "delay_ms=520 attempt=1"
+ * in backoff, "reason=..." when kicked, "code=ERROR_BAD_TOKEN message=..." when a token is
+ * needed. PUSH_STATE_ONLINE is reported again when the client moved to another room. */
+typedef void (*push_on_state_fn)(void* user_data, push_state state, const char* detail);
+/* Called for an error from the room or a failed connection, and for a refused
+ * push_client_bind() (message "bind <app>: ..."). Informational: the client reconnects or
+ * changes state by itself. `code` is a push_error value. */
+typedef void (*push_on_error_fn)(void* user_data, int32_t code, const char* message);
+/* Called once per push_client_send_upstream() with its `seq`: code PUSH_ERROR_NONE when the
+ * room accepted it, a room error code when it refused it (PUSH_ERROR_UNAVAILABLE: try
+ * later), or PUSH_ERROR_SDK_CONNECTION_LOST when the connection closed before the answer
+ * (the room may or may not have received it). Not called after push_client_close(). */
+typedef void (*push_on_upstream_ack_fn)(void* user_data, uint64_t seq, int32_t code,
+                                        const char* message);
+
+/* Fills `config` with defaults (servers and token NULL). */
+void push_client_config_init(push_client_config* config);
+
+/* Checks `config` without creating anything. PUSH_OK, or PUSH_ERR_INVALID_ARGUMENT with the
+ * reason written to `why` (NUL-terminated, truncated to `why_len`; `why` may be NULL). */
+push_status push_client_config_check(const push_client_config* config, char* why, size_t why_len);
+
+/* Creates a client (no thread or socket yet). The configuration is copied. Returns NULL when
+ * `config` is NULL or invalid (see push_client_config_check) or memory is short. Free with
+ * push_client_free(). */
+push_client* push_client_new(const push_client_config* config);
+
+/* Sets the callbacks (any may be NULL) and the `user_data` passed to them. Only before the
+ * first push_client_connect(): PUSH_ERR_WRONG_STATE afterwards. */
+push_status push_client_set_callbacks(push_client* client, push_on_message_fn on_message,
+                                      push_on_state_fn on_state, push_on_error_fn on_error,
+                                      void* user_data);
+
+/* Sets the upstream result callback and its own `user_data`. Only before the first
+ * push_client_connect(): PUSH_ERR_WRONG_STATE afterwards. */
+push_status push_client_set_upstream_callback(push_client* client,
+                                              push_on_upstream_ack_fn on_upstream_ack,
+                                              void* user_data);
+
+/* Starts the SDK thread (first call) and connecting; returns at once. Called again: in
+ * PUSH_STATE_KICKED, PUSH_STATE_NEEDS_TOKEN or PUSH_STATE_DISCONNECTED connects again; in
+ * PUSH_STATE_BACKOFF connects now instead of waiting (call it when the network comes back);
+ * otherwise does nothing. PUSH_ERR_CLOSED after push_client_close(). */
+push_status push_client_connect(push_client* client);
+
+/* Acknowledges a QoS-1 message (for manual_ack = 1; harmless otherwise). Queued while
+ * offline. PUSH_ERR_CLOSED after close. */
+push_status push_client_ack(push_client* client, uint64_t message_id);
+
+/* Sends `len` bytes of `data` to the app's servers. `app` NULL or "": the authenticated
+ * app. On PUSH_OK `*seq` (if `seq` is not NULL) receives the number that
+ * push_on_upstream_ack_fn will report. Queued while offline. PUSH_ERR_INVALID_ARGUMENT
+ * when data is NULL with len > 0 or the message does not fit in a frame;
+ * PUSH_ERR_QUEUE_FULL when 256 are already pending; PUSH_ERR_CLOSED after close. */
+push_status push_client_send_upstream(push_client* client, const char* app, const void* data,
+                                      size_t len, uint64_t* seq);
+
+/* Replaces the token for the next authentication (refresh it before it expires; the
+ * current connection is not touched). In PUSH_STATE_NEEDS_TOKEN, connects again at once.
+ * PUSH_ERR_INVALID_ARGUMENT for NULL or "". */
+push_status push_client_set_token(push_client* client, const char* token);
+
+/* Adds another app of the same device and user to this connection, with that app's token.
+ * Kept across reconnects until push_client_unbind() or a refusal (reported to on_error). */
+push_status push_client_bind(push_client* client, const char* token);
+
+/* Stops receiving messages of `app` on this connection. */
+push_status push_client_unbind(push_client* client, const char* app);
+
+/* The current state. */
+push_state push_client_state(const push_client* client);
+
+/* Closes the connection (pending acks are flushed first, waiting at most about 1 s) and ends
+ * the SDK thread. No callback runs after it returns (when called from a callback: after
+ * that callback returns). Pending upstream messages are dropped without an answer.
+ * Idempotent; PUSH_OK. */
+push_status push_client_close(push_client* client);
+
+/* Closes (as push_client_close) and frees the client. `client` may be NULL. The handle must
+ * not be used afterwards, by any thread. May be called from a callback. */
+void push_client_free(push_client* client);
+
+/* "online", "needs_token", ... (static strings). */
+const char* push_state_name(push_state state);
+/* "ERROR_BAD_TOKEN", "SDK_CONNECTION_LOST", ..., "UNKNOWN" (static strings). */
+const char* push_error_name(int32_t code);
+/* "OK", "INVALID_ARGUMENT", ... (static strings). */
+const char* push_status_name(push_status status);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
