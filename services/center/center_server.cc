@@ -101,7 +101,8 @@ Result<CenterOptions> CenterOptions::fromConfig(const config::CenterConfig& c, c
   };
   RETURN_IF_ERROR(range("node_id", 0, IdGenerator::kMaxNode));
   RETURN_IF_ERROR(range("max_targets_per_request", 1, 1'000'000));
-  RETURN_IF_ERROR(range("max_payload_bytes", 1, 1 << 20));
+  // A message must fit a client frame (64 KiB by default, with room for the Push envelope).
+  RETURN_IF_ERROR(range("max_payload_bytes", 1, 60 * 1024));
   CenterOptions o;
   o.http = http::HttpServer::Options::fromConfig(c.http());
   if (c.http().listen().address().empty()) o.http.address = "127.0.0.1:8080";

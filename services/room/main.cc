@@ -9,10 +9,11 @@
 // that exits, and forwards SIGTERM/SIGINT.
 //
 // Every instance prints once serving:
-//   ROOM worker=<i> id=<room id> tcp=<addr> ws=<addr|-> rpc=<addr> admin=<addr|->
+//   ROOM worker=<i> pid=<pid> id=<room id> tcp=<addr> ws=<addr|-> rpc=<addr> admin=<addr|->
 // SIGTERM drains (clients are told to reconnect, spread over drain_window_ms) and exits when
 // empty; SIGINT or a second SIGTERM stops at once.
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -53,7 +54,8 @@ int runRoom(room::RoomOptions options, int worker) {
   auto addr = [](const net::InetAddress& a) {
     return a.family() == 0 ? std::string("-") : a.toString();
   };
-  service::announce("ROOM", "worker=" + std::to_string(worker) + " id=" + room->roomId() +
+  service::announce("ROOM", "worker=" + std::to_string(worker) + " pid=" + std::to_string(::getpid()) +
+                                " id=" + room->roomId() +
                                 " tcp=" + addr(room->tcpAddress()) + " ws=" + addr(room->wsAddress()) +
                                 " rpc=" + addr(room->rpcAddress()) +
                                 " admin=" + addr(room->adminAddress()));
@@ -121,6 +123,7 @@ int superviseWorkers(const room::RoomOptions& base, int workers) {
   auto spawn = [&](int i) {
     pid_t pid = ::fork();
     if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // a worker drains and exits if its supervisor dies
       sigprocmask(SIG_UNBLOCK, &signals, nullptr);
       room::RoomOptions o = base;
       o.name = base.name + "-w" + std::to_string(i);

@@ -11,7 +11,10 @@ Result<RoomOptions> RoomOptions::fromConfig(const config::RoomConfig& c, const C
   RETURN_IF_ERROR(range("max_frame_bytes", 1024, 16 << 20));
   RETURN_IF_ERROR(range("auth_timeout_ms", 100, 600'000));
   RETURN_IF_ERROR(range("heartbeat.min_s", 1, 3600));
-  RETURN_IF_ERROR(range("heartbeat.max_s", 1, 86400));
+  RETURN_IF_ERROR(range("heartbeat.unknown_s", 1, 3600));
+  RETURN_IF_ERROR(range("heartbeat.cellular_s", 1, 3600));
+  RETURN_IF_ERROR(range("heartbeat.wifi_s", 1, 3600));
+  RETURN_IF_ERROR(range("heartbeat.max_s", 1, 3600));
   RETURN_IF_ERROR(range("max_apps_per_connection", 1, kMaxAppsPerConnection));
   RETURN_IF_ERROR(range("drain_window_ms", 0, 3'600'000));
   RETURN_IF_ERROR(range("drain_deadline_ms", 100, 3'600'000));

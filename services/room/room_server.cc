@@ -223,7 +223,9 @@ void RoomServer::onAccept(net::TcpConnection& conn, bool websocket) {
 size_t RoomServer::onData(net::TcpConnection& conn, const char* data, size_t len) {
   auto* c = static_cast<ClientConn*>(conn.context());
   if (c->state == State::Closing) return len;  // input after an error is ignored
-  c->last_seen_ms = loop_.nowMs();
+  // Before auth, last_seen_ms stays the accept time: trickled bytes do not extend the
+  // auth deadline.
+  if (c->state == State::Active) c->last_seen_ms = loop_.nowMs();
   if (c->ws) {
     current_ws_ = c;
     size_t used = c->ws->onData(data, len, *this);
@@ -362,6 +364,8 @@ void RoomServer::onFrame(ClientConn& c, const char* data, size_t len) {
     case client::Frame::kUpstream: onUpstream(c, frame.upstream()); break;
     case client::Frame::kBind: onBind(c, frame.bind()); break;
     case client::Frame::kUnbind: onUnbind(c, frame.unbind()); break;
+    case client::Frame::BODY_NOT_SET:
+      break;  // a frame type this room does not know (a newer client): ignored, compatibly
     default:
       roomMetrics().bad_frames.inc();
       fail(c, client::ERROR_BAD_FRAME, "frame type not accepted from clients");
@@ -418,6 +422,7 @@ void RoomServer::onAuth(ClientConn& c, const client::Auth& auth) {
   c.user = std::move(claims.user);
   c.device = std::move(claims.device);
   c.since_ms = wallMs();
+  c.last_seen_ms = loop_.nowMs();
   c.heartbeat_s = static_cast<uint16_t>(heartbeatFor(auth.network()));
   c.state = State::Active;
   c.apps[0] = static_cast<uint16_t>(app);
@@ -460,14 +465,15 @@ void RoomServer::onBind(ClientConn& c, const client::Bind& bind) {
     code = client::ERROR_DEVICE_MISMATCH;
     why = "token is for device '" + claims.device + "', this connection is '" + c.device + "'";
   }
+  if (code == client::ERROR_NONE && claims.user != c.user) {
+    // One connection, one user: index entries and register sessions carry a single user.
+    code = client::ERROR_BAD_TOKEN;
+    why = "token is for user '" + claims.user + "', this connection is '" + c.user + "'";
+  }
   if (code == client::ERROR_NONE && !hasApp(c, static_cast<uint16_t>(app))) {
     if (c.app_count >= options_.max_apps_per_connection) {
       code = client::ERROR_TOO_MANY_APPS;
       why = "at most " + std::to_string(options_.max_apps_per_connection) + " apps per connection";
-    } else if (claims.user != c.user) {
-      // One connection, one user: index entries and register sessions carry a single user.
-      code = client::ERROR_BAD_TOKEN;
-      why = "token is for user '" + claims.user + "', this connection is '" + c.user + "'";
     } else {
       c.apps[c.app_count++] = static_cast<uint16_t>(app);
       ++sessions_;
@@ -509,8 +515,14 @@ void RoomServer::onUpstream(ClientConn& c, const client::Upstream& up) {
   client::Frame reply;
   auto* r = reply.mutable_upstream_ack();
   r->set_seq(up.seq());
-  r->set_code(client::ERROR_UNAVAILABLE);
-  r->set_message("upstream forwarding is not enabled on this room");
+  const int app = up.app().empty() ? c.apps[0] : findApp(up.app());
+  if (app < 0 || !hasApp(c, static_cast<uint16_t>(app))) {
+    r->set_code(client::ERROR_NOT_BOUND);
+    r->set_message("app '" + up.app() + "' is not bound to this connection");
+  } else {
+    r->set_code(client::ERROR_UNAVAILABLE);
+    r->set_message("upstream forwarding is not enabled on this room");
+  }
   sendFrame(c, reply);
 }
 

@@ -9,6 +9,11 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -253,6 +258,43 @@ TEST_F(PushE2eTest, AuthTimeoutClosesUnauthenticatedConnections) {
   ASSERT_TRUE(reply.isOk()) << reply.status().toString();
   EXPECT_EQ(reply->error().code(), client::ERROR_AUTH_TIMEOUT);
   EXPECT_TRUE((*client)->waitClosed());
+
+  // Trickling a partial frame does not extend the deadline.
+  auto slow = FrameClient::connect(cluster_->roomTcp());
+  ASSERT_TRUE(slow.isOk());
+  const auto since = std::chrono::steady_clock::now();
+  ASSERT_TRUE((*slow)->sendRaw(std::string("\x00\x00\x01", 3)).isOk());
+  Result<client::Frame> got = Status(Code::TIMEOUT, "");
+  for (int i = 0; i < 20 && !got.isOk(); ++i) {
+    (void)(*slow)->sendRaw(std::string(1, '\0'));  // one more byte of a never-ending header
+    got = (*slow)->read(100ms);
+  }
+  ASSERT_TRUE(got.isOk()) << got.status().toString();
+  EXPECT_EQ(got->error().code(), client::ERROR_AUTH_TIMEOUT);
+  EXPECT_LT(std::chrono::steady_clock::now() - since, 1500ms);
+}
+
+TEST_F(PushE2eTest, SdkCliReceivesAPushFromTheRealRoom) {
+  start();
+  auto cli = Subprocess::start({binPath("push-cli"), "connect", "--server", cluster_->roomTcp(),
+                                "--token", cluster_->token("kate", "phone"), "--exit-after", "1"});
+  ASSERT_TRUE(cli.isOk()) << cli.status().toString();
+  auto online = (*cli)->waitForLine("STATE online");
+  ASSERT_TRUE(online.isOk()) << online.status().toString();
+  ASSERT_TRUE(eventually([&] { return userOnline("kate", 1); }));
+  auto res = push(R"({"app":"demo","users":["kate"],"payload":"hi from center"})");
+  EXPECT_EQ(res.delivered(), 1u);
+  auto line = (*cli)->waitForLine("PUSH");
+  ASSERT_TRUE(line.isOk()) << line.status().toString();
+  EXPECT_NE(line->find("payload=hi from center"), std::string::npos) << *line;
+  EXPECT_NE(line->find("id=" + std::to_string(res.message_id())), std::string::npos) << *line;
+  EXPECT_EQ((*cli)->wait(), 0);
+  // The SDK acked after its callback returned.
+  const std::string key = "\"" + std::to_string(res.message_id()) + "\":{\"delivered\":1,\"acked\":1}";
+  EXPECT_TRUE(eventually([&] {
+    auto st = httpRequest(cluster_->rooms()[0].admin, "GET", "/status");
+    return st.isOk() && st->body.find(key) != std::string::npos;
+  }));
 }
 
 TEST_F(PushE2eTest, KickClosesTheUsersSessions) {
@@ -392,6 +434,162 @@ TEST_F(PushE2eTest, PerIpConnectionLimitAndDenyList) {
   ASSERT_TRUE(err.ParseFromArray(buf + 4, static_cast<int>(n - 4)));
   EXPECT_EQ(err.error().code(), client::ERROR_FORBIDDEN);
   ::close(fd);
+}
+
+}  // namespace
+}  // namespace push::testing
+
+namespace push::testing {
+namespace {
+
+// A client that follows the protocol's Reconnect rule in its own thread: on Reconnect it waits
+// the delay, connects and authenticates a new connection, and only then closes the old one
+// (make-before-break). It acks every push and remembers every message id it received.
+class FollowingClient {
+ public:
+  FollowingClient(LocalCluster& cluster, std::string user) : cluster_(cluster), user_(std::move(user)) {
+    thread_ = std::thread([this] { run(); });
+  }
+  ~FollowingClient() {
+    stop_ = true;
+    thread_.join();
+  }
+  bool ready() const { return ready_; }
+  std::set<uint64_t> received() {
+    std::lock_guard lock(mu_);
+    return received_;
+  }
+  std::string roomId() {
+    std::lock_guard lock(mu_);
+    return room_id_;
+  }
+  int reconnects() const { return reconnects_; }
+  std::string error() {
+    std::lock_guard lock(mu_);
+    return error_;
+  }
+
+ private:
+  std::unique_ptr<FrameClient> connectAndAuth() {
+    auto c = FrameClient::connect(cluster_.roomTcp());
+    if (!c.isOk()) return nullptr;
+    auto r = (*c)->auth(cluster_.token(user_, "phone"));
+    if (!r.isOk()) return nullptr;
+    std::lock_guard lock(mu_);
+    room_id_ = r->room();
+    return std::move(c).value();
+  }
+  void run() {
+    auto conn = connectAndAuth();
+    if (!conn) {
+      std::lock_guard lock(mu_);
+      error_ = "first connect failed";
+      return;
+    }
+    ready_ = true;
+    std::unique_ptr<FrameClient> old;
+    auto old_close_at = std::chrono::steady_clock::now();
+    while (!stop_) {
+      if (old && std::chrono::steady_clock::now() >= old_close_at) old.reset();
+      for (FrameClient* c : {old.get(), conn.get()}) {
+        if (!c) continue;
+        auto f = c->read(10ms);
+        if (!f.isOk()) continue;
+        if (f->has_push()) {
+          {
+            std::lock_guard lock(mu_);
+            received_.insert(f->push().message_id());
+          }
+          client::Frame ack;
+          ack.mutable_ack()->add_message_ids(f->push().message_id());
+          (void)c->send(ack);
+        } else if (f->has_reconnect() && c == conn.get()) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(f->reconnect().delay_ms()));
+          auto fresh = connectAndAuth();
+          if (!fresh) {
+            std::lock_guard lock(mu_);
+            error_ = "reconnect failed";
+            return;
+          }
+          ++reconnects_;
+          old = std::move(conn);
+          conn = std::move(fresh);
+          old_close_at = std::chrono::steady_clock::now() + 300ms;  // overlap, then break
+          break;
+        }
+      }
+    }
+  }
+
+  LocalCluster& cluster_;
+  std::string user_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> ready_{false};
+  std::atomic<int> reconnects_{0};
+  std::mutex mu_;
+  std::set<uint64_t> received_;
+  std::string room_id_;
+  std::string error_;
+};
+
+TEST_F(PushE2eTest, DrainMovesEveryClientToTheOtherWorkerWithNoMessageLost) {
+  LocalCluster::Options options;
+  options.room_workers = 2;
+  options.room_config = "drain_window_ms: 1000\ndrain_deadline_ms: 8000\n";
+  start(options);
+  ASSERT_EQ(cluster_->rooms().size(), 2u);
+  constexpr int kClients = 20;
+  std::vector<std::unique_ptr<FollowingClient>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(std::make_unique<FollowingClient>(*cluster_, "u" + std::to_string(i)));
+  }
+  ASSERT_TRUE(eventually([&] {
+    for (auto& c : clients) {
+      if (!c->ready()) return false;
+    }
+    return true;
+  }));
+  for (int i = 0; i < kClients; ++i) {
+    ASSERT_TRUE(eventually([&] { return userOnline("u" + std::to_string(i), 1); }));
+  }
+  // Drain the worker that holds the most clients (SO_REUSEPORT spreads them).
+  std::map<std::string, int> per_room;
+  for (auto& c : clients) per_room[c->roomId()]++;
+  const auto drained = std::max_element(per_room.begin(), per_room.end(),
+                                        [](auto& a, auto& b) { return a.second < b.second; })->first;
+  int drained_pid = 0;
+  for (const auto& r : cluster_->rooms()) {
+    if (r.id == drained) drained_pid = r.pid;
+  }
+  ASSERT_NE(drained_pid, 0);
+  ASSERT_GT(per_room[drained], 0);
+  std::string users;
+  for (int i = 0; i < kClients; ++i) users += std::string(i ? "," : "") + "\"u" + std::to_string(i) + "\"";
+  const std::string body = R"({"app":"demo","users":[)" + users + R"(],"payload":"during drain"})";
+
+  ::kill(drained_pid, SIGTERM);
+  // Push continuously while clients move.
+  std::vector<uint64_t> sent;
+  const auto until = std::chrono::steady_clock::now() + 2500ms;
+  while (std::chrono::steady_clock::now() < until) {
+    auto res = push(body);
+    EXPECT_EQ(res.delivered(), static_cast<uint32_t>(kClients)) << "a user was not reachable mid-drain";
+    sent.push_back(res.message_id());
+    std::this_thread::sleep_for(50ms);  // a steady push rate, not a synchronisation
+  }
+  ASSERT_FALSE(sent.empty());
+  for (auto& c : clients) {
+    EXPECT_TRUE(c->error().empty()) << c->error();
+    EXPECT_TRUE(eventually([&] {
+      auto got = c->received();
+      return std::all_of(sent.begin(), sent.end(), [&](uint64_t id) { return got.count(id) > 0; });
+    })) << "a message was lost";
+    EXPECT_NE(c->roomId(), drained) << "client still on the drained worker";
+  }
+  int moved = 0;
+  for (auto& c : clients) moved += c->reconnects();
+  EXPECT_EQ(moved, per_room[drained]);
 }
 
 }  // namespace

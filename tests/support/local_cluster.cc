@@ -99,6 +99,7 @@ Status LocalCluster::refreshRooms(size_t expected, std::chrono::milliseconds tim
     if (l.compare(0, 5, "ROOM ") != 0) continue;
     Room r;
     r.worker = std::atoi(field(l, "worker").c_str());
+    r.pid = std::atoi(field(l, "pid").c_str());
     r.id = field(l, "id");
     r.tcp = field(l, "tcp");
     r.ws = field(l, "ws");

@@ -33,6 +33,7 @@ class LocalCluster {
   };
   struct Room {
     int worker = 0;
+    int pid = 0;
     std::string id, tcp, ws, rpc, admin;
   };
 

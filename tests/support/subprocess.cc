@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,6 +33,8 @@ Result<std::unique_ptr<Subprocess>> Subprocess::start(const std::vector<std::str
   pid_t pid = ::fork();
   if (pid < 0) return internalError(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
+    // Die with the test, even when it is killed: no server outlives a crashed test.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::dup2(pipe_fds[1], STDOUT_FILENO);
     ::execve(cargv[0], cargv.data(), cenv.data());
     std::fprintf(stderr, "exec %s: %s\n", cargv[0], std::strerror(errno));
