@@ -4,9 +4,9 @@
 #
 #   deploy/run-local.sh [--build DIR] [--stay]
 #
-# What runs today (it grows with each service): push-echo-server, the RPC layer's demo
-# server, called by push-echo-client. Logs and state go to a temporary run directory that is
-# printed at the start.
+# Starts push-register, push-room (2 workers sharing the client port), push-center, connects a
+# demo client (push-cli), sends it a push with curl through center's API, and shows the client
+# printing it. Configs, logs and the demo's token go to a run directory printed at the start.
 set -euo pipefail
 
 build=build
@@ -19,7 +19,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 bin=$build/bin
-[ -x "$bin/push-echo-server" ] || { echo "no binaries in $bin: build first (see README.md)" >&2; exit 2; }
+for b in push-register push-room push-center push-cli; do
+  [ -x "$bin/$b" ] || { echo "no $b in $bin: build first (see README.md)" >&2; exit 2; }
+done
 
 run=$(mktemp -d /tmp/push-run.XXXXXX)
 pids=()
@@ -28,18 +30,18 @@ stop_all() {
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 }
 trap stop_all EXIT
-echo "run directory: $run (logs)"
+echo "run directory: $run (configs, logs)"
 
-# start NAME COMMAND...: starts a service, waits for its "<KEY> <host:port>" line.
+# start NAME KEY COMMAND...: starts a process, waits for its "<KEY> ..." line; sets $line.
 start() {
   local name=$1 key=$2
   shift 2
   "$@" >"$run/$name.out" 2>"$run/$name.log" &
   pids+=($!)
   for _ in $(seq 1 200); do
-    addr=$(awk -v k="$key" '$1 == k {print $2; exit}' "$run/$name.out")
-    if [ -n "$addr" ]; then
-      echo "started $name (pid ${pids[-1]}) on $addr"
+    line=$(awk -v k="$key" '$1 == k {sub($1 " ", ""); print; exit}' "$run/$name.out")
+    if [ -n "$line" ]; then
+      echo "started $name (pid ${pids[-1]}): $line"
       return 0
     fi
     kill -0 "${pids[-1]}" 2>/dev/null || break
@@ -50,19 +52,79 @@ start() {
   exit 1
 }
 
-start echo-a RPC_ADDRESS "$bin/push-echo-server" --listen 127.0.0.1:0 --server-id echo-a
-echo_a=$addr
-start echo-b RPC_ADDRESS "$bin/push-echo-server" --listen 127.0.0.1:0 --server-id echo-b
-echo_b=$addr
+app=demo
+secret=demo-secret-change-me-0123456789
+api_key=demo-api-key-change-me-0123456789
+
+cat >"$run/register.conf" <<CONF
+rpc { listen { address: "127.0.0.1:0" } }
+admin { listen { address: "127.0.0.1:0" } }
+CONF
+start register RPC_ADDRESS "$bin/push-register" --config "$run/register.conf"
+register=$line
+
+cat >"$run/room.conf" <<CONF
+name: "room"
+tcp { address: "127.0.0.1:0" }
+websocket { address: "127.0.0.1:0" }
+rpc { listen { address: "127.0.0.1:0" } }
+admin { listen { address: "127.0.0.1:0" } }
+register { shards { address: "$register" slots: "0-1023" } }
+apps { name: "$app" secret: "$secret" }
+CONF
+start room ROOM "$bin/push-room" --config "$run/room.conf" --workers 2
+room_tcp=$(sed -n 's/.* tcp=\([^ ]*\).*/\1/p' <<<"$line")
+room_ws=$(sed -n 's/.* ws=\([^ ]*\).*/\1/p' <<<"$line")
+
+cat >"$run/center.conf" <<CONF
+http { listen { address: "127.0.0.1:0" } }
+register { shards { address: "$register" slots: "0-1023" } }
+apps { name: "$app" api_keys: "$api_key" push_rate_per_s: 1000 }
+CONF
+start center HTTP_ADDRESS "$bin/push-center" --config "$run/center.conf"
+center=$line
 
 echo
-echo "== demo: 4 pipelined RPCs, round robin over two echo servers =="
-"$bin/push-echo-client" --server "$echo_a,$echo_b" --message "hello push" --count 4
+echo "== 1. the app's server mints a token for user alice on device phone =="
+token=$("$bin/push-cli" mint --app "$app" --user alice --device phone --secret "$secret" --ttl 3600)
+echo "$token" >"$run/alice.token"
+echo "token: $token"
+
+echo
+echo "== 2. alice's client connects to the room ($room_tcp) =="
+"$bin/push-cli" connect --server "$room_tcp" --token "$token" --exit-after 1 >"$run/cli.out" 2>"$run/cli.log" &
+cli=$!
+pids+=($cli)
+for _ in $(seq 1 100); do grep -q "^STATE online" "$run/cli.out" && break; sleep 0.05; done
+grep "^STATE online" "$run/cli.out" || { echo "client did not come online:" >&2; cat "$run/cli.log" >&2; exit 1; }
+for _ in $(seq 1 100); do
+  curl -s -H "Authorization: Bearer $api_key" "http://$center/v1/apps/$app/users/alice" | grep -q '"online":true' && break
+  sleep 0.05
+done
+
+echo
+echo "== 3. an operator pushes through center ($center) =="
+echo "\$ curl -H 'Authorization: Bearer ...' -d '{\"app\":\"$app\",\"users\":[\"alice\"],\"payload\":\"hello alice\"}' http://$center/v1/push"
+curl -s -H "Authorization: Bearer $api_key" -H "Content-Type: application/json" \
+  -d "{\"app\":\"$app\",\"users\":[\"alice\"],\"payload\":\"hello alice\"}" "http://$center/v1/push"
+echo
+
+echo
+echo "== 4. the client prints it (and acks it) =="
+wait "$cli" || true
+grep "^PUSH" "$run/cli.out" || { echo "no push received; client log:" >&2; cat "$run/cli.log" >&2; exit 1; }
 
 if [ "$stay" -eq 1 ]; then
-  echo
-  echo "running; try: $bin/push-echo-client --server $echo_a --message hi"
-  echo "press Ctrl-C to stop"
+  cat <<MSG
+
+running. Try:
+  token=\$($bin/push-cli mint --app $app --user bob --device laptop --secret $secret)
+  $bin/push-cli connect --server $room_tcp --token \$token
+  curl -H 'Authorization: Bearer $api_key' -d '{"app":"$app","users":["bob"],"payload":"hi"}' http://$center/v1/push
+  curl -H 'Authorization: Bearer $api_key' http://$center/v1/apps/$app/users/bob
+WebSocket clients: ws://$room_ws/ws   Metrics: http://$center/metrics
+press Ctrl-C to stop
+MSG
   wait
 fi
 echo
