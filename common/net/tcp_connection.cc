@@ -100,7 +100,8 @@ void TcpConnection::start(Handler* handler, const Limits* limits) {
 }
 
 void TcpConnection::startReading() {
-  if (closing_ || draining_ || reading_) return;
+  // After EOF there is nothing more to read, and onPeerShutdown() must not run twice.
+  if (closing_ || draining_ || reading_ || peer_shutdown_) return;
   int rc = uv_read_start(
       asStream(&tcp_),
       [](uv_handle_t* h, size_t, uv_buf_t* buf) {
