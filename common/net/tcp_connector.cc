@@ -8,10 +8,11 @@
 namespace push::net {
 
 TcpConnector* TcpConnector::start(EventLoop& loop, const InetAddress& addr,
-                                  std::chrono::milliseconds timeout, Done done) {
+                                  std::chrono::milliseconds timeout, Done done,
+                                  const InetAddress* local) {
   loop.assertInLoopThread();
   auto* connector = new TcpConnector(loop, addr, std::move(done));
-  connector->begin(timeout);
+  connector->begin(timeout, local);
   return connector;
 }
 
@@ -22,7 +23,7 @@ TcpConnector::TcpConnector(EventLoop& loop, const InetAddress& addr, Done done)
   timer_.data = this;
 }
 
-void TcpConnector::begin(std::chrono::milliseconds timeout) {
+void TcpConnector::begin(std::chrono::milliseconds timeout, const InetAddress* local) {
   uv_timer_start(
       &timer_,
       [](uv_timer_t* t) {
@@ -32,10 +33,13 @@ void TcpConnector::begin(std::chrono::milliseconds timeout) {
         self->conn_->close();  // the connect callback follows with UV_ECANCELED
       },
       static_cast<uint64_t>(timeout.count()), 0);
-  int rc = uv_tcp_connect(&req_, conn_->uvHandle(), addr_.sockaddrPtr(),
-                          [](uv_connect_t* req, int status) {
-                            static_cast<TcpConnector*>(req->data)->onConnect(status);
-                          });
+  int rc = local ? uv_tcp_bind(conn_->uvHandle(), local->sockaddrPtr(), 0) : 0;
+  if (rc == 0) {
+    rc = uv_tcp_connect(&req_, conn_->uvHandle(), addr_.sockaddrPtr(),
+                        [](uv_connect_t* req, int status) {
+                          static_cast<TcpConnector*>(req->data)->onConnect(status);
+                        });
+  }
   if (rc != 0) {
     // Failed before any I/O (e.g. no fds): report it on a later turn like every other outcome.
     abort_reason_ = unavailable("connect to " + addr_.toString() + ": " + uv_strerror(rc));

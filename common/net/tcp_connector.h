@@ -25,15 +25,18 @@ class TcpConnection;
 class TcpConnector {
  public:
   using Done = std::function<void(Result<TcpConnection*>)>;
+  // `local`, when given, is the source address to bind first (port 0: any port); load
+  // generators spread connections over 127.0.0.x this way.
   static TcpConnector* start(EventLoop& loop, const InetAddress& addr,
-                             std::chrono::milliseconds timeout, Done done);
+                             std::chrono::milliseconds timeout, Done done,
+                             const InetAddress* local = nullptr);
   // Gives up: `done` gets CANCELLED (unless the outcome is already decided). Idempotent.
   void cancel();
 
  private:
   TcpConnector(EventLoop& loop, const InetAddress& addr, Done done);
   ~TcpConnector() = default;
-  void begin(std::chrono::milliseconds timeout);
+  void begin(std::chrono::milliseconds timeout, const InetAddress* local);
   void onConnect(int status);
   void finish(Result<TcpConnection*> result);
 
