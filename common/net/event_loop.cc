@@ -146,15 +146,28 @@ void EventLoop::cancelFlush(TcpConnection* conn, uint32_t position) {
   }
 }
 
+void EventLoop::runBeforePoll(std::function<void()> fn) {
+  assertInLoopThread();
+  before_poll_.push_back(std::move(fn));
+}
+
 void EventLoop::flushAll() {
-  // A flush may complete synchronously and a handler may queue more output from inside it;
-  // those connections land in the fresh flush_list_ and go out on the next pass.
-  while (!flush_list_.empty()) {
-    flushing_.swap(flush_list_);
-    for (size_t i = 0; i < flushing_.size(); ++i) {
-      if (TcpConnection* conn = flushing_[i]) conn->flushNow();
+  // Batched work first (it usually queues output), then the coalesced writes. Either may
+  // queue more of the other (a flush re-offering kept input to a handler); loop until both are
+  // empty so nothing waits for the next I/O event.
+  while (!before_poll_.empty() || !flush_list_.empty()) {
+    while (!before_poll_.empty()) {
+      std::vector<std::function<void()>> batch;
+      batch.swap(before_poll_);
+      for (auto& fn : batch) fn();
     }
-    flushing_.clear();
+    while (!flush_list_.empty()) {
+      flushing_.swap(flush_list_);
+      for (size_t i = 0; i < flushing_.size(); ++i) {
+        if (TcpConnection* conn = flushing_[i]) conn->flushNow();
+      }
+      flushing_.clear();
+    }
   }
 }
 

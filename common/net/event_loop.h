@@ -73,6 +73,12 @@ class EventLoop {
   char* readBuffer() { return read_buffer_.get(); }
   static constexpr size_t kReadBufferSize = 64 * 1024;
 
+  // Runs `fn` on this loop thread just before the loop next waits for I/O, before the
+  // connections' coalesced writes go out. Callers batch work of one loop turn with it (one
+  // RPC for many requests). Loop-thread only; `fn` may call runBeforePoll() again (it runs
+  // in the same pass).
+  void runBeforePoll(std::function<void()> fn);
+
   // Write coalescing (used by TcpConnection): flush `conn` before the loop waits for I/O.
   // Returns a position for cancelFlush(); a connection is on the list at most once.
   uint32_t scheduleFlush(TcpConnection* conn);
@@ -97,6 +103,7 @@ class EventLoop {
   std::vector<std::function<void()>> posted_;  // guarded by mu_
   bool closed_ = false;  // guarded by mu_: shutdown() is past the last runPosted()
 
+  std::vector<std::function<void()>> before_poll_;
   std::vector<TcpConnection*> flush_list_;
   std::vector<TcpConnection*> flushing_;  // swapped with flush_list_ while flushing
 };

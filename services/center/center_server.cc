@@ -302,13 +302,15 @@ void CenterServer::handlePush(http::HttpRequest& req, http::HttpResponder r) {
   });
 }
 
+struct CenterServer::RoomBatch {
+  room::DeliverBatchRequest request;
+  // Per item: the push it belongs to and, per target of the item, the push's target index.
+  std::vector<std::pair<std::shared_ptr<PushCall>, std::vector<size_t>>> owners;
+};
+
 void CenterServer::deliver(std::shared_ptr<PushCall> call) {
-  // Group targets by room: one Deliver per room, carrying every target that room holds.
-  struct RoomBatch {
-    room::DeliverRequest request;
-    std::vector<size_t> target_index;
-  };
-  std::map<std::string, RoomBatch> batches;
+  // Group targets by room: each room gets one item with every target it holds.
+  std::map<std::string, std::pair<room::DeliverRequest, std::vector<size_t>>> per_room;
   for (size_t t = 0; t < call->targets.size(); ++t) {
     const auto& [user, device] = call->targets[t];
     std::set<std::string> rooms;
@@ -317,54 +319,77 @@ void CenterServer::deliver(std::shared_ptr<PushCall> call) {
       rooms.insert(s.room_address());
     }
     for (const auto& room : rooms) {
-      RoomBatch& b = batches[room];
-      room::DeliverTarget* target = b.request.add_targets();
+      auto& [request, index] = per_room[room];
+      room::DeliverTarget* target = request.add_targets();
       target->set_user(user);
       target->set_device(device);
-      b.target_index.push_back(t);
+      index.push_back(t);
     }
   }
-  if (batches.empty()) return finishPush(call);
-  call->rooms_pending = batches.size();
+  if (per_room.empty()) return finishPush(call);
+  call->rooms_pending = per_room.size();
+  for (auto& [address, item] : per_room) {
+    auto& batch = pending_deliveries_[address];
+    if (!batch) batch = std::make_unique<RoomBatch>();
+    room::DeliverRequest* out = batch->request.add_items();
+    *out = std::move(item.first);
+    *out->mutable_message() = call->message;
+    batch->owners.emplace_back(call, std::move(item.second));
+  }
+  if (!deliver_flush_scheduled_) {
+    deliver_flush_scheduled_ = true;
+    loop_.runBeforePoll([this, alive = alive_] {
+      if (*alive) flushDeliveries();
+    });
+  }
+}
+
+void CenterServer::flushDeliveries() {
+  deliver_flush_scheduled_ = false;
+  auto batches = std::move(pending_deliveries_);
+  pending_deliveries_.clear();
   auto alive = alive_;
   for (auto& [address, batch] : batches) {
     struct Rpc {
       rpc::Controller controller;
-      room::DeliverRequest request;
-      room::DeliverResponse response;
-      std::vector<size_t> target_index;
+      room::DeliverBatchResponse response;
+      std::unique_ptr<RoomBatch> batch;
       std::string address;
     };
     auto rpc = std::make_shared<Rpc>();
-    rpc->request = std::move(batch.request);
-    *rpc->request.mutable_message() = call->message;
-    rpc->target_index = std::move(batch.target_index);
+    rpc->batch = std::move(batch);
     rpc->address = address;
-    rpc::Channel* channel = rooms_->get(address);
-    auto finish = [this, alive, call, rpc] {
+    auto finish = [this, alive, rpc] {
       if (!*alive) return;
+      const auto& owners = rpc->batch->owners;
       const bool ok = rpc->controller.status().isOk() &&
-                      rpc->response.connections_size() == static_cast<int>(rpc->target_index.size());
+                      rpc->response.items_size() == static_cast<int>(owners.size());
       if (!ok) {
-        LOG_EVERY_SEC(Warn, Center, 1, "Deliver to room {} failed: {}", rpc->address,
+        LOG_EVERY_SEC(Warn, Center, 1, "DeliverBatch to room {} failed: {}", rpc->address,
                       rpc->controller.status().toString());
       }
-      for (size_t k = 0; k < rpc->target_index.size(); ++k) {
-        if (ok) {
-          call->connections[rpc->target_index[k]] += rpc->response.connections(static_cast<int>(k));
-        } else {
-          call->failed[rpc->target_index[k]] = true;
+      for (size_t k = 0; k < owners.size(); ++k) {
+        const auto& [call, index] = owners[k];
+        const room::DeliverResponse* r = ok ? &rpc->response.items(static_cast<int>(k)) : nullptr;
+        const bool item_ok = r && r->connections_size() == static_cast<int>(index.size());
+        for (size_t j = 0; j < index.size(); ++j) {
+          if (item_ok) {
+            call->connections[index[j]] += r->connections(static_cast<int>(j));
+          } else {
+            call->failed[index[j]] = true;
+          }
         }
+        if (--call->rooms_pending == 0) finishPush(call);
       }
-      if (--call->rooms_pending == 0) finishPush(call);
     };
+    rpc::Channel* channel = rooms_->get(address);
     if (!channel) {
       rpc->controller.setStatus(unavailable("bad room address"));
       finish();
       continue;
     }
-    room::Room_Stub(channel).Deliver(&rpc->controller, &rpc->request, &rpc->response,
-                                     rpc::newCallback(finish));
+    room::Room_Stub(channel).DeliverBatch(&rpc->controller, &rpc->batch->request, &rpc->response,
+                                          rpc::newCallback(finish));
   }
 }
 

@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/base/config.h"
@@ -77,6 +78,7 @@ class CenterServer {
   void handleGetUser(http::HttpRequest& req, http::HttpResponder r);
   void handleKick(http::HttpRequest& req, http::HttpResponder r);
   void deliver(std::shared_ptr<PushCall> call);
+  void flushDeliveries();
   void finishPush(std::shared_ptr<PushCall> call);
 
   net::EventLoop& loop_;
@@ -89,6 +91,11 @@ class CenterServer {
   net::InetAddress address_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   uint64_t pushes_ = 0;
+  // Deliveries of this loop turn, per room address: one DeliverBatch each before the loop
+  // waits for I/O.
+  struct RoomBatch;
+  std::unordered_map<std::string, std::unique_ptr<RoomBatch>> pending_deliveries_;
+  bool deliver_flush_scheduled_ = false;
 };
 
 }  // namespace push::center

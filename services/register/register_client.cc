@@ -167,52 +167,91 @@ void RegisterClient::heartbeat(const RoomHeartbeatRequest& request,
   }
 }
 
+struct RegisterClient::PendingLookup {
+  std::vector<UserKey> users;
+  LookupDone done;
+  std::vector<std::vector<Session>> results;
+  Status status;
+  size_t remaining = 0;  // shard calls still to answer
+  size_t last_call = SIZE_MAX;  // the call this lookup was last counted in (while building)
+};
+
 void RegisterClient::lookup(std::vector<UserKey> users, LookupDone done) {
-  struct Aggregate {
-    LookupDone done;
-    std::vector<std::vector<Session>> results;
-    Status status;
-    size_t remaining = 0;
-  };
+  auto p = std::make_shared<PendingLookup>();
+  p->results.resize(users.size());
+  p->users = std::move(users);
+  p->done = std::move(done);
+  pending_lookups_.push_back(std::move(p));
+  if (!lookup_flush_scheduled_) {
+    lookup_flush_scheduled_ = true;
+    loop_.runBeforePoll([this, alive = alive_] {
+      if (*alive) flushLookups();
+    });
+  }
+}
+
+void RegisterClient::flushLookups() {
+  lookup_flush_scheduled_ = false;
+  std::vector<std::shared_ptr<PendingLookup>> batch;
+  batch.swap(pending_lookups_);
+  // Bounded calls: a shard call carries at most this many users; more start another call.
+  constexpr int kMaxUsersPerCall = 20000;
   struct ShardCall {
     rpc::Controller controller;
     LookupRequest request;
     LookupResponse response;
-    std::vector<size_t> positions;  // index in `users` of each request entry
+    std::vector<std::pair<PendingLookup*, size_t>> positions;  // per request entry
+    std::vector<std::shared_ptr<PendingLookup>> owners;        // each lookup once
   };
-  auto agg = std::make_shared<Aggregate>();
-  agg->done = std::move(done);
-  agg->results.resize(users.size());
-  std::vector<std::shared_ptr<ShardCall>> calls(shards_.size());
-  for (size_t i = 0; i < users.size(); ++i) {
-    size_t shard = shardOf(users[i].app(), users[i].user());
-    if (!calls[shard]) calls[shard] = std::make_shared<ShardCall>();
-    calls[shard]->positions.push_back(i);
-    *calls[shard]->request.add_users() = std::move(users[i]);
+  std::vector<std::shared_ptr<ShardCall>> open(shards_.size());
+  std::vector<std::shared_ptr<ShardCall>> calls;
+  for (auto& p : batch) {
+    if (p->users.empty()) {
+      p->done(Status(), std::move(p->results));
+      continue;
+    }
+    for (size_t i = 0; i < p->users.size(); ++i) {
+      const size_t shard = shardOf(p->users[i].app(), p->users[i].user());
+      auto& call = open[shard];
+      if (!call || call->request.users_size() >= kMaxUsersPerCall) {
+        call = std::make_shared<ShardCall>();
+        calls.push_back(call);
+      }
+      const size_t call_index = reinterpret_cast<uintptr_t>(call.get());
+      if (p->last_call != call_index) {  // count each (lookup, call) pair once
+        p->last_call = call_index;
+        ++p->remaining;
+        call->owners.push_back(p);
+      }
+      call->positions.emplace_back(p.get(), i);
+      *call->request.add_users() = std::move(p->users[i]);
+    }
   }
-  for (auto& c : calls) agg->remaining += c != nullptr;
-  if (agg->remaining == 0) {
-    agg->done(Status(), std::move(agg->results));
-    return;
-  }
-  for (size_t shard = 0; shard < calls.size(); ++shard) {
-    auto call = calls[shard];
-    if (!call) continue;
+  for (auto& call : calls) {
+    const size_t shard = shardOf(call->request.users(0).app(), call->request.users(0).user());
     shards_[shard]->stub->Lookup(
-        &call->controller, &call->request, &call->response, rpc::newCallback([agg, call] {
+        &call->controller, &call->request, &call->response, rpc::newCallback([call] {
+          const bool ok = call->controller.status().isOk() &&
+                          call->response.users_size() == static_cast<int>(call->positions.size());
+          Status failure;
           if (!call->controller.status().isOk()) {
-            if (agg->status.isOk()) agg->status = call->controller.status().withContext("register lookup");
-          } else if (call->response.users_size() == static_cast<int>(call->positions.size())) {
+            failure = call->controller.status().withContext("register lookup");
+          } else if (!ok) {
+            failure = internalError("register lookup answered a different number of users");
+          }
+          if (ok) {
             for (size_t k = 0; k < call->positions.size(); ++k) {
+              auto [lookup, index] = call->positions[k];
               auto* sessions = call->response.mutable_users(static_cast<int>(k))->mutable_sessions();
-              auto& out = agg->results[call->positions[k]];
+              auto& out = lookup->results[index];
               out.reserve(static_cast<size_t>(sessions->size()));
               for (auto& s : *sessions) out.push_back(std::move(s));
             }
-          } else if (agg->status.isOk()) {
-            agg->status = internalError("register lookup answered a different number of users");
           }
-          if (--agg->remaining == 0) agg->done(agg->status, std::move(agg->results));
+          for (auto& lookup : call->owners) {
+            if (!ok && lookup->status.isOk()) lookup->status = failure;
+            if (--lookup->remaining == 0) lookup->done(lookup->status, std::move(lookup->results));
+          }
         }));
   }
 }

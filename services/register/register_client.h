@@ -64,16 +64,20 @@ class RegisterClient {
   void heartbeat(const RoomHeartbeatRequest& request,
                  std::function<void(size_t shard, const Status&, bool resync)> done);
 
-  // Sessions of each user, in request order. One Lookup per shard involved, in parallel.
-  // On any shard failure the whole lookup fails with that status.
+  // Sessions of each user, in request order. Lookups made in one loop turn are coalesced:
+  // one Lookup per shard carries the users of all of them (center answers many concurrent
+  // pushes with one RPC). On a shard failure every lookup that needed it fails with that
+  // status; `done` never runs inside lookup().
   using LookupDone = std::function<void(const Status&, std::vector<std::vector<Session>>&&)>;
   void lookup(std::vector<UserKey> users, LookupDone done);
 
  private:
   struct ShardState;
+  struct PendingLookup;
   RegisterClient(net::EventLoop& loop, Options options);
   void sendBatch(size_t shard);
   void scheduleFlush();
+  void flushLookups();
 
   net::EventLoop& loop_;
   Options options_;
@@ -82,6 +86,8 @@ class RegisterClient {
   net::PeriodicTimer* timer_ = nullptr;
   std::function<void(size_t, const Status&)> on_batch_failed_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  std::vector<std::shared_ptr<PendingLookup>> pending_lookups_;
+  bool lookup_flush_scheduled_ = false;
 };
 
 }  // namespace push::reg

@@ -17,6 +17,19 @@ void RoomRpcService::Deliver(pb::RpcController* controller, const DeliverRequest
   room_.deliver(*request, response);
 }
 
+void RoomRpcService::DeliverBatch(pb::RpcController* controller, const DeliverBatchRequest* request,
+                                  DeliverBatchResponse* response, pb::Closure* done) {
+  rpc::DoneGuard guard(done);
+  for (const DeliverRequest& item : request->items()) {
+    if (item.message().app().empty()) {
+      static_cast<rpc::Controller*>(controller)->setStatus(invalidArgument("message.app is empty"));
+      response->Clear();
+      return;
+    }
+  }
+  for (const DeliverRequest& item : request->items()) room_.deliver(item, response->add_items());
+}
+
 void RoomRpcService::Kick(pb::RpcController* controller, const KickRequest* request,
                           KickResponse* response, pb::Closure* done) {
   rpc::DoneGuard guard(done);
