@@ -125,9 +125,17 @@ IpFilter::Verdict IpFilter::admit(const net::InetAddress& peer, int64_t now_ms) 
   return Verdict::Accept;
 }
 
-void IpFilter::release(const net::InetAddress& peer) {
+void IpFilter::release(const net::InetAddress& peer) { release(keyOf(peer)); }
+
+std::string IpFilter::hostOf(const Key& key) {
+  char buf[INET6_ADDRSTRLEN] = {0};
+  inet_ntop(key[0] == 6 ? AF_INET6 : AF_INET, key.data() + 1, buf, sizeof buf);
+  return buf;
+}
+
+void IpFilter::release(const Key& key) {
   if (options_.max_connections_per_ip == 0 && options_.max_connects_per_s == 0) return;
-  auto it = per_ip_.find(keyOf(peer));
+  auto it = per_ip_.find(key);
   if (it != per_ip_.end() && it->second.open > 0) --it->second.open;
 }
 

@@ -31,6 +31,14 @@ class IpFilter {
   Verdict admit(const net::InetAddress& peer, int64_t now_ms);
   // A connection that admit() accepted has closed.
   void release(const net::InetAddress& peer);
+
+  // A compact form of a client address (family byte + 16 address bytes) for callers that keep
+  // one per connection; release(Key) equals release(InetAddress).
+  using Key = std::array<uint8_t, 17>;
+  static Key keyOf(const net::InetAddress& peer);
+  void release(const Key& key);
+  // "1.2.3.4" / "::1" for logs.
+  static std::string hostOf(const Key& key);
   // Drops idle entries (no open connections and a full bucket). Call every few seconds.
   void sweep(int64_t now_ms);
   size_t trackedAddresses() const { return per_ip_.size(); }
@@ -49,12 +57,10 @@ class IpFilter {
     float tokens = 0;
     int64_t last_ms = 0;
   };
-  using Key = std::array<uint8_t, 17>;  // family byte + address
   struct KeyHash {
     size_t operator()(const Key& k) const;
   };
   static Result<Cidr> parseCidr(const std::string& text);
-  static Key keyOf(const net::InetAddress& peer);
 
   Options options_;
   std::vector<Cidr> allow_;

@@ -64,7 +64,7 @@ struct RoomServer::ClientConn {
   std::unique_ptr<http::WebSocketServerSession> ws;
   std::string user;
   std::string device;
-  net::InetAddress peer;
+  IpFilter::Key peer{};  // compact client address (a sockaddr_storage would be 128 bytes)
   int64_t since_ms = 0;      // wall clock at auth
   int64_t last_seen_ms = 0;  // loop clock: accept time, then last frame
   int64_t close_at_ms = 0;   // close at this loop time (after an error, or when draining)
@@ -195,7 +195,7 @@ void RoomServer::onAccept(net::TcpConnection& conn, bool websocket) {
   c.in_use = true;
   ++c.generation;
   c.tcp = &conn;
-  c.peer = peer;
+  c.peer = IpFilter::keyOf(peer);
   c.state = websocket ? State::WsHandshake : State::Authenticating;
   c.last_seen_ms = loop_.nowMs();
   c.ip_counted = verdict == IpFilter::Verdict::Accept;
@@ -414,7 +414,7 @@ void RoomServer::onAuth(ClientConn& c, const client::Auth& auth) {
   }
   if (code != client::ERROR_NONE) {
     roomMetrics().auth_failed.inc();
-    LOG_EVERY_SEC(Info, Room, 1, "auth from {} refused: {}", c.peer.host(), why);
+    LOG_EVERY_SEC(Info, Room, 1, "auth from {} refused: {}", IpFilter::hostOf(c.peer), why);
     fail(c, code, why);
     return;
   }
