@@ -1,0 +1,83 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/base/status.h"
+#include "common/net/inet_address.h"
+#include "common/net/periodic_timer.h"
+
+namespace push::net {
+class EventLoop;
+class TcpConnection;
+class TcpConnector;
+}  // namespace push::net
+
+namespace push::loadgen {
+
+// Opens `count` TCP connections to one server at a bounded rate, binding each to the next
+// source address round robin (several 127.0.0.x sources let one machine hold more connections
+// than one source address has ephemeral ports, and spread them over processes).
+//
+// A connection is "pending" from its connect until the owner calls finished(index) (its
+// handshake is over, one way or the other) or its connect fails; at most `max_pending` are
+// pending at once, so a burst never overruns the server's accept backlog.
+//
+// Callbacks run on the loop thread, never inside start(): `on_connected(index, conn)` gets an
+// unstarted connection (the owner calls conn.start()); `on_failed(index, status)` runs once per
+// failed connect. After stop() neither runs again. Loop-thread only.
+class ConnectionOpener {
+ public:
+  struct Options {
+    net::InetAddress server;
+    // Source addresses (port 0), used round robin; empty: the kernel picks.
+    std::vector<net::InetAddress> sources;
+    size_t count = 0;
+    // New connections per second. Default: 5000.
+    double rate_per_s = 5000;
+    // Connections connecting or handshaking at once. Default: 512 (under the usual backlog).
+    size_t max_pending = 512;
+    // Deadline of one connect. Default: 10 s.
+    std::chrono::milliseconds connect_timeout{10'000};
+  };
+  using OnConnected = std::function<void(size_t index, net::TcpConnection& conn)>;
+  using OnFailed = std::function<void(size_t index, const Status& status)>;
+
+  ConnectionOpener(net::EventLoop& loop, Options options, OnConnected on_connected,
+                   OnFailed on_failed);
+  ~ConnectionOpener();
+  ConnectionOpener(const ConnectionOpener&) = delete;
+  ConnectionOpener& operator=(const ConnectionOpener&) = delete;
+
+  void start();
+  // The handshake of a connection from on_connected() is over: frees its pending place.
+  void finished();
+  // Stops opening and cancels connects in progress (their callbacks do not run). Idempotent.
+  void stop();
+
+  size_t launched() const { return launched_; }
+  size_t pending() const { return pending_; }
+
+ private:
+  void tick();
+  void launchOne();
+
+  net::EventLoop& loop_;
+  Options options_;
+  OnConnected on_connected_;
+  OnFailed on_failed_;
+  net::PeriodicTimerPtr timer_;
+  std::unordered_map<size_t, net::TcpConnector*> connecting_;  // by index
+  size_t launched_ = 0;
+  size_t pending_ = 0;
+  double budget_ = 0;  // connections we may still start at the configured rate
+  int64_t last_tick_ms_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace push::loadgen

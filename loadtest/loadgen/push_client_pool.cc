@@ -1,0 +1,200 @@
+#include "loadtest/loadgen/push_client_pool.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "common/base/clock.h"
+#include "common/net/event_loop.h"
+#include "common/net/frame_codec.h"
+#include "services/room/token.h"
+
+namespace push::loadgen {
+namespace {
+
+// Frames from the room are pushes of at most ~60 KiB plus envelope (center's limit).
+constexpr size_t kMaxFrameBytes = 1u << 20;
+// A Ping frame on the wire: length 2, field 3 (ping), length 0.
+constexpr char kPingFrame[] = {0, 0, 0, 2, 0x1a, 0};
+
+int64_t steadyNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+bool sendFrame(net::TcpConnection& conn, const client::Frame& frame) {
+  const size_t size = frame.ByteSizeLong();
+  char* out = conn.prepareSend(net::kLengthPrefixBytes + size);
+  if (!out) return false;
+  net::encodeLengthPrefix(static_cast<uint32_t>(size), out);
+  frame.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(out + net::kLengthPrefixBytes));
+  conn.commitSend(net::kLengthPrefixBytes + size);
+  return true;
+}
+
+}  // namespace
+
+PushClientPool::PushClientPool(net::EventLoop& loop, Options options)
+    : loop_(loop), options_(std::move(options)) {
+  limits_.retain_output = 0;  // idle clients keep no output buffer
+  limits_.max_input = kMaxFrameBytes + 64;
+  clients_.resize(options_.connect.count);
+}
+
+PushClientPool::~PushClientPool() = default;
+
+void PushClientPool::start() {
+  opener_ = std::make_unique<ConnectionOpener>(
+      loop_, options_.connect,
+      [this](size_t index, net::TcpConnection& conn) { onConnected(index, conn); },
+      [this](size_t index, const Status& st) {
+        Client& c = clients_[index];
+        c.state = State::Failed;
+        ++failed_;
+        if (first_error_.empty()) first_error_ = st.toString();
+        maybeSettled();
+      });
+  opener_->start();
+  heartbeat_.reset(net::PeriodicTimer::create(loop_, [this] { heartbeatTick(); }));
+  heartbeat_->start(std::chrono::seconds(1));
+  maybeSettled();  // count 0
+}
+
+void PushClientPool::close() {
+  if (closing_) return;
+  closing_ = true;
+  if (opener_) opener_->stop();
+  heartbeat_.reset();
+  for (Client& c : clients_) {
+    if (c.conn) c.conn->close();
+  }
+}
+
+void PushClientPool::onConnected(size_t index, net::TcpConnection& conn) {
+  Client& c = clients_[index];
+  c.conn = &conn;
+  c.state = State::Authenticating;
+  conn.setId(index);
+  conn.start(this, &limits_);
+  room::TokenClaims claims;
+  claims.app = options_.app;
+  claims.user = options_.user_prefix + std::to_string(options_.first_user + index);
+  claims.device = options_.device;
+  claims.exp = Clock::system().wallMillis() / 1000 + options_.token_ttl_s;
+  client::Frame frame;
+  auto* auth = frame.mutable_auth();
+  auth->set_token(room::mintToken(options_.secret, claims));
+  auth->set_network(options_.network);
+  auth->set_client_version("push-load");
+  if (!sendFrame(conn, frame)) fail(c, "could not send Auth");
+}
+
+size_t PushClientPool::onData(net::TcpConnection& conn, const char* data, size_t len) {
+  Client& c = clients_[static_cast<size_t>(conn.id())];
+  size_t used = 0;
+  ack_ids_.clear();
+  while (used < len && !conn.closing()) {
+    net::FrameView frame;
+    const auto st = net::decodeLengthPrefixed(data + used, len - used, kMaxFrameBytes, &frame);
+    if (st == net::FrameStatus::Incomplete) break;
+    if (st == net::FrameStatus::TooLarge) {
+      fail(c, "frame from the room over 1 MiB");
+      return len;
+    }
+    used += frame.consumed;
+    onFrame(c, frame.payload, frame.size);
+  }
+  if (!ack_ids_.empty() && !conn.closing()) {
+    client::Frame ack;
+    auto* ids = ack.mutable_ack()->mutable_message_ids();
+    ids->Reserve(static_cast<int>(ack_ids_.size()));
+    for (uint64_t id : ack_ids_)
+      ids->Add(id);
+    if (sendFrame(conn, ack)) acks_sent_ += ack_ids_.size();
+  }
+  return conn.closing() ? len : used;
+}
+
+void PushClientPool::onFrame(Client& c, const char* data, size_t len) {
+  client::Frame& frame = scratch_;
+  if (!frame.ParseFromArray(data, static_cast<int>(len))) {
+    fail(c, "bytes from the room are not a Frame");
+    return;
+  }
+  switch (frame.body_case()) {
+    case client::Frame::kAuthResult:
+      if (c.state != State::Authenticating) break;
+      c.state = State::Active;
+      c.heartbeat_s = static_cast<uint16_t>(
+          std::min<uint32_t>(frame.auth_result().heartbeat_interval_s(), 65535));
+      c.auth_tick = tick_;
+      ++ready_;
+      if (opener_) opener_->finished();
+      maybeSettled();
+      break;
+    case client::Frame::kPong:
+      ++pongs_;
+      break;
+    case client::Frame::kPush: {
+      ++pushes_;
+      const client::Push& push = frame.push();
+      if (push.qos() != 0) ack_ids_.push_back(push.message_id());
+      if (on_push_) on_push_(push, steadyNs());
+      break;
+    }
+    case client::Frame::kError:
+      fail(c,
+           "room: " + client::ErrorCode_Name(frame.error().code()) + " " + frame.error().message());
+      break;
+    case client::Frame::kKick:
+      fail(c, "kicked: " + frame.kick().reason());
+      break;
+    default:
+      break;  // Reconnect, acks of upstream, ...: not used by the load
+  }
+}
+
+void PushClientPool::fail(Client& c, const std::string& why) {
+  if (c.state == State::Authenticating || c.state == State::Idle) {
+    c.state = State::Failed;
+    ++failed_;
+    if (first_error_.empty()) first_error_ = why;
+    if (opener_) opener_->finished();
+    maybeSettled();
+  } else if (c.state == State::Active) {
+    c.state = State::Closed;
+    ++lost_;
+  }
+  if (c.conn) c.conn->close();
+}
+
+void PushClientPool::onClosed(net::TcpConnection& conn, net::TcpConnection::CloseReason reason) {
+  Client& c = clients_[static_cast<size_t>(conn.id())];
+  c.conn = nullptr;
+  if (closing_) return;
+  if (c.state == State::Authenticating) {
+    fail(c,
+         std::string("closed before AuthResult (") + net::TcpConnection::reasonName(reason) + ")");
+  } else if (c.state == State::Active) {
+    c.state = State::Closed;
+    ++lost_;
+  }
+}
+
+void PushClientPool::maybeSettled() {
+  if (settled_ || ready_ + failed_ < clients_.size()) return;
+  settled_ = true;
+  if (on_settled_) on_settled_(ready_, failed_, first_error_);
+}
+
+void PushClientPool::heartbeatTick() {
+  ++tick_;
+  for (Client& c : clients_) {
+    if (c.state != State::Active || c.heartbeat_s == 0) continue;
+    const uint32_t since = tick_ - c.auth_tick;
+    if (since == 0 || since % c.heartbeat_s != 0) continue;
+    if (c.conn->send(kPingFrame, sizeof kPingFrame)) ++pings_;
+  }
+}
+
+}  // namespace push::loadgen

@@ -1,0 +1,105 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/net/periodic_timer.h"
+#include "common/net/tcp_connection.h"
+#include "loadtest/loadgen/connection_opener.h"
+#include "proto/client.pb.h"
+
+namespace push::loadgen {
+
+// Many authenticated client connections to one room, as cheap as possible on the client side
+// (16 bytes of state per connection next to the TcpConnection; no timer per connection).
+//
+// Connection i authenticates as user `user_prefix + (first_user + i)`, device `device`, with a
+// token minted here from the app secret (sdk/PROTOCOL.md 4). After AuthResult it sends a Ping
+// every heartbeat interval the room proposed (one pool-wide 1 s timer; the first Ping one full
+// interval after auth), acks every QoS-1 Push (one Ack per read, like the SDK) and reports it
+// to `on_push`.
+//
+// `on_settled(ready, failed, first_error)` runs once, when every connection has either
+// authenticated or failed (refused, closed, connect error). Connections that close later are
+// counted in lost(). Callbacks run on the loop thread. Loop-thread only.
+//
+// Lifetime: keep the pool until the loop is shut down (its connections call back into it
+// until their close callbacks ran): close(), then EventLoop::shutdown(), then destroy.
+class PushClientPool final : private net::TcpConnection::Handler {
+ public:
+  struct Options {
+    ConnectionOpener::Options connect;  // server, sources, count, rate
+    std::string app;
+    std::string secret;
+    std::string user_prefix = "u";
+    size_t first_user = 0;
+    std::string device = "d";
+    client::NetworkType network = client::NETWORK_WIFI;
+    // Token lifetime, seconds from now.
+    int64_t token_ttl_s = 86'400;
+  };
+  // `now_ns` is steady_clock time when the read that carried the push was handled.
+  using OnPush = std::function<void(const client::Push& push, int64_t now_ns)>;
+  using OnSettled =
+      std::function<void(size_t ready, size_t failed, const std::string& first_error)>;
+
+  PushClientPool(net::EventLoop& loop, Options options);
+  ~PushClientPool();
+  PushClientPool(const PushClientPool&) = delete;
+  PushClientPool& operator=(const PushClientPool&) = delete;
+
+  void setOnPush(OnPush fn) { on_push_ = std::move(fn); }
+  void setOnSettled(OnSettled fn) { on_settled_ = std::move(fn); }
+  void start();
+  // Stops connecting and heartbeats and closes every connection. Idempotent.
+  void close();
+
+  size_t ready() const { return ready_; }
+  size_t failed() const { return failed_; }
+  size_t lost() const { return lost_; }
+  uint64_t pushes() const { return pushes_; }
+  uint64_t acksSent() const { return acks_sent_; }
+  uint64_t pings() const { return pings_; }
+  uint64_t pongs() const { return pongs_; }
+
+ private:
+  enum class State : uint8_t { Idle, Authenticating, Active, Failed, Closed };
+  struct Client {
+    net::TcpConnection* conn = nullptr;
+    uint32_t auth_tick = 0;  // heartbeat tick of the AuthResult
+    uint16_t heartbeat_s = 0;
+    State state = State::Idle;
+  };
+
+  size_t onData(net::TcpConnection& conn, const char* data, size_t len) override;
+  void onClosed(net::TcpConnection& conn, net::TcpConnection::CloseReason reason) override;
+
+  void onConnected(size_t index, net::TcpConnection& conn);
+  void onFrame(Client& c, const char* data, size_t len);
+  void fail(Client& c, const std::string& why);
+  void maybeSettled();
+  void heartbeatTick();
+
+  net::EventLoop& loop_;
+  Options options_;
+  net::TcpConnection::Limits limits_;
+  std::unique_ptr<ConnectionOpener> opener_;
+  net::PeriodicTimerPtr heartbeat_;
+  std::vector<Client> clients_;
+  OnPush on_push_;
+  OnSettled on_settled_;
+  client::Frame scratch_;          // parsing reuses its memory
+  std::vector<uint64_t> ack_ids_;  // acks of the current read
+  std::string first_error_;
+  uint32_t tick_ = 0;
+  size_t ready_ = 0, failed_ = 0, lost_ = 0;
+  uint64_t pushes_ = 0, acks_sent_ = 0, pings_ = 0, pongs_ = 0;
+  bool settled_ = false;
+  bool closing_ = false;
+};
+
+}  // namespace push::loadgen

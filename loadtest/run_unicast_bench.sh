@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Unicast pushes end to end: operator HTTP API (center) -> register lookup -> room Deliver ->
+# client -> Ack, on this machine (loopback), with the load generator on the same cores.
+#
+#   loadtest/run_unicast_bench.sh [BUILD_DIR]
+#
+# BUILD_DIR defaults to build-release. Build first with
+#   cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DPUSH_BUILD_TESTS=OFF
+#   cmake --build build-release --target push-load push-room push-register push-center
+# Environment: SECONDS_PER_RUN (default 8), CONFIGS (closed-loop "CxD" list, default
+# "2x16 4x8 8x8 16x8 32x16"), USERS (default 1000).
+#
+# Starts push-register, push-room (1 worker) and push-center (app rate limit 10M/s, so it
+# never limits), then `push-load unicast` with USERS client connections that ack every push:
+# closed loop for each C (keep-alive HTTP connections to center) x D (pipelined requests per
+# connection), then open loop at half of the best closed-loop rate, for the latency at a load
+# the system can carry. Each run prints push-load's line plus the CPU each process used
+# during the measured window (fraction of one core, from /proc/<pid>/stat), then
+#   RESULT unicast_bench msg_per_s=... p50_ms=... p99_ms=... half_rate=... half_p50_ms=... half_p99_ms=...
+# msg_per_s counts pushes received by the clients. Stops everything it started, by PID.
+set -euo pipefail
+
+build=${1:-build-release}
+bin=$build/bin
+seconds=${SECONDS_PER_RUN:-8}
+configs=${CONFIGS:-"2x16 4x8 8x8 16x8 32x16"}
+users=${USERS:-1000}
+for b in push-load push-room push-register push-center; do
+  [ -x "$bin/$b" ] || { echo "missing $bin/$b: build it first (see the header of $0)" >&2; exit 2; }
+done
+
+tmp=$(mktemp -d /tmp/push-unibench.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do
+    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+}
+trap 'cleanup; rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
+
+fail() { echo "unicast_bench: $*" >&2; exit 1; }
+
+# start NAME KEY COMMAND...: starts a process, waits for its "<KEY> ..." stdout line; sets
+# $line and $pid.
+start() {
+  local name=$1 key=$2
+  shift 2
+  "$@" >"$tmp/$name.out" 2>"$tmp/$name.log" &
+  pid=$!
+  pids+=("$pid")
+  for _ in $(seq 1 200); do
+    line=$(awk -v k="$key" '$1 == k {sub($1 " ", ""); print; exit}' "$tmp/$name.out")
+    [ -n "$line" ] && return 0
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  cat "$tmp/$name.log" >&2
+  fail "$name did not start"
+}
+
+app=bench
+secret=bench-secret-0123456789abcdef
+api_key=bench-api-key-0123456789abcdef
+
+cat >"$tmp/register.conf" <<CONF
+rpc { listen { address: "127.0.0.1:0" } }
+admin { listen { address: "127.0.0.1:0" } }
+CONF
+start register RPC_ADDRESS "$bin/push-register" --config "$tmp/register.conf"
+register_pid=$pid
+register=$line
+cat >"$tmp/room.conf" <<CONF
+name: "unibench"
+tcp { address: "127.0.0.1:0" }
+rpc { listen { address: "127.0.0.1:0" } }
+admin { listen { address: "127.0.0.1:0" } }
+register { shards { address: "$register" slots: "0-1023" } }
+apps { name: "$app" secret: "$secret" }
+CONF
+start room ROOM "$bin/push-room" --config "$tmp/room.conf" --workers 1
+room_pid=$pid
+room_tcp=$(sed -n 's/.* tcp=\([^ ]*\).*/\1/p' <<<"$line")
+cat >"$tmp/center.conf" <<CONF
+http { listen { address: "127.0.0.1:0" } }
+register { shards { address: "$register" slots: "0-1023" } }
+apps { name: "$app" api_keys: "$api_key" push_rate_per_s: 10000000 push_burst: 10000000 }
+CONF
+start center HTTP_ADDRESS "$bin/push-center" --config "$tmp/center.conf"
+center_pid=$pid
+center=$line
+
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
+
+# run_load NAME FLAGS...: one push-load unicast run; prints its line with the servers' CPU
+# during the measured window appended; sets $last.
+run_load() {
+  local name=$1
+  shift
+  local out=$tmp/load.$name.out
+  local load_avg
+  load_avg=$(cut -d' ' -f1 /proc/loadavg)
+  "$bin/push-load" unicast --center "$center" --api-key "$api_key" --app "$app" \
+    --secret "$secret" --room "$room_tcp" --users "$users" --seconds "$seconds" \
+    --sources 127.0.0.2-127.0.0.9 --max-seconds $((seconds + 60)) "$@" \
+    >"$out" 2>"$tmp/load.$name.log" &
+  local lp=$!
+  pids+=("$lp")
+  local a_room="" a_center="" a_reg="" t_a="" b_room="" b_center="" b_reg="" t_b=""
+  while kill -0 "$lp" 2>/dev/null; do
+    if [ -z "$a_room" ] && grep -qs '^MEASURING' "$out"; then
+      a_room=$(ticks "$room_pid"); a_center=$(ticks "$center_pid"); a_reg=$(ticks "$register_pid")
+      t_a=$(date +%s.%N)
+    fi
+    if [ -n "$a_room" ] && [ -z "$b_room" ] && grep -qs '^MEASURED' "$out"; then
+      b_room=$(ticks "$room_pid"); b_center=$(ticks "$center_pid"); b_reg=$(ticks "$register_pid")
+      t_b=$(date +%s.%N)
+    fi
+    sleep 0.02
+  done
+  # push-load may exit within milliseconds of MEASURED: sample late rather than not at all.
+  if [ -n "$a_room" ] && [ -z "$b_room" ]; then
+    b_room=$(ticks "$room_pid"); b_center=$(ticks "$center_pid"); b_reg=$(ticks "$register_pid")
+    t_b=$(date +%s.%N)
+  fi
+  wait "$lp" || fail "push-load $name failed: $(cat "$tmp/load.$name.log")"
+  last=$(grep '^impl=push' "$out") || fail "push-load $name printed no result"
+  local cpu=""
+  if [ -n "$b_room" ]; then
+    cpu=$(awk -v r=$((b_room - a_room)) -v c=$((b_center - a_center)) -v g=$((b_reg - a_reg)) \
+      -v hz="$hz" -v t="$t_a" -v u="$t_b" \
+      'BEGIN {d = (u - t) * hz; printf " cpu_room=%.2f cpu_center=%.2f cpu_register=%.2f", r / d, c / d, g / d}')
+  fi
+  last="$last$cpu loadavg=$load_avg"
+  echo "$last"
+}
+
+echo "# unicast: POST /v1/push (one user each) -> center -> register -> room -> client ack"
+echo "# machine: $(nproc) cores shared by center, room, register AND the load generator (all on"
+echo "#   this machine, loopback); other users' work may run too: loadavg at start $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) build=$build users=$users seconds=$seconds; cpu_* = cores used in the window"
+
+best=0
+best_line=""
+for cfg in $configs; do
+  c=${cfg%x*}
+  d=${cfg#*x}
+  run_load "closed.$cfg" --http-connections "$c" --depth "$d"
+  rate=$(field msg_per_s <<<"$last")
+  if [ "${rate%.*}" -gt "$best" ]; then
+    best=${rate%.*}
+    best_line=$last
+  fi
+done
+[ "$best" -gt 0 ] || fail "no closed-loop run delivered anything"
+
+half=$((best / 2))
+echo "# open loop at half of the best closed-loop rate: $half requests/s"
+run_load "open.half" --http-connections 16 --depth 64 --rate "$half"
+half_line=$last
+
+echo "# goal (issue 3): >= 100000 msg/s, p99 < 10 ms at half of that rate, all on these $(nproc) cores"
+echo "RESULT unicast_bench msg_per_s=$best p50_ms=$(field p50_ms <<<"$best_line") p99_ms=$(field p99_ms <<<"$best_line") half_rate=$half half_p50_ms=$(field p50_ms <<<"$half_line") half_p99_ms=$(field p99_ms <<<"$half_line") half_msg_per_s=$(field msg_per_s <<<"$half_line") half_skipped=$(field skipped <<<"$half_line") errors=$(($(field errors <<<"$best_line") + $(field errors <<<"$half_line")))"
