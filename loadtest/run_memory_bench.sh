@@ -47,7 +47,7 @@ cleanup() {
   pids=()
 }
 trap 'cleanup; rm -rf "$tmp"' EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP PIPE
 
 app=bench
 secret=bench-secret-0123456789abcdef

@@ -40,7 +40,7 @@ cleanup() {
   done
 }
 trap 'cleanup; rm -rf "$tmp"' EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP PIPE
 
 fail() { echo "unicast_bench: $*" >&2; exit 1; }
 
