@@ -94,7 +94,11 @@ Status ConfigFile::fieldError(std::string_view field_path, std::string_view why)
     if (i + 1 == parts.size()) {
       pb::TextFormat::ParseLocation loc = tree->GetLocation(field, index);
       if (loc.line >= 0) {
-        where += ":" + std::to_string(loc.line + 1) + ":" + std::to_string(loc.column + 1);
+        // Appended piecewise: GCC 12 at -O3 warns (-Wrestrict, falsely) on the chained form.
+        where += ':';
+        where += std::to_string(loc.line + 1);
+        where += ':';
+        where += std::to_string(loc.column + 1);
       }
     } else {
       tree = tree->GetTreeForNested(field, index);
