@@ -1,0 +1,401 @@
+// RegisterClient against two real RegisterService shards (slots 0-511 and 512-1023), each
+// behind a CountingRegister on its own rpc::Server on 127.0.0.1.
+#include "services/register/register_client.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/net/event_loop.h"
+#include "common/rpc/server.h"
+#include "proto/config.pb.h"
+#include "services/register/register_service.h"
+#include "tests/unit/register/register_test_util.h"
+
+namespace push::reg {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::CountingRegister;
+using testing::makeSession;
+using testing::offlineOf;
+using testing::userKey;
+using testing::usersInSlots;
+
+// A loopback port nobody listens on.
+std::string deadAddress() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+}
+
+struct LookupResult {
+  bool done = false;
+  Status status;
+  std::vector<std::vector<Session>> sessions;
+};
+
+class RegisterClientTest : public ::testing::Test {
+ protected:
+  struct ShardServer {
+    std::unique_ptr<RegisterService> service;
+    std::unique_ptr<CountingRegister> counting;
+    rpc::Server* server = nullptr;
+    std::string address;
+  };
+
+  void SetUp() override {
+    low_ = *SlotSet::parse("0-511");
+    high_ = *SlotSet::parse("512-1023");
+  }
+
+  void TearDown() override {
+    client_.reset();
+    for (auto& s : shards_) {
+      if (s.counting) s.counting->releaseLookups();
+      if (s.server) s.server->close();
+      if (s.service) s.service->close();
+    }
+    Status st = loop_.shutdown();
+    EXPECT_TRUE(st.isOk()) << st.toString();
+  }
+
+  // Starts the two shards (the second one down when `high_down`) and the client.
+  void start(bool high_down = false, RegisterClient::Options options = {}) {
+    shards_.resize(2);
+    startShard(shards_[0], low_);
+    if (high_down) {
+      shards_[1].address = deadAddress();
+    } else {
+      startShard(shards_[1], high_);
+    }
+    options.shards = {{shards_[0].address, low_}, {shards_[1].address, high_}};
+    auto client = RegisterClient::create(loop_, std::move(options));
+    ASSERT_TRUE(client.isOk()) << client.status().toString();
+    client_ = std::move(*client);
+  }
+
+  void startShard(ShardServer& s, const SlotSet& slots) {
+    RegisterService::Options options;
+    options.slots = slots;
+    s.service = std::make_unique<RegisterService>(loop_, options);
+    s.counting = std::make_unique<CountingRegister>(*s.service);
+    s.server = rpc::Server::create(loop_, {});
+    ASSERT_TRUE(s.server->addService(s.counting.get()).isOk());
+    ASSERT_TRUE(s.server->start().isOk());
+    s.address = s.server->address().toString();
+  }
+
+  // Puts sessions straight into the shard that owns them (no RPC).
+  void seed(const std::vector<Session>& sessions) {
+    for (const Session& s : sessions) {
+      OnlineRequest req;
+      *req.add_sessions() = s;
+      OnlineResponse resp;
+      auto& shard = low_.contains(slotOf(s.app(), s.user())) ? shards_[0] : shards_[1];
+      shard.service->Online(nullptr, &req, &resp, rpc::newCallback([] {}));
+      ASSERT_EQ(resp.accepted(), 1u);
+    }
+  }
+
+  // The result lives in the fixture: a lookup a failed test left behind completes (CANCELLED)
+  // in TearDown without writing to a dead stack frame.
+  LookupResult& lookup(const std::vector<std::string>& users) {
+    LookupResult* result = &results_.emplace_back();
+    std::vector<UserKey> keys;
+    for (auto& u : users)
+      keys.push_back(userKey("app", u));
+    client_->lookup(std::move(keys),
+                    [result](const Status& st, std::vector<std::vector<Session>>&& s) {
+                      EXPECT_FALSE(result->done) << "lookup completed twice";
+                      result->done = true;
+                      result->status = st;
+                      result->sessions = std::move(s);
+                    });
+    return *result;
+  }
+
+  net::EventLoop loop_;
+  SlotSet low_, high_;
+  std::vector<ShardServer> shards_;
+  std::deque<LookupResult> results_;  // stable addresses
+  std::unique_ptr<RegisterClient> client_;
+};
+
+TEST_F(RegisterClientTest, RoutesUsersToTheShardOwningTheirSlot) {
+  start();
+  EXPECT_EQ(client_->shardCount(), 2u);
+  for (auto& u : usersInSlots("app", low_, 20, "l"))
+    EXPECT_EQ(client_->shardOf("app", u), 0u);
+  for (auto& u : usersInSlots("app", high_, 20, "h"))
+    EXPECT_EQ(client_->shardOf("app", u), 1u);
+}
+
+TEST_F(RegisterClientTest, LookupsOfOneTurnShareOneCallPerShardAndKeepTheirOrder) {
+  start();
+  auto lo = usersInSlots("app", low_, 3, "lo");
+  auto hi = usersInSlots("app", high_, 3, "hi");
+  std::vector<Session> sessions;
+  uint64_t conn = 1;
+  for (auto& u : lo)
+    sessions.push_back(makeSession("app", u, "dev-" + u, "r1", "10.0.0.1:1", conn++));
+  for (auto& u : hi)
+    sessions.push_back(makeSession("app", u, "dev-" + u, "r1", "10.0.0.1:1", conn++));
+  sessions.push_back(makeSession("app", hi[0], "second", "r2", "10.0.0.2:1", conn++));
+  seed(sessions);
+
+  // Five lookups in one loop turn, mixing shards and an offline user.
+  std::vector<std::vector<std::string>> asks = {
+      {lo[0], hi[0]}, {hi[1]}, {lo[1], "nobody", lo[2]}, {hi[2], lo[0], hi[1]}, {lo[2]}};
+  std::vector<LookupResult*> results;
+  for (auto& ask : asks)
+    results.push_back(&lookup(ask));
+  for (auto* r : results)
+    EXPECT_FALSE(r->done);  // never inside lookup()
+  ASSERT_TRUE(loop_.runUntil(
+      [&] {
+        for (auto* r : results) {
+          if (!r->done) return false;
+        }
+        return true;
+      },
+      5s));
+  EXPECT_EQ(shards_[0].counting->lookup_calls, 1);
+  EXPECT_EQ(shards_[1].counting->lookup_calls, 1);
+  for (size_t i = 0; i < asks.size(); ++i) {
+    ASSERT_TRUE(results[i]->status.isOk()) << results[i]->status.toString();
+    ASSERT_EQ(results[i]->sessions.size(), asks[i].size());
+    for (size_t k = 0; k < asks[i].size(); ++k) {
+      const std::string& user = asks[i][k];
+      const auto& got = results[i]->sessions[k];
+      if (user == "nobody") {
+        EXPECT_TRUE(got.empty());
+        continue;
+      }
+      ASSERT_FALSE(got.empty()) << user;
+      EXPECT_EQ(got[0].user(), user);
+      EXPECT_EQ(got[0].device(), "dev-" + user);
+      EXPECT_EQ(got.size(), user == hi[0] ? 2u : 1u);
+    }
+  }
+
+  // A lookup in a later turn is a new call.
+  LookupResult& later = lookup({lo[0]});
+  ASSERT_TRUE(loop_.runUntil([&] { return later.done; }, 5s));
+  EXPECT_EQ(shards_[0].counting->lookup_calls, 2);
+  EXPECT_EQ(shards_[1].counting->lookup_calls, 1);  // not asked: no user there
+}
+
+TEST_F(RegisterClientTest, EmptyLookupCompletesOkOnALaterTurn) {
+  start();
+  LookupResult& r = lookup({});
+  EXPECT_FALSE(r.done);
+  ASSERT_TRUE(loop_.runUntil([&] { return r.done; }, 5s));
+  EXPECT_TRUE(r.status.isOk());
+  EXPECT_TRUE(r.sessions.empty());
+  EXPECT_EQ(shards_[0].counting->lookup_calls + shards_[1].counting->lookup_calls, 0);
+}
+
+TEST_F(RegisterClientTest, ShardDownFailsOnlyTheLookupsThatNeedIt) {
+  start(/*high_down=*/true);
+  auto lo = usersInSlots("app", low_, 2, "lo");
+  auto hi = usersInSlots("app", high_, 1, "hi");
+  seed({makeSession("app", lo[0], "d", "r1", "10.0.0.1:1", 1)});
+  LookupResult& only_low = lookup({lo[0], lo[1]});
+  LookupResult& only_high = lookup({hi[0]});
+  LookupResult& both = lookup({lo[1], hi[0]});
+  ASSERT_TRUE(loop_.runUntil([&] { return only_low.done && only_high.done && both.done; }, 5s));
+  ASSERT_TRUE(only_low.status.isOk()) << only_low.status.toString();
+  EXPECT_EQ(only_low.sessions[0].size(), 1u);
+  EXPECT_TRUE(only_low.sessions[1].empty());
+  EXPECT_EQ(only_high.status.code(), Code::UNAVAILABLE) << only_high.status.toString();
+  EXPECT_EQ(both.status.code(), Code::UNAVAILABLE) << both.status.toString();
+  EXPECT_EQ(shards_[0].counting->lookup_calls, 1);
+
+  // Now known down: the next lookups fail fast, and the up shard still answers.
+  LookupResult& again_high = lookup({hi[0], lo[0]});
+  LookupResult& again_low = lookup({lo[0]});
+  ASSERT_TRUE(loop_.runUntil([&] { return again_high.done && again_low.done; }, 5s));
+  EXPECT_EQ(again_high.status.code(), Code::UNAVAILABLE) << again_high.status.toString();
+  ASSERT_TRUE(again_low.status.isOk()) << again_low.status.toString();
+  EXPECT_EQ(again_low.sessions[0].size(), 1u);
+}
+
+TEST_F(RegisterClientTest, DestroyingCompletesLookupsInFlightCancelled) {
+  start();
+  shards_[0].counting->hold_lookups = true;
+  LookupResult& r = lookup(usersInSlots("app", low_, 1));
+  ASSERT_TRUE(loop_.runUntil([&] { return shards_[0].counting->heldLookups() == 1; }, 5s));
+  client_.reset();
+  loop_.runUntil([&] { return r.done; }, 5s);
+  ASSERT_TRUE(r.done);
+  EXPECT_EQ(r.status.code(), Code::CANCELLED) << r.status.toString();
+}
+
+TEST_F(RegisterClientTest, DestroyingCompletesLookupsNotSentYetCancelled) {
+  // The header promises: "pending lookups complete CANCELLED" (and STYLE.md 9: exactly once).
+  start();
+  LookupResult& r = lookup(usersInSlots("app", low_, 1));
+  client_.reset();  // same turn: the lookup is still queued for runBeforePoll
+  loop_.runUntil([&] { return r.done; }, 1s);
+  EXPECT_TRUE(r.done) << "a lookup queued when the client was destroyed never completed";
+  if (r.done) {
+    EXPECT_EQ(r.status.code(), Code::CANCELLED) << r.status.toString();
+  }
+}
+
+TEST_F(RegisterClientTest, ManyOnlineCallsShareFewBatches) {
+  start();
+  auto lo = usersInSlots("app", low_, 150, "lo");
+  auto hi = usersInSlots("app", high_, 50, "hi");
+  uint64_t conn = 1;
+  for (auto& u : lo)
+    client_->online(makeSession("app", u, "d", "r1", "10.0.0.1:1", conn++));
+  for (auto& u : hi)
+    client_->online(makeSession("app", u, "d", "r1", "10.0.0.1:1", conn++));
+  ASSERT_TRUE(loop_.runUntil(
+      [&] {
+        return shards_[0].service->table().sessionCount() == 150 &&
+               shards_[1].service->table().sessionCount() == 50;
+      },
+      5s));
+  EXPECT_EQ(shards_[0].counting->online_calls, 1);
+  EXPECT_EQ(shards_[1].counting->online_calls, 1);
+  EXPECT_EQ(shards_[0].counting->online_sizes, std::vector<int>{150});
+}
+
+TEST_F(RegisterClientTest, FullBatchGoesOutAtOnce) {
+  RegisterClient::Options options;
+  options.max_batch = 50;
+  options.batch_interval = 10s;  // only the size can trigger a send within the test
+  start(false, options);
+  auto lo = usersInSlots("app", low_, 120, "lo");
+  uint64_t conn = 1;
+  for (auto& u : lo)
+    client_->online(makeSession("app", u, "d", "r1", "10.0.0.1:1", conn++));
+  ASSERT_TRUE(loop_.runUntil([&] { return shards_[0].counting->online_calls == 2; }, 5s));
+  EXPECT_EQ(shards_[0].counting->online_sizes, (std::vector<int>{50, 50}));
+  client_->flush();  // the remaining 20
+  ASSERT_TRUE(loop_.runUntil([&] { return shards_[0].counting->online_calls == 3; }, 5s));
+  EXPECT_EQ(shards_[0].counting->online_sizes.back(), 20);
+  EXPECT_EQ(shards_[0].service->table().sessionCount(), 120u);
+}
+
+TEST_F(RegisterClientTest, OfflineAfterOnlineInOneBatchLeavesTheSessionAbsent) {
+  start();
+  auto lo = usersInSlots("app", low_, 2, "lo");
+  Session gone = makeSession("app", lo[0], "d", "r1", "10.0.0.1:1", 1);
+  Session stays = makeSession("app", lo[1], "d", "r1", "10.0.0.1:1", 2);
+  client_->online(gone);
+  client_->online(stays);
+  client_->offline(offlineOf(gone));
+  ASSERT_TRUE(loop_.runUntil(
+      [&] {
+        return shards_[0].counting->online_calls == 1 && shards_[0].counting->offline_calls == 1;
+      },
+      5s));
+  EXPECT_EQ(shards_[0].service->table().sessionCount(), 1u);
+  std::vector<Session> found;
+  shards_[0].service->table().lookup("app", lo[0], &found);
+  EXPECT_TRUE(found.empty());
+  shards_[0].service->table().lookup("app", lo[1], &found);
+  EXPECT_EQ(found.size(), 1u);
+  EXPECT_EQ(shards_[1].counting->online_calls + shards_[1].counting->offline_calls, 0);
+}
+
+TEST_F(RegisterClientTest, FailedBatchIsReportedWithItsShard) {
+  start(/*high_down=*/true);
+  std::vector<std::pair<size_t, Code>> failures;
+  client_->setOnBatchFailed(
+      [&](size_t shard, const Status& st) { failures.emplace_back(shard, st.code()); });
+  client_->online(makeSession("app", usersInSlots("app", low_, 1)[0], "d", "r1", "10.0.0.1:1", 1));
+  client_->online(makeSession("app", usersInSlots("app", high_, 1)[0], "d", "r1", "10.0.0.1:1", 2));
+  ASSERT_TRUE(loop_.runUntil([&] { return !failures.empty(); }, 5s));
+  ASSERT_TRUE(loop_.runUntil([&] { return shards_[0].service->table().sessionCount() == 1; }, 5s));
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_EQ(failures[0].first, 1u);
+  EXPECT_EQ(failures[0].second, Code::UNAVAILABLE);
+}
+
+TEST_F(RegisterClientTest, HeartbeatGoesToEveryShard) {
+  start();
+  std::vector<size_t> answered;
+  RoomHeartbeatRequest req;
+  req.set_room_id("r1");
+  req.set_room_address(deadAddress());  // the shards' pulls fail; not what this test checks
+  client_->heartbeat(req, [&](size_t shard, const Status& st, bool resync) {
+    EXPECT_TRUE(st.isOk()) << st.toString();
+    EXPECT_TRUE(resync);  // a room the shards did not know
+    answered.push_back(shard);
+  });
+  ASSERT_TRUE(loop_.runUntil([&] { return answered.size() == 2; }, 5s));
+  std::sort(answered.begin(), answered.end());
+  EXPECT_EQ(answered, (std::vector<size_t>{0, 1}));
+  EXPECT_EQ(shards_[0].counting->heartbeat_calls, 1);
+  EXPECT_EQ(shards_[1].counting->heartbeat_calls, 1);
+}
+
+config::RegisterClientConfig shardsConfig(
+    const std::vector<std::pair<std::string, std::string>>& shards) {
+  config::RegisterClientConfig c;
+  for (auto& [address, slots] : shards) {
+    auto* s = c.add_shards();
+    s->set_address(address);
+    s->set_slots(slots);
+  }
+  return c;
+}
+
+TEST(RegisterClientOptionsTest, AcceptsShardsCoveringEverySlotOnce) {
+  auto o = RegisterClient::Options::fromConfig(
+      shardsConfig({{"127.0.0.1:1", "0-99,512-1023"}, {"127.0.0.1:2", "100-511"}}));
+  ASSERT_TRUE(o.isOk()) << o.status().toString();
+  ASSERT_EQ(o->shards.size(), 2u);
+  EXPECT_EQ(o->shards[0].slots.toString(), "0-99,512-1023");
+  EXPECT_EQ(o->shards[1].address, "127.0.0.1:2");
+  auto one = RegisterClient::Options::fromConfig(shardsConfig({{"127.0.0.1:1", ""}}));
+  ASSERT_TRUE(one.isOk()) << one.status().toString();  // empty slots: all of them
+  EXPECT_EQ(one->shards[0].slots.count(), kSlotCount);
+}
+
+TEST(RegisterClientOptionsTest, RejectsOverlappingShards) {
+  auto o = RegisterClient::Options::fromConfig(
+      shardsConfig({{"127.0.0.1:1", "0-600"}, {"127.0.0.1:2", "500-1023"}}));
+  ASSERT_FALSE(o.isOk());
+  EXPECT_EQ(o.status().code(), Code::INVALID_ARGUMENT);
+  EXPECT_NE(o.status().message().find("overlap"), std::string::npos) << o.status().message();
+  EXPECT_NE(o.status().message().find("127.0.0.1:2"), std::string::npos) << o.status().message();
+}
+
+TEST(RegisterClientOptionsTest, RejectsIncompleteCoverage) {
+  auto o = RegisterClient::Options::fromConfig(
+      shardsConfig({{"127.0.0.1:1", "0-511"}, {"127.0.0.1:2", "512-1000"}}));
+  ASSERT_FALSE(o.isOk());
+  EXPECT_EQ(o.status().code(), Code::INVALID_ARGUMENT);
+  EXPECT_NE(o.status().message().find("1001 of 1024"), std::string::npos) << o.status().message();
+}
+
+TEST(RegisterClientOptionsTest, RejectsNoShardsAndBadSlots) {
+  EXPECT_EQ(RegisterClient::Options::fromConfig(shardsConfig({})).status().code(),
+            Code::INVALID_ARGUMENT);
+  auto bad = RegisterClient::Options::fromConfig(shardsConfig({{"127.0.0.1:9", "0-2000"}}));
+  ASSERT_FALSE(bad.isOk());
+  EXPECT_NE(bad.status().message().find("127.0.0.1:9"), std::string::npos)
+      << bad.status().message();
+}
+
+}  // namespace
+}  // namespace push::reg
