@@ -11,7 +11,7 @@
 #include "common/base/metrics.h"
 #include "common/http/admin.h"
 #include "common/http/json.h"
-#include "common/http/json_reader.h"
+#include "common/base/json_reader.h"
 #include "common/net/event_loop.h"
 #include "common/rpc/controller.h"
 #include "proto/center.pb.h"
@@ -48,7 +48,7 @@ bool validName(const std::string& s) {
   for (unsigned char c : s) {
     if (c < 0x20 || c == 0x7f) return false;
   }
-  return http::isValidUtf8(s);
+  return isValidUtf8(s);
 }
 
 // POST /v1/push body -> PushRequest. Hand-written on JsonReader: protobuf's JSON mapping
@@ -56,7 +56,7 @@ bool validName(const std::string& s) {
 // the protobuf JSON mapping (lowerCamelCase and the original); unknown fields are refused,
 // like parseJsonBody does; null means absent.
 Status parsePushRequest(std::string_view body, center::PushRequest* out) {
-  http::JsonReader r(body);
+  JsonReader r(body);
   RETURN_IF_ERROR(r.beginObject());
   std::string key, value;
   while (r.nextKey(&key)) {
@@ -110,10 +110,10 @@ std::string pushResponseJson(const center::PushResponse& r) {
     const center::PushResult& x = r.results(i);
     if (i) out += ',';
     out += "{\"user\":";
-    http::appendJsonString(&out, x.user());
+    appendJsonString(&out, x.user());
     if (!x.device().empty()) {
       out += ",\"device\":";
-      http::appendJsonString(&out, x.device());
+      appendJsonString(&out, x.device());
     }
     out += ",\"status\":\"" + x.status() + "\"";
     if (x.connections()) out += ",\"connections\":" + std::to_string(x.connections());

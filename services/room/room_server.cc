@@ -409,7 +409,8 @@ void RoomServer::onAuth(ClientConn& c, const client::Auth& auth) {
       code = client::ERROR_UNKNOWN_APP;
       why = "unknown app '" + claims.app + "'";
     } else {
-      code = verifyToken(auth.token(), options_.apps[app].secret, wallMs() / 1000, &claims, &why);
+      code = checkToken(auth.token(), claims_json, claims, options_.apps[app].secret,
+                        wallMs() / 1000, &why);
     }
   }
   if (code != client::ERROR_NONE) {
@@ -458,7 +459,8 @@ void RoomServer::onBind(ClientConn& c, const client::Bind& bind) {
       code = client::ERROR_UNKNOWN_APP;
       why = "unknown app '" + claims.app + "'";
     } else {
-      code = verifyToken(bind.token(), options_.apps[app].secret, wallMs() / 1000, &claims, &why);
+      code = checkToken(bind.token(), claims_json, claims, options_.apps[app].secret,
+                        wallMs() / 1000, &why);
     }
   }
   if (code == client::ERROR_NONE && claims.device != c.device) {

@@ -24,12 +24,20 @@ struct TokenClaims {
 client::ErrorCode parseToken(std::string_view token, TokenClaims* claims, std::string* claims_json,
                              std::string* why);
 
-// Full check: signature with `secret` (constant-time compare) and expiry against `now_s`.
-// Returns ERROR_NONE, ERROR_BAD_TOKEN or ERROR_TOKEN_EXPIRED.
+// The second half of verifyToken(), for a caller that already ran parseToken() (to find the
+// app's secret) and should not parse again: signature over `claims_json` with `secret`
+// (constant-time compare) and expiry against `now_s`.
+client::ErrorCode checkToken(std::string_view token, std::string_view claims_json,
+                             const TokenClaims& claims, std::string_view secret, int64_t now_s,
+                             std::string* why);
+
+// Full check: parse, signature with `secret` (constant-time compare) and expiry against
+// `now_s`. Returns ERROR_NONE, ERROR_BAD_TOKEN or ERROR_TOKEN_EXPIRED.
 client::ErrorCode verifyToken(std::string_view token, std::string_view secret, int64_t now_s,
                               TokenClaims* claims, std::string* why);
 
-// Mints a token (the app server's side; tools and tests use it).
+// Mints a token (the app server's side; tools and tests use it). The claims JSON has a fixed
+// key order, so the same claims always give the same token.
 std::string mintToken(std::string_view secret, const TokenClaims& claims);
 
 // Limits on claim fields: 1..128 bytes each, no control characters.

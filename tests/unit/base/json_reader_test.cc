@@ -1,11 +1,11 @@
-#include "common/http/json_reader.h"
+#include "common/base/json_reader.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-namespace push::http {
+namespace push {
 namespace {
 
 TEST(JsonReaderTest, ReadsObjectsArraysStringsAndNumbers) {
@@ -132,4 +132,4 @@ TEST(Utf8Test, AcceptsWellFormedAndRejectsTheRest) {
 }
 
 }  // namespace
-}  // namespace push::http
+}  // namespace push

@@ -6,7 +6,7 @@
 
 #include "common/base/status.h"
 
-namespace push::http {
+namespace push {
 
 // A pull parser for JSON request bodies on hot paths, where protobuf's JSON mapping costs tens
 // of thousands of instructions per request. No DOM, no allocation except for decoded strings.
@@ -61,4 +61,4 @@ bool isValidUtf8(std::string_view s);
 // Appends `s` as a JSON string literal (quotes and escapes).
 void appendJsonString(std::string* out, std::string_view s);
 
-}  // namespace push::http
+}  // namespace push

@@ -1,6 +1,6 @@
-#include "common/http/json_reader.h"
+#include "common/base/json_reader.h"
 
-namespace push::http {
+namespace push {
 
 namespace {
 constexpr int kMaxDepth = 64;
@@ -315,4 +315,4 @@ void appendJsonString(std::string* out, std::string_view s) {
   out->push_back('"');
 }
 
-}  // namespace push::http
+}  // namespace push
