@@ -171,13 +171,17 @@ struct CenterServer::PushCall {
 };
 
 Result<CenterOptions> CenterOptions::fromConfig(const config::CenterConfig& c, const ConfigFile* file) {
-  auto range = [&](std::string_view field, int64_t min, int64_t max) -> Status {
-    return file ? file->requireRange(field, min, max) : Status::ok();
+  // Each check names the field (with file:line:column when there is a file); 0 = default.
+  auto range = [&](std::string_view field, int64_t value, int64_t min, int64_t max) -> Status {
+    if (value == 0 || (value >= min && value <= max)) return Status::ok();
+    const std::string why = std::to_string(value) + " is out of range [" + std::to_string(min) +
+                            ", " + std::to_string(max) + "]";
+    return file ? file->fieldError(field, why) : invalidArgument(std::string(field) + ": " + why);
   };
-  RETURN_IF_ERROR(range("node_id", 0, IdGenerator::kMaxNode));
-  RETURN_IF_ERROR(range("max_targets_per_request", 1, 1'000'000));
+  RETURN_IF_ERROR(range("node_id", c.node_id(), 0, IdGenerator::kMaxNode));
+  RETURN_IF_ERROR(range("max_targets_per_request", c.max_targets_per_request(), 1, 1'000'000));
   // A message must fit a client frame (64 KiB by default, with room for the Push envelope).
-  RETURN_IF_ERROR(range("max_payload_bytes", 1, 60 * 1024));
+  RETURN_IF_ERROR(range("max_payload_bytes", c.max_payload_bytes(), 1, 60 * 1024));
   CenterOptions o;
   o.http = http::HttpServer::Options::fromConfig(c.http());
   if (c.http().listen().address().empty()) o.http.address = "127.0.0.1:8080";

@@ -16,6 +16,15 @@ struct RegisterClient::ShardState {
   OfflineRequest offline;
 };
 
+struct RegisterClient::PendingLookup {
+  std::vector<UserKey> users;
+  LookupDone done;
+  std::vector<std::vector<Session>> results;
+  Status status;
+  size_t remaining = 0;  // shard calls still to answer
+  size_t last_call = SIZE_MAX;  // the call this lookup was last counted in (while building)
+};
+
 Result<RegisterClient::Options> RegisterClient::Options::fromConfig(
     const config::RegisterClientConfig& config) {
   Options o;
@@ -71,6 +80,12 @@ RegisterClient::~RegisterClient() {
   *alive_ = false;
   if (timer_) timer_->close();
   shards_.clear();  // closes channels: calls in flight complete CANCELLED
+  // Lookups queued this turn and not sent yet complete too (STYLE.md 9).
+  std::vector<std::shared_ptr<PendingLookup>> queued;
+  queued.swap(pending_lookups_);
+  for (auto& p : queued) {
+    p->done(Status(Code::CANCELLED, "register client closed"), std::move(p->results));
+  }
 }
 
 size_t RegisterClient::shardOf(std::string_view app, std::string_view user) const {
@@ -166,15 +181,6 @@ void RegisterClient::heartbeat(const RoomHeartbeatRequest& request,
                                     }));
   }
 }
-
-struct RegisterClient::PendingLookup {
-  std::vector<UserKey> users;
-  LookupDone done;
-  std::vector<std::vector<Session>> results;
-  Status status;
-  size_t remaining = 0;  // shard calls still to answer
-  size_t last_call = SIZE_MAX;  // the call this lookup was last counted in (while building)
-};
 
 void RegisterClient::lookup(std::vector<UserKey> users, LookupDone done) {
   auto p = std::make_shared<PendingLookup>();

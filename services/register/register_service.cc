@@ -87,6 +87,17 @@ void RegisterService::close() {
 
 int64_t RegisterService::nowMs() const { return loop_.nowMs(); }
 
+std::string RegisterService::goneKey(std::string_view app, std::string_view user, uint64_t conn_id) {
+  std::string key;
+  key.reserve(app.size() + user.size() + 22);
+  key.append(app);
+  key.push_back('\0');
+  key.append(user);
+  key.push_back('\0');
+  key.append(std::to_string(conn_id));
+  return key;
+}
+
 void RegisterService::Online(pb::RpcController*, const OnlineRequest* request,
                              OnlineResponse* response, pb::Closure* done) {
   rpc::DoneGuard guard(done);
@@ -101,7 +112,7 @@ void RegisterService::Online(pb::RpcController*, const OnlineRequest* request,
       room.address = s.room_address();
       room.last_seen_ms = nowMs();
     }
-    if (room.syncing) room.gone_during_sync.erase(s.conn_id());
+    if (room.syncing) room.gone_during_sync.erase(goneKey(s.app(), s.user(), s.conn_id()));
     table_.add(s);
     ++accepted;
   }
@@ -118,7 +129,9 @@ void RegisterService::Offline(pb::RpcController*, const OfflineRequest* request,
   for (const OfflineSession& s : request->sessions()) {
     removed += table_.remove(s.app(), s.user(), s.room_id(), s.conn_id());
     auto it = rooms_.find(s.room_id());
-    if (it != rooms_.end() && it->second.syncing) it->second.gone_during_sync.insert(s.conn_id());
+    if (it != rooms_.end() && it->second.syncing) {
+      it->second.gone_during_sync.insert(goneKey(s.app(), s.user(), s.conn_id()));
+    }
   }
   regMetrics().offline.inc(static_cast<uint64_t>(request->sessions_size()));
   response->set_removed(removed);
@@ -226,7 +239,7 @@ void RegisterService::pullPage(std::shared_ptr<Pull> pull) {
       return;
     }
     for (const Session& s : pull->response.sessions()) {
-      if (room.gone_during_sync.count(s.conn_id())) continue;
+      if (room.gone_during_sync.count(goneKey(s.app(), s.user(), s.conn_id()))) continue;
       if (!self->options_.slots.contains(slotOf(s.app(), s.user()))) continue;
       self->table_.add(s);
       ++pull->sessions;

@@ -69,13 +69,16 @@ class RegisterService final : public Register {
     int64_t last_seen_ms = 0;
     bool synced = false;
     bool syncing = false;
-    std::unordered_set<uint64_t> gone_during_sync;  // conn ids
+    // Sessions that went offline during the pull, as app '\0' user '\0' conn_id: one
+    // connection may carry several apps, so the connection id alone is not enough.
+    std::unordered_set<std::string> gone_during_sync;
   };
   struct Pull;
   void checkLiveness();
   void startPull(const std::string& room_id, RoomState& room);
   void pullPage(std::shared_ptr<Pull> pull);
   int64_t nowMs() const;
+  static std::string goneKey(std::string_view app, std::string_view user, uint64_t conn_id);
 
   net::EventLoop& loop_;
   Options options_;

@@ -39,7 +39,7 @@ Result<IpFilter::Cidr> IpFilter::parseCidr(const std::string& text) {
     std::string_view p(text);
     p.remove_prefix(slash + 1);
     auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), prefix);
-    if (ec != std::errc() || ptr != p.data() + p.size()) {
+    if (ec != std::errc() || ptr != p.data() + p.size() || prefix < 0) {
       return invalidArgument("bad CIDR '" + text + "'");
     }
   }
@@ -81,6 +81,12 @@ IpFilter::Key IpFilter::keyOf(const net::InetAddress& peer) {
   const sockaddr* sa = peer.sockaddrPtr();
   if (peer.family() == AF_INET6) {
     const auto* a = &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(a)) {
+      // A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d; IPv4 rules must apply.
+      key[0] = 4;
+      std::memcpy(key.data() + 1, reinterpret_cast<const uint8_t*>(a) + 12, 4);
+      return key;
+    }
     key[0] = 6;
     std::memcpy(key.data() + 1, a, 16);
   } else {
@@ -110,7 +116,7 @@ IpFilter::Verdict IpFilter::admit(const net::InetAddress& peer, int64_t now_ms) 
   }
   if (options_.max_connects_per_s) {
     const float burst = 2.0f * static_cast<float>(options_.max_connects_per_s);
-    if (ip.last_ms == 0) {
+    if (ip.last_ms < 0) {  // a new entry: a full bucket
       ip.tokens = burst;
     } else {
       ip.tokens += static_cast<float>(now_ms - ip.last_ms) / 1000.0f *

@@ -55,7 +55,7 @@ class IpFilter {
   struct PerIp {
     uint32_t open = 0;
     float tokens = 0;
-    int64_t last_ms = 0;
+    int64_t last_ms = -1;  // -1: never refilled
   };
   struct KeyHash {
     size_t operator()(const Key& k) const;

@@ -5,20 +5,25 @@
 namespace push::room {
 
 Result<RoomOptions> RoomOptions::fromConfig(const config::RoomConfig& c, const ConfigFile* file) {
-  auto range = [&](std::string_view field, int64_t min, int64_t max) -> Status {
-    return file ? file->requireRange(field, min, max) : Status::ok();
+  // Each check names the field, with file:line:column when the config came from a file. 0 is
+  // proto3's "not set" (the default applies).
+  auto range = [&](std::string_view field, int64_t value, int64_t min, int64_t max) -> Status {
+    if (value == 0 || (value >= min && value <= max)) return Status::ok();
+    const std::string why = std::to_string(value) + " is out of range [" + std::to_string(min) +
+                            ", " + std::to_string(max) + "]";
+    return file ? file->fieldError(field, why) : invalidArgument(std::string(field) + ": " + why);
   };
-  RETURN_IF_ERROR(range("max_frame_bytes", 1024, 16 << 20));
-  RETURN_IF_ERROR(range("auth_timeout_ms", 100, 600'000));
-  RETURN_IF_ERROR(range("heartbeat.min_s", 1, 3600));
-  RETURN_IF_ERROR(range("heartbeat.unknown_s", 1, 3600));
-  RETURN_IF_ERROR(range("heartbeat.cellular_s", 1, 3600));
-  RETURN_IF_ERROR(range("heartbeat.wifi_s", 1, 3600));
-  RETURN_IF_ERROR(range("heartbeat.max_s", 1, 3600));
-  RETURN_IF_ERROR(range("max_apps_per_connection", 1, kMaxAppsPerConnection));
-  RETURN_IF_ERROR(range("drain_window_ms", 0, 3'600'000));
-  RETURN_IF_ERROR(range("drain_deadline_ms", 100, 3'600'000));
-  RETURN_IF_ERROR(range("register_heartbeat_ms", 100, 60'000));
+  RETURN_IF_ERROR(range("max_frame_bytes", c.max_frame_bytes(), 1024, 16 << 20));
+  RETURN_IF_ERROR(range("auth_timeout_ms", c.auth_timeout_ms(), 100, 600'000));
+  RETURN_IF_ERROR(range("heartbeat.min_s", c.heartbeat().min_s(), 1, 3600));
+  RETURN_IF_ERROR(range("heartbeat.unknown_s", c.heartbeat().unknown_s(), 1, 3600));
+  RETURN_IF_ERROR(range("heartbeat.cellular_s", c.heartbeat().cellular_s(), 1, 3600));
+  RETURN_IF_ERROR(range("heartbeat.wifi_s", c.heartbeat().wifi_s(), 1, 3600));
+  RETURN_IF_ERROR(range("heartbeat.max_s", c.heartbeat().max_s(), 1, 3600));
+  RETURN_IF_ERROR(range("max_apps_per_connection", c.max_apps_per_connection(), 1, kMaxAppsPerConnection));
+  RETURN_IF_ERROR(range("drain_window_ms", c.drain_window_ms(), 0, 3'600'000));
+  RETURN_IF_ERROR(range("drain_deadline_ms", c.drain_deadline_ms(), 100, 3'600'000));
+  RETURN_IF_ERROR(range("register_heartbeat_ms", c.register_heartbeat_ms(), 100, 60'000));
 
   RoomOptions o;
   if (!c.name().empty()) o.name = c.name();
