@@ -132,6 +132,9 @@ class BenchClient {
     free_.push_back(c);
     if (now >= stop_at_) stopping_ = true;
     if (!stopping_ && rate_ <= 0) issue();
+    // Open loop: also pace on every completion, not only on the 1 ms timer, so calls leave
+    // spread out instead of in 1 ms bursts (a burst would measure its own queueing).
+    if (!stopping_ && rate_ > 0) pace();
   }
 
   net::EventLoop& loop_;
