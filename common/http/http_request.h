@@ -83,6 +83,8 @@ class HttpRequest {
     http_minor_ = minor;
   }
   void addHeader(std::string name, std::string value);
+  // Room for `n` headers before the first reallocation (parsers call it once per request).
+  void reserveHeaders(size_t n) { headers_.reserve(n); }
   void setBody(std::string body) { body_ = std::move(body); }
   void setPathParams(std::vector<Param> params) { path_params_ = std::move(params); }
   void setPeer(const net::InetAddress& peer) { peer_ = peer; }

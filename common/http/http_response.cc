@@ -1,6 +1,7 @@
 #include "common/http/http_response.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 
 #include "common/base/log.h"
@@ -166,10 +167,11 @@ void HttpResponse::serializeTo(std::string* out, bool head, bool close,
   }
   const bool no_body = status == 204 || status == 304;
   const std::string_view reason = reasonPhrase(status);
-  char line[64];
-  int n = std::snprintf(line, sizeof line, "HTTP/1.1 %d ", status);
+  char number[24];
   out->reserve(out->size() + 128 + body_.size());
-  out->append(line, static_cast<size_t>(n));
+  out->append("HTTP/1.1 ");
+  out->append(number, std::to_chars(number, number + sizeof number, status).ptr);
+  out->push_back(' ');
   out->append(reason);
   out->append("\r\n");
   for (const auto& [name, value] : headers_) {
@@ -184,8 +186,9 @@ void HttpResponse::serializeTo(std::string* out, bool head, bool close,
     out->append("\r\n");
   }
   if (!no_body) {
-    n = std::snprintf(line, sizeof line, "Content-Length: %zu\r\n", body_.size());
-    out->append(line, static_cast<size_t>(n));
+    out->append("Content-Length: ");
+    out->append(number, std::to_chars(number, number + sizeof number, body_.size()).ptr);
+    out->append("\r\n");
   }
   if (close) {
     out->append("Connection: close\r\n");

@@ -28,6 +28,9 @@ class HttpServer::ConnectionHandler final : public net::TcpConnection::Handler {
     // Input is kept only while reading is paused (at most about one read); output beyond
     // the hard limit means the client does not read its answers.
     limits.max_input = 1u << 20;
+    // API clients keep connections busy with pipelined requests: keep modest buffers.
+    limits.retain_output = 64u << 10;
+    limits.retain_input = 64u << 10;
   }
 
   size_t onData(net::TcpConnection& conn, const char* data, size_t len) override {

@@ -32,7 +32,9 @@ NetMetrics& netMetrics() {
   return *m;
 }
 
-uv_stream_t* asStream(uv_tcp_t* tcp) { return reinterpret_cast<uv_stream_t*>(tcp); }
+uv_stream_t* asStream(uv_tcp_t* tcp) {
+  return reinterpret_cast<uv_stream_t*>(tcp);
+}
 
 }  // namespace
 
@@ -44,19 +46,29 @@ struct TcpConnection::WriteReq {
 
 const char* TcpConnection::reasonName(CloseReason reason) {
   switch (reason) {
-    case CloseReason::Local: return "local";
-    case CloseReason::PeerClosed: return "peer closed";
-    case CloseReason::ReadError: return "read error";
-    case CloseReason::WriteError: return "write error";
-    case CloseReason::SlowPeer: return "slow peer";
-    case CloseReason::InputTooLarge: return "input too large";
+    case CloseReason::Local:
+      return "local";
+    case CloseReason::PeerClosed:
+      return "peer closed";
+    case CloseReason::ReadError:
+      return "read error";
+    case CloseReason::WriteError:
+      return "write error";
+    case CloseReason::SlowPeer:
+      return "slow peer";
+    case CloseReason::InputTooLarge:
+      return "input too large";
   }
   return "?";
 }
 
-void TcpConnection::Handler::onPeerShutdown(TcpConnection& conn) { conn.closeAfterFlush(); }
+void TcpConnection::Handler::onPeerShutdown(TcpConnection& conn) {
+  conn.closeAfterFlush();
+}
 
-TcpConnection* TcpConnection::createUnstarted(EventLoop& loop) { return new TcpConnection(loop); }
+TcpConnection* TcpConnection::createUnstarted(EventLoop& loop) {
+  return new TcpConnection(loop);
+}
 
 TcpConnection::TcpConnection(EventLoop& loop) {
   uv_tcp_init(loop.uvLoop(), &tcp_);
@@ -69,7 +81,9 @@ TcpConnection::~TcpConnection() {
   netMetrics().open.add(-1);
 }
 
-EventLoop& TcpConnection::loop() const { return *EventLoop::fromUv(tcp_.loop); }
+EventLoop& TcpConnection::loop() const {
+  return *EventLoop::fromUv(tcp_.loop);
+}
 
 int TcpConnection::fd() const {
   uv_os_fd_t fd = -1;
@@ -166,7 +180,7 @@ void TcpConnection::processInput(const char* data, size_t len) {
     size_t used = handler_->onData(*this, in_.data(), in_.size());
     if (closing_) return;
     in_.consume(used);
-    if (in_.empty()) in_.release();
+    if (in_.empty() && in_.capacity() > limits_->retain_input) in_.release();
   }
   if (in_.size() > limits_->max_input) {
     LOG_CONN(Debug, Net, id_, "{} unconsumed input bytes, limit {}", in_.size(),

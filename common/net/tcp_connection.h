@@ -57,6 +57,9 @@ class TcpConnection {
     // Output buffer capacity kept after a complete flush, to avoid reallocating on busy
     // connections (RPC). 0 frees it, best for many idle clients. Default: 0.
     uint32_t retain_output = 0;
+    // The same for the partial-frame input buffer once it is drained. Freeing and regrowing a
+    // large buffer on every read costs a malloc consolidation each time. Default: 0.
+    uint32_t retain_input = 0;
   };
 
   // Implemented by whoever owns a set of connections; shared by all of them.

@@ -36,8 +36,7 @@ struct ClientMetrics {
       "push_rpc_client_call_seconds", "Client call latency, all channels.",
       metrics::latencyBuckets());
   metrics::Counter& late = metrics::Registry::global().counter(
-      "push_rpc_client_late_responses_total",
-      "Responses that arrived after their call timed out.");
+      "push_rpc_client_late_responses_total", "Responses that arrived after their call timed out.");
   metrics::Counter& retries = metrics::Registry::global().counter(
       "push_rpc_client_retries_total", "Calls re-sent after a server did not execute them.");
   ClientMetrics() {
@@ -60,12 +59,11 @@ ClientMetrics& clientMetrics() {
 
 }  // namespace
 
-
 struct Channel::Slot {
   EndpointState* endpoint = nullptr;
-  net::TcpConnection* conn = nullptr;       // up
-  net::TcpConnector* connector = nullptr;   // connecting
-  int64_t retry_at_ms = 0;                  // when neither: next attempt (loop time)
+  net::TcpConnection* conn = nullptr;      // up
+  net::TcpConnector* connector = nullptr;  // connecting
+  int64_t retry_at_ms = 0;                 // when neither: next attempt (loop time)
   uint32_t backoff_ms = 0;
   uint32_t inflight = 0;
 };
@@ -74,19 +72,21 @@ struct Channel::EndpointState {
   Endpoint endpoint;
   net::InetAddress addr;
   std::vector<Slot> slots;
-  int index = -1;        // position in endpoints_; -1 once retired
+  int index = -1;  // position in endpoints_; -1 once retired
   uint32_t next_slot = 0;
   bool ever_failed = false;  // a connect attempt failed since the endpoint was last up
   Status last_error;
 
   size_t upCount() const {
     size_t n = 0;
-    for (const Slot& s : slots) n += s.conn != nullptr;
+    for (const Slot& s : slots)
+      n += s.conn != nullptr;
     return n;
   }
   size_t openCount() const {
     size_t n = 0;
-    for (const Slot& s : slots) n += (s.conn != nullptr) + (s.connector != nullptr);
+    for (const Slot& s : slots)
+      n += (s.conn != nullptr) + (s.connector != nullptr);
     return n;
   }
 };
@@ -143,7 +143,8 @@ net::TcpConnection::Limits Channel::Options::defaultLimits() {
   limits.low_watermark = 2u << 20;
   limits.hard_limit = 64u << 20;
   limits.max_input = (16u << 20) + 64;
-  limits.retain_output = 64u << 10;
+  limits.retain_output = 256u << 10;  // see Server: few, busy connections
+  limits.retain_input = 256u << 10;
   return limits;
 }
 
@@ -204,7 +205,8 @@ int64_t Channel::nowUs() const {
 Status Channel::setEndpoints(const std::vector<std::string>& addresses) {
   std::vector<Endpoint> eps;
   eps.reserve(addresses.size());
-  for (const auto& a : addresses) eps.push_back(Endpoint{a, 1});
+  for (const auto& a : addresses)
+    eps.push_back(Endpoint{a, 1});
   return setEndpoints(eps);
 }
 
@@ -230,7 +232,8 @@ Status Channel::setEndpoints(const std::vector<Endpoint>& endpoints) {
       state = std::make_unique<EndpointState>();
       state->addr = addrs[i];
       state->slots.resize(options_.connections_per_endpoint);
-      for (Slot& s : state->slots) s.endpoint = state.get();
+      for (Slot& s : state->slots)
+        s.endpoint = state.get();
     }
     state->endpoint = endpoints[i];
     state->index = static_cast<int>(i);
@@ -260,7 +263,8 @@ size_t Channel::usableEndpoints() const {
 
 void Channel::refreshUsable() {
   usable_.assign(endpoints_.size(), false);
-  for (size_t i = 0; i < endpoints_.size(); ++i) usable_[i] = endpoints_[i]->upCount() > 0;
+  for (size_t i = 0; i < endpoints_.size(); ++i)
+    usable_[i] = endpoints_[i]->upCount() > 0;
 }
 
 bool Channel::anyEndpointConnecting() const {
@@ -494,8 +498,7 @@ size_t Channel::onData(net::TcpConnection& conn, const char* data, size_t len) {
     auto hs = detail::parseHeader(data + used, len - used, options_.max_frame_bytes, &header);
     if (hs == detail::HeaderStatus::Incomplete) break;
     if (hs != detail::HeaderStatus::Ok || !(header.flags & detail::kFlagResponse)) {
-      LOG_EVERY_SEC(Warn, Rpc, 1, "closing RPC connection to {}: {}",
-                    conn.peerAddress().toString(),
+      LOG_EVERY_SEC(Warn, Rpc, 1, "closing RPC connection to {}: {}", conn.peerAddress().toString(),
                     hs == detail::HeaderStatus::Ok ? "request frame sent to a client"
                                                    : detail::headerStatusText(hs));
       conn.close();
@@ -575,13 +578,14 @@ void Channel::onClosed(net::TcpConnection& conn, net::TcpConnection::CloseReason
     }
   }
   if (!closing_ && ep.index >= 0) {
-    LOG_INFO(Rpc, "RPC connection to {} closed ({}); {} calls in flight fail",
-             ep.endpoint.address, net::TcpConnection::reasonName(reason), broken.size());
+    LOG_INFO(Rpc, "RPC connection to {} closed ({}); {} calls in flight fail", ep.endpoint.address,
+             net::TcpConnection::reasonName(reason), broken.size());
   }
   const std::string why = "connection to " + ep.endpoint.address + " closed (" +
                           net::TcpConnection::reasonName(reason) + ") with the call in flight";
   std::sort(broken.begin(), broken.end());
-  for (uint64_t id : broken) complete(id, unavailable(why));
+  for (uint64_t id : broken)
+    complete(id, unavailable(why));
   if (closing_) {
     maybeDelete();
     return;
@@ -629,9 +633,11 @@ void Channel::close() {
   closing_ = true;
   std::vector<uint64_t> ids;
   ids.reserve(calls_.size());
-  for (auto& [id, call] : calls_) ids.push_back(id);
+  for (auto& [id, call] : calls_)
+    ids.push_back(id);
   std::sort(ids.begin(), ids.end());
-  for (uint64_t id : ids) complete(id, Status(Code::CANCELLED, "channel closed"));
+  for (uint64_t id : ids)
+    complete(id, Status(Code::CANCELLED, "channel closed"));
   waiting_.clear();
   auto closeAll = [](std::vector<std::unique_ptr<EndpointState>>& list) {
     for (auto& ep : list) {

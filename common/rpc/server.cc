@@ -38,10 +38,14 @@ metrics::Counter& rejected(const char* why) {
   static auto& bad = r.counter("push_rpc_server_rejected_total", "Calls answered without running.",
                                R"(reason="bad_request")");
   switch (why[0]) {
-    case 'o': return overloaded;
-    case 's': return shutting;
-    case 'n': return unknown;
-    default: return bad;
+    case 'o':
+      return overloaded;
+    case 's':
+      return shutting;
+    case 'n':
+      return unknown;
+    default:
+      return bad;
   }
 }
 }  // namespace
@@ -76,7 +80,8 @@ struct Server::Call final : pb::Closure {
 };
 
 Server::Method::~Method() {
-  for (Call* c : free_calls) delete c;
+  for (Call* c : free_calls)
+    delete c;
 }
 
 struct Server::GraceTimer {
@@ -90,7 +95,9 @@ net::TcpConnection::Limits Server::Options::defaultLimits() {
   limits.low_watermark = 2u << 20;
   limits.hard_limit = 64u << 20;
   limits.max_input = (16u << 20) + 64;
-  limits.retain_output = 64u << 10;  // busy pipelined connections: keep the buffer
+  // Busy pipelined connections (few per process): keep the buffers between turns.
+  limits.retain_output = 256u << 10;
+  limits.retain_input = 256u << 10;
   return limits;
 }
 
@@ -259,7 +266,7 @@ void Server::handleRequest(net::TcpConnection& conn, const char* meta_bytes, siz
                        Clock::system().monoNow().time_since_epoch())
                        .count();
   call->controller.setDeadlineMonoMs(meta.timeout_ms() ? call->start_us / 1000 + meta.timeout_ms()
-                                                        : 0);
+                                                       : 0);
   call->running = true;
   ++running_;
   method->calls->inc();
@@ -323,8 +330,7 @@ void Server::reply(net::TcpConnection& conn, uint64_t request_id, const Status& 
 }
 
 void Server::onClosed(net::TcpConnection& conn, net::TcpConnection::CloseReason reason) {
-  LOG_DEBUG(Rpc, "RPC connection {} closed: {}", conn.id(),
-            net::TcpConnection::reasonName(reason));
+  LOG_DEBUG(Rpc, "RPC connection {} closed: {}", conn.id(), net::TcpConnection::reasonName(reason));
   connections_.erase(conn.id());
   if (shutting_down_) maybeFinishShutdown();
 }
@@ -358,7 +364,8 @@ void Server::closeConnections(bool after_flush) {
   connections_closing_ = true;
   std::vector<net::TcpConnection*> conns;
   conns.reserve(connections_.size());
-  for (auto& [id, conn] : connections_) conns.push_back(conn);
+  for (auto& [id, conn] : connections_)
+    conns.push_back(conn);
   for (auto* conn : conns) {
     if (after_flush) {
       conn->closeAfterFlush();

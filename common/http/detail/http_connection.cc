@@ -77,6 +77,7 @@ bool HttpConnection::closing() const {
 int HttpConnection::onMessageBegin(llhttp_t* parser) {
   HttpConnection& c = self(parser);
   c.request_ = HttpRequest();
+  c.request_.reserveHeaders(8);  // typical API requests carry 4-8 headers
   c.target_.clear();
   c.field_.clear();
   c.value_.clear();
