@@ -3,15 +3,16 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
-#include <map>
 #include <set>
+#include <string_view>
+#include <unordered_map>
 
 #include "common/base/clock.h"
+#include "common/base/json_reader.h"
 #include "common/base/log.h"
 #include "common/base/metrics.h"
 #include "common/http/admin.h"
 #include "common/http/json.h"
-#include "common/base/json_reader.h"
 #include "common/net/event_loop.h"
 #include "common/rpc/controller.h"
 #include "proto/center.pb.h"
@@ -25,9 +26,10 @@ namespace {
 struct CenterMetrics {
   metrics::Registry& r = metrics::Registry::global();
   metrics::Counter& pushes = r.counter("push_center_pushes_total", "Push requests accepted.");
-  metrics::Counter& targets = r.counter("push_center_targets_total", "Push targets (users + devices).");
-  metrics::Counter& delivered =
-      r.counter("push_center_target_results_total", "Push target outcomes.", R"(status="delivered")");
+  metrics::Counter& targets =
+      r.counter("push_center_targets_total", "Push targets (users + devices).");
+  metrics::Counter& delivered = r.counter("push_center_target_results_total",
+                                          "Push target outcomes.", R"(status="delivered")");
   metrics::Counter& offline =
       r.counter("push_center_target_results_total", "Push target outcomes.", R"(status="offline")");
   metrics::Counter& errors =
@@ -69,7 +71,8 @@ Status parsePushRequest(std::string_view body, center::PushRequest* out) {
       RETURN_IF_ERROR(r.readString(out->mutable_payload_base64()));
     } else if (key == "users") {
       RETURN_IF_ERROR(r.beginArray());
-      while (r.nextElement()) RETURN_IF_ERROR(r.readString(out->add_users()));
+      while (r.nextElement())
+        RETURN_IF_ERROR(r.readString(out->add_users()));
     } else if (key == "devices") {
       RETURN_IF_ERROR(r.beginArray());
       while (r.nextElement()) {
@@ -102,33 +105,12 @@ Status parsePushRequest(std::string_view body, center::PushRequest* out) {
   return r.finish();
 }
 
-std::string pushResponseJson(const center::PushResponse& r) {
-  std::string out;
-  out.reserve(64 + 64 * static_cast<size_t>(r.results_size()));
-  out += "{\"messageId\":\"" + std::to_string(r.message_id()) + "\",\"results\":[";
-  for (int i = 0; i < r.results_size(); ++i) {
-    const center::PushResult& x = r.results(i);
-    if (i) out += ',';
-    out += "{\"user\":";
-    appendJsonString(&out, x.user());
-    if (!x.device().empty()) {
-      out += ",\"device\":";
-      appendJsonString(&out, x.device());
-    }
-    out += ",\"status\":\"" + x.status() + "\"";
-    if (x.connections()) out += ",\"connections\":" + std::to_string(x.connections());
-    out += '}';
-  }
-  out += "],\"delivered\":" + std::to_string(r.delivered()) + ",\"offline\":" +
-         std::to_string(r.offline()) + "}";
-  return out;
-}
-
 bool decodeBase64(const std::string& in, std::string* out) {
   if (in.size() % 4 != 0) return false;
   out->resize(in.size() / 4 * 3);
   int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out->data()),
-                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+                          reinterpret_cast<const unsigned char*>(in.data()),
+                          static_cast<int>(in.size()));
   if (n < 0) return false;
   size_t pad = 0;
   if (!in.empty() && in.back() == '=') ++pad;
@@ -144,7 +126,8 @@ std::string bearerKey(const http::HttpRequest& req) {
   std::string_view v = *h;
   if (v.size() < 8 || !http::equalsIgnoreCase(v.substr(0, 7), "Bearer ")) return "";
   v.remove_prefix(7);
-  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  while (!v.empty() && v.front() == ' ')
+    v.remove_prefix(1);
   return std::string(v);
 }
 
@@ -163,14 +146,15 @@ struct CenterServer::PushCall {
   Message message;
   // Targets in request order: (user, device); device empty = every device.
   std::vector<std::pair<std::string, std::string>> targets;
-  std::vector<uint32_t> connections;  // per target
-  std::vector<bool> failed;           // per target: a room it needed did not answer
+  std::vector<uint32_t> connections;           // per target
+  std::vector<bool> failed;                    // per target: a room it needed did not answer
   std::vector<std::vector<Session>> sessions;  // per unique user
-  std::map<std::string, size_t> user_index;    // user -> index into `sessions`
+  std::vector<uint32_t> user_index;            // per target: index into `sessions`
   size_t rooms_pending = 0;
 };
 
-Result<CenterOptions> CenterOptions::fromConfig(const config::CenterConfig& c, const ConfigFile* file) {
+Result<CenterOptions> CenterOptions::fromConfig(const config::CenterConfig& c,
+                                                const ConfigFile* file) {
   // Each check names the field (with file:line:column when there is a file); 0 = default.
   auto range = [&](std::string_view field, int64_t value, int64_t min, int64_t max) -> Status {
     if (value == 0 || (value >= min && value <= max)) return Status::ok();
@@ -191,8 +175,10 @@ Result<CenterOptions> CenterOptions::fromConfig(const config::CenterConfig& c, c
     CenterOptions::App app;
     app.name = a.name();
     for (const auto& k : a.api_keys()) {
-      if (k.size() < 16) return invalidArgument("apps[" + a.name() + "].api_keys: keys need 16+ bytes");
-      if (!keys.insert(k).second) return invalidArgument("apps[" + a.name() + "]: an API key is used twice");
+      if (k.size() < 16)
+        return invalidArgument("apps[" + a.name() + "].api_keys: keys need 16+ bytes");
+      if (!keys.insert(k).second)
+        return invalidArgument("apps[" + a.name() + "]: an API key is used twice");
       app.api_keys.push_back(k);
     }
     if (a.push_rate_per_s()) app.rate_per_s = a.push_rate_per_s();
@@ -208,10 +194,12 @@ Result<CenterOptions> CenterOptions::fromConfig(const config::CenterConfig& c, c
   return o;
 }
 
-Result<std::unique_ptr<CenterServer>> CenterServer::create(net::EventLoop& loop, CenterOptions options) {
+Result<std::unique_ptr<CenterServer>> CenterServer::create(net::EventLoop& loop,
+                                                           CenterOptions options) {
   std::unique_ptr<CenterServer> center(new CenterServer(loop, std::move(options)));
   ASSIGN_OR_RETURN(center->ids_, IdGenerator::create(center->options_.node_id));
-  ASSIGN_OR_RETURN(center->register_, reg::RegisterClient::create(loop, center->options_.register_client));
+  ASSIGN_OR_RETURN(center->register_,
+                   reg::RegisterClient::create(loop, center->options_.register_client));
   return center;
 }
 
@@ -224,21 +212,21 @@ CenterServer::CenterServer(net::EventLoop& loop, CenterOptions options)
   (void)centerMetrics();
 }
 
-CenterServer::~CenterServer() { *alive_ = false; }
+CenterServer::~CenterServer() {
+  *alive_ = false;
+}
 
 Status CenterServer::start() {
   http::Router router;
-  RETURN_IF_ERROR(router.add("POST", "/v1/push", [this](http::HttpRequest& req, http::HttpResponder r) {
-    handlePush(req, std::move(r));
-  }));
-  RETURN_IF_ERROR(router.add("GET", "/v1/apps/{app}/users/{user}",
-                             [this](http::HttpRequest& req, http::HttpResponder r) {
-                               handleGetUser(req, std::move(r));
-                             }));
-  RETURN_IF_ERROR(router.add("POST", "/v1/apps/{app}/users/{user}/kick",
-                             [this](http::HttpRequest& req, http::HttpResponder r) {
-                               handleKick(req, std::move(r));
-                             }));
+  RETURN_IF_ERROR(router.add(
+      "POST", "/v1/push",
+      [this](http::HttpRequest& req, http::HttpResponder r) { handlePush(req, std::move(r)); }));
+  RETURN_IF_ERROR(router.add(
+      "GET", "/v1/apps/{app}/users/{user}",
+      [this](http::HttpRequest& req, http::HttpResponder r) { handleGetUser(req, std::move(r)); }));
+  RETURN_IF_ERROR(router.add(
+      "POST", "/v1/apps/{app}/users/{user}/kick",
+      [this](http::HttpRequest& req, http::HttpResponder r) { handleKick(req, std::move(r)); }));
   http::mountAdmin(router, {.health = [] { return Status::ok(); },
                             .status_json = [this] { return statusJson(); }});
   ASSIGN_OR_RETURN(http_, http::HttpServer::listen(loop_, options_.http, std::move(router)));
@@ -261,7 +249,8 @@ CenterServer::AppState* CenterServer::authorize(const std::string& app, http::Ht
   const std::string key = bearerKey(req);
   if (key.empty()) {
     centerMetrics().unauthorized.inc();
-    http::HttpResponse resp = http::HttpResponse::error(401, "missing 'Authorization: Bearer <api key>'");
+    http::HttpResponse resp =
+        http::HttpResponse::error(401, "missing 'Authorization: Bearer <api key>'");
     resp.setHeader("WWW-Authenticate", "Bearer");
     r.respond(std::move(resp));
     return nullptr;
@@ -329,22 +318,28 @@ void CenterServer::handlePush(http::HttpRequest& req, http::HttpResponder r) {
     return r.respondError(400, "'payloadBase64' is not valid base64");
   }
   if (payload.size() > options_.max_payload_bytes) {
-    return r.respondError(400, "payload of " + std::to_string(payload.size()) +
-                                   " bytes: at most " + std::to_string(options_.max_payload_bytes));
+    return r.respondError(400, "payload of " + std::to_string(payload.size()) + " bytes: at most " +
+                                   std::to_string(options_.max_payload_bytes));
   }
   const uint32_t qos = p.has_qos() ? p.qos() : 1;
   if (qos > 1) return r.respondError(400, "'qos' must be 0 or 1");
   if (p.ttl() > 30 * 86400) return r.respondError(400, "'ttl' is at most 30 days (2592000 s)");
-  std::set<std::pair<std::string, std::string>> seen;
+  // Duplicate targets are dropped; the set is needed only when there are several (the
+  // common unicast request has one target and allocates nothing for this).
+  std::set<std::pair<std::string_view, std::string_view>> seen;
+  call->targets.reserve(count);
   for (const auto& u : p.users()) {
     if (!validName(u)) return r.respondError(400, "bad user '" + u + "' (1..128 printable bytes)");
-    if (seen.emplace(u, "").second) call->targets.emplace_back(u, "");
+    if (count == 1 || seen.emplace(u, "").second) call->targets.emplace_back(u, "");
   }
   for (const auto& d : p.devices()) {
     if (!validName(d.user()) || !validName(d.device())) {
-      return r.respondError(400, "each of 'devices' needs a user and a device (1..128 printable bytes)");
+      return r.respondError(400,
+                            "each of 'devices' needs a user and a device (1..128 printable bytes)");
     }
-    if (seen.emplace(d.user(), d.device()).second) call->targets.emplace_back(d.user(), d.device());
+    if (count == 1 || seen.emplace(d.user(), d.device()).second) {
+      call->targets.emplace_back(d.user(), d.device());
+    }
   }
   call->message.set_id(ids_->next());
   call->message.set_app(p.app());
@@ -359,9 +354,19 @@ void CenterServer::handlePush(http::HttpRequest& req, http::HttpResponder r) {
   centerMetrics().pushes.inc();
   centerMetrics().targets.inc(call->targets.size());
 
+  // One lookup key per distinct user (several devices of a user share it).
   std::vector<reg::UserKey> keys;
+  keys.reserve(call->targets.size());
+  std::unordered_map<std::string_view, uint32_t> key_of_user;
+  call->user_index.reserve(call->targets.size());
   for (const auto& [user, device] : call->targets) {
-    if (call->user_index.emplace(user, keys.size()).second) {
+    uint32_t index = static_cast<uint32_t>(keys.size());
+    if (call->targets.size() > 1) {
+      auto [it, added] = key_of_user.emplace(user, index);
+      if (!added) index = it->second;
+    }
+    call->user_index.push_back(index);
+    if (index == keys.size()) {
       reg::UserKey& k = keys.emplace_back();
       k.set_app(p.app());
       k.set_user(user);
@@ -369,16 +374,17 @@ void CenterServer::handlePush(http::HttpRequest& req, http::HttpResponder r) {
   }
   call->responder = std::move(r);
   auto alive = alive_;
-  register_->lookup(std::move(keys), [this, alive, call](const Status& st,
-                                                         std::vector<std::vector<Session>>&& found) {
-    if (!*alive) return;  // the responder answers 500 as it is dropped
-    if (!st.isOk()) {
-      LOG_EVERY_SEC(Warn, Center, 1, "register lookup failed: {}", st.toString());
-      return call->responder.respondError(503, "session lookup failed: " + st.toString());
-    }
-    call->sessions = std::move(found);
-    deliver(call);
-  });
+  register_->lookup(
+      std::move(keys),
+      [this, alive, call](const Status& st, std::vector<std::vector<Session>>&& found) {
+        if (!*alive) return;  // the responder answers 500 as it is dropped
+        if (!st.isOk()) {
+          LOG_EVERY_SEC(Warn, Center, 1, "register lookup failed: {}", st.toString());
+          return call->responder.respondError(503, "session lookup failed: " + st.toString());
+        }
+        call->sessions = std::move(found);
+        deliver(call);
+      });
 }
 
 struct CenterServer::RoomBatch {
@@ -388,32 +394,60 @@ struct CenterServer::RoomBatch {
 };
 
 void CenterServer::deliver(std::shared_ptr<PushCall> call) {
-  // Group targets by room: each room gets one item with every target it holds.
-  std::map<std::string, std::pair<room::DeliverRequest, std::vector<size_t>>> per_room;
+  // Group targets by room: each room gets one item with every target it holds. Most pushes
+  // reach one or a few rooms, so rooms are found by a linear scan until there are many.
+  struct RoomItem {
+    std::string_view address;
+    room::DeliverRequest request;
+    std::vector<size_t> targets;
+  };
+  std::vector<RoomItem> per_room;
+  std::unordered_map<std::string_view, size_t> room_index;  // used past kLinearRooms
+  constexpr size_t kLinearRooms = 8;
+  auto itemFor = [&](std::string_view address) -> RoomItem& {
+    if (per_room.size() <= kLinearRooms) {
+      for (RoomItem& item : per_room) {
+        if (item.address == address) return item;
+      }
+      if (per_room.size() == kLinearRooms) {
+        for (size_t i = 0; i < per_room.size(); ++i)
+          room_index.emplace(per_room[i].address, i);
+      }
+    } else if (auto it = room_index.find(address); it != room_index.end()) {
+      return per_room[it->second];
+    }
+    if (per_room.size() >= kLinearRooms) room_index.emplace(address, per_room.size());
+    RoomItem& item = per_room.emplace_back();
+    item.address = address;
+    return item;
+  };
+  std::vector<std::string_view> rooms;  // of one target, without repeats
   for (size_t t = 0; t < call->targets.size(); ++t) {
     const auto& [user, device] = call->targets[t];
-    std::set<std::string> rooms;
-    for (const Session& s : call->sessions[call->user_index[user]]) {
+    rooms.clear();
+    for (const Session& s : call->sessions[call->user_index[t]]) {
       if (!device.empty() && s.device() != device) continue;
-      rooms.insert(s.room_address());
+      if (std::find(rooms.begin(), rooms.end(), s.room_address()) == rooms.end()) {
+        rooms.push_back(s.room_address());
+      }
     }
-    for (const auto& room : rooms) {
-      auto& [request, index] = per_room[room];
-      room::DeliverTarget* target = request.add_targets();
+    for (std::string_view address : rooms) {
+      RoomItem& item = itemFor(address);
+      room::DeliverTarget* target = item.request.add_targets();
       target->set_user(user);
       target->set_device(device);
-      index.push_back(t);
+      item.targets.push_back(t);
     }
   }
   if (per_room.empty()) return finishPush(call);
   call->rooms_pending = per_room.size();
-  for (auto& [address, item] : per_room) {
-    auto& batch = pending_deliveries_[address];
+  for (RoomItem& item : per_room) {
+    auto& batch = pending_deliveries_[std::string(item.address)];
     if (!batch) batch = std::make_unique<RoomBatch>();
     room::DeliverRequest* out = batch->request.add_items();
-    *out = std::move(item.first);
+    *out = std::move(item.request);
     *out->mutable_message() = call->message;
-    batch->owners.emplace_back(call, std::move(item.second));
+    batch->owners.emplace_back(call, std::move(item.targets));
   }
   if (!deliver_flush_scheduled_) {
     deliver_flush_scheduled_ = true;
@@ -473,30 +507,53 @@ void CenterServer::flushDeliveries() {
 }
 
 void CenterServer::finishPush(std::shared_ptr<PushCall> call) {
-  center::PushResponse out;
-  out.set_message_id(call->message.id());
+  // The JSON is written straight from the call: {"messageId":"…","results":[{"user":…,
+  // "device":…,"status":…,"connections":n}],"delivered":n,"offline":n}.
+  std::string json;
+  json.reserve(64 + 64 * call->targets.size());
+  json += "{\"messageId\":\"";
+  json += std::to_string(call->message.id());
+  json += "\",\"results\":[";
   uint32_t delivered = 0, offline = 0;
   for (size_t t = 0; t < call->targets.size(); ++t) {
-    center::PushResult* result = out.add_results();
-    result->set_user(call->targets[t].first);
-    result->set_device(call->targets[t].second);
-    result->set_connections(call->connections[t]);
-    if (call->connections[t] > 0) {
-      result->set_status("delivered");
+    const auto& [user, device] = call->targets[t];
+    const uint32_t connections = call->connections[t];
+    const char* status;
+    if (connections > 0) {
+      status = "delivered";
       ++delivered;
-      centerMetrics().delivered.inc();
     } else if (call->failed[t]) {
-      result->set_status("error");
-      centerMetrics().errors.inc();
+      status = "error";
     } else {
-      result->set_status("offline");
+      status = "offline";
       ++offline;
-      centerMetrics().offline.inc();
     }
+    if (t) json += ',';
+    json += "{\"user\":";
+    appendJsonString(&json, user);
+    if (!device.empty()) {
+      json += ",\"device\":";
+      appendJsonString(&json, device);
+    }
+    json += ",\"status\":\"";
+    json += status;
+    json += '"';
+    if (connections) {
+      json += ",\"connections\":";
+      json += std::to_string(connections);
+    }
+    json += '}';
   }
-  out.set_delivered(delivered);
-  out.set_offline(offline);
-  call->responder.respond(200, pushResponseJson(out), "application/json");
+  const size_t errors = call->targets.size() - delivered - offline;
+  centerMetrics().delivered.inc(delivered);
+  centerMetrics().offline.inc(offline);
+  if (errors) centerMetrics().errors.inc(errors);
+  json += "],\"delivered\":";
+  json += std::to_string(delivered);
+  json += ",\"offline\":";
+  json += std::to_string(offline);
+  json += '}';
+  call->responder.respond(200, std::move(json), "application/json");
 }
 
 void CenterServer::handleGetUser(http::HttpRequest& req, http::HttpResponder r) {
@@ -511,22 +568,24 @@ void CenterServer::handleGetUser(http::HttpRequest& req, http::HttpResponder r) 
   keys[0].set_user(user);
   auto alive = alive_;
   auto responder = std::make_shared<http::HttpResponder>(std::move(r));
-  register_->lookup(std::move(keys), [alive, responder, app, user](
-                                         const Status& st, std::vector<std::vector<Session>>&& found) {
-    if (!*alive) return;
-    if (!st.isOk()) return responder->respondError(503, "session lookup failed: " + st.toString());
-    center::UserResponse out;
-    out.set_app(app);
-    out.set_user(user);
-    for (const Session& s : found[0]) {
-      center::SessionInfo* info = out.add_sessions();
-      info->set_device(s.device());
-      info->set_room(s.room_id());
-      info->set_since_ms(s.since_ms());
-    }
-    out.set_online(out.sessions_size() > 0);
-    http::respondJson(*responder, 200, out);
-  });
+  register_->lookup(
+      std::move(keys),
+      [alive, responder, app, user](const Status& st, std::vector<std::vector<Session>>&& found) {
+        if (!*alive) return;
+        if (!st.isOk())
+          return responder->respondError(503, "session lookup failed: " + st.toString());
+        center::UserResponse out;
+        out.set_app(app);
+        out.set_user(user);
+        for (const Session& s : found[0]) {
+          center::SessionInfo* info = out.add_sessions();
+          info->set_device(s.device());
+          info->set_room(s.room_id());
+          info->set_since_ms(s.since_ms());
+        }
+        out.set_online(out.sessions_size() > 0);
+        http::respondJson(*responder, 200, out);
+      });
 }
 
 void CenterServer::handleKick(http::HttpRequest& req, http::HttpResponder r) {
@@ -538,66 +597,71 @@ void CenterServer::handleKick(http::HttpRequest& req, http::HttpResponder r) {
   if (!validName(user)) return r.respondError(400, "bad user");
   center::KickRequest kick;
   if (!req.body().empty()) {
-    if (Status st = http::parseJsonBody(req, &kick); !st.isOk()) return r.respondError(400, st.message());
+    if (Status st = http::parseJsonBody(req, &kick); !st.isOk())
+      return r.respondError(400, st.message());
   }
   std::vector<reg::UserKey> keys(1);
   keys[0].set_app(app);
   keys[0].set_user(user);
   auto alive = alive_;
   auto responder = std::make_shared<http::HttpResponder>(std::move(r));
-  register_->lookup(std::move(keys), [this, alive, responder, app, user, kick](
-                                         const Status& st, std::vector<std::vector<Session>>&& found) {
-    if (!*alive) return;
-    if (!st.isOk()) return responder->respondError(503, "session lookup failed: " + st.toString());
-    std::set<std::string> rooms;
-    for (const Session& s : found[0]) {
-      if (kick.device().empty() || s.device() == kick.device()) rooms.insert(s.room_address());
-    }
-    struct Tally {
-      uint32_t kicked = 0;
-      size_t pending = 0;
-    };
-    auto tally = std::make_shared<Tally>();
-    tally->pending = rooms.size();
-    auto reply = [responder, tally] {
-      center::KickResponse out;
-      out.set_kicked(tally->kicked);
-      http::respondJson(*responder, 200, out);
-    };
-    if (rooms.empty()) return reply();
-    for (const auto& address : rooms) {
-      struct Rpc {
-        rpc::Controller controller;
-        room::KickRequest request;
-        room::KickResponse response;
-      };
-      auto rpc = std::make_shared<Rpc>();
-      rpc->request.set_app(app);
-      rpc->request.set_user(user);
-      rpc->request.set_device(kick.device());
-      rpc->request.set_reason(kick.reason());
-      auto done = [alive, rpc, tally, reply] {
+  register_->lookup(
+      std::move(keys), [this, alive, responder, app, user, kick](
+                           const Status& st, std::vector<std::vector<Session>>&& found) {
         if (!*alive) return;
-        if (rpc->controller.status().isOk()) tally->kicked += rpc->response.kicked();
-        if (--tally->pending == 0) reply();
-      };
-      rpc::Channel* channel = rooms_->get(address);
-      if (!channel) {
-        done();
-        continue;
-      }
-      room::Room_Stub(channel).Kick(&rpc->controller, &rpc->request, &rpc->response,
-                                    rpc::newCallback(done));
-    }
-  });
+        if (!st.isOk())
+          return responder->respondError(503, "session lookup failed: " + st.toString());
+        std::set<std::string> rooms;
+        for (const Session& s : found[0]) {
+          if (kick.device().empty() || s.device() == kick.device()) rooms.insert(s.room_address());
+        }
+        struct Tally {
+          uint32_t kicked = 0;
+          size_t pending = 0;
+        };
+        auto tally = std::make_shared<Tally>();
+        tally->pending = rooms.size();
+        auto reply = [responder, tally] {
+          center::KickResponse out;
+          out.set_kicked(tally->kicked);
+          http::respondJson(*responder, 200, out);
+        };
+        if (rooms.empty()) return reply();
+        for (const auto& address : rooms) {
+          struct Rpc {
+            rpc::Controller controller;
+            room::KickRequest request;
+            room::KickResponse response;
+          };
+          auto rpc = std::make_shared<Rpc>();
+          rpc->request.set_app(app);
+          rpc->request.set_user(user);
+          rpc->request.set_device(kick.device());
+          rpc->request.set_reason(kick.reason());
+          auto done = [alive, rpc, tally, reply] {
+            if (!*alive) return;
+            if (rpc->controller.status().isOk()) tally->kicked += rpc->response.kicked();
+            if (--tally->pending == 0) reply();
+          };
+          rpc::Channel* channel = rooms_->get(address);
+          if (!channel) {
+            done();
+            continue;
+          }
+          room::Room_Stub(channel).Kick(&rpc->controller, &rpc->request, &rpc->response,
+                                        rpc::newCallback(done));
+        }
+      });
 }
 
 std::string CenterServer::statusJson() const {
-  std::string out = "{\"address\":\"" + address_.toString() + "\",\"pushes\":" + std::to_string(pushes_) +
+  std::string out = "{\"address\":\"" + address_.toString() +
+                    "\",\"pushes\":" + std::to_string(pushes_) +
                     ",\"rooms\":" + std::to_string(rooms_ ? rooms_->size() : 0) + ",\"apps\":{";
   for (size_t i = 0; i < apps_.size(); ++i) {
     if (i) out += ',';
-    out += "\"" + apps_[i]->config.name + "\":{\"pushes\":" + std::to_string(apps_[i]->pushes) + "}";
+    out +=
+        "\"" + apps_[i]->config.name + "\":{\"pushes\":" + std::to_string(apps_[i]->pushes) + "}";
   }
   return out + "}}";
 }
