@@ -8,9 +8,10 @@
 #   cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DPUSH_BUILD_TESTS=OFF
 #   cmake --build build-release --target push-load push-room push-register push-center
 # Environment: SECONDS_PER_RUN (default 8), CONFIGS (closed-loop "CxD" list, default
-# "2x16 4x8 8x8 16x8 32x16"), USERS (default 1000).
+# "2x16 4x8 8x8 16x8 32x16"), USERS (default 1000), CENTER_WORKERS and ROOM_WORKERS (processes
+# of each, default 2 and 1: center is a stateless tier, one process per core).
 #
-# Starts push-register, push-room (1 worker) and push-center (app rate limit 10M/s, so it
+# Starts push-register, push-room and push-center (app rate limit 10M/s, so it
 # never limits), then `push-load unicast` with USERS client connections that ack every push:
 # closed loop for each C (keep-alive HTTP connections to center) x D (pipelined requests per
 # connection), then open loop at half of the best closed-loop rate, for the latency at a load
@@ -25,6 +26,8 @@ bin=$build/bin
 seconds=${SECONDS_PER_RUN:-8}
 configs=${CONFIGS:-"2x16 4x8 8x8 16x8 32x16"}
 users=${USERS:-1000}
+center_workers=${CENTER_WORKERS:-2}
+room_workers=${ROOM_WORKERS:-1}
 for b in push-load push-room push-register push-center; do
   [ -x "$bin/$b" ] || { echo "missing $bin/$b: build it first (see the header of $0)" >&2; exit 2; }
 done
@@ -81,7 +84,7 @@ admin { listen { address: "127.0.0.1:0" } }
 register { shards { address: "$register" slots: "0-1023" } }
 apps { name: "$app" secret: "$secret" }
 CONF
-start room ROOM "$bin/push-room" --config "$tmp/room.conf" --workers 1
+start room ROOM "$bin/push-room" --config "$tmp/room.conf" --workers "$room_workers"
 room_pid=$pid
 room_tcp=$(sed -n 's/.* tcp=\([^ ]*\).*/\1/p' <<<"$line")
 cat >"$tmp/center.conf" <<CONF
@@ -89,11 +92,18 @@ http { listen { address: "127.0.0.1:0" } }
 register { shards { address: "$register" slots: "0-1023" } }
 apps { name: "$app" api_keys: "$api_key" push_rate_per_s: 10000000 push_burst: 10000000 }
 CONF
-start center HTTP_ADDRESS "$bin/push-center" --config "$tmp/center.conf"
+start center HTTP_ADDRESS "$bin/push-center" --config "$tmp/center.conf" --workers "$center_workers"
 center_pid=$pid
 center=$line
 
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# CPU ticks (user + system) of a process and its children (the workers of a supervisor).
+ticks() {
+  local p sum=0
+  for p in "$1" $(pgrep -P "$1" || true); do
+    sum=$((sum + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$sum"
+}
 hz=$(getconf CLK_TCK)
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 
@@ -143,7 +153,8 @@ run_load() {
 echo "# unicast: POST /v1/push (one user each) -> center -> register -> room -> client ack"
 echo "# machine: $(nproc) cores shared by center, room, register AND the load generator (all on"
 echo "#   this machine, loopback); other users' work may run too: loadavg at start $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# $(date -u +%Y-%m-%dT%H:%MZ) build=$build users=$users seconds=$seconds; cpu_* = cores used in the window"
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) build=$build users=$users seconds=$seconds center_workers=$center_workers room_workers=$room_workers"
+echo "# cpu_* = cores used in the window (all workers of a service together)"
 
 best=0
 best_line=""

@@ -1,9 +1,21 @@
 // push-center: the operator HTTP API (push, sessions, kick) and the admin endpoints.
 //
-//   push-center [--config FILE] [--http HOST:PORT] [--node-id N]
+//   push-center [--config FILE] [--http HOST:PORT] [--node-id N] [--workers N]
 //
-// Prints "HTTP_ADDRESS <host:port>" once serving; SIGINT/SIGTERM stop it.
+// Center keeps no state between requests, so --workers N forks N instances that share the
+// API port with SO_REUSEPORT (port 0 is resolved once, by the parent) and use N cores. Worker
+// i numbers its message ids with node id N0 + i (N0 = --node-id), so ids stay unique; each
+// app's rate limit is split evenly between the workers (the kernel spreads connections, not
+// requests, so one busy client connection meets 1/N of the limit). /metrics and /status
+// answer for the worker that accepted the connection.
+//
+// Prints "HTTP_ADDRESS <host:port>" once serving (each worker prints it); SIGINT/SIGTERM stop
+// it.
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdio>
+#include <vector>
 
 #include "common/base/log.h"
 #include "common/net/event_loop.h"
@@ -11,34 +23,15 @@
 #include "proto/config.pb.h"
 #include "services/center/center_server.h"
 #include "services/common/service_main.h"
+#include "services/common/worker_supervisor.h"
 
-int main(int argc, char** argv) {
-  using namespace push;
-  CommandLine cl("push-center", "the operator HTTP API");
-  service::addCommonFlags(cl);
-  cl.option("http", "HOST:PORT", "API address (overrides http.listen.address)");
-  cl.option("node-id", "N", "node number in message ids, 0..1023 (overrides node_id)");
-  config::CenterConfig cfg;
-  auto file = service::loadConfig(cl, argc, argv, &cfg);
-  if (!file.isOk()) {
-    if (file.status().code() == Code::CANCELLED) return 0;
-    std::fprintf(stderr, "push-center: %s\n", file.status().toString().c_str());
-    return 2;
-  }
-  if (cl.has("http")) cfg.mutable_http()->mutable_listen()->set_address(cl.get("http"));
-  auto node = cl.getInt("node-id", cfg.node_id(), 0, IdGenerator::kMaxNode);
-  if (!node.isOk()) {
-    std::fprintf(stderr, "push-center: %s\n", node.status().toString().c_str());
-    return 2;
-  }
-  cfg.set_node_id(static_cast<uint32_t>(*node));
-  auto options = center::CenterOptions::fromConfig(cfg, file->get());
-  if (!options.isOk()) {
-    std::fprintf(stderr, "push-center: %s\n", options.status().toString().c_str());
-    return 2;
-  }
+namespace {
+
+using namespace push;
+
+int runCenter(center::CenterOptions options) {
   net::EventLoop loop;
-  auto created = center::CenterServer::create(loop, std::move(options).value());
+  auto created = center::CenterServer::create(loop, std::move(options));
   if (!created.isOk()) {
     std::fprintf(stderr, "push-center: %s\n", created.status().toString().c_str());
     return 2;
@@ -63,4 +56,66 @@ int main(int argc, char** argv) {
   st = loop.shutdown();
   if (!st.isOk()) LOG_WARN(Center, "shutdown: {}", st.toString());
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CommandLine cl("push-center", "the operator HTTP API");
+  service::addCommonFlags(cl);
+  cl.option("http", "HOST:PORT", "API address (overrides http.listen.address)");
+  cl.option("node-id", "N", "node number in message ids, 0..1023 (overrides node_id)");
+  cl.option("workers", "N", "center processes sharing the API port (SO_REUSEPORT), default 1");
+  config::CenterConfig cfg;
+  auto file = service::loadConfig(cl, argc, argv, &cfg);
+  if (!file.isOk()) {
+    if (file.status().code() == Code::CANCELLED) return 0;
+    std::fprintf(stderr, "push-center: %s\n", file.status().toString().c_str());
+    return 2;
+  }
+  if (cl.has("http")) cfg.mutable_http()->mutable_listen()->set_address(cl.get("http"));
+  auto node = cl.getInt("node-id", cfg.node_id(), 0, IdGenerator::kMaxNode);
+  if (!node.isOk()) {
+    std::fprintf(stderr, "push-center: %s\n", node.status().toString().c_str());
+    return 2;
+  }
+  cfg.set_node_id(static_cast<uint32_t>(*node));
+  auto workers = cl.getInt("workers", 1, 1, 64);
+  if (!workers.isOk()) {
+    std::fprintf(stderr, "push-center: %s\n", workers.status().toString().c_str());
+    return 2;
+  }
+  if (*node + *workers - 1 > IdGenerator::kMaxNode) {
+    std::fprintf(
+        stderr,
+        "push-center: --node-id %lld with %lld workers needs node ids up to %lld (max %u)\n",
+        static_cast<long long>(*node), static_cast<long long>(*workers),
+        static_cast<long long>(*node + *workers - 1), IdGenerator::kMaxNode);
+    return 2;
+  }
+  auto options = center::CenterOptions::fromConfig(cfg, file->get());
+  if (!options.isOk()) {
+    std::fprintf(stderr, "push-center: %s\n", options.status().toString().c_str());
+    return 2;
+  }
+  if (*workers == 1) return runCenter(std::move(options).value());
+  std::vector<int> reserved;
+  auto http = service::reservePort(options->http.address, &reserved);
+  if (!http.isOk()) {
+    std::fprintf(stderr, "push-center: %s\n", http.status().toString().c_str());
+    return 1;
+  }
+  options->http.address = *http;
+  options->http.reuse_port = true;
+  const int n = static_cast<int>(*workers);
+  for (auto& app : options->apps) {
+    app.rate_per_s /= n;
+    app.burst = std::max(1.0, app.burst / n);
+  }
+  const center::CenterOptions base = *options;
+  return service::superviseWorkers("push-center", n, [&base](int i) {
+    center::CenterOptions o = base;
+    o.node_id = base.node_id + static_cast<uint32_t>(i);
+    return runCenter(std::move(o));
+  });
 }

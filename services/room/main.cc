@@ -13,15 +13,10 @@
 // SIGTERM drains (clients are told to reconnect, spread over drain_window_ms) and exits when
 // empty; SIGINT or a second SIGTERM stops at once.
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common/base/log.h"
@@ -30,6 +25,7 @@
 #include "common/net/signal_watcher.h"
 #include "proto/config.pb.h"
 #include "services/common/service_main.h"
+#include "services/common/worker_supervisor.h"
 #include "services/room/room_server.h"
 
 namespace {
@@ -54,11 +50,11 @@ int runRoom(room::RoomOptions options, int worker) {
   auto addr = [](const net::InetAddress& a) {
     return a.family() == 0 ? std::string("-") : a.toString();
   };
-  service::announce("ROOM", "worker=" + std::to_string(worker) + " pid=" + std::to_string(::getpid()) +
-                                " id=" + room->roomId() +
-                                " tcp=" + addr(room->tcpAddress()) + " ws=" + addr(room->wsAddress()) +
-                                " rpc=" + addr(room->rpcAddress()) +
-                                " admin=" + addr(room->adminAddress()));
+  service::announce("ROOM",
+                    "worker=" + std::to_string(worker) + " pid=" + std::to_string(::getpid()) +
+                        " id=" + room->roomId() + " tcp=" + addr(room->tcpAddress()) +
+                        " ws=" + addr(room->wsAddress()) + " rpc=" + addr(room->rpcAddress()) +
+                        " admin=" + addr(room->adminAddress()));
   bool stopping = false;
   auto stopNow = [&] {
     if (stopping) return;
@@ -80,98 +76,6 @@ int runRoom(room::RoomOptions options, int worker) {
   room.reset();
   st = loop.shutdown();
   if (!st.isOk()) LOG_WARN(Room, "shutdown: {}", st.toString());
-  return 0;
-}
-
-// Resolves port 0 once so every worker binds the same port; keeps the bound (not listening)
-// socket open so the port stays ours. Returns the address with the real port.
-Result<std::string> reservePort(const std::string& address, std::vector<int>* keep) {
-  ASSIGN_OR_RETURN(net::InetAddress addr, net::InetAddress::parse(address));
-  if (addr.port() != 0) return address;
-  int fd = ::socket(addr.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-  if (::bind(fd, addr.sockaddrPtr(), addr.length()) != 0) {
-    ::close(fd);
-    return unavailable("cannot reserve a port on " + address);
-  }
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-  keep->push_back(fd);
-  return net::InetAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&ss)).toString();
-}
-
-std::string shiftPort(const std::string& address, int by) {
-  auto addr = net::InetAddress::parse(address);
-  if (!addr.isOk() || addr->port() == 0 || by == 0) return address;
-  addr->setPort(static_cast<uint16_t>(addr->port() + by));
-  return addr->toString();
-}
-
-int superviseWorkers(const room::RoomOptions& base, int workers) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGCHLD);
-  sigprocmask(SIG_BLOCK, &signals, nullptr);
-  std::vector<pid_t> pids(static_cast<size_t>(workers), -1);
-  std::vector<int> quick_failures(static_cast<size_t>(workers), 0);
-  std::vector<std::chrono::steady_clock::time_point> started(static_cast<size_t>(workers));
-  auto spawn = [&](int i) {
-    pid_t pid = ::fork();
-    if (pid == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // a worker drains and exits if its supervisor dies
-      sigprocmask(SIG_UNBLOCK, &signals, nullptr);
-      room::RoomOptions o = base;
-      o.name = base.name + "-w" + std::to_string(i);
-      o.reuse_port = true;
-      o.rpc.address = shiftPort(base.rpc.address, i);
-      if (!o.admin_address.empty()) o.admin_address = shiftPort(base.admin_address, i);
-      std::fflush(stdout);
-      ::_exit(runRoom(std::move(o), i));
-    }
-    pids[static_cast<size_t>(i)] = pid;
-    started[static_cast<size_t>(i)] = std::chrono::steady_clock::now();
-  };
-  for (int i = 0; i < workers; ++i) spawn(i);
-  bool stopping = false;
-  int alive = workers;
-  while (alive > 0) {
-    int sig = 0;
-    sigwait(&signals, &sig);
-    if (sig == SIGTERM || sig == SIGINT) {
-      stopping = true;
-      for (pid_t p : pids) {
-        if (p > 0) ::kill(p, sig);
-      }
-      continue;
-    }
-    pid_t pid;
-    int status = 0;
-    while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
-      for (int i = 0; i < workers; ++i) {
-        if (pids[static_cast<size_t>(i)] != pid) continue;
-        pids[static_cast<size_t>(i)] = -1;
-        --alive;
-        if (stopping) break;
-        const bool quick = std::chrono::steady_clock::now() - started[static_cast<size_t>(i)] <
-                           std::chrono::seconds(5);
-        quick_failures[static_cast<size_t>(i)] = quick ? quick_failures[static_cast<size_t>(i)] + 1 : 0;
-        if (quick_failures[static_cast<size_t>(i)] >= 5) {
-          LOG_ERROR(Room, "worker {} keeps exiting (status {}); not restarting it", i, status);
-          break;
-        }
-        LOG_WARN(Room, "worker {} (pid {}) exited with status {}; restarting", i, pid, status);
-        if (quick) std::this_thread::sleep_for(std::chrono::seconds(1));
-        spawn(i);
-        ++alive;
-        break;
-      }
-    }
-  }
   return 0;
 }
 
@@ -210,19 +114,27 @@ int main(int argc, char** argv) {
   }
   if (*workers == 1) return runRoom(std::move(options).value(), 0);
   std::vector<int> reserved;
-  auto tcp = reservePort(options->tcp_address, &reserved);
+  auto tcp = service::reservePort(options->tcp_address, &reserved);
   if (!tcp.isOk()) {
     std::fprintf(stderr, "push-room: %s\n", tcp.status().toString().c_str());
     return 1;
   }
   options->tcp_address = *tcp;
   if (!options->ws_address.empty()) {
-    auto ws = reservePort(options->ws_address, &reserved);
+    auto ws = service::reservePort(options->ws_address, &reserved);
     if (!ws.isOk()) {
       std::fprintf(stderr, "push-room: %s\n", ws.status().toString().c_str());
       return 1;
     }
     options->ws_address = *ws;
   }
-  return superviseWorkers(*options, static_cast<int>(*workers));
+  const room::RoomOptions base = *options;
+  return service::superviseWorkers("push-room", static_cast<int>(*workers), [&base](int i) {
+    room::RoomOptions o = base;
+    o.name = base.name + "-w" + std::to_string(i);
+    o.reuse_port = true;
+    o.rpc.address = service::shiftPort(base.rpc.address, i);
+    if (!o.admin_address.empty()) o.admin_address = service::shiftPort(base.admin_address, i);
+    return runRoom(std::move(o), i);
+  });
 }

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/base/clock.h"
+#include "common/base/id_generator.h"
 #include "common/net/inet_address.h"
 #include "proto/center.pb.h"
 #include "proto/client.pb.h"
@@ -53,7 +54,8 @@ class PushE2eTest : public ::testing::Test {
 
   Result<HttpReply> api(const std::string& method, const std::string& path, const std::string& body,
                         const std::string& key) {
-    std::vector<std::pair<std::string, std::string>> headers = {{"Content-Type", "application/json"}};
+    std::vector<std::pair<std::string, std::string>> headers = {
+        {"Content-Type", "application/json"}};
     if (!key.empty()) headers.emplace_back("Authorization", "Bearer " + key);
     return httpRequest(cluster_->centerAddress(), method, path, body, headers);
   }
@@ -65,7 +67,8 @@ class PushE2eTest : public ::testing::Test {
     if (!reply.isOk()) return out;
     EXPECT_EQ(reply->status, expect_status) << reply->body;
     if (reply->status == 200) {
-      EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(reply->body, &out).ok()) << reply->body;
+      EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(reply->body, &out).ok())
+          << reply->body;
     }
     return out;
   }
@@ -94,7 +97,8 @@ TEST_F(PushE2eTest, UnicastReachesTcpClientWhichAcks) {
   start();
   auto alice = online("alice", "phone");
   ASSERT_TRUE(alice);
-  ASSERT_TRUE(eventually([&] { return userOnline("alice", 1); })) << "session never reached register";
+  ASSERT_TRUE(eventually([&] { return userOnline("alice", 1); }))
+      << "session never reached register";
   auto res = push(R"({"app":"demo","users":["alice"],"payload":"hello alice"})");
   ASSERT_EQ(res.results_size(), 1);
   EXPECT_EQ(res.results(0).status(), "delivered");
@@ -110,11 +114,42 @@ TEST_F(PushE2eTest, UnicastReachesTcpClientWhichAcks) {
   ack.mutable_ack()->add_message_ids(res.message_id());
   ASSERT_TRUE(alice->send(ack).isOk());
   // The room counts the ack against the message.
-  const std::string key = "\"" + std::to_string(res.message_id()) + "\":{\"delivered\":1,\"acked\":1}";
+  const std::string key =
+      "\"" + std::to_string(res.message_id()) + "\":{\"delivered\":1,\"acked\":1}";
   EXPECT_TRUE(eventually([&] {
     auto s = httpRequest(cluster_->rooms()[0].admin, "GET", "/status");
     return s.isOk() && s->body.find(key) != std::string::npos;
   })) << "ack not counted";
+}
+
+TEST_F(PushE2eTest, CenterWorkersShareThePortAndNumberIdsApart) {
+  LocalCluster::Options options;
+  options.center_workers = 2;
+  start(options);
+  auto alice = online("alice", "phone");
+  ASSERT_TRUE(alice);
+  ASSERT_TRUE(eventually([&] { return userOnline("alice", 1); }))
+      << "session never reached register";
+  // Each push is a new connection, so the kernel spreads them over both workers (all 24 on
+  // one worker would happen with probability 2^-23).
+  constexpr int kPushes = 24;
+  std::set<uint64_t> ids;
+  std::set<uint32_t> nodes;
+  for (int i = 0; i < kPushes; ++i) {
+    auto res = push(R"({"app":"demo","users":["alice"],"payload":"p)" + std::to_string(i) + "\"}");
+    ASSERT_EQ(res.delivered(), 1u) << "push " << i;
+    ids.insert(res.message_id());
+    nodes.insert(IdGenerator::nodeOf(res.message_id()));
+  }
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kPushes)) << "message ids repeated across workers";
+  EXPECT_EQ(nodes, (std::set<uint32_t>{0, 1})) << "each worker numbers ids with its own node";
+  std::set<uint64_t> received;
+  for (int i = 0; i < kPushes; ++i) {
+    auto frame = alice->readUntil(client::Frame::kPush);
+    ASSERT_TRUE(frame.isOk()) << frame.status().toString();
+    received.insert(frame->push().message_id());
+  }
+  EXPECT_EQ(received, ids);
 }
 
 TEST_F(PushE2eTest, UnicastReachesWebSocketClient) {
@@ -128,7 +163,8 @@ TEST_F(PushE2eTest, UnicastReachesWebSocketClient) {
   auto res = push(R"({"app":"demo","users":["wendy"],"payloadBase64":"AAEC/w=="})");
   EXPECT_EQ(res.delivered(), 1u);
   Result<client::Frame> frame = (*ws)->read();
-  while (frame.isOk() && !frame->has_push()) frame = (*ws)->read();
+  while (frame.isOk() && !frame->has_push())
+    frame = (*ws)->read();
   ASSERT_TRUE(frame.isOk()) << frame.status().toString();
   EXPECT_EQ(frame->push().payload(), std::string("\x00\x01\x02\xff", 4));
 }
@@ -151,12 +187,14 @@ TEST_F(PushE2eTest, EveryDeviceOfAUserGetsIt) {
     EXPECT_EQ(f->push().payload(), "to all of bob");
   }
   auto f = (*ws)->read();
-  while (f.isOk() && !f->has_push()) f = (*ws)->read();
+  while (f.isOk() && !f->has_push())
+    f = (*ws)->read();
   ASSERT_TRUE(f.isOk());
   EXPECT_EQ(f->push().payload(), "to all of bob");
   EXPECT_EQ(other->readUntil(client::Frame::kPush, 300ms).status().code(), Code::TIMEOUT);
   // One device only.
-  res = push(R"({"app":"demo","devices":[{"user":"bob","device":"tablet"}],"payload":"tablet only"})");
+  res = push(
+      R"({"app":"demo","devices":[{"user":"bob","device":"tablet"}],"payload":"tablet only"})");
   EXPECT_EQ(res.results(0).connections(), 1u);
   auto t = tablet->readUntil(client::Frame::kPush);
   ASSERT_TRUE(t.isOk());
@@ -175,7 +213,8 @@ TEST_F(PushE2eTest, BadTokensGetAnErrorFrameAndAClose) {
     client::ErrorCode code;
   };
   std::string good = cluster_->token("dave", "phone");
-  std::string forged = good.substr(0, good.size() - 4) + (good.substr(good.size() - 4) == "0000" ? "1111" : "0000");
+  std::string forged =
+      good.substr(0, good.size() - 4) + (good.substr(good.size() - 4) == "0000" ? "1111" : "0000");
   LocalCluster::App other;
   std::vector<Case> cases = {
       {forged, client::ERROR_BAD_TOKEN},
@@ -290,7 +329,8 @@ TEST_F(PushE2eTest, SdkCliReceivesAPushFromTheRealRoom) {
   EXPECT_NE(line->find("id=" + std::to_string(res.message_id())), std::string::npos) << *line;
   EXPECT_EQ((*cli)->wait(), 0);
   // The SDK acked after its callback returned.
-  const std::string key = "\"" + std::to_string(res.message_id()) + "\":{\"delivered\":1,\"acked\":1}";
+  const std::string key =
+      "\"" + std::to_string(res.message_id()) + "\":{\"delivered\":1,\"acked\":1}";
   EXPECT_TRUE(eventually([&] {
     auto st = httpRequest(cluster_->rooms()[0].admin, "GET", "/status");
     return st.isOk() && st->body.find(key) != std::string::npos;
@@ -302,8 +342,8 @@ TEST_F(PushE2eTest, KickClosesTheUsersSessions) {
   auto phone = online("frank", "phone");
   auto tablet = online("frank", "tablet");
   ASSERT_TRUE(eventually([&] { return userOnline("frank", 2); }));
-  auto reply = api("POST", "/v1/apps/demo/users/frank/kick", R"({"device":"phone","reason":"abuse"})",
-                   cluster_->apiKey());
+  auto reply = api("POST", "/v1/apps/demo/users/frank/kick",
+                   R"({"device":"phone","reason":"abuse"})", cluster_->apiKey());
   ASSERT_TRUE(reply.isOk());
   EXPECT_EQ(reply->status, 200) << reply->body;
   EXPECT_NE(reply->body.find("\"kicked\":1"), std::string::npos) << reply->body;
@@ -365,9 +405,11 @@ TEST_F(PushE2eTest, CenterAnswersBadRequestsWithTheRightStatus) {
   auto r = api("POST", "/v1/push", "{not json", cluster_->apiKey());
   ASSERT_TRUE(r.isOk());
   EXPECT_EQ(r->status, 400) << r->body;
-  r = api("POST", "/v1/push", R"({"app":"nosuchapp","users":["a"],"payload":"x"})", cluster_->apiKey());
+  r = api("POST", "/v1/push", R"({"app":"nosuchapp","users":["a"],"payload":"x"})",
+          cluster_->apiKey());
   EXPECT_EQ(r->status, 404) << r->body;
-  r = api("POST", "/v1/push", R"({"app":"demo","users":["a"],"payload":"x"})", "wrong-key-0123456789");
+  r = api("POST", "/v1/push", R"({"app":"demo","users":["a"],"payload":"x"})",
+          "wrong-key-0123456789");
   EXPECT_EQ(r->status, 401) << r->body;
   r = api("POST", "/v1/push", R"({"app":"demo","users":["a"],"payload":"x"})", "");
   EXPECT_EQ(r->status, 401) << r->body;
@@ -382,7 +424,8 @@ TEST_F(PushE2eTest, CenterAnswersBadRequestsWithTheRightStatus) {
   r = api("POST", "/v1/push", R"({"app":"demo","payload":"x"})", cluster_->apiKey());
   EXPECT_EQ(r->status, 400) << r->body;
   EXPECT_NE(r->body.find("users"), std::string::npos) << r->body;
-  r = api("POST", "/v1/push", R"({"app":"demo","users":["a"],"payload":"x","qos":7})", cluster_->apiKey());
+  r = api("POST", "/v1/push", R"({"app":"demo","users":["a"],"payload":"x","qos":7})",
+          cluster_->apiKey());
   EXPECT_EQ(r->status, 400) << r->body;
   // The burst is used up: the next is refused with Retry-After.
   r = api("POST", "/v1/push", R"({"app":"demo","users":["a"],"payload":"x"})", cluster_->apiKey());
@@ -447,7 +490,8 @@ namespace {
 // (make-before-break). It acks every push and remembers every message id it received.
 class FollowingClient {
  public:
-  FollowingClient(LocalCluster& cluster, std::string user) : cluster_(cluster), user_(std::move(user)) {
+  FollowingClient(LocalCluster& cluster, std::string user)
+      : cluster_(cluster), user_(std::move(user)) {
     thread_ = std::thread([this] { run(); });
   }
   ~FollowingClient() {
@@ -555,9 +599,11 @@ TEST_F(PushE2eTest, DrainMovesEveryClientToTheOtherWorkerWithNoMessageLost) {
   }
   // Drain the worker that holds the most clients (SO_REUSEPORT spreads them).
   std::map<std::string, int> per_room;
-  for (auto& c : clients) per_room[c->roomId()]++;
-  const auto drained = std::max_element(per_room.begin(), per_room.end(),
-                                        [](auto& a, auto& b) { return a.second < b.second; })->first;
+  for (auto& c : clients)
+    per_room[c->roomId()]++;
+  const auto drained = std::max_element(per_room.begin(), per_room.end(), [](auto& a, auto& b) {
+                         return a.second < b.second;
+                       })->first;
   int drained_pid = 0;
   for (const auto& r : cluster_->rooms()) {
     if (r.id == drained) drained_pid = r.pid;
@@ -565,7 +611,8 @@ TEST_F(PushE2eTest, DrainMovesEveryClientToTheOtherWorkerWithNoMessageLost) {
   ASSERT_NE(drained_pid, 0);
   ASSERT_GT(per_room[drained], 0);
   std::string users;
-  for (int i = 0; i < kClients; ++i) users += std::string(i ? "," : "") + "\"u" + std::to_string(i) + "\"";
+  for (int i = 0; i < kClients; ++i)
+    users += std::string(i ? "," : "") + "\"u" + std::to_string(i) + "\"";
   const std::string body = R"({"app":"demo","users":[)" + users + R"(],"payload":"during drain"})";
 
   ::kill(drained_pid, SIGTERM);
@@ -574,7 +621,8 @@ TEST_F(PushE2eTest, DrainMovesEveryClientToTheOtherWorkerWithNoMessageLost) {
   const auto until = std::chrono::steady_clock::now() + 2500ms;
   while (std::chrono::steady_clock::now() < until) {
     auto res = push(body);
-    EXPECT_EQ(res.delivered(), static_cast<uint32_t>(kClients)) << "a user was not reachable mid-drain";
+    EXPECT_EQ(res.delivered(), static_cast<uint32_t>(kClients))
+        << "a user was not reachable mid-drain";
     sent.push_back(res.message_id());
     std::this_thread::sleep_for(50ms);  // a steady push rate, not a synchronisation
   }
@@ -588,7 +636,8 @@ TEST_F(PushE2eTest, DrainMovesEveryClientToTheOtherWorkerWithNoMessageLost) {
     EXPECT_NE(c->roomId(), drained) << "client still on the drained worker";
   }
   int moved = 0;
-  for (auto& c : clients) moved += c->reconnects();
+  for (auto& c : clients)
+    moved += c->reconnects();
   EXPECT_EQ(moved, per_room[drained]);
 }
 

@@ -49,37 +49,49 @@ Result<std::unique_ptr<LocalCluster>> LocalCluster::start(Options options) {
   c->dir_ = tmpl;
   RETURN_IF_ERROR(c->startRegister());
 
-  std::string room_cfg = "name: \"room\"\n"
-                         "tcp { address: \"127.0.0.1:0\" }\n"
-                         "rpc { listen { address: \"127.0.0.1:0\" } }\n"
-                         "admin { listen { address: \"127.0.0.1:0\" } }\n"
-                         "register { shards { address: \"" + c->register_address_ +
-                         "\" slots: \"0-1023\" } }\n" + appsConfig(c->options_.apps);
+  std::string room_cfg =
+      "name: \"room\"\n"
+      "tcp { address: \"127.0.0.1:0\" }\n"
+      "rpc { listen { address: \"127.0.0.1:0\" } }\n"
+      "admin { listen { address: \"127.0.0.1:0\" } }\n"
+      "register { shards { address: \"" +
+      c->register_address_ + "\" slots: \"0-1023\" } }\n" + appsConfig(c->options_.apps);
   if (c->options_.websocket) room_cfg += "websocket { address: \"127.0.0.1:0\" }\n";
   room_cfg += c->options_.room_config;
   RETURN_IF_ERROR(writeFile(c->dir_ + "/room.conf", room_cfg));
-  ASSIGN_OR_RETURN(c->room_, Subprocess::start({binPath("push-room"), "--config", c->dir_ + "/room.conf",
-                                                "--workers", std::to_string(c->options_.room_workers)}));
+  ASSIGN_OR_RETURN(c->room_,
+                   Subprocess::start({binPath("push-room"), "--config", c->dir_ + "/room.conf",
+                                      "--workers", std::to_string(c->options_.room_workers)}));
   RETURN_IF_ERROR(c->refreshRooms(static_cast<size_t>(c->options_.room_workers)));
 
   if (c->options_.start_center) {
-    std::string center_cfg = "http { listen { address: \"127.0.0.1:0\" } }\n"
-                             "register { shards { address: \"" + c->register_address_ +
-                             "\" slots: \"0-1023\" } }\n" + appsConfig(c->options_.apps) +
-                             c->options_.center_config;
+    std::string center_cfg =
+        "http { listen { address: \"127.0.0.1:0\" } }\n"
+        "register { shards { address: \"" +
+        c->register_address_ + "\" slots: \"0-1023\" } }\n" + appsConfig(c->options_.apps) +
+        c->options_.center_config;
     RETURN_IF_ERROR(writeFile(c->dir_ + "/center.conf", center_cfg));
-    ASSIGN_OR_RETURN(c->center_, Subprocess::start({binPath("push-center"), "--config", c->dir_ + "/center.conf"}));
-    ASSIGN_OR_RETURN(c->center_address_, c->center_->waitForLine("HTTP_ADDRESS"));
+    ASSIGN_OR_RETURN(
+        c->center_, Subprocess::start({binPath("push-center"), "--config", c->dir_ + "/center.conf",
+                                       "--workers", std::to_string(c->options_.center_workers)}));
+    // Every worker announces the shared address; wait for all so each takes connections.
+    ASSIGN_OR_RETURN(
+        auto lines,
+        c->center_->waitForLines("HTTP_ADDRESS", static_cast<size_t>(c->options_.center_workers)));
+    c->center_address_ = lines.at(0);
   }
   return c;
 }
 
 Status LocalCluster::startRegister() {
   std::string listen = register_address_.empty() ? "127.0.0.1:0" : register_address_;
-  std::string cfg = "rpc { listen { address: \"" + listen + "\" } }\n"
-                    "admin { listen { address: \"127.0.0.1:0\" } }\n" + options_.register_config;
+  std::string cfg = "rpc { listen { address: \"" + listen +
+                    "\" } }\n"
+                    "admin { listen { address: \"127.0.0.1:0\" } }\n" +
+                    options_.register_config;
   RETURN_IF_ERROR(writeFile(dir_ + "/register.conf", cfg));
-  ASSIGN_OR_RETURN(register_, Subprocess::start({binPath("push-register"), "--config", dir_ + "/register.conf"}));
+  ASSIGN_OR_RETURN(register_, Subprocess::start(
+                                  {binPath("push-register"), "--config", dir_ + "/register.conf"}));
   ASSIGN_OR_RETURN(register_address_, register_->waitForLine("RPC_ADDRESS"));
   ASSIGN_OR_RETURN(register_admin_, register_->waitForLine("ADMIN_ADDRESS"));
   return Status::ok();

@@ -24,6 +24,7 @@ class LocalCluster {
   struct Options {
     std::vector<App> apps = {App{}};
     int room_workers = 1;
+    int center_workers = 1;
     bool websocket = true;
     // Extra RoomConfig / CenterConfig / RegisterConfig text appended to the generated config.
     std::string room_config;
@@ -60,10 +61,13 @@ class LocalCluster {
   // Restarts push-register on the same address (rooms re-send their sessions).
   Status restartRegister();
   // Reads room instance lines printed since the last call (a restarted worker prints anew).
-  Status refreshRooms(size_t expected, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  Status refreshRooms(size_t expected,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
   // POST /v1/push with this JSON body and the first app's key.
-  std::string apiKey(int app = 0) const { return options_.apps.at(static_cast<size_t>(app)).api_key; }
+  std::string apiKey(int app = 0) const {
+    return options_.apps.at(static_cast<size_t>(app)).api_key;
+  }
 
  private:
   LocalCluster() = default;
