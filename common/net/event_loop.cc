@@ -1,5 +1,7 @@
 #include "common/net/event_loop.h"
 
+#include <sched.h>
+
 #include <uv.h>
 
 #include <algorithm>
@@ -16,6 +18,7 @@ struct EventLoop::Handles {
   uv_async_t async;
   uv_prepare_t prepare;
   uv_timer_t wake;  // bounds runUntil()
+  uv_idle_t spin;   // started while busy polling: libuv then polls with timeout 0
 };
 
 EventLoop::EventLoop()
@@ -30,20 +33,20 @@ EventLoop::EventLoop()
     std::abort();
   }
   loop_->data = this;
-  uv_async_init(loop_.get(), &handles_->async, [](uv_async_t* h) {
-    static_cast<EventLoop*>(h->data)->runPosted();
-  });
+  uv_async_init(loop_.get(), &handles_->async,
+                [](uv_async_t* h) { static_cast<EventLoop*>(h->data)->runPosted(); });
   handles_->async.data = this;
   uv_unref(reinterpret_cast<uv_handle_t*>(&handles_->async));
   uv_prepare_init(loop_.get(), &handles_->prepare);
   handles_->prepare.data = this;
-  uv_prepare_start(&handles_->prepare, [](uv_prepare_t* h) {
-    static_cast<EventLoop*>(h->data)->flushAll();
-  });
+  uv_prepare_start(&handles_->prepare,
+                   [](uv_prepare_t* h) { static_cast<EventLoop*>(h->data)->beforePoll(); });
   uv_unref(reinterpret_cast<uv_handle_t*>(&handles_->prepare));
   uv_timer_init(loop_.get(), &handles_->wake);
   handles_->wake.data = this;
   uv_unref(reinterpret_cast<uv_handle_t*>(&handles_->wake));
+  uv_idle_init(loop_.get(), &handles_->spin);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&handles_->spin));  // never keeps the loop alive
 }
 
 EventLoop::~EventLoop() {
@@ -53,11 +56,17 @@ EventLoop::~EventLoop() {
   }
 }
 
-EventLoop* EventLoop::fromUv(uv_loop_t* loop) { return static_cast<EventLoop*>(loop->data); }
+EventLoop* EventLoop::fromUv(uv_loop_t* loop) {
+  return static_cast<EventLoop*>(loop->data);
+}
 
-int64_t EventLoop::nowMs() const { return static_cast<int64_t>(uv_now(loop_.get())); }
+int64_t EventLoop::nowMs() const {
+  return static_cast<int64_t>(uv_now(loop_.get()));
+}
 
-bool EventLoop::isInLoopThread() const { return std::this_thread::get_id() == loop_thread_; }
+bool EventLoop::isInLoopThread() const {
+  return std::this_thread::get_id() == loop_thread_;
+}
 
 void EventLoop::assertInLoopThread() const {
   assert(isInLoopThread() && "EventLoop method called off its loop thread");
@@ -128,7 +137,8 @@ void EventLoop::runPosted() {
     std::lock_guard lock(mu_);
     batch.swap(posted_);
   }
-  for (auto& fn : batch) fn();
+  for (auto& fn : batch)
+    fn();
 }
 
 uint32_t EventLoop::scheduleFlush(TcpConnection* conn) {
@@ -151,6 +161,35 @@ void EventLoop::runBeforePoll(std::function<void()> fn) {
   before_poll_.push_back(std::move(fn));
 }
 
+void EventLoop::setBusyPoll(std::chrono::microseconds window) {
+  assertInLoopThread();
+  busy_poll_ns_ = window.count() > 0 ? static_cast<uint64_t>(window.count()) * 1000 : 0;
+}
+
+void EventLoop::beforePoll() {
+  flushAll();
+  // libuv computes the poll timeout right after the prepare handles run, as 0 when an idle
+  // handle is active: starting or stopping `spin` here decides this turn's wait.
+  bool spin = false;
+  if (busy_poll_ns_ > 0) {
+    const uint64_t now = uv_hrtime();
+    if (io_events_ != io_seen_) {
+      io_seen_ = io_events_;
+      last_io_ns_ = now;
+    }
+    spin = now - last_io_ns_ < busy_poll_ns_;
+  }
+  if (spin == spinning_) return;
+  spinning_ = spin;
+  if (spin) {
+    // Yield between empty polls: free when nothing else wants the core; when something does
+    // (the peer process on a small machine), it runs instead of waiting out our time slice.
+    uv_idle_start(&handles_->spin, [](uv_idle_t*) { sched_yield(); });
+  } else {
+    uv_idle_stop(&handles_->spin);
+  }
+}
+
 void EventLoop::flushAll() {
   // Batched work first (it usually queues output), then the coalesced writes. Either may
   // queue more of the other (a flush re-offering kept input to a handler); loop until both are
@@ -159,7 +198,8 @@ void EventLoop::flushAll() {
     while (!before_poll_.empty()) {
       std::vector<std::function<void()>> batch;
       batch.swap(before_poll_);
-      for (auto& fn : batch) fn();
+      for (auto& fn : batch)
+        fn();
     }
     while (!flush_list_.empty()) {
       flushing_.swap(flush_list_);
@@ -180,6 +220,7 @@ Status EventLoop::shutdown(std::chrono::milliseconds grace) {
   uv_close(reinterpret_cast<uv_handle_t*>(&h->async), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&h->prepare), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&h->wake), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&h->spin), nullptr);
   flushAll();
   const auto deadline = std::chrono::steady_clock::now() + grace;
   while (uv_loop_alive(loop_.get()) && std::chrono::steady_clock::now() < deadline) {

@@ -165,6 +165,7 @@ void TcpConnection::onRead(ssize_t nread, const char* data) {
     return;
   }
   netMetrics().bytes_in.inc(static_cast<uint64_t>(nread));
+  loop().noteIo();
   if (draining_) return;  // closing after flush: input is no longer wanted
   processInput(data, static_cast<size_t>(nread));
 }

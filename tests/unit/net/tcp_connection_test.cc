@@ -137,6 +137,38 @@ TEST_F(TcpConnectionTest, EchoRoundTrip) {
   EXPECT_EQ(client_.closed_count, 1);
 }
 
+TEST_F(TcpConnectionTest, BusyPollingFollowsReadsAndEndsAfterItsWindow) {
+  Fd peer = acceptRaw();
+  // Off by default: reads never make the loop spin.
+  writeAll(peer.get(), "a");
+  ASSERT_TRUE(loop_.runUntil([&] { return server_.received == "a"; }, 5s));
+  uv_run(loop_.uvLoop(), UV_RUN_NOWAIT);
+  EXPECT_FALSE(loop_.busyPolling());
+
+  // On: the turn after a read polls without sleeping.
+  loop_.setBusyPoll(std::chrono::seconds(10));
+  writeAll(peer.get(), "b");
+  ASSERT_TRUE(loop_.runUntil([&] { return server_.received == "ab"; }, 5s));
+  uv_run(loop_.uvLoop(), UV_RUN_NOWAIT);
+  EXPECT_TRUE(loop_.busyPolling());
+
+  // A short window: without further reads the loop goes back to sleeping in the kernel.
+  loop_.setBusyPoll(std::chrono::milliseconds(2));
+  writeAll(peer.get(), "c");
+  ASSERT_TRUE(loop_.runUntil([&] { return server_.received == "abc"; }, 5s));
+  EXPECT_TRUE(loop_.runUntil([&] { return !loop_.busyPolling(); }, 5s, testing::kPoll));
+
+  // Turning it off stops a spin at once.
+  loop_.setBusyPoll(std::chrono::seconds(10));
+  writeAll(peer.get(), "d");
+  ASSERT_TRUE(loop_.runUntil([&] { return server_.received == "abcd"; }, 5s));
+  uv_run(loop_.uvLoop(), UV_RUN_NOWAIT);
+  ASSERT_TRUE(loop_.busyPolling());
+  loop_.setBusyPoll(std::chrono::microseconds(0));
+  uv_run(loop_.uvLoop(), UV_RUN_NOWAIT);
+  EXPECT_FALSE(loop_.busyPolling());
+}
+
 TEST_F(TcpConnectionTest, LargeEchoArrivesIntactThroughPartialWrites) {
   server_.on_data = [](TcpConnection& c, std::string_view d) {
     EXPECT_TRUE(c.send(d));
