@@ -29,8 +29,9 @@ namespace {
 
 using namespace push;
 
-int runCenter(center::CenterOptions options) {
+int runCenter(center::CenterOptions options, std::chrono::microseconds busy_poll) {
   net::EventLoop loop;
+  loop.setBusyPoll(busy_poll);
   auto created = center::CenterServer::create(loop, std::move(options));
   if (!created.isOk()) {
     std::fprintf(stderr, "push-center: %s\n", created.status().toString().c_str());
@@ -93,12 +94,17 @@ int main(int argc, char** argv) {
         static_cast<long long>(*node + *workers - 1), IdGenerator::kMaxNode);
     return 2;
   }
+  auto busy_poll = service::busyPollFlag(cl);
+  if (!busy_poll.isOk()) {
+    std::fprintf(stderr, "push-center: %s\n", busy_poll.status().toString().c_str());
+    return 2;
+  }
   auto options = center::CenterOptions::fromConfig(cfg, file->get());
   if (!options.isOk()) {
     std::fprintf(stderr, "push-center: %s\n", options.status().toString().c_str());
     return 2;
   }
-  if (*workers == 1) return runCenter(std::move(options).value());
+  if (*workers == 1) return runCenter(std::move(options).value(), *busy_poll);
   std::vector<int> reserved;
   auto http = service::reservePort(options->http.address, &reserved);
   if (!http.isOk()) {
@@ -113,9 +119,10 @@ int main(int argc, char** argv) {
     app.burst = std::max(1.0, app.burst / n);
   }
   const center::CenterOptions base = *options;
-  return service::superviseWorkers("push-center", n, [&base](int i) {
+  const std::chrono::microseconds poll = *busy_poll;
+  return service::superviseWorkers("push-center", n, [&base, poll](int i) {
     center::CenterOptions o = base;
     o.node_id = base.node_id + static_cast<uint32_t>(i);
-    return runCenter(std::move(o));
+    return runCenter(std::move(o), poll);
   });
 }

@@ -14,7 +14,15 @@ namespace push::service {
 void addCommonFlags(CommandLine& cl) {
   cl.option("config", "FILE", "configuration file (protobuf text format, proto/config.proto)");
   cl.option("log-level", "LEVEL", "trace|debug|info|warn|error|off (overrides the config)");
+  cl.option("busy-poll-us", "N",
+            "after I/O, poll for N microseconds before sleeping (0..100000, default 0: off; "
+            "trades CPU for round-trip latency)");
   cl.flag("help", "print this help");
+}
+
+Result<std::chrono::microseconds> busyPollFlag(const CommandLine& cl) {
+  ASSIGN_OR_RETURN(long long us, cl.getInt("busy-poll-us", 0, 0, 100'000));
+  return std::chrono::microseconds(us);
 }
 
 Result<std::unique_ptr<ConfigFile>> loadConfig(CommandLine& cl, int argc, char** argv,
@@ -35,7 +43,8 @@ Result<std::unique_ptr<ConfigFile>> loadConfig(CommandLine& cl, int argc, char**
   if (!field || field->message_type() != config::LogConfig::descriptor()) {
     return internalError(config->GetTypeName() + " has no 'log' field of type LogConfig");
   }
-  auto* log = static_cast<config::LogConfig*>(config->GetReflection()->MutableMessage(config, field));
+  auto* log =
+      static_cast<config::LogConfig*>(config->GetReflection()->MutableMessage(config, field));
   if (cl.has("log-level")) log->set_level(cl.get("log-level"));
   RETURN_IF_ERROR(log::configure(*log));
   return file;
@@ -55,8 +64,8 @@ void announce(std::string_view key, const net::InetAddress& address) {
 }
 
 void announce(std::string_view key, std::string_view value) {
-  std::printf("%.*s %.*s\n", static_cast<int>(key.size()), key.data(), static_cast<int>(value.size()),
-              value.data());
+  std::printf("%.*s %.*s\n", static_cast<int>(key.size()), key.data(),
+              static_cast<int>(value.size()), value.data());
   std::fflush(stdout);
 }
 

@@ -3,6 +3,7 @@
 // Pieces every service main uses (STYLE.md 1: main only parses flags, loads config, builds the
 // objects and runs the loop).
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -28,8 +29,11 @@ class HttpServer;
 
 namespace push::service {
 
-// Adds --config, --log-level and --help to `cl`.
+// Adds --config, --log-level, --busy-poll-us and --help to `cl`.
 void addCommonFlags(CommandLine& cl);
+
+// --busy-poll-us, for net::EventLoop::setBusyPoll (0 when absent).
+Result<std::chrono::microseconds> busyPollFlag(const CommandLine& cl);
 
 // Parses the command line, loads --config (if given) into `config`, applies --log-level over
 // the config's `log` field (every service config has one) and configures logging. On --help

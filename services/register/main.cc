@@ -44,8 +44,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (cfg.rpc().listen().address().empty()) rpc_options->address = "127.0.0.1:7200";
+  auto busy_poll = service::busyPollFlag(cl);
+  if (!busy_poll.isOk()) {
+    std::fprintf(stderr, "push-register: %s\n", busy_poll.status().toString().c_str());
+    return 2;
+  }
 
   net::EventLoop loop;
+  loop.setBusyPoll(*busy_poll);
   reg::RegisterService service(loop, *options);
   rpc::Server* server = rpc::Server::create(loop, *rpc_options);
   st = server->addService(&service);

@@ -32,8 +32,9 @@ namespace {
 
 using namespace push;
 
-int runRoom(room::RoomOptions options, int worker) {
+int runRoom(room::RoomOptions options, int worker, std::chrono::microseconds busy_poll) {
   net::EventLoop loop;
+  loop.setBusyPoll(busy_poll);
   auto created = room::RoomServer::create(loop, std::move(options));
   if (!created.isOk()) {
     std::fprintf(stderr, "push-room: %s\n", created.status().toString().c_str());
@@ -107,12 +108,17 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "push-room: %s\n", workers.status().toString().c_str());
     return 2;
   }
+  auto busy_poll = service::busyPollFlag(cl);
+  if (!busy_poll.isOk()) {
+    std::fprintf(stderr, "push-room: %s\n", busy_poll.status().toString().c_str());
+    return 2;
+  }
   auto options = room::RoomOptions::fromConfig(cfg, file->get());
   if (!options.isOk()) {
     std::fprintf(stderr, "push-room: %s\n", options.status().toString().c_str());
     return 2;
   }
-  if (*workers == 1) return runRoom(std::move(options).value(), 0);
+  if (*workers == 1) return runRoom(std::move(options).value(), 0, *busy_poll);
   std::vector<int> reserved;
   auto tcp = service::reservePort(options->tcp_address, &reserved);
   if (!tcp.isOk()) {
@@ -129,12 +135,13 @@ int main(int argc, char** argv) {
     options->ws_address = *ws;
   }
   const room::RoomOptions base = *options;
-  return service::superviseWorkers("push-room", static_cast<int>(*workers), [&base](int i) {
+  const std::chrono::microseconds poll = *busy_poll;
+  return service::superviseWorkers("push-room", static_cast<int>(*workers), [&base, poll](int i) {
     room::RoomOptions o = base;
     o.name = base.name + "-w" + std::to_string(i);
     o.reuse_port = true;
     o.rpc.address = service::shiftPort(base.rpc.address, i);
     if (!o.admin_address.empty()) o.admin_address = service::shiftPort(base.admin_address, i);
-    return runRoom(std::move(o), i);
+    return runRoom(std::move(o), i, poll);
   });
 }
