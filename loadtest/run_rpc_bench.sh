@@ -9,6 +9,11 @@
 # (like any busy server) while yielding to the benchmark. Both implementations always run
 # under the same condition; the script prints which.
 #
+# Polling: gRPC's completion-queue threads spin (sched_yield between empty polls) before they
+# block (grpc_bench/tuning.h, its default); our loops do the same for BUSY_POLL_US after the
+# last read (EventLoop::setBusyPoll, default here 1000 us; BUSY_POLL_US=0 sleeps in epoll at
+# once, as the services do by default).
+#
 # Defaults: build-release, 3 s, 3 repetitions (medians reported). Build first with
 #   cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DPUSH_BUILD_TESTS=OFF
 #   cmake --build build-release --target rpc-bench grpc-bench
@@ -21,6 +26,7 @@ build=${1:-build-release}
 seconds=${2:-3}
 reps=${3:-3}
 awake=0
+busy_poll_us=${BUSY_POLL_US:-1000}
 [ "${4:-}" = "--awake" ] && awake=1
 rpc_bench=$build/loadtest/rpc_bench/rpc-bench
 grpc_bench=$build/loadtest/grpc_bench/grpc-bench
@@ -77,16 +83,19 @@ if [ "$awake" -eq 1 ]; then
 else
   condition=idle_cpus
 fi
-echo "# condition: $condition (see --awake in the header)"
+echo "# condition: $condition (see --awake in the header); push busy poll ${busy_poll_us} us, gRPC spins (default)"
 echo "# push pipelined RPC ($rpc_bench), one connection"
-start_server "$rpc_bench" server
+start_server "$rpc_bench" server --busy-poll-us "$busy_poll_us"
 rpc_port=$port
-for d in 1 64 1024; do run_client push "$d" "$rpc_bench" client --target "127.0.0.1:$rpc_port"; done
+for d in 1 64 1024; do
+  run_client push "$d" "$rpc_bench" client --target "127.0.0.1:$rpc_port" --busy-poll-us "$busy_poll_us"
+done
 peak=${qps[push.64]}
 [ "${qps[push.1024]%.*}" -gt "${peak%.*}" ] && peak=${qps[push.1024]}
 half=$(awk -v p="$peak" 'BEGIN {printf "%d", p / 2}')
 echo "# push at half of peak ($half calls/s, open loop)"
-run_client push_half 1024 "$rpc_bench" client --target "127.0.0.1:$rpc_port" --rate "$half"
+run_client push_half 1024 "$rpc_bench" client --target "127.0.0.1:$rpc_port" --rate "$half" \
+  --busy-poll-us "$busy_poll_us"
 
 echo "# gRPC C++ async ($grpc_bench)"
 start_server "$grpc_bench" server --port 0
@@ -119,4 +128,4 @@ for d in 1 64 1024; do
 done
 echo "half_peak_rate=$half push_p50_us=${p50[push_half.1024]} push_p99_us=${p99[push_half.1024]}"
 echo "rpc_qps=${qps[push.64]} grpc_qps=${qps[grpc.64]} ratio=$ratio"
-echo "RESULT rpc_bench condition=$condition rpc_qps=${qps[push.64]} grpc_qps=${qps[grpc.64]} ratio=$ratio rpc_qps_1024=${qps[push.1024]} grpc_qps_1024=${qps[grpc.1024]} ratio_1024=$ratio1024 rpc_qps_1=${qps[push.1]} grpc_qps_1=${qps[grpc.1]} half_peak_p99_us=${p99[push_half.1024]}$redis_line"
+echo "RESULT rpc_bench condition=$condition busy_poll_us=$busy_poll_us rpc_qps=${qps[push.64]} grpc_qps=${qps[grpc.64]} ratio=$ratio rpc_qps_1024=${qps[push.1024]} grpc_qps_1024=${qps[grpc.1024]} ratio_1024=$ratio1024 rpc_qps_1=${qps[push.1]} grpc_qps_1=${qps[grpc.1]} half_peak_p99_us=${p99[push_half.1024]}$redis_line"

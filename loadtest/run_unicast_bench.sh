@@ -9,7 +9,8 @@
 #   cmake --build build-release --target push-load push-room push-register push-center
 # Environment: SECONDS_PER_RUN (default 8), CONFIGS (closed-loop "CxD" list, default
 # "2x16 4x8 8x8 16x8 32x16"), USERS (default 1000), CENTER_WORKERS and ROOM_WORKERS (processes
-# of each, default 2 and 1: center is a stateless tier, one process per core).
+# of each, default 2 and 1: center is a stateless tier, one process per core), BUSY_POLL_US
+# (--busy-poll-us of center and register, default 0).
 #
 # Starts push-register, push-room and push-center (app rate limit 10M/s, so it
 # never limits), then `push-load unicast` with USERS client connections that ack every push:
@@ -28,6 +29,7 @@ configs=${CONFIGS:-"2x16 4x8 8x8 16x8 32x16"}
 users=${USERS:-1000}
 center_workers=${CENTER_WORKERS:-2}
 room_workers=${ROOM_WORKERS:-1}
+busy_poll_us=${BUSY_POLL_US:-0}
 for b in push-load push-room push-register push-center; do
   [ -x "$bin/$b" ] || { echo "missing $bin/$b: build it first (see the header of $0)" >&2; exit 2; }
 done
@@ -73,7 +75,7 @@ cat >"$tmp/register.conf" <<CONF
 rpc { listen { address: "127.0.0.1:0" } }
 admin { listen { address: "127.0.0.1:0" } }
 CONF
-start register RPC_ADDRESS "$bin/push-register" --config "$tmp/register.conf"
+start register RPC_ADDRESS "$bin/push-register" --config "$tmp/register.conf" --busy-poll-us "$busy_poll_us"
 register_pid=$pid
 register=$line
 cat >"$tmp/room.conf" <<CONF
@@ -92,7 +94,8 @@ http { listen { address: "127.0.0.1:0" } }
 register { shards { address: "$register" slots: "0-1023" } }
 apps { name: "$app" api_keys: "$api_key" push_rate_per_s: 10000000 push_burst: 10000000 }
 CONF
-start center HTTP_ADDRESS "$bin/push-center" --config "$tmp/center.conf" --workers "$center_workers"
+start center HTTP_ADDRESS "$bin/push-center" --config "$tmp/center.conf" --workers "$center_workers" \
+  --busy-poll-us "$busy_poll_us"
 center_pid=$pid
 center=$line
 
@@ -153,7 +156,7 @@ run_load() {
 echo "# unicast: POST /v1/push (one user each) -> center -> register -> room -> client ack"
 echo "# machine: $(nproc) cores shared by center, room, register AND the load generator (all on"
 echo "#   this machine, loopback); other users' work may run too: loadavg at start $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# $(date -u +%Y-%m-%dT%H:%MZ) build=$build users=$users seconds=$seconds center_workers=$center_workers room_workers=$room_workers"
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) build=$build users=$users seconds=$seconds center_workers=$center_workers room_workers=$room_workers busy_poll_us=$busy_poll_us"
 echo "# cpu_* = cores used in the window (all workers of a service together)"
 
 best=0

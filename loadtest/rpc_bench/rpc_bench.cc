@@ -4,6 +4,7 @@
 //   rpc-bench server [--listen 127.0.0.1:0]          prints "PORT <n>", serves until SIGTERM
 //   rpc-bench client --target HOST:PORT --depth N --seconds S [--payload B] [--rate R]
 //                    [--connections C]
+//   both: [--busy-poll-us U]  poll without sleeping for U µs after I/O (EventLoop::setBusyPoll)
 //
 // The client keeps N calls in flight on C connections (default 1) for S seconds after a 1 s
 // warm-up. With --rate it sends R calls/s open-loop (at most N in flight) to measure latency
@@ -32,8 +33,9 @@ namespace {
 using namespace push;
 using Clock = std::chrono::steady_clock;
 
-int runServer(const std::string& listen) {
+int runServer(const std::string& listen, int busy_poll_us) {
   net::EventLoop loop;
+  loop.setBusyPoll(std::chrono::microseconds(busy_poll_us));
   rpc::Server::Options options;
   options.address = listen;
   rpc::Server* server = rpc::Server::create(loop, options);
@@ -73,15 +75,19 @@ class BenchClient {
       c.request.set_payload(std::string(payload, 'x'));
       free_.push_back(&c);
     }
-    latencies_.reserve(4'000'000);
   }
 
   void start(Clock::time_point measure_from, Clock::time_point stop_at) {
     measure_from_ = measure_from;
     stop_at_ = stop_at;
     started_ = Clock::now();
+    // Room for 3M calls/s, so the vector never reallocates (a stall) inside the window.
+    const double window_s = std::chrono::duration<double>(stop_at - measure_from).count();
+    latencies_.reserve(
+        std::min<size_t>(size_t{1} << 27, static_cast<size_t>(window_s * 3e6) + 1024));
     if (rate_ <= 0) {
-      while (!free_.empty()) issue();
+      while (!free_.empty())
+        issue();
       return;
     }
     uv_timer_init(loop_.uvLoop(), &pacer_);
@@ -104,7 +110,8 @@ class BenchClient {
     // Open loop: send what the rate owes since start, limited by the calls available.
     const double elapsed = std::chrono::duration<double>(Clock::now() - started_).count();
     const auto owed = static_cast<uint64_t>(elapsed * rate_);
-    while (issued_ < owed && !free_.empty() && !stopping_) issue();
+    while (issued_ < owed && !free_.empty() && !stopping_)
+      issue();
     if (issued_ < owed) issued_ = owed;  // over the in-flight cap: drop, do not burst later
     if (Clock::now() >= stop_at_) stopping_ = true;
   }
@@ -151,8 +158,9 @@ class BenchClient {
 };
 
 int runClient(const std::string& target, int depth, double seconds, int payload, double rate,
-              int connections) {
+              int connections, int busy_poll_us) {
   net::EventLoop loop;
+  loop.setBusyPoll(std::chrono::microseconds(busy_poll_us));
   rpc::Channel::Options options;
   options.connections_per_endpoint = static_cast<uint32_t>(connections);
   options.timeout = std::chrono::seconds(10);
@@ -170,8 +178,8 @@ int runClient(const std::string& target, int depth, double seconds, int payload,
   BenchClient client(loop, channel.get(), depth, payload, rate);
   const auto begin = Clock::now();
   const auto measure_from = begin + std::chrono::seconds(1);
-  const auto stop_at =
-      measure_from + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  const auto stop_at = measure_from + std::chrono::duration_cast<Clock::duration>(
+                                          std::chrono::duration<double>(seconds));
   client.start(measure_from, stop_at);
   // Bounded: the run ends at stop_at plus a grace for calls in flight.
   loop.runUntil([&] { return client.finished(); },
@@ -182,12 +190,14 @@ int runClient(const std::string& target, int depth, double seconds, int payload,
   std::sort(lat.begin(), lat.end());
   auto pct = [&](double p) -> double {
     if (lat.empty()) return 0;
-    return static_cast<double>(lat[std::min(lat.size() - 1, static_cast<size_t>(p * lat.size()))]) / 1000.0;
+    return static_cast<double>(lat[std::min(lat.size() - 1, static_cast<size_t>(p * lat.size()))]) /
+           1000.0;
   };
-  std::printf("impl=push depth=%d calls=%llu seconds=%.2f qps=%.0f p50_us=%.1f p99_us=%.1f errors=%llu\n",
-              depth, static_cast<unsigned long long>(client.measured()), seconds,
-              static_cast<double>(client.measured()) / seconds, pct(0.50), pct(0.99),
-              static_cast<unsigned long long>(client.errors()));
+  std::printf(
+      "impl=push depth=%d calls=%llu seconds=%.2f qps=%.0f p50_us=%.1f p99_us=%.1f errors=%llu\n",
+      depth, static_cast<unsigned long long>(client.measured()), seconds,
+      static_cast<double>(client.measured()) / seconds, pct(0.50), pct(0.99),
+      static_cast<unsigned long long>(client.errors()));
   std::fflush(stdout);
   channel.reset();
   (void)loop.shutdown();
@@ -203,26 +213,36 @@ int main(int argc, char** argv) {
   }
   (void)push::log::setLevel("warn");
   std::string mode = argv[1], listen = "127.0.0.1:0", target;
-  int depth = 1, payload = 16, connections = 1;
+  int depth = 1, payload = 16, connections = 1, busy_poll_us = 0;
   double seconds = 3, rate = 0;
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string arg = argv[i], v = argv[i + 1];
-    if (arg == "--listen") listen = v;
-    else if (arg == "--port") listen = "127.0.0.1:" + v;
-    else if (arg == "--target") target = v;
-    else if (arg == "--depth") depth = std::stoi(v);
-    else if (arg == "--seconds") seconds = std::stod(v);
-    else if (arg == "--payload") payload = std::stoi(v);
-    else if (arg == "--rate") rate = std::stod(v);
-    else if (arg == "--connections") connections = std::stoi(v);
+    if (arg == "--listen")
+      listen = v;
+    else if (arg == "--port")
+      listen = "127.0.0.1:" + v;
+    else if (arg == "--target")
+      target = v;
+    else if (arg == "--depth")
+      depth = std::stoi(v);
+    else if (arg == "--seconds")
+      seconds = std::stod(v);
+    else if (arg == "--payload")
+      payload = std::stoi(v);
+    else if (arg == "--rate")
+      rate = std::stod(v);
+    else if (arg == "--connections")
+      connections = std::stoi(v);
+    else if (arg == "--busy-poll-us")
+      busy_poll_us = std::stoi(v);
     else {
       std::fprintf(stderr, "rpc-bench: unknown flag %s\n", arg.c_str());
       return 2;
     }
   }
-  if (mode == "server") return runServer(listen);
+  if (mode == "server") return runServer(listen, busy_poll_us);
   if (mode == "client" && !target.empty() && depth > 0 && seconds > 0 && seconds <= 600) {
-    return runClient(target, depth, seconds, payload, rate, connections);
+    return runClient(target, depth, seconds, payload, rate, connections, busy_poll_us);
   }
   std::fprintf(stderr, "rpc-bench: bad arguments\n");
   return 2;
