@@ -129,9 +129,15 @@ Status ConfigFile::requireRange(std::string_view field_path, int64_t min, int64_
     }
     int64_t value;
     switch (field->cpp_type()) {
-      case pb::FieldDescriptor::CPPTYPE_INT32: value = reflection->GetInt32(*msg, field); break;
-      case pb::FieldDescriptor::CPPTYPE_INT64: value = reflection->GetInt64(*msg, field); break;
-      case pb::FieldDescriptor::CPPTYPE_UINT32: value = reflection->GetUInt32(*msg, field); break;
+      case pb::FieldDescriptor::CPPTYPE_INT32:
+        value = reflection->GetInt32(*msg, field);
+        break;
+      case pb::FieldDescriptor::CPPTYPE_INT64:
+        value = reflection->GetInt64(*msg, field);
+        break;
+      case pb::FieldDescriptor::CPPTYPE_UINT32:
+        value = reflection->GetUInt32(*msg, field);
+        break;
       case pb::FieldDescriptor::CPPTYPE_UINT64: {
         uint64_t v = reflection->GetUInt64(*msg, field);
         if (v > static_cast<uint64_t>(INT64_MAX)) {

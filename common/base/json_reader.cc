@@ -5,7 +5,9 @@ namespace push {
 namespace {
 constexpr int kMaxDepth = 64;
 
-bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool isSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 int hexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -41,7 +43,8 @@ Status JsonReader::fail(std::string what) {
 }
 
 void JsonReader::skipSpace() {
-  while (pos_ < text_.size() && isSpace(text_[pos_])) ++pos_;
+  while (pos_ < text_.size() && isSpace(text_[pos_]))
+    ++pos_;
 }
 
 bool JsonReader::consume(char c) {
@@ -119,14 +122,30 @@ Status JsonReader::readString(std::string* out) {
     if (pos_ >= text_.size()) break;
     const char e = text_[pos_++];
     switch (e) {
-      case '"': out->push_back('"'); break;
-      case '\\': out->push_back('\\'); break;
-      case '/': out->push_back('/'); break;
-      case 'b': out->push_back('\b'); break;
-      case 'f': out->push_back('\f'); break;
-      case 'n': out->push_back('\n'); break;
-      case 'r': out->push_back('\r'); break;
-      case 't': out->push_back('\t'); break;
+      case '"':
+        out->push_back('"');
+        break;
+      case '\\':
+        out->push_back('\\');
+        break;
+      case '/':
+        out->push_back('/');
+        break;
+      case 'b':
+        out->push_back('\b');
+        break;
+      case 'f':
+        out->push_back('\f');
+        break;
+      case 'n':
+        out->push_back('\n');
+        break;
+      case 'r':
+        out->push_back('\r');
+        break;
+      case 't':
+        out->push_back('\t');
+        break;
       case 'u': {
         auto hex4 = [&](uint32_t* v) {
           if (pos_ + 4 > text_.size()) return false;
@@ -154,7 +173,8 @@ Status JsonReader::readString(std::string* out) {
         appendUtf8(out, cp);
         break;
       }
-      default: return fail("bad escape");
+      default:
+        return fail("bad escape");
     }
   }
   return fail("unterminated string");
@@ -167,7 +187,8 @@ Status JsonReader::readUint(uint64_t* out, uint64_t max) {
   uint64_t v = 0;
   while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') {
     const uint64_t digit = static_cast<uint64_t>(text_[pos_] - '0');
-    if (v > (max - digit) / 10) return fail("number out of range (max " + std::to_string(max) + ")");
+    if (v > (max - digit) / 10)
+      return fail("number out of range (max " + std::to_string(max) + ")");
     v = v * 10 + digit;
     ++pos_;
   }
@@ -204,7 +225,9 @@ bool JsonReader::isNull() {
   return false;
 }
 
-Status JsonReader::skipValue() { return skipDepth(depth_); }
+Status JsonReader::skipValue() {
+  return skipDepth(depth_);
+}
 
 Status JsonReader::skipDepth(int depth) {
   if (!status_.isOk()) return status_;
@@ -216,12 +239,14 @@ Status JsonReader::skipDepth(int depth) {
   if (c == '"') return readString(&scratch);
   if (c == '{') {
     RETURN_IF_ERROR(beginObject());
-    while (nextKey(&scratch)) RETURN_IF_ERROR(skipDepth(depth + 1));
+    while (nextKey(&scratch))
+      RETURN_IF_ERROR(skipDepth(depth + 1));
     return status_;
   }
   if (c == '[') {
     RETURN_IF_ERROR(beginArray());
-    while (nextElement()) RETURN_IF_ERROR(skipDepth(depth + 1));
+    while (nextElement())
+      RETURN_IF_ERROR(skipDepth(depth + 1));
     return status_;
   }
   if (isNull()) return Status::ok();
@@ -231,7 +256,8 @@ Status JsonReader::skipDepth(int depth) {
   if (text_[pos_] == '-') ++pos_;
   auto digits = [&] {
     size_t s = pos_;
-    while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') ++pos_;
+    while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9')
+      ++pos_;
     return pos_ > s;
   };
   const size_t int_start = pos_;
@@ -297,11 +323,21 @@ void appendJsonString(std::string* out, std::string_view s) {
   out->push_back('"');
   for (unsigned char c : s) {
     switch (c) {
-      case '"': *out += "\\\""; break;
-      case '\\': *out += "\\\\"; break;
-      case '\n': *out += "\\n"; break;
-      case '\r': *out += "\\r"; break;
-      case '\t': *out += "\\t"; break;
+      case '"':
+        *out += "\\\"";
+        break;
+      case '\\':
+        *out += "\\\\";
+        break;
+      case '\n':
+        *out += "\\n";
+        break;
+      case '\r':
+        *out += "\\r";
+        break;
+      case '\t':
+        *out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           *out += "\\u00";

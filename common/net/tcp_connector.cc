@@ -28,8 +28,8 @@ void TcpConnector::begin(std::chrono::milliseconds timeout, const InetAddress* l
       &timer_,
       [](uv_timer_t* t) {
         auto* self = static_cast<TcpConnector*>(t->data);
-        self->abort_reason_ = Status(Code::TIMEOUT, "connect to " + self->addr_.toString() +
-                                                        " timed out");
+        self->abort_reason_ =
+            Status(Code::TIMEOUT, "connect to " + self->addr_.toString() + " timed out");
         self->conn_->close();  // the connect callback follows with UV_ECANCELED
       },
       static_cast<uint64_t>(timeout.count()), 0);
@@ -45,8 +45,8 @@ void TcpConnector::begin(std::chrono::milliseconds timeout, const InetAddress* l
     abort_reason_ = unavailable("connect to " + addr_.toString() + ": " + uv_strerror(rc));
     conn_->close();
     uv_timer_start(
-        &timer_, [](uv_timer_t* t) { static_cast<TcpConnector*>(t->data)->onConnect(UV_ECANCELED); },
-        0, 0);
+        &timer_,
+        [](uv_timer_t* t) { static_cast<TcpConnector*>(t->data)->onConnect(UV_ECANCELED); }, 0, 0);
   }
 }
 

@@ -16,8 +16,8 @@ namespace push::net {
 namespace {
 
 metrics::Counter& acceptedTotal() {
-  static auto& c = metrics::Registry::global().counter("push_net_accepted_total",
-                                                       "TCP connections accepted.");
+  static auto& c =
+      metrics::Registry::global().counter("push_net_accepted_total", "TCP connections accepted.");
   return c;
 }
 metrics::Counter& acceptErrorsTotal() {

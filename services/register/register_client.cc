@@ -21,7 +21,7 @@ struct RegisterClient::PendingLookup {
   LookupDone done;
   std::vector<std::vector<Session>> results;
   Status status;
-  size_t remaining = 0;  // shard calls still to answer
+  size_t remaining = 0;         // shard calls still to answer
   size_t last_call = SIZE_MAX;  // the call this lookup was last counted in (while building)
 };
 
@@ -62,7 +62,8 @@ Result<std::unique_ptr<RegisterClient>> RegisterClient::create(net::EventLoop& l
     RETURN_IF_ERROR(state->channel->setEndpoints(std::vector<std::string>{state->address}));
     state->stub = std::make_unique<Register_Stub>(state->channel.get());
     for (uint32_t s = 0; s < kSlotCount; ++s) {
-      if (client->options_.shards[i].slots.contains(s)) client->slot_to_shard_[s] = static_cast<uint16_t>(i);
+      if (client->options_.shards[i].slots.contains(s))
+        client->slot_to_shard_[s] = static_cast<uint16_t>(i);
     }
     client->shards_.push_back(std::move(state));
   }
@@ -72,7 +73,8 @@ Result<std::unique_ptr<RegisterClient>> RegisterClient::create(net::EventLoop& l
 RegisterClient::RegisterClient(net::EventLoop& loop, Options options)
     : loop_(loop), options_(std::move(options)), slot_to_shard_(kSlotCount, 0) {
   timer_ = net::PeriodicTimer::create(loop_, [this] {
-    for (size_t i = 0; i < shards_.size(); ++i) sendBatch(i);
+    for (size_t i = 0; i < shards_.size(); ++i)
+      sendBatch(i);
   });
 }
 
@@ -119,7 +121,8 @@ void RegisterClient::offline(OfflineSession session) {
 }
 
 void RegisterClient::flush() {
-  for (size_t i = 0; i < shards_.size(); ++i) sendBatch(i);
+  for (size_t i = 0; i < shards_.size(); ++i)
+    sendBatch(i);
 }
 
 void RegisterClient::sendBatch(size_t shard) {
@@ -137,7 +140,8 @@ void RegisterClient::sendBatch(size_t shard) {
     s.stub->Online(&call->controller, &call->request, &call->response,
                    rpc::newCallback([this, alive, call, shard] {
                      if (!*alive || call->controller.status().isOk()) return;
-                     LOG_EVERY_SEC(Warn, Register, 1, "Online batch of {} to register {} failed: {}",
+                     LOG_EVERY_SEC(Warn, Register, 1,
+                                   "Online batch of {} to register {} failed: {}",
                                    call->request.sessions_size(), shards_[shard]->address,
                                    call->controller.status().toString());
                      if (on_batch_failed_) on_batch_failed_(shard, call->controller.status());
@@ -248,10 +252,12 @@ void RegisterClient::flushLookups() {
           if (ok) {
             for (size_t k = 0; k < call->positions.size(); ++k) {
               auto [lookup, index] = call->positions[k];
-              auto* sessions = call->response.mutable_users(static_cast<int>(k))->mutable_sessions();
+              auto* sessions =
+                  call->response.mutable_users(static_cast<int>(k))->mutable_sessions();
               auto& out = lookup->results[index];
               out.reserve(static_cast<size_t>(sessions->size()));
-              for (auto& s : *sessions) out.push_back(std::move(s));
+              for (auto& s : *sessions)
+                out.push_back(std::move(s));
             }
           }
           for (auto& lookup : call->owners) {

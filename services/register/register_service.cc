@@ -18,12 +18,12 @@ namespace pb = google::protobuf;
 
 namespace {
 struct RegisterMetrics {
-  metrics::Counter& online = metrics::Registry::global().counter(
-      "push_register_online_total", "Sessions reported online.");
-  metrics::Counter& offline = metrics::Registry::global().counter(
-      "push_register_offline_total", "Sessions reported offline.");
-  metrics::Counter& lookups = metrics::Registry::global().counter(
-      "push_register_lookups_total", "Users looked up.");
+  metrics::Counter& online = metrics::Registry::global().counter("push_register_online_total",
+                                                                 "Sessions reported online.");
+  metrics::Counter& offline = metrics::Registry::global().counter("push_register_offline_total",
+                                                                  "Sessions reported offline.");
+  metrics::Counter& lookups =
+      metrics::Registry::global().counter("push_register_lookups_total", "Users looked up.");
   metrics::Counter& wrong_slot = metrics::Registry::global().counter(
       "push_register_wrong_slot_total", "Sessions refused: slot owned by another instance.");
   metrics::Counter& rooms_lost = metrics::Registry::global().counter(
@@ -55,7 +55,8 @@ Result<RegisterService::Options> RegisterService::Options::fromConfig(
   if (!config.slots().empty()) {
     ASSIGN_OR_RETURN(o.slots, SlotSet::parse(config.slots()));
   }
-  if (config.room_timeout_ms()) o.room_timeout = std::chrono::milliseconds(config.room_timeout_ms());
+  if (config.room_timeout_ms())
+    o.room_timeout = std::chrono::milliseconds(config.room_timeout_ms());
   if (config.max_sessions_per_user()) o.max_sessions_per_user = config.max_sessions_per_user();
   return o;
 }
@@ -71,7 +72,9 @@ RegisterService::RegisterService(net::EventLoop& loop, Options options)
   (void)regMetrics();
 }
 
-RegisterService::~RegisterService() { close(); }
+RegisterService::~RegisterService() {
+  close();
+}
 
 void RegisterService::close() {
   if (liveness_timer_) {
@@ -85,9 +88,12 @@ void RegisterService::close() {
   pulls_.clear();
 }
 
-int64_t RegisterService::nowMs() const { return loop_.nowMs(); }
+int64_t RegisterService::nowMs() const {
+  return loop_.nowMs();
+}
 
-std::string RegisterService::goneKey(std::string_view app, std::string_view user, uint64_t conn_id) {
+std::string RegisterService::goneKey(std::string_view app, std::string_view user,
+                                     uint64_t conn_id) {
   std::string key;
   key.reserve(app.size() + user.size() + 22);
   key.append(app);
@@ -145,7 +151,8 @@ void RegisterService::Lookup(pb::RpcController*, const LookupRequest* request,
     found.clear();
     table_.lookup(u.app(), u.user(), &found);
     UserSessions* out = response->add_users();
-    for (auto& s : found) *out->add_sessions() = std::move(s);
+    for (auto& s : found)
+      *out->add_sessions() = std::move(s);
   }
   regMetrics().lookups.inc(static_cast<uint64_t>(request->users_size()));
 }

@@ -85,7 +85,7 @@ class RegisterService final : public Register {
   SessionTable table_;
   std::unordered_map<std::string, RoomState> rooms_;
   net::PeriodicTimer* liveness_timer_ = nullptr;
-  std::shared_ptr<bool> alive_;  // pulls in flight check it after close()
+  std::shared_ptr<bool> alive_;             // pulls in flight check it after close()
   std::vector<std::weak_ptr<Pull>> pulls_;  // closed by close()
 };
 

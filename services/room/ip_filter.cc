@@ -11,10 +11,14 @@ namespace push::room {
 
 const char* IpFilter::verdictName(Verdict v) {
   switch (v) {
-    case Verdict::Accept: return "accept";
-    case Verdict::Denied: return "denied";
-    case Verdict::TooManyConnections: return "too many connections";
-    case Verdict::RateLimited: return "rate limited";
+    case Verdict::Accept:
+      return "accept";
+    case Verdict::Denied:
+      return "denied";
+    case Verdict::TooManyConnections:
+      return "too many connections";
+    case Verdict::RateLimited:
+      return "rate limited";
   }
   return "?";
 }
@@ -73,7 +77,8 @@ Result<IpFilter> IpFilter::create(const Options& options) {
 }
 
 size_t IpFilter::KeyHash::operator()(const Key& k) const {
-  return static_cast<size_t>(hash64(std::string_view(reinterpret_cast<const char*>(k.data()), k.size())));
+  return static_cast<size_t>(
+      hash64(std::string_view(reinterpret_cast<const char*>(k.data()), k.size())));
 }
 
 IpFilter::Key IpFilter::keyOf(const net::InetAddress& peer) {
@@ -106,10 +111,12 @@ IpFilter::Verdict IpFilter::admit(const net::InetAddress& peer, int64_t now_ms) 
   }
   if (!allow_.empty()) {
     bool allowed = false;
-    for (const Cidr& c : allow_) allowed = allowed || c.matches(family, addr);
+    for (const Cidr& c : allow_)
+      allowed = allowed || c.matches(family, addr);
     if (!allowed) return Verdict::Denied;
   }
-  if (options_.max_connections_per_ip == 0 && options_.max_connects_per_s == 0) return Verdict::Accept;
+  if (options_.max_connections_per_ip == 0 && options_.max_connects_per_s == 0)
+    return Verdict::Accept;
   PerIp& ip = per_ip_[key];
   if (options_.max_connections_per_ip && ip.open >= options_.max_connections_per_ip) {
     return Verdict::TooManyConnections;
@@ -131,7 +138,9 @@ IpFilter::Verdict IpFilter::admit(const net::InetAddress& peer, int64_t now_ms) 
   return Verdict::Accept;
 }
 
-void IpFilter::release(const net::InetAddress& peer) { release(keyOf(peer)); }
+void IpFilter::release(const net::InetAddress& peer) {
+  release(keyOf(peer));
+}
 
 std::string IpFilter::hostOf(const Key& key) {
   char buf[INET6_ADDRSTRLEN] = {0};

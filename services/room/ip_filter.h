@@ -20,8 +20,8 @@ class IpFilter {
   struct Options {
     std::vector<std::string> allow_cidrs;  // empty: everyone not denied
     std::vector<std::string> deny_cidrs;
-    uint32_t max_connections_per_ip = 0;   // 0: unlimited
-    uint32_t max_connects_per_s = 0;       // 0: unlimited
+    uint32_t max_connections_per_ip = 0;  // 0: unlimited
+    uint32_t max_connects_per_s = 0;      // 0: unlimited
   };
   enum class Verdict { Accept, Denied, TooManyConnections, RateLimited };
 

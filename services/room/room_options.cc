@@ -20,7 +20,8 @@ Result<RoomOptions> RoomOptions::fromConfig(const config::RoomConfig& c, const C
   RETURN_IF_ERROR(range("heartbeat.cellular_s", c.heartbeat().cellular_s(), 1, 3600));
   RETURN_IF_ERROR(range("heartbeat.wifi_s", c.heartbeat().wifi_s(), 1, 3600));
   RETURN_IF_ERROR(range("heartbeat.max_s", c.heartbeat().max_s(), 1, 3600));
-  RETURN_IF_ERROR(range("max_apps_per_connection", c.max_apps_per_connection(), 1, kMaxAppsPerConnection));
+  RETURN_IF_ERROR(
+      range("max_apps_per_connection", c.max_apps_per_connection(), 1, kMaxAppsPerConnection));
   RETURN_IF_ERROR(range("drain_window_ms", c.drain_window_ms(), 0, 3'600'000));
   RETURN_IF_ERROR(range("drain_deadline_ms", c.drain_deadline_ms(), 100, 3'600'000));
   RETURN_IF_ERROR(range("register_heartbeat_ms", c.register_heartbeat_ms(), 100, 60'000));

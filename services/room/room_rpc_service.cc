@@ -27,21 +27,24 @@ void RoomRpcService::DeliverBatch(pb::RpcController* controller, const DeliverBa
       return;
     }
   }
-  for (const DeliverRequest& item : request->items()) room_.deliver(item, response->add_items());
+  for (const DeliverRequest& item : request->items())
+    room_.deliver(item, response->add_items());
 }
 
 void RoomRpcService::Kick(pb::RpcController* controller, const KickRequest* request,
                           KickResponse* response, pb::Closure* done) {
   rpc::DoneGuard guard(done);
   if (request->app().empty() || request->user().empty()) {
-    static_cast<rpc::Controller*>(controller)->setStatus(invalidArgument("app and user are required"));
+    static_cast<rpc::Controller*>(controller)
+        ->setStatus(invalidArgument("app and user are required"));
     return;
   }
-  response->set_kicked(room_.kick(request->app(), request->user(), request->device(), request->reason()));
+  response->set_kicked(
+      room_.kick(request->app(), request->user(), request->device(), request->reason()));
 }
 
-void RoomRpcService::Drain(pb::RpcController*, const DrainRequest* request,
-                           DrainResponse* response, pb::Closure* done) {
+void RoomRpcService::Drain(pb::RpcController*, const DrainRequest* request, DrainResponse* response,
+                           pb::Closure* done) {
   rpc::DoneGuard guard(done);
   response->set_sessions(room_.drainFromRpc(request->window_ms(), request->deadline_ms()));
 }

@@ -25,28 +25,32 @@ namespace push::room {
 namespace {
 
 constexpr int64_t kWheelTickMs = 100;
-constexpr size_t kWheelSlots = 4096;          // ~410 s per turn
-constexpr int64_t kCloseGraceMs = 5'000;      // for an error or Kick frame to be read
-constexpr int64_t kDrainCloseGraceMs = 5'000; // after the Reconnect delay
+constexpr size_t kWheelSlots = 4096;           // ~410 s per turn
+constexpr int64_t kCloseGraceMs = 5'000;       // for an error or Kick frame to be read
+constexpr int64_t kDrainCloseGraceMs = 5'000;  // after the Reconnect delay
 
 struct RoomMetrics {
   metrics::Registry& r = metrics::Registry::global();
-  metrics::Counter& accepted = r.counter("push_room_connections_total", "Client connections accepted.");
+  metrics::Counter& accepted =
+      r.counter("push_room_connections_total", "Client connections accepted.");
   metrics::Counter& refused = r.counter("push_room_connections_refused_total",
                                         "Client connections refused by address, rate or drain.");
-  metrics::Counter& auth_ok = r.counter("push_room_auth_total", "Authentications.", R"(result="ok")");
+  metrics::Counter& auth_ok =
+      r.counter("push_room_auth_total", "Authentications.", R"(result="ok")");
   metrics::Counter& auth_failed =
       r.counter("push_room_auth_total", "Authentications.", R"(result="failed")");
   metrics::Counter& auth_timeout = r.counter("push_room_auth_timeouts_total",
                                              "Connections closed for not authenticating in time.");
-  metrics::Counter& heartbeat_timeout = r.counter(
-      "push_room_heartbeat_timeouts_total", "Connections closed after 2.5 silent heartbeat intervals.");
-  metrics::Counter& bad_frames =
-      r.counter("push_room_bad_frames_total", "Connections closed for malformed or oversized frames.");
-  metrics::Counter& pushes = r.counter("push_room_pushes_written_total", "Push frames written to clients.");
+  metrics::Counter& heartbeat_timeout =
+      r.counter("push_room_heartbeat_timeouts_total",
+                "Connections closed after 2.5 silent heartbeat intervals.");
+  metrics::Counter& bad_frames = r.counter("push_room_bad_frames_total",
+                                           "Connections closed for malformed or oversized frames.");
+  metrics::Counter& pushes =
+      r.counter("push_room_pushes_written_total", "Push frames written to clients.");
   metrics::Counter& acks = r.counter("push_room_acks_total", "Message acks from clients.");
-  metrics::Counter& unknown_acks = r.counter("push_room_acks_unknown_total",
-                                             "Acks for messages this room did not (or no longer) track.");
+  metrics::Counter& unknown_acks = r.counter(
+      "push_room_acks_unknown_total", "Acks for messages this room did not (or no longer) track.");
   metrics::Counter& kicks = r.counter("push_room_kicks_total", "Sessions kicked.");
   metrics::Counter& pings = r.counter("push_room_pings_total", "Heartbeat pings.");
 };
@@ -55,7 +59,9 @@ RoomMetrics& roomMetrics() {
   return *m;
 }
 
-int64_t wallMs() { return Clock::system().wallMillis(); }
+int64_t wallMs() {
+  return Clock::system().wallMillis();
+}
 
 }  // namespace
 
@@ -64,7 +70,7 @@ struct RoomServer::ClientConn {
   std::unique_ptr<http::WebSocketServerSession> ws;
   std::string user;
   std::string device;
-  IpFilter::Key peer{};  // compact client address (a sockaddr_storage would be 128 bytes)
+  IpFilter::Key peer{};      // compact client address (a sockaddr_storage would be 128 bytes)
   int64_t since_ms = 0;      // wall clock at auth
   int64_t last_seen_ms = 0;  // loop clock: accept time, then last frame
   int64_t close_at_ms = 0;   // close at this loop time (after an error, or when draining)
@@ -83,7 +89,8 @@ struct RoomServer::ClientConn {
 Result<std::unique_ptr<RoomServer>> RoomServer::create(net::EventLoop& loop, RoomOptions options) {
   if (options.apps.empty()) return invalidArgument("room: no apps configured");
   if (options.max_apps_per_connection > kMaxAppsPerConnection) {
-    return invalidArgument("room: max_apps_per_connection over " + std::to_string(kMaxAppsPerConnection));
+    return invalidArgument("room: max_apps_per_connection over " +
+                           std::to_string(kMaxAppsPerConnection));
   }
   if (options.apps.size() > 65535) return invalidArgument("room: too many apps");
   auto filter = IpFilter::create(options.ip_filter);
@@ -96,7 +103,8 @@ Result<std::unique_ptr<RoomServer>> RoomServer::create(net::EventLoop& loop, Roo
 RoomServer::RoomServer(net::EventLoop& loop, RoomOptions options)
     : loop_(loop), options_(std::move(options)), ip_filter_(*IpFilter::create({})) {
   room_id_ = options_.name + "-" + std::to_string(::getpid()) + "-" + std::to_string(wallMs());
-  options_.limits.max_input = std::max<uint32_t>(options_.limits.max_input, options_.max_frame_bytes + 64);
+  options_.limits.max_input =
+      std::max<uint32_t>(options_.limits.max_input, options_.max_frame_bytes + 64);
   (void)roomMetrics();
 }
 
@@ -130,14 +138,15 @@ Status RoomServer::start() {
   RETURN_IF_ERROR(rpc_server_->addService(rpc_service_.get()));
   RETURN_IF_ERROR(rpc_server_->start());
   rpc_address_ = rpc_server_->address();
-  advertised_rpc_ = options_.advertise_rpc.empty() ? rpc_address_.toString() : options_.advertise_rpc;
+  advertised_rpc_ =
+      options_.advertise_rpc.empty() ? rpc_address_.toString() : options_.advertise_rpc;
   if (!options_.admin_address.empty()) {
     http::Router router;
-    http::mountAdmin(router, {.health = [this] {
-                                return draining_ ? Status(Code::UNAVAILABLE, "draining")
-                                                 : Status::ok();
-                              },
-                              .status_json = [this] { return statusJson(); }});
+    http::mountAdmin(
+        router,
+        {.health =
+             [this] { return draining_ ? Status(Code::UNAVAILABLE, "draining") : Status::ok(); },
+         .status_json = [this] { return statusJson(); }});
     http::HttpServer::Options ho;
     ho.address = options_.admin_address;
     ASSIGN_OR_RETURN(admin_, http::HttpServer::listen(loop_, ho, std::move(router)));
@@ -151,7 +160,8 @@ Status RoomServer::start() {
   }
   housekeeping_ = net::PeriodicTimer::create(loop_, [this] {
     ip_filter_.sweep(loop_.nowMs());
-    if (register_ && loop_.nowMs() - last_register_heartbeat_ms_ >= options_.register_heartbeat.count()) {
+    if (register_ &&
+        loop_.nowMs() - last_register_heartbeat_ms_ >= options_.register_heartbeat.count()) {
       registerHeartbeat();
     }
   });
@@ -211,9 +221,10 @@ void RoomServer::onAccept(net::TcpConnection& conn, bool websocket) {
       conn.close();  // before the handshake there is no way to send a frame
       return;
     }
-    fail(c, verdict == IpFilter::Verdict::Denied ? client::ERROR_FORBIDDEN
-            : verdict == IpFilter::Verdict::RateLimited ? client::ERROR_RATE_LIMITED
-                                                        : client::ERROR_TOO_MANY_CONNECTIONS,
+    fail(c,
+         verdict == IpFilter::Verdict::Denied        ? client::ERROR_FORBIDDEN
+         : verdict == IpFilter::Verdict::RateLimited ? client::ERROR_RATE_LIMITED
+                                                     : client::ERROR_TOO_MANY_CONNECTIONS,
          IpFilter::verdictName(verdict));
     return;
   }
@@ -290,9 +301,14 @@ int64_t RoomServer::deadlineOf(const ClientConn& c) const {
   int64_t due = 0;
   switch (c.state) {
     case State::WsHandshake:
-    case State::Authenticating: due = c.last_seen_ms + options_.auth_timeout.count(); break;
-    case State::Active: due = c.last_seen_ms + int64_t{c.heartbeat_s} * 2500; break;
-    case State::Closing: return c.close_at_ms;
+    case State::Authenticating:
+      due = c.last_seen_ms + options_.auth_timeout.count();
+      break;
+    case State::Active:
+      due = c.last_seen_ms + int64_t{c.heartbeat_s} * 2500;
+      break;
+    case State::Closing:
+      return c.close_at_ms;
   }
   return c.close_at_ms ? std::min(due, c.close_at_ms) : due;
 }
@@ -334,7 +350,9 @@ void RoomServer::onWheel(uint64_t conn_id) {
                now - c->last_seen_ms, c->heartbeat_s);
       c->tcp->close();
       break;
-    case State::Closing: c->tcp->close(); break;
+    case State::Closing:
+      c->tcp->close();
+      break;
   }
 }
 
@@ -352,7 +370,9 @@ void RoomServer::onFrame(ClientConn& c, const char* data, size_t len) {
     return;
   }
   switch (frame.body_case()) {
-    case client::Frame::kAuth: onAuth(c, frame.auth()); break;
+    case client::Frame::kAuth:
+      onAuth(c, frame.auth());
+      break;
     case client::Frame::kPing: {
       roomMetrics().pings.inc();
       client::Frame pong;
@@ -360,10 +380,18 @@ void RoomServer::onFrame(ClientConn& c, const char* data, size_t len) {
       sendFrame(c, pong);
       break;
     }
-    case client::Frame::kAck: onAck(c, frame.ack()); break;
-    case client::Frame::kUpstream: onUpstream(c, frame.upstream()); break;
-    case client::Frame::kBind: onBind(c, frame.bind()); break;
-    case client::Frame::kUnbind: onUnbind(c, frame.unbind()); break;
+    case client::Frame::kAck:
+      onAck(c, frame.ack());
+      break;
+    case client::Frame::kUpstream:
+      onUpstream(c, frame.upstream());
+      break;
+    case client::Frame::kBind:
+      onBind(c, frame.bind());
+      break;
+    case client::Frame::kUnbind:
+      onUnbind(c, frame.unbind());
+      break;
     case client::Frame::BODY_NOT_SET:
       break;  // a frame type this room does not know (a newer client): ignored, compatibly
     default:
@@ -374,7 +402,8 @@ void RoomServer::onFrame(ClientConn& c, const char* data, size_t len) {
 
 uint32_t RoomServer::heartbeatFor(client::NetworkType network) const {
   uint32_t s = options_.heartbeat_unknown_s;
-  if (network == client::NETWORK_WIFI || network == client::NETWORK_ETHERNET) s = options_.heartbeat_wifi_s;
+  if (network == client::NETWORK_WIFI || network == client::NETWORK_ETHERNET)
+    s = options_.heartbeat_wifi_s;
   if (network == client::NETWORK_CELLULAR) s = options_.heartbeat_cellular_s;
   return std::clamp(s, options_.heartbeat_min_s, options_.heartbeat_max_s);
 }
@@ -636,7 +665,8 @@ void RoomServer::registerHeartbeat() {
   resync_needed_ = false;
   register_->heartbeat(req, [this](size_t shard, const Status& st, bool) {
     if (!st.isOk()) {
-      LOG_EVERY_SEC(Warn, Room, 5, "heartbeat to register shard {} failed: {}", shard, st.toString());
+      LOG_EVERY_SEC(Warn, Room, 5, "heartbeat to register shard {} failed: {}", shard,
+                    st.toString());
       resync_needed_ = true;  // it may have missed batches: ask for a pull when it is back
     }
   });
@@ -712,7 +742,8 @@ Status RoomServer::listSessions(const ListSessionsRequest& request,
   if (request.slots_size() > 0) {
     slots.assign(reg::kSlotCount, false);
     for (uint32_t s : request.slots()) {
-      if (s >= reg::kSlotCount) return invalidArgument("slot " + std::to_string(s) + " out of range");
+      if (s >= reg::kSlotCount)
+        return invalidArgument("slot " + std::to_string(s) + " out of range");
       slots[s] = true;
     }
   }
@@ -831,13 +862,13 @@ void RoomServer::maybeFinishStop() {
 }
 
 std::string RoomServer::statusJson() const {
-  std::string out = "{\"room_id\":\"" + room_id_ + "\",\"tcp\":\"" + tcp_address_.toString() +
-                    "\",\"rpc\":\"" + advertised_rpc_ + "\",\"connections\":" +
-                    std::to_string(live_connections_) + ",\"sessions\":" + std::to_string(sessions_) +
-                    ",\"users\":" + std::to_string(users_.size()) +
-                    ",\"draining\":" + (draining_ ? "true" : "false") +
-                    ",\"ip_tracked\":" + std::to_string(ip_filter_.trackedAddresses()) +
-                    ",\"acks\":" + acks_.recentJson(20) + "}";
+  std::string out =
+      "{\"room_id\":\"" + room_id_ + "\",\"tcp\":\"" + tcp_address_.toString() + "\",\"rpc\":\"" +
+      advertised_rpc_ + "\",\"connections\":" + std::to_string(live_connections_) +
+      ",\"sessions\":" + std::to_string(sessions_) + ",\"users\":" + std::to_string(users_.size()) +
+      ",\"draining\":" + (draining_ ? "true" : "false") +
+      ",\"ip_tracked\":" + std::to_string(ip_filter_.trackedAddresses()) +
+      ",\"acks\":" + acks_.recentJson(20) + "}";
   return out;
 }
 

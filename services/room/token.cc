@@ -36,7 +36,8 @@ std::string base64UrlEncode(std::string_view in) {
 }
 
 bool base64UrlDecode(std::string_view in, std::string* out) {
-  while (!in.empty() && in.back() == '=') in.remove_suffix(1);  // tolerate padding
+  while (!in.empty() && in.back() == '=')
+    in.remove_suffix(1);  // tolerate padding
   if (in.size() % 4 == 1) return false;
   out->clear();
   out->reserve(in.size() * 3 / 4);
@@ -44,12 +45,18 @@ bool base64UrlDecode(std::string_view in, std::string* out) {
   int bits = 0;
   for (char c : in) {
     int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '-') v = 62;
-    else if (c == '_') v = 63;
-    else return false;
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '-')
+      v = 62;
+    else if (c == '_')
+      v = 63;
+    else
+      return false;
     acc = (acc << 6) | static_cast<uint32_t>(v);
     bits += 6;
     if (bits >= 8) {

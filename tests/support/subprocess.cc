@@ -7,9 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
-#include <algorithm>
 #include <cstring>
 #include <thread>
 
@@ -23,12 +23,16 @@ Result<std::unique_ptr<Subprocess>> Subprocess::start(const std::vector<std::str
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return internalError(std::strerror(errno));
   std::vector<std::string> env_strings;
-  for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
-  for (const auto& e : env) env_strings.push_back(e);
+  for (char** e = environ; *e; ++e)
+    env_strings.emplace_back(*e);
+  for (const auto& e : env)
+    env_strings.push_back(e);
   std::vector<char*> cargv, cenv;
-  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+  for (const auto& a : argv)
+    cargv.push_back(const_cast<char*>(a.c_str()));
   cargv.push_back(nullptr);
-  for (const auto& e : env_strings) cenv.push_back(const_cast<char*>(e.c_str()));
+  for (const auto& e : env_strings)
+    cenv.push_back(const_cast<char*>(e.c_str()));
   cenv.push_back(nullptr);
   pid_t pid = ::fork();
   if (pid < 0) return internalError(std::string("fork: ") + std::strerror(errno));
@@ -76,8 +80,10 @@ Result<std::vector<std::string>> Subprocess::waitForLines(std::string_view prefi
     for (const std::string& line : lines_) {
       if (line.compare(0, prefix.size(), prefix) != 0) continue;
       std::string rest = line.substr(prefix.size());
-      while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.erase(0, 1);
-      while (!rest.empty() && (rest.back() == '\r' || rest.back() == ' ')) rest.pop_back();
+      while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t'))
+        rest.erase(0, 1);
+      while (!rest.empty() && (rest.back() == '\r' || rest.back() == ' '))
+        rest.pop_back();
       found.push_back(rest);
       if (found.size() == count) return found;
     }
@@ -135,6 +141,8 @@ std::string binDir() {
   return dir ? dir : "./bin";
 }
 
-std::string binPath(std::string_view name) { return binDir() + "/" + std::string(name); }
+std::string binPath(std::string_view name) {
+  return binDir() + "/" + std::string(name);
+}
 
 }  // namespace push::testing

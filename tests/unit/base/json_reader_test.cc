@@ -9,7 +9,8 @@ namespace push {
 namespace {
 
 TEST(JsonReaderTest, ReadsObjectsArraysStringsAndNumbers) {
-  JsonReader r(R"( {"app":"demo","users":["a","b"],"qos":1,"devices":[{"user":"u","device":"d"}],"x":null} )");
+  JsonReader r(
+      R"( {"app":"demo","users":["a","b"],"qos":1,"devices":[{"user":"u","device":"d"}],"x":null} )");
   ASSERT_TRUE(r.beginObject().isOk());
   std::string key, app;
   std::vector<std::string> users;
@@ -21,7 +22,8 @@ TEST(JsonReaderTest, ReadsObjectsArraysStringsAndNumbers) {
       ASSERT_TRUE(r.readString(&app).isOk());
     } else if (key == "users") {
       ASSERT_TRUE(r.beginArray().isOk());
-      while (r.nextElement()) ASSERT_TRUE(r.readString(&users.emplace_back()).isOk());
+      while (r.nextElement())
+        ASSERT_TRUE(r.readString(&users.emplace_back()).isOk());
     } else if (key == "qos") {
       ASSERT_TRUE(r.readUint(&qos, 10).isOk());
     } else if (key == "devices") {
@@ -29,7 +31,8 @@ TEST(JsonReaderTest, ReadsObjectsArraysStringsAndNumbers) {
       while (r.nextElement()) {
         ASSERT_TRUE(r.beginObject().isOk());
         std::string k;
-        while (r.nextKey(&k)) ASSERT_TRUE(r.readString(k == "user" ? &du : &dd).isOk());
+        while (r.nextKey(&k))
+          ASSERT_TRUE(r.readString(k == "user" ? &du : &dd).isOk());
       }
     } else if (key == "x") {
       saw_null = r.isNull();
@@ -75,9 +78,8 @@ Status parseAll(std::string_view text) {
 
 TEST(JsonReaderTest, RejectsMalformedInputWithTheOffset) {
   for (std::string_view bad : {"", "{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "[1 2]", "{\"a\":1} x",
-                               "\"unterminated", "\"bad \\q escape\"", "\"\\ud800\"",
-                               "\"\\udc00\"", "\"\\u12\"", "01", "-", "1.", "1e", "tru",
-                               "\"ctrl \x01 char\""}) {
+                               "\"unterminated", "\"bad \\q escape\"", "\"\\ud800\"", "\"\\udc00\"",
+                               "\"\\u12\"", "01", "-", "1.", "1e", "tru", "\"ctrl \x01 char\""}) {
     Status st = parseAll(bad);
     EXPECT_FALSE(st.isOk()) << "accepted: " << bad;
     EXPECT_NE(st.message().find("at byte"), std::string::npos) << st.message();
