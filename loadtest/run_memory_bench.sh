@@ -58,23 +58,9 @@ rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 anon_kb() { awk '/^RssAnon/ {print $2}' "/proc/$1/status"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# start NAME KEY COMMAND...: starts a process, waits for its "<KEY> ..." stdout line; sets
-# $line and $pid.
-start() {
-  local name=$1 key=$2
-  shift 2
-  "$@" >"$tmp/$name.out" 2>"$tmp/$name.log" &
-  pid=$!
-  pids+=("$pid")
-  for _ in $(seq 1 200); do
-    line=$(awk -v k="$key" '$1 == k {sub($1 " ", ""); print; exit}' "$tmp/$name.out")
-    [ -n "$line" ] && return 0
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  cat "$tmp/$name.log" >&2
-  fail "$name did not start"
-}
+# start NAME KEY COMMAND... (sets $line and $pid)
+# shellcheck source=loadtest/bench_lib.sh
+source "$(dirname "$0")/bench_lib.sh"
 
 # stop PID...: SIGTERM, wait (bounded), SIGKILL; forgets the PIDs.
 stop() {

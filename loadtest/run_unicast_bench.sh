@@ -50,23 +50,9 @@ trap 'exit 130' INT TERM HUP PIPE
 
 fail() { echo "unicast_bench: $*" >&2; exit 1; }
 
-# start NAME KEY COMMAND...: starts a process, waits for its "<KEY> ..." stdout line; sets
-# $line and $pid.
-start() {
-  local name=$1 key=$2
-  shift 2
-  "$@" >"$tmp/$name.out" 2>"$tmp/$name.log" &
-  pid=$!
-  pids+=("$pid")
-  for _ in $(seq 1 200); do
-    line=$(awk -v k="$key" '$1 == k {sub($1 " ", ""); print; exit}' "$tmp/$name.out")
-    [ -n "$line" ] && return 0
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  cat "$tmp/$name.log" >&2
-  fail "$name did not start"
-}
+# start NAME KEY COMMAND... (sets $line and $pid)
+# shellcheck source=loadtest/bench_lib.sh
+source "$(dirname "$0")/bench_lib.sh"
 
 app=bench
 secret=bench-secret-0123456789abcdef
