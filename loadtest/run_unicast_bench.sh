@@ -98,38 +98,33 @@ hz=$(getconf CLK_TCK)
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 
 # run_load NAME FLAGS...: one push-load unicast run; prints its line with the servers' CPU
-# during the measured window appended; sets $last.
+# during the measured window appended; sets $last. The script blocks on push-load's stdout
+# instead of polling: a polling loop of grep/sleep processes used ~10% of these 2 cores.
 run_load() {
   local name=$1
   shift
   local out=$tmp/load.$name.out
   local load_avg
   load_avg=$(cut -d' ' -f1 /proc/loadavg)
-  "$bin/push-load" unicast --center "$center" --api-key "$api_key" --app "$app" \
+  local a_room="" a_center="" a_reg="" t_a="" b_room="" b_center="" b_reg="" t_b="" l
+  last=""
+  while IFS= read -r l; do
+    echo "$l" >>"$out"
+    case $l in
+      MEASURING)
+        a_room=$(ticks "$room_pid"); a_center=$(ticks "$center_pid"); a_reg=$(ticks "$register_pid")
+        t_a=$(date +%s.%N) ;;
+      MEASURED)
+        b_room=$(ticks "$room_pid"); b_center=$(ticks "$center_pid"); b_reg=$(ticks "$register_pid")
+        t_b=$(date +%s.%N) ;;
+      impl=push*) last=$l ;;
+    esac
+  done < <(exec "$bin/push-load" unicast --center "$center" --api-key "$api_key" --app "$app" \
     --secret "$secret" --room "$room_tcp" --users "$users" --seconds "$seconds" \
-    --sources 127.0.0.2-127.0.0.9 --max-seconds $((seconds + 60)) "$@" \
-    >"$out" 2>"$tmp/load.$name.log" &
+    --sources 127.0.0.2-127.0.0.9 --max-seconds $((seconds + 60)) "$@" 2>"$tmp/load.$name.log")
   local lp=$!
-  pids+=("$lp")
-  local a_room="" a_center="" a_reg="" t_a="" b_room="" b_center="" b_reg="" t_b=""
-  while kill -0 "$lp" 2>/dev/null; do
-    if [ -z "$a_room" ] && grep -qs '^MEASURING' "$out"; then
-      a_room=$(ticks "$room_pid"); a_center=$(ticks "$center_pid"); a_reg=$(ticks "$register_pid")
-      t_a=$(date +%s.%N)
-    fi
-    if [ -n "$a_room" ] && [ -z "$b_room" ] && grep -qs '^MEASURED' "$out"; then
-      b_room=$(ticks "$room_pid"); b_center=$(ticks "$center_pid"); b_reg=$(ticks "$register_pid")
-      t_b=$(date +%s.%N)
-    fi
-    sleep 0.02
-  done
-  # push-load may exit within milliseconds of MEASURED: sample late rather than not at all.
-  if [ -n "$a_room" ] && [ -z "$b_room" ]; then
-    b_room=$(ticks "$room_pid"); b_center=$(ticks "$center_pid"); b_reg=$(ticks "$register_pid")
-    t_b=$(date +%s.%N)
-  fi
   wait "$lp" || fail "push-load $name failed: $(cat "$tmp/load.$name.log")"
-  last=$(grep '^impl=push' "$out") || fail "push-load $name printed no result"
+  [ -n "$last" ] || fail "push-load $name printed no result"
   local cpu=""
   if [ -n "$b_room" ]; then
     cpu=$(awk -v r=$((b_room - a_room)) -v c=$((b_center - a_center)) -v g=$((b_reg - a_reg)) \
