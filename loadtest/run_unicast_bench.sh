@@ -6,7 +6,7 @@
 #
 # BUILD_DIR defaults to build-release. Build first with
 #   cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DPUSH_BUILD_TESTS=OFF
-#   cmake --build build-release --target push-load push-room push-register push-center
+#   cmake --build build-release --target push-load push-room push-register push-center push-tcp-floor
 # Environment: SECONDS_PER_RUN (default 8), CONFIGS (closed-loop "CxD" list, default
 # "2x16 4x8 8x8 16x8 32x16"), USERS (default 1000), CENTER_WORKERS and ROOM_WORKERS (processes
 # of each, default 2 and 1: center is a stateless tier, one process per core), BUSY_POLL_US
@@ -20,7 +20,11 @@
 # the system can carry. Each run prints push-load's line plus the CPU each process used
 # during the measured window (fraction of one core, from /proc/<pid>/stat), then
 #   RESULT unicast_bench msg_per_s=... p50_ms=... p99_ms=... half_rate=... half_p50_ms=... half_p99_ms=...
-# msg_per_s counts pushes received by the clients. Stops everything it started, by PID.
+# msg_per_s counts pushes received by the clients. First, before any server starts, it runs
+# push-tcp-floor with as many connections: the kernel's own cost of a push and its ack over
+# loopback (raw epoll, no framing, no center or register), whose msg_per_s is the ceiling for
+# this machine; RESULT carries it as floor_msg_per_s and msg_per_s / floor as floor_ratio.
+# Stops everything it started, by PID.
 set -euo pipefail
 
 build=${1:-build-release}
@@ -31,7 +35,7 @@ users=${USERS:-1000}
 center_workers=${CENTER_WORKERS:-2}
 room_workers=${ROOM_WORKERS:-1}
 busy_poll_us=${BUSY_POLL_US:-0}
-for b in push-load push-room push-register push-center; do
+for b in push-load push-room push-register push-center push-tcp-floor; do
   [ -x "$bin/$b" ] || { echo "missing $bin/$b: build it first (see the header of $0)" >&2; exit 2; }
 done
 
@@ -53,6 +57,12 @@ fail() { echo "unicast_bench: $*" >&2; exit 1; }
 # start NAME KEY COMMAND... (sets $line and $pid)
 # shellcheck source=loadtest/bench_lib.sh
 source "$(dirname "$0")/bench_lib.sh"
+
+echo "# baseline: push-tcp-floor, $users loopback connections, one push + one ack each, raw epoll"
+floor_line=$("$bin/push-tcp-floor" --connections "$users" --window 64 --seconds "$seconds" \
+  --sources 127.0.0.2-127.0.0.9) || fail "push-tcp-floor failed"
+echo "$floor_line"
+floor=$(sed -n 's/.* msg_per_s=\([0-9]*\).*/\1/p' <<<"$floor_line")
 
 app=bench
 secret=bench-secret-0123456789abcdef
@@ -166,4 +176,4 @@ run_load "open.half" --http-connections 16 --depth 64 --rate "$half"
 half_line=$last
 
 echo "# goal (issue 3): >= 100000 msg/s, p99 < 10 ms at half of that rate, all on these $(nproc) cores"
-echo "RESULT unicast_bench msg_per_s=$best p50_ms=$(field p50_ms <<<"$best_line") p99_ms=$(field p99_ms <<<"$best_line") half_rate=$half half_p50_ms=$(field p50_ms <<<"$half_line") half_p99_ms=$(field p99_ms <<<"$half_line") half_msg_per_s=$(field msg_per_s <<<"$half_line") half_skipped=$(field skipped <<<"$half_line") errors=$(($(field errors <<<"$best_line") + $(field errors <<<"$half_line")))"
+echo "RESULT unicast_bench msg_per_s=$best p50_ms=$(field p50_ms <<<"$best_line") p99_ms=$(field p99_ms <<<"$best_line") half_rate=$half half_p50_ms=$(field p50_ms <<<"$half_line") half_p99_ms=$(field p99_ms <<<"$half_line") half_msg_per_s=$(field msg_per_s <<<"$half_line") half_skipped=$(field skipped <<<"$half_line") floor_msg_per_s=$floor floor_ratio=$(awk -v a="$best" -v b="$floor" 'BEGIN {printf "%.2f", a / b}') errors=$(($(field errors <<<"$best_line") + $(field errors <<<"$half_line")))"
