@@ -12,6 +12,7 @@
 #include "common/base/log.h"
 #include "common/net/event_loop.h"
 #include "common/net/frame_codec.h"
+#include "common/net/host_resolver.h"
 #include "common/net/inet_address.h"
 #include "common/net/periodic_timer.h"
 #include "common/net/tcp_connection.h"
@@ -111,9 +112,69 @@ const char* errorName(int code) {
 
 // ------------------------------------------------------------------------------------ Impl
 
+namespace {
+
+// One entry of ClientOptions::servers: numeric (connected to directly) or a host name
+// (resolved before every connection attempt, so a changed DNS record is followed).
+struct ServerAddress {
+  std::string text;  // for logs and state details
+  std::string host;  // the name to resolve; empty when numeric
+  uint16_t port = 0;
+  net::InetAddress numeric;
+};
+
+// RFC 1123 host name: dot-separated labels of letters, digits and '-' (not at either end of
+// a label), 1..63 bytes each, 253 in all; an optional final dot.
+bool isHostName(std::string_view host) {
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  if (host.empty() || host.size() > 253) return false;
+  size_t label = 0;
+  for (size_t i = 0; i <= host.size(); ++i) {
+    const char c = i < host.size() ? host[i] : '.';
+    if (c == '.') {
+      if (label == 0 || label > 63 || host[i - 1] == '-') return false;
+      label = 0;
+      continue;
+    }
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!alnum && !(c == '-' && label > 0)) return false;
+    ++label;
+  }
+  return true;
+}
+
+Result<ServerAddress> parseServer(const std::string& text) {
+  ServerAddress server;
+  if (auto addr = net::InetAddress::parse(text); addr.isOk()) {
+    server.numeric = *addr;
+    server.port = addr->port();
+    server.text = addr->toString();
+    return server;
+  }
+  const size_t colon = text.rfind(':');
+  const std::string_view host = std::string_view(text).substr(0, std::min(colon, text.size()));
+  uint32_t port = 0;
+  bool port_ok = colon != std::string::npos && colon + 1 < text.size() && text.size() - colon <= 6;
+  for (size_t i = colon + 1; port_ok && i < text.size(); ++i) {
+    port_ok = text[i] >= '0' && text[i] <= '9';
+    port = port * 10 + static_cast<uint32_t>(text[i] - '0');
+  }
+  if (!port_ok || port == 0 || port > 65535 || !isHostName(host)) {
+    return invalidArgument(
+        "servers: '" + text +
+        "': want host:port (numeric IPv4, [IPv6] or a host name; port 1..65535)");
+  }
+  server.text = text;
+  server.host = std::string(host);
+  server.port = static_cast<uint16_t>(port);
+  return server;
+}
+
+}  // namespace
+
 class Client::Impl {
  public:
-  Impl(ClientOptions options, std::vector<net::InetAddress> servers);
+  Impl(ClientOptions options, std::vector<ServerAddress> servers);
   ~Impl();
 
   // Any thread.
@@ -151,6 +212,9 @@ class Client::Impl {
   void startInLoop();
   void connectInLoop();
   void openLink();
+  void onResolved(Link& link, Result<std::vector<net::InetAddress>> result);
+  // Connects to link.candidates[link.candidate].
+  void connectCandidate(Link& link);
   void onConnected(Link& link, Result<net::TcpConnection*> result);
   size_t onLinkData(Link& link, const char* data, size_t len);
   void onLinkClosed(Link& link, net::TcpConnection::CloseReason reason);
@@ -174,7 +238,7 @@ class Client::Impl {
   Role roleOf(const Link& link) const;
   // Closes the link's connection (graceful: acks flushed, FIN, wait for the room's FIN, at
   // most close_timeout) and takes it out of primary_/next_. The Link is deleted once its
-  // connection or connector has finished (removeLink). Idempotent.
+  // connection, connector or resolver has finished (removeLink). Idempotent.
   void closeLink(Link& link, bool graceful);
   // The link failed: close it, report `code` (unless 0), and connect again as needed.
   void linkFailed(Link& link, int code, const std::string& why, bool graceful);
@@ -199,7 +263,7 @@ class Client::Impl {
 
   // Immutable after create().
   const ClientOptions options_;
-  const std::vector<net::InetAddress> servers_;
+  const std::vector<ServerAddress> servers_;
   net::TcpConnection::Limits limits_;
 
   net::EventLoop loop_;
@@ -252,8 +316,13 @@ struct Client::Impl::Link final : net::TcpConnection::Handler {
   Impl& impl;
   const size_t server;                     // index into servers_
   const uint64_t serial;                   // for logs
+  net::HostResolver* resolver = nullptr;   // while the server's name is being resolved
   net::TcpConnector* connector = nullptr;  // while the connect is in progress
-  net::TcpConnection* conn = nullptr;      // from connected until onClosed
+  // The addresses of the server (one when numeric, the resolver's answer otherwise), tried
+  // in order within this attempt until one connects.
+  std::vector<net::InetAddress> candidates;
+  size_t candidate = 0;
+  net::TcpConnection* conn = nullptr;  // from connected until onClosed
   // Authenticating: the auth deadline. Online: heartbeat and liveness (or the switch grace
   // when retiring). Closing: the bound on a graceful close.
   net::PeriodicTimer* timer = nullptr;
@@ -270,7 +339,7 @@ struct Client::Impl::Link final : net::TcpConnection::Handler {
   std::deque<std::string> binds_inflight;   // tokens of Binds waiting for BindResult
 };
 
-Client::Impl::Impl(ClientOptions options, std::vector<net::InetAddress> servers)
+Client::Impl::Impl(ClientOptions options, std::vector<ServerAddress> servers)
     : options_(std::move(options)),
       servers_(std::move(servers)),
       backoff_({options_.backoff_initial, options_.backoff_max, options_.backoff_jitter}),
@@ -479,17 +548,54 @@ void Client::Impl::openLink() {
   } else {
     primary_ = link;
   }
-  const net::InetAddress& addr = servers_[link->server];
-  LOG_DEBUG(Sdk, "link {}: connecting to {}", link->serial, addr.toString());
-  if (link == primary_) setState(State::Connecting, "server=" + addr.toString());
-  link->connector = net::TcpConnector::start(
+  const ServerAddress& server = servers_[link->server];
+  if (link == primary_) setState(State::Connecting, "server=" + server.text);
+  if (server.host.empty()) {
+    link->candidates = {server.numeric};
+    connectCandidate(*link);
+    return;
+  }
+  LOG_DEBUG(Sdk, "link {}: resolving {}", link->serial, server.host);
+  link->resolver = net::HostResolver::start(
+      loop_, server.host, server.port, options_.connect_timeout,
+      [this, link](Result<std::vector<net::InetAddress>> r) { onResolved(*link, std::move(r)); });
+}
+
+void Client::Impl::onResolved(Link& link, Result<std::vector<net::InetAddress>> result) {
+  link.resolver = nullptr;
+  if (link.phase == Link::Phase::Closing) {  // closed while resolving
+    removeLink(link);
+    return;
+  }
+  if (!result.isOk()) {
+    linkFailed(link, kErrorConnectFailed, result.status().message(), false);
+    removeLink(link);
+    return;
+  }
+  link.candidates = std::move(*result);
+  link.candidate = 0;
+  connectCandidate(link);
+}
+
+void Client::Impl::connectCandidate(Link& link) {
+  const net::InetAddress& addr = link.candidates[link.candidate];
+  LOG_DEBUG(Sdk, "link {}: connecting to {} ({})", link.serial, addr.toString(),
+            servers_[link.server].text);
+  link.connector = net::TcpConnector::start(
       loop_, addr, options_.connect_timeout,
-      [this, link](Result<net::TcpConnection*> r) { onConnected(*link, std::move(r)); });
+      [this, l = &link](Result<net::TcpConnection*> r) { onConnected(*l, std::move(r)); });
 }
 
 void Client::Impl::onConnected(Link& link, Result<net::TcpConnection*> result) {
   link.connector = nullptr;
   if (!result.isOk()) {
+    if (link.phase != Link::Phase::Closing && link.candidate + 1 < link.candidates.size()) {
+      LOG_DEBUG(Sdk, "link {}: {}; trying the next address", link.serial,
+                result.status().message());
+      ++link.candidate;
+      connectCandidate(link);
+      return;
+    }
     if (link.phase != Link::Phase::Closing) {
       linkFailed(link, kErrorConnectFailed, result.status().message(), false);
     }
@@ -511,7 +617,7 @@ void Client::Impl::onConnected(Link& link, Result<net::TcpConnection*> result) {
   link.timer->start(options_.auth_timeout, false);
   sendAuth(link);
   if (&link == primary_) {
-    setState(State::Authenticating, "server=" + servers_[link.server].toString());
+    setState(State::Authenticating, "server=" + servers_[link.server].text);
   }
 }
 
@@ -606,7 +712,7 @@ void Client::Impl::onAuthResult(Link& link, const client::AuthResult& result) {
   armHeartbeat(link);
   LOG_DEBUG(Sdk, "link {}: online at room {} (heartbeat {} s)", link.serial, link.room,
             link.heartbeat_s);
-  setState(State::Online, "room=" + link.room + " server=" + servers_[link.server].toString() +
+  setState(State::Online, "room=" + link.room + " server=" + servers_[link.server].text +
                               " heartbeat=" + std::to_string(link.heartbeat_s));
   if (link.phase != Link::Phase::Online || closing_) return;  // the callback changed things
   for (const BindEntry& entry : binds_)
@@ -829,7 +935,9 @@ void Client::Impl::closeLink(Link& link, bool graceful) {
   link.phase = Link::Phase::Closing;
   if (&link == primary_) primary_ = nullptr;
   if (&link == next_) next_ = nullptr;
-  if (link.connector) {
+  if (link.resolver) {
+    link.resolver->cancel();  // onResolved follows with CANCELLED
+  } else if (link.connector) {
     link.connector->cancel();  // onConnected follows with CANCELLED
   } else if (link.conn) {
     if (graceful) {
@@ -866,7 +974,7 @@ void Client::Impl::linkFailed(Link& link, int code, const std::string& why, bool
     next_ = nullptr;
     const State s =
         primary_->phase == Link::Phase::Connecting ? State::Connecting : State::Authenticating;
-    setState(s, "server=" + servers_[primary_->server].toString());
+    setState(s, "server=" + servers_[primary_->server].text);
     return;
   }
   if (was_online) {
@@ -971,11 +1079,11 @@ void Client::Impl::maybeFinishClose() {
 
 Result<std::unique_ptr<Client>> Client::create(ClientOptions options) {
   if (options.servers.empty()) return invalidArgument("servers: at least one address");
-  std::vector<net::InetAddress> servers;
+  std::vector<ServerAddress> servers;
   for (const std::string& s : options.servers) {
-    auto addr = net::InetAddress::parse(s);
-    if (!addr.isOk()) return invalidArgument("servers: '" + s + "': " + addr.status().message());
-    servers.push_back(*addr);
+    auto server = parseServer(s);
+    if (!server.isOk()) return server.status();
+    servers.push_back(std::move(*server));
   }
   auto in = [](milliseconds v, milliseconds lo, milliseconds hi) { return v >= lo && v <= hi; };
   if (!in(options.connect_timeout, milliseconds(1), std::chrono::minutes(10))) {

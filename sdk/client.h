@@ -43,7 +43,8 @@ enum class Network : uint8_t { Unknown = 0, Wifi = 1, Cellular = 2, Ethernet = 3
 // push.client.ErrorCode values from the room (sdk/PROTOCOL.md has the table); the SDK's own
 // start at 1000.
 inline constexpr int kErrorNone = 0;
-inline constexpr int kErrorConnectFailed = 1000;     // TCP connect refused, failed or timed out
+inline constexpr int kErrorConnectFailed = 1000;     // name lookup or TCP connect failed or
+                                                     // timed out
 inline constexpr int kErrorConnectionLost = 1001;    // the connection closed unexpectedly
 inline constexpr int kErrorHeartbeatTimeout = 1002;  // nothing from the room for 2.5 intervals
 inline constexpr int kErrorAuthTimeout = 1003;       // no AuthResult within auth_timeout
@@ -62,9 +63,12 @@ struct Message {
 };
 
 struct ClientOptions {
-  // Room addresses "host:port" ("127.0.0.1:7100", "[::1]:7100", "localhost:7100"). Tried in
-  // order; every failed attempt moves to the next one. Numeric addresses only (no DNS yet).
-  // Required.
+  // Room addresses "host:port": numeric ("127.0.0.1:7100", "[::1]:7100"; "localhost" is
+  // 127.0.0.1) or a host name ("push.example.com:7100"), resolved off the SDK thread before
+  // every connection attempt, its addresses tried in the resolver's order within
+  // connect_timeout each (resolving counts against connect_timeout too; a failed lookup is
+  // reported as kErrorConnectFailed). Servers are tried in order; every failed attempt moves
+  // to the next one. Required.
   std::vector<std::string> servers;
   // Auth token from the app's server (sdk/PROTOCOL.md "Token"). Empty: connect() goes to
   // NeedsToken and waits for setToken().

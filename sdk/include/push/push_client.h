@@ -94,7 +94,7 @@ typedef enum push_error {
   PUSH_ERROR_ALREADY_AUTHENTICATED = 15,
   PUSH_ERROR_TOO_MANY_APPS = 16,
   PUSH_ERROR_UNAVAILABLE = 17,
-  PUSH_ERROR_SDK_CONNECT_FAILED = 1000,    /* TCP connect refused, failed or timed out */
+  PUSH_ERROR_SDK_CONNECT_FAILED = 1000,    /* name lookup or TCP connect failed or timed out */
   PUSH_ERROR_SDK_CONNECTION_LOST = 1001,   /* the connection closed unexpectedly; for an
                                               upstream: closed before its answer came */
   PUSH_ERROR_SDK_HEARTBEAT_TIMEOUT = 1002, /* nothing from the room for 2.5 intervals */
@@ -116,9 +116,11 @@ typedef struct push_message {
 /* Client settings. Always start with push_client_config_init(), then set fields: fields
  * added in later versions then keep their defaults. */
 typedef struct push_client_config {
-  /* Room addresses, "host:port" separated by commas, e.g. "10.0.0.1:7100,[::1]:7100".
-   * Tried in order; each failed attempt moves to the next. Numeric IPs or "localhost" only
-   * (no DNS yet). Required. */
+  /* Room addresses, "host:port" separated by commas, e.g.
+   * "push.example.com:7100,10.0.0.1:7100,[::1]:7100". Tried in order; each failed attempt
+   * moves to the next. A host name is resolved (off the SDK thread) before every attempt and
+   * its addresses are tried in turn; a failed lookup is reported as
+   * PUSH_ERROR_SDK_CONNECT_FAILED. Required. */
   const char* servers;
   /* Auth token from the app's server. NULL or "": push_client_connect() waits in
    * PUSH_STATE_NEEDS_TOKEN for push_client_set_token(). */

@@ -179,6 +179,32 @@ TEST_F(ClientTest, RotatesToTheNextServerOnFailure) {
   EXPECT_EQ(room_.accepted(), 1u);
 }
 
+// "LOCALHOST" is not special-cased (only "localhost" is): it goes through the resolver,
+// which finds it in /etc/hosts (case-insensitive), with no DNS server involved.
+TEST_F(ClientTest, ConnectsToAHostName) {
+  const std::string port = room_.address().substr(room_.address().rfind(':') + 1);
+  ClientOptions o = options();
+  o.servers = {"LOCALHOST:" + port};
+  startClient(o);
+  ASSERT_TRUE(online());
+  EXPECT_EQ(room_.accepted(), 1u);
+  auto states = rec_.states();
+  ASSERT_FALSE(states.empty());
+  EXPECT_EQ(states[0].second, "server=LOCALHOST:" + port);
+}
+
+// A name no resolver knows (".invalid" is reserved): the lookup fails or runs into
+// connect_timeout; either way it is a connect failure and the next server is tried.
+TEST_F(ClientTest, UnresolvableNameIsAConnectFailureAndTheNextServerIsTried) {
+  ClientOptions o = options();
+  o.servers = {"no-such-room.invalid:7100", room_.address()};
+  o.connect_timeout = 300ms;
+  startClient(o);
+  ASSERT_TRUE(online());
+  EXPECT_GE(rec_.errorCount(kErrorConnectFailed), 1u);
+  EXPECT_EQ(room_.accepted(), 1u);
+}
+
 TEST_F(ClientTest, BadTokenWaitsForANewToken) {
   room_.on_auth = [&](FakeRoom::Conn& c, const client::Auth& auth) {
     if (auth.token() == "good") {
@@ -361,8 +387,13 @@ TEST_F(ClientTest, CloseFromACallbackStopsCallbacks) {
 TEST(ClientOptionsTest, RejectsBadOptions) {
   ClientOptions o;
   EXPECT_EQ(Client::create(o).status().code(), Code::INVALID_ARGUMENT);  // no servers
-  o.servers = {"example.com:7100"};                                      // no DNS
-  EXPECT_EQ(Client::create(o).status().code(), Code::INVALID_ARGUMENT);
+  for (const char* bad : {"example.com", "example.com:0", "example.com:65536", "-bad.com:1",
+                          "bad-.com:1", "a..b:1", "bad host:1", "[::1:1"}) {
+    o.servers = {bad};
+    EXPECT_EQ(Client::create(o).status().code(), Code::INVALID_ARGUMENT) << bad;
+  }
+  o.servers = {"push.example.com:7100", "Push-1.example.com.:7100", "localhost:1"};
+  EXPECT_TRUE(Client::create(o).isOk());
   o.servers = {"127.0.0.1:7100"};
   EXPECT_TRUE(Client::create(o).isOk());
   o.max_frame_bytes = 10;
