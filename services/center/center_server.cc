@@ -1,6 +1,7 @@
 #include "services/center/center_server.h"
 
 #include <openssl/evp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <set>
@@ -168,6 +169,7 @@ Result<CenterOptions> CenterOptions::fromConfig(const config::CenterConfig& c,
   RETURN_IF_ERROR(range("max_payload_bytes", c.max_payload_bytes(), 1, 60 * 1024));
   CenterOptions o;
   o.http = http::HttpServer::Options::fromConfig(c.http());
+  o.admin_address = c.admin().listen().address();
   if (c.http().listen().address().empty()) o.http.address = "127.0.0.1:8080";
   std::set<std::string> keys;
   for (const auto& a : c.apps()) {
@@ -231,6 +233,15 @@ Status CenterServer::start() {
                             .status_json = [this] { return statusJson(); }});
   ASSIGN_OR_RETURN(http_, http::HttpServer::listen(loop_, options_.http, std::move(router)));
   address_ = http_->address();
+  if (!options_.admin_address.empty()) {
+    http::Router admin;
+    http::mountAdmin(admin, {.health = [] { return Status::ok(); },
+                             .status_json = [this] { return statusJson(); }});
+    http::HttpServer::Options ho;
+    ho.address = options_.admin_address;
+    ASSIGN_OR_RETURN(admin_, http::HttpServer::listen(loop_, ho, std::move(admin)));
+    admin_address_ = admin_->address();
+  }
   LOG_INFO(Center, "center API on {} ({} apps)", address_.toString(), apps_.size());
   return Status::ok();
 }
@@ -239,6 +250,8 @@ void CenterServer::stop(std::function<void()> done) {
   *alive_ = false;
   if (http_) http_->close();
   http_ = nullptr;
+  if (admin_) admin_->close();
+  admin_ = nullptr;
   rooms_.reset();
   register_.reset();
   loop_.post(std::move(done));
@@ -656,7 +669,9 @@ void CenterServer::handleKick(http::HttpRequest& req, http::HttpResponder r) {
 
 std::string CenterServer::statusJson() const {
   std::string out = "{\"address\":\"" + address_.toString() +
-                    "\",\"pushes\":" + std::to_string(pushes_) +
+                    "\",\"node_id\":" + std::to_string(options_.node_id) +
+                    ",\"pid\":" + std::to_string(::getpid()) +
+                    ",\"pushes\":" + std::to_string(pushes_) +
                     ",\"rooms\":" + std::to_string(rooms_ ? rooms_->size() : 0) + ",\"apps\":{";
   for (size_t i = 0; i < apps_.size(); ++i) {
     if (i) out += ',';

@@ -36,6 +36,8 @@ struct CenterOptions {
   uint32_t node_id = 0;
   uint32_t max_targets = 10'000;
   uint32_t max_payload_bytes = 4096;
+  // This process's own /healthz, /metrics, /status ("" = none; the API port has them too).
+  std::string admin_address;
 
   static Result<CenterOptions> fromConfig(const config::CenterConfig& config,
                                           const ConfigFile* file);
@@ -45,7 +47,9 @@ struct CenterOptions {
 //   POST /v1/push                              push to users or devices of an app
 //   GET  /v1/apps/{app}/users/{user}           the user's online sessions
 //   POST /v1/apps/{app}/users/{user}/kick      close the user's sessions (optional device)
-// plus /healthz, /metrics and /status. Every /v1 call needs `Authorization: Bearer <api key>`
+// plus /healthz, /metrics and /status (also on a separate admin port when admin_address is
+// set: the one that answers for this process when several workers share the API port). Every
+// /v1 call needs `Authorization: Bearer <api key>`
 // of the app; each app has a token-bucket rate limit (429 with Retry-After beyond it).
 //
 // A push: validate -> message id (IdGenerator, node_id) -> register Lookup (one batched call
@@ -61,6 +65,8 @@ class CenterServer {
 
   Status start();
   const net::InetAddress& address() const { return address_; }
+  // The admin port's address; unset (port 0) without admin_address.
+  const net::InetAddress& adminAddress() const { return admin_address_; }
   void stop(std::function<void()> done);
   std::string statusJson() const;
 
@@ -88,7 +94,9 @@ class CenterServer {
   std::unique_ptr<reg::RegisterClient> register_;
   std::unique_ptr<RoomPool> rooms_;
   http::HttpServer* http_ = nullptr;
+  http::HttpServer* admin_ = nullptr;
   net::InetAddress address_;
+  net::InetAddress admin_address_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   uint64_t pushes_ = 0;
   // Deliveries of this loop turn, per room address: one DeliverBatch each before the loop

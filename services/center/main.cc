@@ -1,16 +1,18 @@
 // push-center: the operator HTTP API (push, sessions, kick) and the admin endpoints.
 //
-//   push-center [--config FILE] [--http HOST:PORT] [--node-id N] [--workers N]
+//   push-center [--config FILE] [--http HOST:PORT] [--admin HOST:PORT] [--node-id N]
+//               [--workers N]
 //
 // Center keeps no state between requests, so --workers N forks N instances that share the
 // API port with SO_REUSEPORT (port 0 is resolved once, by the parent) and use N cores. Worker
 // i numbers its message ids with node id N0 + i (N0 = --node-id), so ids stay unique; each
 // app's rate limit is split evenly between the workers (the kernel spreads connections, not
-// requests, so one busy client connection meets 1/N of the limit). /metrics and /status
-// answer for the worker that accepted the connection.
+// requests, so one busy client connection meets 1/N of the limit). /metrics and /status on
+// the API port answer for the worker that accepted the connection; the admin port (admin
+// in the config, or --admin) is per worker: worker i listens on its port + i.
 //
-// Prints "HTTP_ADDRESS <host:port>" once serving (each worker prints it); SIGINT/SIGTERM stop
-// it.
+// Prints "HTTP_ADDRESS <host:port>" once serving (each worker prints it), then
+// "ADMIN_ADDRESS <host:port>" when there is an admin port; SIGINT/SIGTERM stop it.
 #include <unistd.h>
 
 #include <algorithm>
@@ -47,6 +49,8 @@ int runCenter(center::CenterOptions options, std::chrono::microseconds busy_poll
     return 1;
   }
   service::announce("HTTP_ADDRESS", center->address());
+  if (center->adminAddress().port() != 0)
+    service::announce("ADMIN_ADDRESS", center->adminAddress());
   net::SignalWatcher* signals = net::SignalWatcher::create(loop, [&](int signum) {
     LOG_INFO(Center, "signal {}: stopping", signum);
     signals->close();
@@ -65,6 +69,7 @@ int main(int argc, char** argv) {
   CommandLine cl("push-center", "the operator HTTP API");
   service::addCommonFlags(cl);
   cl.option("http", "HOST:PORT", "API address (overrides http.listen.address)");
+  cl.option("admin", "HOST:PORT", "this process's admin address (overrides admin.listen.address)");
   cl.option("node-id", "N", "node number in message ids, 0..1023 (overrides node_id)");
   cl.option("workers", "N", "center processes sharing the API port (SO_REUSEPORT), default 1");
   config::CenterConfig cfg;
@@ -75,6 +80,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (cl.has("http")) cfg.mutable_http()->mutable_listen()->set_address(cl.get("http"));
+  if (cl.has("admin")) cfg.mutable_admin()->mutable_listen()->set_address(cl.get("admin"));
   auto node = cl.getInt("node-id", cfg.node_id(), 0, IdGenerator::kMaxNode);
   if (!node.isOk()) {
     std::fprintf(stderr, "push-center: %s\n", node.status().toString().c_str());
@@ -123,6 +129,7 @@ int main(int argc, char** argv) {
   return service::superviseWorkers("push-center", n, [&base, poll](int i) {
     center::CenterOptions o = base;
     o.node_id = base.node_id + static_cast<uint32_t>(i);
+    if (!o.admin_address.empty()) o.admin_address = service::shiftPort(base.admin_address, i);
     return runCenter(std::move(o), poll);
   });
 }

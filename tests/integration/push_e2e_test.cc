@@ -125,6 +125,7 @@ TEST_F(PushE2eTest, UnicastReachesTcpClientWhichAcks) {
 TEST_F(PushE2eTest, CenterWorkersShareThePortAndNumberIdsApart) {
   LocalCluster::Options options;
   options.center_workers = 2;
+  options.center_config = "admin { listen { address: \"127.0.0.1:0\" } }\n";
   start(options);
   auto alice = online("alice", "phone");
   ASSERT_TRUE(alice);
@@ -150,6 +151,29 @@ TEST_F(PushE2eTest, CenterWorkersShareThePortAndNumberIdsApart) {
     received.insert(frame->push().message_id());
   }
   EXPECT_EQ(received, ids);
+
+  // Each worker's own admin port answers for that worker: node ids 0 and 1, and the pushes
+  // each counted add up to all of them.
+  auto admins = cluster_->centerProcess().waitForLines("ADMIN_ADDRESS", 2);
+  ASSERT_TRUE(admins.isOk()) << admins.status().toString();
+  std::set<std::string> status_nodes;
+  uint64_t counted = 0;
+  for (const std::string& admin : *admins) {
+    auto status = httpRequest(admin, "GET", "/status");
+    ASSERT_TRUE(status.isOk()) << status.status().toString();
+    ASSERT_EQ(status->status, 200);
+    const size_t at = status->body.find("\"node_id\":");
+    ASSERT_NE(at, std::string::npos) << status->body;
+    status_nodes.insert(status->body.substr(at + 10, 1));
+    auto metrics = httpRequest(admin, "GET", "/metrics");
+    ASSERT_TRUE(metrics.isOk()) << metrics.status().toString();
+    const std::string name = "\npush_center_pushes_total ";
+    const size_t m = metrics->body.find(name);
+    ASSERT_NE(m, std::string::npos) << metrics->body;
+    counted += std::stoull(metrics->body.substr(m + name.size()));
+  }
+  EXPECT_EQ(status_nodes, (std::set<std::string>{"0", "1"}));
+  EXPECT_EQ(counted, static_cast<uint64_t>(kPushes));
 }
 
 TEST_F(PushE2eTest, UnicastReachesWebSocketClient) {
