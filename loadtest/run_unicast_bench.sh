@@ -10,7 +10,8 @@
 # Environment: SECONDS_PER_RUN (default 8), CONFIGS (closed-loop "CxD" list, default
 # "2x16 4x8 8x8 16x8 32x16"), USERS (default 1000), CENTER_WORKERS and ROOM_WORKERS (processes
 # of each, default 2 and 1: center is a stateless tier, one process per core), BUSY_POLL_US
-# (--busy-poll-us of center and register, default 0), OPEN_RATE (the open-loop rate instead of
+# (--busy-poll-us of center and register, default 0), ROOM_BUSY_POLL_US (the room's, default
+# 0), OPEN_RATE (the open-loop rate instead of
 # half of the best closed-loop one, e.g. 50000 for the goal's "half of 100k"), OPEN_HTTP (HTTP
 # connections of the open-loop run, default 16), OPEN_RUNS (open-loop runs, default 3; RESULT
 # takes the one with the median p99).
@@ -37,6 +38,7 @@ users=${USERS:-1000}
 center_workers=${CENTER_WORKERS:-2}
 room_workers=${ROOM_WORKERS:-1}
 busy_poll_us=${BUSY_POLL_US:-0}
+room_busy_poll_us=${ROOM_BUSY_POLL_US:-0}
 open_http=${OPEN_HTTP:-16}
 open_runs=${OPEN_RUNS:-3}
 for b in push-load push-room push-register push-center push-tcp-floor; do
@@ -87,7 +89,8 @@ admin { listen { address: "127.0.0.1:0" } }
 register { shards { address: "$register" slots: "0-1023" } }
 apps { name: "$app" secret: "$secret" }
 CONF
-start room ROOM "$bin/push-room" --config "$tmp/room.conf" --workers "$room_workers"
+start room ROOM "$bin/push-room" --config "$tmp/room.conf" --workers "$room_workers" \
+  --busy-poll-us "$room_busy_poll_us"
 room_pid=$pid
 room_tcp=$(sed -n 's/.* tcp=\([^ ]*\).*/\1/p' <<<"$line")
 cat >"$tmp/center.conf" <<CONF
@@ -152,7 +155,7 @@ run_load() {
 echo "# unicast: POST /v1/push (one user each) -> center -> register -> room -> client ack"
 echo "# machine: $(nproc) cores shared by center, room, register AND the load generator (all on"
 echo "#   this machine, loopback); other users' work may run too: loadavg at start $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# $(date -u +%Y-%m-%dT%H:%MZ) build=$build users=$users seconds=$seconds center_workers=$center_workers room_workers=$room_workers busy_poll_us=$busy_poll_us"
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) build=$build users=$users seconds=$seconds center_workers=$center_workers room_workers=$room_workers busy_poll_us=$busy_poll_us room_busy_poll_us=$room_busy_poll_us"
 echo "# cpu_* = cores used in the window (all workers of a service together)"
 
 best=0
