@@ -94,7 +94,7 @@ class PushE2eTest : public ::testing::Test {
 };
 
 TEST_F(PushE2eTest, UnicastReachesTcpClientWhichAcks) {
-  start();
+  ASSERT_NO_FATAL_FAILURE(start());
   auto alice = online("alice", "phone");
   ASSERT_TRUE(alice);
   ASSERT_TRUE(eventually([&] { return userOnline("alice", 1); }))
@@ -126,7 +126,7 @@ TEST_F(PushE2eTest, CenterWorkersShareThePortAndNumberIdsApart) {
   LocalCluster::Options options;
   options.center_workers = 2;
   options.center_config = "admin { listen { address: \"127.0.0.1:0\" } }\n";
-  start(options);
+  ASSERT_NO_FATAL_FAILURE(start(options));
   auto alice = online("alice", "phone");
   ASSERT_TRUE(alice);
   ASSERT_TRUE(eventually([&] { return userOnline("alice", 1); }))
@@ -177,7 +177,7 @@ TEST_F(PushE2eTest, CenterWorkersShareThePortAndNumberIdsApart) {
 }
 
 TEST_F(PushE2eTest, UnicastReachesWebSocketClient) {
-  start();
+  ASSERT_NO_FATAL_FAILURE(start());
   auto ws = WsClient::connect(cluster_->roomWs());
   ASSERT_TRUE(ws.isOk()) << ws.status().toString();
   auto auth = (*ws)->auth(cluster_->token("wendy", "browser"));
@@ -194,7 +194,7 @@ TEST_F(PushE2eTest, UnicastReachesWebSocketClient) {
 }
 
 TEST_F(PushE2eTest, EveryDeviceOfAUserGetsIt) {
-  start();
+  ASSERT_NO_FATAL_FAILURE(start());
   auto phone = online("bob", "phone");
   auto tablet = online("bob", "tablet");
   auto ws = WsClient::connect(cluster_->roomWs());
@@ -231,7 +231,7 @@ TEST_F(PushE2eTest, EveryDeviceOfAUserGetsIt) {
 }
 
 TEST_F(PushE2eTest, BadTokensGetAnErrorFrameAndAClose) {
-  start();
+  ASSERT_NO_FATAL_FAILURE(start());
   struct Case {
     std::string token;
     client::ErrorCode code;
@@ -271,7 +271,7 @@ TEST_F(PushE2eTest, BadTokensGetAnErrorFrameAndAClose) {
 }
 
 TEST_F(PushE2eTest, UnknownAppTokenIsRefused) {
-  start();
+  ASSERT_NO_FATAL_FAILURE(start());
   auto client = FrameClient::connect(cluster_->roomTcp());
   ASSERT_TRUE(client.isOk());
   room::TokenClaims claims{"nosuchapp", "eve", "phone", Clock::system().wallMillis() / 1000 + 3600};
@@ -287,7 +287,7 @@ TEST_F(PushE2eTest, UnknownAppTokenIsRefused) {
 TEST_F(PushE2eTest, SilentClientIsClosedAndLeavesRegister) {
   LocalCluster::Options options;
   options.room_config = "heartbeat { wifi_s: 1 min_s: 1 }\n";
-  start(options);
+  ASSERT_NO_FATAL_FAILURE(start(options));
   auto quiet = online("quiet", "phone");
   ASSERT_TRUE(quiet);
   ASSERT_TRUE(eventually([&] { return userOnline("quiet", 1); }));
@@ -314,7 +314,7 @@ TEST_F(PushE2eTest, SilentClientIsClosedAndLeavesRegister) {
 TEST_F(PushE2eTest, AuthTimeoutClosesUnauthenticatedConnections) {
   LocalCluster::Options options;
   options.room_config = "auth_timeout_ms: 300\n";
-  start(options);
+  ASSERT_NO_FATAL_FAILURE(start(options));
   auto client = FrameClient::connect(cluster_->roomTcp());
   ASSERT_TRUE(client.isOk());
   auto reply = (*client)->read(3s);
@@ -338,7 +338,7 @@ TEST_F(PushE2eTest, AuthTimeoutClosesUnauthenticatedConnections) {
 }
 
 TEST_F(PushE2eTest, SdkCliReceivesAPushFromTheRealRoom) {
-  start();
+  ASSERT_NO_FATAL_FAILURE(start());
   auto cli = Subprocess::start({binPath("push-cli"), "connect", "--server", cluster_->roomTcp(),
                                 "--token", cluster_->token("kate", "phone"), "--exit-after", "1"});
   ASSERT_TRUE(cli.isOk()) << cli.status().toString();
@@ -362,7 +362,7 @@ TEST_F(PushE2eTest, SdkCliReceivesAPushFromTheRealRoom) {
 }
 
 TEST_F(PushE2eTest, KickClosesTheUsersSessions) {
-  start();
+  ASSERT_NO_FATAL_FAILURE(start());
   auto phone = online("frank", "phone");
   auto tablet = online("frank", "tablet");
   ASSERT_TRUE(eventually([&] { return userOnline("frank", 2); }));
@@ -385,7 +385,7 @@ TEST_F(PushE2eTest, KickClosesTheUsersSessions) {
 TEST_F(PushE2eTest, OversizedAndGarbageFramesCloseOnlyThatConnection) {
   LocalCluster::Options options;
   options.room_config = "max_frame_bytes: 4096\n";
-  start(options);
+  ASSERT_NO_FATAL_FAILURE(start(options));
   auto good = online("gina", "phone");
   ASSERT_TRUE(eventually([&] { return userOnline("gina", 1); }));
 
@@ -425,7 +425,7 @@ TEST_F(PushE2eTest, CenterAnswersBadRequestsWithTheRightStatus) {
   other.secret = "other-secret-0123456789";
   other.api_key = "other-key-0123456789abcdef";
   options.apps.push_back(other);
-  start(options);
+  ASSERT_NO_FATAL_FAILURE(start(options));
   auto r = api("POST", "/v1/push", "{not json", cluster_->apiKey());
   ASSERT_TRUE(r.isOk());
   EXPECT_EQ(r->status, 400) << r->body;
@@ -459,7 +459,7 @@ TEST_F(PushE2eTest, CenterAnswersBadRequestsWithTheRightStatus) {
 }
 
 TEST_F(PushE2eTest, RegisterRebuildsFromRoomsAfterRestart) {
-  start();
+  ASSERT_NO_FATAL_FAILURE(start());
   auto a = online("henry", "phone");
   auto b = online("irene", "phone");
   ASSERT_TRUE(eventually([&] { return userOnline("henry", 1) && userOnline("irene", 1); }));
@@ -476,7 +476,7 @@ TEST_F(PushE2eTest, RegisterRebuildsFromRoomsAfterRestart) {
 TEST_F(PushE2eTest, PerIpConnectionLimitAndDenyList) {
   LocalCluster::Options options;
   options.room_config = "max_connections_per_ip: 2\ndeny_cidrs: \"127.0.0.2/32\"\n";
-  start(options);
+  ASSERT_NO_FATAL_FAILURE(start(options));
   auto c1 = FrameClient::connect(cluster_->roomTcp());
   auto c2 = FrameClient::connect(cluster_->roomTcp());
   auto c3 = FrameClient::connect(cluster_->roomTcp());
@@ -605,7 +605,7 @@ TEST_F(PushE2eTest, DrainMovesEveryClientToTheOtherWorkerWithNoMessageLost) {
   LocalCluster::Options options;
   options.room_workers = 2;
   options.room_config = "drain_window_ms: 1000\ndrain_deadline_ms: 8000\n";
-  start(options);
+  ASSERT_NO_FATAL_FAILURE(start(options));
   ASSERT_EQ(cluster_->rooms().size(), 2u);
   constexpr int kClients = 20;
   std::vector<std::unique_ptr<FollowingClient>> clients;
