@@ -246,6 +246,12 @@ Status EventLoop::shutdown(std::chrono::milliseconds grace) {
       &leftover);
   uv_run(loop_.get(), UV_RUN_NOWAIT);
   int rc = uv_loop_close(loop_.get());
+  if (rc == UV_EBUSY) {
+    // A request still runs on libuv's thread pool (e.g. a getaddrinfo stuck in libc that
+    // uv_cancel could not stop): its worker will touch this uv_loop_t when it finishes, so
+    // the loop must outlive us. Leak it (and its fds) rather than free memory in use.
+    (void)loop_.release();
+  }
   if (!leftover.empty()) return internalError("handles left open at shutdown: " + leftover);
   if (rc != 0) return internalError(std::string("uv_loop_close: ") + uv_strerror(rc));
   return Status::ok();

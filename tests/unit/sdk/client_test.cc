@@ -387,8 +387,9 @@ TEST_F(ClientTest, CloseFromACallbackStopsCallbacks) {
 TEST(ClientOptionsTest, RejectsBadOptions) {
   ClientOptions o;
   EXPECT_EQ(Client::create(o).status().code(), Code::INVALID_ARGUMENT);  // no servers
-  for (const char* bad : {"example.com", "example.com:0", "example.com:65536", "-bad.com:1",
-                          "bad-.com:1", "a..b:1", "bad host:1", "[::1:1"}) {
+  for (const char* bad :
+       {"example.com", "example.com:0", "example.com:65536", "-bad.com:1", "bad-.com:1", "a..b:1",
+        "bad host:1", "[::1:1", "10.1:7100", "256.1.1.1:7100", "2130706433:7100"}) {
     o.servers = {bad};
     EXPECT_EQ(Client::create(o).status().code(), Code::INVALID_ARGUMENT) << bad;
   }
