@@ -209,7 +209,7 @@ TEST(CApiConfigTest, RejectsBadConfigs) {
   EXPECT_EQ(config.max_frame_bytes, 65536u);
   EXPECT_EQ(config.backoff_initial_ms, 500u);
   EXPECT_EQ(push_client_new(&config), nullptr);  // no servers
-  config.servers = "bad_host.example:7100";  // '_' is not allowed in a host name
+  config.servers = "bad_host.example:7100";      // '_' is not allowed in a host name
   char why[256];
   EXPECT_EQ(push_client_config_check(&config, why, sizeof why), PUSH_ERR_INVALID_ARGUMENT);
   EXPECT_NE(std::strstr(why, "bad_host.example"), nullptr) << why;
