@@ -130,8 +130,9 @@ bool isHostName(std::string_view host) {
   if (host.empty() || host.size() > 253) return false;
   // An all-digit last label ("10.1", "256.1.1.1", "2130706433") is a malformed number, not
   // a name: getaddrinfo would read it with inet_aton's legacy rules (RFC 1123 2.1).
+  const size_t last_dot = host.rfind('.');
   const std::string_view last =
-      host.substr(host.rfind('.') == std::string_view::npos ? 0 : host.rfind('.') + 1);
+      last_dot == std::string_view::npos ? host : host.substr(last_dot + 1);
   if (last.find_first_not_of("0123456789") == std::string_view::npos) return false;
   size_t label = 0;
   for (size_t i = 0; i <= host.size(); ++i) {

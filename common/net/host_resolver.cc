@@ -23,9 +23,7 @@ HostResolver::HostResolver(EventLoop& loop, std::string host, uint16_t port, Don
 }
 
 void HostResolver::begin(std::chrono::milliseconds timeout) {
-  uv_timer_start(
-      &timer_, [](uv_timer_t* t) { static_cast<HostResolver*>(t->data)->onTimer(); },
-      static_cast<uint64_t>(std::max<int64_t>(timeout.count(), 0)), 0);
+  armTimer(static_cast<uint64_t>(std::max<int64_t>(timeout.count(), 0)));
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -39,16 +37,19 @@ void HostResolver::begin(std::chrono::milliseconds timeout) {
     // Not queued (bad arguments, no memory): report it on a later turn, like every outcome.
     request_done_ = true;
     abort_reason_ = unavailable("resolve '" + host_ + "': " + uv_strerror(rc));
-    uv_timer_start(
-        &timer_, [](uv_timer_t* t) { static_cast<HostResolver*>(t->data)->onTimer(); }, 0, 0);
+    armTimer(0);
   }
+}
+
+void HostResolver::armTimer(uint64_t ms) {
+  uv_timer_start(
+      &timer_, [](uv_timer_t* t) { static_cast<HostResolver*>(t->data)->onTimer(); }, ms, 0);
 }
 
 void HostResolver::cancel() {
   if (decided_ || !abort_reason_.isOk()) return;
   abort_reason_ = Status(Code::CANCELLED, "resolve '" + host_ + "' cancelled");
-  uv_timer_start(
-      &timer_, [](uv_timer_t* t) { static_cast<HostResolver*>(t->data)->onTimer(); }, 0, 0);
+  armTimer(0);
 }
 
 void HostResolver::onTimer() {

@@ -41,6 +41,8 @@ class HostResolver {
   ~HostResolver() = default;
   void begin(std::chrono::milliseconds timeout);
   void onResolved(int status, addrinfo* res);
+  // (Re)starts the timer; onTimer() runs after `ms` (0: on the next loop turn).
+  void armTimer(uint64_t ms);
   void onTimer();
   void finish(Result<std::vector<InetAddress>> result);
   void maybeDelete();
