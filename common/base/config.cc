@@ -19,6 +19,11 @@ struct ConfigFile::Impl {
 
 namespace {
 
+std::string outOfRange(int64_t value, int64_t min, int64_t max) {
+  return std::to_string(value) + " is out of range [" + std::to_string(min) + ", " +
+         std::to_string(max) + "]";
+}
+
 class CollectErrors : public pb::io::ErrorCollector {
  public:
   explicit CollectErrors(const std::string& name) : name_(name) {}
@@ -150,12 +155,17 @@ Status ConfigFile::requireRange(std::string_view field_path, int64_t min, int64_
         return internalError("requireRange: '" + std::string(field_path) + "' is not an integer");
     }
     if (value == 0 && zero_means_default) return Status::ok();
-    if (value < min || value > max) {
-      return fieldError(field_path, std::to_string(value) + " is out of range [" +
-                                        std::to_string(min) + ", " + std::to_string(max) + "]");
-    }
+    if (value < min || value > max) return fieldError(field_path, outOfRange(value, min, max));
   }
   return Status::ok();
+}
+
+Status checkFieldRange(const ConfigFile* file, std::string_view field_path, int64_t value,
+                       int64_t min, int64_t max) {
+  if (value == 0 || (value >= min && value <= max)) return Status::ok();
+  const std::string why = outOfRange(value, min, max);
+  if (file) return file->fieldError(field_path, why);
+  return invalidArgument(std::string(field_path) + ": " + why);
 }
 
 }  // namespace push

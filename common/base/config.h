@@ -54,4 +54,11 @@ class ConfigFile {
   std::unique_ptr<Impl> impl_;
 };
 
+// The one range check every Options::fromConfig uses: `value` of the field at `field_path`
+// must lie in [min, max]; 0 passes (proto3's "not set": the default applies). The error is
+// INVALID_ARGUMENT naming the field, "file:line:col: field: 7 is out of range [1, 5]" when
+// the options come from `file`, "field: ..." when `file` is null (options built in code).
+Status checkFieldRange(const ConfigFile* file, std::string_view field_path, int64_t value,
+                       int64_t min, int64_t max);
+
 }  // namespace push

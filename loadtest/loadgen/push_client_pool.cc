@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <chrono>
 
+#include "common/auth/token.h"
 #include "common/base/clock.h"
 #include "common/net/event_loop.h"
 #include "common/net/frame_codec.h"
-#include "services/room/token.h"
 
 namespace push::loadgen {
 namespace {
@@ -76,16 +76,16 @@ void PushClientPool::onConnected(size_t index, net::TcpConnection& conn) {
   c.state = State::Authenticating;
   conn.setId(index);
   conn.start(this, &limits_);
-  room::TokenClaims claims;
+  auth::TokenClaims claims;
   claims.app = options_.app;
   claims.user = options_.user_prefix + std::to_string(options_.first_user + index);
   claims.device = options_.device;
   claims.exp = Clock::system().wallMillis() / 1000 + options_.token_ttl_s;
   client::Frame frame;
-  auto* auth = frame.mutable_auth();
-  auth->set_token(room::mintToken(options_.secret, claims));
-  auth->set_network(options_.network);
-  auth->set_client_version("push-load");
+  client::Auth* hello = frame.mutable_auth();
+  hello->set_token(auth::mintToken(options_.secret, claims));
+  hello->set_network(options_.network);
+  hello->set_client_version("push-load");
   if (!sendFrame(conn, frame)) fail(c, "could not send Auth");
 }
 

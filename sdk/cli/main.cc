@@ -26,10 +26,10 @@
 #include <string_view>
 #include <vector>
 
+#include "common/auth/token.h"
 #include "common/base/command_line.h"
 #include "common/base/log.h"
 #include "sdk/client.h"
-#include "services/room/token.h"
 
 namespace {
 
@@ -259,13 +259,13 @@ int runMint(int argc, char** argv) {
     std::printf("%s", cl.usage().c_str());
     return kExitOk;
   }
-  push::room::TokenClaims claims;
+  push::auth::TokenClaims claims;
   for (auto [name, field] : {std::pair{"app", &claims.app}, std::pair{"user", &claims.user},
                              std::pair{"device", &claims.device}}) {
     if (!cl.has(name)) return fail(std::string("--") + name + " is required", cl.usage());
     *field = cl.get(name);
-    if (field->empty() || field->size() > push::room::kMaxClaimBytes) {
-      return fail(std::string("--") + name + ": 1.." + std::to_string(push::room::kMaxClaimBytes) +
+    if (field->empty() || field->size() > push::auth::kMaxClaimBytes) {
+      return fail(std::string("--") + name + ": 1.." + std::to_string(push::auth::kMaxClaimBytes) +
                       " bytes",
                   cl.usage());
     }
@@ -284,10 +284,10 @@ int runMint(int argc, char** argv) {
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
   claims.exp = now + *ttl;
-  const std::string token = push::room::mintToken(cl.get("secret"), claims);
-  if (token.size() > push::room::kMaxTokenBytes) {
+  const std::string token = push::auth::mintToken(cl.get("secret"), claims);
+  if (token.size() > push::auth::kMaxTokenBytes) {
     return fail(
-        "the token would be longer than " + std::to_string(push::room::kMaxTokenBytes) + " bytes",
+        "the token would be longer than " + std::to_string(push::auth::kMaxTokenBytes) + " bytes",
         "");
   }
   std::printf("%s\n", token.c_str());

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "common/auth/token.h"
 #include "common/base/clock.h"
 #include "common/base/log.h"
 #include "common/base/metrics.h"
@@ -18,7 +19,6 @@
 #include "services/register/register_client.h"
 #include "services/register/slot_map.h"
 #include "services/room/room_rpc_service.h"
-#include "services/room/token.h"
 
 namespace push::room {
 
@@ -428,9 +428,9 @@ void RoomServer::onAuth(ClientConn& c, const client::Auth& auth) {
     fail(c, client::ERROR_DRAINING, "room is draining: reconnect elsewhere");
     return;
   }
-  TokenClaims claims;
+  auth::TokenClaims claims;
   std::string claims_json, why;
-  client::ErrorCode code = parseToken(auth.token(), &claims, &claims_json, &why);
+  client::ErrorCode code = auth::parseToken(auth.token(), &claims, &claims_json, &why);
   int app = -1;
   if (code == client::ERROR_NONE) {
     app = findApp(claims.app);
@@ -438,8 +438,8 @@ void RoomServer::onAuth(ClientConn& c, const client::Auth& auth) {
       code = client::ERROR_UNKNOWN_APP;
       why = "unknown app '" + claims.app + "'";
     } else {
-      code = checkToken(auth.token(), claims_json, claims, options_.apps[app].secret,
-                        wallMs() / 1000, &why);
+      code = auth::checkToken(auth.token(), claims_json, claims, options_.apps[app].secret,
+                              wallMs() / 1000, &why);
     }
   }
   if (code != client::ERROR_NONE) {
@@ -477,9 +477,9 @@ void RoomServer::onAuth(ClientConn& c, const client::Auth& auth) {
 void RoomServer::onBind(ClientConn& c, const client::Bind& bind) {
   client::Frame reply;
   auto* r = reply.mutable_bind_result();
-  TokenClaims claims;
+  auth::TokenClaims claims;
   std::string claims_json, why;
-  client::ErrorCode code = parseToken(bind.token(), &claims, &claims_json, &why);
+  client::ErrorCode code = auth::parseToken(bind.token(), &claims, &claims_json, &why);
   int app = -1;
   if (code == client::ERROR_NONE) {
     r->set_app(claims.app);
@@ -488,8 +488,8 @@ void RoomServer::onBind(ClientConn& c, const client::Bind& bind) {
       code = client::ERROR_UNKNOWN_APP;
       why = "unknown app '" + claims.app + "'";
     } else {
-      code = checkToken(bind.token(), claims_json, claims, options_.apps[app].secret,
-                        wallMs() / 1000, &why);
+      code = auth::checkToken(bind.token(), claims_json, claims, options_.apps[app].secret,
+                              wallMs() / 1000, &why);
     }
   }
   if (code == client::ERROR_NONE && claims.device != c.device) {

@@ -18,12 +18,12 @@
 #include <thread>
 #include <vector>
 
+#include "common/auth/token.h"
 #include "common/base/clock.h"
 #include "common/base/id_generator.h"
 #include "common/net/inet_address.h"
 #include "proto/center.pb.h"
 #include "proto/client.pb.h"
-#include "services/room/token.h"
 #include "tests/support/frame_client.h"
 #include "tests/support/http_client.h"
 #include "tests/support/local_cluster.h"
@@ -274,9 +274,9 @@ TEST_F(PushE2eTest, UnknownAppTokenIsRefused) {
   ASSERT_NO_FATAL_FAILURE(start());
   auto client = FrameClient::connect(cluster_->roomTcp());
   ASSERT_TRUE(client.isOk());
-  room::TokenClaims claims{"nosuchapp", "eve", "phone", Clock::system().wallMillis() / 1000 + 3600};
+  auth::TokenClaims claims{"nosuchapp", "eve", "phone", Clock::system().wallMillis() / 1000 + 3600};
   client::Frame auth;
-  auth.mutable_auth()->set_token(room::mintToken("some-secret-0123456789", claims));
+  auth.mutable_auth()->set_token(auth::mintToken("some-secret-0123456789", claims));
   ASSERT_TRUE((*client)->send(auth).isOk());
   auto reply = (*client)->read();
   ASSERT_TRUE(reply.isOk());

@@ -8,8 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/auth/token.h"
 #include "common/base/clock.h"
-#include "services/room/token.h"
 
 namespace push::testing {
 
@@ -140,8 +140,8 @@ LocalCluster::~LocalCluster() {
 std::string LocalCluster::token(const std::string& user, const std::string& device,
                                 std::chrono::seconds ttl, int app) const {
   const App& a = options_.apps.at(static_cast<size_t>(app));
-  room::TokenClaims claims{a.name, user, device, Clock::system().wallMillis() / 1000 + ttl.count()};
-  return room::mintToken(a.secret, claims);
+  auth::TokenClaims claims{a.name, user, device, Clock::system().wallMillis() / 1000 + ttl.count()};
+  return auth::mintToken(a.secret, claims);
 }
 
 }  // namespace push::testing

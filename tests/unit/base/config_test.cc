@@ -146,6 +146,19 @@ TEST(ConfigFileTest, ZeroMeansDefault) {
   EXPECT_EQ(st.message(), "echo.conf: rpc.max_concurrency: 0 is out of range [1, 10]");
 }
 
+TEST(CheckFieldRangeTest, NamesTheFieldWithOrWithoutAFile) {
+  EchoServerConfig cfg;
+  auto file = parseOk("rpc {\n  max_frame_bytes: 100\n}\n", &cfg, "e.conf");
+  ASSERT_NE(file, nullptr);
+  EXPECT_TRUE(checkFieldRange(file.get(), "rpc.max_frame_bytes", 100, 1, 100).isOk());
+  EXPECT_TRUE(checkFieldRange(nullptr, "rpc.max_frame_bytes", 0, 1024, 4096).isOk());  // unset
+  Status st = checkFieldRange(file.get(), "rpc.max_frame_bytes", 100, 1024, 4096);
+  EXPECT_EQ(st.code(), Code::INVALID_ARGUMENT);
+  EXPECT_EQ(st.message(), "e.conf:2:3: rpc.max_frame_bytes: 100 is out of range [1024, 4096]");
+  st = checkFieldRange(nullptr, "rpc.max_frame_bytes", 5000, 1024, 4096);
+  EXPECT_EQ(st.message(), "rpc.max_frame_bytes: 5000 is out of range [1024, 4096]");
+}
+
 TEST(ConfigFileTest, RequireRangeOnMissingOrNonIntegerFieldIsInternal) {
   EchoServerConfig cfg;
   auto file = parseOk(kGood, &cfg);

@@ -18,12 +18,12 @@
 #include <string>
 #include <vector>
 
+#include "common/auth/token.h"
 #include "common/net/event_loop.h"
 #include "common/net/frame_codec.h"
 #include "common/net/inet_address.h"
 #include "proto/client.pb.h"
 #include "services/room/room_server.h"
-#include "services/room/token.h"
 
 namespace push::room::testing {
 
@@ -42,7 +42,8 @@ inline std::string secretOf(const std::string& app) {
 
 inline std::string token(const std::string& app, const std::string& user, const std::string& device,
                          int64_t valid_s = 3600) {
-  return mintToken(secretOf(app), TokenClaims{app, user, device, std::time(nullptr) + valid_s});
+  return auth::mintToken(secretOf(app),
+                         auth::TokenClaims{app, user, device, std::time(nullptr) + valid_s});
 }
 
 // A client socket of the room protocol: blocking connect (the kernel completes it before the

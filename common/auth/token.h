@@ -7,7 +7,7 @@
 #include "common/base/result.h"
 #include "proto/client.pb.h"
 
-namespace push::room {
+namespace push::auth {
 
 // Client tokens (sdk/PROTOCOL.md): "<base64url(claims)>.<hex(HMAC-SHA256(secret, claims))>",
 // where claims is the JSON object {"app":"...","user":"...","device":"...","exp":<unix s>}
@@ -44,4 +44,4 @@ std::string mintToken(std::string_view secret, const TokenClaims& claims);
 constexpr size_t kMaxClaimBytes = 128;
 constexpr size_t kMaxTokenBytes = 1024;
 
-}  // namespace push::room
+}  // namespace push::auth

@@ -1,4 +1,4 @@
-#include "services/room/token.h"
+#include "common/auth/token.h"
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -6,7 +6,7 @@
 
 #include <string>
 
-namespace push::room {
+namespace push::auth {
 namespace {
 
 constexpr char kSecret[] = "0123456789abcdef-secret";
@@ -232,4 +232,4 @@ TEST(TokenTest, PaddingIsTolerated) {
 }
 
 }  // namespace
-}  // namespace push::room
+}  // namespace push::auth

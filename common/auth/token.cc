@@ -1,4 +1,4 @@
-#include "services/room/token.h"
+#include "common/auth/token.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -6,7 +6,7 @@
 
 #include "common/base/json_reader.h"
 
-namespace push::room {
+namespace push::auth {
 namespace {
 
 constexpr char kB64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -189,4 +189,4 @@ std::string mintToken(std::string_view secret, const TokenClaims& claims) {
   return base64UrlEncode(json) + "." + hmacHex(secret, json);
 }
 
-}  // namespace push::room
+}  // namespace push::auth
