@@ -12,7 +12,9 @@
 // in the config, or --admin) is per worker: worker i listens on its port + i.
 //
 // Prints "HTTP_ADDRESS <host:port>" once serving (each worker prints it), then
-// "ADMIN_ADDRESS <host:port>" when there is an admin port; SIGINT/SIGTERM stop it.
+// "ADMIN_ADDRESS <host:port>" when there is an admin port. SIGTERM/SIGINT stop it gracefully
+// (CenterServer::stop: requests already received are answered, within stop_grace_ms) and it
+// exits 0; with --workers the parent forwards the signal to every worker and waits for them.
 #include <unistd.h>
 
 #include <algorithm>
