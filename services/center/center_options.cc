@@ -90,6 +90,12 @@ BatchLimits CenterOptions::defaultDeliverBatch(const rpc::Channel::Options& chan
   return b;
 }
 
+http::HttpServer::Options CenterOptions::noAdmin() {
+  http::HttpServer::Options o;
+  o.address.clear();
+  return o;
+}
+
 Result<CenterOptions> CenterOptions::fromConfig(const config::CenterConfig& c,
                                                 const ConfigFile* file) {
   CenterOptions o;
@@ -100,7 +106,8 @@ Result<CenterOptions> CenterOptions::fromConfig(const config::CenterConfig& c,
   RETURN_IF_ERROR(checkRanges(c, file, max_batch));
   o.http = http::HttpServer::Options::fromConfig(c.http());
   if (c.http().listen().address().empty()) o.http.address = "127.0.0.1:8080";
-  o.admin_address = c.admin().listen().address();
+  o.admin = http::HttpServer::Options::fromConfig(c.admin());
+  o.admin.address = c.admin().listen().address();  // "" stays "": no admin port
   ASSIGN_OR_RETURN(o.apps, appsFromConfig(c));
   ASSIGN_OR_RETURN(o.register_client, reg::RegisterClient::Options::fromConfig(c.register_()));
   o.node_id = c.node_id();

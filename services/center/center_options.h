@@ -45,8 +45,10 @@ struct CenterOptions {
   uint32_t node_id = 0;
   // Limits of one POST /v1/push (targets per request, payload bytes). Defaults: 10000 and 4096.
   PushLimits push;
-  // This process's own /healthz, /metrics, /status ("" = none; the API port has them too).
-  std::string admin_address;
+  // This process's own /healthz, /metrics, /status (service::startAdmin). Address "" (the
+  // default) = none; the API port serves them too, but with --workers for whichever worker
+  // accepted the connection.
+  http::HttpServer::Options admin = noAdmin();
   // How big one Room.DeliverBatch call may get (bytes, items, targets). Defaults: bytes a
   // quarter of the room channel's largest request (see maxRoomRequestBytes), 1024 items,
   // 8192 targets.
@@ -63,6 +65,7 @@ struct CenterOptions {
   // below it.
   static uint64_t maxRoomRequestBytes(const rpc::Channel::Options& channel);
   static BatchLimits defaultDeliverBatch(const rpc::Channel::Options& channel);
+  static http::HttpServer::Options noAdmin();
 
   // From the config file. Every range check names the field (file:line:column when `file` is
   // given); INVALID_ARGUMENT for a bad app name, a short or repeated key, no apps, or a bad

@@ -20,6 +20,7 @@
 #include "proto/room.pb.h"
 #include "services/center/batch_splitter.h"
 #include "services/center/push_request.h"
+#include "services/common/admin_port.h"
 
 namespace push::center {
 
@@ -145,7 +146,6 @@ CenterServer::~CenterServer() {
   liveness_.kill();
   if (stop_timer_) stop_timer_->close();
   if (http_) http_->close();
-  if (admin_) admin_->close();
 }
 
 Status CenterServer::start() {
@@ -177,14 +177,8 @@ Status CenterServer::start() {
   ASSIGN_OR_RETURN(
       http_, http::HttpServer::listen(loop_, options_.http, std::move(router), std::move(chain)));
   address_ = http_->address();
-  if (!options_.admin_address.empty()) {
-    http::Router admin;
-    http::mountAdmin(admin, admin_info);
-    http::HttpServer::Options ho;
-    ho.address = options_.admin_address;
-    ASSIGN_OR_RETURN(admin_, http::HttpServer::listen(loop_, ho, std::move(admin)));
-    admin_address_ = admin_->address();
-  }
+  ASSIGN_OR_RETURN(admin_, service::startAdmin(loop_, options_.admin, admin_info));
+  if (admin_) admin_address_ = admin_->address();
   LOG_INFO(Center, "center API on {} ({} apps)", address_.toString(), apps_.size());
   return Status::ok();
 }
@@ -677,8 +671,7 @@ void CenterServer::finishStop() {
   stop_timer_ = nullptr;
   if (http_) http_->close();
   http_ = nullptr;
-  if (admin_) admin_->close();
-  admin_ = nullptr;
+  admin_.reset();
   pending_.clear();
   pending_deliveries_.clear();
   rooms_.reset();

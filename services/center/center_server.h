@@ -31,8 +31,9 @@ namespace push::center {
 //   POST /v1/push                              push to users or devices of an app
 //   GET  /v1/apps/{app}/users/{user}           the user's online sessions
 //   POST /v1/apps/{app}/users/{user}/kick      close the user's sessions (optional device)
-// plus /healthz, /metrics and /status (also on a separate admin port when admin_address is
-// set: the one that answers for this process when several workers share the API port).
+// plus /healthz, /metrics and /status (also on a separate admin port when options.admin has
+// an address: the one that answers for this process when several workers share the API
+// port). While stopping, /healthz answers 503 "stopping".
 //
 // Every /v1 call needs `Authorization: Bearer <api key>`; the key names its app (ApiKeyTable:
 // digests, constant-time compare) and is checked before the body is read. A missing or wrong
@@ -58,7 +59,7 @@ class CenterServer {
 
   Status start();
   const net::InetAddress& address() const { return address_; }
-  // The admin port's address; unset (port 0) without admin_address.
+  // The admin port's address; unset (port 0) without options.admin.
   const net::InetAddress& adminAddress() const { return admin_address_; }
 
   // Graceful stop. /healthz answers 503 "stopping" from now on. Requests already received —
@@ -136,7 +137,7 @@ class CenterServer {
   std::unique_ptr<reg::RegisterClient> register_;
   std::unique_ptr<RoomPool> rooms_;
   http::HttpServer* http_ = nullptr;
-  http::HttpServer* admin_ = nullptr;
+  http::HttpServerPtr admin_;
   net::InetAddress address_;
   net::InetAddress admin_address_;
   Liveness liveness_;

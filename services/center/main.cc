@@ -131,7 +131,7 @@ int main(int argc, char** argv) {
   return service::superviseWorkers("push-center", n, [&base, poll](int i) {
     center::CenterOptions o = base;
     o.node_id = base.node_id + static_cast<uint32_t>(i);
-    if (!o.admin_address.empty()) o.admin_address = service::shiftPort(base.admin_address, i);
+    if (!o.admin.address.empty()) o.admin.address = service::shiftPort(base.admin.address, i);
     return runCenter(std::move(o), poll);
   });
 }

@@ -37,6 +37,7 @@ TEST(CenterOptionsTest, Defaults) {
   EXPECT_EQ(o->push.max_payload_bytes, 4096u);
   ASSERT_EQ(o->register_client.shards.size(), 1u);
   EXPECT_EQ(o->register_client.shards[0].slots.count(), 1024u);
+  EXPECT_EQ(o->admin.address, "");  // no admin port
   EXPECT_EQ(o->stop_grace, std::chrono::milliseconds(10'000));
   // A quarter of the room channel's largest request (16 MiB by default).
   EXPECT_EQ(o->deliver_batch.max_bytes, CenterOptions::maxRoomRequestBytes(o->room_channel) / 4);
@@ -51,6 +52,7 @@ TEST(CenterOptionsTest, Defaults) {
 TEST(CenterOptionsTest, ReadsEveryField) {
   auto o = fromText(std::string(kRegister) + R"(
     http { listen { address: "0.0.0.0:9000" } }
+    admin { listen { address: "127.0.0.1:9100" } max_header_bytes: 2048 }
     apps { name: "a" api_keys: "key-a-0123456789ab" api_keys: "key-a-second-12345"
            push_rate_per_s: 50 }
     apps { name: "b" push_rate_per_s: 10 push_burst: 15 }
@@ -68,6 +70,8 @@ TEST(CenterOptionsTest, ReadsEveryField) {
   )");
   ASSERT_TRUE(o.isOk()) << o.status().toString();
   EXPECT_EQ(o->http.address, "0.0.0.0:9000");
+  EXPECT_EQ(o->admin.address, "127.0.0.1:9100");
+  EXPECT_EQ(o->admin.max_header_bytes, 2048u);
   ASSERT_EQ(o->apps.size(), 2u);
   EXPECT_EQ(o->apps[0].api_keys.size(), 2u);
   EXPECT_EQ(o->apps[0].rate_per_s, 50);
