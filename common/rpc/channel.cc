@@ -9,6 +9,7 @@
 #include <google/protobuf/message.h>
 
 #include "common/base/clock.h"
+#include "common/base/config.h"
 #include "common/base/log.h"
 #include "common/base/metrics.h"
 #include "common/net/event_loop.h"
@@ -29,6 +30,12 @@ namespace {
 constexpr int64_t kTickMs = 10;          // reconnect checks
 constexpr int64_t kDeadlineTickMs = 2;   // deadline resolution
 constexpr size_t kDeadlineSlots = 4096;  // ~8 s per wheel turn
+constexpr uint32_t kMinRequestBytes = 1u << 10;
+constexpr uint32_t kMaxRequestBytes = 256u << 20;
+constexpr size_t kMaxClusterKeyBytes = 1024;
+// A connection that stayed up this long counts as healthy when it closes, even if it carried
+// no response: its slot's reconnect backoff starts over.
+constexpr int64_t kHealthyAfterMs = 1000;
 
 struct ClientMetrics {
   std::array<metrics::Counter*, 16> calls{};
@@ -39,6 +46,15 @@ struct ClientMetrics {
       "push_rpc_client_late_responses_total", "Responses that arrived after their call timed out.");
   metrics::Counter& retries = metrics::Registry::global().counter(
       "push_rpc_client_retries_total", "Calls re-sent after a server did not execute them.");
+  metrics::Counter& oversized = metrics::Registry::global().counter(
+      "push_rpc_client_oversized_requests_total",
+      "Calls failed INVALID_ARGUMENT without being sent: request over max_request_bytes.");
+  metrics::Counter& refused = metrics::Registry::global().counter(
+      "push_rpc_client_refused_connections_total",
+      "Connections a server refused (goaway with an error: cluster key missing or wrong).");
+  metrics::Counter& goaways = metrics::Registry::global().counter(
+      "push_rpc_client_goaways_total",
+      "Connections a server closed as idle or shutting down (goaway UNAVAILABLE).");
   ClientMetrics() {
     for (size_t i = 0; i < calls.size(); ++i) {
       calls[i] = &metrics::Registry::global().counter(
@@ -64,8 +80,13 @@ struct Channel::Slot {
   net::TcpConnection* conn = nullptr;      // up
   net::TcpConnector* connector = nullptr;  // connecting
   int64_t retry_at_ms = 0;                 // when neither: next attempt (loop time)
+  int64_t up_since_ms = 0;                 // loop time conn came up; 0 when down
   uint32_t backoff_ms = 0;
   uint32_t inflight = 0;
+  // About `conn`, reset when it goes down:
+  bool healthy = false;   // it carried a response that was not a refusal
+  bool graceful = false;  // the server closed it as idle or shutting down (goaway UNAVAILABLE)
+  bool refused = false;   // the server refused it (goaway with an error, e.g. wrong key)
 };
 
 struct Channel::EndpointState {
@@ -75,6 +96,7 @@ struct Channel::EndpointState {
   int index = -1;  // position in endpoints_; -1 once retired
   uint32_t next_slot = 0;
   bool ever_failed = false;  // a connect attempt failed since the endpoint was last up
+  bool refused = false;      // its last connection was refused and none has worked since
   Status last_error;
 
   size_t upCount() const {
@@ -98,6 +120,7 @@ struct Channel::PendingCall {
   pb::Message* response;
   pb::Closure* done;
   net::TcpConnection* conn = nullptr;  // where it was sent; nullptr while waiting
+  size_t body_bytes = 0;               // request->ByteSizeLong() when last measured
   int64_t start_us = 0;
   int64_t deadline_ms = 0;  // loop time
   uint8_t retries_left = 1;
@@ -158,6 +181,13 @@ Result<Channel::Options> Channel::Options::fromConfig(const config::RpcChannelCo
   if (c.reconnect_min_ms()) o.reconnect_min = std::chrono::milliseconds(c.reconnect_min_ms());
   if (c.reconnect_max_ms()) o.reconnect_max = std::chrono::milliseconds(c.reconnect_max_ms());
   if (c.max_frame_bytes()) o.max_frame_bytes = c.max_frame_bytes();
+  RETURN_IF_ERROR(checkFieldRange(nullptr, "max_request_bytes", c.max_request_bytes(),
+                                  kMinRequestBytes, kMaxRequestBytes));
+  if (c.max_request_bytes()) o.max_request_bytes = c.max_request_bytes();
+  if (c.cluster_key().size() > kMaxClusterKeyBytes) {
+    return invalidArgument("cluster_key: longer than 1024 bytes");
+  }
+  o.cluster_key = c.cluster_key();
   return o;
 }
 
@@ -173,6 +203,13 @@ Result<Channel*> Channel::create(net::EventLoop& loop, Options options) {
   if (options.reconnect_min.count() <= 0 || options.reconnect_max < options.reconnect_min) {
     return invalidArgument("need 0 < reconnect_min <= reconnect_max");
   }
+  if (options.max_request_bytes < kMinRequestBytes ||
+      options.max_request_bytes > kMaxRequestBytes) {
+    return invalidArgument("max_request_bytes must be in [1024, 268435456]");
+  }
+  if (options.cluster_key.size() > kMaxClusterKeyBytes) {
+    return invalidArgument("cluster_key must be at most 1024 bytes");
+  }
   options.limits.max_input = std::max(options.limits.max_input, options.max_frame_bytes + 64);
   return new Channel(loop, std::move(options), std::move(lb));
 }
@@ -186,6 +223,21 @@ Channel::Channel(net::EventLoop& loop, Options options, std::unique_ptr<LoadBala
   deadlines_ = net::LoopWheel::create(loop_, kDeadlineTickMs, kDeadlineSlots,
                                       [this](uint64_t id) { onDeadline(id); });
   timer_ = new MaintenanceTimer(this, loop_.uvLoop());
+  if (!options_.cluster_key.empty()) {
+    // The handshake, written first on every new connection (proto/rpc.proto): request id 0.
+    RpcMeta meta;
+    meta.set_method(std::string(detail::kHelloMethod));
+    Hello hello;
+    hello.set_cluster_key(options_.cluster_key);
+    const std::string meta_bytes = meta.SerializeAsString();
+    const std::string body = hello.SerializeAsString();
+    hello_frame_.resize(detail::kHeaderBytes);
+    detail::writeHeader(detail::FrameHeader{0, static_cast<uint32_t>(meta_bytes.size()),
+                                            static_cast<uint32_t>(body.size())},
+                        hello_frame_.data());
+    hello_frame_ += meta_bytes;
+    hello_frame_ += body;
+  }
   (void)clientMetrics();
 }
 
@@ -299,13 +351,17 @@ void Channel::connectSlot(EndpointState& ep, Slot& slot) {
         ++open_connections_;
         conn->setContext(s);
         conn->start(this, &options_.limits);
+        // The Hello goes first; calls are pipelined right behind it.
+        if (!hello_frame_.empty()) conn->send(hello_frame_);
         s->conn = conn;
-        s->backoff_ms = 0;
-        if (ep.ever_failed) {
+        s->up_since_ms = loop_.nowMs();
+        // The backoff is not reset here but when the connection proves healthy (onSlotDown):
+        // a server that accepts and then refuses us must not be reconnected to at full speed.
+        if (ep.ever_failed && !ep.refused) {
           LOG_INFO(Rpc, "RPC endpoint {} is reachable again", ep.endpoint.address);
         }
         ep.ever_failed = false;
-        ep.last_error = Status();
+        if (!ep.refused) ep.last_error = Status();
         refreshUsable();
         drainWaiting();
       });
@@ -313,24 +369,40 @@ void Channel::connectSlot(EndpointState& ep, Slot& slot) {
 
 void Channel::onSlotDown(EndpointState& ep, Slot& slot, const Status& why) {
   if (why.code() != Code::OK) {
-    if (!ep.ever_failed) {
+    if (!ep.ever_failed && !slot.refused) {  // a refusal logs itself (onGoaway)
       LOG_WARN(Rpc, "RPC endpoint {} unreachable: {}", ep.endpoint.address, why.toString());
     }
     ep.ever_failed = true;
     ep.last_error = why;
   }
-  const uint32_t min_ms = static_cast<uint32_t>(options_.reconnect_min.count());
-  const uint32_t max_ms = static_cast<uint32_t>(options_.reconnect_max.count());
-  slot.backoff_ms = slot.backoff_ms == 0 ? min_ms : std::min(max_ms, slot.backoff_ms * 2);
-  // +-25% jitter so many clients of a restarted server do not reconnect in lockstep.
-  rng_state_ ^= rng_state_ << 13;
-  rng_state_ ^= rng_state_ >> 7;
-  rng_state_ ^= rng_state_ << 17;
-  const int64_t jitter = static_cast<int64_t>(rng_state_ % (slot.backoff_ms / 2 + 1)) -
-                         static_cast<int64_t>(slot.backoff_ms / 4);
-  slot.retry_at_ms = loop_.nowMs() + slot.backoff_ms + jitter;
-  timer_->ensureRunning();
+  const int64_t now = loop_.nowMs();
+  const bool healthy =
+      !slot.refused &&
+      (slot.healthy || (slot.up_since_ms != 0 && now - slot.up_since_ms >= kHealthyAfterMs));
+  const bool graceful = slot.graceful && !slot.refused;
+  slot.up_since_ms = 0;
+  slot.healthy = slot.graceful = slot.refused = false;
+  if (healthy) slot.backoff_ms = 0;  // it worked: the backoff starts over
+  if (graceful && healthy) {
+    // The server closed an idle connection (or is going away) that worked: reconnect now
+    // rather than after a backoff; a failure backs off as usual. A server that sends goaways
+    // right after accepting is not healthy and gets the backoff.
+    connectSlot(ep, slot);
+  } else {
+    const uint32_t min_ms = static_cast<uint32_t>(options_.reconnect_min.count());
+    const uint32_t max_ms = static_cast<uint32_t>(options_.reconnect_max.count());
+    slot.backoff_ms = slot.backoff_ms == 0 ? min_ms : std::min(max_ms, slot.backoff_ms * 2);
+    // +-25% jitter so many clients of a restarted server do not reconnect in lockstep.
+    rng_state_ ^= rng_state_ << 13;
+    rng_state_ ^= rng_state_ >> 7;
+    rng_state_ ^= rng_state_ << 17;
+    const int64_t jitter = static_cast<int64_t>(rng_state_ % (slot.backoff_ms / 2 + 1)) -
+                           static_cast<int64_t>(slot.backoff_ms / 4);
+    slot.retry_at_ms = now + slot.backoff_ms + jitter;
+    timer_->ensureRunning();
+  }
   refreshUsable();
+  drainWaiting();  // calls waiting for this endpoint may go to another one
   failWaitingIfHopeless();
 }
 
@@ -399,6 +471,17 @@ void Channel::callInLoop(const pb::MethodDescriptor* method, Controller* ctrl,
     done->Run();
     return;
   }
+  // Checked before anything is queued: a frame over the server's limit would make it close
+  // the connection and fail every other call on it.
+  const size_t body_len = request->ByteSizeLong();
+  const size_t frame_len = requestFrameBound(method, body_len);
+  if (frame_len > options_.max_request_bytes) {
+    clientMetrics().oversized.inc();
+    clientMetrics().count(Code::INVALID_ARGUMENT);
+    ctrl->setStatus(requestTooLarge(method, frame_len));
+    done->Run();
+    return;
+  }
   const uint64_t id = next_request_id_++;
   const int64_t timeout_ms = ctrl->timeoutMs() > 0 ? ctrl->timeoutMs() : options_.timeout.count();
   auto [it, inserted] = calls_.try_emplace(id);
@@ -408,22 +491,60 @@ void Channel::callInLoop(const pb::MethodDescriptor* method, Controller* ctrl,
   call.request = request;
   call.response = response;
   call.done = done;
+  call.body_bytes = body_len;  // the request's cached sizes are fresh: trySend uses them
   call.start_us = nowUs();
-  call.deadline_ms = loop_.nowMs() + timeout_ms;
+  // The loop's time is cached at the start of its turn, which may be long ago (a slow
+  // handler, a program that did work before running the loop): a deadline counted from it
+  // would expire early. uv_hrtime() is the same monotonic clock, read now.
+  const int64_t now_ms = std::max(loop_.nowMs(), static_cast<int64_t>(uv_hrtime() / 1000000));
+  call.deadline_ms = now_ms + timeout_ms;
   deadlines_->schedule(id, call.deadline_ms);
   if (trySend(id, call, -1)) return;
   if (anyEndpointConnecting()) {
     waiting_.push_back(id);
     return;
   }
-  std::string why = endpoints_.empty() ? "channel has no endpoints" : "no endpoint reachable";
+  complete(id, noEndpointStatus());
+}
+
+size_t Channel::requestFrameBound(const pb::MethodDescriptor* method, size_t body_len) {
+  return detail::kHeaderBytes + detail::requestMetaBound(method->full_name().size()) + body_len;
+}
+
+Status Channel::requestTooLarge(const pb::MethodDescriptor* method, size_t frame_len) const {
+  return invalidArgument("request of " + std::to_string(frame_len) + " bytes over the limit " +
+                         std::to_string(options_.max_request_bytes) + " (max_request_bytes) for " +
+                         method->full_name());
+}
+
+size_t Channel::maxRequestBodyBytes(const pb::MethodDescriptor* method) const {
+  const size_t overhead = requestFrameBound(method, 0);
+  return options_.max_request_bytes > overhead ? options_.max_request_bytes - overhead : 0;
+}
+
+Status Channel::noEndpointStatus() const {
+  if (endpoints_.empty()) return unavailable("channel has no endpoints");
   for (const auto& ep : endpoints_) {
-    if (!ep->last_error.isOk()) {
-      why += " (" + ep->last_error.message() + ")";
-      break;
-    }
+    if (ep->last_error.isOk()) continue;
+    const std::string why = "no endpoint reachable (" + ep->last_error.message() + ")";
+    // A refusal keeps its code (UNAUTHENTICATED for a key mismatch): retrying will not help.
+    return ep->refused ? Status(ep->last_error.code(), why) : unavailable(why);
   }
-  complete(id, unavailable(why));
+  return unavailable("no endpoint reachable");
+}
+
+bool Channel::resend(uint64_t id, PendingCall& call, int exclude_endpoint, bool fallback) {
+  // Measured again: the cached sizes may be stale if the request object was reused meanwhile
+  // (against the contract, but it must never overflow the frame it is written into).
+  call.body_bytes = call.request->ByteSizeLong();
+  const size_t frame_len = requestFrameBound(call.method, call.body_bytes);
+  if (frame_len > options_.max_request_bytes) {
+    clientMetrics().oversized.inc();
+    complete(id, requestTooLarge(call.method, frame_len));
+    return true;
+  }
+  if (trySend(id, call, exclude_endpoint)) return true;
+  return fallback && exclude_endpoint >= 0 && trySend(id, call, -1);
 }
 
 bool Channel::trySend(uint64_t id, PendingCall& call, int exclude_endpoint) {
@@ -455,7 +576,7 @@ bool Channel::trySend(uint64_t id, PendingCall& call, int exclude_endpoint) {
   meta.set_method(call.method->full_name());
   meta.set_timeout_ms(static_cast<uint32_t>(std::min<int64_t>(remaining, UINT32_MAX)));
   const size_t meta_len = meta.ByteSizeLong();
-  const size_t body_len = call.request->ByteSizeLong();
+  const size_t body_len = call.body_bytes;  // measured with the limit check, caches fresh
   detail::FrameHeader header{0, static_cast<uint32_t>(meta_len), static_cast<uint32_t>(body_len)};
   char* out = slot->conn->prepareSend(header.frameBytes());
   if (!out) return false;  // the connection is closing (its onClosed will follow)
@@ -522,6 +643,20 @@ void Channel::onResponse(net::TcpConnection& conn, const char* meta_bytes, size_
     conn.close();
     return;
   }
+  Slot* slot = static_cast<Slot*>(conn.context());
+  if (meta.code() != Code::OK && meta.goaway()) {
+    onGoaway(conn, Status(meta.code(), meta.error()));
+    return;
+  }
+  if (!slot->healthy) {
+    slot->healthy = true;
+    EndpointState& ep = *slot->endpoint;
+    if (ep.refused) {
+      LOG_INFO(Rpc, "RPC endpoint {} accepts this client again", ep.endpoint.address);
+      ep.refused = false;
+      ep.last_error = Status();
+    }
+  }
   auto it = calls_.find(meta.request_id());
   if (it == calls_.end() || it->second.conn != &conn) {
     clientMetrics().late.inc();
@@ -533,12 +668,11 @@ void Channel::onResponse(net::TcpConnection& conn, const char* meta_bytes, size_
     Status status(meta.code(), meta.error());
     if (meta.not_executed() && call.retries_left > 0 && loop_.nowMs() < call.deadline_ms) {
       // The server did not run it: another endpoint may.
-      Slot* slot = static_cast<Slot*>(conn.context());
       if (slot->inflight > 0) --slot->inflight;
       call.conn = nullptr;
       --call.retries_left;
       clientMetrics().retries.inc();
-      if (trySend(id, call, slot->endpoint->index)) return;
+      if (resend(id, call, slot->endpoint->index, false)) return;
     }
     complete(id, std::move(status));
     return;
@@ -548,6 +682,46 @@ void Channel::onResponse(net::TcpConnection& conn, const char* meta_bytes, size_
     return;
   }
   complete(id, Status());
+}
+
+void Channel::onGoaway(net::TcpConnection& conn, const Status& status) {
+  Slot* slot = static_cast<Slot*>(conn.context());
+  EndpointState& ep = *slot->endpoint;
+  // Every call still on the connection did not run (rpc.proto): detach them all first.
+  std::vector<uint64_t> ids;
+  for (auto& [id, call] : calls_) {
+    if (call.conn == &conn) {
+      call.conn = nullptr;
+      ids.push_back(id);
+    }
+  }
+  std::sort(ids.begin(), ids.end());
+  slot->inflight = 0;
+  conn.close();  // nothing more is sent on it; onClosed follows and reconnects the slot
+  if (status.code() != Code::UNAVAILABLE) {
+    clientMetrics().refused.inc();
+    slot->refused = true;
+    ep.refused = true;
+    ep.ever_failed = true;  // new calls fail fast with this status until a connection works
+    ep.last_error = status;
+    LOG_EVERY_SEC(Warn, Rpc, 1,
+                  "RPC endpoint {} refused the connection: {} ({} calls fail; check that "
+                  "cluster_key is the same on both sides)",
+                  ep.endpoint.address, status.toString(), ids.size());
+    for (uint64_t id : ids)
+      complete(id, status);  // may run user code: nothing of `ep` is used after
+    return;
+  }
+  clientMetrics().goaways.inc();
+  slot->graceful = true;
+  LOG_DEBUG(Rpc, "RPC endpoint {} closed a connection ({}); {} calls re-sent", ep.endpoint.address,
+            status.message(), ids.size());
+  const int index = ep.index;
+  for (uint64_t id : ids) {
+    auto it = calls_.find(id);
+    if (it == calls_.end() || it->second.conn) continue;
+    if (!resend(id, it->second, index, true)) waiting_.push_back(id);
+  }
 }
 
 void Channel::onDeadline(uint64_t id) {
@@ -577,36 +751,39 @@ void Channel::onClosed(net::TcpConnection& conn, net::TcpConnection::CloseReason
       broken.push_back(id);
     }
   }
-  if (!closing_ && ep.index >= 0) {
+  if (!closing_ && ep.index >= 0 && !slot->graceful && !slot->refused) {  // those logged already
     LOG_INFO(Rpc, "RPC connection to {} closed ({}); {} calls in flight fail", ep.endpoint.address,
              net::TcpConnection::reasonName(reason), broken.size());
   }
   const std::string why = "connection to " + ep.endpoint.address + " closed (" +
                           net::TcpConnection::reasonName(reason) + ") with the call in flight";
+  // The slot's bookkeeping comes first: completions run user code, which may replace the
+  // endpoints (freeing `ep` once its connections are gone) or close the channel.
+  if (!closing_) {
+    if (ep.index < 0) {
+      slot->up_since_ms = 0;
+      slot->healthy = slot->graceful = slot->refused = false;
+      onTick();  // may free the retired endpoint
+    } else {
+      onSlotDown(ep, *slot, slot->refused ? ep.last_error : Status());
+    }
+  }
   std::sort(broken.begin(), broken.end());
   for (uint64_t id : broken)
     complete(id, unavailable(why));
-  if (closing_) {
-    maybeDelete();
-    return;
-  }
-  if (ep.index < 0) {
-    onTick();
-    return;
-  }
-  onSlotDown(ep, *slot, Status());
+  if (closing_) maybeDelete();
 }
 
 void Channel::drainWaiting() {
-  while (!waiting_.empty()) {
+  while (!waiting_.empty() && !closing_) {
     const uint64_t id = waiting_.front();
-    auto it = calls_.find(id);
-    if (it == calls_.end() || it->second.conn) {
-      waiting_.pop_front();
-      continue;
-    }
-    if (!trySend(id, it->second, -1)) break;
     waiting_.pop_front();
+    auto it = calls_.find(id);
+    if (it == calls_.end() || it->second.conn) continue;
+    if (!resend(id, it->second, -1, false)) {
+      waiting_.push_front(id);
+      break;
+    }
   }
 }
 
@@ -614,16 +791,10 @@ void Channel::failWaitingIfHopeless() {
   if (waiting_.empty() || usableEndpoints() > 0 || anyEndpointConnecting()) return;
   std::deque<uint64_t> ids;
   ids.swap(waiting_);
-  std::string why = "no endpoint reachable";
-  for (const auto& ep : endpoints_) {
-    if (!ep->last_error.isOk()) {
-      why += " (" + ep->last_error.message() + ")";
-      break;
-    }
-  }
+  const Status why = noEndpointStatus();
   for (uint64_t id : ids) {
     auto it = calls_.find(id);
-    if (it != calls_.end() && !it->second.conn) complete(id, unavailable(why));
+    if (it != calls_.end() && !it->second.conn) complete(id, why);
   }
 }
 

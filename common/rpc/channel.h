@@ -32,20 +32,32 @@ class RpcMeta;
 // endpoint, a load balancer choosing the endpoint of each call, many calls in flight on each
 // connection (responses matched by request id, in any order), writes coalesced per loop turn.
 //
-// Use it through the generated stubs:
-//   ChannelPtr channel(Channel::create(loop, options));
-//   channel->setEndpoints({{"127.0.0.1:7001"}, {"127.0.0.1:7002"}});
+// Use it through the generated stubs (on the loop thread):
+//   Result<Channel*> created = Channel::create(loop, options);   // INVALID_ARGUMENT: bad option
+//   if (!created.isOk()) return created.status();
+//   ChannelPtr channel(*created);
+//   RETURN_IF_ERROR(channel->setEndpoints(std::vector<std::string>{"127.0.0.1:7001",
+//                                                                  "127.0.0.1:7002"}));
 //   echo::EchoService_Stub stub(channel.get());
 //   stub.Echo(&controller, &request, &response, rpc::newCallback([&] { ... }));
 //
 // Completion: `done` runs exactly once, on the loop thread, with controller.status():
 //   OK; TIMEOUT (deadline passed; the call may have run); UNAVAILABLE (no endpoint reachable,
 //   or the connection broke with the call in flight: it may have run); OVERLOADED (over
-//   max_inflight, not sent); CANCELLED (channel closed); or the server's own code.
+//   max_inflight, not sent); INVALID_ARGUMENT "request of N bytes over the limit M" (over
+//   max_request_bytes, not sent); UNAUTHENTICATED (the server refused our cluster key: not
+//   run); CANCELLED (channel closed); or the server's own code.
 // `done` may run before CallMethod returns when the call fails without being sent.
-// Controller, request and response must stay valid until `done` runs.
+// Controller, request and response must stay valid (and the request unchanged) until `done`
+// runs.
 // A server that answers "not executed" (shutting down, overloaded) gets the call re-sent to
-// another endpoint once, within the deadline.
+// another endpoint once, within the deadline. Calls on a connection the server closes with a
+// goaway (idle, shutting down; proto/rpc.proto) did not run and are re-sent on another
+// connection, within their deadline.
+//
+// Cluster key: with Options::cluster_key set, every new connection starts with a Hello
+// carrying it (proto/rpc.proto). A server that refuses it fails the calls of that connection
+// with its status (logged at most once a second), and the slot reconnects with backoff.
 //
 // Calls made while no connection is up yet wait (until their deadline) for the first one;
 // once every endpoint has failed to connect, calls fail fast with UNAVAILABLE. Broken
@@ -75,6 +87,16 @@ class Channel final : public google::protobuf::RpcChannel, private net::TcpConne
     std::chrono::milliseconds reconnect_max{5000};
     // Largest response frame accepted; a bigger one closes the connection. Default: 16 MiB.
     uint32_t max_frame_bytes = 16u << 20;
+    // Largest request frame sent (header + meta + body). A bigger request is not sent: its
+    // call completes at once with INVALID_ARGUMENT "request of N bytes over the limit M" and
+    // the connection and other calls are untouched. Keep it <= the servers'
+    // Server::Options::max_frame_bytes (a bigger frame makes the server close the connection
+    // under every call on it). Callers that batch split by maxRequestBodyBytes().
+    // Default: 16 MiB (the server's default max frame). Range: 1 KiB..256 MiB.
+    uint32_t max_request_bytes = 16u << 20;
+    // Shared secret of the cluster, sent in a Hello first on every connection (see
+    // Server::Options::cluster_key). Empty (default): no Hello. At most 1024 bytes.
+    std::string cluster_key;
     net::TcpConnection::Limits limits = defaultLimits();
 
     static net::TcpConnection::Limits defaultLimits();
@@ -96,6 +118,14 @@ class Channel final : public google::protobuf::RpcChannel, private net::TcpConne
                   google::protobuf::RpcController* controller,
                   const google::protobuf::Message* request, google::protobuf::Message* response,
                   google::protobuf::Closure* done) override;
+
+  // The options in force (after create()'s adjustments). Any thread once created: they never
+  // change.
+  const Options& options() const { return options_; }
+  // The largest serialized request message (ByteSizeLong()) of `method` that a call can carry
+  // without going over max_request_bytes: the frame adds a header and RpcMeta, bounded by the
+  // method name's length. A request of at most this many bytes is never refused for its size.
+  size_t maxRequestBodyBytes(const google::protobuf::MethodDescriptor* method) const;
 
   // Calls in flight (sent or waiting for a connection).
   size_t inflight() const { return calls_.size(); }
@@ -121,11 +151,28 @@ class Channel final : public google::protobuf::RpcChannel, private net::TcpConne
   void callInLoop(const google::protobuf::MethodDescriptor* method, Controller* controller,
                   const google::protobuf::Message* request, google::protobuf::Message* response,
                   google::protobuf::Closure* done);
+  // Writes the call on a connection of an endpoint the balancer picks (not
+  // `exclude_endpoint` when another is usable). Uses call.body_bytes and the request's cached
+  // sizes, which the caller has just measured. False: no connection available.
   bool trySend(uint64_t request_id, PendingCall& call, int exclude_endpoint);
+  // trySend() for a call sent later (waiting, retried, re-sent after a goaway): measures the
+  // request again and completes the call INVALID_ARGUMENT if it is now over the limit.
+  // `fallback`: when nothing but the excluded endpoint is usable, try it too. True when the
+  // call was sent or completed; false leaves it pending and unsent.
+  bool resend(uint64_t request_id, PendingCall& call, int exclude_endpoint, bool fallback);
+  static size_t requestFrameBound(const google::protobuf::MethodDescriptor* method,
+                                  size_t body_len);
+  Status requestTooLarge(const google::protobuf::MethodDescriptor* method, size_t frame_len) const;
+  // The status of a call no endpoint can take: UNAVAILABLE, or the refusal's code when an
+  // endpoint refused us (wrong cluster key).
+  Status noEndpointStatus() const;
   void complete(uint64_t request_id, Status status);
   void completeCall(PendingCall& call, Status status);
   void onResponse(net::TcpConnection& conn, const char* meta, size_t meta_len, const char* body,
                   size_t body_len);
+  // A goaway response (rpc.proto): UNAVAILABLE re-sends the connection's calls elsewhere;
+  // another code fails them with it (a refused cluster key).
+  void onGoaway(net::TcpConnection& conn, const Status& status);
   void onDeadline(uint64_t request_id);
   void connectSlot(EndpointState& ep, Slot& slot);
   void onSlotDown(EndpointState& ep, Slot& slot, const Status& why);
@@ -152,6 +199,7 @@ class Channel final : public google::protobuf::RpcChannel, private net::TcpConne
   size_t open_connections_ = 0;  // started connections not yet closed, plus connectors
   uint64_t rng_state_;
   std::unique_ptr<RpcMeta> scratch_meta_;  // reused: parsing keeps its string capacity
+  std::string hello_frame_;                // written first on each connection; empty: no key
   bool closing_ = false;
   bool deleted_ = false;
 };

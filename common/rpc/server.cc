@@ -1,15 +1,23 @@
 #include "common/rpc/server.h"
 
+#include <arpa/inet.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include <uv.h>
 
+#include <algorithm>
+
 #include <google/protobuf/descriptor.h>
+#include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/message.h>
 #include <google/protobuf/service.h>
 
 #include "common/base/clock.h"
+#include "common/base/config.h"
 #include "common/base/log.h"
 #include "common/base/metrics.h"
 #include "common/net/event_loop.h"
+#include "common/net/loop_wheel.h"
 #include "common/net/tcp_server.h"
 #include "common/rpc/controller.h"
 #include "common/rpc/detail/frame.h"
@@ -21,6 +29,60 @@ namespace push::rpc {
 namespace pb = google::protobuf;
 
 namespace {
+
+constexpr uint32_t kMinResponseBytes = 4u << 10;
+constexpr uint32_t kMaxResponseBytes = 256u << 20;
+constexpr size_t kMaxClusterKeyBytes = 1024;
+constexpr int64_t kMaxIdleTimeoutMs = 24 * 3600 * 1000;
+constexpr int64_t kMaxHandshakeTimeoutMs = 10 * 60 * 1000;
+// After a goaway the connection closes once its output is written and the peer closes its
+// side; a peer that does neither is closed hard after this long.
+constexpr int64_t kGoawayLingerMs = 2000;
+constexpr size_t kWheelSlots = 512;
+
+struct ServerMetrics {
+  metrics::Registry& r = metrics::Registry::global();
+  metrics::Counter& oversized_responses =
+      r.counter("push_rpc_server_oversized_responses_total",
+                "Responses over max_response_bytes, replaced by an INVALID_ARGUMENT error.");
+  metrics::Counter& key_missing =
+      r.counter("push_rpc_server_handshake_failures_total",
+                "Connections refused for their cluster key, by reason.", R"(reason="missing")");
+  metrics::Counter& key_wrong =
+      r.counter("push_rpc_server_handshake_failures_total",
+                "Connections refused for their cluster key, by reason.", R"(reason="wrong")");
+  metrics::Counter& key_timeout =
+      r.counter("push_rpc_server_handshake_failures_total",
+                "Connections refused for their cluster key, by reason.", R"(reason="timeout")");
+  metrics::Counter& idle_closed =
+      r.counter("push_rpc_server_idle_closed_total", "Connections closed after idle_timeout.");
+};
+
+ServerMetrics& serverMetrics() {
+  static ServerMetrics* m = new ServerMetrics();
+  return *m;
+}
+
+bool isLoopback(const net::InetAddress& address) {
+  const sockaddr* sa = address.sockaddrPtr();
+  if (sa->sa_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
+    return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+  }
+  if (sa->sa_family == AF_INET6) {
+    const in6_addr& a = reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK(&a) || (IN6_IS_ADDR_V4MAPPED(&a) && a.s6_addr[12] == 127);
+  }
+  return false;
+}
+
+std::string sha256(std::string_view data) {
+  std::string digest(SHA256_DIGEST_LENGTH, '\0');
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+         reinterpret_cast<unsigned char*>(digest.data()));
+  return digest;
+}
+
 metrics::Counter& protocolErrors() {
   static auto& c = metrics::Registry::global().counter(
       "push_rpc_server_protocol_errors_total",
@@ -112,6 +174,25 @@ Result<Server::Options> Server::Options::fromConfig(const config::RpcServerConfi
     o.max_frame_bytes = config.max_frame_bytes();
   }
   if (config.max_concurrency() != 0) o.max_concurrency = config.max_concurrency();
+  RETURN_IF_ERROR(checkFieldRange(nullptr, "rpc.max_response_bytes", config.max_response_bytes(),
+                                  kMinResponseBytes, kMaxResponseBytes));
+  if (config.max_response_bytes() != 0) o.max_response_bytes = config.max_response_bytes();
+  if (config.cluster_key().size() > kMaxClusterKeyBytes) {
+    return invalidArgument("rpc.cluster_key: longer than 1024 bytes");
+  }
+  o.cluster_key = config.cluster_key();
+  if (config.has_idle_timeout_ms()) {
+    if (config.idle_timeout_ms() > kMaxIdleTimeoutMs) {
+      return invalidArgument("rpc.idle_timeout_ms: " + std::to_string(config.idle_timeout_ms()) +
+                             " is out of range [0, 86400000]");
+    }
+    o.idle_timeout = std::chrono::milliseconds(config.idle_timeout_ms());
+  }
+  RETURN_IF_ERROR(checkFieldRange(nullptr, "rpc.handshake_timeout_ms",
+                                  config.handshake_timeout_ms(), 1, kMaxHandshakeTimeoutMs));
+  if (config.handshake_timeout_ms() != 0) {
+    o.handshake_timeout = std::chrono::milliseconds(config.handshake_timeout_ms());
+  }
   const auto& l = config.limits();
   if (l.high_watermark_bytes()) o.limits.high_watermark = l.high_watermark_bytes();
   if (l.low_watermark_bytes()) o.limits.low_watermark = l.low_watermark_bytes();
@@ -131,6 +212,7 @@ Server* Server::create(net::EventLoop& loop, Options options) {
 Server::Server(net::EventLoop& loop, Options options)
     : loop_(loop), options_(std::move(options)), scratch_meta_(std::make_unique<RpcMeta>()) {
   options_.limits.max_input = std::max(options_.limits.max_input, options_.max_frame_bytes + 64);
+  (void)serverMetrics();  // registered up front: /metrics shows them at zero
 }
 
 Server::~Server() = default;
@@ -165,24 +247,113 @@ Status Server::addService(pb::Service* service) {
 
 Status Server::start() {
   loop_.assertInLoopThread();
+  if (options_.max_response_bytes < kMinResponseBytes ||
+      options_.max_response_bytes > kMaxResponseBytes) {
+    return invalidArgument("max_response_bytes must be in [4096, 268435456]");
+  }
+  if (options_.cluster_key.size() > kMaxClusterKeyBytes) {
+    return invalidArgument("cluster_key must be at most 1024 bytes");
+  }
+  if (options_.idle_timeout.count() < 0 || options_.idle_timeout.count() > kMaxIdleTimeoutMs) {
+    return invalidArgument("idle_timeout must be in [0, 24 h]");
+  }
+  if (options_.handshake_timeout.count() <= 0 ||
+      options_.handshake_timeout.count() > kMaxHandshakeTimeoutMs) {
+    return invalidArgument("handshake_timeout must be in (0, 10 min]");
+  }
+  if (!options_.cluster_key.empty()) key_digest_ = sha256(options_.cluster_key);
   net::TcpServer::Options lo;
   lo.address = options_.address;
   lo.reuse_port = options_.reuse_port;
-  auto listener = net::TcpServer::listen(loop_, lo, [this](net::TcpConnection& conn) {
-    if (shutting_down_) {
-      conn.close();
-      return;
-    }
-    const uint64_t id = next_conn_id_++;
-    conn.setId(id);
-    connections_.emplace(id, &conn);
-    conn.start(this, &options_.limits);
-  });
+  auto listener =
+      net::TcpServer::listen(loop_, lo, [this](net::TcpConnection& conn) { onAccept(conn); });
   if (!listener.isOk()) return listener.status();
   listener_ = *listener;
   address_ = listener_->address();
-  LOG_INFO(Rpc, "RPC server listening on {} ({} methods)", address_.toString(), methods_.size());
+  const int64_t idle_ms = options_.idle_timeout.count();
+  const int64_t handshake_ms = key_digest_.empty() ? 0 : options_.handshake_timeout.count();
+  if (idle_ms > 0 || handshake_ms > 0) {
+    // About ten ticks per timeout: a connection closes at most a tick late.
+    int64_t shortest = idle_ms > 0 ? idle_ms : handshake_ms;
+    if (handshake_ms > 0) shortest = std::min(shortest, handshake_ms);
+    const int64_t tick = std::clamp<int64_t>(shortest / 10, 5, 1000);
+    wheel_ = net::LoopWheel::create(loop_, tick, kWheelSlots,
+                                    [this](uint64_t conn_id) { onWheel(conn_id); });
+  }
+  LOG_INFO(Rpc, "RPC server listening on {} ({} methods, cluster key {})", address_.toString(),
+           methods_.size(), key_digest_.empty() ? "off" : "required");
+  if (key_digest_.empty() && !isLoopback(address_)) {
+    LOG_WARN(Rpc,
+             "RPC server on {} has no cluster_key: anyone who reaches this port can call every "
+             "method (set rpc.cluster_key on every process of the cluster)",
+             address_.toString());
+  }
   return Status::ok();
+}
+
+void Server::onAccept(net::TcpConnection& tcp) {
+  if (shutting_down_) {
+    tcp.close();
+    return;
+  }
+  const uint64_t id = next_conn_id_++;
+  tcp.setId(id);
+  Conn& c = connections_[id];
+  c.tcp = &tcp;
+  c.active_ms = loop_.nowMs();
+  c.authenticated = key_digest_.empty();
+  tcp.setContext(&c);
+  tcp.start(this, &options_.limits);
+  arm(c);
+}
+
+int64_t Server::deadlineOf(const Conn& c) const {
+  if (c.close_at_ms != 0) return c.close_at_ms;
+  if (!c.authenticated) return c.active_ms + options_.handshake_timeout.count();
+  if (options_.idle_timeout.count() > 0) return c.active_ms + options_.idle_timeout.count();
+  return 0;
+}
+
+void Server::arm(Conn& c) {
+  const int64_t due = deadlineOf(c);
+  if (due == 0 || !wheel_) return;
+  if (c.wheel_ms != 0 && c.wheel_ms <= due) return;  // the live entry fires first and re-checks
+  c.wheel_ms = due;
+  wheel_->schedule(c.tcp->id(), due);
+}
+
+void Server::onWheel(uint64_t conn_id) {
+  auto it = connections_.find(conn_id);
+  if (it == connections_.end()) return;  // closed since: a stale entry
+  Conn& c = it->second;
+  const int64_t now = loop_.nowMs();
+  if (c.wheel_ms <= now) c.wheel_ms = 0;  // the tracked entry fired (this one)
+  const int64_t due = deadlineOf(c);
+  if (due == 0) return;
+  if (now < due) {
+    if (c.wheel_ms == 0) arm(c);  // a later entry may still be pending: it re-checks
+    return;
+  }
+  if (c.close_at_ms != 0) {
+    c.tcp->close();  // goaway sent, and the peer neither read it nor closed: stop waiting
+    return;
+  }
+  if (!c.authenticated) {
+    serverMetrics().key_timeout.inc();
+    LOG_EVERY_SEC(Warn, Rpc, 1, "RPC connection from {} sent no Hello within {} ms: closing",
+                  c.tcp->peerAddress().toString(), options_.handshake_timeout.count());
+    c.tcp->close();
+    return;
+  }
+  if (c.running > 0) {
+    c.active_ms = now;  // not idle while a call runs
+    arm(c);
+    return;
+  }
+  serverMetrics().idle_closed.inc();
+  LOG_DEBUG(Rpc, "RPC connection {} from {} idle for {} ms: goaway", conn_id,
+            c.tcp->peerAddress().toString(), now - c.active_ms);
+  goaway(c, 0, unavailable("connection idle for " + std::to_string(now - c.active_ms) + " ms"));
 }
 
 void Server::protocolError(net::TcpConnection& conn, std::string_view what) {
@@ -193,6 +364,7 @@ void Server::protocolError(net::TcpConnection& conn, std::string_view what) {
 }
 
 size_t Server::onData(net::TcpConnection& conn, const char* data, size_t len) {
+  Conn& c = *static_cast<Conn*>(conn.context());
   size_t used = 0;
   while (used < len && !conn.closing()) {
     detail::FrameHeader header;
@@ -208,17 +380,28 @@ size_t Server::onData(net::TcpConnection& conn, const char* data, size_t len) {
       return len;
     }
     const char* meta = data + used + detail::kHeaderBytes;
-    handleRequest(conn, meta, header.meta_len, meta + header.meta_len, header.body_len);
+    handleRequest(c, meta, header.meta_len, meta + header.meta_len, header.body_len);
     used += header.frameBytes();
   }
+  if (used > 0) c.active_ms = loop_.nowMs();
   return used;
 }
 
-void Server::handleRequest(net::TcpConnection& conn, const char* meta_bytes, size_t meta_len,
-                           const char* body, size_t body_len) {
+void Server::handleRequest(Conn& c, const char* meta_bytes, size_t meta_len, const char* body,
+                           size_t body_len) {
+  net::TcpConnection& conn = *c.tcp;
   RpcMeta& meta = *scratch_meta_;
   if (!meta.ParseFromArray(meta_bytes, static_cast<int>(meta_len))) {
     protocolError(conn, "unparsable RpcMeta");
+    return;
+  }
+  if (meta.method() == detail::kHelloMethod) {
+    onHello(c, meta.request_id(), body, body_len);
+    return;
+  }
+  if (!c.authenticated) {
+    serverMetrics().key_missing.inc();
+    goaway(c, meta.request_id(), Status(Code::UNAUTHENTICATED, "cluster key required"));
     return;
   }
   if (shutting_down_) {
@@ -269,6 +452,7 @@ void Server::handleRequest(net::TcpConnection& conn, const char* meta_bytes, siz
                                                        : 0);
   call->running = true;
   ++running_;
+  ++c.running;
   method->calls->inc();
   method->service->CallMethod(method->descriptor, &call->controller, call->request.get(),
                               call->response.get(), call);
@@ -282,16 +466,22 @@ void Server::finishCall(Call* call) {
   }
   call->running = false;
   Method* method = call->method;
-  const Status& status = call->controller.status();
-  if (!status.isOk()) method->errors->inc();
   const int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
                              Clock::system().monoNow().time_since_epoch())
                              .count();
   method->seconds->observe(static_cast<double>(now_us - call->start_us) / 1e6);
   auto it = connections_.find(call->conn_id);
   if (it != connections_.end()) {
-    reply(*it->second, call->request_id, status, false, call->response.get());
+    Conn& c = it->second;
+    if (c.running > 0 && --c.running == 0) c.active_ms = loop_.nowMs();
+    if (!reply(*c.tcp, call->request_id, call->controller.status(), false, call->response.get())) {
+      LOG_EVERY_SEC(Warn, Rpc, 1,
+                    "{}: response over max_response_bytes ({}), answered INVALID_ARGUMENT",
+                    method->descriptor->full_name(), options_.max_response_bytes);
+      method->errors->inc();
+    }
   }
+  if (!call->controller.status().isOk()) method->errors->inc();
   call->request->Clear();
   call->response->Clear();
   call->controller.Reset();
@@ -304,22 +494,37 @@ void Server::finishCall(Call* call) {
   if (shutting_down_) maybeFinishShutdown();
 }
 
-void Server::reply(net::TcpConnection& conn, uint64_t request_id, const Status& status,
-                   bool not_executed, const pb::Message* response) {
+bool Server::reply(net::TcpConnection& conn, uint64_t request_id, const Status& status,
+                   bool not_executed, const pb::Message* response, bool goaway) {
   RpcMeta meta;
   meta.set_request_id(request_id);
+  size_t body_len = 0;
+  bool fits = true;
   if (!status.isOk()) {
     meta.set_code(status.code());
-    meta.set_error(status.message());
+    meta.set_error(detail::boundedErrorText(status.message()));
     meta.set_not_executed(not_executed);
+    meta.set_goaway(goaway);
     response = nullptr;
+  } else if (response) {
+    body_len = response->ByteSizeLong();
+    const size_t frame = detail::kHeaderBytes + meta.ByteSizeLong() + body_len;
+    if (frame > options_.max_response_bytes) {
+      // Sent, it would make the client close the connection under every other call on it.
+      serverMetrics().oversized_responses.inc();
+      meta.set_code(Code::INVALID_ARGUMENT);
+      meta.set_error("response of " + std::to_string(frame) + " bytes over the limit " +
+                     std::to_string(options_.max_response_bytes) + " (max_response_bytes)");
+      response = nullptr;
+      body_len = 0;
+      fits = false;
+    }
   }
   const size_t meta_len = meta.ByteSizeLong();
-  const size_t body_len = response ? response->ByteSizeLong() : 0;
   detail::FrameHeader header{detail::kFlagResponse, static_cast<uint32_t>(meta_len),
                              static_cast<uint32_t>(body_len)};
   char* out = conn.prepareSend(header.frameBytes());
-  if (!out) return;  // closing, or the client stopped reading (closed as a slow peer)
+  if (!out) return fits;  // closing, or the client stopped reading (closed as a slow peer)
   detail::writeHeader(header, out);
   meta.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(out + detail::kHeaderBytes));
   if (response) {
@@ -327,6 +532,39 @@ void Server::reply(net::TcpConnection& conn, uint64_t request_id, const Status& 
         reinterpret_cast<uint8_t*>(out + detail::kHeaderBytes + meta_len));
   }
   conn.commitSend(header.frameBytes());
+  return fits;
+}
+
+void Server::onHello(Conn& c, uint64_t request_id, const char* body, size_t body_len) {
+  if (c.authenticated) return;  // no key required (or already presented): ignored
+  Hello hello;
+  if (!hello.ParseFromArray(body, static_cast<int>(body_len)) || hello.cluster_key().empty()) {
+    serverMetrics().key_missing.inc();
+    goaway(c, request_id, Status(Code::UNAUTHENTICATED, "cluster key required"));
+    return;
+  }
+  // Digests of equal length compared in constant time: neither the key's length nor the
+  // position of the first differing byte shows in the timing.
+  const std::string digest = sha256(hello.cluster_key());
+  if (CRYPTO_memcmp(digest.data(), key_digest_.data(), SHA256_DIGEST_LENGTH) != 0) {
+    serverMetrics().key_wrong.inc();
+    goaway(c, request_id, Status(Code::UNAUTHENTICATED, "wrong cluster key"));
+    return;
+  }
+  c.authenticated = true;  // the handshake deadline's wheel entry re-checks and moves on
+}
+
+void Server::goaway(Conn& c, uint64_t request_id, const Status& status) {
+  net::TcpConnection& conn = *c.tcp;
+  if (conn.closing()) return;
+  if (status.code() != Code::UNAVAILABLE) {
+    LOG_EVERY_SEC(Warn, Rpc, 1, "RPC connection from {} refused: {}", conn.peerAddress().toString(),
+                  status.message());
+  }
+  reply(conn, request_id, status, true, nullptr, true);
+  conn.closeAfterFlush();  // input from now on is discarded: nothing more runs
+  c.close_at_ms = loop_.nowMs() + kGoawayLingerMs;
+  arm(c);
 }
 
 void Server::onClosed(net::TcpConnection& conn, net::TcpConnection::CloseReason reason) {
@@ -362,15 +600,17 @@ void Server::shutdown(std::chrono::milliseconds grace, std::function<void()> don
 
 void Server::closeConnections(bool after_flush) {
   connections_closing_ = true;
-  std::vector<net::TcpConnection*> conns;
+  std::vector<Conn*> conns;
   conns.reserve(connections_.size());
   for (auto& [id, conn] : connections_)
-    conns.push_back(conn);
-  for (auto* conn : conns) {
+    conns.push_back(&conn);
+  for (Conn* c : conns) {
     if (after_flush) {
-      conn->closeAfterFlush();
+      // No call is running (maybeFinishShutdown): the client may re-send whatever it wrote
+      // since on another connection.
+      goaway(*c, 0, unavailable("server shutting down"));
     } else {
-      conn->close();
+      c->tcp->close();
     }
   }
   maybeFinishShutdown();
@@ -385,6 +625,8 @@ void Server::maybeFinishShutdown() {
   }
   if (running_ > 0 || !connections_.empty()) return;
   deleting_ = true;
+  if (wheel_) wheel_->close();
+  wheel_ = nullptr;
   auto* gt = grace_timer_;
   gt->server = nullptr;
   uv_timer_stop(&gt->timer);

@@ -21,6 +21,7 @@ class RpcServerConfig;
 }
 namespace push::net {
 class EventLoop;
+class LoopWheel;
 class TcpServer;
 }  // namespace push::net
 
@@ -36,7 +37,18 @@ class RpcMeta;
 // Limits: a frame over max_frame_bytes or bytes that are not our protocol close that
 // connection (counted, logged at most once a second); calls over max_concurrency are answered
 // OVERLOADED without running; an unknown method gets NOT_FOUND; an unparsable request body
-// gets INVALID_ARGUMENT.
+// gets INVALID_ARGUMENT; a response over max_response_bytes is replaced by an INVALID_ARGUMENT
+// error for that call (the connection and its other calls are untouched).
+//
+// Cluster key: with Options::cluster_key set, a connection must open with a Hello carrying it
+// (proto/rpc.proto) within handshake_timeout; a missing or wrong key is answered with an
+// UNAUTHENTICATED goaway and the connection closes, nothing runs. Without a key every
+// connection is served (and start() warns when the listener is not on loopback).
+//
+// Idle connections: one that has sent no complete frame and had no call running for
+// idle_timeout gets an UNAVAILABLE goaway (its client re-sends whatever it wrote meanwhile on
+// another connection) and is closed. Deadlines live in one timing wheel, not a timer per
+// connection.
 //
 // Ownership: create(), then start(). Destroy with shutdown() or close(): the Server deletes
 // itself once its listener and connections are closed and every call it started has run its
@@ -53,6 +65,22 @@ class Server final : private net::TcpConnection::Handler {
     uint32_t max_frame_bytes = 16u << 20;
     // Calls running at once; more are answered OVERLOADED. Default: 100000.
     uint32_t max_concurrency = 100000;
+    // Largest response frame sent (header + meta + body). A bigger response is not sent: the
+    // call is answered INVALID_ARGUMENT "response of N bytes over the limit M" instead (a frame
+    // over the client's max_frame_bytes would make it close the connection and fail every
+    // other call on it). Keep it <= the clients' Channel::Options::max_frame_bytes.
+    // Default: 16 MiB. Range: 4 KiB..256 MiB (checked by start()).
+    uint32_t max_response_bytes = 16u << 20;
+    // Shared secret of the cluster. Non-empty: connections must present it in a Hello first
+    // (see the class comment). Empty: every connection is served. At most 1024 bytes.
+    std::string cluster_key;
+    // A connection with no complete frame received and no call running for this long gets a
+    // goaway and is closed. Resolution: a tenth of the smaller of the two timeouts, 5 ms to
+    // 1 s. Default: 10 min. 0 disables.
+    std::chrono::milliseconds idle_timeout{10 * 60 * 1000};
+    // With a cluster key: a connection that has not sent its Hello within this long is
+    // closed. Default: 5 s. Must be positive.
+    std::chrono::milliseconds handshake_timeout{5000};
     net::TcpConnection::Limits limits = defaultLimits();
 
     static net::TcpConnection::Limits defaultLimits();
@@ -66,7 +94,8 @@ class Server final : private net::TcpConnection::Handler {
   // ALREADY_EXISTS when a service of the same full name is registered.
   Status addService(google::protobuf::Service* service);
 
-  // Listens. UNAVAILABLE when the address cannot be bound.
+  // Listens. UNAVAILABLE when the address cannot be bound; INVALID_ARGUMENT for an option out
+  // of range (nothing is opened).
   Status start();
   // The bound address (real port), valid after start().
   const net::InetAddress& address() const { return address_; }
@@ -85,6 +114,15 @@ class Server final : private net::TcpConnection::Handler {
  private:
   struct Method;
   struct Call;
+  // Per-connection state, the TcpConnection's context.
+  struct Conn {
+    net::TcpConnection* tcp = nullptr;
+    int64_t active_ms = 0;       // loop time of the last complete frame, accept or finished call
+    int64_t wheel_ms = 0;        // deadline of the live wheel entry; 0: none
+    int64_t close_at_ms = 0;     // goaway sent: closed hard at this time if still open
+    uint32_t running = 0;        // calls of this connection not answered yet
+    bool authenticated = false;  // Hello accepted, or no key required
+  };
   Server(net::EventLoop& loop, Options options);
   ~Server();
 
@@ -92,21 +130,35 @@ class Server final : private net::TcpConnection::Handler {
   size_t onData(net::TcpConnection& conn, const char* data, size_t len) override;
   void onClosed(net::TcpConnection& conn, net::TcpConnection::CloseReason reason) override;
 
+  void onAccept(net::TcpConnection& conn);
   void protocolError(net::TcpConnection& conn, std::string_view what);
-  void handleRequest(net::TcpConnection& conn, const char* meta, size_t meta_len,
-                     const char* body, size_t body_len);
-  void reply(net::TcpConnection& conn, uint64_t request_id, const Status& status,
-             bool not_executed, const google::protobuf::Message* response);
+  void handleRequest(Conn& conn, const char* meta, size_t meta_len, const char* body,
+                     size_t body_len);
+  void onHello(Conn& conn, uint64_t request_id, const char* body, size_t body_len);
+  // Answers `request_id` with a goaway (rpc.proto) carrying `status`, then closes the
+  // connection once it is written (bounded by kGoawayLingerMs).
+  void goaway(Conn& conn, uint64_t request_id, const Status& status);
+  // Queues a response frame. An OK response over max_response_bytes is replaced by an
+  // INVALID_ARGUMENT error; returns false then.
+  bool reply(net::TcpConnection& conn, uint64_t request_id, const Status& status, bool not_executed,
+             const google::protobuf::Message* response, bool goaway = false);
   void finishCall(Call* call);
   void maybeFinishShutdown();
   void closeConnections(bool after_flush);
+  // Connection deadlines (handshake, idle, goaway linger) in wheel_: one live entry per
+  // connection at Conn::wheel_ms; a deadline that moves later is re-checked when it fires.
+  int64_t deadlineOf(const Conn& conn) const;
+  void arm(Conn& conn);
+  void onWheel(uint64_t conn_id);
 
   net::EventLoop& loop_;
   Options options_;
   std::unordered_map<std::string, std::unique_ptr<Method>> methods_;
   net::TcpServer* listener_ = nullptr;
   net::InetAddress address_;
-  std::unordered_map<uint64_t, net::TcpConnection*> connections_;
+  std::unordered_map<uint64_t, Conn> connections_;  // nodes are stable: Conn* in the context
+  net::LoopWheel* wheel_ = nullptr;                 // null when no deadline applies
+  std::string key_digest_;                          // SHA-256 of cluster_key; empty: no key
   uint64_t next_conn_id_ = 1;
   uint64_t running_ = 0;
   bool shutting_down_ = false;

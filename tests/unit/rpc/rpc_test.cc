@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -11,91 +12,15 @@
 #include <vector>
 
 #include "common/base/hash.h"
-#include "common/net/event_loop.h"
-#include "common/rpc/channel.h"
-#include "common/rpc/controller.h"
-#include "common/rpc/detail/frame.h"
-#include "common/rpc/server.h"
-#include "examples/rpc_echo/echo_service.h"
-#include "proto/echo.pb.h"
-#include "proto/rpc.pb.h"
+#include "tests/unit/rpc/rpc_test_util.h"
 
 namespace push::rpc {
 namespace {
 
 using namespace std::chrono_literals;
+using test::Call;
 
-struct Call {
-  Controller controller;
-  echo::EchoRequest request;
-  echo::EchoResponse response;
-  bool done = false;
-  int order = -1;
-};
-
-class RpcTest : public ::testing::Test {
- protected:
-  void TearDown() override {
-    channels_.clear();  // closes them
-    for (auto* s : servers_) s->close();
-    servers_.clear();
-    // Runs the loop until every server, channel and connection has closed and deleted itself.
-    Status st = loop_.shutdown();
-    EXPECT_TRUE(st.isOk()) << st.toString();
-  }
-
-  // A server with the echo service; returns its address.
-  std::string startServer(Server::Options options = {}, std::string id = "") {
-    auto* server = Server::create(loop_, options);
-    services_.push_back(std::make_unique<examples::EchoServiceImpl>(
-        loop_, id.empty() ? "s" + std::to_string(servers_.size()) : id));
-    EXPECT_TRUE(server->addService(services_.back().get()).isOk());
-    EXPECT_TRUE(server->start().isOk());
-    servers_.push_back(server);
-    return server->address().toString();
-  }
-
-  // Shuts a server down and forgets it (TearDown does not close it again).
-  void shutdownServer(size_t index, std::chrono::milliseconds grace, bool* done_flag) {
-    Server* s = servers_[index];
-    servers_.erase(servers_.begin() + static_cast<long>(index));
-    s->shutdown(grace, [done_flag] {
-      if (done_flag) *done_flag = true;
-    });
-  }
-
-  Channel* makeChannel(const std::vector<std::string>& endpoints, Channel::Options options = {}) {
-    auto ch = Channel::create(loop_, options);
-    EXPECT_TRUE(ch.isOk());
-    channels_.emplace_back(*ch);
-    EXPECT_TRUE(channels_.back()->setEndpoints(endpoints).isOk());
-    return channels_.back().get();
-  }
-
-  void echo(Channel* ch, Call& call, int* counter = nullptr) {
-    echo::EchoService_Stub stub(ch);
-    stub.Echo(&call.controller, &call.request, &call.response, newCallback([&call, counter] {
-                call.done = true;
-                if (counter) call.order = (*counter)++;
-              }));
-  }
-
-  bool waitAll(std::vector<std::unique_ptr<Call>>& calls, std::chrono::milliseconds timeout = 5s) {
-    return loop_.runUntil(
-        [&] {
-          for (auto& c : calls) {
-            if (!c->done) return false;
-          }
-          return true;
-        },
-        timeout);
-  }
-
-  net::EventLoop loop_;
-  std::vector<Server*> servers_;
-  std::vector<std::unique_ptr<examples::EchoServiceImpl>> services_;
-  std::vector<ChannelPtr> channels_;
-};
+class RpcTest : public test::RpcFixture {};
 
 TEST_F(RpcTest, EchoRoundTrip) {
   Channel* ch = makeChannel({startServer()});
@@ -146,8 +71,7 @@ TEST_F(RpcTest, TenThousandConcurrentCallsComplete) {
   ASSERT_TRUE(waitAll(calls, 30s));
   int ok = 0;
   for (size_t i = 0; i < calls.size(); ++i) {
-    ok += calls[i]->controller.status().isOk() &&
-          calls[i]->response.message() == std::to_string(i);
+    ok += calls[i]->controller.status().isOk() && calls[i]->response.message() == std::to_string(i);
   }
   EXPECT_EQ(ok, 10000);
   EXPECT_EQ(ch->inflight(), 0u);
@@ -189,7 +113,8 @@ TEST_F(RpcTest, InflightCapFailsFastWithOverloaded) {
     EXPECT_EQ(calls[i]->controller.code(), Code::OVERLOADED);
   }
   ASSERT_TRUE(waitAll(calls));
-  for (int i = 0; i < 5; ++i) EXPECT_TRUE(calls[i]->controller.status().isOk());
+  for (int i = 0; i < 5; ++i)
+    EXPECT_TRUE(calls[i]->controller.status().isOk());
 }
 
 TEST_F(RpcTest, ServerStatusCodesReachTheCaller) {
@@ -237,8 +162,7 @@ TEST_F(RpcTest, NoServerFailsFastWithUnavailable) {
 }
 
 TEST_F(RpcTest, RoundRobinSpreadsAndConsistentHashSticks) {
-  std::vector<std::string> eps = {startServer({}, "a"), startServer({}, "b"),
-                                  startServer({}, "c")};
+  std::vector<std::string> eps = {startServer({}, "a"), startServer({}, "b"), startServer({}, "c")};
   Channel* rr = makeChannel(eps);
   ASSERT_TRUE(loop_.runUntil([&] { return rr->usableEndpoints() == 3; }));
   std::vector<std::unique_ptr<Call>> calls;
@@ -248,7 +172,8 @@ TEST_F(RpcTest, RoundRobinSpreadsAndConsistentHashSticks) {
   }
   ASSERT_TRUE(waitAll(calls));
   std::map<std::string, int> per_server;
-  for (auto& c : calls) per_server[c->response.server_id()]++;
+  for (auto& c : calls)
+    per_server[c->response.server_id()]++;
   EXPECT_EQ(per_server, (std::map<std::string, int>{{"a", 10}, {"b", 10}, {"c", 10}}));
 
   Channel::Options options;
@@ -347,7 +272,8 @@ TEST_F(RpcTest, UnparsableRequestBodyIsInvalidArgumentNotAClose) {
   ASSERT_EQ(detail::parseHeader(reply.data(), reply.size(), 1 << 20, &h), detail::HeaderStatus::Ok);
   EXPECT_TRUE(h.flags & detail::kFlagResponse);
   RpcMeta answer;
-  ASSERT_TRUE(answer.ParseFromArray(reply.data() + detail::kHeaderBytes, static_cast<int>(h.meta_len)));
+  ASSERT_TRUE(
+      answer.ParseFromArray(reply.data() + detail::kHeaderBytes, static_cast<int>(h.meta_len)));
   EXPECT_EQ(answer.request_id(), 42u);
   EXPECT_EQ(answer.code(), Code::INVALID_ARGUMENT);
   EXPECT_TRUE(answer.not_executed());
@@ -383,7 +309,8 @@ TEST_F(RpcTest, GracefulShutdownFinishesRunningCallsAndRetriesNewOnesElsewhere) 
     EXPECT_EQ(c->response.server_id(), "b");
   }
   ASSERT_TRUE(waitAll(slow));
-  for (auto& c : slow) EXPECT_TRUE(c->controller.status().isOk()) << c->controller.status().toString();
+  for (auto& c : slow)
+    EXPECT_TRUE(c->controller.status().isOk()) << c->controller.status().toString();
   ASSERT_TRUE(loop_.runUntil([&] { return a_stopped; }));
 }
 
