@@ -118,6 +118,13 @@ client::ErrorCode parseToken(std::string_view token, TokenClaims* claims, std::s
   std::string key;
   Status st = r.beginObject();
   while (st.isOk() && r.nextKey(&key)) {
+    // A claim given twice is refused: a verifier that keeps the first and one that keeps the
+    // last would read different identities from the same signed bytes.
+    if ((key == "app" && have_app) || (key == "user" && have_user) ||
+        (key == "device" && have_device) || (key == "exp" && have_exp)) {
+      *why = "claims give '" + key + "' twice";
+      return client::ERROR_BAD_TOKEN;
+    }
     if (key == "app") {
       st = r.readString(&claims->app);
       have_app = true;

@@ -162,6 +162,21 @@ TEST(TokenTest, MissingOrBadFieldsAreRefused) {
       << why;
 }
 
+TEST(TokenTest, ClaimsGivenTwiceAreRefused) {
+  // {"user":"alice","user":"admin"}: one reader keeps the first, another the last; the same
+  // signed bytes must not name two identities.
+  for (const char* json : {
+           R"({"app":"app","user":"alice","user":"admin","device":"phone","exp":1800000000})",
+           R"({"app":"app","app":"other","user":"alice","device":"phone","exp":1800000000})",
+           R"({"app":"app","user":"alice","device":"a","device":"b","exp":1800000000})",
+           R"({"app":"app","user":"alice","device":"phone","exp":1800000000,"exp":1})",
+       }) {
+    std::string why;
+    EXPECT_EQ(verify(tokenOf(json), &why), client::ERROR_BAD_TOKEN) << json;
+    EXPECT_NE(why.find("twice"), std::string::npos) << why;
+  }
+}
+
 TEST(TokenTest, ControlCharactersAndOversizedClaimsAreRefused) {
   for (const std::string& user :
        {std::string("a\x01z"), std::string("tab\there"), std::string("nl\n"),

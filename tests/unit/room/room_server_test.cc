@@ -114,10 +114,10 @@ TEST_F(RoomServerTest, BadTokensAreRefused) {
   };
   const std::vector<Case> cases = {
       {"garbage", client::ERROR_BAD_TOKEN},
-      {mintToken(testing::kSecret2, {"app1", "alice", "phone", std::time(nullptr) + 60}),
+      {auth::mintToken(testing::kSecret2, {"app1", "alice", "phone", std::time(nullptr) + 60}),
        client::ERROR_BAD_TOKEN},  // app1 claims signed with app2's secret
       {token("app1", "alice", "phone", -10), client::ERROR_TOKEN_EXPIRED},
-      {mintToken("whatever-secret-123", {"nope", "alice", "phone", std::time(nullptr) + 60}),
+      {auth::mintToken("whatever-secret-123", {"nope", "alice", "phone", std::time(nullptr) + 60}),
        client::ERROR_UNKNOWN_APP},
   };
   for (const Case& k : cases) {
@@ -207,7 +207,7 @@ TEST_F(RoomServerTest, KickSendsKickAndCloses) {
   FrameSocket& phone = authed("app1", "alice", "phone");
   FrameSocket& laptop = authed("app1", "alice", "laptop");
   EXPECT_EQ(room_->sessionCount(), 2u);
-  EXPECT_EQ(room_->kick("app1", "alice", "phone", "bye"), 1u);
+  EXPECT_EQ(room_->rpcService().kick("app1", "alice", "phone", "bye"), 1u);
   EXPECT_EQ(room_->sessionCount(), 1u);  // at once, before the socket closes
   Frame k = expectFrame(phone, Frame::kKick);
   EXPECT_EQ(k.kick().reason(), "bye");
@@ -215,10 +215,10 @@ TEST_F(RoomServerTest, KickSendsKickAndCloses) {
   EXPECT_EQ(deliver("app1", {"alice"}).connections(0), 1u);
   expectFrame(laptop, Frame::kPush);
 
-  EXPECT_EQ(room_->kick("app1", "nobody", "", ""), 0u);
-  EXPECT_EQ(room_->kick("app2", "alice", "", ""), 0u);
-  EXPECT_EQ(room_->kick("no-app", "alice", "", ""), 0u);
-  EXPECT_EQ(room_->kick("app1", "alice", "", ""), 1u);
+  EXPECT_EQ(room_->rpcService().kick("app1", "nobody", "", ""), 0u);
+  EXPECT_EQ(room_->rpcService().kick("app2", "alice", "", ""), 0u);
+  EXPECT_EQ(room_->rpcService().kick("no-app", "alice", "", ""), 0u);
+  EXPECT_EQ(room_->rpcService().kick("app1", "alice", "", ""), 1u);
   EXPECT_EQ(expectFrame(laptop, Frame::kKick).kick().reason(), "kicked by operator");
   EXPECT_TRUE(waitClosed(laptop));
   EXPECT_TRUE(loop_.runUntil([&] { return room_->connectionCount() == 0; }, 5s));
@@ -247,7 +247,7 @@ TEST_F(RoomServerTest, ListSessionsPaginatesWithACursorAndFiltersBySlots) {
   int pages = 0;
   for (;;) {
     ListSessionsResponse resp;
-    ASSERT_TRUE(room_->listSessions(req, &resp).isOk());
+    ASSERT_TRUE(room_->rpcService().listSessions(req, &resp).isOk());
     ASSERT_LT(++pages, 50);
     EXPECT_LE(resp.sessions_size(), 2 + 1);  // a connection's apps stay on one page
     for (const Session& s : resp.sessions()) {
@@ -277,7 +277,7 @@ TEST_F(RoomServerTest, ListSessionsPaginatesWithACursorAndFiltersBySlots) {
   ListSessionsRequest by_slot;
   by_slot.add_slots(slot);
   ListSessionsResponse resp;
-  ASSERT_TRUE(room_->listSessions(by_slot, &resp).isOk());
+  ASSERT_TRUE(room_->rpcService().listSessions(by_slot, &resp).isOk());
   EXPECT_TRUE(resp.done());
   size_t want = 0;
   for (auto& [app, user] : expected)
@@ -293,7 +293,7 @@ TEST_F(RoomServerTest, ListSessionsPaginatesWithACursorAndFiltersBySlots) {
   ListSessionsRequest bad;
   bad.add_slots(reg::kSlotCount);
   ListSessionsResponse ignored;
-  EXPECT_EQ(room_->listSessions(bad, &ignored).code(), Code::INVALID_ARGUMENT);
+  EXPECT_EQ(room_->rpcService().listSessions(bad, &ignored).code(), Code::INVALID_ARGUMENT);
 }
 
 TEST_F(RoomServerTest, BindAddsAnAppOfTheSameUserAndDevice) {
@@ -334,7 +334,8 @@ TEST_F(RoomServerTest, BindForAnotherUserOrDeviceIsRefusedInBindResult) {
   client::BindResult bound_other_user = bindResult(c, token("app1", "mallory", "phone"));
   EXPECT_EQ(bound_other_user.code(), client::ERROR_BAD_TOKEN);
   client::BindResult unknown = bindResult(
-      c, mintToken("whatever-secret-123", {"nope", "alice", "phone", std::time(nullptr) + 60}));
+      c,
+      auth::mintToken("whatever-secret-123", {"nope", "alice", "phone", std::time(nullptr) + 60}));
   EXPECT_EQ(unknown.code(), client::ERROR_UNKNOWN_APP);
   client::BindResult expired = bindResult(c, token("app2", "alice", "phone", -5));
   EXPECT_EQ(expired.code(), client::ERROR_TOKEN_EXPIRED);
