@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/base/json_writer.h"  // appendJsonString, for callers that include only this
 #include "common/base/status.h"
 
 namespace push {
@@ -57,8 +58,5 @@ class JsonReader {
 
 // True when `s` is well-formed UTF-8 (no overlongs, surrogates or values over U+10FFFF).
 bool isValidUtf8(std::string_view s);
-
-// Appends `s` as a JSON string literal (quotes and escapes).
-void appendJsonString(std::string* out, std::string_view s);
 
 }  // namespace push

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
-#include <cstdio>
 
+#include "common/base/json_writer.h"
 #include "common/base/log.h"
 #include "common/http/http_request.h"
 
@@ -24,75 +24,12 @@ bool isFramingHeader(std::string_view name) {
          equalsIgnoreCase(name, "Connection");
 }
 
-// Length of the valid UTF-8 sequence starting at s[0], or 0 when it is not one.
-size_t utf8SequenceLength(std::string_view s) {
-  const auto b0 = static_cast<unsigned char>(s[0]);
-  size_t len;
-  uint32_t min;
-  if (b0 < 0x80) return 1;
-  if ((b0 & 0xE0) == 0xC0) {
-    len = 2;
-    min = 0x80;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    len = 3;
-    min = 0x800;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    len = 4;
-    min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (s.size() < len) return 0;
-  uint32_t cp = b0 & (0x7F >> len);
-  for (size_t i = 1; i < len; ++i) {
-    const auto b = static_cast<unsigned char>(s[i]);
-    if ((b & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return len;
-}
-
 }  // namespace
 
 std::string jsonEscape(std::string_view in) {
   std::string out;
   out.reserve(in.size() + 8);
-  size_t i = 0;
-  while (i < in.size()) {
-    const auto c = static_cast<unsigned char>(in[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-      ++i;
-    } else if (c == '\n') {
-      out += "\\n";
-      ++i;
-    } else if (c == '\r') {
-      out += "\\r";
-      ++i;
-    } else if (c == '\t') {
-      out += "\\t";
-      ++i;
-    } else if (c < 0x20 || c == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-      ++i;
-    } else if (c < 0x80) {
-      out += static_cast<char>(c);
-      ++i;
-    } else {
-      size_t len = utf8SequenceLength(in.substr(i));
-      if (len == 0) {
-        out += "\xEF\xBF\xBD";  // U+FFFD
-        ++i;
-      } else {
-        out.append(in.substr(i, len));
-        i += len;
-      }
-    }
-  }
+  appendJsonEscaped(&out, in);
   return out;
 }
 
@@ -109,7 +46,9 @@ HttpResponse HttpResponse::json(int status, std::string body) {
 }
 
 HttpResponse HttpResponse::error(int status, std::string_view message) {
-  return json(status, "{\"error\":\"" + jsonEscape(message) + "\"}");
+  JsonWriter w(message.size() + 16);
+  w.beginObject().key("error").string(message).endObject();
+  return json(status, w.take());
 }
 
 void HttpResponse::setHeader(std::string_view name, std::string value) {

@@ -65,8 +65,9 @@ class HttpResponse {
   std::string body_;
 };
 
-// JSON string contents for `in` (no surrounding quotes): escapes quotes, backslashes and
-// control characters; invalid UTF-8 bytes become U+FFFD so the result is always valid JSON.
+// JSON string contents for `in` (no surrounding quotes), by the code base's one escaper,
+// push::appendJsonEscaped (common/base/json_writer.h: control characters escaped, each byte
+// of invalid UTF-8 replaced by U+FFFD, so the result is always valid JSON).
 std::string jsonEscape(std::string_view in);
 
 }  // namespace push::http

@@ -1,11 +1,17 @@
 #include "common/http/http_server.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <cassert>
+#include <cstring>
 #include <exception>
+#include <functional>
 #include <vector>
 
 #include "common/base/log.h"
+#include "common/base/metrics.h"
 #include "common/http/detail/http_connection.h"
 #include "common/net/event_loop.h"
 #include "common/net/loop_wheel.h"
@@ -14,6 +20,25 @@
 #include "proto/config.pb.h"
 
 namespace push::http {
+namespace {
+
+struct ServerMetrics {
+  metrics::Counter& refused_total = metrics::Registry::global().counter(
+      "push_http_connections_refused_total",
+      "HTTP connections closed at accept because a connection limit was reached, by limit.",
+      R"(reason="max_connections")");
+  metrics::Counter& refused_per_ip = metrics::Registry::global().counter(
+      "push_http_connections_refused_total",
+      "HTTP connections closed at accept because a connection limit was reached, by limit.",
+      R"(reason="max_connections_per_ip")");
+};
+
+ServerMetrics& serverMetrics() {
+  static ServerMetrics* m = new ServerMetrics();  // never destroyed: used until exit
+  return *m;
+}
+
+}  // namespace
 
 // Responders hold this (shared) instead of the server: close() clears `server`, so a
 // responder that outlives the server finds nothing.
@@ -60,6 +85,11 @@ HttpServer::Options HttpServer::Options::fromConfig(const config::HttpServerConf
   if (config.max_body_bytes() != 0) o.max_body_bytes = config.max_body_bytes();
   if (config.idle_timeout_s() != 0) o.idle_timeout = std::chrono::seconds(config.idle_timeout_s());
   if (config.max_pipelined() != 0) o.max_pipelined = config.max_pipelined();
+  if (config.close_linger_timeout_ms() != 0) {
+    o.close_linger_timeout = std::chrono::milliseconds(config.close_linger_timeout_ms());
+  }
+  if (config.max_connections() != 0) o.max_connections = config.max_connections();
+  o.max_connections_per_ip = config.max_connections_per_ip();
   return o;
 }
 
@@ -85,6 +115,7 @@ Result<HttpServer*> HttpServer::listen(net::EventLoop& loop, const Options& opti
   Options opts = options;
   opts.max_pipelined = std::max<uint32_t>(opts.max_pipelined, 1);
   if (opts.idle_timeout.count() < 0) opts.idle_timeout = std::chrono::milliseconds(0);
+  opts.close_linger_timeout = std::max(opts.close_linger_timeout, std::chrono::milliseconds(1));
 
   auto* server = new HttpServer(loop, opts, std::move(router), std::move(middleware));
   net::TcpServer::Options tcp;
@@ -100,14 +131,40 @@ Result<HttpServer*> HttpServer::listen(net::EventLoop& loop, const Options& opti
   server->listener_ = *listener;
   server->address_ = server->listener_->address();
 
-  if (opts.idle_timeout.count() > 0) {
-    // About ten ticks per timeout: a connection closes at most a tick late.
-    const int64_t tick = std::clamp<int64_t>(opts.idle_timeout.count() / 10, 5, 1000);
-    server->wheel_ = net::LoopWheel::create(
-        loop, tick, 64, [server](uint64_t conn_id) { server->onIdleCheck(conn_id); });
-  }
+  // About ten ticks per timeout (the shorter one): a connection closes at most a tick late.
+  // The wheel's timer runs only while it holds entries.
+  int64_t shortest = opts.close_linger_timeout.count();
+  if (opts.idle_timeout.count() > 0) shortest = std::min(shortest, opts.idle_timeout.count());
+  const int64_t tick = std::clamp<int64_t>(shortest / 10, 5, 1000);
+  server->wheel_ =
+      net::LoopWheel::create(loop, tick, 64, [server](uint64_t key) { server->onTimer(key); });
   LOG_DEBUG(Http, "listening on {}", server->address_.toString());
   return server;
+}
+
+HttpServer::ClientKey HttpServer::clientKeyOf(const net::InetAddress& peer) {
+  ClientKey key;
+  const sockaddr* sa = peer.sockaddrPtr();
+  if (peer.family() == AF_INET) {
+    key.family = AF_INET;
+    key.prefix = ntohl(reinterpret_cast<const sockaddr_in*>(sa)->sin_addr.s_addr);
+  } else if (peer.family() == AF_INET6) {
+    const auto* a = &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(a)) {  // a dual-stack listener's IPv4 client
+      uint32_t v4;
+      std::memcpy(&v4, reinterpret_cast<const uint8_t*>(a) + 12, 4);
+      key.family = AF_INET;
+      key.prefix = ntohl(v4);
+    } else {
+      key.family = AF_INET6;
+      std::memcpy(&key.prefix, a, 8);  // the /64 (byte order does not matter for a key)
+    }
+  }
+  return key;
+}
+
+size_t HttpServer::ClientKeyHash::operator()(const ClientKey& k) const {
+  return std::hash<uint64_t>()(k.prefix * 31 + k.family);
 }
 
 void HttpServer::onAccept(net::TcpConnection& conn) {
@@ -115,13 +172,46 @@ void HttpServer::onAccept(net::TcpConnection& conn) {
     conn.close();
     return;
   }
+  const net::InetAddress peer = conn.peerAddress();
+  if (options_.max_connections != 0 && connections_.size() >= options_.max_connections) {
+    refuse(conn, peer, /*per_ip=*/false);
+    return;
+  }
+  ClientKey client;
+  if (options_.max_connections_per_ip != 0) {
+    // An unknown address (the client reset before we asked) is not limited: the
+    // connection fails on its first read anyway.
+    client = clientKeyOf(peer);
+    if (client.family != 0) {
+      uint32_t& open = per_client_[client];
+      if (open >= options_.max_connections_per_ip) {
+        refuse(conn, peer, /*per_ip=*/true);
+        return;
+      }
+      ++open;
+    }
+  }
   const uint64_t id = next_conn_id_++;
   conn.setId(id);
-  auto* hc = new detail::HttpConnection(*this, conn, id);
+  auto* hc = new detail::HttpConnection(*this, conn, id, peer);
+  if (client.family != 0) hc->setCountedClient(true);
   conn.setContext(hc);
   connections_.emplace(id, hc);
   conn.start(handler_.get(), &handler_->limits);
-  if (wheel_) wheel_->schedule(id, loop_.nowMs() + options_.idle_timeout.count());
+  if (options_.idle_timeout.count() > 0 && !conn.closing()) {
+    wheel_->schedule(id * 2 + kIdleCheck, loop_.nowMs() + options_.idle_timeout.count());
+  }
+}
+
+void HttpServer::refuse(net::TcpConnection& conn, const net::InetAddress& peer, bool per_ip) {
+  ServerMetrics& m = serverMetrics();
+  (per_ip ? m.refused_per_ip : m.refused_total).inc();
+  LOG_EVERY_SEC(Warn, Http, 1, "{} refusing a connection from {}: {} reached ({} open)",
+                address_.toString(), peer.host(),
+                per_ip ? "max_connections_per_ip" : "max_connections", connections_.size());
+  // Never started: nothing was read, nothing is written, and no handler callback runs. The
+  // client sees its connection end at once (FIN, or a reset if it had sent bytes).
+  conn.close();
 }
 
 void HttpServer::close() {
@@ -146,15 +236,31 @@ void HttpServer::close() {
 
 void HttpServer::onConnectionClosed(detail::HttpConnection* conn) {
   connections_.erase(conn->id());
+  if (conn->countedClient()) {
+    auto it = per_client_.find(clientKeyOf(conn->peer()));
+    if (it != per_client_.end() && --it->second == 0) per_client_.erase(it);
+  }
   delete conn;
   if (closing_ && connections_.empty()) delete this;
 }
 
-void HttpServer::onIdleCheck(uint64_t conn_id) {
+void HttpServer::onClosing(uint64_t conn_id) {
+  if (wheel_) {
+    wheel_->schedule(conn_id * 2 + kLingerDeadline,
+                     loop_.nowMs() + options_.close_linger_timeout.count());
+  }
+}
+
+void HttpServer::onTimer(uint64_t key) {
+  const uint64_t conn_id = key / 2;
   auto it = connections_.find(conn_id);
   if (it == connections_.end()) return;  // closed since: the entry is stale
+  if (key % 2 == kLingerDeadline) {
+    it->second->lingerExpired();
+    return;
+  }
   const int64_t next = it->second->checkIdle(loop_.nowMs());
-  if (next > 0 && wheel_) wheel_->schedule(conn_id, next);
+  if (next > 0 && wheel_) wheel_->schedule(key, next);
 }
 
 void HttpServer::dispatch(detail::HttpConnection& conn, HttpRequest&& request, uint64_t seq) {

@@ -52,6 +52,12 @@ class HttpConnection;
 //   404 no route for the path            431 headers over max_header_bytes (then close)
 //   405 path known, method not (+ Allow) 500 handler dropped its responder
 //
+// Every connection is bounded (Options): at most max_connections open (and
+// max_connections_per_ip per client), more are closed at accept; one with nothing going on
+// closes after idle_timeout; one that is closing (see close_linger_timeout) closes hard after
+// close_linger_timeout. One timing wheel per server keeps both deadlines, not a timer per
+// connection.
+//
 // Ownership (STYLE.md 7-8): listen() creates the server; the only way to destroy it is
 // close(), which stops listening, closes every connection at once (queued output and pending
 // requests are dropped) and deletes the server when the last connection's close callback has
@@ -92,8 +98,31 @@ class HttpServer {
     // connection stops reading until answers go out (a pipelining client cannot queue
     // unbounded work). Default: 64. Minimum 1.
     uint32_t max_pipelined = 64;
+    // How long a closing connection may take to end. A connection closes gracefully after a
+    // request that ends it (HTTP/1.0 without keep-alive, "Connection: close", a 400/413/431
+    // answer) or after the client's FIN: its last answer is written, then FIN, then the server
+    // waits for the client's FIN (closing with unread input would reset the connection and
+    // could cost the client its answer). A client that never reads that answer, or never
+    // closes its side, would hold the connection forever: after this long it is closed hard
+    // (unsent output dropped; the client may see a reset) and counted in
+    // push_http_connection_timeouts_total{reason="close_linger"}. Checked by the server's
+    // timing wheel: up to about a tenth of this late. Default: 5 s. Minimum 1 ms (less is
+    // raised to it).
+    std::chrono::milliseconds close_linger_timeout{5'000};
+    // Connections open at once (closing ones included: they hold a descriptor). One more is
+    // closed at accept, before anything is read or written (no answer: an HTTP answer would
+    // have to wait for the client to read it), and counted in
+    // push_http_connections_refused_total{reason="max_connections"}. Default: 10000.
+    // 0: unlimited.
+    uint32_t max_connections = 10'000;
+    // Connections open at once from one client: one IPv4 address, or one IPv6 /64 prefix (one
+    // host usually owns a whole /64; IPv4-mapped IPv6 addresses count as IPv4). One more is
+    // closed at accept like above, counted with reason="max_connections_per_ip". Default: 0
+    // (unlimited: admin and API ports sit behind load balancers that share one address).
+    uint32_t max_connections_per_ip = 0;
 
-    // From proto/config.proto; fields left 0/empty keep the defaults above.
+    // From proto/config.proto; fields left 0/empty keep the defaults above (so a config
+    // cannot make max_connections unlimited: set it high instead).
     static Options fromConfig(const config::HttpServerConfig& config);
   };
 
@@ -105,7 +134,7 @@ class HttpServer {
 
   // The bound address (the real port when port 0 was asked for).
   const net::InetAddress& address() const { return address_; }
-  // Connections open now.
+  // Connections open now (closing ones included; refused ones never count).
   size_t connectionCount() const { return connections_.size(); }
   // Requests handed to middleware/handlers since start.
   uint64_t requestCount() const { return requests_; }
@@ -128,13 +157,30 @@ class HttpServer {
              MiddlewareChain&& middleware);
   ~HttpServer();
 
+  // What per-IP limits count: an IPv4 address or an IPv6 /64 prefix (see Options).
+  struct ClientKey {
+    uint64_t prefix = 0;  // IPv4: the address; IPv6: the first 8 bytes
+    uint8_t family = 0;   // AF_INET or AF_INET6; 0 when the address is unknown
+    bool operator==(const ClientKey&) const = default;
+  };
+  struct ClientKeyHash {
+    size_t operator()(const ClientKey& k) const;
+  };
+  static ClientKey clientKeyOf(const net::InetAddress& peer);
+  // The two kinds of wheel entries share one wheel: key = conn id * 2 + kind.
+  enum TimerKind : uint64_t { kIdleCheck = 0, kLingerDeadline = 1 };
+
   void onAccept(net::TcpConnection& conn);
+  // Closes a connection refused at accept (never started) and counts it.
+  void refuse(net::TcpConnection& conn, const net::InetAddress& peer, bool per_ip);
   // Called by HttpConnection for each complete request, in order.
   void dispatch(detail::HttpConnection& conn, HttpRequest&& request, uint64_t seq);
   // Where responders deliver: a no-op when the connection is gone.
   void deliver(uint64_t conn_id, uint64_t seq, HttpResponse&& response);
+  // Called by HttpConnection when it starts a graceful close: arms its close_linger_timeout.
+  void onClosing(uint64_t conn_id);
   void onConnectionClosed(detail::HttpConnection* conn);
-  void onIdleCheck(uint64_t conn_id);
+  void onTimer(uint64_t key);
 
   net::EventLoop& loop_;
   const Options options_;
@@ -143,9 +189,12 @@ class HttpServer {
   std::unique_ptr<ConnectionHandler> handler_;
   std::shared_ptr<Link> link_;
   net::TcpServer* listener_ = nullptr;  // closes itself
-  net::LoopWheel* wheel_ = nullptr;     // closes itself; null when idle_timeout is 0
+  net::LoopWheel* wheel_ = nullptr;     // closes itself; idle checks and linger deadlines
   net::InetAddress address_;
   std::unordered_map<uint64_t, detail::HttpConnection*> connections_;  // owned
+  // Open connections per client, only when max_connections_per_ip is set (entries at 0 are
+  // erased, so the map holds only clients with open connections).
+  std::unordered_map<ClientKey, uint32_t, ClientKeyHash> per_client_;
   uint64_t next_conn_id_ = 1;
   uint64_t requests_ = 0;
   bool closing_ = false;

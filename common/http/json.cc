@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "common/base/json_writer.h"
 #include "common/base/log.h"
 
 namespace push::http {
@@ -70,9 +71,12 @@ int httpStatusFor(Code code) {
 }
 
 void respondStatus(HttpResponder& responder, const Status& status) {
-  std::string body = "{\"error\":\"" + jsonEscape(status.message()) + "\",\"code\":\"" +
-                     std::string(codeName(status.code())) + "\"}";
-  responder.respond(HttpResponse::json(httpStatusFor(status.code()), std::move(body)));
+  JsonWriter w(status.message().size() + 48);
+  w.beginObject();
+  w.key("error").string(status.message());
+  w.key("code").string(codeName(status.code()));
+  w.endObject();
+  responder.respond(HttpResponse::json(httpStatusFor(status.code()), w.take()));
 }
 
 }  // namespace push::http

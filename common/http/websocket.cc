@@ -9,6 +9,8 @@
 
 #include "common/base/log.h"
 #include "common/base/metrics.h"
+#include "common/http/detail/websocket_handshake.h"
+#include "common/http/http_response.h"
 #include "common/net/tcp_connection.h"
 
 namespace push::http {
@@ -23,28 +25,30 @@ metrics::Counter& handshakeFailures() {
   return c;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-// True when the comma-separated header value lists `token` (case-insensitive).
-bool listsToken(std::string_view value, std::string_view token) {
-  while (!value.empty()) {
-    size_t comma = value.find(',');
-    if (iequals(trim(value.substr(0, comma)), token)) return true;
-    if (comma == std::string_view::npos) break;
-    value.remove_prefix(comma + 1);
+// Close codes we send on bad input: 1002 protocol error, 1007 invalid UTF-8 in a text
+// message or close reason, 1009 message over max_message_bytes, 1011 out of memory.
+metrics::Counter& protocolErrors(uint16_t code) {
+  static constexpr char kHelp[] =
+      "WebSocket connections closed on bad input, by the close code sent (1002 protocol "
+      "error, 1007 invalid UTF-8, 1009 message too big, 1011 internal error).";
+  static auto& protocol = metrics::Registry::global().counter(
+      "push_http_websocket_protocol_errors_total", kHelp, R"(code="1002")");
+  static auto& utf8 = metrics::Registry::global().counter(
+      "push_http_websocket_protocol_errors_total", kHelp, R"(code="1007")");
+  static auto& too_big = metrics::Registry::global().counter(
+      "push_http_websocket_protocol_errors_total", kHelp, R"(code="1009")");
+  static auto& internal = metrics::Registry::global().counter(
+      "push_http_websocket_protocol_errors_total", kHelp, R"(code="1011")");
+  switch (code) {
+    case WSLAY_CODE_INVALID_FRAME_PAYLOAD_DATA:
+      return utf8;
+    case WSLAY_CODE_MESSAGE_TOO_BIG:
+      return too_big;
+    case WSLAY_CODE_INTERNAL_SERVER_ERROR:
+      return internal;
+    default:
+      return protocol;
   }
-  return false;
 }
 
 }  // namespace
@@ -59,9 +63,21 @@ std::string webSocketAccept(std::string_view key) {
   return std::string(reinterpret_cast<char*>(out), static_cast<size_t>(n));
 }
 
+// How bad input ends a session: wslay finds most protocol errors itself and, for those it
+// finds while decoding a frame it accepted (reserved bits, unmasked client frame, unknown or
+// misplaced opcode, invalid close code, invalid UTF-8, message too big), queues a close frame
+// with the right code (1002 / 1007 / 1009), stops reading and returns 0: pump() sends it. For
+// errors in a frame header (a fragmented or over-125-byte control frame, a non-minimal
+// length) it queues a close *without* a code and returns an error; so does running out of
+// memory. Those, and what wslay lets through (a close frame with a 1-byte payload), are
+// answered by failProtocol(): our own close frame with the code, the queued one never sent.
 class WebSocketServerSession::Impl {
  public:
-  Impl(net::TcpConnection& conn, const Options& options) : conn_(conn), options_(options) {}
+  Impl(net::TcpConnection& conn, const Options& options)
+      : conn_(conn),
+        options_(options),
+        handshake_(std::make_unique<detail::WebSocketHandshake>(options.path,
+                                                                options.max_handshake_bytes)) {}
   ~Impl() {
     if (ctx_) wslay_event_context_free(ctx_);
   }
@@ -70,20 +86,48 @@ class WebSocketServerSession::Impl {
     if (failed_) return len;
     size_t used = 0;
     if (!ctx_) {
-      used = handshake(data, len, sink);
-      if (!ctx_) return used;  // still waiting, or refused
+      used = handshake_->feed(data, len);
+      switch (handshake_->state()) {
+        case detail::WebSocketHandshake::State::Reading:
+          return len;
+        case detail::WebSocketHandshake::State::Refused:
+          refuse();
+          return len;
+        case detail::WebSocketHandshake::State::Accepted:
+          if (!accept(sink)) return len;
+          break;
+      }
     }
+    if (used == len) return len;  // no frame bytes (yet)
     input_ = data + used;
     input_left_ = len - used;
     sink_ = &sink;
-    int rc = wslay_event_recv(ctx_);
+    const int rc = wslay_event_recv(ctx_);
     sink_ = nullptr;
     input_left_ = 0;
+    if (failed_) return len;  // the sink closed the session meanwhile
     if (rc != 0) {
-      fail();
+      failProtocol(
+          rc == WSLAY_ERR_NOMEM ? WSLAY_CODE_INTERNAL_SERVER_ERROR : WSLAY_CODE_PROTOCOL_ERROR,
+          sink);
       return len;
     }
+    if (pending_error_ != 0) {
+      failProtocol(pending_error_, sink);
+      return len;
+    }
+    // wslay stopped reading without a close from the peer: it refused a frame and queued a
+    // close frame with the code.
+    const bool refused_by_wslay =
+        !wslay_event_get_read_enabled(ctx_) && !wslay_event_get_close_received(ctx_);
     pump();
+    if (refused_by_wslay && wslay_event_get_close_sent(ctx_)) {
+      const uint16_t code = wslay_event_get_status_code_sent(ctx_);
+      protocolErrors(code).inc();
+      LOG_CONN(Debug, Http, conn_.id(), "websocket: bad frame from {}, closed with {}",
+               conn_.peerAddress().toString(), code);
+      sink.onWsClosed(code);
+    }
     return len;  // wslay keeps any partial frame in its own buffer
   }
 
@@ -100,9 +144,11 @@ class WebSocketServerSession::Impl {
 
   void close(uint16_t code, std::string_view reason) {
     if (!ctx_ || failed_) {
+      failed_ = true;
       conn_.closeAfterFlush();
       return;
     }
+    wslay_event_shutdown_read(ctx_);  // no more messages for the sink
     if (!wslay_event_get_close_sent(ctx_)) {
       wslay_event_queue_close(ctx_, code, reinterpret_cast<const uint8_t*>(reason.data()),
                               std::min<size_t>(reason.size(), 123));
@@ -111,98 +157,63 @@ class WebSocketServerSession::Impl {
   }
 
  private:
-  // Parses the upgrade request; answers 101 and creates the wslay context, or answers an
-  // error and closes. Returns bytes consumed.
-  size_t handshake(const char* data, size_t len, Sink& sink) {
-    request_.append(data, len);
-    size_t end = request_.find("\r\n\r\n");
-    if (end == std::string::npos) {
-      if (request_.size() > options_.max_handshake_bytes) refuse(431, "Request Header Fields Too Large");
-      return len;
-    }
-    if (end + 4 > options_.max_handshake_bytes) {
-      refuse(431, "Request Header Fields Too Large");
-      return len;
-    }
-    const size_t extra = request_.size() - (end + 4);  // frames sent right after the request
-    std::string_view head(request_.data(), end);
-    size_t line_end = head.find("\r\n");
-    std::string_view request_line = head.substr(0, line_end);
-    std::string_view method = request_line.substr(0, request_line.find(' '));
-    size_t path_start = request_line.find(' ');
-    size_t path_end = request_line.rfind(' ');
-    if (path_start == std::string_view::npos || path_end <= path_start ||
-        request_line.substr(path_end + 1).substr(0, 5) != "HTTP/") {
-      refuse(400, "Bad Request");
-      return len;
-    }
-    std::string_view path = request_line.substr(path_start + 1, path_end - path_start - 1);
-    path = path.substr(0, path.find('?'));
-    std::string_view upgrade, connection, key, version;
-    size_t pos = line_end;
-    while (pos != std::string_view::npos && pos < head.size()) {
-      size_t next = head.find("\r\n", pos + 2);
-      std::string_view line = head.substr(pos + 2, next == std::string_view::npos ? head.npos : next - pos - 2);
-      size_t colon = line.find(':');
-      if (colon != std::string_view::npos) {
-        std::string_view name = trim(line.substr(0, colon));
-        std::string_view value = trim(line.substr(colon + 1));
-        if (iequals(name, "Upgrade")) upgrade = value;
-        else if (iequals(name, "Connection")) connection = value;
-        else if (iequals(name, "Sec-WebSocket-Key")) key = value;
-        else if (iequals(name, "Sec-WebSocket-Version")) version = value;
-      }
-      pos = next;
-    }
-    if (method != "GET") {
-      refuse(405, "Method Not Allowed");
-      return len;
-    }
-    if (path != options_.path) {
-      refuse(404, "Not Found");
-      return len;
-    }
-    if (!listsToken(upgrade, "websocket") || !listsToken(connection, "upgrade") || key.empty() ||
-        key.size() > 64) {
-      refuse(400, "Bad Request");
-      return len;
-    }
-    if (version != "13") {
-      refuse(426, "Upgrade Required", "Sec-WebSocket-Version: 13\r\n");
-      return len;
-    }
-    std::string response =
+  // The handshake was accepted: 101, then the wslay context. False when the session failed.
+  bool accept(Sink& sink) {
+    const std::string response =
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        "Sec-WebSocket-Accept: " + webSocketAccept(key) + "\r\n\r\n";
-    conn_.send(response);
+        "Sec-WebSocket-Accept: " +
+        webSocketAccept(handshake_->key()) + "\r\n\r\n";
+    handshake_.reset();  // an open session keeps no parser
     static const wslay_event_callbacks callbacks = {
         &Impl::onRecv, &Impl::onSend, nullptr, nullptr, nullptr, nullptr, &Impl::onMessage};
     if (wslay_event_context_server_init(&ctx_, &callbacks, this) != 0) {
       ctx_ = nullptr;
       failed_ = true;
       conn_.close();
-      return len;
+      return false;
     }
     wslay_event_config_set_max_recv_msg_length(ctx_, options_.max_message_bytes);
-    request_.clear();
-    request_.shrink_to_fit();
+    if (!conn_.send(response)) {
+      failed_ = true;  // the connection is closing (e.g. over its output limit)
+      return false;
+    }
     sink.onWsOpen();
-    return len - extra;
+    return !failed_ && !conn_.closing();
   }
 
-  void refuse(int status, const char* reason, const char* extra_headers = "") {
+  // Answers a refused handshake with its HTTP error and closes after it is written.
+  void refuse() {
     handshakeFailures().inc();
     failed_ = true;
-    std::string body = std::string("{\"error\":\"websocket upgrade refused: ") + reason + "\"}";
-    conn_.send("HTTP/1.1 " + std::to_string(status) + " " + reason +
-               "\r\nContent-Type: application/json\r\nContent-Length: " +
-               std::to_string(body.size()) + "\r\nConnection: close\r\n" + extra_headers + "\r\n" + body);
+    const detail::WebSocketHandshake& h = *handshake_;
+    LOG_CONN(Debug, Http, conn_.id(), "websocket upgrade from {} refused: {} {}",
+             conn_.peerAddress().toString(), h.status(), h.reason());
+    HttpResponse response =
+        HttpResponse::error(h.status(), "websocket upgrade refused: " + h.reason());
+    if (!h.extraHeaderName().empty()) response.setHeader(h.extraHeaderName(), h.extraHeaderValue());
+    std::string bytes;
+    response.serializeTo(&bytes, /*head=*/false, /*close=*/true, /*keep_alive_header=*/false);
+    handshake_.reset();
+    conn_.send(bytes);
     conn_.closeAfterFlush();
   }
 
-  void fail() {
+  // Sends a close frame with `code` (unless one went out already) and closes after it.
+  void failProtocol(uint16_t code, Sink& sink) {
     if (failed_) return;
     failed_ = true;
+    protocolErrors(code).inc();
+    LOG_CONN(Debug, Http, conn_.id(), "websocket: bad frame from {}, closing with {}",
+             conn_.peerAddress().toString(), code);
+    if (!wslay_event_get_close_sent(ctx_)) {
+      // A server frame is unmasked: FIN + opcode 8, payload length 2, the code in network
+      // order. No frame of ours is half written (onSend takes whole buffers), so this starts
+      // on a frame boundary.
+      const char frame[4] = {static_cast<char>(0x88), 2, static_cast<char>(code >> 8),
+                             static_cast<char>(code & 0xff)};
+      conn_.send(frame, sizeof frame);
+    }
+    sink.onWsClosed(code);
     conn_.closeAfterFlush();
   }
 
@@ -211,7 +222,8 @@ class WebSocketServerSession::Impl {
   void pump() {
     if (!ctx_ || failed_) return;
     if (wslay_event_want_write(ctx_) && wslay_event_send(ctx_) != 0) {
-      fail();
+      failed_ = true;  // the connection refused the bytes: it is closing already
+      conn_.closeAfterFlush();
       return;
     }
     if (wslay_event_get_close_sent(ctx_)) {
@@ -233,7 +245,8 @@ class WebSocketServerSession::Impl {
     return static_cast<ssize_t>(n);
   }
 
-  static ssize_t onSend(wslay_event_context_ptr ctx, const uint8_t* data, size_t len, int, void* user) {
+  static ssize_t onSend(wslay_event_context_ptr ctx, const uint8_t* data, size_t len, int,
+                        void* user) {
     auto* self = static_cast<Impl*>(user);
     if (!self->conn_.send(data, len)) {
       self->send_ok_ = false;
@@ -243,24 +256,33 @@ class WebSocketServerSession::Impl {
     return static_cast<ssize_t>(len);
   }
 
-  static void onMessage(wslay_event_context_ptr, const wslay_event_on_msg_recv_arg* arg, void* user) {
+  static void onMessage(wslay_event_context_ptr ctx, const wslay_event_on_msg_recv_arg* arg,
+                        void* user) {
     auto* self = static_cast<Impl*>(user);
-    if (!self->sink_) return;
+    if (!self->sink_ || self->pending_error_ != 0) return;
     if (arg->opcode == WSLAY_BINARY_FRAME || arg->opcode == WSLAY_TEXT_FRAME) {
       self->sink_->onWsMessage(reinterpret_cast<const char*>(arg->msg), arg->msg_length,
                                arg->opcode == WSLAY_BINARY_FRAME);
     } else if (arg->opcode == WSLAY_CONNECTION_CLOSE) {
+      if (arg->msg_length == 1) {
+        // A close payload is empty or a 2-byte code first (RFC 6455 5.5.1); wslay echoes
+        // this one without a code. failProtocol() answers 1002 instead.
+        self->pending_error_ = WSLAY_CODE_PROTOCOL_ERROR;
+        wslay_event_shutdown_read(ctx);
+        return;
+      }
       self->sink_->onWsClosed(arg->status_code);
     }
   }
 
   net::TcpConnection& conn_;
   const Options& options_;
-  wslay_event_context_ptr ctx_ = nullptr;
-  std::string request_;  // the handshake request, until complete
+  std::unique_ptr<detail::WebSocketHandshake> handshake_;  // until the handshake is decided
+  wslay_event_context_ptr ctx_ = nullptr;                  // once it is accepted
   const char* input_ = nullptr;
   size_t input_left_ = 0;
   Sink* sink_ = nullptr;
+  uint16_t pending_error_ = 0;  // a close code found in onMessage, sent after recv returns
   bool failed_ = false;
   bool send_ok_ = true;
 };
@@ -274,7 +296,9 @@ size_t WebSocketServerSession::onData(const char* data, size_t len, Sink& sink) 
   return impl_->onData(data, len, sink);
 }
 
-bool WebSocketServerSession::isOpen() const { return impl_->isOpen(); }
+bool WebSocketServerSession::isOpen() const {
+  return impl_->isOpen();
+}
 
 bool WebSocketServerSession::sendBinary(const void* data, size_t len) {
   return impl_->sendMessage(WSLAY_BINARY_FRAME, data, len);
@@ -284,6 +308,8 @@ bool WebSocketServerSession::sendText(std::string_view text) {
   return impl_->sendMessage(WSLAY_TEXT_FRAME, text.data(), text.size());
 }
 
-void WebSocketServerSession::close(uint16_t code, std::string_view reason) { impl_->close(code, reason); }
+void WebSocketServerSession::close(uint16_t code, std::string_view reason) {
+  impl_->close(code, reason);
+}
 
 }  // namespace push::http

@@ -34,12 +34,29 @@ metrics::Counter& protocolErrors(int status) {
   }
 }
 
+metrics::Counter& timeouts(bool linger) {
+  static auto& idle = metrics::Registry::global().counter(
+      "push_http_connection_timeouts_total",
+      "HTTP connections the server closed on a deadline: idle_timeout (idle), or "
+      "close_linger_timeout (close_linger: a closing client that did not read its last answer "
+      "or did not close its side).",
+      R"(reason="idle")");
+  static auto& close_linger = metrics::Registry::global().counter(
+      "push_http_connection_timeouts_total",
+      "HTTP connections the server closed on a deadline: idle_timeout (idle), or "
+      "close_linger_timeout (close_linger: a closing client that did not read its last answer "
+      "or did not close its side).",
+      R"(reason="close_linger")");
+  return linger ? close_linger : idle;
+}
+
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 }  // namespace
 
-HttpConnection::HttpConnection(HttpServer& server, net::TcpConnection& conn, uint64_t id)
-    : server_(server), conn_(conn), id_(id), peer_(conn.peerAddress()) {
+HttpConnection::HttpConnection(HttpServer& server, net::TcpConnection& conn, uint64_t id,
+                               const net::InetAddress& peer)
+    : server_(server), conn_(conn), id_(id), peer_(peer) {
   llhttp_init(&parser_, HTTP_REQUEST, &settings());
   parser_.data = this;
   last_activity_ms_ = conn_.loop().nowMs();
@@ -256,7 +273,7 @@ void HttpConnection::onPeerShutdown() {
   // The client sent everything it will send; what it asked for is still answered.
   peer_shutdown_ = true;
   stopped_ = true;
-  if (slots_.empty()) conn_.closeAfterFlush();
+  if (slots_.empty()) beginClose();
 }
 
 // ---- output ----
@@ -282,7 +299,7 @@ void HttpConnection::flushSlots() {
     if (slot.close_after) {
       stopped_ = true;
       slots_.clear();  // answers still due after this one are dropped
-      conn_.closeAfterFlush();
+      beginClose();
       return;
     }
   }
@@ -291,7 +308,7 @@ void HttpConnection::flushSlots() {
   last_activity_ms_ = conn_.loop().nowMs();
   if (slots_.empty()) {
     if (peer_shutdown_) {
-      conn_.closeAfterFlush();
+      beginClose();
       return;
     }
     slots_.shrink_to_fit();  // idle connections keep no memory
@@ -311,11 +328,34 @@ int64_t HttpConnection::checkIdle(int64_t now_ms) {
   const int64_t deadline = last_activity_ms_ + timeout;
   if (now_ms < deadline) return deadline;
   LOG_CONN(Debug, Http, id_, "idle for {} ms: closing", now_ms - last_activity_ms_);
+  timeouts(/*linger=*/false).inc();
+  closed_hard_ = true;
   conn_.close();
   return 0;
 }
 
+void HttpConnection::beginClose() {
+  if (close_begun_) return;
+  close_begun_ = true;
+  conn_.closeAfterFlush();  // may close at once (FIN seen, nothing left to write)
+  server_.onClosing(id_);
+}
+
+void HttpConnection::lingerExpired() {
+  // Still registered, so the TcpConnection has not finished closing: a close it started
+  // itself (the client's FIN, an I/O error) completes in the same loop iteration, before
+  // timers run again. So unless we closed it hard in this timer pass, it is still draining
+  // (output stuck: the client does not read) or lingering (the client does not close).
+  if (closed_hard_) return;
+  closed_hard_ = true;
+  LOG_CONN(Debug, Http, id_, "close to {} not finished after {} ms ({} bytes unsent): closing hard",
+           peer_.toString(), server_.options_.close_linger_timeout.count(), conn_.pendingBytes());
+  timeouts(/*linger=*/true).inc();
+  conn_.close();
+}
+
 void HttpConnection::close() {
+  closed_hard_ = true;
   conn_.close();
 }
 

@@ -37,15 +37,24 @@ namespace push::http::detail {
 // slot whenever they come; flushSlots() sends the ready slots at the front, so pipelined
 // answers leave in request order.
 //
+// Closing: every graceful close goes through beginClose(), which asks the server to arm the
+// connection's close_linger_timeout; lingerExpired() then closes it hard if it is still open.
+//
 // Owned by HttpServer (created on accept, deleted in its onClosed). Loop-thread only.
 class HttpConnection {
  public:
-  HttpConnection(HttpServer& server, net::TcpConnection& conn, uint64_t id);
+  // `peer` is conn.peerAddress(), read once by the server.
+  HttpConnection(HttpServer& server, net::TcpConnection& conn, uint64_t id,
+                 const net::InetAddress& peer);
   ~HttpConnection();
   HttpConnection(const HttpConnection&) = delete;
   HttpConnection& operator=(const HttpConnection&) = delete;
 
   uint64_t id() const { return id_; }
+  const net::InetAddress& peer() const { return peer_; }
+  // Whether the server counted this connection against max_connections_per_ip.
+  bool countedClient() const { return counted_client_; }
+  void setCountedClient(bool counted) { counted_client_ = counted; }
 
   // TcpConnection::Handler::onData: returns the bytes consumed.
   size_t onData(const char* data, size_t len);
@@ -54,8 +63,12 @@ class HttpConnection {
   // The answer for request `seq`; ignored when that slot is gone or already answered.
   void deliver(uint64_t seq, HttpResponse&& response);
   // Idle check at `now_ms` (loop time). Closes the connection and returns 0 when it has been
-  // idle too long; otherwise returns when to check again.
+  // idle too long; otherwise returns when to check again. 0 too once the connection is
+  // closing (the linger deadline takes over).
   int64_t checkIdle(int64_t now_ms);
+  // The close_linger_timeout armed by beginClose() passed: closes hard (and counts it) if the
+  // graceful close has not finished.
+  void lingerExpired();
   // Closes at once (server shutdown).
   void close();
 
@@ -89,6 +102,9 @@ class HttpConnection {
   // Answers `status` after the outstanding requests, then closes; reads nothing more.
   void fail(int status, std::string_view message);
   void flushSlots();
+  // Graceful close: write what is queued, FIN, wait for the client's FIN (TcpConnection's
+  // closeAfterFlush), bounded by the server's close_linger_timeout. Idempotent.
+  void beginClose();
   bool closing() const;
 
   HttpServer& server_;
@@ -114,6 +130,9 @@ class HttpConnection {
   bool stopped_ = false;        // parse nothing more; close after the last slot
   bool read_paused_ = false;    // stopReading() because max_pipelined slots are outstanding
   bool peer_shutdown_ = false;  // FIN received
+  bool close_begun_ = false;    // beginClose() ran: the linger deadline is armed
+  bool closed_hard_ = false;    // we called conn_.close() (timeout or server shutdown)
+  bool counted_client_ = false;
 };
 
 }  // namespace push::http::detail

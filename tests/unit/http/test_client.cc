@@ -23,16 +23,31 @@ std::optional<std::string> ParsedResponse::header(std::string_view name) const {
   return std::nullopt;
 }
 
-BlockingClient::BlockingClient(uint16_t port, int timeout_ms) {
+BlockingClient::BlockingClient(uint16_t port, int timeout_ms)
+    : BlockingClient(port, Options{.timeout_ms = timeout_ms}) {}
+
+BlockingClient::BlockingClient(uint16_t port, const Options& options) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return;
   timeval tv{};
-  tv.tv_sec = timeout_ms / 1000;
-  tv.tv_usec = (timeout_ms % 1000) * 1000;
+  tv.tv_sec = options.timeout_ms / 1000;
+  tv.tv_usec = (options.timeout_ms % 1000) * 1000;
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (options.receive_buffer > 0) {
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &options.receive_buffer, sizeof options.receive_buffer);
+  }
+  if (!options.bind_host.empty()) {
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    if (::inet_pton(AF_INET, options.bind_host.c_str(), &local.sin_addr) != 1 ||
+        ::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+      ::close(fd);
+      return;
+    }
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
@@ -111,6 +126,15 @@ std::optional<ParsedResponse> BlockingClient::readResponse(bool head) {
   return resp;
 }
 
+bool BlockingClient::readBytes(size_t n, std::string* out) {
+  while (buf_.size() < n) {
+    if (!fill()) return false;
+  }
+  out->assign(buf_, 0, n);
+  buf_.erase(0, n);
+  return true;
+}
+
 std::string BlockingClient::readUntilClosed(bool* closed) {
   *closed = false;
   while (fd_ >= 0) {
@@ -166,6 +190,65 @@ std::string getRequest(std::string_view target, std::string_view extra_headers) 
   r += extra_headers;
   r += "\r\n";
   return r;
+}
+
+std::string wsFrame(uint8_t opcode, std::string_view payload, bool masked, bool fin, uint8_t rsv) {
+  std::string f;
+  f.push_back(static_cast<char>((fin ? 0x80 : 0) | ((rsv & 7) << 4) | (opcode & 0x0f)));
+  const uint8_t mask_bit = masked ? 0x80 : 0;
+  const uint64_t len = payload.size();
+  if (len < 126) {
+    f.push_back(static_cast<char>(mask_bit | len));
+  } else if (len < 65536) {
+    f.push_back(static_cast<char>(mask_bit | 126));
+    f.push_back(static_cast<char>(len >> 8));
+    f.push_back(static_cast<char>(len & 0xff));
+  } else {
+    f.push_back(static_cast<char>(mask_bit | 127));
+    for (int shift = 56; shift >= 0; shift -= 8)
+      f.push_back(static_cast<char>((len >> shift) & 0xff));
+  }
+  const char key[4] = {0x12, 0x34, 0x56, 0x78};
+  if (masked) f.append(key, 4);
+  for (size_t i = 0; i < payload.size(); ++i)
+    f.push_back(masked ? static_cast<char>(payload[i] ^ key[i % 4]) : payload[i]);
+  return f;
+}
+
+std::string wsUpgradeRequest(std::string_view path, std::string_view extra_headers) {
+  std::string r = "GET ";
+  r += path;
+  r += " HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
+  r += extra_headers;
+  r += "\r\n";
+  return r;
+}
+
+uint16_t WsFrame::closeCode() const {
+  if (payload.size() < 2) return 0;
+  return static_cast<uint16_t>((static_cast<uint8_t>(payload[0]) << 8) |
+                               static_cast<uint8_t>(payload[1]));
+}
+
+std::optional<WsFrame> readWsFrame(BlockingClient& client) {
+  std::string head;
+  if (!client.readBytes(2, &head)) return std::nullopt;
+  WsFrame frame;
+  frame.fin = (static_cast<uint8_t>(head[0]) & 0x80) != 0;
+  frame.opcode = static_cast<uint8_t>(head[0]) & 0x0f;
+  uint64_t len = static_cast<uint8_t>(head[1]) & 0x7f;
+  if ((static_cast<uint8_t>(head[1]) & 0x80) != 0) return std::nullopt;  // servers never mask
+  std::string ext;
+  if (len == 126 || len == 127) {
+    const size_t n = len == 126 ? 2 : 8;
+    if (!client.readBytes(n, &ext)) return std::nullopt;
+    len = 0;
+    for (char c : ext)
+      len = (len << 8) | static_cast<uint8_t>(c);
+  }
+  if (!client.readBytes(static_cast<size_t>(len), &frame.payload)) return std::nullopt;
+  return frame;
 }
 
 }  // namespace push::http::testing

@@ -31,6 +31,14 @@ class BlockingClient {
   // Connects to 127.0.0.1:port. Every read gives up after `timeout_ms` (so a broken server
   // fails the test instead of hanging it).
   explicit BlockingClient(uint16_t port, int timeout_ms = 5000);
+  struct Options {
+    int timeout_ms = 5000;
+    // Local address to bind before connecting ("127.0.0.2": another client IP); empty: any.
+    std::string bind_host;
+    // SO_RCVBUF before connecting (a small window: the server's output backs up); 0: default.
+    int receive_buffer = 0;
+  };
+  BlockingClient(uint16_t port, const Options& options);
   ~BlockingClient();
   BlockingClient(const BlockingClient&) = delete;
   BlockingClient& operator=(const BlockingClient&) = delete;
@@ -41,6 +49,8 @@ class BlockingClient {
   // Reads one response: status line, headers, Content-Length body (none for 1xx/204/304 or a
   // response to HEAD when `head`). nullopt on EOF, timeout or bytes that are not HTTP.
   std::optional<ParsedResponse> readResponse(bool head = false);
+  // Reads exactly `n` bytes (buffered ones first); false on EOF or timeout.
+  bool readBytes(size_t n, std::string* out);
   // Reads until the server closes; returns what came (including bytes already buffered).
   // `closed` tells whether EOF (or a reset) was seen before the timeout.
   std::string readUntilClosed(bool* closed);
@@ -73,5 +83,22 @@ class ClientThread {
 
 // A GET with the usual headers.
 std::string getRequest(std::string_view target, std::string_view extra_headers = "");
+
+// A WebSocket frame as a client sends it: masked (unless `masked` is false), FIN set unless
+// `fin` is false, `rsv` in the three reserved bits, the length encoded minimally.
+std::string wsFrame(uint8_t opcode, std::string_view payload, bool masked = true, bool fin = true,
+                    uint8_t rsv = 0);
+// An upgrade request for `path` with the usual headers (key: RFC 6455's sample).
+std::string wsUpgradeRequest(std::string_view path = "/ws", std::string_view extra_headers = "");
+
+struct WsFrame {
+  uint8_t opcode = 0;
+  bool fin = false;
+  std::string payload;
+  // For a close frame: the code (0 when the payload is empty).
+  uint16_t closeCode() const;
+};
+// Reads one server frame (unmasked, as servers send them); nullopt on EOF or timeout.
+std::optional<WsFrame> readWsFrame(BlockingClient& client);
 
 }  // namespace push::http::testing
