@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/base/clock.h"
+#include "common/base/json_writer.h"
 #include "common/base/log.h"
 #include "common/http/admin.h"
 #include "common/net/event_loop.h"
@@ -198,15 +199,20 @@ void RoomServer::maybeFinishStop() {
 }
 
 std::string RoomServer::statusJson() const {
-  std::string out = "{\"room_id\":\"" + room_id_ + "\",\"tcp\":\"" + tcp_address_.toString() +
-                    "\",\"rpc\":\"" + advertised_rpc_ +
-                    "\",\"connections\":" + std::to_string(table_->size()) +
-                    ",\"sessions\":" + std::to_string(sessions_->count()) +
-                    ",\"users\":" + std::to_string(sessions_->users()) +
-                    ",\"draining\":" + (draining() ? "true" : "false") +
-                    ",\"ip_tracked\":" + std::to_string(ip_filter_->trackedAddresses()) +
-                    ",\"acks\":" + acks_->recentJson(20) + "}";
-  return out;
+  JsonWriter w(512);
+  w.beginObject();
+  w.key("room_id").string(room_id_);
+  w.key("tcp").string(tcp_address_.toString());
+  w.key("rpc").string(advertised_rpc_);
+  w.key("connections").uint64(table_->size());
+  w.key("sessions").uint64(sessions_->count());
+  w.key("users").uint64(sessions_->users());
+  w.key("draining").boolean(draining());
+  w.key("ip_tracked").uint64(ip_filter_->trackedAddresses());
+  w.key("acks");
+  acks_->writeRecent(w, 20);
+  w.endObject();
+  return w.take();
 }
 
 }  // namespace push::room
