@@ -65,6 +65,21 @@ bool needsNewToken(int code) {
          code == client::ERROR_UNKNOWN_APP || code == client::ERROR_FORBIDDEN;
 }
 
+// Largest heartbeat interval ClientOptions may allow (heartbeat_max_s, default_heartbeat_s).
+constexpr uint32_t kMaxHeartbeatS = 3600;
+
+// The interval to use for a room's AuthResult.heartbeat_interval_s (ClientOptions: 0 means
+// none proposed; others are kept within [heartbeat_min_s, heartbeat_max_s]).
+uint32_t heartbeatInterval(uint32_t proposed_s, const ClientOptions& options) {
+  if (proposed_s == 0) return options.default_heartbeat_s;
+  return std::clamp(proposed_s, options.heartbeat_min_s, options.heartbeat_max_s);
+}
+
+// How long to wait for a room's Reconnect{delay_ms}: at most max_reconnect_delay.
+milliseconds reconnectDelay(uint32_t proposed_ms, const ClientOptions& options) {
+  return std::min(milliseconds(proposed_ms), options.max_reconnect_delay);
+}
+
 }  // namespace
 
 const char* stateName(State state) {
@@ -705,8 +720,7 @@ void Client::Impl::onAuthResult(Link& link, const client::AuthResult& result) {
   link.phase = Link::Phase::Online;
   link.was_online = true;
   link.online_since_ms = now;
-  link.heartbeat_s = result.heartbeat_interval_s() > 0 ? result.heartbeat_interval_s()
-                                                       : options_.default_heartbeat_s;
+  link.heartbeat_s = heartbeatInterval(result.heartbeat_interval_s(), options_);
   link.room = result.room();
   server_index_ = link.server;  // sticky: come back here after a drop
   if (&link == next_) {
@@ -782,12 +796,13 @@ void Client::Impl::onBindResult(Link& link, const client::BindResult& result) {
 
 void Client::Impl::onReconnect(Link& link, const client::Reconnect& reconnect) {
   if (&link != primary_ || next_) return;  // a retiring connection, or moving already
-  LOG_DEBUG(Sdk, "link {}: room {} asks to reconnect in {} ms ({})", link.serial, link.room,
-            reconnect.delay_ms(), reconnect.reason());
+  const milliseconds delay = reconnectDelay(reconnect.delay_ms(), options_);
+  LOG_DEBUG(Sdk, "link {}: room {} asks to reconnect in {} ms ({}); waiting {} ms", link.serial,
+            link.room, reconnect.delay_ms(), reconnect.reason(), delay.count());
   // This room is going away: start with the next address. The room keeps the old connection
   // for delay + a grace, so the new one is authenticated before the old one closes.
   server_index_ = (link.server + 1) % servers_.size();
-  retry_timer_->start(milliseconds(reconnect.delay_ms()), false);
+  retry_timer_->start(delay, false);
 }
 
 void Client::Impl::onErrorFrame(Link& link, const client::Error& error) {
@@ -1108,7 +1123,17 @@ Result<std::unique_ptr<Client>> Client::create(ClientOptions options) {
     return invalidArgument("max_frame_bytes: 1 KiB..16 MiB");
   }
   if (options.dedup_window < 1) return invalidArgument("dedup_window: at least 1");
-  if (options.default_heartbeat_s < 1) return invalidArgument("default_heartbeat_s: at least 1");
+  auto heartbeat_ok = [](uint32_t s) { return s >= 1 && s <= kMaxHeartbeatS; };
+  if (!heartbeat_ok(options.heartbeat_min_s) || !heartbeat_ok(options.heartbeat_max_s) ||
+      !heartbeat_ok(options.default_heartbeat_s) ||
+      options.heartbeat_min_s > options.default_heartbeat_s ||
+      options.default_heartbeat_s > options.heartbeat_max_s) {
+    return invalidArgument(
+        "heartbeat_min_s, default_heartbeat_s, heartbeat_max_s: 1..3600 s and in that order");
+  }
+  if (!in(options.max_reconnect_delay, milliseconds(0), std::chrono::hours(1))) {
+    return invalidArgument("max_reconnect_delay: 0..1 h");
+  }
   if (options.max_pending_upstream < 1) return invalidArgument("max_pending_upstream: at least 1");
   if (options.switch_grace.count() < 0 || options.close_timeout.count() < 1 ||
       options.backoff_reset_after.count() < 0) {

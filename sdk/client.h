@@ -4,7 +4,13 @@
 // (sdk/include/push/push_client.h), which wraps this class. The wire protocol it speaks is
 // sdk/PROTOCOL.md.
 //
-// This is a public header: it exposes no libuv, protobuf or net types.
+// This is a public header. It exposes no libuv or net types and no protobuf message, but it
+// is not protobuf-free: push::Status and push::Result (common/base/status.h, result.h) carry a
+// push::Code, the enum generated from proto/status.proto, so status.h includes the generated
+// proto/status.pb.h and with it protobuf's runtime headers (<google/protobuf/...>). A C++ app
+// compiling against this header therefore needs those headers and links libprotobuf (which
+// libpush_sdk needs anyway). Apps that want none of that use the C API
+// (sdk/include/push/push_client.h: plain C types only).
 
 #include <chrono>
 #include <cstdint>
@@ -99,8 +105,20 @@ struct ClientOptions {
   std::chrono::milliseconds switch_grace{500};
   // Bound on a graceful close (acks flushed, FIN, wait for the room's FIN). Default 1 s.
   std::chrono::milliseconds close_timeout{1'000};
-  // Heartbeat used when AuthResult carries none. Default 60 s.
+  // The heartbeat interval is the room's (AuthResult.heartbeat_interval_s), kept within
+  // [heartbeat_min_s, heartbeat_max_s] so a broken or hostile room can make the client
+  // neither ping every second nor wait days to notice a dead connection: a proposal below the
+  // minimum uses the minimum, above the maximum the maximum, and 0 (none) uses
+  // default_heartbeat_s. Defaults 5 s, 3600 s and 60 s; each 1..3600 s, min <= default <= max.
+  // (Rooms clamp their own proposals to 5..600 s by default; a room configured below
+  // heartbeat_min_s would close this client for silence.)
+  uint32_t heartbeat_min_s = 5;
+  uint32_t heartbeat_max_s = 3600;
   uint32_t default_heartbeat_s = 60;
+  // A draining room's Reconnect{delay_ms} is honoured up to this long; a longer delay (a
+  // broken room asking to wait forever) waits this long instead. Default 5 min; range
+  // 0..1 h (0: reconnect at once).
+  std::chrono::milliseconds max_reconnect_delay{300'000};
   // Largest frame accepted from the room, and largest Upstream frame sent (the room's own
   // limit is 64 KiB by default). A bigger frame from the room is a protocol error: the
   // connection is dropped and re-established. Default 64 KiB; range 1 KiB..16 MiB.

@@ -1,6 +1,5 @@
 #include "services/center/center_server.h"
 
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,10 +14,13 @@
 #include "common/http/admin.h"
 #include "common/http/json.h"
 #include "common/net/event_loop.h"
+#include "common/net/periodic_timer.h"
 #include "common/rpc/controller.h"
 #include "proto/center.pb.h"
-#include "proto/config.pb.h"
 #include "proto/room.pb.h"
+#include "services/center/batch_splitter.h"
+#include "services/center/push_request.h"
+#include "services/common/admin_port.h"
 
 namespace push::center {
 
@@ -36,100 +38,44 @@ struct CenterMetrics {
   metrics::Counter& errors =
       r.counter("push_center_target_results_total", "Push target outcomes.", R"(status="error")");
   metrics::Counter& rate_limited =
-      r.counter("push_center_rate_limited_total", "Requests answered 429.");
-  metrics::Counter& unauthorized =
-      r.counter("push_center_unauthorized_total", "Requests answered 401 or 403.");
+      r.counter("push_center_rate_limited_total", "Requests answered 429 (an app's rate limit).");
+  metrics::Counter& auth_failures = r.counter(
+      "push_center_auth_failures_total",
+      "Requests answered 401: missing or wrong API key, key of another app, unknown app.");
+  metrics::Counter& auth_throttled =
+      r.counter("push_center_auth_throttled_total",
+                "Requests answered 429 before their key was checked: too many failed checks "
+                "from the client's address.");
+  metrics::Counter& deliver_batches =
+      r.counter("push_center_deliver_batches_total", "Room.DeliverBatch calls sent.");
+  metrics::Counter& stop_abandoned =
+      r.counter("push_center_stop_abandoned_total",
+                "Requests answered 503 because stop_grace ran out while they waited.");
 };
 CenterMetrics& centerMetrics() {
   static CenterMetrics* m = new CenterMetrics();
   return *m;
 }
 
-// Names travel in protobuf `string` fields: printable, 1..128 bytes, valid UTF-8.
-bool validName(const std::string& s) {
-  if (s.empty() || s.size() > 128) return false;
-  for (unsigned char c : s) {
-    if (c < 0x20 || c == 0x7f) return false;
-  }
-  return isValidUtf8(s);
-}
-
-// POST /v1/push body -> PushRequest. Hand-written on JsonReader: protobuf's JSON mapping
-// cost ~40k instructions per request here (the API's hot path). Accepts the field names of
-// the protobuf JSON mapping (lowerCamelCase and the original); unknown fields are refused,
-// like parseJsonBody does; null means absent.
-Status parsePushRequest(std::string_view body, center::PushRequest* out) {
-  JsonReader r(body);
-  RETURN_IF_ERROR(r.beginObject());
-  std::string key, value;
-  while (r.nextKey(&key)) {
-    if (r.isNull()) continue;
-    if (key == "app") {
-      RETURN_IF_ERROR(r.readString(out->mutable_app()));
-    } else if (key == "payload") {
-      RETURN_IF_ERROR(r.readString(out->mutable_payload()));
-    } else if (key == "payloadBase64" || key == "payload_base64") {
-      RETURN_IF_ERROR(r.readString(out->mutable_payload_base64()));
-    } else if (key == "users") {
-      RETURN_IF_ERROR(r.beginArray());
-      while (r.nextElement())
-        RETURN_IF_ERROR(r.readString(out->add_users()));
-    } else if (key == "devices") {
-      RETURN_IF_ERROR(r.beginArray());
-      while (r.nextElement()) {
-        center::PushTarget* t = out->add_devices();
-        RETURN_IF_ERROR(r.beginObject());
-        std::string k;
-        while (r.nextKey(&k)) {
-          if (r.isNull()) continue;
-          if (k == "user") {
-            RETURN_IF_ERROR(r.readString(t->mutable_user()));
-          } else if (k == "device") {
-            RETURN_IF_ERROR(r.readString(t->mutable_device()));
-          } else {
-            return invalidArgument("devices: unknown field '" + k + "'");
-          }
-        }
-      }
-    } else if (key == "qos") {
-      uint64_t v;
-      RETURN_IF_ERROR(r.readUint(&v, UINT32_MAX));
-      out->set_qos(static_cast<uint32_t>(v));
-    } else if (key == "ttl") {
-      uint64_t v;
-      RETURN_IF_ERROR(r.readUint(&v, UINT32_MAX));
-      out->set_ttl(static_cast<uint32_t>(v));
-    } else {
-      return invalidArgument("unknown field '" + key + "' in the push request");
-    }
-  }
-  return r.finish();
-}
-
-bool decodeBase64(const std::string& in, std::string* out) {
-  if (in.size() % 4 != 0) return false;
-  out->resize(in.size() / 4 * 3);
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out->data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  if (n < 0) return false;
-  size_t pad = 0;
-  if (!in.empty() && in.back() == '=') ++pad;
-  if (in.size() > 1 && in[in.size() - 2] == '=') ++pad;
-  out->resize(static_cast<size_t>(n) - pad);
-  return true;
-}
+// The one answer to every failed key check: nothing in it depends on why.
+constexpr std::string_view kUnauthorized = "missing or invalid API key";
+// While stopping, the stop conditions are checked this often.
+constexpr int64_t kStopTickMs = 20;
 
 // "Bearer <key>" -> key; empty when absent or malformed.
-std::string bearerKey(const http::HttpRequest& req) {
+std::string_view bearerKey(const http::HttpRequest& req) {
   auto h = req.header("Authorization");
-  if (!h) return "";
+  if (!h) return {};
   std::string_view v = *h;
-  if (v.size() < 8 || !http::equalsIgnoreCase(v.substr(0, 7), "Bearer ")) return "";
+  if (v.size() < 8 || !http::equalsIgnoreCase(v.substr(0, 7), "Bearer ")) return {};
   v.remove_prefix(7);
   while (!v.empty() && v.front() == ' ')
     v.remove_prefix(1);
-  return std::string(v);
+  return v;
+}
+
+void setRetryAfter(http::HttpResponse& resp, int64_t wait_ms) {
+  resp.setHeader("Retry-After", std::to_string(std::max<int64_t>(1, (wait_ms + 999) / 1000)));
 }
 
 }  // namespace
@@ -140,65 +86,47 @@ struct CenterServer::AppState {
   uint64_t pushes = 0;
 };
 
-// One POST /v1/push in flight.
-struct CenterServer::PushCall {
+// A request waiting for register or rooms: in pending_ from track() until answered.
+struct CenterServer::Pending {
   http::HttpResponder responder;
-  center::PushRequest request;
-  Message message;
-  // Targets in request order: (user, device); device empty = every device.
-  std::vector<std::pair<std::string, std::string>> targets;
-  std::vector<uint32_t> connections;           // per target
-  std::vector<bool> failed;                    // per target: a room it needed did not answer
-  std::vector<std::vector<Session>> sessions;  // per unique user
-  std::vector<uint32_t> user_index;            // per target: index into `sessions`
-  size_t rooms_pending = 0;
+  uint64_t id = 0;
 };
 
-Result<CenterOptions> CenterOptions::fromConfig(const config::CenterConfig& c,
-                                                const ConfigFile* file) {
-  // Each check names the field (with file:line:column when there is a file); 0 = default.
-  auto range = [&](std::string_view field, int64_t value, int64_t min, int64_t max) -> Status {
-    if (value == 0 || (value >= min && value <= max)) return Status::ok();
-    const std::string why = std::to_string(value) + " is out of range [" + std::to_string(min) +
-                            ", " + std::to_string(max) + "]";
-    return file ? file->fieldError(field, why) : invalidArgument(std::string(field) + ": " + why);
-  };
-  RETURN_IF_ERROR(range("node_id", c.node_id(), 0, IdGenerator::kMaxNode));
-  RETURN_IF_ERROR(range("max_targets_per_request", c.max_targets_per_request(), 1, 1'000'000));
-  // A message must fit a client frame (64 KiB by default, with room for the Push envelope).
-  RETURN_IF_ERROR(range("max_payload_bytes", c.max_payload_bytes(), 1, 60 * 1024));
-  CenterOptions o;
-  o.http = http::HttpServer::Options::fromConfig(c.http());
-  o.admin_address = c.admin().listen().address();
-  if (c.http().listen().address().empty()) o.http.address = "127.0.0.1:8080";
-  std::set<std::string> keys;
-  for (const auto& a : c.apps()) {
-    if (!validName(a.name())) return invalidArgument("apps: bad app name '" + a.name() + "'");
-    CenterOptions::App app;
-    app.name = a.name();
-    for (const auto& k : a.api_keys()) {
-      if (k.size() < 16)
-        return invalidArgument("apps[" + a.name() + "].api_keys: keys need 16+ bytes");
-      if (!keys.insert(k).second)
-        return invalidArgument("apps[" + a.name() + "]: an API key is used twice");
-      app.api_keys.push_back(k);
-    }
-    if (a.push_rate_per_s()) app.rate_per_s = a.push_rate_per_s();
-    app.burst = a.push_burst() ? a.push_burst() : 2 * app.rate_per_s;
-    o.apps.push_back(std::move(app));
-  }
-  if (o.apps.empty()) return invalidArgument("center: no apps configured");
-  ASSIGN_OR_RETURN(o.register_client, reg::RegisterClient::Options::fromConfig(c.register_()));
-  ASSIGN_OR_RETURN(o.room_channel, rpc::Channel::Options::fromConfig(c.room_channel()));
-  o.node_id = c.node_id();
-  if (c.max_targets_per_request()) o.max_targets = c.max_targets_per_request();
-  if (c.max_payload_bytes()) o.max_payload_bytes = c.max_payload_bytes();
-  return o;
-}
+// One POST /v1/push in flight.
+struct CenterServer::PushCall : Pending {
+  ParsedPush push;  // its payload moved into `message`
+  Message message;
+  std::vector<uint32_t> connections;           // per target
+  std::vector<bool> failed;                    // per target: a room it needed did not answer
+  std::vector<uint32_t> user_index;            // per target: index into `sessions`
+  std::vector<std::vector<Session>> sessions;  // per distinct user
+  size_t items_pending = 0;                    // deliver items not answered yet
+};
+
+// One Room.DeliverBatch call being built or sent.
+struct CenterServer::RoomBatch {
+  room::DeliverBatchRequest request;
+  // Per item: the push it belongs to and, per target of the item, the push's target index.
+  std::vector<std::pair<std::shared_ptr<PushCall>, std::vector<size_t>>> owners;
+};
+
+// One room's deliveries of this loop turn, cut into batches.
+struct CenterServer::RoomQueue {
+  explicit RoomQueue(const BatchLimits& limits) : splitter(limits) {}
+  BatchSplitter splitter;
+  std::vector<std::unique_ptr<RoomBatch>> batches;
+};
 
 Result<std::unique_ptr<CenterServer>> CenterServer::create(net::EventLoop& loop,
                                                            CenterOptions options) {
   std::unique_ptr<CenterServer> center(new CenterServer(loop, std::move(options)));
+  for (size_t i = 0; i < center->options_.apps.size(); ++i) {
+    for (const auto& key : center->options_.apps[i].api_keys) {
+      if (Status st = center->keys_.add(key, i); !st.isOk()) {
+        return invalidArgument("apps[" + center->options_.apps[i].name + "]: " + st.message());
+      }
+    }
+  }
   ASSIGN_OR_RETURN(center->ids_, IdGenerator::create(center->options_.node_id));
   ASSIGN_OR_RETURN(center->register_,
                    reg::RegisterClient::create(loop, center->options_.register_client));
@@ -206,7 +134,7 @@ Result<std::unique_ptr<CenterServer>> CenterServer::create(net::EventLoop& loop,
 }
 
 CenterServer::CenterServer(net::EventLoop& loop, CenterOptions options)
-    : loop_(loop), options_(std::move(options)) {
+    : loop_(loop), options_(std::move(options)), auth_failures_(options_.auth_failures) {
   for (const auto& a : options_.apps) {
     apps_.push_back(std::make_unique<AppState>(AppState{a, TokenBucket(a.rate_per_s, a.burst)}));
   }
@@ -215,7 +143,9 @@ CenterServer::CenterServer(net::EventLoop& loop, CenterOptions options)
 }
 
 CenterServer::~CenterServer() {
-  *alive_ = false;
+  liveness_.kill();
+  if (stop_timer_) stop_timer_->close();
+  if (http_) http_->close();
 }
 
 Status CenterServer::start() {
@@ -229,168 +159,163 @@ Status CenterServer::start() {
   RETURN_IF_ERROR(router.add(
       "POST", "/v1/apps/{app}/users/{user}/kick",
       [this](http::HttpRequest& req, http::HttpResponder r) { handleKick(req, std::move(r)); }));
-  http::mountAdmin(router, {.health = [] { return Status::ok(); },
-                            .status_json = [this] { return statusJson(); }});
-  ASSIGN_OR_RETURN(http_, http::HttpServer::listen(loop_, options_.http, std::move(router)));
+  const http::AdminInfo admin_info{
+      .health = [this] { return stopping_ ? unavailable("stopping") : Status::ok(); },
+      .status_json = [this] { return statusJson(); }};
+  http::mountAdmin(router, admin_info);
+  // Every request and every answer is activity: stop() waits for the API to be quiet.
+  http::MiddlewareChain chain;
+  chain.add([this](http::HttpRequest&, http::HttpResponder& r) {
+    last_activity_ms_ = loop_.nowMs();
+    ++activity_;
+    r.onComplete([this, alive = liveness_.token()](const http::HttpRequest&, http::HttpResponse&) {
+      if (!alive.alive()) return;
+      last_activity_ms_ = loop_.nowMs();
+      ++activity_;
+    });
+  });
+  ASSIGN_OR_RETURN(
+      http_, http::HttpServer::listen(loop_, options_.http, std::move(router), std::move(chain)));
   address_ = http_->address();
-  if (!options_.admin_address.empty()) {
-    http::Router admin;
-    http::mountAdmin(admin, {.health = [] { return Status::ok(); },
-                             .status_json = [this] { return statusJson(); }});
-    http::HttpServer::Options ho;
-    ho.address = options_.admin_address;
-    ASSIGN_OR_RETURN(admin_, http::HttpServer::listen(loop_, ho, std::move(admin)));
-    admin_address_ = admin_->address();
-  }
+  ASSIGN_OR_RETURN(admin_, service::startAdmin(loop_, options_.admin, admin_info));
+  if (admin_) admin_address_ = admin_->address();
   LOG_INFO(Center, "center API on {} ({} apps)", address_.toString(), apps_.size());
   return Status::ok();
 }
 
-void CenterServer::stop(std::function<void()> done) {
-  *alive_ = false;
-  if (http_) http_->close();
-  http_ = nullptr;
-  if (admin_) admin_->close();
-  admin_ = nullptr;
-  rooms_.reset();
-  register_.reset();
-  loop_.post(std::move(done));
-}
+// ---- authentication and admission ----
 
-CenterServer::AppState* CenterServer::authorize(const std::string& app, http::HttpRequest& req,
-                                                http::HttpResponder& r) {
-  const std::string key = bearerKey(req);
-  if (key.empty()) {
-    centerMetrics().unauthorized.inc();
+CenterServer::AppState* CenterServer::authenticate(const http::HttpRequest& req,
+                                                   http::HttpResponder& r) {
+  const int64_t now = loop_.nowMs();
+  if (int64_t wait = auth_failures_.retryAfterMs(AuthFailureLimiter::clientOf(req.peer()), now);
+      wait > 0) {
+    centerMetrics().auth_throttled.inc();
     http::HttpResponse resp =
-        http::HttpResponse::error(401, "missing 'Authorization: Bearer <api key>'");
-    resp.setHeader("WWW-Authenticate", "Bearer");
+        http::HttpResponse::error(429, "too many failed API key checks from this address");
+    setRetryAfter(resp, wait);
     r.respond(std::move(resp));
     return nullptr;
   }
-  AppState* found = nullptr;
-  for (auto& a : apps_) {
-    if (a->config.name == app) found = a.get();
-  }
-  if (!found) {
-    r.respondError(404, "unknown app '" + app + "'");
+  std::optional<size_t> app = keys_.find(bearerKey(req));
+  if (!app) {
+    refuseAuth(req, r);
     return nullptr;
   }
-  for (const auto& k : found->config.api_keys) {
-    if (k.size() == key.size() && CRYPTO_memcmp(k.data(), key.data(), k.size()) == 0) return found;
-  }
-  centerMetrics().unauthorized.inc();
-  for (auto& a : apps_) {
-    for (const auto& k : a->config.api_keys) {
-      if (k == key) {
-        r.respondError(403, "this API key belongs to another app");
-        return nullptr;
-      }
-    }
-  }
-  http::HttpResponse resp = http::HttpResponse::error(401, "wrong API key");
-  resp.setHeader("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+  return apps_[*app].get();
+}
+
+void CenterServer::refuseAuth(const http::HttpRequest& req, http::HttpResponder& r) {
+  auth_failures_.recordFailure(AuthFailureLimiter::clientOf(req.peer()), loop_.nowMs());
+  centerMetrics().auth_failures.inc();
+  LOG_EVERY_SEC(Warn, Center, 10,
+                "API key refused (client {}); see push_center_auth_failures_total",
+                req.peer().host());
+  http::HttpResponse resp = http::HttpResponse::error(401, kUnauthorized);
+  resp.setHeader("WWW-Authenticate", "Bearer");
   r.respond(std::move(resp));
-  return nullptr;
 }
 
 bool CenterServer::rateLimited(AppState& app, http::HttpResponder& r) {
   const int64_t now = loop_.nowMs();
   if (app.bucket.tryTake(now)) return false;
   centerMetrics().rate_limited.inc();
-  const int64_t wait_ms = app.bucket.waitMs(now);
   http::HttpResponse resp = http::HttpResponse::error(
       429, "rate limit of app '" + app.config.name + "' exceeded (" +
                std::to_string(static_cast<int64_t>(app.config.rate_per_s)) + " requests/s)");
-  resp.setHeader("Retry-After", std::to_string(std::max<int64_t>(1, (wait_ms + 999) / 1000)));
+  setRetryAfter(resp, app.bucket.waitMs(now));
   r.respond(std::move(resp));
   return true;
 }
 
+CenterServer::AppState* CenterServer::admitUserCall(http::HttpRequest& req,
+                                                    http::HttpResponder& r) {
+  AppState* app = authenticate(req, r);
+  if (!app) return nullptr;
+  if (req.pathParam("app").value_or("") != app->config.name) {
+    refuseAuth(req, r);
+    return nullptr;
+  }
+  if (rateLimited(*app, r)) return nullptr;
+  if (!validName(req.pathParam("user").value_or(""))) {
+    r.respondError(400, "bad user (1..128 printable bytes)");
+    return nullptr;
+  }
+  return app;
+}
+
+void CenterServer::track(const std::shared_ptr<Pending>& p) {
+  p->id = next_pending_id_++;
+  pending_.emplace(p->id, p);
+  p->responder.onComplete(
+      [this, alive = liveness_.token(), id = p->id](const http::HttpRequest&, http::HttpResponse&) {
+        if (alive.alive()) pending_.erase(id);
+      });
+}
+
+// ---- POST /v1/push ----
+
+namespace {
+
+// One register lookup key per distinct user of `targets` (several devices of a user share
+// it); `user_index` gets, per target, the index of its user's key.
+std::vector<reg::UserKey> lookupKeys(const std::string& app,
+                                     const std::vector<ParsedPush::Target>& targets,
+                                     std::vector<uint32_t>* user_index) {
+  std::vector<reg::UserKey> keys;
+  keys.reserve(targets.size());
+  std::unordered_map<std::string_view, uint32_t> key_of_user;
+  user_index->reserve(targets.size());
+  for (const auto& t : targets) {
+    uint32_t index = static_cast<uint32_t>(keys.size());
+    if (targets.size() > 1) {
+      auto [it, added] = key_of_user.emplace(t.user, index);
+      if (!added) index = it->second;
+    }
+    user_index->push_back(index);
+    if (index == keys.size()) {
+      reg::UserKey& k = keys.emplace_back();
+      k.set_app(app);
+      k.set_user(t.user);
+    }
+  }
+  return keys;
+}
+
+}  // namespace
+
 void CenterServer::handlePush(http::HttpRequest& req, http::HttpResponder r) {
+  // The key first: nothing of the body is read for a caller without one.
+  AppState* app = authenticate(req, r);
+  if (!app || rateLimited(*app, r)) return;
+  Result<ParsedPush> parsed = parsePushRequest(req.body(), options_.push);
+  if (!parsed.isOk()) return r.respondError(400, parsed.status().message());
+  if (parsed->app != app->config.name) return refuseAuth(req, r);
+
   auto call = std::make_shared<PushCall>();
-  if (Status st = parsePushRequest(req.body(), &call->request); !st.isOk()) {
-    return r.respondError(400, st.message());
-  }
-  const center::PushRequest& p = call->request;
-  if (p.app().empty()) return r.respondError(400, "'app' is required");
-  AppState* app = authorize(p.app(), req, r);
-  if (!app) return;
-  if (rateLimited(*app, r)) return;
-  const size_t count = static_cast<size_t>(p.users_size() + p.devices_size());
-  if (count == 0) return r.respondError(400, "give 'users' or 'devices'");
-  if (count > options_.max_targets) {
-    return r.respondError(400, std::to_string(count) + " targets: at most " +
-                                   std::to_string(options_.max_targets) + " per request");
-  }
-  if (!p.payload().empty() && !p.payload_base64().empty()) {
-    return r.respondError(400, "give 'payload' or 'payloadBase64', not both");
-  }
-  std::string payload = p.payload();
-  if (!p.payload_base64().empty() && !decodeBase64(p.payload_base64(), &payload)) {
-    return r.respondError(400, "'payloadBase64' is not valid base64");
-  }
-  if (payload.size() > options_.max_payload_bytes) {
-    return r.respondError(400, "payload of " + std::to_string(payload.size()) + " bytes: at most " +
-                                   std::to_string(options_.max_payload_bytes));
-  }
-  const uint32_t qos = p.has_qos() ? p.qos() : 1;
-  if (qos > 1) return r.respondError(400, "'qos' must be 0 or 1");
-  if (p.ttl() > 30 * 86400) return r.respondError(400, "'ttl' is at most 30 days (2592000 s)");
-  // Duplicate targets are dropped; the set is needed only when there are several (the
-  // common unicast request has one target and allocates nothing for this).
-  std::set<std::pair<std::string_view, std::string_view>> seen;
-  call->targets.reserve(count);
-  for (const auto& u : p.users()) {
-    if (!validName(u)) return r.respondError(400, "bad user '" + u + "' (1..128 printable bytes)");
-    if (count == 1 || seen.emplace(u, "").second) call->targets.emplace_back(u, "");
-  }
-  for (const auto& d : p.devices()) {
-    if (!validName(d.user()) || !validName(d.device())) {
-      return r.respondError(400,
-                            "each of 'devices' needs a user and a device (1..128 printable bytes)");
-    }
-    if (count == 1 || seen.emplace(d.user(), d.device()).second) {
-      call->targets.emplace_back(d.user(), d.device());
-    }
-  }
-  call->message.set_id(ids_->next());
-  call->message.set_app(p.app());
-  call->message.set_payload(std::move(payload));
-  call->message.set_qos(qos);
-  call->message.set_created_ms(Clock::system().wallMillis());
-  call->message.set_ttl_s(p.ttl());
-  call->connections.assign(call->targets.size(), 0);
-  call->failed.assign(call->targets.size(), false);
+  call->push = std::move(parsed).value();
+  Message& m = call->message;
+  m.set_id(ids_->next());
+  m.set_app(call->push.app);
+  m.set_payload(std::move(call->push.payload));
+  m.set_qos(call->push.qos);
+  m.set_created_ms(Clock::system().wallMillis());
+  m.set_ttl_s(call->push.ttl_s);
+  const size_t targets = call->push.targets.size();
+  call->connections.assign(targets, 0);
+  call->failed.assign(targets, false);
   ++app->pushes;
   ++pushes_;
   centerMetrics().pushes.inc();
-  centerMetrics().targets.inc(call->targets.size());
+  centerMetrics().targets.inc(targets);
 
-  // One lookup key per distinct user (several devices of a user share it).
-  std::vector<reg::UserKey> keys;
-  keys.reserve(call->targets.size());
-  std::unordered_map<std::string_view, uint32_t> key_of_user;
-  call->user_index.reserve(call->targets.size());
-  for (const auto& [user, device] : call->targets) {
-    uint32_t index = static_cast<uint32_t>(keys.size());
-    if (call->targets.size() > 1) {
-      auto [it, added] = key_of_user.emplace(user, index);
-      if (!added) index = it->second;
-    }
-    call->user_index.push_back(index);
-    if (index == keys.size()) {
-      reg::UserKey& k = keys.emplace_back();
-      k.set_app(p.app());
-      k.set_user(user);
-    }
-  }
+  std::vector<reg::UserKey> keys = lookupKeys(m.app(), call->push.targets, &call->user_index);
   call->responder = std::move(r);
-  auto alive = alive_;
+  track(call);
   register_->lookup(
-      std::move(keys),
-      [this, alive, call](const Status& st, std::vector<std::vector<Session>>&& found) {
-        if (!*alive) return;  // the responder answers 500 as it is dropped
+      std::move(keys), [this, alive = liveness_.token(), call](
+                           const Status& st, std::vector<std::vector<Session>>&& found) {
+        if (!alive.alive() || call->responder.responded()) return;
         if (!st.isOk()) {
           LOG_EVERY_SEC(Warn, Center, 1, "register lookup failed: {}", st.toString());
           return call->responder.respondError(503, "session lookup failed: " + st.toString());
@@ -400,27 +325,20 @@ void CenterServer::handlePush(http::HttpRequest& req, http::HttpResponder r) {
       });
 }
 
-struct CenterServer::RoomBatch {
-  room::DeliverBatchRequest request;
-  // Per item: the push it belongs to and, per target of the item, the push's target index.
-  std::vector<std::pair<std::shared_ptr<PushCall>, std::vector<size_t>>> owners;
-};
-
 void CenterServer::deliver(std::shared_ptr<PushCall> call) {
-  // Group targets by room: each room gets one item with every target it holds. Most pushes
-  // reach one or a few rooms, so rooms are found by a linear scan until there are many.
-  struct RoomItem {
+  // Group targets by room. Most pushes reach one or a few rooms, so rooms are found by a
+  // linear scan until there are many.
+  struct RoomTargets {
     std::string_view address;
-    room::DeliverRequest request;
-    std::vector<size_t> targets;
+    std::vector<size_t> targets;  // indexes into call->push.targets
   };
-  std::vector<RoomItem> per_room;
+  std::vector<RoomTargets> per_room;
   std::unordered_map<std::string_view, size_t> room_index;  // used past kLinearRooms
   constexpr size_t kLinearRooms = 8;
-  auto itemFor = [&](std::string_view address) -> RoomItem& {
+  auto roomFor = [&](std::string_view address) -> RoomTargets& {
     if (per_room.size() <= kLinearRooms) {
-      for (RoomItem& item : per_room) {
-        if (item.address == address) return item;
+      for (RoomTargets& room : per_room) {
+        if (room.address == address) return room;
       }
       if (per_room.size() == kLinearRooms) {
         for (size_t i = 0; i < per_room.size(); ++i)
@@ -430,13 +348,13 @@ void CenterServer::deliver(std::shared_ptr<PushCall> call) {
       return per_room[it->second];
     }
     if (per_room.size() >= kLinearRooms) room_index.emplace(address, per_room.size());
-    RoomItem& item = per_room.emplace_back();
-    item.address = address;
-    return item;
+    RoomTargets& room = per_room.emplace_back();
+    room.address = address;
+    return room;
   };
   std::vector<std::string_view> rooms;  // of one target, without repeats
-  for (size_t t = 0; t < call->targets.size(); ++t) {
-    const auto& [user, device] = call->targets[t];
+  for (size_t t = 0; t < call->push.targets.size(); ++t) {
+    const std::string& device = call->push.targets[t].device;
     rooms.clear();
     for (const Session& s : call->sessions[call->user_index[t]]) {
       if (!device.empty() && s.device() != device) continue;
@@ -444,92 +362,114 @@ void CenterServer::deliver(std::shared_ptr<PushCall> call) {
         rooms.push_back(s.room_address());
       }
     }
-    for (std::string_view address : rooms) {
-      RoomItem& item = itemFor(address);
-      room::DeliverTarget* target = item.request.add_targets();
-      target->set_user(user);
-      target->set_device(device);
-      item.targets.push_back(t);
-    }
+    for (std::string_view address : rooms)
+      roomFor(address).targets.push_back(t);
   }
   if (per_room.empty()) return finishPush(call);
-  call->rooms_pending = per_room.size();
-  for (RoomItem& item : per_room) {
-    auto& batch = pending_deliveries_[std::string(item.address)];
-    if (!batch) batch = std::make_unique<RoomBatch>();
-    room::DeliverRequest* out = batch->request.add_items();
-    *out = std::move(item.request);
-    *out->mutable_message() = call->message;
-    batch->owners.emplace_back(call, std::move(item.targets));
+  // A room's targets go in items of at most max_targets, so no item alone outgrows a batch.
+  const size_t chunk = std::max<size_t>(1, options_.deliver_batch.max_targets);
+  for (const RoomTargets& room : per_room)
+    call->items_pending += (room.targets.size() + chunk - 1) / chunk;
+  for (const RoomTargets& room : per_room) {
+    const std::string address(room.address);
+    for (size_t begin = 0; begin < room.targets.size(); begin += chunk) {
+      queueItem(address, call, room.targets, begin, std::min(room.targets.size(), begin + chunk));
+    }
   }
   if (!deliver_flush_scheduled_) {
     deliver_flush_scheduled_ = true;
-    loop_.runBeforePoll([this, alive = alive_] {
-      if (*alive) flushDeliveries();
+    loop_.runBeforePoll([this, alive = liveness_.token()] {
+      if (alive.alive()) flushDeliveries();
     });
   }
 }
 
+void CenterServer::queueItem(const std::string& address, std::shared_ptr<PushCall> call,
+                             const std::vector<size_t>& targets, size_t begin, size_t end) {
+  room::DeliverRequest item;
+  *item.mutable_message() = call->message;
+  for (size_t i = begin; i < end; ++i) {
+    const ParsedPush::Target& t = call->push.targets[targets[i]];
+    room::DeliverTarget* target = item.add_targets();
+    target->set_user(t.user);
+    target->set_device(t.device);
+  }
+  auto& queue = pending_deliveries_[address];
+  if (!queue) queue = std::make_unique<RoomQueue>(options_.deliver_batch);
+  if (queue->splitter.add(BatchSplitter::itemBytes(item.ByteSizeLong()), end - begin)) {
+    queue->batches.push_back(std::make_unique<RoomBatch>());
+  }
+  RoomBatch& batch = *queue->batches.back();
+  *batch.request.add_items() = std::move(item);
+  batch.owners.emplace_back(std::move(call),
+                            std::vector<size_t>(targets.begin() + begin, targets.begin() + end));
+}
+
 void CenterServer::flushDeliveries() {
   deliver_flush_scheduled_ = false;
-  auto batches = std::move(pending_deliveries_);
+  auto queues = std::move(pending_deliveries_);
   pending_deliveries_.clear();
-  auto alive = alive_;
-  for (auto& [address, batch] : batches) {
-    struct Rpc {
-      rpc::Controller controller;
-      room::DeliverBatchResponse response;
-      std::unique_ptr<RoomBatch> batch;
-      std::string address;
-    };
-    auto rpc = std::make_shared<Rpc>();
-    rpc->batch = std::move(batch);
-    rpc->address = address;
-    auto finish = [this, alive, rpc] {
-      if (!*alive) return;
-      const auto& owners = rpc->batch->owners;
-      const bool ok = rpc->controller.status().isOk() &&
-                      rpc->response.items_size() == static_cast<int>(owners.size());
-      if (!ok) {
-        LOG_EVERY_SEC(Warn, Center, 1, "DeliverBatch to room {} failed: {}", rpc->address,
-                      rpc->controller.status().toString());
-      }
-      for (size_t k = 0; k < owners.size(); ++k) {
-        const auto& [call, index] = owners[k];
-        const room::DeliverResponse* r = ok ? &rpc->response.items(static_cast<int>(k)) : nullptr;
-        const bool item_ok = r && r->connections_size() == static_cast<int>(index.size());
-        for (size_t j = 0; j < index.size(); ++j) {
-          if (item_ok) {
-            call->connections[index[j]] += r->connections(static_cast<int>(j));
-          } else {
-            call->failed[index[j]] = true;
-          }
-        }
-        if (--call->rooms_pending == 0) finishPush(call);
-      }
-    };
-    rpc::Channel* channel = rooms_->get(address);
-    if (!channel) {
-      rpc->controller.setStatus(unavailable("bad room address"));
-      finish();
-      continue;
-    }
-    room::Room_Stub(channel).DeliverBatch(&rpc->controller, &rpc->batch->request, &rpc->response,
-                                          rpc::newCallback(finish));
+  for (auto& [address, queue] : queues) {
+    for (auto& batch : queue->batches)
+      sendBatch(address, std::move(batch));
   }
 }
 
+void CenterServer::sendBatch(const std::string& address, std::unique_ptr<RoomBatch> batch) {
+  struct Rpc {
+    rpc::Controller controller;
+    room::DeliverBatchResponse response;
+    std::unique_ptr<RoomBatch> batch;
+    std::string address;
+  };
+  auto rpc = std::make_shared<Rpc>();
+  rpc->batch = std::move(batch);
+  rpc->address = address;
+  auto finish = [this, alive = liveness_.token(), rpc] {
+    if (!alive.alive()) return;
+    const auto& owners = rpc->batch->owners;
+    const bool ok = rpc->controller.status().isOk() &&
+                    rpc->response.items_size() == static_cast<int>(owners.size());
+    if (!ok) {
+      LOG_EVERY_SEC(Warn, Center, 1, "DeliverBatch to room {} failed: {}", rpc->address,
+                    rpc->controller.status().toString());
+    }
+    for (size_t k = 0; k < owners.size(); ++k) {
+      const auto& [call, index] = owners[k];
+      const room::DeliverResponse* r = ok ? &rpc->response.items(static_cast<int>(k)) : nullptr;
+      const bool item_ok = r && r->connections_size() == static_cast<int>(index.size());
+      for (size_t j = 0; j < index.size(); ++j) {
+        if (item_ok) {
+          call->connections[index[j]] += r->connections(static_cast<int>(j));
+        } else {
+          call->failed[index[j]] = true;
+        }
+      }
+      if (--call->items_pending == 0) finishPush(call);
+    }
+  };
+  centerMetrics().deliver_batches.inc();
+  rpc::Channel* channel = rooms_->get(address);
+  if (!channel) {
+    rpc->controller.setStatus(unavailable("bad room address"));
+    return finish();
+  }
+  room::Room_Stub(channel).DeliverBatch(&rpc->controller, &rpc->batch->request, &rpc->response,
+                                        rpc::newCallback(finish));
+}
+
 void CenterServer::finishPush(std::shared_ptr<PushCall> call) {
+  if (call->responder.responded()) return;  // answered 503 by stop()
   // The JSON is written straight from the call: {"messageId":"…","results":[{"user":…,
   // "device":…,"status":…,"connections":n}],"delivered":n,"offline":n}.
+  const auto& targets = call->push.targets;
   std::string json;
-  json.reserve(64 + 64 * call->targets.size());
+  json.reserve(64 + 64 * targets.size());
   json += "{\"messageId\":\"";
   json += std::to_string(call->message.id());
   json += "\",\"results\":[";
   uint32_t delivered = 0, offline = 0;
-  for (size_t t = 0; t < call->targets.size(); ++t) {
-    const auto& [user, device] = call->targets[t];
+  for (size_t t = 0; t < targets.size(); ++t) {
     const uint32_t connections = call->connections[t];
     const char* status;
     if (connections > 0) {
@@ -543,10 +483,10 @@ void CenterServer::finishPush(std::shared_ptr<PushCall> call) {
     }
     if (t) json += ',';
     json += "{\"user\":";
-    appendJsonString(&json, user);
-    if (!device.empty()) {
+    appendJsonString(&json, targets[t].user);
+    if (!targets[t].device.empty()) {
       json += ",\"device\":";
-      appendJsonString(&json, device);
+      appendJsonString(&json, targets[t].device);
     }
     json += ",\"status\":\"";
     json += status;
@@ -557,7 +497,7 @@ void CenterServer::finishPush(std::shared_ptr<PushCall> call) {
     }
     json += '}';
   }
-  const size_t errors = call->targets.size() - delivered - offline;
+  const size_t errors = targets.size() - delivered - offline;
   centerMetrics().delivered.inc(delivered);
   centerMetrics().offline.inc(offline);
   if (errors) centerMetrics().errors.inc(errors);
@@ -569,102 +509,174 @@ void CenterServer::finishPush(std::shared_ptr<PushCall> call) {
   call->responder.respond(200, std::move(json), "application/json");
 }
 
-void CenterServer::handleGetUser(http::HttpRequest& req, http::HttpResponder r) {
-  const std::string app(req.pathParam("app").value_or(""));
-  const std::string user(req.pathParam("user").value_or(""));
-  AppState* state = authorize(app, req, r);
-  if (!state) return;
-  if (rateLimited(*state, r)) return;
-  if (!validName(user)) return r.respondError(400, "bad user");
+// ---- GET /v1/apps/{app}/users/{user} and POST .../kick ----
+
+void CenterServer::lookupUser(std::shared_ptr<Pending> pending, const std::string& app,
+                              const std::string& user,
+                              std::function<void(std::vector<Session>&&)> found) {
   std::vector<reg::UserKey> keys(1);
   keys[0].set_app(app);
   keys[0].set_user(user);
-  auto alive = alive_;
-  auto responder = std::make_shared<http::HttpResponder>(std::move(r));
   register_->lookup(
-      std::move(keys),
-      [alive, responder, app, user](const Status& st, std::vector<std::vector<Session>>&& found) {
-        if (!*alive) return;
-        if (!st.isOk())
-          return responder->respondError(503, "session lookup failed: " + st.toString());
-        center::UserResponse out;
-        out.set_app(app);
-        out.set_user(user);
-        for (const Session& s : found[0]) {
-          center::SessionInfo* info = out.add_sessions();
-          info->set_device(s.device());
-          info->set_room(s.room_id());
-          info->set_since_ms(s.since_ms());
+      std::move(keys), [alive = liveness_.token(), pending, found = std::move(found)](
+                           const Status& st, std::vector<std::vector<Session>>&& all) {
+        if (!alive.alive() || pending->responder.responded()) return;
+        if (!st.isOk()) {
+          return pending->responder.respondError(503, "session lookup failed: " + st.toString());
         }
-        out.set_online(out.sessions_size() > 0);
-        http::respondJson(*responder, 200, out);
+        found(std::move(all[0]));
       });
 }
 
+void CenterServer::handleGetUser(http::HttpRequest& req, http::HttpResponder r) {
+  if (!admitUserCall(req, r)) return;
+  const std::string app(*req.pathParam("app"));
+  const std::string user(*req.pathParam("user"));
+  auto pending = std::make_shared<Pending>();
+  pending->responder = std::move(r);
+  track(pending);
+  lookupUser(pending, app, user, [pending, app, user](std::vector<Session>&& sessions) {
+    center::UserResponse out;
+    out.set_app(app);
+    out.set_user(user);
+    for (const Session& s : sessions) {
+      center::SessionInfo* info = out.add_sessions();
+      info->set_device(s.device());
+      info->set_room(s.room_id());
+      info->set_since_ms(s.since_ms());
+    }
+    out.set_online(out.sessions_size() > 0);
+    http::respondJson(pending->responder, 200, out);
+  });
+}
+
 void CenterServer::handleKick(http::HttpRequest& req, http::HttpResponder r) {
-  const std::string app(req.pathParam("app").value_or(""));
-  const std::string user(req.pathParam("user").value_or(""));
-  AppState* state = authorize(app, req, r);
-  if (!state) return;
-  if (rateLimited(*state, r)) return;
-  if (!validName(user)) return r.respondError(400, "bad user");
+  if (!admitUserCall(req, r)) return;
   center::KickRequest kick;
   if (!req.body().empty()) {
     if (Status st = http::parseJsonBody(req, &kick); !st.isOk())
       return r.respondError(400, st.message());
   }
-  std::vector<reg::UserKey> keys(1);
-  keys[0].set_app(app);
-  keys[0].set_user(user);
-  auto alive = alive_;
-  auto responder = std::make_shared<http::HttpResponder>(std::move(r));
-  register_->lookup(
-      std::move(keys), [this, alive, responder, app, user, kick](
-                           const Status& st, std::vector<std::vector<Session>>&& found) {
-        if (!*alive) return;
-        if (!st.isOk())
-          return responder->respondError(503, "session lookup failed: " + st.toString());
-        std::set<std::string> rooms;
-        for (const Session& s : found[0]) {
-          if (kick.device().empty() || s.device() == kick.device()) rooms.insert(s.room_address());
-        }
-        struct Tally {
-          uint32_t kicked = 0;
-          size_t pending = 0;
-        };
-        auto tally = std::make_shared<Tally>();
-        tally->pending = rooms.size();
-        auto reply = [responder, tally] {
-          center::KickResponse out;
-          out.set_kicked(tally->kicked);
-          http::respondJson(*responder, 200, out);
-        };
-        if (rooms.empty()) return reply();
-        for (const auto& address : rooms) {
-          struct Rpc {
-            rpc::Controller controller;
-            room::KickRequest request;
-            room::KickResponse response;
-          };
-          auto rpc = std::make_shared<Rpc>();
-          rpc->request.set_app(app);
-          rpc->request.set_user(user);
-          rpc->request.set_device(kick.device());
-          rpc->request.set_reason(kick.reason());
-          auto done = [alive, rpc, tally, reply] {
-            if (!*alive) return;
-            if (rpc->controller.status().isOk()) tally->kicked += rpc->response.kicked();
-            if (--tally->pending == 0) reply();
-          };
-          rpc::Channel* channel = rooms_->get(address);
-          if (!channel) {
-            done();
-            continue;
-          }
-          room::Room_Stub(channel).Kick(&rpc->controller, &rpc->request, &rpc->response,
-                                        rpc::newCallback(done));
-        }
-      });
+  if (!kick.device().empty() && !validName(kick.device()))
+    return r.respondError(400, "bad device (1..128 printable bytes)");
+  if (kick.reason().size() > kMaxKickReasonBytes || !isValidUtf8(kick.reason()))
+    return r.respondError(400, "'reason' must be UTF-8 of at most 256 bytes");
+  room::KickRequest request;
+  request.set_app(std::string(*req.pathParam("app")));
+  request.set_user(std::string(*req.pathParam("user")));
+  request.set_device(kick.device());
+  request.set_reason(kick.reason());
+  auto pending = std::make_shared<Pending>();
+  pending->responder = std::move(r);
+  track(pending);
+  lookupUser(pending, request.app(), request.user(),
+             [this, pending, request](std::vector<Session>&& sessions) {
+               std::set<std::string> rooms;
+               for (const Session& s : sessions) {
+                 if (request.device().empty() || s.device() == request.device())
+                   rooms.insert(s.room_address());
+               }
+               kickInRooms(pending, {rooms.begin(), rooms.end()}, request);
+             });
+}
+
+void CenterServer::kickInRooms(std::shared_ptr<Pending> pending, std::vector<std::string> rooms,
+                               room::KickRequest request) {
+  struct Tally {
+    uint32_t kicked = 0;
+    size_t waiting = 0;
+  };
+  auto tally = std::make_shared<Tally>();
+  tally->waiting = rooms.size();
+  auto reply = [pending, tally] {
+    if (pending->responder.responded()) return;
+    center::KickResponse out;
+    out.set_kicked(tally->kicked);
+    http::respondJson(pending->responder, 200, out);
+  };
+  if (rooms.empty()) return reply();
+  for (const auto& address : rooms) {
+    struct Rpc {
+      rpc::Controller controller;
+      room::KickRequest request;
+      room::KickResponse response;
+    };
+    auto rpc = std::make_shared<Rpc>();
+    rpc->request = request;
+    auto done = [alive = liveness_.token(), rpc, tally, reply] {
+      if (!alive.alive()) return;
+      if (rpc->controller.status().isOk()) tally->kicked += rpc->response.kicked();
+      if (--tally->waiting == 0) reply();
+    };
+    rpc::Channel* channel = rooms_->get(address);
+    if (!channel) {
+      done();
+      continue;
+    }
+    room::Room_Stub(channel).Kick(&rpc->controller, &rpc->request, &rpc->response,
+                                  rpc::newCallback(done));
+  }
+}
+
+// ---- graceful stop ----
+
+void CenterServer::stop(std::function<void()> done) {
+  if (stopping_) return;
+  stopping_ = true;
+  stop_done_ = std::move(done);
+  if (!http_) return finishStop();  // never started
+  stop_deadline_ms_ = loop_.nowMs() + options_.stop_grace.count();
+  LOG_INFO(Center, "stopping: {} requests in flight, up to {} ms", pending_.size(),
+           options_.stop_grace.count());
+  stop_timer_ = net::PeriodicTimer::create(
+      loop_, [this] { onStopTick(); }, /*keep_alive=*/true);
+  stop_timer_->start(std::chrono::milliseconds(kStopTickMs));
+}
+
+void CenterServer::onStopTick() {
+  if (finish_posted_) return;
+  const int64_t now = loop_.nowMs();
+  const bool late = now >= stop_deadline_ms_;
+  if (late && !pending_.empty()) {
+    // Answered now; they go out before the loop next waits, the servers close on a later turn.
+    std::vector<std::shared_ptr<Pending>> left;
+    for (auto& [id, weak] : pending_) {
+      if (auto p = weak.lock()) left.push_back(std::move(p));
+    }
+    pending_.clear();
+    LOG_WARN(Center, "stop: {} requests still waiting after {} ms: answering 503", left.size(),
+             options_.stop_grace.count());
+    centerMetrics().stop_abandoned.inc(left.size());
+    for (auto& p : left)
+      p->responder.respondError(503, "center is stopping");
+  }
+  const bool quiet =
+      pending_.empty() && (http_->connectionCount() == 0 || now - last_activity_ms_ >= kStopIdleMs);
+  if (!quiet && !late) return;
+  // Close on a later turn, after the loop has written what was answered until now (writes go
+  // out just before the loop waits for I/O, after timers run), and only if nothing came in
+  // meanwhile (or the grace is over).
+  finish_posted_ = true;
+  loop_.post([this, alive = liveness_.token(), seen = activity_, late] {
+    if (!alive.alive()) return;
+    finish_posted_ = false;
+    if (late || (seen == activity_ && pending_.empty())) finishStop();
+  });
+}
+
+void CenterServer::finishStop() {
+  LOG_INFO(Center, "stopped");
+  liveness_.kill();  // callbacks still queued in register and room channels do nothing now
+  if (stop_timer_) stop_timer_->close();
+  stop_timer_ = nullptr;
+  if (http_) http_->close();
+  http_ = nullptr;
+  admin_.reset();
+  pending_.clear();
+  pending_deliveries_.clear();
+  rooms_.reset();
+  register_.reset();
+  if (stop_done_) loop_.post(std::move(stop_done_));
 }
 
 std::string CenterServer::statusJson() const {
@@ -672,11 +684,13 @@ std::string CenterServer::statusJson() const {
                     "\",\"node_id\":" + std::to_string(options_.node_id) +
                     ",\"pid\":" + std::to_string(::getpid()) +
                     ",\"pushes\":" + std::to_string(pushes_) +
+                    ",\"pending\":" + std::to_string(pending_.size()) +
+                    ",\"stopping\":" + (stopping_ ? "true" : "false") +
                     ",\"rooms\":" + std::to_string(rooms_ ? rooms_->size() : 0) + ",\"apps\":{";
   for (size_t i = 0; i < apps_.size(); ++i) {
     if (i) out += ',';
-    out +=
-        "\"" + apps_[i]->config.name + "\":{\"pushes\":" + std::to_string(apps_[i]->pushes) + "}";
+    appendJsonString(&out, apps_[i]->config.name);
+    out += ":{\"pushes\":" + std::to_string(apps_[i]->pushes) + "}";
   }
   return out + "}}";
 }

@@ -7,103 +7,157 @@
 #include <unordered_map>
 #include <vector>
 
-#include "common/base/config.h"
 #include "common/base/id_generator.h"
+#include "common/base/liveness.h"
 #include "common/base/result.h"
 #include "common/http/http_server.h"
-#include "common/rpc/channel.h"
+#include "services/center/api_key_table.h"
+#include "services/center/auth_failure_limiter.h"
+#include "services/center/center_options.h"
 #include "services/center/rate_limiter.h"
 #include "services/center/room_pool.h"
 #include "services/register/register_client.h"
 
-namespace push::config {
-class CenterConfig;
+namespace push::net {
+class PeriodicTimer;
+}
+namespace push::room {
+class KickRequest;
 }
 
 namespace push::center {
-
-struct CenterOptions {
-  struct App {
-    std::string name;
-    std::vector<std::string> api_keys;
-    double rate_per_s = 1000;
-    double burst = 2000;
-  };
-  http::HttpServer::Options http;
-  std::vector<App> apps;
-  reg::RegisterClient::Options register_client;
-  rpc::Channel::Options room_channel;
-  uint32_t node_id = 0;
-  uint32_t max_targets = 10'000;
-  uint32_t max_payload_bytes = 4096;
-  // This process's own /healthz, /metrics, /status ("" = none; the API port has them too).
-  std::string admin_address;
-
-  static Result<CenterOptions> fromConfig(const config::CenterConfig& config,
-                                          const ConfigFile* file);
-};
 
 // The operator HTTP API (DESIGN.md 2, center):
 //   POST /v1/push                              push to users or devices of an app
 //   GET  /v1/apps/{app}/users/{user}           the user's online sessions
 //   POST /v1/apps/{app}/users/{user}/kick      close the user's sessions (optional device)
-// plus /healthz, /metrics and /status (also on a separate admin port when admin_address is
-// set: the one that answers for this process when several workers share the API port). Every
-// /v1 call needs `Authorization: Bearer <api key>`
-// of the app; each app has a token-bucket rate limit (429 with Retry-After beyond it).
+// plus /healthz, /metrics and /status (also on a separate admin port when options.admin has
+// an address: the one that answers for this process when several workers share the API
+// port). While stopping, /healthz answers 503 "stopping".
 //
-// A push: validate -> message id (IdGenerator, node_id) -> register Lookup (one batched call
-// per register shard) -> group targets by room -> one Room.Deliver per room -> per-target
-// outcome. Users not online are reported "offline" (stored delivery comes with saver).
+// Every /v1 call needs `Authorization: Bearer <api key>`; the key names its app (ApiKeyTable:
+// digests, constant-time compare) and is checked before the body is read. A missing or wrong
+// key, a key of another app and an unknown app all get the same 401 (same body,
+// `WWW-Authenticate: Bearer`): nothing tells apps apart. Each failure counts against the
+// client's address (AuthFailureLimiter); a client over it gets 429 with Retry-After before its
+// key is looked at. Each app has a token-bucket rate limit (429 with Retry-After beyond it).
 //
-// Ownership: create(), start(); stop(done) closes the HTTP server and every channel, then
-// runs `done`. Loop-thread only.
+// A push: key -> app rate limit -> body (parsePushRequest; 400 names the rule) -> message id
+// (IdGenerator, node_id) -> register Lookup (one batched call per register shard) -> targets
+// grouped by room -> one loop turn's items per room sent as Room.DeliverBatch calls cut by
+// BatchSplitter (bytes, items, targets: a room closes a channel that sends a frame over its
+// limit) -> per-target outcome. Users not online are "offline" (stored delivery comes with
+// saver); targets whose room did not answer are "error".
+//
+// Ownership: create(), start(); stop(done) is graceful (below); destroy after `done` ran.
+// Loop-thread only.
 class CenterServer {
  public:
   static Result<std::unique_ptr<CenterServer>> create(net::EventLoop& loop, CenterOptions options);
+  // Closes whatever stop() has not (a server destroyed without stop() drops its requests).
   ~CenterServer();
 
   Status start();
   const net::InetAddress& address() const { return address_; }
-  // The admin port's address; unset (port 0) without admin_address.
+  // The admin port's address; unset (port 0) without options.admin.
   const net::InetAddress& adminAddress() const { return admin_address_; }
+
+  // Graceful stop. /healthz answers 503 "stopping" from now on. Requests already received —
+  // and those still arriving on connections already open, e.g. the rest of a pipelined batch —
+  // run to the end (register lookup, room deliveries, the answer written). Once none is left
+  // and no connection has sent a request for kStopIdleMs (or no connection is open), the API
+  // and admin servers close (answers already written go out), then the register and room
+  // channels, and `done` runs on a later loop turn. At options.stop_grace, requests still
+  // waiting are answered 503 and the servers close the same way.
+  // A second call is ignored (the first `done` still runs). Loop-thread only.
+  //
+  // TODO(center): the API port keeps accepting connections until the end: common/http's
+  // HttpServer has no way to stop listening without closing every connection. With one, new
+  // connections would go to the other workers while this one drains.
   void stop(std::function<void()> done);
+  bool stopping() const { return stopping_; }
+  // Requests waiting for register or rooms (answered by stop() at its deadline).
+  size_t pendingRequests() const { return pending_.size(); }
   std::string statusJson() const;
+
+  // How long the API must be quiet (no request received, none waiting) before stop() closes
+  // it. Long enough for a pipelining client whose reading was paused (HttpServer's
+  // max_pipelined) to be read again.
+  static constexpr int64_t kStopIdleMs = 200;
+  // Longest kick reason passed to rooms (the room refuses more).
+  static constexpr size_t kMaxKickReasonBytes = 256;
 
  private:
   struct AppState;
+  struct Pending;
   struct PushCall;
+  struct RoomBatch;
+  struct RoomQueue;
   CenterServer(net::EventLoop& loop, CenterOptions options);
 
-  // Finds the app and checks the bearer key: answers 401/403/404 itself and returns null on
-  // failure.
-  AppState* authorize(const std::string& app, http::HttpRequest& req, http::HttpResponder& r);
+  // Per-IP failure limit, then the bearer key. Returns the key's app, or answers 429/401
+  // itself and returns null.
+  AppState* authenticate(const http::HttpRequest& req, http::HttpResponder& r);
+  // The uniform 401 (and its accounting).
+  void refuseAuth(const http::HttpRequest& req, http::HttpResponder& r);
+  // For /v1/apps/{app}/...: authenticate, the path's app is the key's, rate limit, a valid
+  // {user}. Returns the app or answers itself and returns null.
+  AppState* admitUserCall(http::HttpRequest& req, http::HttpResponder& r);
   bool rateLimited(AppState& app, http::HttpResponder& r);
 
   void handlePush(http::HttpRequest& req, http::HttpResponder r);
   void handleGetUser(http::HttpRequest& req, http::HttpResponder r);
   void handleKick(http::HttpRequest& req, http::HttpResponder r);
+  // The sessions of one user for the request `pending`: `found` runs with them, unless the
+  // lookup failed (then `pending` is answered 503), the server is gone or `pending` was
+  // answered meanwhile.
+  void lookupUser(std::shared_ptr<Pending> pending, const std::string& app, const std::string& user,
+                  std::function<void(std::vector<Session>&&)> found);
+  void kickInRooms(std::shared_ptr<Pending> pending, std::vector<std::string> rooms,
+                   room::KickRequest request);
   void deliver(std::shared_ptr<PushCall> call);
+  void queueItem(const std::string& address, std::shared_ptr<PushCall> call,
+                 const std::vector<size_t>& targets, size_t begin, size_t end);
   void flushDeliveries();
+  void sendBatch(const std::string& address, std::unique_ptr<RoomBatch> batch);
   void finishPush(std::shared_ptr<PushCall> call);
+
+  // Keeps `p` in pending_ until it is answered (any way: the responder's completion hook).
+  void track(const std::shared_ptr<Pending>& p);
+  // stop(): checked every few ms while stopping.
+  void onStopTick();
+  void finishStop();
 
   net::EventLoop& loop_;
   CenterOptions options_;
   std::vector<std::unique_ptr<AppState>> apps_;
+  ApiKeyTable keys_;
+  AuthFailureLimiter auth_failures_;
   std::unique_ptr<IdGenerator> ids_;
   std::unique_ptr<reg::RegisterClient> register_;
   std::unique_ptr<RoomPool> rooms_;
   http::HttpServer* http_ = nullptr;
-  http::HttpServer* admin_ = nullptr;
+  http::HttpServerPtr admin_;
   net::InetAddress address_;
   net::InetAddress admin_address_;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  Liveness liveness_;
   uint64_t pushes_ = 0;
-  // Deliveries of this loop turn, per room address: one DeliverBatch each before the loop
-  // waits for I/O.
-  struct RoomBatch;
-  std::unordered_map<std::string, std::unique_ptr<RoomBatch>> pending_deliveries_;
+  // Deliveries of this loop turn per room address, already cut into batches: all sent just
+  // before the loop waits for I/O.
+  std::unordered_map<std::string, std::unique_ptr<RoomQueue>> pending_deliveries_;
   bool deliver_flush_scheduled_ = false;
+  // Requests waiting for register or rooms, by id.
+  std::unordered_map<uint64_t, std::weak_ptr<Pending>> pending_;
+  uint64_t next_pending_id_ = 1;
+  // Loop time of the last request received or answered, and a count of both (stop() waits
+  // for quiet).
+  int64_t last_activity_ms_ = 0;
+  uint64_t activity_ = 0;
+  bool finish_posted_ = false;
+  bool stopping_ = false;
+  int64_t stop_deadline_ms_ = 0;
+  std::function<void()> stop_done_;
+  net::PeriodicTimer* stop_timer_ = nullptr;
 };
 
 }  // namespace push::center

@@ -12,7 +12,9 @@
 // in the config, or --admin) is per worker: worker i listens on its port + i.
 //
 // Prints "HTTP_ADDRESS <host:port>" once serving (each worker prints it), then
-// "ADMIN_ADDRESS <host:port>" when there is an admin port; SIGINT/SIGTERM stop it.
+// "ADMIN_ADDRESS <host:port>" when there is an admin port. SIGTERM/SIGINT stop it gracefully
+// (CenterServer::stop: requests already received are answered, within stop_grace_ms) and it
+// exits 0; with --workers the parent forwards the signal to every worker and waits for them.
 #include <unistd.h>
 
 #include <algorithm>
@@ -129,7 +131,7 @@ int main(int argc, char** argv) {
   return service::superviseWorkers("push-center", n, [&base, poll](int i) {
     center::CenterOptions o = base;
     o.node_id = base.node_id + static_cast<uint32_t>(i);
-    if (!o.admin_address.empty()) o.admin_address = service::shiftPort(base.admin_address, i);
+    if (!o.admin.address.empty()) o.admin.address = service::shiftPort(base.admin.address, i);
     return runCenter(std::move(o), poll);
   });
 }

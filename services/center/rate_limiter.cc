@@ -28,4 +28,9 @@ int64_t TokenBucket::waitMs(int64_t now_ms) {
   return static_cast<int64_t>(std::ceil((1.0 - tokens_) * 1000.0 / rate_));
 }
 
+bool TokenBucket::full(int64_t now_ms) {
+  refill(now_ms);
+  return tokens_ >= burst_;
+}
+
 }  // namespace push::center

@@ -13,6 +13,9 @@ class TokenBucket {
   bool tryTake(int64_t now_ms);
   // Milliseconds until a token is available (0 when one is).
   int64_t waitMs(int64_t now_ms);
+  // True when the bucket has refilled to its burst: it then behaves exactly like a new one,
+  // so a table of buckets may forget it.
+  bool full(int64_t now_ms);
 
  private:
   void refill(int64_t now_ms);

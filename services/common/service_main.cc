@@ -6,7 +6,6 @@
 #include <google/protobuf/message.h>
 
 #include "common/base/log.h"
-#include "common/http/http_server.h"
 #include "proto/config.pb.h"
 
 namespace push::service {
@@ -48,15 +47,6 @@ Result<std::unique_ptr<ConfigFile>> loadConfig(CommandLine& cl, int argc, char**
   if (cl.has("log-level")) log->set_level(cl.get("log-level"));
   RETURN_IF_ERROR(log::configure(*log));
   return file;
-}
-
-Result<http::HttpServer*> startAdmin(net::EventLoop& loop, const config::HttpServerConfig& config,
-                                     http::AdminInfo info) {
-  if (config.listen().address().empty()) return static_cast<http::HttpServer*>(nullptr);
-  http::Router router;
-  http::mountAdmin(router, std::move(info));
-  return http::HttpServer::listen(loop, http::HttpServer::Options::fromConfig(config),
-                                  std::move(router));
 }
 
 void announce(std::string_view key, const net::InetAddress& address) {

@@ -1,7 +1,7 @@
 #pragma once
 
 // Pieces every service main uses (STYLE.md 1: main only parses flags, loads config, builds the
-// objects and runs the loop).
+// objects and runs the loop). The admin port helper is services/common/admin_port.h.
 
 #include <chrono>
 #include <memory>
@@ -10,21 +10,13 @@
 
 #include "common/base/command_line.h"
 #include "common/base/config.h"
-#include "common/http/admin.h"
 #include "common/net/inet_address.h"
 
 namespace google::protobuf {
 class Message;
 }
 namespace push::config {
-class HttpServerConfig;
 class LogConfig;
-}  // namespace push::config
-namespace push::net {
-class EventLoop;
-}
-namespace push::http {
-class HttpServer;
 }
 
 namespace push::service {
@@ -40,11 +32,6 @@ Result<std::chrono::microseconds> busyPollFlag(const CommandLine& cl);
 // prints usage and returns CANCELLED; every error names the flag, or the file, line and field.
 Result<std::unique_ptr<ConfigFile>> loadConfig(CommandLine& cl, int argc, char** argv,
                                                google::protobuf::Message* config);
-
-// The admin HTTP server (/healthz, /metrics, /status) when `config.listen.address` is set;
-// nullptr when it is empty (disabled).
-Result<http::HttpServer*> startAdmin(net::EventLoop& loop, const config::HttpServerConfig& config,
-                                     http::AdminInfo info);
 
 // Prints "<key> <host:port>" on stdout and flushes: scripts and tests wait for these lines.
 void announce(std::string_view key, const net::InetAddress& address);

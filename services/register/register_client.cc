@@ -79,7 +79,7 @@ RegisterClient::RegisterClient(net::EventLoop& loop, Options options)
 }
 
 RegisterClient::~RegisterClient() {
-  *alive_ = false;
+  liveness_.kill();  // first: closing the channels below completes calls
   if (timer_) timer_->close();
   shards_.clear();  // closes channels: calls in flight complete CANCELLED
   // Lookups queued this turn and not sent yet complete too (STYLE.md 9).
@@ -127,7 +127,7 @@ void RegisterClient::flush() {
 
 void RegisterClient::sendBatch(size_t shard) {
   ShardState& s = *shards_[shard];
-  auto alive = alive_;
+  auto alive = liveness_.token();
   // Online before offline: a session that came and went within one batch ends up absent.
   if (s.online.sessions_size() > 0) {
     struct Call {
@@ -139,7 +139,7 @@ void RegisterClient::sendBatch(size_t shard) {
     call->request.Swap(&s.online);
     s.stub->Online(&call->controller, &call->request, &call->response,
                    rpc::newCallback([this, alive, call, shard] {
-                     if (!*alive || call->controller.status().isOk()) return;
+                     if (!alive.alive() || call->controller.status().isOk()) return;
                      LOG_EVERY_SEC(Warn, Register, 1,
                                    "Online batch of {} to register {} failed: {}",
                                    call->request.sessions_size(), shards_[shard]->address,
@@ -157,7 +157,7 @@ void RegisterClient::sendBatch(size_t shard) {
     call->request.Swap(&s.offline);
     s.stub->Offline(&call->controller, &call->request, &call->response,
                     rpc::newCallback([this, alive, call, shard] {
-                      if (!*alive || call->controller.status().isOk()) return;
+                      if (!alive.alive() || call->controller.status().isOk()) return;
                       LOG_EVERY_SEC(Warn, Register, 1,
                                     "Offline batch of {} to register {} failed: {}",
                                     call->request.sessions_size(), shards_[shard]->address,
@@ -174,13 +174,13 @@ void RegisterClient::heartbeat(const RoomHeartbeatRequest& request,
     RoomHeartbeatRequest request;
     RoomHeartbeatResponse response;
   };
-  auto alive = alive_;
+  auto alive = liveness_.token();
   for (size_t i = 0; i < shards_.size(); ++i) {
     auto call = std::make_shared<Call>();
     call->request = request;
     shards_[i]->stub->RoomHeartbeat(&call->controller, &call->request, &call->response,
                                     rpc::newCallback([alive, call, done, i] {
-                                      if (!*alive) return;
+                                      if (!alive.alive()) return;
                                       done(i, call->controller.status(), call->response.resync());
                                     }));
   }
@@ -194,8 +194,8 @@ void RegisterClient::lookup(std::vector<UserKey> users, LookupDone done) {
   pending_lookups_.push_back(std::move(p));
   if (!lookup_flush_scheduled_) {
     lookup_flush_scheduled_ = true;
-    loop_.runBeforePoll([this, alive = alive_] {
-      if (*alive) flushLookups();
+    loop_.runBeforePoll([this, alive = liveness_.token()] {
+      if (alive.alive()) flushLookups();
     });
   }
 }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/base/liveness.h"
 #include "common/base/result.h"
 #include "common/rpc/channel.h"
 #include "proto/register.pb.h"
@@ -85,7 +86,7 @@ class RegisterClient {
   std::vector<uint16_t> slot_to_shard_;
   net::PeriodicTimer* timer_ = nullptr;
   std::function<void(size_t, const Status&)> on_batch_failed_;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  Liveness liveness_;  // callbacks of calls and posted flushes check it
   std::vector<std::shared_ptr<PendingLookup>> pending_lookups_;
   bool lookup_flush_scheduled_ = false;
 };

@@ -3,13 +3,13 @@
 #include <algorithm>
 
 #include "common/base/clock.h"
+#include "common/base/json_writer.h"
 #include "common/base/log.h"
 #include "common/base/metrics.h"
 #include "common/net/event_loop.h"
 #include "common/net/periodic_timer.h"
 #include "common/rpc/channel.h"
 #include "common/rpc/controller.h"
-#include "proto/config.pb.h"
 #include "proto/room.pb.h"
 
 namespace push::reg {
@@ -39,8 +39,9 @@ RegisterMetrics& regMetrics() {
 
 // One ListSessions pull from one room.
 struct RegisterService::Pull {
+  Pull(RegisterService* s, Liveness::Token a) : service(s), alive(std::move(a)) {}
   RegisterService* service;
-  std::shared_ptr<bool> alive;
+  Liveness::Token alive;
   std::string room_id;
   rpc::ChannelPtr channel;
   rpc::Controller controller;
@@ -49,23 +50,8 @@ struct RegisterService::Pull {
   size_t sessions = 0;
 };
 
-Result<RegisterService::Options> RegisterService::Options::fromConfig(
-    const config::RegisterConfig& config) {
-  Options o;
-  if (!config.slots().empty()) {
-    ASSIGN_OR_RETURN(o.slots, SlotSet::parse(config.slots()));
-  }
-  if (config.room_timeout_ms())
-    o.room_timeout = std::chrono::milliseconds(config.room_timeout_ms());
-  if (config.max_sessions_per_user()) o.max_sessions_per_user = config.max_sessions_per_user();
-  return o;
-}
-
 RegisterService::RegisterService(net::EventLoop& loop, Options options)
-    : loop_(loop),
-      options_(std::move(options)),
-      table_(options_.max_sessions_per_user),
-      alive_(std::make_shared<bool>(true)) {
+    : loop_(loop), options_(std::move(options)), table_(options_.max_sessions_per_user) {
   liveness_timer_ = net::PeriodicTimer::create(loop_, [this] { checkLiveness(); });
   liveness_timer_->start(std::min<std::chrono::milliseconds>(options_.room_timeout / 4,
                                                              std::chrono::milliseconds(1000)));
@@ -81,7 +67,7 @@ void RegisterService::close() {
     liveness_timer_->close();
     liveness_timer_ = nullptr;
   }
-  *alive_ = false;
+  liveness_.kill();
   for (auto& weak : pulls_) {
     if (auto pull = weak.lock()) pull->channel.reset();  // its call completes CANCELLED
   }
@@ -207,9 +193,7 @@ void RegisterService::startPull(const std::string& room_id, RoomState& room) {
   options.timeout = std::chrono::seconds(5);
   auto channel = rpc::Channel::create(loop_, options);
   if (!channel.isOk()) return;
-  auto pull = std::make_shared<Pull>();
-  pull->service = this;
-  pull->alive = alive_;
+  auto pull = std::make_shared<Pull>(this, liveness_.token());
   pull->room_id = room_id;
   pull->channel.reset(*channel);
   if (!pull->channel->setEndpoints(std::vector<std::string>{room.address}).isOk()) return;
@@ -234,7 +218,7 @@ void RegisterService::pullPage(std::shared_ptr<Pull> pull) {
   pull->response.Clear();
   room::Room_Stub stub(pull->channel.get());
   stub.ListSessions(&pull->controller, &pull->request, &pull->response, rpc::newCallback([pull] {
-    if (!*pull->alive) return;  // service closed; the channel closes with `pull`
+    if (!pull->alive.alive()) return;  // service closed; the channel closes with `pull`
     RegisterService* self = pull->service;
     auto it = self->rooms_.find(pull->room_id);
     if (it == self->rooms_.end()) return;  // the room went away meanwhile
@@ -265,19 +249,27 @@ void RegisterService::pullPage(std::shared_ptr<Pull> pull) {
 }
 
 std::string RegisterService::statusJson() const {
-  std::string out = "{\"sessions\":" + std::to_string(table_.sessionCount()) +
-                    ",\"users\":" + std::to_string(table_.userCount()) + ",\"slots\":\"" +
-                    options_.slots.toString() + "\",\"rooms\":[";
-  bool first = true;
+  JsonWriter w(128 + rooms_.size() * 96);
+  w.beginObject();
+  writeStatus(w);
+  w.endObject();
+  return w.take();
+}
+
+void RegisterService::writeStatus(JsonWriter& w) const {
+  w.key("sessions").uint64(table_.sessionCount());
+  w.key("users").uint64(table_.userCount());
+  w.key("slots").string(options_.slots.toString());
+  w.key("rooms").beginArray();
   for (const auto& [id, room] : rooms_) {
-    if (!first) out += ',';
-    first = false;
-    out += "{\"id\":\"" + id + "\",\"address\":\"" + room.address +
-           "\",\"sessions\":" + std::to_string(table_.sessionsOfRoom(id)) +
-           ",\"synced\":" + (room.synced ? "true" : "false") + "}";
+    w.beginObject();
+    w.key("id").string(id);
+    w.key("address").string(room.address);
+    w.key("sessions").uint64(table_.sessionsOfRoom(id));
+    w.key("synced").boolean(room.synced);
+    w.endObject();
   }
-  out += "]}";
-  return out;
+  w.endArray();
 }
 
 }  // namespace push::reg

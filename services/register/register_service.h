@@ -8,6 +8,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "common/base/liveness.h"
 #include "proto/register.pb.h"
 #include "services/register/session_table.h"
 #include "services/register/slot_map.h"
@@ -16,8 +17,8 @@ namespace push::net {
 class EventLoop;
 class PeriodicTimer;
 }  // namespace push::net
-namespace push::config {
-class RegisterConfig;
+namespace push {
+class JsonWriter;
 }
 
 namespace push::reg {
@@ -32,16 +33,20 @@ namespace push::reg {
 // Liveness: a room silent for room_timeout loses its sessions; a new room id at the address of
 // an older one (the room restarted) drops the older one's sessions at once.
 //
-// Loop-thread only. Call close() before destroying (it stops the timer and the pulls).
+// Served by RegisterServer (register_server.h), which also builds the options from config
+// (RegisterOptions::fromConfig). Loop-thread only. Call close() before destroying (it stops
+// the timer and the pulls); the RPC server that dispatches to it must be gone first.
 class RegisterService final : public Register {
  public:
   struct Options {
+    // Slots this instance owns; sessions of other slots are refused (wrong_slot). Default: all.
     SlotSet slots = SlotSet::all();
+    // A room silent (no RoomHeartbeat) this long loses its sessions. Default: 10 s.
     std::chrono::milliseconds room_timeout{10000};
+    // Sessions kept per (app, user); the oldest goes beyond. Default: 64.
     uint32_t max_sessions_per_user = 64;
-    // Page size of ListSessions pulls.
+    // Sessions asked for per ListSessions page. Default: 2000 (the room caps at 10000).
     uint32_t pull_page = 2000;
-    static Result<Options> fromConfig(const config::RegisterConfig& config);
   };
 
   RegisterService(net::EventLoop& loop, Options options);
@@ -60,8 +65,12 @@ class RegisterService final : public Register {
 
   const SessionTable& table() const { return table_; }
   size_t roomCount() const { return rooms_.size(); }
-  // {"sessions":N,"users":N,"rooms":[{"id":..,"address":..,"sessions":N,"synced":b}],...}
+  // {"sessions":N,"users":N,"slots":"0-1023","rooms":[{"id":..,"address":..,"sessions":N,
+  // "synced":b}]}. Room ids and addresses come from RPC callers: escaped by JsonWriter (invalid
+  // UTF-8 becomes U+FFFD), so the document is valid JSON whatever they hold.
   std::string statusJson() const;
+  // The members of statusJson() into an object `w` has open (for a document of the caller's).
+  void writeStatus(JsonWriter& w) const;
 
  private:
   struct RoomState {
@@ -85,7 +94,7 @@ class RegisterService final : public Register {
   SessionTable table_;
   std::unordered_map<std::string, RoomState> rooms_;
   net::PeriodicTimer* liveness_timer_ = nullptr;
-  std::shared_ptr<bool> alive_;             // pulls in flight check it after close()
+  Liveness liveness_;                       // pulls in flight check it after close()
   std::vector<std::weak_ptr<Pull>> pulls_;  // closed by close()
 };
 

@@ -51,8 +51,9 @@ bool SessionTable::add(const Session& s) {
     }
   }
   if (entries.size() >= max_per_user_) {
-    auto oldest = std::min_element(entries.begin(), entries.end(),
-                                   [](const Entry& a, const Entry& b) { return a.since_ms < b.since_ms; });
+    auto oldest =
+        std::min_element(entries.begin(), entries.end(),
+                         [](const Entry& a, const Entry& b) { return a.since_ms < b.since_ms; });
     --rooms_[oldest->room].sessions;
     entries.erase(oldest);
     --sessions_;

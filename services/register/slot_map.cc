@@ -30,18 +30,21 @@ Result<SlotSet> SlotSet::parse(std::string_view text) {
     size_t comma = text.find(',', start);
     if (comma == std::string_view::npos) comma = text.size();
     std::string_view part = text.substr(start, comma - start);
-    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
-    while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+    while (!part.empty() && part.front() == ' ')
+      part.remove_prefix(1);
+    while (!part.empty() && part.back() == ' ')
+      part.remove_suffix(1);
     uint32_t lo, hi;
     size_t dash = part.find('-');
-    bool ok = dash == std::string_view::npos
-                  ? parseNumber(part, &lo) && (hi = lo, true)
-                  : parseNumber(part.substr(0, dash), &lo) && parseNumber(part.substr(dash + 1), &hi);
+    bool ok = dash == std::string_view::npos ? parseNumber(part, &lo) && (hi = lo, true)
+                                             : parseNumber(part.substr(0, dash), &lo) &&
+                                                   parseNumber(part.substr(dash + 1), &hi);
     if (!ok || lo > hi || hi >= kSlotCount) {
       return invalidArgument("bad slot range '" + std::string(part) + "' (slots are 0-" +
                              std::to_string(kSlotCount - 1) + ")");
     }
-    for (uint32_t s = lo; s <= hi; ++s) set.bits_.set(s);
+    for (uint32_t s = lo; s <= hi; ++s)
+      set.bits_.set(s);
     start = comma + 1;
   }
   return set;
@@ -68,7 +71,8 @@ std::string SlotSet::toString() const {
       continue;
     }
     uint32_t e = s;
-    while (e + 1 < kSlotCount && bits_.test(e + 1)) ++e;
+    while (e + 1 < kSlotCount && bits_.test(e + 1))
+      ++e;
     if (!out.empty()) out += ',';
     out += std::to_string(s);
     if (e != s) out += "-" + std::to_string(e);

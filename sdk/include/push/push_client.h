@@ -136,7 +136,9 @@ typedef struct push_client_config {
   /* TCP connect timeout, milliseconds. Default 10000. */
   uint32_t connect_timeout_ms;
   /* Reconnect backoff: first delay and cap, milliseconds (doubling, +-20% jitter).
-   * Defaults 500 and 60000. */
+   * Defaults 500 and 60000. (Not configurable here: the heartbeat interval is the room's
+   * proposal kept within 5..3600 s, 60 s when it proposes none; a draining room's reconnect
+   * delay is honoured up to 5 minutes.) */
   uint32_t backoff_initial_ms;
   uint32_t backoff_max_ms;
   /* Largest frame accepted from / sent to the room, bytes. Default 65536; 1024..16 MiB. */

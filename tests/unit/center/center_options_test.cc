@@ -1,11 +1,11 @@
-// CenterOptions (declared in center_server.h): options of the center from its config file.
+#include "services/center/center_options.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "common/base/config.h"
 #include "proto/config.pb.h"
-#include "services/center/center_server.h"
 
 namespace push::center {
 namespace {
@@ -33,15 +33,26 @@ TEST(CenterOptionsTest, Defaults) {
   EXPECT_EQ(o->apps[0].rate_per_s, 1000);
   EXPECT_EQ(o->apps[0].burst, 2000);
   EXPECT_EQ(o->node_id, 0u);
-  EXPECT_EQ(o->max_targets, 10'000u);
-  EXPECT_EQ(o->max_payload_bytes, 4096u);
+  EXPECT_EQ(o->push.max_targets, 10'000u);
+  EXPECT_EQ(o->push.max_payload_bytes, 4096u);
   ASSERT_EQ(o->register_client.shards.size(), 1u);
   EXPECT_EQ(o->register_client.shards[0].slots.count(), 1024u);
+  EXPECT_EQ(o->admin.address, "");  // no admin port
+  EXPECT_EQ(o->stop_grace, std::chrono::milliseconds(10'000));
+  // A quarter of the room channel's largest request (16 MiB by default).
+  EXPECT_EQ(o->deliver_batch.max_bytes, CenterOptions::maxRoomRequestBytes(o->room_channel) / 4);
+  EXPECT_EQ(o->deliver_batch.max_bytes, 4u << 20);
+  EXPECT_EQ(o->deliver_batch.max_items, 1024u);
+  EXPECT_EQ(o->deliver_batch.max_targets, 8192u);
+  EXPECT_EQ(o->auth_failures.rate_per_s, 1.0);
+  EXPECT_EQ(o->auth_failures.burst, 20.0);
+  EXPECT_EQ(o->auth_failures.max_clients, 65536u);
 }
 
 TEST(CenterOptionsTest, ReadsEveryField) {
   auto o = fromText(std::string(kRegister) + R"(
     http { listen { address: "0.0.0.0:9000" } }
+    admin { listen { address: "127.0.0.1:9100" } max_header_bytes: 2048 }
     apps { name: "a" api_keys: "key-a-0123456789ab" api_keys: "key-a-second-12345"
            push_rate_per_s: 50 }
     apps { name: "b" push_rate_per_s: 10 push_burst: 15 }
@@ -49,9 +60,18 @@ TEST(CenterOptionsTest, ReadsEveryField) {
     max_targets_per_request: 77
     max_payload_bytes: 61440
     room_channel { timeout_ms: 300 }
+    stop_grace_ms: 2500
+    deliver_batch_max_bytes: 65536
+    deliver_batch_max_items: 10
+    deliver_batch_max_targets: 20
+    auth_failures_per_minute: 30
+    auth_failure_burst: 5
+    auth_failure_max_clients: 100
   )");
   ASSERT_TRUE(o.isOk()) << o.status().toString();
   EXPECT_EQ(o->http.address, "0.0.0.0:9000");
+  EXPECT_EQ(o->admin.address, "127.0.0.1:9100");
+  EXPECT_EQ(o->admin.max_header_bytes, 2048u);
   ASSERT_EQ(o->apps.size(), 2u);
   EXPECT_EQ(o->apps[0].api_keys.size(), 2u);
   EXPECT_EQ(o->apps[0].rate_per_s, 50);
@@ -60,9 +80,16 @@ TEST(CenterOptionsTest, ReadsEveryField) {
   EXPECT_EQ(o->apps[1].burst, 15);
   EXPECT_TRUE(o->apps[1].api_keys.empty());
   EXPECT_EQ(o->node_id, 1023u);
-  EXPECT_EQ(o->max_targets, 77u);
-  EXPECT_EQ(o->max_payload_bytes, 61440u);
+  EXPECT_EQ(o->push.max_targets, 77u);
+  EXPECT_EQ(o->push.max_payload_bytes, 61440u);
   EXPECT_EQ(o->room_channel.timeout, std::chrono::milliseconds(300));
+  EXPECT_EQ(o->stop_grace, std::chrono::milliseconds(2500));
+  EXPECT_EQ(o->deliver_batch.max_bytes, 65536u);
+  EXPECT_EQ(o->deliver_batch.max_items, 10u);
+  EXPECT_EQ(o->deliver_batch.max_targets, 20u);
+  EXPECT_EQ(o->auth_failures.rate_per_s, 0.5);
+  EXPECT_EQ(o->auth_failures.burst, 5.0);
+  EXPECT_EQ(o->auth_failures.max_clients, 100u);
 }
 
 TEST(CenterOptionsTest, ApiKeysMustBeLongAndUniqueAcrossApps) {
@@ -99,6 +126,15 @@ TEST(CenterOptionsTest, PayloadAndOtherRangesNameTheField) {
       {"max_payload_bytes: 1000000", "max_payload_bytes"},
       {"node_id: 1024", "node_id"},
       {"max_targets_per_request: 1000001", "max_targets_per_request"},
+      {"stop_grace_ms: 600001", "stop_grace_ms"},
+      {"deliver_batch_max_bytes: 4095", "deliver_batch_max_bytes"},
+      // Over the room channel's largest request less the margin for the envelope.
+      {"deliver_batch_max_bytes: 16777216", "deliver_batch_max_bytes"},
+      {"deliver_batch_max_items: 100001", "deliver_batch_max_items"},
+      {"deliver_batch_max_targets: 1000001", "deliver_batch_max_targets"},
+      {"auth_failures_per_minute: 1000001", "auth_failures_per_minute"},
+      {"auth_failure_burst: 1000001", "auth_failure_burst"},
+      {"auth_failure_max_clients: 10000001", "auth_failure_max_clients"},
   };
   for (const Case& c : cases) {
     auto o = fromText(std::string(kRegister) + app("a", "") + c.line + "\n");
@@ -111,13 +147,16 @@ TEST(CenterOptionsTest, PayloadAndOtherRangesNameTheField) {
   }
   auto one = fromText(std::string(kRegister) + app("a", "") + "max_payload_bytes: 1\n");
   ASSERT_TRUE(one.isOk()) << one.status().toString();
-  EXPECT_EQ(one->max_payload_bytes, 1u);
+  EXPECT_EQ(one->push.max_payload_bytes, 1u);
 }
 
 TEST(CenterOptionsTest, AppsAndRegisterAreRequired) {
   auto no_apps = fromText(kRegister);
   ASSERT_FALSE(no_apps.isOk());
   EXPECT_NE(no_apps.status().message().find("no apps"), std::string::npos);
+  auto twice = fromText(std::string(kRegister) + app("a", "") + app("a", ""));
+  ASSERT_FALSE(twice.isOk());
+  EXPECT_NE(twice.status().message().find("'a' twice"), std::string::npos);
   auto bad_name = fromText(std::string(kRegister) + app("", ""));
   ASSERT_FALSE(bad_name.isOk());
   EXPECT_NE(bad_name.status().message().find("bad app name"), std::string::npos);

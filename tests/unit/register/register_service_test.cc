@@ -14,7 +14,6 @@
 #include "common/rpc/channel.h"
 #include "common/rpc/controller.h"
 #include "common/rpc/server.h"
-#include "proto/config.pb.h"
 #include "tests/unit/register/register_test_util.h"
 
 namespace push::reg {
@@ -429,25 +428,6 @@ TEST_F(RegisterServiceTest, PullAnsweredAfterTheServiceIsGoneIsIgnored) {
   service_.reset();
   room->release();  // answers a pull whose service is gone (ASan watches)
   loop_.runUntil([] { return false; }, 100ms);
-}
-
-TEST(RegisterServiceOptionsTest, FromConfig) {
-  config::RegisterConfig config;
-  auto defaults = RegisterService::Options::fromConfig(config);
-  ASSERT_TRUE(defaults.isOk());
-  EXPECT_EQ(defaults->slots.count(), kSlotCount);
-  EXPECT_EQ(defaults->room_timeout, 10000ms);
-  EXPECT_EQ(defaults->max_sessions_per_user, 64u);
-  config.set_slots("0-99");
-  config.set_room_timeout_ms(500);
-  config.set_max_sessions_per_user(3);
-  auto set = RegisterService::Options::fromConfig(config);
-  ASSERT_TRUE(set.isOk());
-  EXPECT_EQ(set->slots.toString(), "0-99");
-  EXPECT_EQ(set->room_timeout, 500ms);
-  EXPECT_EQ(set->max_sessions_per_user, 3u);
-  config.set_slots("0-2000");
-  EXPECT_EQ(RegisterService::Options::fromConfig(config).status().code(), Code::INVALID_ARGUMENT);
 }
 
 }  // namespace

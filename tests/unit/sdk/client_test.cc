@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include "proto/client.pb.h"
 #include "tests/unit/sdk/fake_room.h"
 #include "tests/unit/sdk/sdk_test_util.h"
@@ -128,6 +130,61 @@ TEST_F(ClientTest, SilentRoomIsDetectedAfterTwoAndAHalfIntervals) {
   EXPECT_LE(silent_for, 3800);
   EXPECT_GE(first.ping_ms.size(), 2u);  // it asked twice before giving up
   EXPECT_EQ(rec_.errorCount(kErrorHeartbeatTimeout), 1u);
+}
+
+// The room's heartbeat proposal is kept within the client's bounds (ClientOptions): a broken
+// or hostile room can make it neither ping every second nor wait forever.
+TEST_F(ClientTest, NoHeartbeatProposedUsesTheDefault) {
+  room_.heartbeat_s = 0;
+  ClientOptions o = options();
+  o.default_heartbeat_s = 45;
+  startClient(o);
+  ASSERT_TRUE(online());
+  EXPECT_TRUE(contains(rec_.states().back().second, "heartbeat=45")) << rec_.states().back().second;
+}
+
+TEST_F(ClientTest, HugeHeartbeatProposalIsCappedAtTheMaximum) {
+  room_.heartbeat_s = 1'000'000'000;
+  startClient(options());  // heartbeat_max_s 3600 (the default)
+  ASSERT_TRUE(online());
+  EXPECT_TRUE(contains(rec_.states().back().second, "heartbeat=3600"))
+      << rec_.states().back().second;
+}
+
+TEST_F(ClientTest, HeartbeatProposalBelowTheMinimumUsesTheMinimum) {
+  room_.heartbeat_s = 1;
+  ClientOptions o = options();
+  o.heartbeat_min_s = 5;  // the default
+  startClient(o);
+  ASSERT_TRUE(online());
+  EXPECT_TRUE(contains(rec_.states().back().second, "heartbeat=5")) << rec_.states().back().second;
+  // No Ping at the proposed 1 s cadence: the first is due 5 s after the AuthResult.
+  EXPECT_FALSE(until([&] { return !room_.conn(0).ping_ms.empty(); }, 2500ms));
+}
+
+// A Reconnect delay is honoured up to max_reconnect_delay.
+TEST_F(ClientTest, HugeReconnectDelayIsCapped) {
+  ClientOptions o = options();
+  o.max_reconnect_delay = 300ms;
+  startClient(o);
+  ASSERT_TRUE(online());
+  const int64_t asked = steadyMs();
+  room_.reconnect(room_.conn(0), 1'000'000'000);  // ~11.6 days
+  ASSERT_TRUE(until([&] { return room_.authenticated() == 2; }, 5s));
+  const int64_t waited = room_.conn(1).accepted_ms - asked;
+  EXPECT_GE(waited, 250);
+  EXPECT_LE(waited, 3000);
+  EXPECT_EQ(client_->state(), State::Online);
+}
+
+TEST_F(ClientTest, ZeroReconnectDelayMovesAtOnce) {
+  startClient(options());
+  ASSERT_TRUE(online());
+  const int64_t asked = steadyMs();
+  room_.reconnect(room_.conn(0), 0);
+  ASSERT_TRUE(until([&] { return room_.authenticated() == 2; }, 5s));
+  EXPECT_LE(room_.conn(1).accepted_ms - asked, 1000);
+  EXPECT_EQ(rec_.stateCount(State::Backoff), 0u);
 }
 
 TEST_F(ClientTest, ReconnectsWithGrowingBackoffWhenTheRoomCloses) {
@@ -402,6 +459,26 @@ TEST(ClientOptionsTest, RejectsBadOptions) {
   o.max_frame_bytes = 64 * 1024;
   o.backoff_jitter = 1.5;
   EXPECT_EQ(Client::create(o).status().code(), Code::INVALID_ARGUMENT);
+  o.backoff_jitter = 0.2;
+  ASSERT_TRUE(Client::create(o).isOk());
+  // Heartbeat bounds: 1..3600 s each, min <= default <= max.
+  for (auto [min, def, max] :
+       {std::tuple{0u, 60u, 3600u}, std::tuple{5u, 60u, 3601u}, std::tuple{61u, 60u, 3600u},
+        std::tuple{5u, 60u, 59u}, std::tuple{5u, 0u, 3600u}}) {
+    ClientOptions h = o;
+    h.heartbeat_min_s = min;
+    h.default_heartbeat_s = def;
+    h.heartbeat_max_s = max;
+    EXPECT_EQ(Client::create(h).status().code(), Code::INVALID_ARGUMENT)
+        << min << " " << def << " " << max;
+  }
+  ClientOptions r = o;
+  r.max_reconnect_delay = std::chrono::hours(2);
+  EXPECT_EQ(Client::create(r).status().code(), Code::INVALID_ARGUMENT);
+  r.max_reconnect_delay = -1ms;
+  EXPECT_EQ(Client::create(r).status().code(), Code::INVALID_ARGUMENT);
+  r.max_reconnect_delay = 0ms;
+  EXPECT_TRUE(Client::create(r).isOk());
 }
 
 TEST(ClientOptionsTest, NamesStatesAndErrors) {

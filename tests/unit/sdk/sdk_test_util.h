@@ -154,6 +154,7 @@ class ClientTestBase : public ::testing::Test {
     o.network = Network::Wifi;
     o.backoff_initial = 100ms;
     o.backoff_max = 5s;
+    o.heartbeat_min_s = 1;  // the fake room proposes 1 s, to keep heartbeat tests short
     return o;
   }
 

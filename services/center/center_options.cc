@@ -1,0 +1,130 @@
+#include "services/center/center_options.h"
+
+#include <algorithm>
+#include <set>
+
+#include "common/base/id_generator.h"
+#include "proto/config.pb.h"
+
+namespace push::center {
+
+namespace {
+
+constexpr uint64_t kRpcDefaultMaxFrame = 16u << 20;
+// Room for the RPC header and meta, and for the DeliverBatch envelope around the items.
+constexpr uint64_t kRequestMargin = 64u << 10;
+
+// Channel::Options::max_request_bytes when the RPC layer has it, else the RPC default.
+// TODO(center): read the field directly once common/rpc's max_request_bytes has landed (it
+// is being added as this is written); the template lets this compile either way.
+template <typename ChannelOptions>
+uint64_t maxRequestBytesOf(const ChannelOptions& o) {
+  if constexpr (requires { o.max_request_bytes; }) {
+    return static_cast<uint64_t>(o.max_request_bytes);
+  } else {
+    return kRpcDefaultMaxFrame;
+  }
+}
+
+// Every integer option in range, naming the field; 0 keeps the default.
+Status checkRanges(const config::CenterConfig& c, const ConfigFile* file, uint64_t max_batch) {
+  struct Range {
+    const char* field;
+    int64_t value, min, max;
+  };
+  const Range ranges[] = {
+      {"node_id", c.node_id(), 0, IdGenerator::kMaxNode},
+      {"max_targets_per_request", c.max_targets_per_request(), 1, 1'000'000},
+      // A message must fit a client frame (64 KiB by default, with room for the envelope).
+      {"max_payload_bytes", c.max_payload_bytes(), 1, 60 * 1024},
+      {"stop_grace_ms", c.stop_grace_ms(), 1, 600'000},
+      {"deliver_batch_max_bytes", c.deliver_batch_max_bytes(), 4096,
+       static_cast<int64_t>(max_batch)},
+      {"deliver_batch_max_items", c.deliver_batch_max_items(), 1, 100'000},
+      {"deliver_batch_max_targets", c.deliver_batch_max_targets(), 1, 1'000'000},
+      {"auth_failures_per_minute", c.auth_failures_per_minute(), 1, 1'000'000},
+      {"auth_failure_burst", c.auth_failure_burst(), 1, 1'000'000},
+      {"auth_failure_max_clients", c.auth_failure_max_clients(), 1, 10'000'000},
+  };
+  for (const Range& r : ranges) {
+    RETURN_IF_ERROR(checkFieldRange(file, r.field, r.value, r.min, r.max));
+  }
+  return Status::ok();
+}
+
+Result<std::vector<CenterOptions::App>> appsFromConfig(const config::CenterConfig& c) {
+  std::vector<CenterOptions::App> apps;
+  std::set<std::string> keys;
+  std::set<std::string> names;
+  for (const auto& a : c.apps()) {
+    if (!validName(a.name())) return invalidArgument("apps: bad app name '" + a.name() + "'");
+    if (!names.insert(a.name()).second) return invalidArgument("apps: '" + a.name() + "' twice");
+    CenterOptions::App app;
+    app.name = a.name();
+    for (const auto& k : a.api_keys()) {
+      if (k.size() < 16)
+        return invalidArgument("apps[" + a.name() + "].api_keys: keys need 16+ bytes");
+      if (!keys.insert(k).second)
+        return invalidArgument("apps[" + a.name() + "]: an API key is used twice");
+      app.api_keys.push_back(k);
+    }
+    if (a.push_rate_per_s()) app.rate_per_s = a.push_rate_per_s();
+    app.burst = a.push_burst() ? a.push_burst() : 2 * app.rate_per_s;
+    apps.push_back(std::move(app));
+  }
+  if (apps.empty()) return invalidArgument("center: no apps configured");
+  return apps;
+}
+
+}  // namespace
+
+uint64_t CenterOptions::maxRoomRequestBytes(const rpc::Channel::Options& channel) {
+  return maxRequestBytesOf(channel);
+}
+
+BatchLimits CenterOptions::defaultDeliverBatch(const rpc::Channel::Options& channel) {
+  BatchLimits b;
+  b.max_bytes = std::max<uint64_t>(4096, maxRoomRequestBytes(channel) / 4);
+  b.max_items = 1024;
+  b.max_targets = 8192;
+  return b;
+}
+
+http::HttpServer::Options CenterOptions::noAdmin() {
+  http::HttpServer::Options o;
+  o.address.clear();
+  return o;
+}
+
+Result<CenterOptions> CenterOptions::fromConfig(const config::CenterConfig& c,
+                                                const ConfigFile* file) {
+  CenterOptions o;
+  ASSIGN_OR_RETURN(o.room_channel, rpc::Channel::Options::fromConfig(c.room_channel()));
+  const uint64_t max_request = maxRoomRequestBytes(o.room_channel);
+  const uint64_t max_batch =
+      max_request > kRequestMargin + 4096 ? max_request - kRequestMargin : 4096;
+  RETURN_IF_ERROR(checkRanges(c, file, max_batch));
+  o.http = http::HttpServer::Options::fromConfig(c.http());
+  if (c.http().listen().address().empty()) o.http.address = "127.0.0.1:8080";
+  o.admin = http::HttpServer::Options::fromConfig(c.admin());
+  o.admin.address = c.admin().listen().address();  // "" stays "": no admin port
+  ASSIGN_OR_RETURN(o.apps, appsFromConfig(c));
+  ASSIGN_OR_RETURN(o.register_client, reg::RegisterClient::Options::fromConfig(c.register_()));
+  o.node_id = c.node_id();
+  if (c.max_targets_per_request()) o.push.max_targets = c.max_targets_per_request();
+  if (c.max_payload_bytes()) o.push.max_payload_bytes = c.max_payload_bytes();
+  if (c.stop_grace_ms()) o.stop_grace = std::chrono::milliseconds(c.stop_grace_ms());
+  o.deliver_batch = defaultDeliverBatch(o.room_channel);
+  o.deliver_batch.max_bytes = std::min<uint64_t>(o.deliver_batch.max_bytes, max_batch);
+  if (c.deliver_batch_max_bytes()) o.deliver_batch.max_bytes = c.deliver_batch_max_bytes();
+  if (c.deliver_batch_max_items()) o.deliver_batch.max_items = c.deliver_batch_max_items();
+  if (c.deliver_batch_max_targets()) o.deliver_batch.max_targets = c.deliver_batch_max_targets();
+  if (c.auth_failures_per_minute()) {
+    o.auth_failures.rate_per_s = c.auth_failures_per_minute() / 60.0;
+  }
+  if (c.auth_failure_burst()) o.auth_failures.burst = c.auth_failure_burst();
+  if (c.auth_failure_max_clients()) o.auth_failures.max_clients = c.auth_failure_max_clients();
+  return o;
+}
+
+}  // namespace push::center

@@ -1,0 +1,112 @@
+#include "services/register/register_server.h"
+
+#include <utility>
+
+#include "common/base/json_writer.h"
+#include "common/base/log.h"
+#include "common/net/event_loop.h"
+#include "common/rpc/server.h"
+#include "services/common/admin_port.h"
+
+namespace push::reg {
+
+Result<std::unique_ptr<RegisterServer>> RegisterServer::create(net::EventLoop& loop,
+                                                               Options options) {
+  // The ranges fromConfig checks, for options built in code.
+  RETURN_IF_ERROR(checkFieldRange(nullptr, "room_timeout_ms", options.service.room_timeout.count(),
+                                  100, 3'600'000));
+  RETURN_IF_ERROR(checkFieldRange(nullptr, "max_sessions_per_user",
+                                  options.service.max_sessions_per_user, 1, 10'000));
+  RETURN_IF_ERROR(
+      checkFieldRange(nullptr, "pull_page_sessions", options.service.pull_page, 1, 10'000));
+  // checkFieldRange lets 0 through (config's "not set"); in code 0 is simply wrong.
+  if (options.service.room_timeout.count() == 0 || options.service.max_sessions_per_user == 0 ||
+      options.service.pull_page == 0) {
+    return invalidArgument("room_timeout_ms, max_sessions_per_user, pull_page_sessions: not 0");
+  }
+  if (options.shutdown_grace.count() < 0) return invalidArgument("shutdown_grace: not negative");
+  return std::unique_ptr<RegisterServer>(new RegisterServer(loop, std::move(options)));
+}
+
+RegisterServer::RegisterServer(net::EventLoop& loop, Options options)
+    : loop_(loop),
+      options_(std::move(options)),
+      service_(std::make_unique<RegisterService>(loop_, options_.service)) {}
+
+RegisterServer::~RegisterServer() {
+  liveness_.kill();
+  admin_.reset();
+  // Not stopped: the RPC server stops dispatching to the service at once (it deletes itself
+  // later; no call of the service runs past its handler, so none can outlive `service_`).
+  if (rpc_) rpc_->close();
+  rpc_ = nullptr;
+  service_->close();
+}
+
+Status RegisterServer::start() {
+  loop_.assertInLoopThread();
+  if (started_) return Status(Code::FAILED_PRECONDITION, "register server started twice");
+  started_ = true;
+  rpc_ = rpc::Server::create(loop_, options_.rpc);
+  Status st = rpc_->addService(service_.get());
+  if (st.isOk()) st = rpc_->start();
+  if (!st.isOk()) {
+    rpc_->close();
+    rpc_ = nullptr;
+    return st;
+  }
+  rpc_address_ = rpc_->address();
+  auto admin = service::startAdmin(
+      loop_, options_.admin,
+      {.health = [this] { return stopping_ ? unavailable("stopping") : Status::ok(); },
+       .status_json = [this] { return statusJson(); }});
+  if (!admin.isOk()) {
+    rpc_->close();
+    rpc_ = nullptr;
+    return admin.status().withContext("admin");
+  }
+  admin_ = std::move(admin).value();
+  if (admin_) admin_address_ = admin_->address();
+  LOG_INFO(Register, "register serving slots {} on {}", options_.service.slots.toString(),
+           rpc_address_.toString());
+  return Status::ok();
+}
+
+void RegisterServer::stop(std::function<void()> done) {
+  loop_.assertInLoopThread();
+  if (stopping_) return;
+  stopping_ = true;
+  admin_.reset();
+  if (!rpc_) {  // never started (or start() failed)
+    service_->close();
+    loop_.post(std::move(done));
+    return;
+  }
+  rpc::Server* rpc = rpc_;
+  rpc_ = nullptr;
+  // The service stays open during the grace (running calls may still use it); the server's
+  // callback comes from its own deletion path, so this object may be gone by then.
+  rpc->shutdown(options_.shutdown_grace,
+                [this, loop = &loop_, alive = liveness_.token(), done = std::move(done)]() mutable {
+                  if (alive.alive()) service_->close();  // `this` is touched only while it lives
+                  loop->post(std::move(done));
+                });
+}
+
+std::string RegisterServer::statusJson() const {
+  JsonWriter w(256);
+  w.beginObject();
+  w.key("rpc").string(rpc_address_.toString());
+  w.key("admin");
+  if (admin_address_.port() != 0) {
+    w.string(admin_address_.toString());
+  } else {
+    w.null();
+  }
+  w.key("stopping").boolean(stopping_);
+  service_->writeStatus(w);
+  w.endObject();
+  return w.take();
+}
+
+}  // namespace push::reg
