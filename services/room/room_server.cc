@@ -7,8 +7,8 @@
 #include "common/base/clock.h"
 #include "common/base/json_writer.h"
 #include "common/base/log.h"
-#include "common/http/admin.h"
 #include "common/net/event_loop.h"
+#include "services/common/admin_port.h"
 #include "services/room/ack_tracker.h"
 #include "services/room/app_table.h"
 #include "services/room/client_protocol.h"
@@ -106,18 +106,12 @@ Status RoomServer::start() {
   rpc_address_ = rpc_server_->address();
   advertised_rpc_ =
       options_.advertise_rpc.empty() ? rpc_address_.toString() : options_.advertise_rpc;
-  if (!options_.admin_address.empty()) {
-    http::Router router;
-    http::mountAdmin(
-        router, {.health = [this] { return draining() ? unavailable("draining") : Status::ok(); },
-                 .status_json = [this] { return statusJson(); }});
-    http::HttpServer::Options ho;
-    ho.address = options_.admin_address;
-    ASSIGN_OR_RETURN(http::HttpServer * admin,
-                     http::HttpServer::listen(loop_, ho, std::move(router)));
-    admin_.reset(admin);
-    admin_address_ = admin_->address();
-  }
+  ASSIGN_OR_RETURN(
+      admin_, service::startAdmin(
+                  loop_, options_.admin_address,
+                  {.health = [this] { return draining() ? unavailable("draining") : Status::ok(); },
+                   .status_json = [this] { return statusJson(); }}));
+  if (admin_) admin_address_ = admin_->address();
   if (options_.register_client) {
     SessionAnnouncer::Options ao{*options_.register_client, options_.register_heartbeat, room_id_,
                                  advertised_rpc_};
@@ -188,14 +182,20 @@ void RoomServer::stop(std::function<void()> done) {
 }
 
 void RoomServer::maybeFinishStop() {
-  if (!stopping_ || table_->size() > 0 || !rpc_stopped_ || !on_stopped_) return;
+  if (!stopping_ || table_->size() > 0 || !rpc_stopped_ || !on_stopped_ || finishing_) return;
+  finishing_ = true;
   protocol_->stop();
-  if (announcer_) announcer_->flush();  // the sessions that just closed
-  sessions_->setAnnouncer(nullptr);
-  announcer_.reset();  // closes its channels
-  auto done = std::move(on_stopped_);
-  on_stopped_ = nullptr;
-  loop_.post(std::move(done));
+  auto finish = [this] {
+    sessions_->setAnnouncer(nullptr);
+    announcer_.reset();  // closes its channels
+    auto done = std::move(on_stopped_);
+    on_stopped_ = nullptr;
+    done();
+  };
+  if (!announcer_) return loop_.post(std::move(finish));
+  // The Offline batches of the connections that just closed: register stops routing to this
+  // room now instead of at its room timeout.
+  announcer_->flush(std::move(finish));
 }
 
 std::string RoomServer::statusJson() const {

@@ -110,6 +110,7 @@ class RoomServer final {
   std::function<void()> on_drained_;
   bool stopping_ = false;
   bool rpc_stopped_ = false;
+  bool finishing_ = false;  // stopped everything; waiting for register to take the last batch
   std::function<void()> on_stopped_;
 };
 

@@ -65,8 +65,8 @@ void SessionAnnouncer::heartbeat(int64_t now_ms) {
   });
 }
 
-void SessionAnnouncer::flush() {
-  register_->flush();
+void SessionAnnouncer::flush(std::function<void()> done) {
+  register_->flush(std::move(done));
 }
 
 }  // namespace push::room

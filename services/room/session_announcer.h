@@ -42,8 +42,10 @@ class SessionAnnouncer {
   void tick(int64_t now_ms);
   // A heartbeat now (the first one introduces the room).
   void heartbeat(int64_t now_ms);
-  // Sends what is queued now: the last announcements when the room stops.
-  void flush();
+  // Sends what is queued now (the last announcements when the room stops) and runs `done` on
+  // a later loop turn once register has answered every batch or the batches failed (by their
+  // RPC timeout at the latest).
+  void flush(std::function<void()> done);
 
  private:
   SessionAnnouncer(net::EventLoop& loop, Options options, std::function<size_t()> session_count);
