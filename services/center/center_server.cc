@@ -163,9 +163,12 @@ Status CenterServer::start() {
       .health = [this] { return stopping_ ? unavailable("stopping") : Status::ok(); },
       .status_json = [this] { return statusJson(); }};
   http::mountAdmin(router, admin_info);
-  // Every request and every answer is activity: stop() waits for the API to be quiet.
+  // Every /v1 request and its answer is activity: stop() waits for the API to be quiet.
+  // (Health checks and scrapes are not: a load balancer polling /healthz on a kept-alive
+  // connection must not hold a stopping center open.)
   http::MiddlewareChain chain;
-  chain.add([this](http::HttpRequest&, http::HttpResponder& r) {
+  chain.add([this](http::HttpRequest& req, http::HttpResponder& r) {
+    if (!req.path().starts_with("/v1/")) return;
     last_activity_ms_ = loop_.nowMs();
     ++activity_;
     r.onComplete([this, alive = liveness_.token()](const http::HttpRequest&, http::HttpResponse&) {

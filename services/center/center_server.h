@@ -65,10 +65,11 @@ class CenterServer {
   // Graceful stop. /healthz answers 503 "stopping" from now on. Requests already received —
   // and those still arriving on connections already open, e.g. the rest of a pipelined batch —
   // run to the end (register lookup, room deliveries, the answer written). Once none is left
-  // and no connection has sent a request for kStopIdleMs (or no connection is open), the API
-  // and admin servers close (answers already written go out), then the register and room
-  // channels, and `done` runs on a later loop turn. At options.stop_grace, requests still
-  // waiting are answered 503 and the servers close the same way.
+  // and either no connection is open or no /v1 request came for kStopIdleMs (health checks
+  // and scrapes do not count), the API and admin servers close (answers already written go
+  // out), then the register and room channels, and `done` runs on a later loop turn. At
+  // options.stop_grace, requests still waiting are answered 503 and the servers close the
+  // same way.
   // A second call is ignored (the first `done` still runs). Loop-thread only.
   //
   // TODO(center): the API port keeps accepting connections until the end: common/http's

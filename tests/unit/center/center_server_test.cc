@@ -5,6 +5,9 @@
 #include "services/center/center_server.h"
 
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <optional>
@@ -13,6 +16,7 @@
 #include <vector>
 
 #include "common/net/event_loop.h"
+#include "common/net/inet_address.h"
 #include "proto/config.pb.h"
 #include "tests/support/http_client.h"
 
@@ -213,6 +217,96 @@ TEST_F(CenterServerTest, StopWithNothingInFlightEndsPromptlyAndClosesThePort) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, 1500ms) << "waited for stop_grace";
   EXPECT_TRUE(center_->stopping());
   EXPECT_EQ(center_->pendingRequests(), 0u);
+}
+
+// A load balancer polling /healthz on a kept-alive connection: stop() must not wait for it
+// (only /v1 traffic keeps a stopping center open); its connection is closed at the end.
+TEST_F(CenterServerTest, HealthChecksOnAKeptAliveConnectionDoNotHoldStopOpen) {
+  CenterOptions o = testOptions();
+  o.stop_grace = 8s;
+  start(std::move(o));
+  auto addr = net::InetAddress::parse(center_->address().toString());
+  ASSERT_TRUE(addr.isOk());
+  const int fd = ::socket(addr->family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::connect(fd, addr->sockaddrPtr(), addr->length()), 0);
+  std::atomic<bool> quit{false}, closed_by_server{false};
+  std::atomic<int> answers{0};
+  std::thread poller([&] {
+    const std::string get = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    while (!quit) {
+      if (::send(fd, get.data(), get.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(get.size())) {
+        closed_by_server = true;
+        return;
+      }
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 2000) <= 0) return;
+      char buf[4096];
+      if (::recv(fd, buf, sizeof buf, 0) <= 0) {
+        closed_by_server = true;
+        return;
+      }
+      ++answers;
+      std::this_thread::sleep_for(10ms);
+    }
+  });
+  ASSERT_TRUE(loop_.runUntil([&] { return answers.load() >= 2; }, 5s, 10ms));
+  const auto started = std::chrono::steady_clock::now();
+  stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 4s) << "stop waited for the poller";
+  poller.join();
+  quit = true;
+  ::close(fd);
+  EXPECT_TRUE(closed_by_server.load());
+}
+
+// A request waiting for register (which accepts connections and never answers) holds stop()
+// open; meanwhile /healthz says "stopping"; at stop_grace the request is answered 503.
+TEST_F(CenterServerTest, StopAnswersWhatStillWaitsAtTheGraceDeadlineWith503) {
+  const int silent = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(silent, 0);
+  auto any = net::InetAddress::parse("127.0.0.1:0");
+  ASSERT_TRUE(any.isOk());
+  ASSERT_EQ(::bind(silent, any->sockaddrPtr(), any->length()), 0);
+  ASSERT_EQ(::listen(silent, 16), 0);
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  ASSERT_EQ(::getsockname(silent, reinterpret_cast<sockaddr*>(&ss), &len), 0);
+  const std::string silent_address =
+      net::InetAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&ss)).toString();
+
+  CenterOptions o = testOptions();
+  o.register_client.shards[0].address = silent_address;
+  o.register_client.channel.timeout = 30s;
+  o.stop_grace = 500ms;
+  start(std::move(o));
+
+  std::optional<Result<HttpReply>> waiting;
+  std::atomic<bool> answered{false};
+  const std::string address = center_->address().toString();
+  std::thread client([&] {
+    waiting.emplace(
+        ::push::testing::httpRequest(address, "GET", "/v1/apps/demo/users/alice", "",
+                                     {{"Authorization", std::string("Bearer ") + kDemoKey}}, 10s));
+    answered = true;
+    loop_.post([] {});
+  });
+  ASSERT_TRUE(loop_.runUntil([&] { return center_->pendingRequests() == 1; }, 5s, 10ms));
+  bool done = false;
+  center_->stop([&] { done = true; });
+  auto health = call("GET", "/healthz", "", "");
+  ASSERT_TRUE(health.isOk()) << health.status().toString();
+  EXPECT_EQ(health->status, 503);
+  EXPECT_NE(health->body.find("stopping"), std::string::npos) << health->body;
+  EXPECT_FALSE(answered.load());
+  EXPECT_EQ(center_->pendingRequests(), 1u);
+  EXPECT_TRUE(loop_.runUntil([&] { return done && answered.load(); }, 5s));
+  stopped_ = true;
+  client.join();
+  ::close(silent);
+  ASSERT_TRUE(waiting && waiting->isOk()) << (waiting ? waiting->status().toString() : "");
+  EXPECT_EQ((*waiting)->status, 503);
+  EXPECT_NE((*waiting)->body.find("stopping"), std::string::npos) << (*waiting)->body;
 }
 
 }  // namespace
