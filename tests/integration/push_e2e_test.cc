@@ -429,17 +429,22 @@ TEST_F(PushE2eTest, CenterAnswersBadRequestsWithTheRightStatus) {
   auto r = api("POST", "/v1/push", "{not json", cluster_->apiKey());
   ASSERT_TRUE(r.isOk());
   EXPECT_EQ(r->status, 400) << r->body;
+  // Every failed key check is the same 401, so nobody can tell apps apart (or find out
+  // which exist): an unknown app, a wrong key, no key, another app's key.
   r = api("POST", "/v1/push", R"({"app":"nosuchapp","users":["a"],"payload":"x"})",
           cluster_->apiKey());
-  EXPECT_EQ(r->status, 404) << r->body;
+  EXPECT_EQ(r->status, 401) << r->body;
+  const std::string unauthorized = r->body;
   r = api("POST", "/v1/push", R"({"app":"demo","users":["a"],"payload":"x"})",
           "wrong-key-0123456789");
   EXPECT_EQ(r->status, 401) << r->body;
+  EXPECT_EQ(r->body, unauthorized);
   r = api("POST", "/v1/push", R"({"app":"demo","users":["a"],"payload":"x"})", "");
   EXPECT_EQ(r->status, 401) << r->body;
   EXPECT_EQ(r->header("WWW-Authenticate"), "Bearer");
   r = api("POST", "/v1/push", R"({"app":"demo","users":["a"],"payload":"x"})", other.api_key);
-  EXPECT_EQ(r->status, 403) << r->body;
+  EXPECT_EQ(r->status, 401) << r->body;
+  EXPECT_EQ(r->body, unauthorized);
   r = api("GET", "/v1/apps/demo/users/a", "", "wrong-key-0123456789");
   EXPECT_EQ(r->status, 401) << r->body;
   r = api("DELETE", "/v1/push", "", cluster_->apiKey());
