@@ -118,6 +118,13 @@ client::ErrorCode parseToken(std::string_view token, TokenClaims* claims, std::s
   std::string key;
   Status st = r.beginObject();
   while (st.isOk() && r.nextKey(&key)) {
+    // A claim given twice is refused: a verifier that keeps the first and one that keeps the
+    // last would read different identities from the same signed bytes.
+    if ((key == "app" && have_app) || (key == "user" && have_user) ||
+        (key == "device" && have_device) || (key == "exp" && have_exp)) {
+      *why = "claims give '" + key + "' twice";
+      return client::ERROR_BAD_TOKEN;
+    }
     if (key == "app") {
       st = r.readString(&claims->app);
       have_app = true;
@@ -129,7 +136,8 @@ client::ErrorCode parseToken(std::string_view token, TokenClaims* claims, std::s
       have_device = true;
     } else if (key == "exp") {
       uint64_t exp = 0;
-      st = r.readUint(&exp, 1'000'000'000'000ULL);
+      // sdk/PROTOCOL.md 4: a JSON number, a fraction truncated (1700000000.9 -> 1700000000).
+      st = r.readUintTruncated(&exp, 1'000'000'000'000ULL);
       claims->exp = static_cast<int64_t>(exp);
       have_exp = true;
     } else {
@@ -176,6 +184,17 @@ client::ErrorCode verifyToken(std::string_view token, std::string_view secret, i
   client::ErrorCode code = parseToken(token, claims, &claims_json, why);
   if (code != client::ERROR_NONE) return code;
   return checkToken(token, claims_json, *claims, secret, now_s, why);
+}
+
+Status checkClaims(const TokenClaims& claims) {
+  for (auto [name, value] : {std::pair{"app", &claims.app}, std::pair{"user", &claims.user},
+                             std::pair{"device", &claims.device}}) {
+    if (!validClaim(*value)) {
+      return invalidArgument(std::string(name) + ": 1.." + std::to_string(kMaxClaimBytes) +
+                             " bytes of UTF-8 without control characters");
+    }
+  }
+  return Status::ok();
 }
 
 std::string mintToken(std::string_view secret, const TokenClaims& claims) {

@@ -36,8 +36,14 @@ client::ErrorCode checkToken(std::string_view token, std::string_view claims_jso
 client::ErrorCode verifyToken(std::string_view token, std::string_view secret, int64_t now_s,
                               TokenClaims* claims, std::string* why);
 
+// The rules a room checks on app, user and device (1..kMaxClaimBytes bytes of valid UTF-8, no
+// control characters): INVALID_ARGUMENT naming the first claim that breaks them.
+Status checkClaims(const TokenClaims& claims);
+
 // Mints a token (the app server's side; tools and tests use it). The claims JSON has a fixed
-// key order, so the same claims always give the same token.
+// key order, so the same claims always give the same token. The claims must pass
+// checkClaims(): check input you did not make yourself first (JSON escaping writes each byte
+// of invalid UTF-8 as U+FFFD, so such a token would name other bytes than the ones given).
 std::string mintToken(std::string_view secret, const TokenClaims& claims);
 
 // Limits on claim fields: 1..128 bytes each, no control characters.

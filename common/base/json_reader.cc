@@ -1,5 +1,7 @@
 #include "common/base/json_reader.h"
 
+#include <cstdlib>
+
 namespace push {
 
 namespace {
@@ -198,6 +200,41 @@ Status JsonReader::readUint(uint64_t* out, uint64_t max) {
     return fail("expected an integer");
   }
   *out = v;
+  return Status::ok();
+}
+
+Status JsonReader::readUintTruncated(uint64_t* out, uint64_t max) {
+  if (!status_.isOk()) return status_;
+  skipSpace();
+  // RFC 8259 number: -? int frac? exp?, checked here; the value is then read with strtod.
+  const size_t start = pos_;
+  auto digits = [&] {
+    const size_t from = pos_;
+    while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9')
+      ++pos_;
+    return pos_ - from;
+  };
+  if (pos_ < text_.size() && text_[pos_] == '-') return fail("number out of range (negative)");
+  const size_t int_start = pos_;
+  const size_t int_digits = digits();
+  if (int_digits == 0) return fail("expected a number");
+  if (int_digits > 1 && text_[int_start] == '0') return fail("leading zero");
+  if (pos_ < text_.size() && text_[pos_] == '.') {
+    ++pos_;
+    if (digits() == 0) return fail("expected digits after '.'");
+  }
+  if (pos_ < text_.size() && (text_[pos_] == 'e' || text_[pos_] == 'E')) {
+    ++pos_;
+    if (pos_ < text_.size() && (text_[pos_] == '+' || text_[pos_] == '-')) ++pos_;
+    if (digits() == 0) return fail("expected digits in the exponent");
+  }
+  const std::string number(text_.substr(start, pos_ - start));
+  const double value = std::strtod(number.c_str(), nullptr);
+  if (!(value < static_cast<double>(max) + 1.0)) {
+    return fail("number out of range (max " + std::to_string(max) + ")");
+  }
+  *out = static_cast<uint64_t>(value);
+  if (*out > max) *out = max;  // max + 1 - epsilon truncates to max
   return Status::ok();
 }
 

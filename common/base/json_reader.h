@@ -35,6 +35,9 @@ class JsonReader {
 
   Status readString(std::string* out);
   Status readUint(uint64_t* out, uint64_t max);
+  // Any JSON number (fraction, exponent) in [0, max], truncated toward zero: 1.9 -> 1,
+  // 2e3 -> 2000. Negative numbers and numbers over `max` are errors.
+  Status readUintTruncated(uint64_t* out, uint64_t max);
   Status readBool(bool* out);
   bool isNull();  // consumes a null
   Status skipValue();

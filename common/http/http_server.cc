@@ -214,6 +214,22 @@ void HttpServer::refuse(net::TcpConnection& conn, const net::InetAddress& peer, 
   conn.close();
 }
 
+void HttpServer::stopAccepting() {
+  if (listener_) listener_->close();
+  listener_ = nullptr;
+}
+
+size_t HttpServer::closeIdleConnections(std::chrono::milliseconds quiet) {
+  const int64_t now = loop_.nowMs();
+  std::vector<detail::HttpConnection*> idle;
+  for (const auto& [id, conn] : connections_) {
+    if (conn->quietFor(now, quiet.count())) idle.push_back(conn);
+  }
+  for (auto* conn : idle)
+    conn->closeGracefully();  // may close (and delete) it at once: the list is a copy
+  return idle.size();
+}
+
 void HttpServer::close() {
   if (closing_) return;
   closing_ = true;

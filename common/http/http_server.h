@@ -144,6 +144,15 @@ class HttpServer {
   MiddlewareChain& middleware() { return middleware_; }
   const Options& options() const { return options_; }
 
+  // For a graceful stop: stops listening; the connections open stay and are served. New
+  // connections go to the other processes sharing the port (SO_REUSEPORT) or are refused by
+  // the kernel. Idempotent.
+  void stopAccepting();
+  // Closes gracefully (FIN, then close_linger_timeout at most) every connection that owes
+  // nothing and is receiving nothing (see detail::HttpConnection::quietFor) and has been quiet
+  // for `quiet`; returns how many. A graceful stop calls it until connectionCount() is 0.
+  size_t closeIdleConnections(std::chrono::milliseconds quiet);
+
   // Stops listening and closes every connection; deletes the server once they are closed.
   // Idempotent until the object is gone; may be called from inside a handler.
   void close();

@@ -342,8 +342,16 @@ void TcpConnection::closeAfterFlush() {
   }
 }
 
+void TcpConnection::closeAfterWrite() {
+  if (closing_ || draining_) return;
+  no_linger_ = true;
+  closeAfterFlush();
+}
+
 void TcpConnection::finishDrain() {
-  if (peer_shutdown_) {  // the peer sends nothing more, so closing cannot cause a reset
+  // After the peer's EOF it sends nothing more, so closing cannot cause a reset;
+  // closeAfterWrite() takes that risk rather than wait.
+  if (peer_shutdown_ || no_linger_) {
     close(CloseReason::Local);
     return;
   }

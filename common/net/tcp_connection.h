@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "common/net/buffer.h"
+#include "common/net/conn_id.h"
 #include "common/net/inet_address.h"
 
 namespace push::net {
@@ -110,6 +111,12 @@ class TcpConnection {
   // yet. Callers that must bound the wait use their own deadline and close() (a peer that
   // never reads, or never closes, holds the connection forever).
   void closeAfterFlush();
+  // Writes what is queued, then closes at once, without waiting for the peer's FIN: for
+  // refusals (an Error frame at accept) that must not hold a file descriptor for a peer that
+  // never closes. Input that arrived and was not read by then makes the kernel reset the
+  // connection, which may cost the peer the last bytes; use closeAfterFlush() when they
+  // matter more than the descriptor.
+  void closeAfterWrite();
   bool closing() const { return closing_ || draining_; }
 
   // Pause and resume reading (backpressure on the peer). Input kept from earlier reads is
@@ -122,9 +129,9 @@ class TcpConnection {
   // Unconsumed input bytes kept for the next read.
   size_t bufferedInputBytes() const { return in_.size(); }
 
-  // The owner's id and per-connection state (opaque here).
-  uint64_t id() const { return id_; }
-  void setId(uint64_t id) { id_ = id; }
+  // The owner's id (conn_id.h) and per-connection state (opaque here).
+  ConnId id() const { return id_; }
+  void setId(ConnId id) { id_ = id; }
   void* context() const { return context_; }
   void setContext(void* context) { context_ = context; }
 
@@ -158,7 +165,7 @@ class TcpConnection {
   const Limits* limits_ = nullptr;
   Buffer in_;   // unconsumed input tail
   Buffer out_;  // output queued this turn (or while a write is in flight)
-  uint64_t id_ = 0;
+  ConnId id_ = 0;
   void* context_ = nullptr;
   uint32_t inflight_bytes_ = 0;  // bytes handed to uv_write and not completed
   uint32_t flush_index_ = 0;     // position on the loop's flush list while flush_scheduled_
@@ -166,6 +173,7 @@ class TcpConnection {
   bool closing_ = false;          // uv_close called; no more callbacks to the handler
   bool draining_ = false;         // closeAfterFlush(): close when output is empty
   bool lingering_ = false;        // drained and FIN sent: close when the peer closes
+  bool no_linger_ = false;        // closeAfterWrite(): close as soon as the output is out
   bool close_is_ours_ = false;    // closeAfterFlush() before the peer's EOF: reason Local
   bool writing_ = false;          // a uv_write is in flight
   bool flush_scheduled_ = false;  // on the loop's flush list

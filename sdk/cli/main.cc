@@ -264,16 +264,9 @@ int runMint(int argc, char** argv) {
                              std::pair{"device", &claims.device}}) {
     if (!cl.has(name)) return fail(std::string("--") + name + " is required", cl.usage());
     *field = cl.get(name);
-    if (field->empty() || field->size() > push::auth::kMaxClaimBytes) {
-      return fail(std::string("--") + name + ": 1.." + std::to_string(push::auth::kMaxClaimBytes) +
-                      " bytes",
-                  cl.usage());
-    }
-    for (unsigned char c : *field) {
-      if (c < 0x20 || c == 0x7f) {
-        return fail(std::string("--") + name + ": no control characters", cl.usage());
-      }
-    }
+  }
+  if (Status st = push::auth::checkClaims(claims); !st.isOk()) {
+    return fail("--" + st.message(), cl.usage());
   }
   if (!cl.has("secret") || cl.get("secret").empty()) {
     return fail("--secret is required", cl.usage());

@@ -629,6 +629,7 @@ void CenterServer::stop(std::function<void()> done) {
   stop_done_ = std::move(done);
   if (!http_) return finishStop();  // never started
   stop_deadline_ms_ = loop_.nowMs() + options_.stop_grace.count();
+  http_->stopAccepting();
   LOG_INFO(Center, "stopping: {} requests in flight, up to {} ms", pending_.size(),
            options_.stop_grace.count());
   stop_timer_ = net::PeriodicTimer::create(
@@ -653,6 +654,7 @@ void CenterServer::onStopTick() {
     for (auto& p : left)
       p->responder.respondError(503, "center is stopping");
   }
+  http_->closeIdleConnections(std::chrono::milliseconds(kStopIdleMs));
   const bool quiet =
       pending_.empty() && (http_->connectionCount() == 0 || now - last_activity_ms_ >= kStopIdleMs);
   if (!quiet && !late) return;

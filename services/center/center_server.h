@@ -70,11 +70,10 @@ class CenterServer {
   // out), then the register and room channels, and `done` runs on a later loop turn. At
   // options.stop_grace, requests still waiting are answered 503 and the servers close the
   // same way.
+  // The API port stops accepting at once (new connections go to the other workers sharing the
+  // port, or are refused); connections quiet for kStopIdleMs are closed gracefully as they
+  // become so.
   // A second call is ignored (the first `done` still runs). Loop-thread only.
-  //
-  // TODO(center): the API port keeps accepting connections until the end: common/http's
-  // HttpServer has no way to stop listening without closing every connection. With one, new
-  // connections would go to the other workers while this one drains.
   void stop(std::function<void()> done);
   bool stopping() const { return stopping_; }
   // Requests waiting for register or rooms (answered by stop() at its deadline).

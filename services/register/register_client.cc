@@ -125,6 +125,28 @@ void RegisterClient::flush() {
     sendBatch(i);
 }
 
+void RegisterClient::flush(std::function<void()> done) {
+  flush();
+  if (batches_in_flight_ == 0) {
+    loop_.post([alive = liveness_.token(), done = std::move(done)] {
+      if (alive.alive()) done();
+    });
+    return;
+  }
+  flush_waiters_.push_back(std::move(done));
+}
+
+void RegisterClient::batchDone() {
+  if (--batches_in_flight_ > 0 || flush_waiters_.empty()) return;
+  auto waiters = std::move(flush_waiters_);
+  flush_waiters_.clear();
+  for (auto& done : waiters) {
+    loop_.post([alive = liveness_.token(), done = std::move(done)] {
+      if (alive.alive()) done();
+    });
+  }
+}
+
 void RegisterClient::sendBatch(size_t shard) {
   ShardState& s = *shards_[shard];
   auto alive = liveness_.token();
@@ -137,9 +159,12 @@ void RegisterClient::sendBatch(size_t shard) {
     };
     auto call = std::make_shared<Call>();
     call->request.Swap(&s.online);
+    ++batches_in_flight_;
     s.stub->Online(&call->controller, &call->request, &call->response,
                    rpc::newCallback([this, alive, call, shard] {
-                     if (!alive.alive() || call->controller.status().isOk()) return;
+                     if (!alive.alive()) return;
+                     batchDone();
+                     if (call->controller.status().isOk()) return;
                      LOG_EVERY_SEC(Warn, Register, 1,
                                    "Online batch of {} to register {} failed: {}",
                                    call->request.sessions_size(), shards_[shard]->address,
@@ -155,9 +180,12 @@ void RegisterClient::sendBatch(size_t shard) {
     };
     auto call = std::make_shared<Call>();
     call->request.Swap(&s.offline);
+    ++batches_in_flight_;
     s.stub->Offline(&call->controller, &call->request, &call->response,
                     rpc::newCallback([this, alive, call, shard] {
-                      if (!alive.alive() || call->controller.status().isOk()) return;
+                      if (!alive.alive()) return;
+                      batchDone();
+                      if (call->controller.status().isOk()) return;
                       LOG_EVERY_SEC(Warn, Register, 1,
                                     "Offline batch of {} to register {} failed: {}",
                                     call->request.sessions_size(), shards_[shard]->address,

@@ -57,6 +57,14 @@ class RegisterClient {
   void offline(OfflineSession session);
   // Sends queued changes now (tests, shutdown).
   void flush();
+  // flush(), then `done` (posted to the loop, never run inside this call) once every batch
+  // sent so far has been answered or has failed: a room that stops waits for it, so register
+  // hears its last Offline batch instead of routing to a dead room until its timeout. Batches
+  // fail by their call timeout at the latest. `done` does not run if the client is destroyed
+  // first.
+  void flush(std::function<void()> done);
+  // Online/Offline calls sent and not answered yet.
+  size_t batchesInFlight() const { return batches_in_flight_; }
   void setOnBatchFailed(std::function<void(size_t shard, const Status&)> fn) {
     on_batch_failed_ = std::move(fn);
   }
@@ -89,6 +97,9 @@ class RegisterClient {
   Liveness liveness_;  // callbacks of calls and posted flushes check it
   std::vector<std::shared_ptr<PendingLookup>> pending_lookups_;
   bool lookup_flush_scheduled_ = false;
+  size_t batches_in_flight_ = 0;
+  std::vector<std::function<void()>> flush_waiters_;
+  void batchDone();
 };
 
 }  // namespace push::reg

@@ -1,5 +1,7 @@
 #include "services/room/ack_tracker.h"
 
+#include "common/base/json_writer.h"
+
 namespace push::room {
 
 void AckTracker::delivered(uint64_t message_id, uint32_t connections) {
@@ -25,17 +27,24 @@ AckTracker::Counts AckTracker::counts(uint64_t message_id) const {
   return it == messages_.end() ? Counts{} : it->second;
 }
 
-std::string AckTracker::recentJson(size_t limit) const {
-  std::string out = "{";
+void AckTracker::writeRecent(JsonWriter& out, size_t limit) const {
+  out.beginObject();
   size_t n = 0;
   for (auto it = order_.rbegin(); it != order_.rend() && n < limit; ++it, ++n) {
     auto m = messages_.find(*it);
     if (m == messages_.end()) continue;
-    if (n) out += ',';
-    out += "\"" + std::to_string(*it) + "\":{\"delivered\":" + std::to_string(m->second.delivered) +
-           ",\"acked\":" + std::to_string(m->second.acked) + "}";
+    out.key(std::to_string(*it)).beginObject();
+    out.key("delivered").uint64(m->second.delivered);
+    out.key("acked").uint64(m->second.acked);
+    out.endObject();
   }
-  return out + "}";
+  out.endObject();
+}
+
+std::string AckTracker::recentJson(size_t limit) const {
+  JsonWriter w;
+  writeRecent(w, limit);
+  return w.take();
 }
 
 }  // namespace push::room

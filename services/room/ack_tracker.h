@@ -5,6 +5,10 @@
 #include <string>
 #include <unordered_map>
 
+namespace push {
+class JsonWriter;
+}
+
 namespace push::room {
 
 // Counts, per recent QoS-1 message, how many connections it was written to here and how many
@@ -25,7 +29,8 @@ class AckTracker {
   // Counts of a tracked message; zeros when unknown.
   Counts counts(uint64_t message_id) const;
   size_t tracked() const { return messages_.size(); }
-  // {"<id>":{"delivered":n,"acked":m},...} for the newest `limit` messages.
+  // {"<id>":{"delivered":n,"acked":m},...} for the newest `limit` messages, as one value.
+  void writeRecent(JsonWriter& out, size_t limit) const;
   std::string recentJson(size_t limit) const;
 
  private:

@@ -63,6 +63,10 @@ Result<IpFilter::Cidr> IpFilter::parseCidr(const std::string& text) {
 }
 
 Result<IpFilter> IpFilter::create(const Options& options) {
+  if (options.ipv6_prefix < 1 || options.ipv6_prefix > 128) {
+    return invalidArgument("ipv6_prefix " + std::to_string(options.ipv6_prefix) +
+                           " is out of range [1, 128]");
+  }
   IpFilter f;
   f.options_ = options;
   for (const auto& text : options.allow_cidrs) {
@@ -81,31 +85,44 @@ size_t IpFilter::KeyHash::operator()(const Key& k) const {
       hash64(std::string_view(reinterpret_cast<const char*>(k.data()), k.size())));
 }
 
-IpFilter::Key IpFilter::keyOf(const net::InetAddress& peer) {
-  Key key{};
+int IpFilter::ruleAddress(const net::InetAddress& peer, uint8_t* bytes) {
   const sockaddr* sa = peer.sockaddrPtr();
-  if (peer.family() == AF_INET6) {
-    const auto* a = &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr;
-    if (IN6_IS_ADDR_V4MAPPED(a)) {
-      // A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d; IPv4 rules must apply.
-      key[0] = 4;
-      std::memcpy(key.data() + 1, reinterpret_cast<const uint8_t*>(a) + 12, 4);
-      return key;
+  if (peer.family() != AF_INET6) {
+    std::memcpy(bytes, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, 4);
+    return AF_INET;
+  }
+  const auto* a =
+      reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr);
+  static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  static constexpr uint8_t kNat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+  if (std::memcmp(a, kMapped, 12) == 0 || std::memcmp(a, kNat64, 12) == 0) {
+    std::memcpy(bytes, a + 12, 4);  // ::ffff:a.b.c.d, 64:ff9b::a.b.c.d
+    return AF_INET;
+  }
+  if (a[0] == 0x20 && a[1] == 0x02) {
+    std::memcpy(bytes, a + 2, 4);  // 2002:aabb:ccdd::/48
+    return AF_INET;
+  }
+  std::memcpy(bytes, a, 16);
+  return AF_INET6;
+}
+
+IpFilter::Key IpFilter::keyOf(const net::InetAddress& peer) const {
+  Key key{};
+  const int family = ruleAddress(peer, key.data() + 1);
+  key[0] = family == AF_INET6 ? 6 : 4;
+  if (family == AF_INET6) {
+    const uint32_t prefix = options_.ipv6_prefix;
+    for (uint32_t bit = prefix; bit < 128; ++bit) {
+      key[1 + bit / 8] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));
     }
-    key[0] = 6;
-    std::memcpy(key.data() + 1, a, 16);
-  } else {
-    const auto* a = &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr;
-    key[0] = 4;
-    std::memcpy(key.data() + 1, a, 4);
   }
   return key;
 }
 
 IpFilter::Verdict IpFilter::admit(const net::InetAddress& peer, int64_t now_ms) {
-  Key key = keyOf(peer);
-  const int family = key[0] == 6 ? AF_INET6 : AF_INET;
-  const uint8_t* addr = key.data() + 1;
+  uint8_t addr[16] = {};
+  const int family = ruleAddress(peer, addr);
   for (const Cidr& c : deny_) {
     if (c.matches(family, addr)) return Verdict::Denied;
   }
@@ -117,7 +134,7 @@ IpFilter::Verdict IpFilter::admit(const net::InetAddress& peer, int64_t now_ms) 
   }
   if (options_.max_connections_per_ip == 0 && options_.max_connects_per_s == 0)
     return Verdict::Accept;
-  PerIp& ip = per_ip_[key];
+  PerIp& ip = per_ip_[keyOf(peer)];
   if (options_.max_connections_per_ip && ip.open >= options_.max_connections_per_ip) {
     return Verdict::TooManyConnections;
   }
@@ -142,9 +159,12 @@ void IpFilter::release(const net::InetAddress& peer) {
   release(keyOf(peer));
 }
 
-std::string IpFilter::hostOf(const Key& key) {
+std::string IpFilter::describe(const Key& key) const {
   char buf[INET6_ADDRSTRLEN] = {0};
   inet_ntop(key[0] == 6 ? AF_INET6 : AF_INET, key.data() + 1, buf, sizeof buf);
+  if (key[0] == 6 && options_.ipv6_prefix < 128) {
+    return std::string(buf) + "/" + std::to_string(options_.ipv6_prefix);
+  }
   return buf;
 }
 

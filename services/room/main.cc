@@ -66,7 +66,7 @@ int runRoom(room::RoomOptions options, int worker, std::chrono::microseconds bus
   net::SignalWatcher* signals = net::SignalWatcher::create(loop, [&](int signum) {
     if (signum == SIGTERM && !room->draining()) {
       LOG_INFO(Room, "SIGTERM: draining");
-      room->drainFromRpc(0, 0);  // configured window and deadline
+      room->drainWithDefaults();  // configured window and deadline
       return;
     }
     LOG_INFO(Room, "signal {}: stopping now", signum);

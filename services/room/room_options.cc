@@ -4,28 +4,117 @@
 
 namespace push::room {
 
-Result<RoomOptions> RoomOptions::fromConfig(const config::RoomConfig& c, const ConfigFile* file) {
-  // Each check names the field, with file:line:column when the config came from a file. 0 is
-  // proto3's "not set" (the default applies).
-  auto range = [&](std::string_view field, int64_t value, int64_t min, int64_t max) -> Status {
-    if (value == 0 || (value >= min && value <= max)) return Status::ok();
-    const std::string why = std::to_string(value) + " is out of range [" + std::to_string(min) +
-                            ", " + std::to_string(max) + "]";
-    return file ? file->fieldError(field, why) : invalidArgument(std::string(field) + ": " + why);
-  };
-  RETURN_IF_ERROR(range("max_frame_bytes", c.max_frame_bytes(), 1024, 16 << 20));
-  RETURN_IF_ERROR(range("auth_timeout_ms", c.auth_timeout_ms(), 100, 600'000));
-  RETURN_IF_ERROR(range("heartbeat.min_s", c.heartbeat().min_s(), 1, 3600));
-  RETURN_IF_ERROR(range("heartbeat.unknown_s", c.heartbeat().unknown_s(), 1, 3600));
-  RETURN_IF_ERROR(range("heartbeat.cellular_s", c.heartbeat().cellular_s(), 1, 3600));
-  RETURN_IF_ERROR(range("heartbeat.wifi_s", c.heartbeat().wifi_s(), 1, 3600));
-  RETURN_IF_ERROR(range("heartbeat.max_s", c.heartbeat().max_s(), 1, 3600));
-  RETURN_IF_ERROR(
-      range("max_apps_per_connection", c.max_apps_per_connection(), 1, kMaxAppsPerConnection));
-  RETURN_IF_ERROR(range("drain_window_ms", c.drain_window_ms(), 0, 3'600'000));
-  RETURN_IF_ERROR(range("drain_deadline_ms", c.drain_deadline_ms(), 100, 3'600'000));
-  RETURN_IF_ERROR(range("register_heartbeat_ms", c.register_heartbeat_ms(), 100, 60'000));
+namespace {
 
+// Every integer option in range, naming the field (with file:line:column when the config came
+// from a file); 0 is proto3's "not set" and keeps the default.
+Status checkRanges(const config::RoomConfig& c, const ConfigFile* file) {
+  struct Range {
+    const char* field;
+    int64_t value, min, max;
+  };
+  const auto& hb = c.heartbeat();
+  const Range ranges[] = {
+      {"max_frame_bytes", c.max_frame_bytes(), 1024, 16 << 20},
+      {"auth_timeout_ms", c.auth_timeout_ms(), 100, 600'000},
+      {"heartbeat.min_s", hb.min_s(), 1, 3600},
+      {"heartbeat.unknown_s", hb.unknown_s(), 1, 3600},
+      {"heartbeat.cellular_s", hb.cellular_s(), 1, 3600},
+      {"heartbeat.wifi_s", hb.wifi_s(), 1, 3600},
+      {"heartbeat.max_s", hb.max_s(), 1, 3600},
+      {"max_apps_per_connection", c.max_apps_per_connection(), 1, kMaxAppsPerConnection},
+      {"drain_window_ms", c.drain_window_ms(), 0, 3'600'000},
+      {"drain_deadline_ms", c.drain_deadline_ms(), 100, 3'600'000},
+      {"session_batch_ms", c.session_batch_ms(), 1, 60'000},
+      {"register_heartbeat_ms", c.register_heartbeat_ms(), 100, 60'000},
+      {"max_connections_per_user", c.max_connections_per_user(), 1, 10'000},
+      {"max_connections_per_device", c.max_connections_per_device(), 1, 1'000},
+      {"ipv6_prefix_bits", c.ipv6_prefix_bits(), 1, 128},
+      {"max_unacked_per_connection", c.max_unacked_per_connection(), 1, 65'536},
+      {"max_connections_per_ip", c.max_connections_per_ip(), 1, 10'000'000},
+      {"max_connects_per_ip_per_s", c.max_connects_per_ip_per_s(), 1, 1'000'000},
+  };
+  for (const Range& r : ranges) {
+    RETURN_IF_ERROR(checkFieldRange(file, r.field, r.value, r.min, r.max));
+  }
+  return Status::ok();
+}
+
+Result<std::vector<AppSecret>> appsFromConfig(const config::RoomConfig& c) {
+  std::vector<AppSecret> apps;
+  for (const auto& app : c.apps()) {
+    if (app.name().empty() || app.name().size() > 64) {
+      return invalidArgument("apps: app name must be 1..64 characters");
+    }
+    if (app.secret().size() < 16) {
+      return invalidArgument("apps[" + app.name() + "].secret: at least 16 bytes");
+    }
+    for (const auto& known : apps) {
+      if (known.name == app.name()) return invalidArgument("apps: '" + app.name() + "' twice");
+    }
+    apps.push_back({app.name(), app.secret()});
+  }
+  if (apps.size() > 65535) return invalidArgument("apps: at most 65535");
+  return apps;
+}
+
+Status heartbeatFromConfig(const config::HeartbeatConfig& hb, RoomOptions* o) {
+  if (hb.wifi_s()) o->heartbeat_wifi_s = hb.wifi_s();
+  if (hb.cellular_s()) o->heartbeat_cellular_s = hb.cellular_s();
+  if (hb.unknown_s()) o->heartbeat_unknown_s = hb.unknown_s();
+  if (hb.min_s()) o->heartbeat_min_s = hb.min_s();
+  if (hb.max_s()) o->heartbeat_max_s = hb.max_s();
+  if (o->heartbeat_min_s > o->heartbeat_max_s) {
+    return invalidArgument("heartbeat: min_s must not exceed max_s");
+  }
+  return Status::ok();
+}
+
+Status limitsFromConfig(const config::ConnectionLimitsConfig& l, net::TcpConnection::Limits* o) {
+  if (l.high_watermark_bytes()) o->high_watermark = l.high_watermark_bytes();
+  if (l.low_watermark_bytes()) o->low_watermark = l.low_watermark_bytes();
+  if (l.hard_limit_bytes()) o->hard_limit = l.hard_limit_bytes();
+  if (!l.high_watermark_bytes() && !l.hard_limit_bytes()) {
+    // Mobile clients: a client that cannot take 1 MiB is gone.
+    o->high_watermark = 256u << 10;
+    o->low_watermark = 64u << 10;
+    o->hard_limit = 1u << 20;
+  }
+  if (o->low_watermark > o->high_watermark || o->high_watermark > o->hard_limit) {
+    return invalidArgument("limits: need low_watermark <= high_watermark <= hard_limit");
+  }
+  return Status::ok();
+}
+
+Status admissionFromConfig(const config::RoomConfig& c, RoomOptions* o) {
+  o->ip_filter.allow_cidrs.assign(c.allow_cidrs().begin(), c.allow_cidrs().end());
+  o->ip_filter.deny_cidrs.assign(c.deny_cidrs().begin(), c.deny_cidrs().end());
+  o->ip_filter.max_connections_per_ip = c.max_connections_per_ip();
+  o->ip_filter.max_connects_per_s = c.max_connects_per_ip_per_s();
+  if (c.ipv6_prefix_bits()) o->ip_filter.ipv6_prefix = c.ipv6_prefix_bits();
+  Sessions::Limits& s = o->session_limits;
+  if (c.max_connections_per_user()) s.max_per_user = c.max_connections_per_user();
+  if (c.max_connections_per_device()) s.max_per_device = c.max_connections_per_device();
+  const std::string& policy = c.session_limit_policy();
+  if (policy.empty() || policy == "kick_oldest") {
+    s.policy = Sessions::LimitPolicy::KickOldest;
+  } else if (policy == "refuse_newest") {
+    s.policy = Sessions::LimitPolicy::RefuseNewest;
+  } else {
+    return invalidArgument("session_limit_policy: '" + policy +
+                           "' is neither \"kick_oldest\" nor \"refuse_newest\"");
+  }
+  if (c.max_unacked_per_connection()) {
+    o->max_unacked_per_connection = c.max_unacked_per_connection();
+  }
+  if (c.max_apps_per_connection()) o->max_apps_per_connection = c.max_apps_per_connection();
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<RoomOptions> RoomOptions::fromConfig(const config::RoomConfig& c, const ConfigFile* file) {
+  RETURN_IF_ERROR(checkRanges(c, file));
   RoomOptions o;
   if (!c.name().empty()) o.name = c.name();
   if (!c.tcp().address().empty()) o.tcp_address = c.tcp().address();
@@ -35,48 +124,12 @@ Result<RoomOptions> RoomOptions::fromConfig(const config::RoomConfig& c, const C
   if (c.rpc().listen().address().empty()) o.rpc.address = "127.0.0.1:0";
   o.advertise_rpc = c.advertise_rpc();
   o.admin_address = c.admin().listen().address();
-  for (const auto& app : c.apps()) {
-    if (app.name().empty() || app.name().size() > 64) {
-      return invalidArgument("apps: app name must be 1..64 characters");
-    }
-    if (app.secret().size() < 16) {
-      return invalidArgument("apps[" + app.name() + "].secret: at least 16 bytes");
-    }
-    for (const auto& known : o.apps) {
-      if (known.name == app.name()) return invalidArgument("apps: '" + app.name() + "' twice");
-    }
-    o.apps.push_back({app.name(), app.secret()});
-  }
+  ASSIGN_OR_RETURN(o.apps, appsFromConfig(c));
   if (c.max_frame_bytes()) o.max_frame_bytes = c.max_frame_bytes();
   if (c.auth_timeout_ms()) o.auth_timeout = std::chrono::milliseconds(c.auth_timeout_ms());
-  const auto& hb = c.heartbeat();
-  if (hb.wifi_s()) o.heartbeat_wifi_s = hb.wifi_s();
-  if (hb.cellular_s()) o.heartbeat_cellular_s = hb.cellular_s();
-  if (hb.unknown_s()) o.heartbeat_unknown_s = hb.unknown_s();
-  if (hb.min_s()) o.heartbeat_min_s = hb.min_s();
-  if (hb.max_s()) o.heartbeat_max_s = hb.max_s();
-  if (o.heartbeat_min_s > o.heartbeat_max_s) {
-    return invalidArgument("heartbeat: min_s must not exceed max_s");
-  }
-  const auto& l = c.limits();
-  if (l.high_watermark_bytes()) o.limits.high_watermark = l.high_watermark_bytes();
-  if (l.low_watermark_bytes()) o.limits.low_watermark = l.low_watermark_bytes();
-  if (l.hard_limit_bytes()) o.limits.hard_limit = l.hard_limit_bytes();
-  if (!c.limits().high_watermark_bytes() && !c.limits().hard_limit_bytes()) {
-    // Mobile clients: a client that cannot take 1 MiB is gone.
-    o.limits.high_watermark = 256u << 10;
-    o.limits.low_watermark = 64u << 10;
-    o.limits.hard_limit = 1u << 20;
-  }
-  if (o.limits.low_watermark > o.limits.high_watermark ||
-      o.limits.high_watermark > o.limits.hard_limit) {
-    return invalidArgument("limits: need low_watermark <= high_watermark <= hard_limit");
-  }
-  o.ip_filter.allow_cidrs.assign(c.allow_cidrs().begin(), c.allow_cidrs().end());
-  o.ip_filter.deny_cidrs.assign(c.deny_cidrs().begin(), c.deny_cidrs().end());
-  o.ip_filter.max_connections_per_ip = c.max_connections_per_ip();
-  o.ip_filter.max_connects_per_s = c.max_connects_per_ip_per_s();
-  if (c.max_apps_per_connection()) o.max_apps_per_connection = c.max_apps_per_connection();
+  RETURN_IF_ERROR(heartbeatFromConfig(c.heartbeat(), &o));
+  RETURN_IF_ERROR(limitsFromConfig(c.limits(), &o.limits));
+  RETURN_IF_ERROR(admissionFromConfig(c, &o));
   if (c.drain_window_ms()) o.drain_window = std::chrono::milliseconds(c.drain_window_ms());
   if (c.drain_deadline_ms()) o.drain_deadline = std::chrono::milliseconds(c.drain_deadline_ms());
   if (c.register_heartbeat_ms()) {

@@ -12,7 +12,10 @@
 #include "common/net/tcp_connection.h"
 #include "common/rpc/server.h"
 #include "services/register/register_client.h"
+#include "services/room/app_table.h"
+#include "services/room/client_conn.h"
 #include "services/room/ip_filter.h"
+#include "services/room/sessions.h"
 
 namespace push::config {
 class RoomConfig;
@@ -20,18 +23,14 @@ class RoomConfig;
 
 namespace push::room {
 
-struct AppSecret {
-  std::string name;
-  std::string secret;
-};
-
 // Everything a room instance needs, built from RoomConfig (fromConfig) or in code (tests).
+// proto/config.proto documents each field's meaning, unit, default and range.
 struct RoomOptions {
   std::string name = "room";
   std::string tcp_address = "127.0.0.1:7100";
   std::string ws_address;  // empty: no WebSocket listener
   bool reuse_port = false;
-  rpc::Server::Options rpc;  // rpc.address: the room's RPC listener
+  rpc::Server::Options rpc;   // rpc.address: the room's RPC listener
   std::string advertise_rpc;  // empty: the bound RPC address
   std::string admin_address;  // empty: no admin HTTP
   std::vector<AppSecret> apps;
@@ -43,6 +42,8 @@ struct RoomOptions {
   net::TcpConnection::Limits limits;
   IpFilter::Options ip_filter;
   uint32_t max_apps_per_connection = 8;
+  Sessions::Limits session_limits;
+  uint32_t max_unacked_per_connection = 256;
   std::chrono::milliseconds drain_window{10'000};
   std::chrono::milliseconds drain_deadline{30'000};
   std::chrono::milliseconds register_heartbeat{2'000};
@@ -53,9 +54,5 @@ struct RoomOptions {
   // Fails with the field name (and file:line when `file` is given) on bad values.
   static Result<RoomOptions> fromConfig(const config::RoomConfig& config, const ConfigFile* file);
 };
-
-// Largest number of apps one connection may carry (a compile-time bound keeps the
-// per-connection state fixed-size).
-constexpr uint32_t kMaxAppsPerConnection = 8;
 
 }  // namespace push::room

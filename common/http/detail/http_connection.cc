@@ -94,6 +94,7 @@ bool HttpConnection::closing() const {
 int HttpConnection::onMessageBegin(llhttp_t* parser) {
   HttpConnection& c = self(parser);
   c.request_ = HttpRequest();
+  c.in_message_ = true;
   c.request_.reserveHeaders(8);  // typical API requests carry 4-8 headers
   c.target_.clear();
   c.field_.clear();
@@ -228,6 +229,7 @@ size_t HttpConnection::onData(const char* data, size_t len) {
 }
 
 void HttpConnection::completeRequest() {
+  in_message_ = false;
   last_activity_ms_ = conn_.loop().nowMs();
   Status st = request_.setTarget(std::move(target_));
   target_.clear();
@@ -332,6 +334,11 @@ int64_t HttpConnection::checkIdle(int64_t now_ms) {
   closed_hard_ = true;
   conn_.close();
   return 0;
+}
+
+bool HttpConnection::quietFor(int64_t now_ms, int64_t quiet_ms) const {
+  return !closing() && slots_.empty() && !in_message_ && !read_paused_ &&
+         conn_.bufferedInputBytes() == 0 && now_ms - last_activity_ms_ >= quiet_ms;
 }
 
 void HttpConnection::beginClose() {

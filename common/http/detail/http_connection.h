@@ -66,6 +66,12 @@ class HttpConnection {
   // idle too long; otherwise returns when to check again. 0 too once the connection is
   // closing (the linger deadline takes over).
   int64_t checkIdle(int64_t now_ms);
+  // True when nothing is owed or arriving (no request waiting for its answer, none partly
+  // received, no input kept) and nothing was received or answered for `quiet_ms` until
+  // `now_ms`: closing it now loses nothing (a graceful stop closes such connections).
+  bool quietFor(int64_t now_ms, int64_t quiet_ms) const;
+  // Closes gracefully (FIN, then close_linger_timeout at most).
+  void closeGracefully() { beginClose(); }
   // The close_linger_timeout armed by beginClose() passed: closes hard (and counts it) if the
   // graceful close has not finished.
   void lingerExpired();
@@ -121,6 +127,7 @@ class HttpConnection {
   size_t header_bytes_ = 0;
   bool headers_done_ = false;   // later header callbacks are trailers
   bool message_ready_ = false;  // on_message_complete paused the parser
+  bool in_message_ = false;     // a request has begun and is not complete yet
   int error_status_ = 0;        // 413/431 found by a callback (else a parse error is 400)
   const char* error_message_ = "";
 

@@ -162,6 +162,55 @@ TEST(TokenTest, MissingOrBadFieldsAreRefused) {
       << why;
 }
 
+TEST(TokenTest, ExpIsAnyJsonNumberWithTheFractionTruncated) {
+  // sdk/PROTOCOL.md 4: "exp: a JSON number, 0..10^12 (a fraction is truncated)".
+  TokenClaims out;
+  std::string why;
+  const std::string future = std::to_string(kNow + 100);
+  EXPECT_EQ(
+      verify(tokenOf(R"({"app":"app","user":"alice","device":"phone","exp":)" + future + ".75}"),
+             &why, &out),
+      client::ERROR_NONE)
+      << why;
+  EXPECT_EQ(out.exp, kNow + 100);
+  EXPECT_EQ(
+      verify(tokenOf(R"({"app":"app","user":"alice","device":"phone","exp":1.8e9})"), &why, &out),
+      client::ERROR_NONE)
+      << why;
+  EXPECT_EQ(out.exp, 1'800'000'000);
+  // Truncation, not rounding: kNow + 0.99 is kNow, which has expired.
+  EXPECT_EQ(verify(tokenOf(R"({"app":"app","user":"alice","device":"phone","exp":)" +
+                           std::to_string(kNow) + ".99}")),
+            client::ERROR_TOKEN_EXPIRED);
+}
+
+TEST(TokenTest, CheckClaimsAppliesTheRoomsRules) {
+  EXPECT_TRUE(checkClaims(claims()).isOk());
+  EXPECT_TRUE(checkClaims(claims("app", "\xc3\xa9l\xc3\xa8ve")).isOk());  // UTF-8
+  for (const TokenClaims& bad :
+       {claims(""), claims("app", "bad\xff"), claims("app", "a", "ph\none"),
+        claims("app", std::string(kMaxClaimBytes + 1, 'u'))}) {
+    Status st = checkClaims(bad);
+    EXPECT_EQ(st.code(), Code::INVALID_ARGUMENT) << bad.app << "/" << bad.user << "/" << bad.device;
+  }
+  EXPECT_NE(checkClaims(claims("app", "bad\xff")).message().find("user"), std::string::npos);
+}
+
+TEST(TokenTest, ClaimsGivenTwiceAreRefused) {
+  // {"user":"alice","user":"admin"}: one reader keeps the first, another the last; the same
+  // signed bytes must not name two identities.
+  for (const char* json : {
+           R"({"app":"app","user":"alice","user":"admin","device":"phone","exp":1800000000})",
+           R"({"app":"app","app":"other","user":"alice","device":"phone","exp":1800000000})",
+           R"({"app":"app","user":"alice","device":"a","device":"b","exp":1800000000})",
+           R"({"app":"app","user":"alice","device":"phone","exp":1800000000,"exp":1})",
+       }) {
+    std::string why;
+    EXPECT_EQ(verify(tokenOf(json), &why), client::ERROR_BAD_TOKEN) << json;
+    EXPECT_NE(why.find("twice"), std::string::npos) << why;
+  }
+}
+
 TEST(TokenTest, ControlCharactersAndOversizedClaimsAreRefused) {
   for (const std::string& user :
        {std::string("a\x01z"), std::string("tab\there"), std::string("nl\n"),

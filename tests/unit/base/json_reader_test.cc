@@ -102,6 +102,28 @@ TEST(JsonReaderTest, BoundsNestingAndIntegers) {
   EXPECT_FALSE(neg.readUint(&v, 10).isOk());
 }
 
+TEST(JsonReaderTest, ReadUintTruncatedTakesAnyNumberInRange) {
+  auto read = [](const char* text, uint64_t max, uint64_t* v) {
+    JsonReader r(text);
+    Status st = r.readUintTruncated(v, max);
+    return st.isOk() ? r.finish() : st;
+  };
+  uint64_t v = 0;
+  EXPECT_TRUE(read("1.9", 10, &v).isOk());
+  EXPECT_EQ(v, 1u);
+  EXPECT_TRUE(read("2e3", 5000, &v).isOk());
+  EXPECT_EQ(v, 2000u);
+  EXPECT_TRUE(read("0.5", 10, &v).isOk());
+  EXPECT_EQ(v, 0u);
+  EXPECT_TRUE(read("10.99", 10, &v).isOk());  // truncates to the max
+  EXPECT_EQ(v, 10u);
+  EXPECT_TRUE(read("1700000000", 1'000'000'000'000ULL, &v).isOk());
+  EXPECT_EQ(v, 1'700'000'000u);
+  for (const char* bad : {"11", "1e13", "-1", "-0.5", "01", "1.", ".5", "1e", "x", "\"1\""}) {
+    EXPECT_FALSE(read(bad, 10, &v).isOk()) << bad;
+  }
+}
+
 TEST(JsonReaderTest, WrongTypesAreErrors) {
   JsonReader r(R"({"users":"alice"})");
   ASSERT_TRUE(r.beginObject().isOk());

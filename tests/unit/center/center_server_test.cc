@@ -75,11 +75,15 @@ class CenterServerTest : public ::testing::Test {
   // One request on a helper thread while this thread runs the loop.
   Result<HttpReply> call(const std::string& method, const std::string& path,
                          const std::string& body, const std::string& key) {
+    return callAt(center_->address().toString(), method, path, body, key);
+  }
+  Result<HttpReply> callAt(const std::string& address, const std::string& method,
+                           const std::string& path, const std::string& body,
+                           const std::string& key) {
     std::vector<std::pair<std::string, std::string>> headers;
     if (!key.empty()) headers.emplace_back("Authorization", "Bearer " + key);
     std::optional<Result<HttpReply>> reply;
     std::atomic<bool> finished{false};
-    const std::string address = center_->address().toString();
     std::thread client([&] {
       reply.emplace(::push::testing::httpRequest(address, method, path, body, headers, 5s));
       finished = true;
@@ -279,6 +283,7 @@ TEST_F(CenterServerTest, StopAnswersWhatStillWaitsAtTheGraceDeadlineWith503) {
   o.register_client.shards[0].address = silent_address;
   o.register_client.channel.timeout = 30s;
   o.stop_grace = 500ms;
+  o.admin.address = "127.0.0.1:0";
   start(std::move(o));
 
   std::optional<Result<HttpReply>> waiting;
@@ -294,7 +299,11 @@ TEST_F(CenterServerTest, StopAnswersWhatStillWaitsAtTheGraceDeadlineWith503) {
   ASSERT_TRUE(loop_.runUntil([&] { return center_->pendingRequests() == 1; }, 5s, 10ms));
   bool done = false;
   center_->stop([&] { done = true; });
-  auto health = call("GET", "/healthz", "", "");
+  // The API port takes no new connection (they go to the other workers); the admin port
+  // still answers, and says so.
+  auto refused = call("GET", "/healthz", "", "");
+  EXPECT_FALSE(refused.isOk()) << "a new API connection was accepted while stopping";
+  auto health = callAt(center_->adminAddress().toString(), "GET", "/healthz", "", "");
   ASSERT_TRUE(health.isOk()) << health.status().toString();
   EXPECT_EQ(health->status, 503);
   EXPECT_NE(health->body.find("stopping"), std::string::npos) << health->body;

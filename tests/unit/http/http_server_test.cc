@@ -8,9 +8,11 @@
 #include <gtest/gtest.h>
 #include <uv.h>
 
+#include <atomic>
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/base/metrics.h"
@@ -596,6 +598,41 @@ TEST_F(HttpServerTest, IdleConnectionsAreClosed) {
   EXPECT_EQ(resp->status, 200);
   EXPECT_TRUE(idle_closed);
   EXPECT_TRUE(partial_closed);
+}
+
+TEST_F(HttpServerTest, GracefulStopStopsAcceptingAndClosesOnlyIdleConnections) {
+  start();
+  std::atomic<int> step{0};
+  bool idle_closed = false, late_refused = false;
+  std::optional<ParsedResponse> busy_resp;
+  auto awaitStep = [&](int n) {
+    for (int i = 0; i < 5000 && step.load() < n; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  };
+  ClientThread client(loop_, [&] {
+    BlockingClient idle(port_);
+    BlockingClient busy(port_);
+    busy.send(getRequest("/slow"));  // its handler keeps the responder
+    step = 1;
+    awaitStep(2);  // the server stops accepting and closes idle connections
+    idle.readUntilClosed(&idle_closed);
+    BlockingClient late(port_, BlockingClient::Options{.timeout_ms = 1000});
+    late_refused = !late.connected();
+    step = 3;
+    busy_resp = busy.readResponse();
+  });
+  ASSERT_TRUE(loop_.runUntil([&] { return step == 1 && pending_.size() == 1; }));
+  server_->stopAccepting();
+  EXPECT_EQ(server_->closeIdleConnections(std::chrono::hours(1)), 0u);  // not quiet that long
+  EXPECT_EQ(server_->closeIdleConnections(std::chrono::milliseconds(0)), 1u);  // not `busy`
+  step = 2;
+  ASSERT_TRUE(loop_.runUntil([&] { return step == 3; }));
+  EXPECT_TRUE(idle_closed);
+  EXPECT_TRUE(late_refused) << "a connection was accepted after stopAccepting()";
+  pending_[0].respond(200, "finished");  // the request in flight is still answered
+  ASSERT_TRUE(client.wait());
+  ASSERT_TRUE(busy_resp);
+  EXPECT_EQ(busy_resp->body, "finished");
 }
 
 TEST_F(HttpServerTest, PendingHandlerKeepsConnectionFromIdling) {

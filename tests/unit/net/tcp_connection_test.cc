@@ -495,6 +495,22 @@ TEST_F(TcpConnectionTest, CloseAfterFlushWithNothingQueuedSendsFinAtOnce) {
   EXPECT_EQ(server_.reason, CloseReason::Local);
 }
 
+TEST_F(TcpConnectionTest, CloseAfterWriteClosesOnceWrittenWithoutWaitingForThePeer) {
+  // A refusal must not hold the descriptor until the peer closes (a peer that never closes
+  // would hold it forever): the reply goes out, then the connection is gone.
+  Fd peer = acceptRaw();
+  ASSERT_TRUE(server_.conn->send("refused"));
+  server_.conn->closeAfterWrite();
+  EXPECT_TRUE(server_.conn->closing());
+  EXPECT_TRUE(loop_.runUntil([&] { return server_.closed(); }, 5s));
+  EXPECT_EQ(server_.reason, CloseReason::Local);
+  // The peer, which never closed, reads the reply and then EOF.
+  std::string got;
+  EXPECT_TRUE(
+      loop_.runUntil([&] { return readAvailable(peer.get(), &got) == 1; }, 5s, testing::kPoll));
+  EXPECT_EQ(got, "refused");
+}
+
 TEST_F(TcpConnectionTest, CloseDuringLingerIsImmediate) {
   Fd peer = acceptRaw();
   server_.conn->closeAfterFlush();

@@ -294,6 +294,41 @@ TEST_F(RegisterClientTest, FullBatchGoesOutAtOnce) {
   EXPECT_EQ(shards_[0].service->table().sessionCount(), 120u);
 }
 
+TEST_F(RegisterClientTest, FlushWithDoneRunsOnceTheLastBatchIsAnswered) {
+  // A room that stops waits for this: register must have its last Offline batch.
+  RegisterClient::Options options;
+  options.batch_interval = 10s;  // nothing leaves unless flushed
+  start(false, options);
+  auto lo = usersInSlots("app", low_, 3, "lo");
+  auto hi = usersInSlots("app", high_, 2, "hi");
+  uint64_t conn = 1;
+  for (auto& u : lo)
+    client_->online(makeSession("app", u, "d", "r1", "10.0.0.1:1", conn++));
+  for (auto& u : hi)
+    client_->online(makeSession("app", u, "d", "r1", "10.0.0.1:1", conn++));
+  int done = 0;
+  client_->flush([&] { ++done; });
+  EXPECT_EQ(done, 0);  // never inside the call
+  EXPECT_EQ(client_->batchesInFlight(), 2u);
+  ASSERT_TRUE(loop_.runUntil([&] { return done == 1; }, 5s));
+  // Every batch was applied by the time `done` ran.
+  EXPECT_EQ(shards_[0].service->table().sessionCount(), 3u);
+  EXPECT_EQ(shards_[1].service->table().sessionCount(), 2u);
+  EXPECT_EQ(client_->batchesInFlight(), 0u);
+  // Nothing queued: done still comes, on a later turn.
+  client_->flush([&] { ++done; });
+  EXPECT_EQ(done, 1);
+  ASSERT_TRUE(loop_.runUntil([&] { return done == 2; }, 5s));
+}
+
+TEST_F(RegisterClientTest, FlushWithDoneAlsoEndsWhenAShardIsDown) {
+  start(/*high_down=*/true);
+  client_->online(makeSession("app", usersInSlots("app", high_, 1)[0], "d", "r1", "10.0.0.1:1", 1));
+  bool done = false;
+  client_->flush([&] { done = true; });
+  ASSERT_TRUE(loop_.runUntil([&] { return done; }, 10s));
+}
+
 TEST_F(RegisterClientTest, OfflineAfterOnlineInOneBatchLeavesTheSessionAbsent) {
   start();
   auto lo = usersInSlots("app", low_, 2, "lo");

@@ -119,6 +119,54 @@ TEST(IpFilterTest, RejectsBadCidrsNamingThem) {
   }
 }
 
+TEST(IpFilterTest, Ipv6SourcesInOneSlash64ShareTheLimits) {
+  // One subscriber gets a whole /64: counting each /128 would let it open 2^64 "addresses".
+  IpFilter::Options o;
+  o.max_connections_per_ip = 2;
+  IpFilter f = make(o);
+  EXPECT_EQ(admit(f, "[2001:db8:1:2::1]:1"), Verdict::Accept);
+  EXPECT_EQ(admit(f, "[2001:db8:1:2:ffff:ffff:ffff:ffff]:1"), Verdict::Accept);
+  EXPECT_EQ(admit(f, "[2001:db8:1:2:abcd::9]:1"), Verdict::TooManyConnections)
+      << "a third address of the same /64 was counted as a new client";
+  EXPECT_EQ(admit(f, "[2001:db8:1:3::1]:1"), Verdict::Accept);  // the next /64 is another one
+  f.release(addr("[2001:db8:1:2::77]:9"));                      // any address of the /64
+  EXPECT_EQ(admit(f, "[2001:db8:1:2::5]:1"), Verdict::Accept);
+}
+
+TEST(IpFilterTest, Ipv6PrefixIsConfigurableAndChecked) {
+  IpFilter::Options o;
+  o.max_connections_per_ip = 1;
+  o.ipv6_prefix = 48;
+  IpFilter f = make(o);
+  EXPECT_EQ(admit(f, "[2001:db8:1:2::1]:1"), Verdict::Accept);
+  EXPECT_EQ(admit(f, "[2001:db8:1:3::1]:1"), Verdict::TooManyConnections);  // same /48
+  o.ipv6_prefix = 128;
+  IpFilter exact = make(o);
+  EXPECT_EQ(admit(exact, "[2001:db8::1]:1"), Verdict::Accept);
+  EXPECT_EQ(admit(exact, "[2001:db8::2]:1"), Verdict::Accept);
+  for (uint32_t bad : {0u, 129u}) {
+    o.ipv6_prefix = bad;
+    auto r = IpFilter::create(o);
+    ASSERT_FALSE(r.isOk()) << bad;
+    EXPECT_NE(r.status().message().find("ipv6_prefix"), std::string::npos);
+  }
+}
+
+TEST(IpFilterTest, Nat64And6to4AddressesAreTheirIpv4Address) {
+  IpFilter::Options o;
+  o.deny_cidrs = {"192.0.2.0/24"};
+  o.max_connections_per_ip = 1;
+  IpFilter f = make(o);
+  // 64:ff9b::192.0.2.33 (NAT64) and 2002:c000:0221:: (6to4 of 192.0.2.33) are 192.0.2.33.
+  EXPECT_EQ(admit(f, "[64:ff9b::c000:221]:1"), Verdict::Denied);
+  EXPECT_EQ(admit(f, "[2002:c000:221::1]:1"), Verdict::Denied);
+  EXPECT_EQ(admit(f, "[64:ff9b::a00:1]:1"), Verdict::Accept);  // 10.0.0.1 over NAT64
+  EXPECT_EQ(admit(f, "10.0.0.1:1"), Verdict::TooManyConnections)
+      << "NAT64 and native IPv4 of one address are one client";
+  EXPECT_EQ(admit(f, "[2002:a00:1::1]:1"), Verdict::TooManyConnections);  // 6to4 of 10.0.0.1
+  EXPECT_EQ(f.describe(f.keyOf(addr("[64:ff9b::a00:1]:1"))), "10.0.0.1");
+}
+
 TEST(IpFilterTest, RejectsNegativePrefixes) {
   IpFilter::Options o;
   o.deny_cidrs = {"10.0.0.0/-1"};
@@ -140,7 +188,7 @@ TEST(IpFilterTest, CapsOpenConnectionsPerIpUntilReleased) {
   EXPECT_EQ(admit(f, "10.0.0.1:4"), Verdict::Accept);
   EXPECT_EQ(admit(f, "10.0.0.1:5"), Verdict::TooManyConnections);
   // release(Key) is the same as release(InetAddress).
-  f.release(IpFilter::keyOf(addr("10.0.0.1:9")));
+  f.release(f.keyOf(addr("10.0.0.1:9")));
   EXPECT_EQ(admit(f, "10.0.0.1:6"), Verdict::Accept);
   // Releasing more than was admitted does not bank extra connections.
   for (int i = 0; i < 5; ++i)
@@ -227,10 +275,15 @@ TEST(IpFilterTest, SweepDropsOnlyIdleEntries) {
 }
 
 TEST(IpFilterTest, KeysAndNames) {
-  EXPECT_EQ(IpFilter::hostOf(IpFilter::keyOf(addr("10.1.2.3:80"))), "10.1.2.3");
-  EXPECT_EQ(IpFilter::hostOf(IpFilter::keyOf(addr("[2001:db8::7]:80"))), "2001:db8::7");
-  EXPECT_EQ(IpFilter::keyOf(addr("10.1.2.3:80")), IpFilter::keyOf(addr("10.1.2.3:81")));
-  EXPECT_NE(IpFilter::keyOf(addr("10.1.2.3:80")), IpFilter::keyOf(addr("10.1.2.4:80")));
+  IpFilter f = make({});
+  EXPECT_EQ(f.describe(f.keyOf(addr("10.1.2.3:80"))), "10.1.2.3");
+  EXPECT_EQ(f.describe(f.keyOf(addr("[2001:db8::7]:80"))), "2001:db8::/64");
+  EXPECT_EQ(f.keyOf(addr("10.1.2.3:80")), f.keyOf(addr("10.1.2.3:81")));
+  EXPECT_NE(f.keyOf(addr("10.1.2.3:80")), f.keyOf(addr("10.1.2.4:80")));
+  IpFilter::Options whole;
+  whole.ipv6_prefix = 128;
+  IpFilter f128 = make(whole);
+  EXPECT_EQ(f128.describe(f128.keyOf(addr("[2001:db8::7]:80"))), "2001:db8::7");
   EXPECT_STREQ(IpFilter::verdictName(Verdict::Accept), "accept");
   EXPECT_STREQ(IpFilter::verdictName(Verdict::Denied), "denied");
   EXPECT_STREQ(IpFilter::verdictName(Verdict::TooManyConnections), "too many connections");

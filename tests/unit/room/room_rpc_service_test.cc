@@ -123,6 +123,24 @@ TEST_F(RoomRpcServiceTest, KickNeedsAppAndUser) {
   EXPECT_TRUE(waitClosed(alice));
 }
 
+TEST_F(RoomRpcServiceTest, KickReasonIsBounded) {
+  // The reason is shown to the user: a caller cannot make the room write kilobytes of it.
+  startAll();
+  FrameSocket& alice = authed("app1", "alice", "phone");
+  KickRequest req;
+  req.set_app("app1");
+  req.set_user("alice");
+  req.set_reason(std::string(RoomRpcService::kMaxKickReasonBytes + 1, 'x'));
+  KickResponse resp;
+  Status st = call(&Room_Stub::Kick, req, &resp);
+  EXPECT_EQ(st.code(), Code::INVALID_ARGUMENT) << st.toString();
+  EXPECT_NE(st.message().find("256"), std::string::npos) << st.message();
+  EXPECT_TRUE(roundTrip(alice).empty());  // not kicked
+  req.set_reason(std::string(RoomRpcService::kMaxKickReasonBytes, 'x'));
+  ASSERT_TRUE(call(&Room_Stub::Kick, req, &resp).isOk());
+  EXPECT_EQ(expectFrame(alice, Frame::kKick).kick().reason().size(), 256u);
+}
+
 TEST_F(RoomRpcServiceTest, ListSessionsRefusesSlotsOutOfRange) {
   startAll();
   authed("app1", "alice", "phone");

@@ -114,10 +114,10 @@ TEST_F(RoomServerTest, BadTokensAreRefused) {
   };
   const std::vector<Case> cases = {
       {"garbage", client::ERROR_BAD_TOKEN},
-      {mintToken(testing::kSecret2, {"app1", "alice", "phone", std::time(nullptr) + 60}),
+      {auth::mintToken(testing::kSecret2, {"app1", "alice", "phone", std::time(nullptr) + 60}),
        client::ERROR_BAD_TOKEN},  // app1 claims signed with app2's secret
       {token("app1", "alice", "phone", -10), client::ERROR_TOKEN_EXPIRED},
-      {mintToken("whatever-secret-123", {"nope", "alice", "phone", std::time(nullptr) + 60}),
+      {auth::mintToken("whatever-secret-123", {"nope", "alice", "phone", std::time(nullptr) + 60}),
        client::ERROR_UNKNOWN_APP},
   };
   for (const Case& k : cases) {
@@ -202,12 +202,91 @@ TEST_F(RoomServerTest, AcksOfQos1MessagesAreCounted) {
   EXPECT_EQ(room_->statusJson().find("\"5000\""), std::string::npos);
 }
 
+TEST_F(RoomServerTest, AcksAreTakenOnlyFromAConnectionTheMessageWasWrittenTo) {
+  startRoom();
+  FrameSocket& alice = authed("app1", "alice", "phone");
+  FrameSocket& mallory = authed("app1", "mallory", "phone");
+  deliver("app1", {"alice"}, 77, "for alice", 1);
+  expectFrame(alice, Frame::kPush);
+  Frame ack;
+  ack.mutable_ack()->add_message_ids(77);
+  mallory.send(ack);  // not written to mallory: dropped
+  EXPECT_TRUE(roundTrip(mallory).empty());
+  EXPECT_NE(room_->statusJson().find(R"("77":{"delivered":1,"acked":0})"), std::string::npos)
+      << room_->statusJson();
+  alice.send(ack);
+  alice.send(ack);  // a second ack of the same delivery counts once
+  EXPECT_TRUE(roundTrip(alice).empty());
+  EXPECT_NE(room_->statusJson().find(R"("77":{"delivered":1,"acked":1})"), std::string::npos)
+      << room_->statusJson();
+}
+
+TEST_F(RoomServerTest, AConnectionOverTheDeviceCapReplacesTheOldest) {
+  RoomOptions o = defaultOptions();
+  o.session_limits.max_per_device = 2;
+  startRoom(o);
+  FrameSocket& first = authed("app1", "alice", "phone");
+  FrameSocket& second = authed("app1", "alice", "phone");
+  authed("app1", "alice", "laptop");  // another device: not counted with the phone
+  FrameSocket& third = authed("app1", "alice", "phone");
+  Frame k = expectFrame(first, Frame::kKick);
+  EXPECT_NE(k.kick().reason().find("replaced"), std::string::npos) << k.kick().reason();
+  EXPECT_TRUE(waitClosed(first));
+  EXPECT_EQ(room_->sessionCount(), 3u);
+  EXPECT_EQ(deliver("app1", {"alice"}).connections(0), 3u);
+  expectFrame(second, Frame::kPush);
+  expectFrame(third, Frame::kPush);
+}
+
+TEST_F(RoomServerTest, AConnectionOverTheUserCapReplacesTheOldestOfAnyDevice) {
+  RoomOptions o = defaultOptions();
+  o.session_limits.max_per_user = 2;
+  startRoom(o);
+  FrameSocket& tablet = authed("app1", "alice", "tablet");
+  authed("app1", "alice", "phone");
+  authed("app1", "bob", "phone");  // another user: not counted
+  authed("app1", "alice", "laptop");
+  expectFrame(tablet, Frame::kKick);
+  EXPECT_TRUE(waitClosed(tablet));
+  EXPECT_EQ(deliver("app1", {"alice"}).connections(0), 2u);
+  // The cap holds per app: app2 of the same user is counted apart.
+  FrameSocket& other = authed("app2", "alice", "tablet");
+  EXPECT_TRUE(roundTrip(other).empty());
+}
+
+TEST_F(RoomServerTest, RefuseNewestPolicyRefusesTheNewConnection) {
+  RoomOptions o = defaultOptions();
+  o.session_limits.max_per_device = 1;
+  o.session_limits.policy = Sessions::LimitPolicy::RefuseNewest;
+  startRoom(o);
+  FrameSocket& first = authed("app1", "alice", "phone");
+  FrameSocket& second = connect();
+  sendAuth(second, token("app1", "alice", "phone"));
+  expectErrorAndClose(second, client::ERROR_TOO_MANY_CONNECTIONS);
+  EXPECT_TRUE(roundTrip(first).empty());  // untouched
+  EXPECT_EQ(deliver("app1", {"alice"}).connections(0), 1u);
+  // Bind of a capped (app, user, device) is refused in its BindResult.
+  FrameSocket& other = authed("app2", "alice", "phone");
+  EXPECT_EQ(bindResult(other, token("app1", "alice", "phone")).code(),
+            client::ERROR_TOO_MANY_CONNECTIONS);
+}
+
+TEST_F(RoomServerTest, BindIsRefusedWhileDraining) {
+  startRoom();
+  FrameSocket& c = authed("app1", "alice", "phone");
+  room_->drain(10s, 30s, [] {});
+  expectFrame(c, Frame::kReconnect);
+  client::BindResult r = bindResult(c, token("app2", "alice", "phone"));
+  EXPECT_EQ(r.code(), client::ERROR_DRAINING);
+  EXPECT_EQ(room_->sessionCount(), 1u);
+}
+
 TEST_F(RoomServerTest, KickSendsKickAndCloses) {
   startRoom();
   FrameSocket& phone = authed("app1", "alice", "phone");
   FrameSocket& laptop = authed("app1", "alice", "laptop");
   EXPECT_EQ(room_->sessionCount(), 2u);
-  EXPECT_EQ(room_->kick("app1", "alice", "phone", "bye"), 1u);
+  EXPECT_EQ(room_->rpcService().kick("app1", "alice", "phone", "bye"), 1u);
   EXPECT_EQ(room_->sessionCount(), 1u);  // at once, before the socket closes
   Frame k = expectFrame(phone, Frame::kKick);
   EXPECT_EQ(k.kick().reason(), "bye");
@@ -215,10 +294,10 @@ TEST_F(RoomServerTest, KickSendsKickAndCloses) {
   EXPECT_EQ(deliver("app1", {"alice"}).connections(0), 1u);
   expectFrame(laptop, Frame::kPush);
 
-  EXPECT_EQ(room_->kick("app1", "nobody", "", ""), 0u);
-  EXPECT_EQ(room_->kick("app2", "alice", "", ""), 0u);
-  EXPECT_EQ(room_->kick("no-app", "alice", "", ""), 0u);
-  EXPECT_EQ(room_->kick("app1", "alice", "", ""), 1u);
+  EXPECT_EQ(room_->rpcService().kick("app1", "nobody", "", ""), 0u);
+  EXPECT_EQ(room_->rpcService().kick("app2", "alice", "", ""), 0u);
+  EXPECT_EQ(room_->rpcService().kick("no-app", "alice", "", ""), 0u);
+  EXPECT_EQ(room_->rpcService().kick("app1", "alice", "", ""), 1u);
   EXPECT_EQ(expectFrame(laptop, Frame::kKick).kick().reason(), "kicked by operator");
   EXPECT_TRUE(waitClosed(laptop));
   EXPECT_TRUE(loop_.runUntil([&] { return room_->connectionCount() == 0; }, 5s));
@@ -247,7 +326,7 @@ TEST_F(RoomServerTest, ListSessionsPaginatesWithACursorAndFiltersBySlots) {
   int pages = 0;
   for (;;) {
     ListSessionsResponse resp;
-    ASSERT_TRUE(room_->listSessions(req, &resp).isOk());
+    ASSERT_TRUE(room_->rpcService().listSessions(req, &resp).isOk());
     ASSERT_LT(++pages, 50);
     EXPECT_LE(resp.sessions_size(), 2 + 1);  // a connection's apps stay on one page
     for (const Session& s : resp.sessions()) {
@@ -277,7 +356,7 @@ TEST_F(RoomServerTest, ListSessionsPaginatesWithACursorAndFiltersBySlots) {
   ListSessionsRequest by_slot;
   by_slot.add_slots(slot);
   ListSessionsResponse resp;
-  ASSERT_TRUE(room_->listSessions(by_slot, &resp).isOk());
+  ASSERT_TRUE(room_->rpcService().listSessions(by_slot, &resp).isOk());
   EXPECT_TRUE(resp.done());
   size_t want = 0;
   for (auto& [app, user] : expected)
@@ -293,7 +372,7 @@ TEST_F(RoomServerTest, ListSessionsPaginatesWithACursorAndFiltersBySlots) {
   ListSessionsRequest bad;
   bad.add_slots(reg::kSlotCount);
   ListSessionsResponse ignored;
-  EXPECT_EQ(room_->listSessions(bad, &ignored).code(), Code::INVALID_ARGUMENT);
+  EXPECT_EQ(room_->rpcService().listSessions(bad, &ignored).code(), Code::INVALID_ARGUMENT);
 }
 
 TEST_F(RoomServerTest, BindAddsAnAppOfTheSameUserAndDevice) {
@@ -334,7 +413,8 @@ TEST_F(RoomServerTest, BindForAnotherUserOrDeviceIsRefusedInBindResult) {
   client::BindResult bound_other_user = bindResult(c, token("app1", "mallory", "phone"));
   EXPECT_EQ(bound_other_user.code(), client::ERROR_BAD_TOKEN);
   client::BindResult unknown = bindResult(
-      c, mintToken("whatever-secret-123", {"nope", "alice", "phone", std::time(nullptr) + 60}));
+      c,
+      auth::mintToken("whatever-secret-123", {"nope", "alice", "phone", std::time(nullptr) + 60}));
   EXPECT_EQ(unknown.code(), client::ERROR_UNKNOWN_APP);
   client::BindResult expired = bindResult(c, token("app2", "alice", "phone", -5));
   EXPECT_EQ(expired.code(), client::ERROR_TOKEN_EXPIRED);
@@ -459,6 +539,22 @@ TEST_F(RoomServerTest, IpRulesRefuseWithAnErrorFrame) {
   first.close();
   ASSERT_TRUE(loop_.runUntil([&] { return room_->connectionCount() == 0; }, 5s));
   authed("app1", "alice", "phone");  // the slot was released
+}
+
+TEST_F(RoomServerTest, RefusedConnectionsAreGoneWithoutWaitingForTheClient) {
+  // A refusal is not counted against its address, so it must not hold a descriptor until
+  // the client closes: one address connecting R times a second would hold ~5 R of them.
+  RoomOptions o = defaultOptions();
+  o.ip_filter.max_connections_per_ip = 1;
+  startRoom(o);
+  authed("app1", "alice", "phone");
+  FrameSocket& refused = connect();
+  Frame f = expectFrame(refused, Frame::kError);
+  EXPECT_EQ(f.error().code(), client::ERROR_TOO_MANY_CONNECTIONS);
+  // The client never closes its end; the room has let go of the connection anyway.
+  EXPECT_TRUE(loop_.runUntil([&] { return room_->connectionCount() == 1; }, 2s, testing::kPoll))
+      << "the refused connection is still held by the room";
+  EXPECT_TRUE(loop_.runUntil([&] { return refused.closed(); }, 2s, testing::kPoll));
 }
 
 TEST_F(RoomServerTest, DeniedAddressIsForbidden) {

@@ -23,6 +23,8 @@
 #include "common/net/frame_codec.h"
 #include "common/net/inet_address.h"
 #include "proto/client.pb.h"
+#include "services/room/delivery.h"
+#include "services/room/room_rpc_service.h"
 #include "services/room/room_server.h"
 
 namespace push::room::testing {
@@ -242,7 +244,7 @@ class RoomFixture : public ::testing::Test {
       t->set_device(device);
     }
     DeliverResponse resp;
-    room_->deliver(req, &resp);
+    room_->delivery().deliver(req, &resp);
     return resp;
   }
 

@@ -1,0 +1,113 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "common/http/websocket.h"
+#include "common/net/tcp_connection.h"
+#include "proto/client.pb.h"
+#include "services/room/connection_deadlines.h"
+
+namespace push::net {
+class EventLoop;
+}
+
+namespace push::room {
+
+class AckTracker;
+class AppTable;
+class ConnectionTable;
+class IpFilter;
+class Sessions;
+struct ClientConn;
+struct RoomOptions;
+
+// The client protocol of a room (sdk/PROTOCOL.md): admission at accept, TCP framing and
+// WebSocket messages, Auth, Ping, Ack, Upstream, Bind, Unbind, and how connections end (Error
+// or Kick frame then close, heartbeat and auth deadlines). It is the TcpConnection::Handler of
+// every client connection; the state it keeps is in the ConnectionTable.
+//
+// Refusals at accept (deny list, per-IP caps, connect rate) get their Error frame and are
+// closed as soon as it is written (closeAfterWrite), never left lingering for the peer's FIN.
+// After any other Error or a Kick the connection leaves its sessions at once and closes when
+// the client closes or `kCloseGraceMs` later.
+//
+// Loop-thread only. Owned by RoomServer; every reference in Context outlives it.
+class ClientProtocol final : private net::TcpConnection::Handler,
+                             private http::WebSocketServerSession::Sink {
+ public:
+  struct Context {
+    net::EventLoop& loop;
+    const RoomOptions& options;
+    const std::string& room_id;
+    const AppTable& apps;
+    ConnectionTable& table;
+    Sessions& sessions;
+    IpFilter& ip_filter;
+    AckTracker& acks;
+  };
+  // How long a connection that got an Error or Kick frame may take to read it and close.
+  static constexpr int64_t kCloseGraceMs = 5'000;
+
+  explicit ClientProtocol(Context context);
+  ~ClientProtocol();
+
+  // Starts the deadline wheel; before the listeners accept.
+  void start();
+  // Stops refusing nothing and closing nothing: the wheel closes. Call once no connection is
+  // left (RoomServer::stop).
+  void stop();
+  // Refuse new connections and new sessions (a drain or a stop has begun).
+  void setDraining(bool draining) { draining_ = draining; }
+  // Runs after every connection that closed (RoomServer finishes a drain or a stop with it).
+  void setOnConnectionClosed(std::function<void()> fn) { on_closed_ = std::move(fn); }
+
+  // A connection accepted on the TCP listener, or on the WebSocket one.
+  void accept(net::TcpConnection& conn, bool websocket);
+
+  // Writes a frame (serialized here) or an already-serialized frame to `c`: false when the
+  // connection is closing or the output is over its hard limit (it is then closing).
+  bool sendFrame(ClientConn& c, const client::Frame& frame);
+  bool sendEncoded(ClientConn& c, std::string_view frame_bytes);
+  // Error frame, then closeAfterError().
+  void fail(ClientConn& c, client::ErrorCode code, std::string message);
+  // Kick frame with `reason`, then closeAfterError().
+  void kick(ClientConn& c, std::string_view reason);
+  // Leaves every session now (register hears at once), then closes once the client has closed
+  // or kCloseGraceMs later. Idempotent.
+  void closeAfterError(ClientConn& c);
+  // Closes `c` at loop time `at_ms` unless it leaves before (a drain's Reconnect).
+  void closeAt(ClientConn& c, int64_t at_ms);
+
+ private:
+  // net::TcpConnection::Handler
+  size_t onData(net::TcpConnection& conn, const char* data, size_t len) override;
+  void onClosed(net::TcpConnection& conn, net::TcpConnection::CloseReason reason) override;
+  // http::WebSocketServerSession::Sink
+  void onWsMessage(const char* data, size_t len, bool binary) override;
+  void onWsOpen() override;
+
+  void refuse(ClientConn& c, client::ErrorCode code, const char* why);
+  void onFrame(ClientConn& c, const char* data, size_t len);
+  void onAuth(ClientConn& c, const client::Auth& auth);
+  void onBind(ClientConn& c, const client::Bind& bind);
+  void onUnbind(ClientConn& c, const client::Unbind& unbind);
+  void onAck(ClientConn& c, const client::Ack& ack);
+  void onUpstream(ClientConn& c, const client::Upstream& up);
+  // Applies the per-user and per-device caps before `c` opens a session of `app`: false (and
+  // `why` set) when `c` is refused; otherwise older connections may have been kicked.
+  bool makeRoom(ClientConn& c, uint16_t app, std::string* why);
+  void onDeadline(ClientConn& c, int64_t now_ms);
+  uint32_t heartbeatFor(client::NetworkType network) const;
+
+  Context ctx_;
+  ConnectionDeadlines deadlines_;
+  client::Frame scratch_frame_;       // parsing reuses its memory
+  ClientConn* current_ws_ = nullptr;  // the connection whose WebSocket input is being decoded
+  bool draining_ = false;
+  std::function<void()> on_closed_;
+};
+
+}  // namespace push::room

@@ -1,0 +1,39 @@
+#include "services/room/room_metrics.h"
+
+namespace push::room {
+
+RoomMetrics& roomMetrics() {
+  static RoomMetrics* m = [] {
+    metrics::Registry& r = metrics::Registry::global();
+    return new RoomMetrics{
+        .accepted = r.counter("push_room_connections_total", "Client connections accepted."),
+        .refused = r.counter("push_room_connections_refused_total",
+                             "Client connections refused by address, rate or drain."),
+        .auth_ok = r.counter("push_room_auth_total", "Authentications.", R"(result="ok")"),
+        .auth_failed = r.counter("push_room_auth_total", "Authentications.", R"(result="failed")"),
+        .auth_timeout = r.counter("push_room_auth_timeouts_total",
+                                  "Connections closed for not authenticating in time."),
+        .heartbeat_timeout = r.counter("push_room_heartbeat_timeouts_total",
+                                       "Connections closed after 2.5 silent heartbeat intervals."),
+        .bad_frames = r.counter("push_room_bad_frames_total",
+                                "Connections closed for malformed or oversized frames."),
+        .pushes = r.counter("push_room_pushes_written_total", "Push frames written to clients."),
+        .acks = r.counter("push_room_acks_total",
+                          "Message acks from clients, for a message written to that connection."),
+        .unknown_acks = r.counter(
+            "push_room_acks_unknown_total",
+            "Acks for messages not written to (or no longer tracked on) the acking connection."),
+        .kicks = r.counter("push_room_kicks_total", "Sessions kicked by an operator."),
+        .displaced = r.counter("push_room_connections_displaced_total",
+                               "Connections kicked for a newer one over the per-user or "
+                               "per-device cap."),
+        .session_limit_refused =
+            r.counter("push_room_session_limit_refused_total",
+                      "Auth or Bind refused: the user or device has the most connections allowed."),
+        .pings = r.counter("push_room_pings_total", "Heartbeat pings."),
+    };
+  }();
+  return *m;
+}
+
+}  // namespace push::room

@@ -1,0 +1,61 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/base/result.h"
+#include "services/register/register_client.h"
+
+namespace push::net {
+class EventLoop;
+}
+
+namespace push::room {
+
+struct ClientConn;
+
+// Tells register which sessions this room holds (DESIGN.md 2, register rebuild): Online and
+// Offline changes in batches (RegisterClient), and a RoomHeartbeat every `heartbeat` with the
+// session count. A failed batch or heartbeat sets `resync`, so the next heartbeat asks
+// register to pull this room's sessions again (Room.ListSessions) instead of staying wrong.
+//
+// Owned by RoomServer; destroy it on the loop thread (its RegisterClient closes its channels).
+// Loop-thread only.
+class SessionAnnouncer {
+ public:
+  struct Options {
+    reg::RegisterClient::Options register_client;
+    std::chrono::milliseconds heartbeat{2'000};
+    std::string room_id;
+    std::string room_address;  // the RPC address sessions carry (advertised)
+  };
+  static Result<std::unique_ptr<SessionAnnouncer>> create(net::EventLoop& loop, Options options,
+                                                          std::function<size_t()> session_count);
+  ~SessionAnnouncer();
+
+  void online(const ClientConn& c, const std::string& app);
+  void offline(const ClientConn& c, const std::string& app);
+  // Sends the heartbeat when one is due at loop time `now_ms` (call every second or so).
+  void tick(int64_t now_ms);
+  // A heartbeat now (the first one introduces the room).
+  void heartbeat(int64_t now_ms);
+  // Sends what is queued now (the last announcements when the room stops) and runs `done` on
+  // a later loop turn once register has answered every batch or the batches failed (by their
+  // RPC timeout at the latest).
+  void flush(std::function<void()> done);
+
+ private:
+  SessionAnnouncer(net::EventLoop& loop, Options options, std::function<size_t()> session_count);
+
+  net::EventLoop& loop_;
+  Options options_;
+  std::function<size_t()> session_count_;
+  std::unique_ptr<reg::RegisterClient> register_;
+  bool resync_needed_ = false;
+  int64_t last_heartbeat_ms_ = 0;
+};
+
+}  // namespace push::room
