@@ -1,6 +1,8 @@
 #include "common/base/config.h"
 
+#include <algorithm>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <vector>
 
@@ -158,6 +160,92 @@ Status ConfigFile::requireRange(std::string_view field_path, int64_t min, int64_
     if (value < min || value > max) return fieldError(field_path, outOfRange(value, min, max));
   }
   return Status::ok();
+}
+
+namespace {
+
+// The value of the singular integer field at dotted `path`; nullopt when there is none. A
+// uint64 above INT64_MAX reads as INT64_MAX (out of every range).
+std::optional<int64_t> integerAt(const pb::Message& message, std::string_view path) {
+  const pb::Message* msg = &message;
+  while (true) {
+    const size_t dot = path.find('.');
+    const pb::FieldDescriptor* field =
+        msg->GetDescriptor()->FindFieldByName(std::string(path.substr(0, dot)));
+    if (!field || field->is_repeated()) return std::nullopt;
+    const pb::Reflection* reflection = msg->GetReflection();
+    if (dot != std::string_view::npos) {
+      if (field->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE) return std::nullopt;
+      msg = &reflection->GetMessage(*msg, field);
+      path.remove_prefix(dot + 1);
+      continue;
+    }
+    switch (field->cpp_type()) {
+      case pb::FieldDescriptor::CPPTYPE_INT32:
+        return reflection->GetInt32(*msg, field);
+      case pb::FieldDescriptor::CPPTYPE_UINT32:
+        return reflection->GetUInt32(*msg, field);
+      case pb::FieldDescriptor::CPPTYPE_INT64:
+        return reflection->GetInt64(*msg, field);
+      case pb::FieldDescriptor::CPPTYPE_UINT64:
+        return static_cast<int64_t>(
+            std::min<uint64_t>(reflection->GetUInt64(*msg, field), INT64_MAX));
+      default:
+        return std::nullopt;
+    }
+  }
+}
+
+}  // namespace
+
+Status checkFieldRanges(const pb::Message& config, const ConfigFile* file,
+                        std::span<const FieldRange> ranges) {
+  for (const FieldRange& r : ranges) {
+    if (auto value = integerAt(config, r.path)) {
+      RETURN_IF_ERROR(checkFieldRange(file, r.path, *value, r.min, r.max));
+    }
+  }
+  return Status::ok();
+}
+
+std::vector<FieldRange> withPrefix(std::string_view prefix, std::span<const FieldRange> ranges) {
+  std::vector<FieldRange> out;
+  out.reserve(ranges.size());
+  for (const FieldRange& r : ranges) {
+    out.push_back({std::string(prefix) + "." + r.path, r.min, r.max});
+  }
+  return out;
+}
+
+std::vector<std::string> integerFieldPaths(const pb::Descriptor* descriptor) {
+  std::vector<std::string> paths;
+  struct Todo {
+    const pb::Descriptor* descriptor;
+    std::string prefix;
+  };
+  std::vector<Todo> todo = {{descriptor, ""}};
+  while (!todo.empty()) {
+    Todo t = std::move(todo.back());
+    todo.pop_back();
+    for (int i = 0; i < t.descriptor->field_count(); ++i) {
+      const pb::FieldDescriptor* f = t.descriptor->field(i);
+      if (f->is_repeated()) continue;
+      switch (f->cpp_type()) {
+        case pb::FieldDescriptor::CPPTYPE_MESSAGE:
+          todo.push_back({f->message_type(), t.prefix + f->name() + "."});
+          break;
+        case pb::FieldDescriptor::CPPTYPE_INT32:
+        case pb::FieldDescriptor::CPPTYPE_UINT32:
+        case pb::FieldDescriptor::CPPTYPE_INT64:
+        case pb::FieldDescriptor::CPPTYPE_UINT64:
+          paths.push_back(t.prefix + f->name());
+          break;
+        default:
+          break;
+      }
+    }
+  }
+  return paths;
 }
 
 Status checkFieldRange(const ConfigFile* file, std::string_view field_path, int64_t value,

@@ -2,12 +2,15 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/base/result.h"
 
 namespace google::protobuf {
+class Descriptor;
 class Message;
 namespace io {
 class ErrorCollector;
@@ -60,5 +63,29 @@ class ConfigFile {
 // the options come from `file`, "field: ..." when `file` is null (options built in code).
 Status checkFieldRange(const ConfigFile* file, std::string_view field_path, int64_t value,
                        int64_t min, int64_t max);
+
+// The range of one integer field of a config message, by dotted path ("rpc.max_frame_bytes").
+struct FieldRange {
+  std::string path;
+  int64_t min;
+  int64_t max;
+};
+
+// checkFieldRange() for every entry of `ranges`, reading each value from `config` by
+// reflection: every Options::fromConfig validates its whole message with one table, fields of
+// shared sub-messages (rpc, admin, channels) included, so an error names the line of the
+// service's own file. A path that names no singular integer field of `config` is skipped
+// (tables of shared messages may name fields a service's message does not nest); a test of
+// each service asserts, with integerFieldPaths(), that none of its fields goes unchecked.
+Status checkFieldRanges(const google::protobuf::Message& config, const ConfigFile* file,
+                        std::span<const FieldRange> ranges);
+
+// `ranges` with "<prefix>." put before every path: a table of a shared message (RpcServerConfig)
+// used where it is nested ("rpc", "register.channel").
+std::vector<FieldRange> withPrefix(std::string_view prefix, std::span<const FieldRange> ranges);
+
+// The dotted path of every singular integer field of `descriptor`, through its singular
+// message fields (for the tests that no field goes unchecked).
+std::vector<std::string> integerFieldPaths(const google::protobuf::Descriptor* descriptor);
 
 }  // namespace push

@@ -5,51 +5,39 @@
 
 #include "common/base/id_generator.h"
 #include "proto/config.pb.h"
+#include "services/common/cluster_key.h"
+#include "services/common/config_ranges.h"
 
 namespace push::center {
 
 namespace {
 
-constexpr uint64_t kRpcDefaultMaxFrame = 16u << 20;
 // Room for the RPC header and meta, and for the DeliverBatch envelope around the items.
 constexpr uint64_t kRequestMargin = 64u << 10;
 
-// Channel::Options::max_request_bytes when the RPC layer has it, else the RPC default.
-// TODO(center): read the field directly once common/rpc's max_request_bytes has landed (it
-// is being added as this is written); the template lets this compile either way.
-template <typename ChannelOptions>
-uint64_t maxRequestBytesOf(const ChannelOptions& o) {
-  if constexpr (requires { o.max_request_bytes; }) {
-    return static_cast<uint64_t>(o.max_request_bytes);
-  } else {
-    return kRpcDefaultMaxFrame;
-  }
-}
-
-// Every integer option in range, naming the field; 0 keeps the default.
+// Every integer field of CenterConfig and its range (proto/config.proto states them too), the
+// shared HTTP, RPC-channel and register-channel messages included, so an error names the line
+// of center's file; 0 keeps the default. center_options_test sets every integer field out of
+// range and expects it refused, so none goes unchecked.
 Status checkRanges(const config::CenterConfig& c, const ConfigFile* file, uint64_t max_batch) {
-  struct Range {
-    const char* field;
-    int64_t value, min, max;
-  };
-  const Range ranges[] = {
-      {"node_id", c.node_id(), 0, IdGenerator::kMaxNode},
-      {"max_targets_per_request", c.max_targets_per_request(), 1, 1'000'000},
+  const std::vector<FieldRange> own = {
+      {"node_id", 0, IdGenerator::kMaxNode},
+      {"max_targets_per_request", 1, 1'000'000},
       // A message must fit a client frame (64 KiB by default, with room for the envelope).
-      {"max_payload_bytes", c.max_payload_bytes(), 1, 60 * 1024},
-      {"stop_grace_ms", c.stop_grace_ms(), 1, 600'000},
-      {"deliver_batch_max_bytes", c.deliver_batch_max_bytes(), 4096,
-       static_cast<int64_t>(max_batch)},
-      {"deliver_batch_max_items", c.deliver_batch_max_items(), 1, 100'000},
-      {"deliver_batch_max_targets", c.deliver_batch_max_targets(), 1, 1'000'000},
-      {"auth_failures_per_minute", c.auth_failures_per_minute(), 1, 1'000'000},
-      {"auth_failure_burst", c.auth_failure_burst(), 1, 1'000'000},
-      {"auth_failure_max_clients", c.auth_failure_max_clients(), 1, 10'000'000},
+      {"max_payload_bytes", 1, 60 * 1024},
+      {"stop_grace_ms", 1, 600'000},
+      {"deliver_batch_max_bytes", 4096, static_cast<int64_t>(max_batch)},
+      {"deliver_batch_max_items", 1, 100'000},
+      {"deliver_batch_max_targets", 1, 1'000'000},
+      {"auth_failures_per_minute", 1, 1'000'000},
+      {"auth_failure_burst", 1, 1'000'000},
+      {"auth_failure_max_clients", 1, 10'000'000},
   };
-  for (const Range& r : ranges) {
-    RETURN_IF_ERROR(checkFieldRange(file, r.field, r.value, r.min, r.max));
-  }
-  return Status::ok();
+  return checkFieldRanges(
+      c, file,
+      service::joinRanges({service::httpServerRanges("http"), service::httpServerRanges("admin"),
+                           service::rpcChannelRanges("room_channel"),
+                           service::rpcChannelRanges("register.channel"), own}));
 }
 
 Result<std::vector<CenterOptions::App>> appsFromConfig(const config::CenterConfig& c) {
@@ -79,7 +67,7 @@ Result<std::vector<CenterOptions::App>> appsFromConfig(const config::CenterConfi
 }  // namespace
 
 uint64_t CenterOptions::maxRoomRequestBytes(const rpc::Channel::Options& channel) {
-  return maxRequestBytesOf(channel);
+  return channel.max_request_bytes;
 }
 
 BatchLimits CenterOptions::defaultDeliverBatch(const rpc::Channel::Options& channel) {
@@ -110,6 +98,8 @@ Result<CenterOptions> CenterOptions::fromConfig(const config::CenterConfig& c,
   o.admin.address = c.admin().listen().address();  // "" stays "": no admin port
   ASSIGN_OR_RETURN(o.apps, appsFromConfig(c));
   ASSIGN_OR_RETURN(o.register_client, reg::RegisterClient::Options::fromConfig(c.register_()));
+  RETURN_IF_ERROR(service::applyClusterKey(c.cluster_key(), file, nullptr,
+                                           {&o.room_channel, &o.register_client.channel}));
   o.node_id = c.node_id();
   if (c.max_targets_per_request()) o.push.max_targets = c.max_targets_per_request();
   if (c.max_payload_bytes()) o.push.max_payload_bytes = c.max_payload_bytes();

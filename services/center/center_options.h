@@ -60,9 +60,8 @@ struct CenterOptions {
   // 65536 clients tracked.
   AuthFailureLimiter::Options auth_failures;
 
-  // The largest request a room channel sends: Channel::Options::max_request_bytes when the
-  // RPC layer has it, else the RPC default max frame (16 MiB). Deliver batches stay a margin
-  // below it.
+  // The largest request a room channel sends (Channel::Options::max_request_bytes, default
+  // 16 MiB). Deliver batches stay a margin below it.
   static uint64_t maxRoomRequestBytes(const rpc::Channel::Options& channel);
   static BatchLimits defaultDeliverBatch(const rpc::Channel::Options& channel);
   static http::HttpServer::Options noAdmin();

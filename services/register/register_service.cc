@@ -191,6 +191,7 @@ void RegisterService::startPull(const std::string& room_id, RoomState& room) {
   rpc::Channel::Options options;
   options.connections_per_endpoint = 1;
   options.timeout = std::chrono::seconds(5);
+  options.cluster_key = options_.cluster_key;
   auto channel = rpc::Channel::create(loop_, options);
   if (!channel.isOk()) return;
   auto pull = std::make_shared<Pull>(this, liveness_.token());

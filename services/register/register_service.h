@@ -47,6 +47,8 @@ class RegisterService final : public Register {
     uint32_t max_sessions_per_user = 64;
     // Sessions asked for per ListSessions page. Default: 2000 (the room caps at 10000).
     uint32_t pull_page = 2000;
+    // Presented on the ListSessions pulls from rooms (the cluster key; empty: none).
+    std::string cluster_key;
   };
 
   RegisterService(net::EventLoop& loop, Options options);

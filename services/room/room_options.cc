@@ -1,43 +1,49 @@
 #include "services/room/room_options.h"
 
+#include <iterator>
+#include <vector>
+
 #include "proto/config.pb.h"
+#include "services/common/cluster_key.h"
+#include "services/common/config_ranges.h"
 
 namespace push::room {
 
 namespace {
 
-// Every integer option in range, naming the field (with file:line:column when the config came
-// from a file); 0 is proto3's "not set" and keeps the default.
-Status checkRanges(const config::RoomConfig& c, const ConfigFile* file) {
-  struct Range {
-    const char* field;
-    int64_t value, min, max;
+// Every integer field of RoomConfig and its range (proto/config.proto states them too), the
+// shared RPC, HTTP and register-channel messages included, so an error names the line of the
+// room's file. 0 is proto3's "not set" and keeps the default. room_options_test sets every
+// integer field out of range and expects it refused, so none goes unchecked.
+std::vector<FieldRange> roomRanges() {
+  static const FieldRange kOwn[] = {
+      {"tcp.backlog", 1, 65535},
+      {"websocket.backlog", 1, 65535},
+      {"max_frame_bytes", 1024, 16 << 20},
+      {"auth_timeout_ms", 100, 600'000},
+      {"heartbeat.min_s", 1, 3600},
+      {"heartbeat.unknown_s", 1, 3600},
+      {"heartbeat.cellular_s", 1, 3600},
+      {"heartbeat.wifi_s", 1, 3600},
+      {"heartbeat.max_s", 1, 3600},
+      {"limits.high_watermark_bytes", 1, 1 << 30},
+      {"limits.low_watermark_bytes", 1, 1 << 30},
+      {"limits.hard_limit_bytes", 1, 1 << 30},
+      {"max_apps_per_connection", 1, kMaxAppsPerConnection},
+      {"drain_window_ms", 0, 3'600'000},
+      {"drain_deadline_ms", 100, 3'600'000},
+      {"session_batch_ms", 1, 60'000},
+      {"register_heartbeat_ms", 100, 60'000},
+      {"max_connections_per_user", 1, 10'000},
+      {"max_connections_per_device", 1, 1'000},
+      {"ipv6_prefix_bits", 1, 128},
+      {"max_unacked_per_connection", 1, 65'536},
+      {"max_connections_per_ip", 1, 10'000'000},
+      {"max_connects_per_ip_per_s", 1, 1'000'000},
   };
-  const auto& hb = c.heartbeat();
-  const Range ranges[] = {
-      {"max_frame_bytes", c.max_frame_bytes(), 1024, 16 << 20},
-      {"auth_timeout_ms", c.auth_timeout_ms(), 100, 600'000},
-      {"heartbeat.min_s", hb.min_s(), 1, 3600},
-      {"heartbeat.unknown_s", hb.unknown_s(), 1, 3600},
-      {"heartbeat.cellular_s", hb.cellular_s(), 1, 3600},
-      {"heartbeat.wifi_s", hb.wifi_s(), 1, 3600},
-      {"heartbeat.max_s", hb.max_s(), 1, 3600},
-      {"max_apps_per_connection", c.max_apps_per_connection(), 1, kMaxAppsPerConnection},
-      {"drain_window_ms", c.drain_window_ms(), 0, 3'600'000},
-      {"drain_deadline_ms", c.drain_deadline_ms(), 100, 3'600'000},
-      {"session_batch_ms", c.session_batch_ms(), 1, 60'000},
-      {"register_heartbeat_ms", c.register_heartbeat_ms(), 100, 60'000},
-      {"max_connections_per_user", c.max_connections_per_user(), 1, 10'000},
-      {"max_connections_per_device", c.max_connections_per_device(), 1, 1'000},
-      {"ipv6_prefix_bits", c.ipv6_prefix_bits(), 1, 128},
-      {"max_unacked_per_connection", c.max_unacked_per_connection(), 1, 65'536},
-      {"max_connections_per_ip", c.max_connections_per_ip(), 1, 10'000'000},
-      {"max_connects_per_ip_per_s", c.max_connects_per_ip_per_s(), 1, 1'000'000},
-  };
-  for (const Range& r : ranges) {
-    RETURN_IF_ERROR(checkFieldRange(file, r.field, r.value, r.min, r.max));
-  }
-  return Status::ok();
+  return service::joinRanges({service::rpcServerRanges("rpc"), service::httpServerRanges("admin"),
+                              service::rpcChannelRanges("register.channel"),
+                              std::vector<FieldRange>(std::begin(kOwn), std::end(kOwn))});
 }
 
 Result<std::vector<AppSecret>> appsFromConfig(const config::RoomConfig& c) {
@@ -114,7 +120,7 @@ Status admissionFromConfig(const config::RoomConfig& c, RoomOptions* o) {
 }  // namespace
 
 Result<RoomOptions> RoomOptions::fromConfig(const config::RoomConfig& c, const ConfigFile* file) {
-  RETURN_IF_ERROR(checkRanges(c, file));
+  RETURN_IF_ERROR(checkFieldRanges(c, file, roomRanges()));
   RoomOptions o;
   if (!c.name().empty()) o.name = c.name();
   if (!c.tcp().address().empty()) o.tcp_address = c.tcp().address();
@@ -140,6 +146,8 @@ Result<RoomOptions> RoomOptions::fromConfig(const config::RoomConfig& c, const C
     if (c.session_batch_ms()) rc.batch_interval = std::chrono::milliseconds(c.session_batch_ms());
     o.register_client = std::move(rc);
   }
+  RETURN_IF_ERROR(service::applyClusterKey(
+      c.cluster_key(), file, &o.rpc, {o.register_client ? &o.register_client->channel : nullptr}));
   o.websocket.max_message_bytes = o.max_frame_bytes;
   return o;
 }

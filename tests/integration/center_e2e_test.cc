@@ -16,6 +16,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -184,13 +185,15 @@ class CenterE2eTest : public ::testing::Test {
 
   // push-center with its own config: an admin port (ADMIN_ADDRESS per worker), a register
   // channel deadline long enough for a test to hold register stopped, and `extra`.
-  void startCenter(const std::string& extra, int workers = 1) {
+  // `key_config` replaces the cluster's cluster_key line.
+  void startCenter(const std::string& extra, int workers = 1,
+                   std::optional<std::string> key_config = std::nullopt) {
     const std::string cfg =
         "http { listen { address: \"127.0.0.1:0\" } }\n"
         "admin { listen { address: \"127.0.0.1:0\" } }\n"
         "register { shards { address: \"" +
         cluster_->registerAddress() + "\" slots: \"0-1023\" } channel { timeout_ms: 20000 } }\n" +
-        appsConfig() + extra;
+        appsConfig() + key_config.value_or(cluster_->clusterKeyConfig()) + extra;
     const std::string path = cluster_->dir() + "/center-e2e.conf";
     std::ofstream(path) << cfg;
     auto p = Subprocess::start(
@@ -217,7 +220,8 @@ class CenterE2eTest : public ::testing::Test {
         "admin { listen { address: \"127.0.0.1:0\" } }\n"
         "register { shards { address: \"" +
         cluster_->registerAddress() + "\" slots: \"0-1023\" } }\n" +
-        "apps { name: \"demo\" secret: \"demo-secret-0123456789\" }\n";
+        "apps { name: \"demo\" secret: \"demo-secret-0123456789\" }\n" +
+        cluster_->clusterKeyConfig();
     const std::string path = cluster_->dir() + "/room-e2e.conf";
     std::ofstream(path) << cfg;
     auto p = Subprocess::start({binPath("push-room"), "--config", path});
@@ -459,6 +463,36 @@ TEST_F(CenterE2eTest, DeliverBatchesStayUnderTheRoomsFrameLimit) {
   EXPECT_GE(counterIn(center_metrics->body, "push_center_deliver_batches_total"), 5u + 16u);
   EXPECT_EQ(counterIn(center_metrics->body, R"(push_center_target_results_total{status="error"})"),
             0u);
+}
+
+// The cluster's register and rooms require the cluster key: a center with a wrong key, or
+// none, is refused at the RPC handshake and can look up nobody (503), while a center with the
+// key pushes through the same register and room.
+TEST_F(CenterE2eTest, RpcPortsRefuseACenterWithoutTheClusterKey) {
+  auto alice = online(cluster_->roomTcp(), "alice", "phone");
+  ASSERT_TRUE(alice);
+  const std::string push = R"({"app":"demo","users":["alice"],"payload":"keyed"})";
+  for (const std::string& key_config :
+       {std::string("cluster_key: \"not-the-cluster-key-123\"\n"), std::string()}) {
+    ASSERT_NO_FATAL_FAILURE(startCenter("", 1, key_config));
+    auto res = httpRequest(center_address_, "POST", "/v1/push", push,
+                           {{"Authorization", "Bearer " + cluster_->apiKey()}});
+    ASSERT_TRUE(res.isOk()) << res.status().toString();
+    EXPECT_EQ(res->status, 503) << key_config << " -> " << res->body;
+    EXPECT_NE(res->body.find("UNAUTHENTICATED"), std::string::npos) << res->body;
+    center_->sendSignal(SIGTERM);
+    EXPECT_EQ(center_->wait(10s), 0);
+    center_.reset();
+  }
+  ASSERT_NO_FATAL_FAILURE(startCenter(""));
+  ASSERT_TRUE(eventually([&] { return sessionsOf("alice") == 1; }));
+  auto res = httpRequest(center_address_, "POST", "/v1/push", push,
+                         {{"Authorization", "Bearer " + cluster_->apiKey()}});
+  ASSERT_TRUE(res.isOk()) << res.status().toString();
+  EXPECT_EQ(res->status, 200) << res->body;
+  auto f = alice->readUntil(client::Frame::kPush);
+  ASSERT_TRUE(f.isOk()) << f.status().toString();
+  EXPECT_EQ(f->push().payload(), "keyed");
 }
 
 }  // namespace

@@ -57,7 +57,7 @@ Result<std::unique_ptr<LocalCluster>> LocalCluster::start(Options options) {
       "register { shards { address: \"" +
       c->register_address_ + "\" slots: \"0-1023\" } }\n" + appsConfig(c->options_.apps);
   if (c->options_.websocket) room_cfg += "websocket { address: \"127.0.0.1:0\" }\n";
-  room_cfg += c->options_.room_config;
+  room_cfg += c->clusterKeyConfig() + c->options_.room_config;
   RETURN_IF_ERROR(writeFile(c->dir_ + "/room.conf", room_cfg));
   ASSIGN_OR_RETURN(c->room_,
                    Subprocess::start({binPath("push-room"), "--config", c->dir_ + "/room.conf",
@@ -69,7 +69,7 @@ Result<std::unique_ptr<LocalCluster>> LocalCluster::start(Options options) {
         "http { listen { address: \"127.0.0.1:0\" } }\n"
         "register { shards { address: \"" +
         c->register_address_ + "\" slots: \"0-1023\" } }\n" + appsConfig(c->options_.apps) +
-        c->options_.center_config;
+        c->clusterKeyConfig() + c->options_.center_config;
     RETURN_IF_ERROR(writeFile(c->dir_ + "/center.conf", center_cfg));
     ASSIGN_OR_RETURN(
         c->center_, Subprocess::start({binPath("push-center"), "--config", c->dir_ + "/center.conf",
@@ -83,12 +83,17 @@ Result<std::unique_ptr<LocalCluster>> LocalCluster::start(Options options) {
   return c;
 }
 
+std::string LocalCluster::clusterKeyConfig() const {
+  if (options_.cluster_key.empty()) return "";
+  return "cluster_key: \"" + options_.cluster_key + "\"\n";
+}
+
 Status LocalCluster::startRegister() {
   std::string listen = register_address_.empty() ? "127.0.0.1:0" : register_address_;
   std::string cfg = "rpc { listen { address: \"" + listen +
                     "\" } }\n"
                     "admin { listen { address: \"127.0.0.1:0\" } }\n" +
-                    options_.register_config;
+                    clusterKeyConfig() + options_.register_config;
   RETURN_IF_ERROR(writeFile(dir_ + "/register.conf", cfg));
   ASSIGN_OR_RETURN(register_, Subprocess::start(
                                   {binPath("push-register"), "--config", dir_ + "/register.conf"}));

@@ -31,6 +31,9 @@ class LocalCluster {
     std::string center_config;
     std::string register_config;
     bool start_center = true;
+    // Every config gets this top-level cluster_key (the RPC listeners require it, the channels
+    // present it): the e2e tests run the keyed path. Empty: no key.
+    std::string cluster_key = "local-cluster-key-0123456789";
   };
   struct Room {
     int worker = 0;
@@ -53,6 +56,8 @@ class LocalCluster {
   Subprocess& registerProcess() { return *register_; }
   Subprocess& centerProcess() { return *center_; }
   const std::string& dir() const { return dir_; }
+  // `cluster_key: "<key>"` for a config of a process that joins this cluster ("" without key).
+  std::string clusterKeyConfig() const;
 
   // A token for `app` (default: the first app) valid for `ttl` (negative: expired).
   std::string token(const std::string& user, const std::string& device,

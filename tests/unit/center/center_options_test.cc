@@ -6,6 +6,7 @@
 
 #include "common/base/config.h"
 #include "proto/config.pb.h"
+#include "tests/support/config_test_util.h"
 
 namespace push::center {
 namespace {
@@ -169,6 +170,34 @@ TEST(CenterOptionsTest, AppsAndRegisterAreRequired) {
   auto gap =
       fromText(R"(register { shards { address: "127.0.0.1:7001" slots: "0-9" } })" + app("a", ""));
   EXPECT_FALSE(gap.isOk());
+}
+
+// Every integer field of CenterConfig (http, admin, room_channel and register.channel
+// included), found by reflection, set far out of range: refused, naming the field.
+TEST(CenterOptionsTest, NoIntegerFieldGoesUnchecked) {
+  testing::expectEveryIntegerFieldRangeChecked<config::CenterConfig>(
+      [](const config::CenterConfig& cfg) {
+        config::CenterConfig full = cfg;
+        full.mutable_register_()->add_shards()->set_address("127.0.0.1:7001");
+        auto* app = full.add_apps();
+        app->set_name("app");
+        app->add_api_keys("key-0123456789abcdef");
+        return CenterOptions::fromConfig(full, nullptr).status();
+      },
+      30);
+}
+
+TEST(CenterOptionsTest, ClusterKeyGoesToTheRoomAndRegisterChannels) {
+  auto o = fromText(std::string(kRegister) + app("app", R"(api_keys: "key-0123456789abcdef")") +
+                    R"(cluster_key: "cluster-key-0123456789")");
+  ASSERT_TRUE(o.isOk()) << o.status().toString();
+  EXPECT_EQ(o->room_channel.cluster_key, "cluster-key-0123456789");
+  EXPECT_EQ(o->register_client.channel.cluster_key, "cluster-key-0123456789");
+  o = fromText(std::string(kRegister) + app("app", R"(api_keys: "key-0123456789abcdef")") +
+               R"(cluster_key: "0123456789")");
+  ASSERT_FALSE(o.isOk());
+  EXPECT_NE(o.status().message().find("cluster_key: 10 bytes"), std::string::npos)
+      << o.status().message();
 }
 
 }  // namespace

@@ -2,8 +2,6 @@
 // checkFieldRange (the error names the field and where the file set it).
 #include "services/register/register_options.h"
 
-#include <google/protobuf/descriptor.h>
-#include <google/protobuf/message.h>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -11,6 +9,7 @@
 #include <vector>
 
 #include "proto/config.pb.h"
+#include "tests/support/config_test_util.h"
 
 namespace push::reg {
 namespace {
@@ -101,49 +100,23 @@ TEST(RegisterOptionsTest, EveryIntegerRangeIsChecked) {
 // out of range: refused, naming that field. A field added to the proto later without a range
 // in register_options.cc fails here.
 TEST(RegisterOptionsTest, NoIntegerFieldGoesUnchecked) {
-  namespace pb = google::protobuf;
-  struct Todo {
-    const pb::Descriptor* descriptor;
-    std::string prefix;
-  };
-  std::vector<Todo> todo = {{config::RegisterConfig::descriptor(), ""}};
-  std::vector<std::string> paths;
-  while (!todo.empty()) {
-    Todo t = todo.back();
-    todo.pop_back();
-    if (t.descriptor == config::LogConfig::descriptor()) continue;  // strings and a map only
-    for (int i = 0; i < t.descriptor->field_count(); ++i) {
-      const pb::FieldDescriptor* f = t.descriptor->field(i);
-      if (f->is_repeated()) continue;
-      if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
-        todo.push_back({f->message_type(), t.prefix + f->name() + "."});
-      } else if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_UINT32) {
-        paths.push_back(t.prefix + f->name());
-      } else {
-        ASSERT_TRUE(f->cpp_type() == pb::FieldDescriptor::CPPTYPE_STRING ||
-                    f->cpp_type() == pb::FieldDescriptor::CPPTYPE_BOOL)
-            << t.prefix + f->name() << ": a new kind of field; extend this test";
-      }
-    }
-  }
-  ASSERT_GE(paths.size(), 15u);
-  for (const std::string& path : paths) {
-    config::RegisterConfig cfg;
-    pb::Message* msg = &cfg;
-    std::string_view rest = path;
-    for (size_t dot; (dot = rest.find('.')) != std::string_view::npos;
-         rest.remove_prefix(dot + 1)) {
-      const pb::FieldDescriptor* f =
-          msg->GetDescriptor()->FindFieldByName(std::string(rest.substr(0, dot)));
-      msg = msg->GetReflection()->MutableMessage(msg, f);
-    }
-    const pb::FieldDescriptor* f = msg->GetDescriptor()->FindFieldByName(std::string(rest));
-    msg->GetReflection()->SetUInt32(msg, f, 4'294'967'295u);
-    auto o = RegisterOptions::fromConfig(cfg, nullptr);
-    ASSERT_FALSE(o.isOk()) << path << " = 4294967295 was accepted";
-    EXPECT_EQ(o.status().message().rfind(path + ": ", 0), 0u)
-        << path << " -> " << o.status().message();
-  }
+  testing::expectEveryIntegerFieldRangeChecked<config::RegisterConfig>(
+      [](const config::RegisterConfig& cfg) {
+        return RegisterOptions::fromConfig(cfg, nullptr).status();
+      },
+      15);
+}
+
+TEST(RegisterOptionsTest, ClusterKeyGoesToTheRpcServerAndThePulls) {
+  config::RegisterConfig cfg;
+  auto o = fromText(R"(cluster_key: "cluster-key-0123456789")", &cfg);
+  ASSERT_TRUE(o.isOk()) << o.status().toString();
+  EXPECT_EQ(o->rpc.cluster_key, "cluster-key-0123456789");
+  EXPECT_EQ(o->service.cluster_key, "cluster-key-0123456789");
+  o = fromText(R"(cluster_key: "x")", &cfg);
+  ASSERT_FALSE(o.isOk());
+  EXPECT_NE(o.status().message().find("cluster_key: 1 bytes"), std::string::npos)
+      << o.status().message();
 }
 
 TEST(RegisterOptionsTest, ZeroMeansTheDefault) {

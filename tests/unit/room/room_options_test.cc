@@ -7,6 +7,7 @@
 
 #include "common/base/config.h"
 #include "proto/config.pb.h"
+#include "tests/support/config_test_util.h"
 
 namespace push::room {
 namespace {
@@ -223,6 +224,41 @@ TEST(RoomOptionsTest, RegisterShardsBuildTheRegisterClient) {
   ASSERT_FALSE(overlap.isOk());
   EXPECT_NE(overlap.status().message().find("overlap"), std::string::npos)
       << overlap.status().message();
+}
+
+// Every integer field of RoomConfig (its RPC, admin and register-channel sections included),
+// found by reflection, set far out of range: refused, naming the field. A field added to the
+// proto without a range in room_options.cc fails here.
+TEST(RoomOptionsTest, NoIntegerFieldGoesUnchecked) {
+  testing::expectEveryIntegerFieldRangeChecked<config::RoomConfig>(
+      [](const config::RoomConfig& cfg) {
+        config::RoomConfig with_app = cfg;
+        auto* app = with_app.add_apps();
+        app->set_name("app");
+        app->set_secret("0123456789abcdef");
+        return RoomOptions::fromConfig(with_app, nullptr).status();
+      },
+      40);
+}
+
+TEST(RoomOptionsTest, ClusterKeyGoesToTheRpcServerAndTheRegisterChannel) {
+  auto o = fromText(std::string(kApp) +
+                    R"(cluster_key: "cluster-key-0123456789"
+                       register { shards { address: "127.0.0.1:7200" } })");
+  ASSERT_TRUE(o.isOk()) << o.status().toString();
+  EXPECT_EQ(o->rpc.cluster_key, "cluster-key-0123456789");
+  ASSERT_TRUE(o->register_client);
+  EXPECT_EQ(o->register_client->channel.cluster_key, "cluster-key-0123456789");
+  // A section's own key wins.
+  o = fromText(std::string(kApp) + R"(cluster_key: "cluster-key-0123456789"
+                                      rpc { cluster_key: "rpc-own-key-0123456789" })");
+  ASSERT_TRUE(o.isOk()) << o.status().toString();
+  EXPECT_EQ(o->rpc.cluster_key, "rpc-own-key-0123456789");
+  // Too short a key is refused, naming the field and line.
+  o = fromText(std::string(kApp) + "\ncluster_key: \"short\"");
+  ASSERT_FALSE(o.isOk());
+  EXPECT_NE(o.status().message().find("room.conf:2:1: cluster_key: 5 bytes"), std::string::npos)
+      << o.status().message();
 }
 
 }  // namespace

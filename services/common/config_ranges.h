@@ -1,0 +1,22 @@
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+#include "common/base/config.h"
+
+namespace push::service {
+
+// Ranges of the config messages every service nests (proto/config.proto documents the same
+// numbers), for checkFieldRanges() under the field name the service gives them:
+//   checkFieldRanges(cfg, file, rpcServerRanges("rpc"))
+// A service's Options::fromConfig checks its own fields and these in one pass, so a bad value
+// is reported with the line of the service's file.
+std::vector<FieldRange> rpcServerRanges(std::string_view prefix);   // RpcServerConfig
+std::vector<FieldRange> rpcChannelRanges(std::string_view prefix);  // RpcChannelConfig
+std::vector<FieldRange> httpServerRanges(std::string_view prefix);  // HttpServerConfig
+
+// Every range of `parts` in one table.
+std::vector<FieldRange> joinRanges(std::initializer_list<std::vector<FieldRange>> parts);
+
+}  // namespace push::service
