@@ -87,11 +87,15 @@ http::HttpServer::Options CenterOptions::noAdmin() {
 Result<CenterOptions> CenterOptions::fromConfig(const config::CenterConfig& c,
                                                 const ConfigFile* file) {
   CenterOptions o;
-  ASSIGN_OR_RETURN(o.room_channel, rpc::Channel::Options::fromConfig(c.room_channel()));
-  const uint64_t max_request = maxRoomRequestBytes(o.room_channel);
+  // The ranges first (room_channel.max_request_bytes among them), so every error names its
+  // field and line; the batch cap follows the room channel's largest request.
+  const uint64_t max_request = c.room_channel().max_request_bytes()
+                                   ? c.room_channel().max_request_bytes()
+                                   : maxRoomRequestBytes(rpc::Channel::Options{});
   const uint64_t max_batch =
       max_request > kRequestMargin + 4096 ? max_request - kRequestMargin : 4096;
   RETURN_IF_ERROR(checkRanges(c, file, max_batch));
+  ASSIGN_OR_RETURN(o.room_channel, rpc::Channel::Options::fromConfig(c.room_channel()));
   o.http = http::HttpServer::Options::fromConfig(c.http());
   if (c.http().listen().address().empty()) o.http.address = "127.0.0.1:8080";
   o.admin = http::HttpServer::Options::fromConfig(c.admin());
