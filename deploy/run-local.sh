@@ -55,10 +55,14 @@ start() {
 app=demo
 secret=demo-secret-change-me-0123456789
 api_key=demo-api-key-change-me-0123456789
+# The RPC ports (register, rooms) take calls only from processes that present this key.
+cluster_key=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+umask 077  # the configs hold the keys
 
 cat >"$run/register.conf" <<CONF
 rpc { listen { address: "127.0.0.1:0" } }
 admin { listen { address: "127.0.0.1:0" } }
+cluster_key: "$cluster_key"
 CONF
 start register RPC_ADDRESS "$bin/push-register" --config "$run/register.conf"
 register=$line
@@ -71,6 +75,7 @@ rpc { listen { address: "127.0.0.1:0" } }
 admin { listen { address: "127.0.0.1:0" } }
 register { shards { address: "$register" slots: "0-1023" } }
 apps { name: "$app" secret: "$secret" }
+cluster_key: "$cluster_key"
 CONF
 start room ROOM "$bin/push-room" --config "$run/room.conf" --workers 2
 room_tcp=$(sed -n 's/.* tcp=\([^ ]*\).*/\1/p' <<<"$line")
@@ -80,6 +85,7 @@ cat >"$run/center.conf" <<CONF
 http { listen { address: "127.0.0.1:0" } }
 register { shards { address: "$register" slots: "0-1023" } }
 apps { name: "$app" api_keys: "$api_key" push_rate_per_s: 1000 }
+cluster_key: "$cluster_key"
 CONF
 start center HTTP_ADDRESS "$bin/push-center" --config "$run/center.conf"
 center=$line
