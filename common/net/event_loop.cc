@@ -100,6 +100,12 @@ bool EventLoop::runUntil(const std::function<bool()>& done, std::chrono::millise
     if (!uv_is_active(reinterpret_cast<uv_handle_t*>(wake))) {
       int64_t ms = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
       if (poll.count() > 0) ms = std::min<int64_t>(ms, poll.count());
+      // From the present, not the loop's cached time: that is from the end of the last turn,
+      // and done() may have run long since. A timer started against it fires as the next turn
+      // begins, before libuv computes the poll timeout, which is then "no timeout" while
+      // another handle keeps the loop alive: the turn would sleep until some I/O arrived
+      // instead of returning after `poll` (or at the deadline).
+      uv_update_time(loop_.get());
       uv_timer_start(
           wake, [](uv_timer_t*) {}, static_cast<uint64_t>(ms), 0);
     }

@@ -1,8 +1,12 @@
 #include "common/net/event_loop.h"
 
+#include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <set>
 #include <thread>
 #include <vector>
@@ -203,6 +207,54 @@ TEST(EventLoopTest, RunUntilHonoursTimeoutWhenLoopClockIsStale) {
   EXPECT_LT(took, 2s);    // and without one, the turn slept until the far timer (10 s)
   uv_close(reinterpret_cast<uv_handle_t*>(&far), nullptr);
   EXPECT_TRUE(loop.shutdown().isOk());
+}
+
+TEST(EventLoopTest, RunUntilReturnsOnTimeAfterASlowPredicate) {
+  EventLoop loop;
+  // An idle socket keeps the loop alive without a deadline of its own (like an idle
+  // connection or a listener): with no timer due, libuv would wait for I/O forever.
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  uv_poll_t idle;
+  ASSERT_EQ(uv_poll_init(loop.uvLoop(), &idle, fds[0]), 0);
+  ASSERT_EQ(uv_poll_start(&idle, UV_READABLE, [](uv_poll_t*, int, int) {}), 0);
+  // The first check works synchronously on the loop thread for longer than `poll`, so the
+  // loop's cached clock is 50 ms behind when runUntil() arms its wake timer. Busy, not
+  // asleep: that is the condition under test, not synchronisation.
+  bool first = true;
+  auto slow_never = [&] {
+    if (first) {
+      first = false;
+      const auto until = std::chrono::steady_clock::now() + 50ms;
+      while (std::chrono::steady_clock::now() < until) {
+      }
+    }
+    return false;
+  };
+  // Without the fix the loop sleeps until I/O arrives: a watchdog wakes it after 3 s, so the
+  // test fails instead of hanging.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool finished = false;
+  std::thread watchdog([&] {
+    std::unique_lock lock(mu);
+    if (!cv.wait_for(lock, 3s, [&] { return finished; })) loop.post([] {});
+  });
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(loop.runUntil(slow_never, 200ms, 20ms));
+  const auto took = std::chrono::steady_clock::now() - start;
+  {
+    std::lock_guard lock(mu);
+    finished = true;
+  }
+  cv.notify_one();
+  watchdog.join();
+  EXPECT_GE(took, 200ms);
+  EXPECT_LT(took, 1s) << "the wake timer fired at once and the turn slept until I/O";
+  uv_close(reinterpret_cast<uv_handle_t*>(&idle), nullptr);
+  EXPECT_TRUE(loop.shutdown().isOk());
+  ::close(fds[0]);
+  ::close(fds[1]);
 }
 
 TEST(EventLoopTest, RunUntilWithPollChecksOffLoopConditions) {
