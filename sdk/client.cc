@@ -303,7 +303,7 @@ class Client::Impl {
 
   // SDK thread only.
   std::string token_;
-  net::PeriodicTimer* retry_timer_ = nullptr;
+  net::PeriodicTimerPtr retry_timer_;  // reset by closeInLoop(), before the loop shuts down
   Backoff backoff_;
   DedupWindow dedup_;
   std::list<std::unique_ptr<Link>> links_;  // every link not yet finished
@@ -346,7 +346,7 @@ struct Client::Impl::Link final : net::TcpConnection::Handler {
   net::TcpConnection* conn = nullptr;  // from connected until onClosed
   // Authenticating: the auth deadline. Online: heartbeat and liveness (or the switch grace
   // when retiring). Closing: the bound on a graceful close.
-  net::PeriodicTimer* timer = nullptr;
+  net::PeriodicTimerPtr timer;
   Phase phase = Phase::Connecting;
   bool was_online = false;
   bool retiring = false;  // replaced by a newer connection; closes after switch_grace
@@ -1020,8 +1020,7 @@ void Client::Impl::onLinkClosed(Link& link, net::TcpConnection::CloseReason reas
 }
 
 void Client::Impl::removeLink(Link& link) {
-  if (link.timer) link.timer->close();
-  link.timer = nullptr;
+  link.timer.reset();
   if (primary_ == &link) primary_ = nullptr;
   if (next_ == &link) next_ = nullptr;
   links_.remove_if([&](const std::unique_ptr<Link>& l) { return l.get() == &link; });
@@ -1081,8 +1080,7 @@ void Client::Impl::setState(State state, std::string detail) {
 void Client::Impl::closeInLoop() {
   if (closing_) return;
   closing_ = true;
-  if (retry_timer_) retry_timer_->close();
-  retry_timer_ = nullptr;
+  retry_timer_.reset();
   std::vector<Link*> open;
   for (auto& l : links_)
     open.push_back(l.get());

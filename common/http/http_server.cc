@@ -109,26 +109,23 @@ HttpServer::~HttpServer() {
   link_->server = nullptr;
 }
 
-Result<HttpServer*> HttpServer::listen(net::EventLoop& loop, const Options& options,
-                                       Router&& router, MiddlewareChain&& middleware) {
+Result<HttpServerPtr> HttpServer::listen(net::EventLoop& loop, const Options& options,
+                                         Router&& router, MiddlewareChain&& middleware) {
   loop.assertInLoopThread();
   Options opts = options;
   opts.max_pipelined = std::max<uint32_t>(opts.max_pipelined, 1);
   if (opts.idle_timeout.count() < 0) opts.idle_timeout = std::chrono::milliseconds(0);
   opts.close_linger_timeout = std::max(opts.close_linger_timeout, std::chrono::milliseconds(1));
 
-  auto* server = new HttpServer(loop, opts, std::move(router), std::move(middleware));
+  HttpServerPtr server(new HttpServer(loop, opts, std::move(router), std::move(middleware)));
   net::TcpServer::Options tcp;
   tcp.address = opts.address;
   tcp.reuse_port = opts.reuse_port;
   tcp.backlog = opts.backlog;
-  Result<net::TcpServer*> listener = net::TcpServer::listen(
-      loop, tcp, [server](net::TcpConnection& conn) { server->onAccept(conn); });
-  if (!listener.isOk()) {
-    delete server;  // nothing was opened
-    return listener.status();
-  }
-  server->listener_ = *listener;
+  Result<net::TcpServerPtr> listener = net::TcpServer::listen(
+      loop, tcp, [s = server.get()](net::TcpConnection& conn) { s->onAccept(conn); });
+  if (!listener.isOk()) return listener.status();  // `server` closes: nothing is open
+  server->listener_ = std::move(listener).value();
   server->address_ = server->listener_->address();
 
   // About ten ticks per timeout (the shorter one): a connection closes at most a tick late.
@@ -137,7 +134,7 @@ Result<HttpServer*> HttpServer::listen(net::EventLoop& loop, const Options& opti
   if (opts.idle_timeout.count() > 0) shortest = std::min(shortest, opts.idle_timeout.count());
   const int64_t tick = std::clamp<int64_t>(shortest / 10, 5, 1000);
   server->wheel_ =
-      net::LoopWheel::create(loop, tick, 64, [server](uint64_t key) { server->onTimer(key); });
+      net::LoopWheel::create(loop, tick, 64, [s = server.get()](uint64_t key) { s->onTimer(key); });
   LOG_DEBUG(Http, "listening on {}", server->address_.toString());
   return server;
 }
@@ -215,8 +212,7 @@ void HttpServer::refuse(net::TcpConnection& conn, const net::InetAddress& peer, 
 }
 
 void HttpServer::stopAccepting() {
-  if (listener_) listener_->close();
-  listener_ = nullptr;
+  listener_.reset();
 }
 
 size_t HttpServer::closeIdleConnections(std::chrono::milliseconds quiet) {
@@ -234,10 +230,8 @@ void HttpServer::close() {
   if (closing_) return;
   closing_ = true;
   link_->server = nullptr;  // responders answer into the void from now on
-  if (listener_) listener_->close();
-  listener_ = nullptr;
-  if (wheel_) wheel_->close();
-  wheel_ = nullptr;
+  listener_.reset();
+  wheel_.reset();
   if (connections_.empty()) {
     delete this;
     return;

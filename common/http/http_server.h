@@ -12,21 +12,27 @@
 #include "common/http/middleware.h"
 #include "common/http/router.h"
 #include "common/net/inet_address.h"
+#include "common/net/owning_ptrs.h"
 
 namespace push::config {
 class HttpServerConfig;
 }
 namespace push::net {
 class EventLoop;
-class LoopWheel;
 class TcpConnection;
-class TcpServer;
 }  // namespace push::net
 
 namespace push::http {
 namespace detail {
 class HttpConnection;
 }
+class HttpServer;
+
+// The owning handle listen() returns: destroying it (or reset()) calls close().
+struct HttpServerCloser {
+  void operator()(HttpServer* server) const;
+};
+using HttpServerPtr = std::unique_ptr<HttpServer, HttpServerCloser>;
 
 // The HTTP/1.1 server every service mounts (operator API, admin port): llhttp on
 // net::TcpServer/TcpConnection, keep-alive, pipelining answered strictly in order (also when
@@ -38,12 +44,12 @@ class HttpConnection;
 //   MiddlewareChain chain;
 //   chain.add(requestLog());
 //   chain.add(requestMetrics());
-//   ASSIGN_OR_RETURN(HttpServer* server,
+//   ASSIGN_OR_RETURN(HttpServerPtr server,
 //                    HttpServer::listen(loop, HttpServer::Options::fromConfig(cfg.admin()),
 //                                       std::move(router), std::move(chain)));
 //   LOG_INFO(App, "admin on {}", server->address().toString());
 //   ...
-//   server->close();                                    // or hold it in an HttpServerPtr
+//   server.reset();                                     // closes it (so does its destructor)
 //
 // Per request: parse (limits below) -> middleware in order -> router -> handler -> response
 // buffered in the connection's in-order queue -> sent when every earlier one was sent.
@@ -58,12 +64,11 @@ class HttpConnection;
 // close_linger_timeout. One timing wheel per server keeps both deadlines, not a timer per
 // connection.
 //
-// Ownership (STYLE.md 7-8): listen() creates the server; the only way to destroy it is
-// close(), which stops listening, closes every connection at once (queued output and pending
-// requests are dropped) and deletes the server when the last connection's close callback has
-// run (at once when there is none). Do not touch the pointer after close(). Responders still
-// held by handlers stay safe: they find nothing and do nothing. HttpServerPtr calls close()
-// on scope exit.
+// Ownership (STYLE.md 7-8): listen() returns an HttpServerPtr; destroying it (or reset())
+// closes the server: it stops listening, closes every connection at once (queued output and
+// pending requests are dropped) and deletes itself when the last connection's close callback
+// has run (at once when there is none). Responders still held by handlers stay safe: they
+// find nothing and do nothing. Do not call close() on a server held by an HttpServerPtr.
 //
 // Connections own themselves (net::TcpConnection); the server keeps a registry id ->
 // connection so close() reaches all of them and responders find theirs by id.
@@ -126,11 +131,11 @@ class HttpServer {
     static Options fromConfig(const config::HttpServerConfig& config);
   };
 
-  // Binds, listens and returns the running server (owned by itself: see above). Takes the
-  // router and middleware. Errors: INVALID_ARGUMENT for a bad address, UNAVAILABLE when the
-  // address cannot be bound. Loop-thread only.
-  static Result<HttpServer*> listen(net::EventLoop& loop, const Options& options, Router&& router,
-                                    MiddlewareChain&& middleware = MiddlewareChain());
+  // Binds, listens and returns the running server (see Ownership above). Takes the router and
+  // middleware. Errors: INVALID_ARGUMENT for a bad address, UNAVAILABLE when the address
+  // cannot be bound. Loop-thread only.
+  static Result<HttpServerPtr> listen(net::EventLoop& loop, const Options& options, Router&& router,
+                                      MiddlewareChain&& middleware = MiddlewareChain());
 
   // The bound address (the real port when port 0 was asked for).
   const net::InetAddress& address() const { return address_; }
@@ -154,7 +159,8 @@ class HttpServer {
   size_t closeIdleConnections(std::chrono::milliseconds quiet);
 
   // Stops listening and closes every connection; deletes the server once they are closed.
-  // Idempotent until the object is gone; may be called from inside a handler.
+  // Idempotent until the object is gone; may be called from inside a handler. HttpServerPtr
+  // calls it.
   void close();
 
  private:
@@ -197,8 +203,8 @@ class HttpServer {
   MiddlewareChain middleware_;
   std::unique_ptr<ConnectionHandler> handler_;
   std::shared_ptr<Link> link_;
-  net::TcpServer* listener_ = nullptr;  // closes itself
-  net::LoopWheel* wheel_ = nullptr;     // closes itself; idle checks and linger deadlines
+  net::TcpServerPtr listener_;  // null once accepting stopped
+  net::LoopWheelPtr wheel_;     // idle checks and linger deadlines; null once closing
   net::InetAddress address_;
   std::unordered_map<uint64_t, detail::HttpConnection*> connections_;  // owned
   // Open connections per client, only when max_connections_per_ip is set (entries at 0 are
@@ -209,9 +215,8 @@ class HttpServer {
   bool closing_ = false;
 };
 
-struct HttpServerCloser {
-  void operator()(HttpServer* server) const { server->close(); }
-};
-using HttpServerPtr = std::unique_ptr<HttpServer, HttpServerCloser>;
+inline void HttpServerCloser::operator()(HttpServer* server) const {
+  server->close();
+}
 
 }  // namespace push::http

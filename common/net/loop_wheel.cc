@@ -4,10 +4,14 @@
 
 namespace push::net {
 
-LoopWheel* LoopWheel::create(EventLoop& loop, int64_t tick_ms, size_t slots,
-                             TimingWheel::ExpireFn on_expire) {
+void LoopWheelCloser::operator()(LoopWheel* wheel) const {
+  wheel->close();
+}
+
+LoopWheelPtr LoopWheel::create(EventLoop& loop, int64_t tick_ms, size_t slots,
+                               TimingWheel::ExpireFn on_expire) {
   loop.assertInLoopThread();
-  return new LoopWheel(loop, tick_ms, slots, std::move(on_expire));
+  return LoopWheelPtr(new LoopWheel(loop, tick_ms, slots, std::move(on_expire)));
 }
 
 LoopWheel::LoopWheel(EventLoop& loop, int64_t tick_ms, size_t slots,

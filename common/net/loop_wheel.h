@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "common/net/owning_ptrs.h"
 #include "common/net/timing_wheel.h"
 
 namespace push::net {
@@ -14,12 +15,13 @@ class EventLoop;
 // A TimingWheel driven by one libuv timer on a loop. The timer runs only while the wheel holds
 // entries, so an idle process does not wake up every tick.
 //
-// Ownership: create(), destroy with close() (deletes itself in the close callback); no
-// callback runs after close(). LoopWheelPtr does that on scope exit. Loop-thread only.
+// Ownership: create() returns a LoopWheelPtr; destroying it (or reset()) closes the wheel: no
+// callback runs after that, and the object deletes itself in the close callback. Resetting
+// it from inside the wheel's own callback is fine. Loop-thread only.
 class LoopWheel {
  public:
-  static LoopWheel* create(EventLoop& loop, int64_t tick_ms, size_t slots,
-                           TimingWheel::ExpireFn on_expire);
+  static LoopWheelPtr create(EventLoop& loop, int64_t tick_ms, size_t slots,
+                             TimingWheel::ExpireFn on_expire);
   void schedule(uint64_t key, int64_t deadline_ms);
   // Loop time in ms (the clock the deadlines are in).
   int64_t nowMs() const;
@@ -37,10 +39,5 @@ class LoopWheel {
   bool running_ = false;
   bool closing_ = false;
 };
-
-struct LoopWheelCloser {
-  void operator()(LoopWheel* wheel) const { wheel->close(); }
-};
-using LoopWheelPtr = std::unique_ptr<LoopWheel, LoopWheelCloser>;
 
 }  // namespace push::net

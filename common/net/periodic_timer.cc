@@ -4,9 +4,13 @@
 
 namespace push::net {
 
-PeriodicTimer* PeriodicTimer::create(EventLoop& loop, std::function<void()> fn, bool keep_alive) {
+void PeriodicTimerCloser::operator()(PeriodicTimer* timer) const {
+  timer->close();
+}
+
+PeriodicTimerPtr PeriodicTimer::create(EventLoop& loop, std::function<void()> fn, bool keep_alive) {
   loop.assertInLoopThread();
-  return new PeriodicTimer(loop, std::move(fn), keep_alive);
+  return PeriodicTimerPtr(new PeriodicTimer(loop, std::move(fn), keep_alive));
 }
 
 PeriodicTimer::PeriodicTimer(EventLoop& loop, std::function<void()> fn, bool keep_alive)

@@ -6,17 +6,21 @@
 #include <functional>
 #include <memory>
 
+#include "common/net/owning_ptrs.h"
+
 namespace push::net {
 
 class EventLoop;
 
 // Runs a callback every `interval` on the loop (or once, after `delay`, with start(..., false)).
 // One libuv timer; does not keep the loop alive by itself unless `keep_alive`.
-// Ownership: create(); destroy with close() (deletes itself in the close callback); the
-// callback never runs after close(). PeriodicTimerPtr closes on scope exit. Loop-thread only.
+// Ownership: create() returns a PeriodicTimerPtr; destroying it (or reset()) closes the timer:
+// the callback never runs after that, and the object deletes itself in the close callback.
+// Resetting it from inside its own callback is fine. Loop-thread only.
 class PeriodicTimer {
  public:
-  static PeriodicTimer* create(EventLoop& loop, std::function<void()> fn, bool keep_alive = false);
+  static PeriodicTimerPtr create(EventLoop& loop, std::function<void()> fn,
+                                 bool keep_alive = false);
   // (Re)starts: first run after `interval`, then every `interval` when `repeat`.
   void start(std::chrono::milliseconds interval, bool repeat = true);
   void stop();
@@ -30,10 +34,5 @@ class PeriodicTimer {
   std::function<void()> fn_;
   bool closing_ = false;
 };
-
-struct PeriodicTimerCloser {
-  void operator()(PeriodicTimer* t) const { t->close(); }
-};
-using PeriodicTimerPtr = std::unique_ptr<PeriodicTimer, PeriodicTimerCloser>;
 
 }  // namespace push::net

@@ -6,8 +6,12 @@
 
 namespace push::net {
 
-SignalWatcher* SignalWatcher::create(EventLoop& loop, std::function<void(int)> on_signal) {
-  return new SignalWatcher(loop, std::move(on_signal));
+void SignalWatcherCloser::operator()(SignalWatcher* watcher) const {
+  watcher->close();
+}
+
+SignalWatcherPtr SignalWatcher::create(EventLoop& loop, std::function<void(int)> on_signal) {
+  return SignalWatcherPtr(new SignalWatcher(loop, std::move(on_signal)));
 }
 
 SignalWatcher::SignalWatcher(EventLoop& loop, std::function<void(int)> on_signal)

@@ -5,16 +5,21 @@
 #include <functional>
 #include <memory>
 
+#include "common/net/owning_ptrs.h"
+
 namespace push::net {
 
 class EventLoop;
 
 // Calls `on_signal(signum)` on the loop thread for SIGINT and SIGTERM (what a service main
 // needs for a graceful stop). The watcher does not keep the loop alive.
-// Ownership: create(); destroy with close() (deletes itself in the last close callback).
+// Ownership: create() returns a SignalWatcherPtr; destroying it (or reset()) closes the
+// watcher: on_signal never runs after that, and the object deletes itself in the last close
+// callback. Resetting it from inside on_signal is fine. Reset it before the loop's
+// shutdown(). Loop-thread only.
 class SignalWatcher {
  public:
-  static SignalWatcher* create(EventLoop& loop, std::function<void(int)> on_signal);
+  static SignalWatcherPtr create(EventLoop& loop, std::function<void(int)> on_signal);
   void close();
 
  private:
@@ -26,10 +31,5 @@ class SignalWatcher {
   int open_handles_ = 2;
   bool closing_ = false;
 };
-
-struct SignalWatcherCloser {
-  void operator()(SignalWatcher* w) const { w->close(); }
-};
-using SignalWatcherPtr = std::unique_ptr<SignalWatcher, SignalWatcherCloser>;
 
 }  // namespace push::net

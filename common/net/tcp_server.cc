@@ -60,8 +60,12 @@ TcpServer::~TcpServer() {
   if (spare_fd_ >= 0) ::close(spare_fd_);
 }
 
-Result<TcpServer*> TcpServer::listen(EventLoop& loop, const Options& options,
-                                     AcceptCallback on_accept) {
+void TcpServerCloser::operator()(TcpServer* server) const {
+  server->close();
+}
+
+Result<TcpServerPtr> TcpServer::listen(EventLoop& loop, const Options& options,
+                                       AcceptCallback on_accept) {
   loop.assertInLoopThread();
   ASSIGN_OR_RETURN(InetAddress addr, InetAddress::parse(options.address));
   ASSIGN_OR_RETURN(int fd, boundSocket(addr, options.reuse_port));
@@ -70,21 +74,19 @@ Result<TcpServer*> TcpServer::listen(EventLoop& loop, const Options& options,
     ::close(fd);
     return unavailable("listen " + addr.toString() + ": " + std::strerror(err));
   }
-  auto* server = new TcpServer(loop, fd, std::move(on_accept));  // owns fd from here
-  int rc = uv_poll_init_socket(loop.uvLoop(), &server->poll_, fd);
+  auto* raw = new TcpServer(loop, fd, std::move(on_accept));  // owns fd from here
+  int rc = uv_poll_init_socket(loop.uvLoop(), &raw->poll_, fd);
   if (rc != 0) {
-    delete server;  // the handle was not initialised: nothing to close
+    delete raw;  // the handle was not initialised: nothing to close
     return unavailable("listen " + addr.toString() + ": " + uv_strerror(rc));
   }
-  server->poll_.data = server;
+  raw->poll_.data = raw;
+  TcpServerPtr server(raw);  // from here on, closed (not deleted) on every path
   rc = uv_poll_start(&server->poll_, UV_READABLE, [](uv_poll_t* p, int status, int) {
     // Errors on a listening socket surface again in accept(); handle them there.
     static_cast<TcpServer*>(p->data)->onReadable();
   });
-  if (rc != 0) {
-    server->close();
-    return unavailable("listen " + addr.toString() + ": " + uv_strerror(rc));
-  }
+  if (rc != 0) return unavailable("listen " + addr.toString() + ": " + uv_strerror(rc));
   sockaddr_storage bound{};
   socklen_t len = sizeof bound;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);

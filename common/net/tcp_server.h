@@ -8,6 +8,7 @@
 
 #include "common/base/result.h"
 #include "common/net/inet_address.h"
+#include "common/net/owning_ptrs.h"
 
 namespace push::net {
 
@@ -24,8 +25,10 @@ class TcpConnection;
 // connections are accepted as soon as descriptors are free again. (The accept loop is ours,
 // not uv_listen's: libuv does the same trick silently, so the failure could not be counted.)
 //
-// Ownership: create with listen(), destroy with close() (the object deletes itself in the
-// close callback). TcpServerPtr does that on scope exit. Loop-thread only.
+// Ownership: listen() returns a TcpServerPtr; destroying it (or reset()) closes the server:
+// it stops listening at once and deletes itself in the close callback (connections already
+// accepted are not touched). Do not call close() on a server held by a TcpServerPtr.
+// Loop-thread only.
 class TcpServer {
  public:
   struct Options {
@@ -37,15 +40,16 @@ class TcpServer {
   };
   using AcceptCallback = std::function<void(TcpConnection& conn)>;
 
-  static Result<TcpServer*> listen(EventLoop& loop, const Options& options,
-                                   AcceptCallback on_accept);
+  static Result<TcpServerPtr> listen(EventLoop& loop, const Options& options,
+                                     AcceptCallback on_accept);
 
   // The bound address (with the real port when 0 was asked for).
   const InetAddress& address() const { return address_; }
   uint64_t acceptErrors() const { return accept_errors_; }
   uint64_t accepted() const { return accepted_; }
 
-  // Stops listening; connections already accepted are not touched. Idempotent.
+  // Stops listening; connections already accepted are not touched. Idempotent. TcpServerPtr
+  // calls it; the object is deleted on a later loop turn.
   void close();
 
  private:
@@ -64,10 +68,5 @@ class TcpServer {
   uint64_t accepted_ = 0;
   bool closing_ = false;
 };
-
-struct TcpServerCloser {
-  void operator()(TcpServer* server) const { server->close(); }
-};
-using TcpServerPtr = std::unique_ptr<TcpServer, TcpServerCloser>;
 
 }  // namespace push::net

@@ -191,7 +191,7 @@ Result<Channel::Options> Channel::Options::fromConfig(const config::RpcChannelCo
   return o;
 }
 
-Result<Channel*> Channel::create(net::EventLoop& loop, Options options) {
+Result<ChannelPtr> Channel::create(net::EventLoop& loop, Options options) {
   ASSIGN_OR_RETURN(std::unique_ptr<LoadBalancer> lb, LoadBalancer::create(options.load_balancer));
   if (options.connections_per_endpoint < 1 || options.connections_per_endpoint > 64) {
     return invalidArgument("connections_per_endpoint must be in [1, 64]");
@@ -211,7 +211,7 @@ Result<Channel*> Channel::create(net::EventLoop& loop, Options options) {
     return invalidArgument("cluster_key must be at most 1024 bytes");
   }
   options.limits.max_input = std::max(options.limits.max_input, options.max_frame_bytes + 64);
-  return new Channel(loop, std::move(options), std::move(lb));
+  return ChannelPtr(new Channel(loop, std::move(options), std::move(lb)));
 }
 
 Channel::Channel(net::EventLoop& loop, Options options, std::unique_ptr<LoadBalancer> lb)
@@ -821,8 +821,7 @@ void Channel::close() {
   };
   closeAll(endpoints_);
   closeAll(retired_);
-  deadlines_->close();
-  deadlines_ = nullptr;
+  deadlines_.reset();
   timer_->close();
   timer_ = nullptr;
   maybeDelete();

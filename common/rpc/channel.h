@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/base/result.h"
+#include "common/net/owning_ptrs.h"
 #include "common/net/tcp_connection.h"
 #include "common/rpc/load_balancer.h"
 
@@ -19,23 +20,27 @@ class RpcChannelConfig;
 }
 namespace push::net {
 class EventLoop;
-class LoopWheel;
 class TcpConnector;
 }  // namespace push::net
 
 namespace push::rpc {
 
+class Channel;
 class Controller;
 class RpcMeta;
+
+// The owning handle create() returns: destroying it (or reset()) calls close().
+struct ChannelCloser {
+  void operator()(Channel* channel) const;
+};
+using ChannelPtr = std::unique_ptr<Channel, ChannelCloser>;
 
 // The client side of the pipelined protobuf RPC (DESIGN.md 5): a pool of connections per
 // endpoint, a load balancer choosing the endpoint of each call, many calls in flight on each
 // connection (responses matched by request id, in any order), writes coalesced per loop turn.
 //
 // Use it through the generated stubs (on the loop thread):
-//   Result<Channel*> created = Channel::create(loop, options);   // INVALID_ARGUMENT: bad option
-//   if (!created.isOk()) return created.status();
-//   ChannelPtr channel(*created);
+//   ASSIGN_OR_RETURN(ChannelPtr channel, Channel::create(loop, options));  // INVALID_ARGUMENT
 //   RETURN_IF_ERROR(channel->setEndpoints(std::vector<std::string>{"127.0.0.1:7001",
 //                                                                  "127.0.0.1:7002"}));
 //   echo::EchoService_Stub stub(channel.get());
@@ -67,8 +72,9 @@ class RpcMeta;
 // to the loop; the caller keeps everything alive). Synchronous calls (done == nullptr) only
 // from a thread that is NOT the loop thread; they block until the call completes.
 //
-// Ownership: create(); destroy with close(), which fails pending calls with CANCELLED and
-// deletes the channel once its connections are closed. ChannelPtr closes on scope exit.
+// Ownership: create() returns a ChannelPtr; destroying it (or reset()) closes the channel:
+// pending calls fail with CANCELLED and the channel deletes itself once its connections are
+// closed. Do not call close() on a channel a ChannelPtr holds.
 class Channel final : public google::protobuf::RpcChannel, private net::TcpConnection::Handler {
  public:
   struct Options {
@@ -104,7 +110,7 @@ class Channel final : public google::protobuf::RpcChannel, private net::TcpConne
   };
 
   // INVALID_ARGUMENT for an unknown load balancer or bad option.
-  static Result<Channel*> create(net::EventLoop& loop, Options options);
+  static Result<ChannelPtr> create(net::EventLoop& loop, Options options);
 
   // Replaces the endpoint set (loop thread). Connections to endpoints that stay are kept;
   // removed endpoints stop receiving calls and their connections close once their calls in
@@ -133,7 +139,7 @@ class Channel final : public google::protobuf::RpcChannel, private net::TcpConne
   size_t usableEndpoints() const;
 
   // Fails every pending call with CANCELLED, closes all connections; the channel deletes
-  // itself when they are closed. Loop thread only. Idempotent.
+  // itself when they are closed. Loop thread only. Idempotent. ChannelPtr calls it.
   void close();
 
  private:
@@ -194,7 +200,7 @@ class Channel final : public google::protobuf::RpcChannel, private net::TcpConne
   std::unordered_map<uint64_t, PendingCall> calls_;
   std::deque<uint64_t> waiting_;  // request ids not sent yet (no connection up)
   uint64_t next_request_id_ = 1;
-  net::LoopWheel* deadlines_ = nullptr;
+  net::LoopWheelPtr deadlines_;  // null once closing
   MaintenanceTimer* timer_ = nullptr;
   size_t open_connections_ = 0;  // started connections not yet closed, plus connectors
   uint64_t rng_state_;
@@ -204,9 +210,8 @@ class Channel final : public google::protobuf::RpcChannel, private net::TcpConne
   bool deleted_ = false;
 };
 
-struct ChannelCloser {
-  void operator()(Channel* channel) const { channel->close(); }
-};
-using ChannelPtr = std::unique_ptr<Channel, ChannelCloser>;
+inline void ChannelCloser::operator()(Channel* channel) const {
+  channel->close();
+}
 
 }  // namespace push::rpc

@@ -205,8 +205,8 @@ Result<Server::Options> Server::Options::fromConfig(const config::RpcServerConfi
   return o;
 }
 
-Server* Server::create(net::EventLoop& loop, Options options) {
-  return new Server(loop, std::move(options));
+ServerPtr Server::create(net::EventLoop& loop, Options options) {
+  return ServerPtr(new Server(loop, std::move(options)));
 }
 
 Server::Server(net::EventLoop& loop, Options options)
@@ -268,7 +268,7 @@ Status Server::start() {
   auto listener =
       net::TcpServer::listen(loop_, lo, [this](net::TcpConnection& conn) { onAccept(conn); });
   if (!listener.isOk()) return listener.status();
-  listener_ = *listener;
+  listener_ = std::move(listener).value();
   address_ = listener_->address();
   const int64_t idle_ms = options_.idle_timeout.count();
   const int64_t handshake_ms = key_digest_.empty() ? 0 : options_.handshake_timeout.count();
@@ -578,10 +578,7 @@ void Server::shutdown(std::chrono::milliseconds grace, std::function<void()> don
   if (shutting_down_) return;
   shutting_down_ = true;
   on_shutdown_ = std::move(done);
-  if (listener_) {
-    listener_->close();
-    listener_ = nullptr;
-  }
+  listener_.reset();
   LOG_INFO(Rpc, "RPC server {} shutting down: {} calls running, {} connections",
            address_.toString(), running_, connections_.size());
   grace_timer_ = new GraceTimer{};
@@ -625,8 +622,7 @@ void Server::maybeFinishShutdown() {
   }
   if (running_ > 0 || !connections_.empty()) return;
   deleting_ = true;
-  if (wheel_) wheel_->close();
-  wheel_ = nullptr;
+  wheel_.reset();
   auto* gt = grace_timer_;
   gt->server = nullptr;
   uv_timer_stop(&gt->timer);

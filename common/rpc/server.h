@@ -11,6 +11,7 @@
 
 #include "common/base/result.h"
 #include "common/net/inet_address.h"
+#include "common/net/owning_ptrs.h"
 #include "common/net/tcp_connection.h"
 
 namespace google::protobuf {
@@ -21,13 +22,18 @@ class RpcServerConfig;
 }
 namespace push::net {
 class EventLoop;
-class LoopWheel;
-class TcpServer;
 }  // namespace push::net
 
 namespace push::rpc {
 
 class RpcMeta;
+class Server;
+
+// The owning handle create() returns: destroying it (or reset()) calls close().
+struct ServerCloser {
+  void operator()(Server* server) const;
+};
+using ServerPtr = std::unique_ptr<Server, ServerCloser>;
 
 // The server side of the pipelined protobuf RPC (DESIGN.md 5). Services are protobuf generic
 // services (`option cc_generic_services = true` in the .proto); calls are dispatched by full
@@ -50,11 +56,14 @@ class RpcMeta;
 // another connection) and is closed. Deadlines live in one timing wheel, not a timer per
 // connection.
 //
-// Ownership: create(), then start(). Destroy with shutdown() or close(): the Server deletes
-// itself once its listener and connections are closed and every call it started has run its
-// `done` (a handler that never completes keeps it alive, and is logged). ServerPtr closes on
-// scope exit. Loop-thread only; handlers run on the loop thread and may reply later (call
-// `done` on the loop thread).
+// Ownership: create() returns a ServerPtr; then start(). Destroying the ServerPtr (or reset())
+// closes the server (shutdown() with no grace). For a graceful stop, hand the server over to
+// its own shutdown explicitly:
+//   server.release()->shutdown(grace, [] { ... });   // the Server deletes itself when done
+// Either way the Server deletes itself once its listener and connections are closed and every
+// call it started has run its `done` (a handler that never completes keeps it alive, and is
+// logged). Do not call close() or shutdown() on a server a ServerPtr still holds. Loop-thread
+// only; handlers run on the loop thread and may reply later (call `done` on the loop thread).
 class Server final : private net::TcpConnection::Handler {
  public:
   struct Options {
@@ -88,7 +97,7 @@ class Server final : private net::TcpConnection::Handler {
     static Result<Options> fromConfig(const config::RpcServerConfig& config);
   };
 
-  static Server* create(net::EventLoop& loop, Options options);
+  static ServerPtr create(net::EventLoop& loop, Options options);
 
   // Registers `service` (not owned; must outlive the Server). Before start().
   // ALREADY_EXISTS when a service of the same full name is registered.
@@ -103,9 +112,10 @@ class Server final : private net::TcpConnection::Handler {
   // Graceful stop: stops listening, answers new calls UNAVAILABLE (not_executed, so clients
   // retry elsewhere), waits up to `grace` for running calls to finish and their responses to
   // be written, then closes every connection. `done` (optional) runs on the loop thread once
-  // everything is closed, just before the Server deletes itself. Call once.
+  // everything is closed, just after the Server deleted itself (it may run before shutdown()
+  // returns). Call once, on a server released from its ServerPtr (see Ownership above).
   void shutdown(std::chrono::milliseconds grace, std::function<void()> done = {});
-  // shutdown() with no grace.
+  // shutdown() with no grace. ServerPtr calls it.
   void close() { shutdown(std::chrono::milliseconds(0)); }
 
   size_t connectionCount() const { return connections_.size(); }
@@ -154,10 +164,10 @@ class Server final : private net::TcpConnection::Handler {
   net::EventLoop& loop_;
   Options options_;
   std::unordered_map<std::string, std::unique_ptr<Method>> methods_;
-  net::TcpServer* listener_ = nullptr;
+  net::TcpServerPtr listener_;  // null before start() and once shutting down
   net::InetAddress address_;
   std::unordered_map<uint64_t, Conn> connections_;  // nodes are stable: Conn* in the context
-  net::LoopWheel* wheel_ = nullptr;                 // null when no deadline applies
+  net::LoopWheelPtr wheel_;                         // null when no deadline applies
   std::string key_digest_;                          // SHA-256 of cluster_key; empty: no key
   uint64_t next_conn_id_ = 1;
   uint64_t running_ = 0;
@@ -170,9 +180,8 @@ class Server final : private net::TcpConnection::Handler {
   GraceTimer* grace_timer_ = nullptr;
 };
 
-struct ServerCloser {
-  void operator()(Server* server) const { server->close(); }
-};
-using ServerPtr = std::unique_ptr<Server, ServerCloser>;
+inline void ServerCloser::operator()(Server* server) const {
+  server->close();
+}
 
 }  // namespace push::rpc

@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "push-echo-client: %s\n", channel.status().toString().c_str());
     return 2;
   }
-  rpc::ChannelPtr ch(*channel);
+  rpc::ChannelPtr ch = std::move(channel).value();
   if (Status st = ch->setEndpoints(addresses); !st.isOk()) {
     std::fprintf(stderr, "push-echo-client: %s\n", st.toString().c_str());
     return 2;

@@ -81,27 +81,29 @@ int main(int argc, char** argv) {
   }
 
   net::EventLoop loop;
-  rpc::Server* server = rpc::Server::create(loop, *options);
   if (server_id.empty()) server_id = cfg.server_id();
-  examples::EchoServiceImpl echo(loop, server_id);
+  examples::EchoServiceImpl echo(loop, server_id);  // first: it outlives the server
+  rpc::ServerPtr server = rpc::Server::create(loop, *options);
   Status st = server->addService(&echo);
   if (st.isOk()) st = server->start();
   if (!st.isOk()) {
     std::fprintf(stderr, "push-echo-server: %s\n", st.toString().c_str());
-    server->close();
+    server.reset();
     (void)loop.shutdown();
     return 1;
   }
   std::printf("RPC_ADDRESS %s\n", server->address().toString().c_str());
   std::fflush(stdout);
 
-  net::SignalWatcher* signals = nullptr;
+  net::SignalWatcherPtr signals;
   signals = net::SignalWatcher::create(loop, [&](int signum) {
     LOG_INFO(App, "signal {}: stopping", signum);
-    signals->close();
-    server->shutdown(std::chrono::seconds(5), [&loop] { loop.stop(); });
+    signals.reset();
+    // Handed over: the server deletes itself when its graceful shutdown is done.
+    server.release()->shutdown(std::chrono::seconds(5), [&loop] { loop.stop(); });
   });
   loop.run();
+  signals.reset();
   st = loop.shutdown();
   if (!st.isOk()) LOG_WARN(App, "shutdown: {}", st.toString());
   return 0;

@@ -23,8 +23,8 @@ ConnectionOpener::~ConnectionOpener() {
 }
 
 void ConnectionOpener::start() {
-  timer_.reset(net::PeriodicTimer::create(
-      loop_, [this] { tick(); }, /*keep_alive=*/true));
+  timer_ = net::PeriodicTimer::create(
+      loop_, [this] { tick(); }, /*keep_alive=*/true);
   last_tick_ms_ = loop_.nowMs();
   budget_ = 1;  // the first connection at once, on the first tick
   timer_->start(kTick);

@@ -99,8 +99,8 @@ class Runner {
   int run(const std::function<void()>& close_all) {
     loop_.run();
     close_all();
-    if (deadline_) deadline_->close();
-    signals_->close();
+    deadline_.reset();
+    signals_.reset();
     (void)loop_.shutdown(std::chrono::seconds(5));
     return exit_code_;
   }
@@ -108,15 +108,14 @@ class Runner {
     if (stopped_) return;
     stopped_ = true;
     exit_code_ = exit_code;
-    deadline_->close();
-    deadline_ = nullptr;
+    deadline_.reset();
     loop_.stop();
   }
 
  private:
-  net::EventLoop loop_;
-  net::SignalWatcher* signals_ = nullptr;
-  net::PeriodicTimer* deadline_ = nullptr;
+  net::EventLoop loop_;  // first: destroyed after the handles below are closed
+  net::SignalWatcherPtr signals_;
+  net::PeriodicTimerPtr deadline_;
   int exit_code_ = kExitOk;
   bool stopped_ = false;
 };
@@ -161,12 +160,12 @@ int runIdle(Runner& runner, Pool& pool, const char* what) {
     }
   });
   size_t reported_lost = 0;
-  net::PeriodicTimerPtr watch(net::PeriodicTimer::create(runner.loop(), [&] {
+  net::PeriodicTimerPtr watch = net::PeriodicTimer::create(runner.loop(), [&] {
     if (pool.lost() != reported_lost) {
       reported_lost = pool.lost();
       printLine("LOST " + std::to_string(reported_lost));
     }
-  }));
+  });
   watch->start(std::chrono::seconds(1));
   pool.start();
   return runner.run([&] {

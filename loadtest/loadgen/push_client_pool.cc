@@ -55,7 +55,7 @@ void PushClientPool::start() {
         maybeSettled();
       });
   opener_->start();
-  heartbeat_.reset(net::PeriodicTimer::create(loop_, [this] { heartbeatTick(); }));
+  heartbeat_ = net::PeriodicTimer::create(loop_, [this] { heartbeatTick(); });
   heartbeat_->start(std::chrono::seconds(1));
   maybeSettled();  // count 0
 }

@@ -92,8 +92,8 @@ void UnicastLoad::onClientsSettled(size_t ready, size_t failed, const std::strin
     return finish(1);
   }
   std::fprintf(stderr, "push-load: %zu clients authenticated\n", ready);
-  timer_.reset(net::PeriodicTimer::create(
-      loop_, [this] { connectHttp(); }, true));
+  timer_ = net::PeriodicTimer::create(
+      loop_, [this] { connectHttp(); }, true);
   timer_->start(kSettleAfterAuth, /*repeat=*/false);
 }
 
@@ -135,8 +135,8 @@ void UnicastLoad::beginSending() {
         sendOne(*h);
     }
   }
-  timer_.reset(net::PeriodicTimer::create(
-      loop_, [this] { tick(); }, true));
+  timer_ = net::PeriodicTimer::create(
+      loop_, [this] { tick(); }, true);
   timer_->start(kTick);
 }
 

@@ -38,8 +38,8 @@ int runServer(const std::string& listen, int busy_poll_us) {
   loop.setBusyPoll(std::chrono::microseconds(busy_poll_us));
   rpc::Server::Options options;
   options.address = listen;
-  rpc::Server* server = rpc::Server::create(loop, options);
-  examples::EchoServiceImpl echo(loop, "bench");
+  examples::EchoServiceImpl echo(loop, "bench");  // first: it outlives the server
+  rpc::ServerPtr server = rpc::Server::create(loop, options);
   if (Status st = server->addService(&echo); !st.isOk()) return 1;
   if (Status st = server->start(); !st.isOk()) {
     std::fprintf(stderr, "rpc-bench: %s\n", st.toString().c_str());
@@ -47,12 +47,13 @@ int runServer(const std::string& listen, int busy_poll_us) {
   }
   std::printf("PORT %u\n", server->address().port());
   std::fflush(stdout);
-  net::SignalWatcher* signals = nullptr;
+  net::SignalWatcherPtr signals;
   signals = net::SignalWatcher::create(loop, [&](int) {
-    signals->close();
-    server->shutdown(std::chrono::seconds(1), [&loop] { loop.stop(); });
+    signals.reset();
+    server.release()->shutdown(std::chrono::seconds(1), [&loop] { loop.stop(); });
   });
   loop.run();
+  signals.reset();
   (void)loop.shutdown();
   return 0;
 }
@@ -166,7 +167,7 @@ int runClient(const std::string& target, int depth, double seconds, int payload,
   options.timeout = std::chrono::seconds(10);
   auto created = rpc::Channel::create(loop, options);
   if (!created.isOk()) return 2;
-  rpc::ChannelPtr channel(*created);
+  rpc::ChannelPtr channel = std::move(created).value();
   if (Status st = channel->setEndpoints(std::vector<std::string>{target}); !st.isOk()) {
     std::fprintf(stderr, "rpc-bench: %s\n", st.toString().c_str());
     return 2;

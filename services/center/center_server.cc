@@ -144,8 +144,8 @@ CenterServer::CenterServer(net::EventLoop& loop, CenterOptions options)
 
 CenterServer::~CenterServer() {
   liveness_.kill();
-  if (stop_timer_) stop_timer_->close();
-  if (http_) http_->close();
+  stop_timer_.reset();
+  http_.reset();
 }
 
 Status CenterServer::start() {
@@ -672,10 +672,8 @@ void CenterServer::onStopTick() {
 void CenterServer::finishStop() {
   LOG_INFO(Center, "stopped");
   liveness_.kill();  // callbacks still queued in register and room channels do nothing now
-  if (stop_timer_) stop_timer_->close();
-  stop_timer_ = nullptr;
-  if (http_) http_->close();
-  http_ = nullptr;
+  stop_timer_.reset();
+  http_.reset();
   admin_.reset();
   pending_.clear();
   pending_deliveries_.clear();

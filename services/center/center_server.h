@@ -11,6 +11,7 @@
 #include "common/base/liveness.h"
 #include "common/base/result.h"
 #include "common/http/http_server.h"
+#include "common/net/owning_ptrs.h"
 #include "services/center/api_key_table.h"
 #include "services/center/auth_failure_limiter.h"
 #include "services/center/center_options.h"
@@ -18,9 +19,6 @@
 #include "services/center/room_pool.h"
 #include "services/register/register_client.h"
 
-namespace push::net {
-class PeriodicTimer;
-}
 namespace push::room {
 class KickRequest;
 }
@@ -136,7 +134,7 @@ class CenterServer {
   std::unique_ptr<IdGenerator> ids_;
   std::unique_ptr<reg::RegisterClient> register_;
   std::unique_ptr<RoomPool> rooms_;
-  http::HttpServer* http_ = nullptr;
+  http::HttpServerPtr http_;
   http::HttpServerPtr admin_;
   net::InetAddress address_;
   net::InetAddress admin_address_;
@@ -157,7 +155,7 @@ class CenterServer {
   bool stopping_ = false;
   int64_t stop_deadline_ms_ = 0;
   std::function<void()> stop_done_;
-  net::PeriodicTimer* stop_timer_ = nullptr;
+  net::PeriodicTimerPtr stop_timer_;
 };
 
 }  // namespace push::center

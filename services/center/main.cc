@@ -53,12 +53,13 @@ int runCenter(center::CenterOptions options, std::chrono::microseconds busy_poll
   service::announce("HTTP_ADDRESS", center->address());
   if (center->adminAddress().port() != 0)
     service::announce("ADMIN_ADDRESS", center->adminAddress());
-  net::SignalWatcher* signals = net::SignalWatcher::create(loop, [&](int signum) {
+  net::SignalWatcherPtr signals = net::SignalWatcher::create(loop, [&](int signum) {
     LOG_INFO(Center, "signal {}: stopping", signum);
-    signals->close();
+    signals.reset();
     center->stop([&loop] { loop.stop(); });
   });
   loop.run();
+  signals.reset();  // before the loop shuts down (null already when a signal stopped it)
   center.reset();
   st = loop.shutdown();
   if (!st.isOk()) LOG_WARN(Center, "shutdown: {}", st.toString());

@@ -24,7 +24,7 @@ rpc::Channel* RoomPool::get(const std::string& address) {
   }
   auto channel = rpc::Channel::create(loop_, options_);
   if (!channel.isOk()) return nullptr;
-  rpc::ChannelPtr ptr(*channel);
+  rpc::ChannelPtr ptr = std::move(channel).value();
   if (!ptr->setEndpoints(std::vector<std::string>{address}).isOk()) {
     LOG_EVERY_SEC(Warn, Center, 1, "register returned a bad room address '{}'", address);
     return nullptr;

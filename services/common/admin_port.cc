@@ -13,9 +13,7 @@ Result<http::HttpServerPtr> startAdmin(net::EventLoop& loop,
   if (options.address.empty()) return http::HttpServerPtr();
   http::Router router;
   http::mountAdmin(router, std::move(info));
-  ASSIGN_OR_RETURN(http::HttpServer * server,
-                   http::HttpServer::listen(loop, options, std::move(router)));
-  return http::HttpServerPtr(server);
+  return http::HttpServer::listen(loop, options, std::move(router));
 }
 
 Result<http::HttpServerPtr> startAdmin(net::EventLoop& loop, std::string_view address,

@@ -60,12 +60,13 @@ int main(int argc, char** argv) {
   if (server->adminAddress().port() != 0)
     service::announce("ADMIN_ADDRESS", server->adminAddress());
 
-  net::SignalWatcher* signals = net::SignalWatcher::create(loop, [&](int signum) {
+  net::SignalWatcherPtr signals = net::SignalWatcher::create(loop, [&](int signum) {
     LOG_INFO(Register, "signal {}: stopping", signum);
-    signals->close();
+    signals.reset();
     server->stop([&loop] { loop.stop(); });
   });
   loop.run();
+  signals.reset();  // before the loop shuts down (null already when a signal stopped it)
   server.reset();
   st = loop.shutdown();
   if (!st.isOk()) LOG_WARN(Register, "shutdown: {}", st.toString());

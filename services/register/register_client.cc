@@ -58,7 +58,7 @@ Result<std::unique_ptr<RegisterClient>> RegisterClient::create(net::EventLoop& l
     if (!channel.isOk()) return channel.status();
     auto state = std::make_unique<ShardState>();
     state->address = client->options_.shards[i].address;
-    state->channel.reset(*channel);
+    state->channel = std::move(channel).value();
     RETURN_IF_ERROR(state->channel->setEndpoints(std::vector<std::string>{state->address}));
     state->stub = std::make_unique<Register_Stub>(state->channel.get());
     for (uint32_t s = 0; s < kSlotCount; ++s) {
@@ -80,7 +80,7 @@ RegisterClient::RegisterClient(net::EventLoop& loop, Options options)
 
 RegisterClient::~RegisterClient() {
   liveness_.kill();  // first: closing the channels below completes calls
-  if (timer_) timer_->close();
+  timer_.reset();
   shards_.clear();  // closes channels: calls in flight complete CANCELLED
   // Lookups queued this turn and not sent yet complete too (STYLE.md 9).
   std::vector<std::shared_ptr<PendingLookup>> queued;

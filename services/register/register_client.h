@@ -9,13 +9,13 @@
 
 #include "common/base/liveness.h"
 #include "common/base/result.h"
+#include "common/net/owning_ptrs.h"
 #include "common/rpc/channel.h"
 #include "proto/register.pb.h"
 #include "services/register/slot_map.h"
 
 namespace push::net {
 class EventLoop;
-class PeriodicTimer;
 }  // namespace push::net
 namespace push::config {
 class RegisterClientConfig;
@@ -92,7 +92,7 @@ class RegisterClient {
   Options options_;
   std::vector<std::unique_ptr<ShardState>> shards_;
   std::vector<uint16_t> slot_to_shard_;
-  net::PeriodicTimer* timer_ = nullptr;
+  net::PeriodicTimerPtr timer_;
   std::function<void(size_t, const Status&)> on_batch_failed_;
   Liveness liveness_;  // callbacks of calls and posted flushes check it
   std::vector<std::shared_ptr<PendingLookup>> pending_lookups_;

@@ -38,8 +38,7 @@ RegisterServer::~RegisterServer() {
   admin_.reset();
   // Not stopped: the RPC server stops dispatching to the service at once (it deletes itself
   // later; no call of the service runs past its handler, so none can outlive `service_`).
-  if (rpc_) rpc_->close();
-  rpc_ = nullptr;
+  rpc_.reset();
   service_->close();
 }
 
@@ -51,8 +50,7 @@ Status RegisterServer::start() {
   Status st = rpc_->addService(service_.get());
   if (st.isOk()) st = rpc_->start();
   if (!st.isOk()) {
-    rpc_->close();
-    rpc_ = nullptr;
+    rpc_.reset();
     return st;
   }
   rpc_address_ = rpc_->address();
@@ -61,8 +59,7 @@ Status RegisterServer::start() {
       {.health = [this] { return stopping_ ? unavailable("stopping") : Status::ok(); },
        .status_json = [this] { return statusJson(); }});
   if (!admin.isOk()) {
-    rpc_->close();
-    rpc_ = nullptr;
+    rpc_.reset();
     return admin.status().withContext("admin");
   }
   admin_ = std::move(admin).value();
@@ -82,15 +79,14 @@ void RegisterServer::stop(std::function<void()> done) {
     loop_.post(std::move(done));
     return;
   }
-  rpc::Server* rpc = rpc_;
-  rpc_ = nullptr;
-  // The service stays open during the grace (running calls may still use it); the server's
-  // callback comes from its own deletion path, so this object may be gone by then.
-  rpc->shutdown(options_.shutdown_grace,
-                [this, loop = &loop_, alive = liveness_.token(), done = std::move(done)]() mutable {
-                  if (alive.alive()) service_->close();  // `this` is touched only while it lives
-                  loop->post(std::move(done));
-                });
+  // Handed over to its graceful shutdown, which deletes it. The service stays open during the
+  // grace (running calls may still use it); the server's callback comes from its own deletion
+  // path, so this object may be gone by then.
+  rpc_.release()->shutdown(options_.shutdown_grace, [this, loop = &loop_, alive = liveness_.token(),
+                                                     done = std::move(done)]() mutable {
+    if (alive.alive()) service_->close();  // `this` is touched only while it lives
+    loop->post(std::move(done));
+  });
 }
 
 std::string RegisterServer::statusJson() const {

@@ -8,14 +8,12 @@
 #include "common/base/result.h"
 #include "common/http/http_server.h"
 #include "common/net/inet_address.h"
+#include "common/rpc/server.h"
 #include "services/register/register_options.h"
 #include "services/register/register_service.h"
 
 namespace push::net {
 class EventLoop;
-}
-namespace push::rpc {
-class Server;
 }
 
 namespace push::reg {
@@ -68,7 +66,7 @@ class RegisterServer {
   net::EventLoop& loop_;
   const Options options_;
   std::unique_ptr<RegisterService> service_;
-  rpc::Server* rpc_ = nullptr;  // deletes itself after shutdown(); null once stopping
+  rpc::ServerPtr rpc_;  // null before start() and once stopping
   http::HttpServerPtr admin_;
   net::InetAddress rpc_address_;
   net::InetAddress admin_address_;

@@ -63,10 +63,7 @@ RegisterService::~RegisterService() {
 }
 
 void RegisterService::close() {
-  if (liveness_timer_) {
-    liveness_timer_->close();
-    liveness_timer_ = nullptr;
-  }
+  liveness_timer_.reset();
   liveness_.kill();
   for (auto& weak : pulls_) {
     if (auto pull = weak.lock()) pull->channel.reset();  // its call completes CANCELLED
@@ -196,7 +193,7 @@ void RegisterService::startPull(const std::string& room_id, RoomState& room) {
   if (!channel.isOk()) return;
   auto pull = std::make_shared<Pull>(this, liveness_.token());
   pull->room_id = room_id;
-  pull->channel.reset(*channel);
+  pull->channel = std::move(channel).value();
   if (!pull->channel->setEndpoints(std::vector<std::string>{room.address}).isOk()) return;
   pull->request.set_limit(options_.pull_page);
   if (options_.slots.count() < kSlotCount) {

@@ -9,13 +9,13 @@
 #include <vector>
 
 #include "common/base/liveness.h"
+#include "common/net/owning_ptrs.h"
 #include "proto/register.pb.h"
 #include "services/register/session_table.h"
 #include "services/register/slot_map.h"
 
 namespace push::net {
 class EventLoop;
-class PeriodicTimer;
 }  // namespace push::net
 namespace push {
 class JsonWriter;
@@ -95,7 +95,7 @@ class RegisterService final : public Register {
   Options options_;
   SessionTable table_;
   std::unordered_map<std::string, RoomState> rooms_;
-  net::PeriodicTimer* liveness_timer_ = nullptr;
+  net::PeriodicTimerPtr liveness_timer_;
   Liveness liveness_;                       // pulls in flight check it after close()
   std::vector<std::weak_ptr<Pull>> pulls_;  // closed by close()
 };

@@ -18,8 +18,8 @@ ConnectionDeadlines::ConnectionDeadlines(net::EventLoop& loop, ConnectionTable& 
     : loop_(loop), table_(table), auth_timeout_(auth_timeout), on_expire_(std::move(on_expire)) {}
 
 void ConnectionDeadlines::start() {
-  wheel_.reset(net::LoopWheel::create(loop_, kWheelTickMs, kWheelSlots,
-                                      [this](uint64_t id) { onWheel(id); }));
+  wheel_ = net::LoopWheel::create(loop_, kWheelTickMs, kWheelSlots,
+                                  [this](uint64_t id) { onWheel(id); });
 }
 
 void ConnectionDeadlines::stop() {

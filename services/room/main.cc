@@ -63,7 +63,7 @@ int runRoom(room::RoomOptions options, int worker, std::chrono::microseconds bus
     room->stop([&loop] { loop.stop(); });
   };
   room->setOnDrained(stopNow);
-  net::SignalWatcher* signals = net::SignalWatcher::create(loop, [&](int signum) {
+  net::SignalWatcherPtr signals = net::SignalWatcher::create(loop, [&](int signum) {
     if (signum == SIGTERM && !room->draining()) {
       LOG_INFO(Room, "SIGTERM: draining");
       room->drainWithDefaults();  // configured window and deadline
@@ -73,7 +73,7 @@ int runRoom(room::RoomOptions options, int worker, std::chrono::microseconds bus
     stopNow();
   });
   loop.run();
-  signals->close();
+  signals.reset();
   room.reset();
   st = loop.shutdown();
   if (!st.isOk()) LOG_WARN(Room, "shutdown: {}", st.toString());

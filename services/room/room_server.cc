@@ -89,15 +89,13 @@ Status RoomServer::start() {
   tcp.address = options_.tcp_address;
   tcp.reuse_port = options_.reuse_port;
   auto onTcp = [this](net::TcpConnection& c) { protocol_->accept(c, false); };
-  ASSIGN_OR_RETURN(net::TcpServer * tcp_listener, net::TcpServer::listen(loop_, tcp, onTcp));
-  tcp_listener_.reset(tcp_listener);
+  ASSIGN_OR_RETURN(tcp_listener_, net::TcpServer::listen(loop_, tcp, onTcp));
   tcp_address_ = tcp_listener_->address();
   if (!options_.ws_address.empty()) {
     net::TcpServer::Options ws = tcp;
     ws.address = options_.ws_address;
     auto onWs = [this](net::TcpConnection& c) { protocol_->accept(c, true); };
-    ASSIGN_OR_RETURN(net::TcpServer * ws_listener, net::TcpServer::listen(loop_, ws, onWs));
-    ws_listener_.reset(ws_listener);
+    ASSIGN_OR_RETURN(ws_listener_, net::TcpServer::listen(loop_, ws, onWs));
     ws_address_ = ws_listener_->address();
   }
   rpc_server_ = rpc::Server::create(loop_, options_.rpc);
@@ -119,10 +117,10 @@ Status RoomServer::start() {
                                                           [this] { return sessions_->count(); }));
     sessions_->setAnnouncer(announcer_.get());
   }
-  housekeeping_.reset(net::PeriodicTimer::create(loop_, [this] {
+  housekeeping_ = net::PeriodicTimer::create(loop_, [this] {
     ip_filter_->sweep(loop_.nowMs());
     if (announcer_) announcer_->tick(loop_.nowMs());
-  }));
+  });
   housekeeping_->start(std::min<std::chrono::milliseconds>(options_.register_heartbeat,
                                                            std::chrono::milliseconds(1000)));
   if (announcer_) announcer_->heartbeat(loop_.nowMs());  // introduce ourselves at once
@@ -170,11 +168,11 @@ void RoomServer::stop(std::function<void()> done) {
     if (table_->slot(i).in_use) table_->slot(i).tcp->close();
   }
   if (rpc_server_) {
-    rpc_server_->shutdown(std::chrono::milliseconds(1000), [this] {
+    // The server deletes itself once shut down: handed over, not closed by rpc_server_.
+    rpc_server_.release()->shutdown(std::chrono::milliseconds(1000), [this] {
       rpc_stopped_ = true;
       maybeFinishStop();
     });
-    rpc_server_ = nullptr;
   } else {
     rpc_stopped_ = true;
   }

@@ -102,7 +102,7 @@ class RoomServer final {
 
   net::TcpServerPtr tcp_listener_;
   net::TcpServerPtr ws_listener_;
-  rpc::Server* rpc_server_ = nullptr;  // deletes itself after shutdown()
+  rpc::ServerPtr rpc_server_;  // after rpc_service_: the server calls into it until closed
   http::HttpServerPtr admin_;
   net::PeriodicTimerPtr housekeeping_;  // IP filter sweep, register heartbeat
 

@@ -51,7 +51,7 @@ class RpcProcessTest : public ::testing::Test {
     options.reconnect_max = 200ms;
     auto ch = Channel::create(loop_, options);
     EXPECT_TRUE(ch.isOk());
-    channel_.reset(*ch);
+    channel_ = std::move(ch).value();
     EXPECT_TRUE(channel_->setEndpoints(std::vector<std::string>{address}).isOk());
     return channel_.get();
   }

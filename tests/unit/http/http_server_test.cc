@@ -60,17 +60,16 @@ class HttpServerTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (server_) server_->close();  // closes every connection; deletes itself later
-    server_ = nullptr;
+    server_.reset();   // closes every connection; deletes itself later
     pending_.clear();  // answering after close is a harmless no-op
     EXPECT_TRUE(loop_.shutdown().isOk());
   }
 
   void start(HttpServer::Options options = {}) {
-    Result<HttpServer*> server =
+    Result<HttpServerPtr> server =
         HttpServer::listen(loop_, options, std::move(router_), std::move(chain_));
     ASSERT_TRUE(server.isOk()) << server.status();
-    server_ = *server;
+    server_ = std::move(server).value();
     port_ = server_->address().port();
     ASSERT_NE(port_, 0);
   }
@@ -90,7 +89,7 @@ class HttpServerTest : public ::testing::Test {
   net::EventLoop loop_;
   Router router_;
   MiddlewareChain chain_;
-  HttpServer* server_ = nullptr;
+  HttpServerPtr server_;
   uint16_t port_ = 0;
   std::vector<HttpResponder> pending_;
 };
@@ -824,8 +823,8 @@ TEST_F(HttpServerTest, OptionsFromConfigApplyDefaults) {
 }
 
 TEST_F(HttpServerTest, ListenOnBadAddressFails) {
-  Result<HttpServer*> server = HttpServer::listen(loop_, HttpServer::Options{.address = "nope"},
-                                                  Router(), MiddlewareChain());
+  Result<HttpServerPtr> server = HttpServer::listen(loop_, HttpServer::Options{.address = "nope"},
+                                                    Router(), MiddlewareChain());
   EXPECT_FALSE(server.isOk());
 }
 
@@ -889,8 +888,7 @@ TEST_F(HttpServerTest, CloseWithOpenConnectionsAndPendingHandlers) {
   ASSERT_TRUE(client.wait());
   ASSERT_TRUE(
       loop_.runUntil([&] { return pending_.size() == 1 && server_->connectionCount() == 2; }));
-  server_->close();  // pointer is dead from here; the loop deletes the server
-  server_ = nullptr;
+  server_.reset();                             // closes it; the loop deletes the server
   pending_[0].respond(200, "nobody listens");  // no-op
   bool closed = false;
   ClientThread reader(loop_, [&] { c2->readUntilClosed(&closed); });
@@ -901,10 +899,10 @@ TEST_F(HttpServerTest, CloseWithOpenConnectionsAndPendingHandlers) {
 TEST_F(HttpServerTest, HttpServerPtrClosesOnScopeExit) {
   uint16_t port = 0;
   {
-    Result<HttpServer*> server =
+    Result<HttpServerPtr> server =
         HttpServer::listen(loop_, HttpServer::Options{}, Router(), MiddlewareChain());
     ASSERT_TRUE(server.isOk());
-    HttpServerPtr guard(*server);
+    HttpServerPtr guard = std::move(server).value();
     port = guard->address().port();
   }
   // The listener is gone: the port can be bound again at once. (Connecting to it instead was
@@ -927,8 +925,7 @@ TEST_F(HttpServerTest, HandlerMayCloseTheServer) {
                   .add("POST", "/quit",
                        [this](HttpRequest&, HttpResponder r) {
                          r.respond(200, "bye");
-                         server_->close();
-                         server_ = nullptr;
+                         server_.reset();  // closes it from inside its own handler
                        })
                   .isOk());
   start();
@@ -940,7 +937,7 @@ TEST_F(HttpServerTest, HandlerMayCloseTheServer) {
   });
   ASSERT_TRUE(client.wait());
   EXPECT_TRUE(closed);
-  EXPECT_EQ(server_, nullptr);
+  EXPECT_FALSE(server_);
 }
 
 // ---- closing connections are bounded; connection caps ----

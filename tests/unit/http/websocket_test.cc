@@ -69,21 +69,20 @@ class WsEchoServer final : public net::TcpConnection::Handler {
   ~WsEchoServer() { EXPECT_TRUE(conns_.empty()); }
 
   void start() {
-    Result<net::TcpServer*> listener =
+    Result<net::TcpServerPtr> listener =
         net::TcpServer::listen(loop_, {}, [this](net::TcpConnection& conn) {
           conn.setContext(new Conn(*this, conn));
           conns_.insert(&conn);
           conn.start(this, &limits_);
         });
     ASSERT_TRUE(listener.isOk()) << listener.status();
-    listener_ = *listener;
+    listener_ = std::move(listener).value();
     port = listener_->address().port();
   }
 
   // Closes the listener and every connection; runs the loop until they are gone.
   void stop() {
-    if (listener_) listener_->close();
-    listener_ = nullptr;
+    listener_.reset();
     std::vector<net::TcpConnection*> open(conns_.begin(), conns_.end());
     for (auto* c : open)
       c->close();
@@ -109,7 +108,7 @@ class WsEchoServer final : public net::TcpConnection::Handler {
 
  private:
   net::EventLoop& loop_;
-  net::TcpServer* listener_ = nullptr;
+  net::TcpServerPtr listener_;
   net::TcpConnection::Limits limits_;
   std::unordered_set<net::TcpConnection*> conns_;
 };

@@ -94,14 +94,14 @@ TEST(LoopWheelTest, NothingFiresAfterClose) {
 
 TEST(LoopWheelTest, CloseFromInsideCallbackStopsTheRest) {
   EventLoop loop;
-  LoopWheel* raw = nullptr;
+  LoopWheelPtr wheel;
   int fired = 0;
-  raw = LoopWheel::create(loop, 5, 8, [&](uint64_t) {
+  wheel = LoopWheel::create(loop, 5, 8, [&](uint64_t) {
     ++fired;
-    raw->close();  // the other due entry must not fire
+    wheel.reset();  // closes it: the other due entry must not fire
   });
-  raw->schedule(1, raw->nowMs() + 5);
-  raw->schedule(2, raw->nowMs() + 5);
+  wheel->schedule(1, wheel->nowMs() + 5);
+  wheel->schedule(2, wheel->nowMs() + 5);
   EXPECT_TRUE(loop.runUntil([&] { return fired > 0; }, 5s));
   EXPECT_FALSE(loop.runUntil([&] { return fired > 1; }, 30ms));
   EXPECT_EQ(fired, 1);

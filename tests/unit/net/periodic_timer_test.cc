@@ -64,10 +64,10 @@ TEST(PeriodicTimerTest, KeepAliveDecidesWhetherTheLoopStaysAlive) {
 TEST(PeriodicTimerTest, CloseFromItsOwnCallbackStopsIt) {
   EventLoop loop;
   int runs = 0;
-  PeriodicTimer* timer = nullptr;
+  PeriodicTimerPtr timer;
   timer = PeriodicTimer::create(loop, [&] {
     ++runs;
-    timer->close();
+    timer.reset();  // closes it from inside its own callback
   });
   timer->start(1ms);
   EXPECT_TRUE(loop.runUntil([&] { return runs == 1; }, 5s));

@@ -30,7 +30,8 @@ TEST(SignalWatcherTest, DeliversSigtermAndSigintOnTheLoop) {
 
 TEST(SignalWatcherTest, CloseFreesBothHandles) {
   EventLoop loop;
-  SignalWatcher* watcher = SignalWatcher::create(loop, [](int) {});
+  // Released from its SignalWatcherPtr: this test drives close() itself.
+  SignalWatcher* watcher = SignalWatcher::create(loop, [](int) {}).release();
   watcher->close();
   watcher->close();                     // idempotent
   EXPECT_TRUE(loop.shutdown().isOk());  // both handles closed, the watcher deleted itself

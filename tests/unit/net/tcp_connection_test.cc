@@ -70,7 +70,7 @@ class TcpConnectionTest : public ::testing::Test {
       server_.attach(c, &server_limits_);
     });
     ASSERT_TRUE(r.isOk()) << r.status();
-    listener_.reset(*r);
+    listener_ = std::move(r).value();
   }
 
   void TearDown() override {

@@ -80,7 +80,7 @@ TEST(TcpConnectorTest, ConnectsAndHandsOverAnUnstartedConnection) {
     server_side.attach(c, &limits);
   });
   ASSERT_TRUE(listen.isOk());
-  TcpServerPtr server(*listen);
+  TcpServerPtr server = std::move(listen).value();
 
   Outcome outcome;
   TcpConnector::start(loop, server->address(), 5s, outcome.done());
@@ -174,7 +174,7 @@ TEST(TcpConnectorTest, CancelRightAfterStartToALiveServer) {
     c.close();
   });
   ASSERT_TRUE(listen.isOk());
-  TcpServerPtr server(*listen);
+  TcpServerPtr server = std::move(listen).value();
   Outcome outcome;
   TcpConnector* connector = TcpConnector::start(loop, server->address(), 5s, outcome.done());
   connector->cancel();
@@ -197,7 +197,7 @@ TEST(TcpConnectorTest, ManyAttemptsEachCompleteOnce) {
     c.close();
   });
   ASSERT_TRUE(listen.isOk());
-  TcpServerPtr server(*listen);
+  TcpServerPtr server = std::move(listen).value();
   std::vector<Outcome> outcomes(handlers.size());
   for (auto& o : outcomes)
     TcpConnector::start(loop, server->address(), 5s, o.done());

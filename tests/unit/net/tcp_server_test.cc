@@ -61,7 +61,7 @@ TcpServerPtr listenOk(EventLoop& loop, const TcpServer::Options& options,
                       TcpServer::AcceptCallback cb) {
   auto r = TcpServer::listen(loop, options, std::move(cb));
   EXPECT_TRUE(r.isOk()) << r.status();
-  return TcpServerPtr(r.isOk() ? *r : nullptr);
+  return r.isOk() ? std::move(r).value() : TcpServerPtr();
 }
 
 // Sends `msg` on a raw socket and waits for the echo.

@@ -53,7 +53,7 @@ class RegisterClientTest : public ::testing::Test {
   struct ShardServer {
     std::unique_ptr<RegisterService> service;
     std::unique_ptr<CountingRegister> counting;
-    rpc::Server* server = nullptr;
+    rpc::ServerPtr server;  // last: closed before the service it serves
     std::string address;
   };
 
@@ -66,7 +66,7 @@ class RegisterClientTest : public ::testing::Test {
     client_.reset();
     for (auto& s : shards_) {
       if (s.counting) s.counting->releaseLookups();
-      if (s.server) s.server->close();
+      s.server.reset();
       if (s.service) s.service->close();
     }
     Status st = loop_.shutdown();

@@ -99,7 +99,7 @@ class RegisterServerTest : public ::testing::Test {
     ASSERT_TRUE(st.isOk()) << st.toString();
     auto ch = rpc::Channel::create(loop_, {});
     ASSERT_TRUE(ch.isOk());
-    channel_.reset(*ch);
+    channel_ = std::move(ch).value();
     ASSERT_TRUE(
         channel_->setEndpoints(std::vector<std::string>{server_->address().toString()}).isOk());
   }

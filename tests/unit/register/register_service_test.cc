@@ -38,9 +38,8 @@ class RegisterServiceTest : public ::testing::Test {
     }
     stub_.reset();
     channel_.reset();
-    if (server_) server_->close();
-    for (auto* s : room_servers_)
-      s->close();
+    server_.reset();
+    room_servers_.clear();  // closes them
     if (service_) service_->close();
     Status st = loop_.shutdown();
     EXPECT_TRUE(st.isOk()) << st.toString();
@@ -53,7 +52,7 @@ class RegisterServiceTest : public ::testing::Test {
     ASSERT_TRUE(server_->start().isOk());
     auto ch = rpc::Channel::create(loop_, {});
     ASSERT_TRUE(ch.isOk());
-    channel_.reset(*ch);
+    channel_ = std::move(ch).value();
     ASSERT_TRUE(
         channel_->setEndpoints(std::vector<std::string>{server_->address().toString()}).isOk());
     stub_ = std::make_unique<Register_Stub>(channel_.get());
@@ -62,11 +61,11 @@ class RegisterServiceTest : public ::testing::Test {
   // A fake room on its own RPC server; returns it and sets `address`.
   FakeRoom* startRoom(std::string* address) {
     rooms_.push_back(std::make_unique<FakeRoom>());
-    auto* server = rpc::Server::create(loop_, {});
+    rpc::ServerPtr server = rpc::Server::create(loop_, {});
     EXPECT_TRUE(server->addService(rooms_.back().get()).isOk());
     EXPECT_TRUE(server->start().isOk());
-    room_servers_.push_back(server);
     *address = server->address().toString();
+    room_servers_.push_back(std::move(server));
     return rooms_.back().get();
   }
 
@@ -135,11 +134,11 @@ class RegisterServiceTest : public ::testing::Test {
 
   net::EventLoop loop_;
   std::unique_ptr<RegisterService> service_;
-  rpc::Server* server_ = nullptr;
+  rpc::ServerPtr server_;  // after service_: closed before it
   rpc::ChannelPtr channel_;
   std::unique_ptr<Register_Stub> stub_;
   std::vector<std::unique_ptr<FakeRoom>> rooms_;
-  std::vector<rpc::Server*> room_servers_;
+  std::vector<rpc::ServerPtr> room_servers_;  // after rooms_: closed before them
 };
 
 TEST_F(RegisterServiceTest, OnlineOfflineAndLookup) {
@@ -421,8 +420,7 @@ TEST_F(RegisterServiceTest, PullAnsweredAfterTheServiceIsGoneIsIgnored) {
   ASSERT_TRUE(loop_.runUntil([&] { return room->holding(); }, 5s));
   // Take the service down completely (its server first: it must outlive it).
   bool server_gone = false;
-  server_->shutdown(0ms, [&] { server_gone = true; });
-  server_ = nullptr;
+  server_.release()->shutdown(0ms, [&] { server_gone = true; });
   ASSERT_TRUE(loop_.runUntil([&] { return server_gone; }, 5s));
   service_->close();
   service_.reset();

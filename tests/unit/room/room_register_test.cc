@@ -32,7 +32,7 @@ class RoomRegisterTest : public testing::RoomFixture {
       room_.reset();
     }
     bool down = false;
-    server_->shutdown(0ms, [&] { down = true; });
+    server_.release()->shutdown(0ms, [&] { down = true; });  // deletes itself
     EXPECT_TRUE(loop_.runUntil([&] { return down; }, 5s));
     service_->close();
     service_.reset();
@@ -48,7 +48,7 @@ class RoomRegisterTest : public testing::RoomFixture {
   }
 
   std::unique_ptr<reg::RegisterService> service_;
-  rpc::Server* server_ = nullptr;
+  rpc::ServerPtr server_;
 };
 
 TEST_F(RoomRegisterTest, StopTellsRegisterEverySessionLeftBeforeItIsDone) {

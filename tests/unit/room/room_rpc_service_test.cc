@@ -26,7 +26,7 @@ class RoomRpcServiceTest : public testing::RoomFixture {
     startRoom(std::move(options));
     auto ch = rpc::Channel::create(loop_, {});
     ASSERT_TRUE(ch.isOk());
-    channel_.reset(*ch);
+    channel_ = std::move(ch).value();
     ASSERT_TRUE(
         channel_->setEndpoints(std::vector<std::string>{room_->rpcAddress().toString()}).isOk());
     stub_ = std::make_unique<Room_Stub>(channel_.get());

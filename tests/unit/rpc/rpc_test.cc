@@ -128,10 +128,10 @@ TEST_F(RpcTest, ServerStatusCodesReachTheCaller) {
 }
 
 TEST_F(RpcTest, UnknownMethodIsNotFound) {
-  auto* server = Server::create(loop_, {});  // no services registered
+  ServerPtr server = Server::create(loop_, {});  // no services registered
   ASSERT_TRUE(server->start().isOk());
-  servers_.push_back(server);
-  Channel* ch = makeChannel({server->address().toString()});
+  servers_.push_back(std::move(server));
+  Channel* ch = makeChannel({servers_.back()->address().toString()});
   Call call;
   echo(ch, call);
   ASSERT_TRUE(loop_.runUntil([&] { return call.done; }));
@@ -358,12 +358,12 @@ TEST_F(RpcTest, SynchronousCallFromAnotherThread) {
 TEST_F(RpcTest, ClosingTheChannelCancelsPendingCalls) {
   auto created = Channel::create(loop_, {});
   ASSERT_TRUE(created.isOk());
-  Channel* ch = *created;
+  ChannelPtr ch = std::move(created).value();
   ASSERT_TRUE(ch->setEndpoints(std::vector<std::string>{startServer()}).isOk());
   Call call;
   call.request.set_delay_ms(1000);
-  echo(ch, call);
-  ch->close();
+  echo(ch.get(), call);
+  ch.reset();  // closes it
   EXPECT_TRUE(call.done);
   EXPECT_EQ(call.controller.code(), Code::CANCELLED);
 }

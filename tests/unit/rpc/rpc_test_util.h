@@ -149,9 +149,7 @@ class RpcFixture : public ::testing::Test {
  protected:
   void TearDown() override {
     channels_.clear();  // closes them
-    for (auto* s : servers_)
-      s->close();
-    servers_.clear();
+    servers_.clear();   // closes them
     // Runs the loop until every server, channel and connection has closed and deleted itself.
     Status st = loop_.shutdown();
     EXPECT_TRUE(st.isOk()) << st.toString();
@@ -159,14 +157,14 @@ class RpcFixture : public ::testing::Test {
 
   // A server with the echo service; returns its address.
   std::string startServer(Server::Options options = {}, std::string id = "") {
-    auto* server = Server::create(loop_, options);
+    ServerPtr server = Server::create(loop_, options);
     services_.push_back(std::make_unique<examples::EchoServiceImpl>(
         loop_, id.empty() ? "s" + std::to_string(servers_.size()) : id));
     EXPECT_TRUE(server->addService(services_.back().get()).isOk());
     Status st = server->start();
     EXPECT_TRUE(st.isOk()) << st.toString();
-    servers_.push_back(server);
-    return server->address().toString();
+    servers_.push_back(std::move(server));
+    return servers_.back()->address().toString();
   }
 
   // A ScriptedEchoService owned by the fixture (it outlives the servers, closed in TearDown).
@@ -177,17 +175,17 @@ class RpcFixture : public ::testing::Test {
 
   // A server with `service`, which must outlive it (see scripted()); returns its address.
   std::string startServerWith(google::protobuf::Service* service, Server::Options options = {}) {
-    auto* server = Server::create(loop_, options);
+    ServerPtr server = Server::create(loop_, options);
     EXPECT_TRUE(server->addService(service).isOk());
     Status st = server->start();
     EXPECT_TRUE(st.isOk()) << st.toString();
-    servers_.push_back(server);
-    return server->address().toString();
+    servers_.push_back(std::move(server));
+    return servers_.back()->address().toString();
   }
 
   // Shuts a server down and forgets it (TearDown does not close it again).
   void shutdownServer(size_t index, std::chrono::milliseconds grace, bool* done_flag) {
-    Server* s = servers_[index];
+    Server* s = servers_[index].release();  // handed over: it deletes itself when done
     servers_.erase(servers_.begin() + static_cast<long>(index));
     s->shutdown(grace, [done_flag] {
       if (done_flag) *done_flag = true;
@@ -198,7 +196,7 @@ class RpcFixture : public ::testing::Test {
     auto ch = Channel::create(loop_, options);
     EXPECT_TRUE(ch.isOk()) << ch.status().toString();
     if (!ch.isOk()) return nullptr;
-    channels_.emplace_back(*ch);
+    channels_.push_back(std::move(ch).value());
     EXPECT_TRUE(channels_.back()->setEndpoints(endpoints).isOk());
     return channels_.back().get();
   }
@@ -223,9 +221,9 @@ class RpcFixture : public ::testing::Test {
   }
 
   net::EventLoop loop_;
-  std::vector<Server*> servers_;
   std::vector<std::unique_ptr<examples::EchoServiceImpl>> services_;
   std::vector<std::unique_ptr<ScriptedEchoService>> scripted_;
+  std::vector<ServerPtr> servers_;  // after the services: they outlive the servers
   std::vector<ChannelPtr> channels_;
 };
 

@@ -103,10 +103,8 @@ TEST_F(ServerTest, HandlerErrorTextIsMadeValidUtf8AndBounded) {
 
 TEST_F(ServerTest, StartRefusesOptionsOutOfRange) {
   auto tryStart = [&](Server::Options o) {
-    Server* s = Server::create(loop_, o);
-    Status st = s->start();
-    s->close();
-    return st;
+    ServerPtr s = Server::create(loop_, o);
+    return s->start();  // `s` closes on return
   };
   Server::Options o;
   o.max_response_bytes = 100;

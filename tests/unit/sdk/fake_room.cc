@@ -31,7 +31,7 @@ Status FakeRoom::start() {
     if (on_accept) on_accept(ref);
   });
   if (!server.isOk()) return server.status();
-  server_ = *server;
+  server_ = std::move(server).value();
   return Status::ok();
 }
 
@@ -40,8 +40,7 @@ std::string FakeRoom::address() const {
 }
 
 void FakeRoom::stop() {
-  if (server_) server_->close();
-  server_ = nullptr;
+  server_.reset();
   for (auto& c : conns_) {
     if (c->tcp) c->tcp->close();
   }

@@ -83,7 +83,7 @@ class FakeRoom : private net::TcpConnection::Handler {
   void onFrame(Conn& c, const client::Frame& frame);
 
   net::EventLoop& loop_;
-  net::TcpServer* server_ = nullptr;
+  net::TcpServerPtr server_;
   net::TcpConnection::Limits limits_;
   std::vector<std::unique_ptr<Conn>> conns_;
 };
