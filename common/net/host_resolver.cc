@@ -23,6 +23,8 @@ HostResolver::HostResolver(EventLoop& loop, std::string host, uint16_t port, Don
 }
 
 void HostResolver::begin(std::chrono::milliseconds timeout) {
+  // From now, not the loop's cached time (see TcpConnector::begin).
+  uv_update_time(loop_);
   armTimer(static_cast<uint64_t>(std::max<int64_t>(timeout.count(), 0)));
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;

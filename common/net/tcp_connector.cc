@@ -24,6 +24,10 @@ TcpConnector::TcpConnector(EventLoop& loop, const InetAddress& addr, Done done)
 }
 
 void TcpConnector::begin(std::chrono::milliseconds timeout, const InetAddress* local) {
+  // The timeout counts from now, not from the loop's cached time: a connect started after a
+  // long synchronous stretch (startup before the loop first runs, a slow handler) would
+  // otherwise time out as the next turn begins, before its connect could complete.
+  uv_update_time(timer_.loop);
   uv_timer_start(
       &timer_,
       [](uv_timer_t* t) {

@@ -1,6 +1,7 @@
 #include "common/net/host_resolver.h"
 
 #include <algorithm>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -47,6 +48,20 @@ TEST(HostResolverTest, ResolvesLocalhostOnTheThreadPoolWithThePortSet) {
   EXPECT_TRUE(outcome.has("127.0.0.1:7100") || outcome.has("[::1]:7100"));
   EXPECT_FALSE(loop.runUntil([] { return false; }, 20ms));
   EXPECT_EQ(outcome.calls, 1);
+  EXPECT_TRUE(loop.shutdown().isOk());
+}
+
+TEST(HostResolverTest, TimeoutCountsFromStartNotFromAStaleLoopClock) {
+  EventLoop loop;
+  // The loop does not run for longer than the timeout, so its cached clock falls behind. The
+  // sleep is the condition under test, not synchronisation.
+  std::this_thread::sleep_for(700ms);
+  Outcome outcome;
+  HostResolver::start(loop, "127.0.0.3", 1, 500ms, outcome.done());
+  ASSERT_TRUE(loop.runUntil([&] { return outcome.calls > 0; }, 5s));
+  // Counted from the stale clock, the timeout fired as the next turn began: TIMEOUT.
+  ASSERT_TRUE(outcome.status.isOk()) << outcome.status.toString();
+  EXPECT_TRUE(outcome.has("127.0.0.3:1"));
   EXPECT_TRUE(loop.shutdown().isOk());
 }
 

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -183,6 +184,28 @@ TEST(TcpConnectorTest, CancelRightAfterStartToALiveServer) {
   EXPECT_EQ(outcome.conn, nullptr);
   EXPECT_FALSE(loop.runUntil([] { return false; }, 20ms));
   EXPECT_EQ(outcome.calls, 1);
+  server.reset();
+  EXPECT_TRUE(loop.shutdown().isOk());
+}
+
+TEST(TcpConnectorTest, TimeoutCountsFromStartNotFromAStaleLoopClock) {
+  EventLoop loop;
+  auto listen = TcpServer::listen(loop, {}, [](TcpConnection& c) { c.close(); });
+  ASSERT_TRUE(listen.isOk());
+  TcpServerPtr server = std::move(listen).value();
+  // The loop does not run for longer than the connect timeout (startup work before the loop
+  // first runs, a slow handler): its cached clock falls behind. The sleep is the condition
+  // under test, not synchronisation.
+  std::this_thread::sleep_for(300ms);
+  Outcome outcome;
+  TcpConnector::start(loop, server->address(), 200ms, outcome.done());
+  ASSERT_TRUE(loop.runUntil([&] { return outcome.calls > 0; }, 5s));
+  // Counted from the stale clock, the timeout fired as the next turn began: TIMEOUT.
+  ASSERT_NE(outcome.conn, nullptr) << outcome.status;
+  RecordingHandler handler;
+  TcpConnection::Limits limits;
+  handler.attach(*outcome.conn, &limits);
+  EXPECT_TRUE(loop.runUntil([&] { return handler.closed(); }, 5s));  // the server closed it
   server.reset();
   EXPECT_TRUE(loop.shutdown().isOk());
 }
