@@ -11,7 +11,7 @@ fi
 packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config git clang-format
-  # libraries (DESIGN.md section 4)
+  # libraries (docs/ARCHITECTURE.md §4)
   libuv1-dev libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev libssl-dev
   node-llhttp libwslay-dev libcurl4-openssl-dev libhiredis-dev libmysqlcppconn-dev
   libzookeeper-mt-dev libgtest-dev libgmock-dev libbenchmark-dev libjemalloc-dev

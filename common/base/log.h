@@ -1,7 +1,7 @@
 #pragma once
 
-// Per-component spdlog loggers (STYLE.md 11). Use the macros: they test the level before
-// formatting, so a disabled debug line costs one branch.
+// Per-component spdlog loggers (docs/CONVENTIONS.md §11). Use the macros: they test the level
+// before formatting, so a disabled debug line costs one branch.
 //
 //   LOG_INFO(Net, "listening on {}", addr);
 //   LOG_EVERY_SEC(Warn, Net, 1, "accept failed: {}", err);   // at most once a second per site
@@ -65,13 +65,13 @@ class RateLimit {
 
 }  // namespace push::log
 
-#define PUSH_LOG(level, component, ...)                                                   \
-  do {                                                                                     \
-    auto& push_logger_ = ::push::log::logger(::push::log::Component::component);           \
-    if (push_logger_.should_log(level)) {                                                  \
-      push_logger_.log(spdlog::source_loc{__FILE__, __LINE__, SPDLOG_FUNCTION}, level,     \
-                       __VA_ARGS__);                                                       \
-    }                                                                                      \
+#define PUSH_LOG(level, component, ...)                                                \
+  do {                                                                                 \
+    auto& push_logger_ = ::push::log::logger(::push::log::Component::component);       \
+    if (push_logger_.should_log(level)) {                                              \
+      push_logger_.log(spdlog::source_loc{__FILE__, __LINE__, SPDLOG_FUNCTION}, level, \
+                       __VA_ARGS__);                                                   \
+    }                                                                                  \
   } while (0)
 
 #define LOG_TRACE(component, ...) PUSH_LOG(spdlog::level::trace, component, __VA_ARGS__)
@@ -90,12 +90,13 @@ class RateLimit {
 #define LOG_Error_IMPL(component, ...) LOG_ERROR(component, __VA_ARGS__)
 
 // At most one line per `seconds` from this call site; the line says how many were dropped.
-#define LOG_EVERY_SEC(severity, component, seconds, fmt, ...)                                 \
-  do {                                                                                        \
-    static ::push::log::RateLimit push_rate_limit_;                                           \
-    uint64_t push_suppressed_ = 0;                                                            \
-    if (push_rate_limit_.shouldLog(seconds, &push_suppressed_)) {                             \
-      LOG_##severity##_IMPL(component, fmt " ({} similar lines suppressed)" __VA_OPT__(, )    \
-                                           __VA_ARGS__, push_suppressed_);                    \
-    }                                                                                         \
+#define LOG_EVERY_SEC(severity, component, seconds, fmt, ...)                                \
+  do {                                                                                       \
+    static ::push::log::RateLimit push_rate_limit_;                                          \
+    uint64_t push_suppressed_ = 0;                                                           \
+    if (push_rate_limit_.shouldLog(seconds, &push_suppressed_)) {                            \
+      LOG_##severity##_IMPL(component,                                                       \
+                            fmt " ({} similar lines suppressed)" __VA_OPT__(, ) __VA_ARGS__, \
+                            push_suppressed_);                                               \
+    }                                                                                        \
   } while (0)

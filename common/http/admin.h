@@ -1,6 +1,6 @@
 #pragma once
 
-// The admin endpoints every service serves on its admin port (DESIGN.md 2):
+// The admin endpoints every service serves on its admin port (docs/ARCHITECTURE.md §2):
 //   GET /healthz  200 "ok" when ready, 503 with the reason when not
 //   GET /metrics  Prometheus text (metrics::Registry::global()), "text/plain; version=0.0.4"
 //   GET /status   JSON the service produces

@@ -10,7 +10,7 @@
 
 namespace push::http {
 
-// The one-shot reply channel of one request (STYLE.md 9: completion runs exactly once).
+// The one-shot reply channel of one request (docs/CONVENTIONS.md §9: completion runs exactly once).
 //
 // A handler gets it by value and either answers at once or moves it into an async
 // continuation and answers later. It also owns the HttpRequest: the `req` a handler received

@@ -282,8 +282,8 @@ void HttpServer::dispatch(detail::HttpConnection& conn, HttpRequest&& request, u
                             }
                           });
   HttpRequest& req = responder.request();
-  // Exceptions must not unwind into libuv (STYLE.md 10). A throwing handler's responder is
-  // destroyed on the way out and answers 500 (and `req` with it: do not touch it below).
+  // Exceptions must not unwind into libuv (docs/CONVENTIONS.md §10). A throwing handler's responder
+  // is destroyed on the way out and answers 500 (and `req` with it: do not touch it below).
   try {
     if (middleware_.run(req, responder)) return;
     router_.handle(req, std::move(responder));

@@ -64,9 +64,9 @@ using HttpServerPtr = std::unique_ptr<HttpServer, HttpServerCloser>;
 // close_linger_timeout. One timing wheel per server keeps both deadlines, not a timer per
 // connection.
 //
-// Ownership (STYLE.md 7-8): listen() returns an HttpServerPtr; destroying it (or reset())
-// closes the server: it stops listening, closes every connection at once (queued output and
-// pending requests are dropped) and deletes itself when the last connection's close callback
+// Ownership (docs/CONVENTIONS.md §7-8): listen() returns an HttpServerPtr; destroying it (or
+// reset()) closes the server: it stops listening, closes every connection at once (queued output
+// and pending requests are dropped) and deletes itself when the last connection's close callback
 // has run (at once when there is none). Responders still held by handlers stay safe: they
 // find nothing and do nothing. Do not call close() on a server held by an HttpServerPtr.
 //

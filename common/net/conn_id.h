@@ -4,9 +4,9 @@
 
 namespace push::net {
 
-// The one id type for a connection (STYLE.md 8): registries keep a ConnId, never a pointer,
-// and look the connection up on use. TcpConnection carries one (setId/id), register's session
-// table stores the room's as `conn_id`, logs print it as "[C<id>]".
+// The one id type for a connection (docs/CONVENTIONS.md §8): registries keep a ConnId, never a
+// pointer, and look the connection up on use. TcpConnection carries one (setId/id), register's
+// session table stores the room's as `conn_id`, logs print it as "[C<id>]".
 //
 // Owners that keep connections in a slot array (the room's ConnectionTable) build it as
 // generation << 32 | slot, so a stale id names a slot whose generation moved on and finds

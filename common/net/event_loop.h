@@ -18,7 +18,8 @@ namespace push::net {
 class TcpConnection;
 
 // One libuv loop: the thread that calls run() is its loop thread, and every handle on it may
-// be touched only from that thread (STYLE.md 6). Other threads hand work over with post().
+// be touched only from that thread (docs/CONVENTIONS.md §6). Other threads hand work over with
+// post().
 //
 // Besides the uv_loop_t it owns
 // - a cross-thread queue (one uv_async_t; sends coalesce, so one wake-up runs every queued fn);

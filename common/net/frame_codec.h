@@ -5,8 +5,8 @@
 
 namespace push::net {
 
-// The client protocol's framing (DESIGN.md 5): u32 big-endian payload length, then payload.
-// A zero-length payload is a valid (empty) frame.
+// The client protocol's framing (docs/ARCHITECTURE.md §5): u32 big-endian payload length, then
+// payload. A zero-length payload is a valid (empty) frame.
 constexpr size_t kLengthPrefixBytes = 4;
 
 enum class FrameStatus {
@@ -22,8 +22,7 @@ struct FrameView {
 };
 
 // Looks at the front of `data`. On Complete fills `out`; never reads past `len`.
-FrameStatus decodeLengthPrefixed(const char* data, size_t len, size_t max_payload,
-                                 FrameView* out);
+FrameStatus decodeLengthPrefixed(const char* data, size_t len, size_t max_payload, FrameView* out);
 
 // Writes the 4-byte header for a payload of `payload_size` bytes.
 void encodeLengthPrefix(uint32_t payload_size, char* out);

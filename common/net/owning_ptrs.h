@@ -7,12 +7,12 @@
 // keeps its listener and timing wheel in one. Like conn_id.h, it only names things.
 //
 // Each of these objects owns libuv handles and deletes itself in their close callback
-// (STYLE.md 7), so its handle's deleter calls close(), never delete: destroying the handle (or
-// reset()) closes the object at once (no callback of it runs afterwards) and the memory goes a
-// loop turn later. The factories (TcpServer::listen, LoopWheel::create, PeriodicTimer::create,
-// SignalWatcher::create) return these; nobody holds the objects by raw owning pointer. Reset
-// every handle before its loop's shutdown(). Loop-thread only, like the objects. The deleters
-// are defined in the objects' .cc files.
+// (docs/CONVENTIONS.md §7), so its handle's deleter calls close(), never delete: destroying the
+// handle (or reset()) closes the object at once (no callback of it runs afterwards) and the memory
+// goes a loop turn later. The factories (TcpServer::listen, LoopWheel::create,
+// PeriodicTimer::create, SignalWatcher::create) return these; nobody holds the objects by raw
+// owning pointer. Reset every handle before its loop's shutdown(). Loop-thread only, like the
+// objects. The deleters are defined in the objects' .cc files.
 
 namespace push::net {
 

@@ -293,7 +293,7 @@ void TcpConnection::flushNow() {
 
 void TcpConnection::onWriteDone(WriteReq* req, int status) {
   const size_t written = req->data.size();
-  delete req;  // the request owns its bytes, whatever the status (STYLE.md 7.3)
+  delete req;  // the request owns its bytes, whatever the status (docs/CONVENTIONS.md §7.3)
   writing_ = false;
   inflight_bytes_ = 0;
   if (status < 0) {

@@ -17,8 +17,8 @@ class EventLoop;
 // One TCP connection on a loop: reads into the loop's shared buffer, keeps only an unconsumed
 // tail per connection, and coalesces everything sent in one loop turn into one write.
 //
-// Ownership (STYLE.md 7-8): created by TcpServer (accepted) or TcpConnector (connected);
-// it owns itself from then on. The only way to destroy it is close(): the libuv close
+// Ownership (docs/CONVENTIONS.md §7-8): created by TcpServer (accepted) or TcpConnector
+// (connected); it owns itself from then on. The only way to destroy it is close(): the libuv close
 // callback calls Handler::onClosed() and then deletes the object, so a TcpConnection* stays
 // valid until onClosed() returns. Registries should hold a ConnId and look it up.
 //

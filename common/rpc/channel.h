@@ -35,8 +35,8 @@ struct ChannelCloser {
 };
 using ChannelPtr = std::unique_ptr<Channel, ChannelCloser>;
 
-// The client side of the pipelined protobuf RPC (DESIGN.md 5): a pool of connections per
-// endpoint, a load balancer choosing the endpoint of each call, many calls in flight on each
+// The client side of the pipelined protobuf RPC (docs/ARCHITECTURE.md §5): a pool of connections
+// per endpoint, a load balancer choosing the endpoint of each call, many calls in flight on each
 // connection (responses matched by request id, in any order), writes coalesced per loop turn.
 //
 // Use it through the generated stubs (on the loop thread):

@@ -72,7 +72,7 @@ class Controller : public google::protobuf::RpcController {
 google::protobuf::Closure* newCallback(std::function<void()> fn);
 
 // Runs `done` when it goes out of scope unless release()d: a handler that returns early (or
-// forgets) still completes its call exactly once (STYLE.md 9).
+// forgets) still completes its call exactly once (docs/CONVENTIONS.md §9).
 //
 //   void Echo(RpcController* c, const Req* req, Resp* resp, Closure* done) override {
 //     DoneGuard guard(done);

@@ -35,9 +35,9 @@ struct ServerCloser {
 };
 using ServerPtr = std::unique_ptr<Server, ServerCloser>;
 
-// The server side of the pipelined protobuf RPC (DESIGN.md 5). Services are protobuf generic
-// services (`option cc_generic_services = true` in the .proto); calls are dispatched by full
-// method name ("push.echo.EchoService.Echo"). Requests of one connection run as they arrive
+// The server side of the pipelined protobuf RPC (docs/ARCHITECTURE.md §5). Services are protobuf
+// generic services (`option cc_generic_services = true` in the .proto); calls are dispatched by
+// full method name ("push.echo.EchoService.Echo"). Requests of one connection run as they arrive
 // and their responses go back as each finishes, in any order.
 //
 // Limits: a frame over max_frame_bytes or bytes that are not our protocol close that

@@ -25,7 +25,7 @@ class KickRequest;
 
 namespace push::center {
 
-// The operator HTTP API (DESIGN.md 2, center):
+// The operator HTTP API (docs/ARCHITECTURE.md §2, center):
 //   POST /v1/push                              push to users or devices of an app
 //   GET  /v1/apps/{app}/users/{user}           the user's online sessions
 //   POST /v1/apps/{app}/users/{user}/kick      close the user's sessions (optional device)

@@ -1,7 +1,7 @@
 #pragma once
 
-// The admin port every service serves (DESIGN.md 2): /healthz, /metrics and /status on an
-// HTTP server of their own, mounted the same way by every service through startAdmin().
+// The admin port every service serves (docs/ARCHITECTURE.md §2): /healthz, /metrics and /status on
+// an HTTP server of their own, mounted the same way by every service through startAdmin().
 //
 //   ASSIGN_OR_RETURN(admin_, service::startAdmin(loop_, options_.admin_address,
 //                                                {.health = [this] { return health(); },

@@ -1,7 +1,7 @@
 #pragma once
 
-// Pieces every service main uses (STYLE.md 1: main only parses flags, loads config, builds the
-// objects and runs the loop). The admin port helper is services/common/admin_port.h.
+// Pieces every service main uses (docs/CONVENTIONS.md §1: main only parses flags, loads config,
+// builds the objects and runs the loop). The admin port helper is services/common/admin_port.h.
 
 #include <chrono>
 #include <memory>

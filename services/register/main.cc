@@ -1,4 +1,4 @@
-// push-register: the session table service (DESIGN.md 2).
+// push-register: the session table service (docs/ARCHITECTURE.md §2).
 //
 //   push-register [--config FILE] [--listen HOST:PORT] [--admin HOST:PORT] [--slots 0-1023]
 //

@@ -82,7 +82,7 @@ RegisterClient::~RegisterClient() {
   liveness_.kill();  // first: closing the channels below completes calls
   timer_.reset();
   shards_.clear();  // closes channels: calls in flight complete CANCELLED
-  // Lookups queued this turn and not sent yet complete too (STYLE.md 9).
+  // Lookups queued this turn and not sent yet complete too (docs/CONVENTIONS.md §9).
   std::vector<std::shared_ptr<PendingLookup>> queued;
   queued.swap(pending_lookups_);
   for (auto& p : queued) {

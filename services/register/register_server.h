@@ -18,8 +18,8 @@ class EventLoop;
 
 namespace push::reg {
 
-// One register instance (DESIGN.md 2): the Register RPC service (RegisterService: the session
-// table of its slots, room liveness, rebuild from the rooms) on its RPC listener, and the
+// One register instance (docs/ARCHITECTURE.md §2): the Register RPC service (RegisterService: the
+// session table of its slots, room liveness, rebuild from the rooms) on its RPC listener, and the
 // admin HTTP port (/healthz, /metrics, /status) when options.admin.address is set.
 //
 // Ownership: create(), start(); stop(done) stops gracefully and runs `done` once everything is

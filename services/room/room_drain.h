@@ -13,9 +13,9 @@ namespace push::room {
 class ClientProtocol;
 class ConnectionTable;
 
-// A room draining before it stops or restarts (DESIGN.md 2, reconnect): every authenticated
-// client gets Reconnect with a delay spread evenly over `window`, so the clients do not all
-// come back at once; a connection still open at its delay + kGraceMs (or at `deadline`) is
+// A room draining before it stops or restarts (docs/ARCHITECTURE.md §2, reconnect): every
+// authenticated client gets Reconnect with a delay spread evenly over `window`, so the clients do
+// not all come back at once; a connection still open at its delay + kGraceMs (or at `deadline`) is
 // closed. Messages keep reaching a session until its client has moved (it connects elsewhere
 // first, then closes this one). Connections not authenticated yet get Error{ERROR_DRAINING}.
 //

@@ -31,8 +31,8 @@ class RoomRpcService;
 class SessionAnnouncer;
 class Sessions;
 
-// One room instance (DESIGN.md 2): owns and wires its parts, and runs its life (start, drain,
-// stop). The parts, one concern each:
+// One room instance (docs/ARCHITECTURE.md §2): owns and wires its parts, and runs its life (start,
+// drain, stop). The parts, one concern each:
 //   ConnectionTable    every client connection's state, by ConnId
 //   ClientProtocol     the client protocol: admission, frames, Auth/Bind/Ack..., deadlines
 //   Sessions           (app, user) -> connections, caps per user/device, register updates

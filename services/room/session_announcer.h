@@ -17,8 +17,8 @@ namespace push::room {
 
 struct ClientConn;
 
-// Tells register which sessions this room holds (DESIGN.md 2, register rebuild): Online and
-// Offline changes in batches (RegisterClient), and a RoomHeartbeat every `heartbeat` with the
+// Tells register which sessions this room holds (docs/ARCHITECTURE.md §2, register rebuild): Online
+// and Offline changes in batches (RegisterClient), and a RoomHeartbeat every `heartbeat` with the
 // session count. A failed batch or heartbeat sets `resync`, so the next heartbeat asks
 // register to pull this room's sessions again (Room.ListSessions) instead of staying wrong.
 //

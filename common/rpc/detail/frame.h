@@ -7,7 +7,7 @@
 
 namespace push::rpc::detail {
 
-// RPC frame header (DESIGN.md 5), 12 bytes, integers big-endian:
+// RPC frame header (docs/ARCHITECTURE.md §5), 12 bytes, integers big-endian:
 //   'P' 'R' | version u8 | flags u8 | meta_len u32 | body_len u32
 constexpr size_t kHeaderBytes = 12;
 constexpr uint8_t kVersion = 1;

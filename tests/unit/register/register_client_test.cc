@@ -246,7 +246,8 @@ TEST_F(RegisterClientTest, DestroyingCompletesLookupsInFlightCancelled) {
 }
 
 TEST_F(RegisterClientTest, DestroyingCompletesLookupsNotSentYetCancelled) {
-  // The header promises: "pending lookups complete CANCELLED" (and STYLE.md 9: exactly once).
+  // The header promises: "pending lookups complete CANCELLED" (and docs/CONVENTIONS.md §9: exactly
+  // once).
   start();
   LookupResult& r = lookup(usersInSlots("app", low_, 1));
   client_.reset();  // same turn: the lookup is still queued for runBeforePoll
