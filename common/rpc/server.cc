@@ -181,6 +181,7 @@ Result<Server::Options> Server::Options::fromConfig(const config::RpcServerConfi
     return invalidArgument("rpc.cluster_key: longer than 1024 bytes");
   }
   o.cluster_key = config.cluster_key();
+  o.allow_without_cluster_key = config.allow_without_cluster_key();
   if (config.has_idle_timeout_ms()) {
     if (config.idle_timeout_ms() > kMaxIdleTimeoutMs) {
       return invalidArgument("rpc.idle_timeout_ms: " + std::to_string(config.idle_timeout_ms()) +
@@ -262,6 +263,17 @@ Status Server::start() {
     return invalidArgument("handshake_timeout must be in (0, 10 min]");
   }
   if (!options_.cluster_key.empty()) key_digest_ = sha256(options_.cluster_key);
+  if (key_digest_.empty() && !options_.allow_without_cluster_key) {
+    // Protected by default: a port other machines can reach takes calls (Deliver, Kick,
+    // Drain...) only from processes that know the cluster's key.
+    auto wanted = net::InetAddress::parse(options_.address);
+    if (wanted.isOk() && !isLoopback(*wanted)) {
+      return Status(Code::FAILED_PRECONDITION,
+                    "RPC listener on " + options_.address +
+                        " needs a cluster_key (set the same cluster_key on every process of the "
+                        "cluster), or allow_without_cluster_key on a trusted network");
+    }
+  }
   net::TcpServer::Options lo;
   lo.address = options_.address;
   lo.reuse_port = options_.reuse_port;
@@ -284,8 +296,8 @@ Status Server::start() {
            methods_.size(), key_digest_.empty() ? "off" : "required");
   if (key_digest_.empty() && !isLoopback(address_)) {
     LOG_WARN(Rpc,
-             "RPC server on {} has no cluster_key: anyone who reaches this port can call every "
-             "method (set rpc.cluster_key on every process of the cluster)",
+             "RPC server on {} has no cluster_key (allow_without_cluster_key): anyone who reaches "
+             "this port can call every method",
              address_.toString());
   }
   return Status::ok();

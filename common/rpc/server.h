@@ -49,7 +49,9 @@ using ServerPtr = std::unique_ptr<Server, ServerCloser>;
 // Cluster key: with Options::cluster_key set, a connection must open with a Hello carrying it
 // (proto/rpc.proto) within handshake_timeout; a missing or wrong key is answered with an
 // UNAUTHENTICATED goaway and the connection closes, nothing runs. Without a key every
-// connection is served (and start() warns when the listener is not on loopback).
+// connection is served, so start() refuses (FAILED_PRECONDITION) to listen on an address
+// other than loopback unless Options::allow_without_cluster_key says the network is trusted
+// (then it warns).
 //
 // Idle connections: one that has sent no complete frame and had no call running for
 // idle_timeout gets an UNAVAILABLE goaway (its client re-sends whatever it wrote meanwhile on
@@ -83,6 +85,9 @@ class Server final : private net::TcpConnection::Handler {
     // Shared secret of the cluster. Non-empty: connections must present it in a Hello first
     // (see the class comment). Empty: every connection is served. At most 1024 bytes.
     std::string cluster_key;
+    // Listen on a non-loopback address without a cluster key (anyone who reaches the port may
+    // call every method). Default: false, start() refuses.
+    bool allow_without_cluster_key = false;
     // A connection with no complete frame received and no call running for this long gets a
     // goaway and is closed. Resolution: a tenth of the smaller of the two timeouts, 5 ms to
     // 1 s. Default: 10 min. 0 disables.

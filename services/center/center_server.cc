@@ -9,6 +9,7 @@
 
 #include "common/base/clock.h"
 #include "common/base/json_reader.h"
+#include "common/base/json_writer.h"
 #include "common/base/log.h"
 #include "common/base/metrics.h"
 #include "common/http/admin.h"
@@ -683,19 +684,24 @@ void CenterServer::finishStop() {
 }
 
 std::string CenterServer::statusJson() const {
-  std::string out = "{\"address\":\"" + address_.toString() +
-                    "\",\"node_id\":" + std::to_string(options_.node_id) +
-                    ",\"pid\":" + std::to_string(::getpid()) +
-                    ",\"pushes\":" + std::to_string(pushes_) +
-                    ",\"pending\":" + std::to_string(pending_.size()) +
-                    ",\"stopping\":" + (stopping_ ? "true" : "false") +
-                    ",\"rooms\":" + std::to_string(rooms_ ? rooms_->size() : 0) + ",\"apps\":{";
-  for (size_t i = 0; i < apps_.size(); ++i) {
-    if (i) out += ',';
-    appendJsonString(&out, apps_[i]->config.name);
-    out += ":{\"pushes\":" + std::to_string(apps_[i]->pushes) + "}";
+  JsonWriter w(256 + 32 * apps_.size());
+  w.beginObject();
+  w.key("address").string(address_.toString());
+  w.key("node_id").uint64(options_.node_id);
+  w.key("pid").int64(::getpid());
+  w.key("pushes").uint64(pushes_);
+  w.key("pending").uint64(pending_.size());
+  w.key("stopping").boolean(stopping_);
+  w.key("rooms").uint64(rooms_ ? rooms_->size() : 0);
+  w.key("apps").beginObject();
+  for (const auto& app : apps_) {
+    w.key(app->config.name).beginObject();
+    w.key("pushes").uint64(app->pushes);
+    w.endObject();
   }
-  return out + "}}";
+  w.endObject();
+  w.endObject();
+  return w.take();
 }
 
 }  // namespace push::center

@@ -269,6 +269,24 @@ TEST_F(ServerTest, ServerWithoutKeyServesAChannelWithAKey) {
   EXPECT_EQ(call.response.message(), "keyed");
 }
 
+TEST_F(ServerTest, ANonLoopbackListenerWithoutAKeyIsRefusedUnlessAllowed) {
+  // Protected by default: a port other machines may reach does not take calls from anyone.
+  Server::Options so;
+  so.address = "0.0.0.0:0";
+  ServerPtr open = Server::create(loop_, so);
+  Status st = open->start();
+  EXPECT_EQ(st.code(), Code::FAILED_PRECONDITION) << st.toString();
+  EXPECT_NE(st.message().find("cluster_key"), std::string::npos) << st.message();
+  open.reset();
+  so.cluster_key = "a-key-0123456789abcdef";
+  startServer(so);  // with a key: listens
+  so.cluster_key.clear();
+  so.allow_without_cluster_key = true;
+  startServer(so);           // explicitly allowed: listens (and warns)
+  Server::Options loopback;  // 127.0.0.1 without a key is always fine
+  startServer(loopback);
+}
+
 // ---- timeouts ----
 
 TEST_F(ServerTest, HandshakeTimeoutClosesASilentConnection) {
