@@ -14,7 +14,7 @@ packages=(
   # libraries (docs/ARCHITECTURE.md §4)
   libuv1-dev libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev libssl-dev
   node-llhttp libwslay-dev libcurl4-openssl-dev libhiredis-dev libmysqlcppconn-dev
-  libzookeeper-mt-dev libgtest-dev libgmock-dev libbenchmark-dev libjemalloc-dev
+  libzookeeper-mt-dev zlib1g-dev libsnappy-dev libgtest-dev libgmock-dev libbenchmark-dev libjemalloc-dev
   # gRPC, only as the baseline of loadtest/rpc_bench
   libgrpc++-dev protobuf-compiler-grpc
   # servers for tests and the local cluster
