@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "common/base/status.h"
 #include "common/queue/codec/stream_codec.h"
