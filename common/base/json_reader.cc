@@ -203,6 +203,25 @@ Status JsonReader::readUint(uint64_t* out, uint64_t max) {
   return Status::ok();
 }
 
+Status JsonReader::readInt(int64_t* out, int64_t min, int64_t max) {
+  if (!status_.isOk()) return status_;
+  skipSpace();
+  bool negative = pos_ < text_.size() && text_[pos_] == '-';
+  if (negative) ++pos_;
+  uint64_t magnitude = 0;
+  // The magnitude of min (as unsigned) bounds a negative value, max a positive one.
+  uint64_t limit = negative ? static_cast<uint64_t>(-(min + 1)) + 1 : static_cast<uint64_t>(max);
+  if (negative && min >= 0) return fail("number out of range (min " + std::to_string(min) + ")");
+  RETURN_IF_ERROR(readUint(&magnitude, limit));
+  int64_t value = static_cast<int64_t>(magnitude);
+  if (negative) value = magnitude == 0 ? 0 : -static_cast<int64_t>(magnitude - 1) - 1;
+  if (value < min || value > max) {
+    return fail("number out of range [" + std::to_string(min) + ", " + std::to_string(max) + "]");
+  }
+  *out = value;
+  return Status::ok();
+}
+
 Status JsonReader::readUintTruncated(uint64_t* out, uint64_t max) {
   if (!status_.isOk()) return status_;
   skipSpace();

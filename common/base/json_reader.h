@@ -35,6 +35,8 @@ class JsonReader {
 
   Status readString(std::string* out);
   Status readUint(uint64_t* out, uint64_t max);
+  // An integer in [min, max], optionally negative; fractions and exponents are errors.
+  Status readInt(int64_t* out, int64_t min, int64_t max);
   // Any JSON number (fraction, exponent) in [0, max], truncated toward zero: 1.9 -> 1,
   // 2e3 -> 2000. Negative numbers and numbers over `max` are errors.
   Status readUintTruncated(uint64_t* out, uint64_t max);

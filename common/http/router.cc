@@ -183,12 +183,17 @@ void Router::handle(HttpRequest& req, HttpResponder responder) const {
       (*m.handler)(req, std::move(responder));
       return;
     case Match::Kind::MethodNotAllowed: {
-      HttpResponse response = HttpResponse::error(405, "method not allowed");
+      HttpResponse response =
+          miss_ ? miss_(405, m.allow) : HttpResponse::error(405, "method not allowed");
       response.setHeader("Allow", std::move(m.allow));
       responder.respond(std::move(response));
       return;
     }
     case Match::Kind::NotFound:
+      if (miss_) {
+        responder.respond(miss_(404, {}));
+        return;
+      }
       responder.respondError(404, "not found");
       return;
   }

@@ -9,6 +9,7 @@
 #include "common/base/status.h"
 #include "common/http/http_request.h"
 #include "common/http/http_responder.h"
+#include "common/http/http_response.h"
 
 namespace push::http {
 
@@ -31,6 +32,9 @@ using HttpHandler = std::function<void(HttpRequest& req, HttpResponder responder
 // with an "Allow" header listing the methods of the matching patterns when the path matches
 // but not the method. HEAD is served by the GET handler when no HEAD route exists (the
 // server drops the body).
+//
+// setMissResponse() replaces both answers (a service that must answer like another server, as
+// queued answers like nsqd).
 //
 // Build it before the server starts, then hand it over (HttpServer::listen) or keep using it
 // only from the server's loop thread. Move-only.
@@ -64,10 +68,16 @@ class Router {
   // Number of (method, pattern) routes.
   size_t size() const { return size_; }
 
+  // Builds the answer to a request no route takes: status 404, or 405 with `allow` listing the
+  // methods the path has (the router adds the Allow header itself).
+  using MissResponse = std::function<HttpResponse(int status, std::string_view allow)>;
+  void setMissResponse(MissResponse miss) { miss_ = std::move(miss); }
+
  private:
   struct Node;
   std::unique_ptr<Node> root_;
   size_t size_ = 0;
+  MissResponse miss_;  // empty: the JSON {"error"} answers above
 };
 
 }  // namespace push::http

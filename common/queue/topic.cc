@@ -1,1 +1,177 @@
-// placeholder
+#include "common/queue/topic.h"
+
+#include <utility>
+
+#include "common/base/log.h"
+#include "common/queue/channel.h"
+#include "common/queue/disk_queue.h"
+#include "common/queue/queue_engine.h"
+#include "common/queue/wire.h"
+
+namespace push::queue {
+
+Topic::Topic(QueueEngine& engine, std::string name, const QueueOptions& options,
+             std::unique_ptr<DiskQueue> disk)
+    : engine_(engine),
+      name_(std::move(name)),
+      options_(options),
+      ephemeral_(wire::isEphemeralName(name_)),
+      disk_(std::move(disk)) {}
+
+Topic::~Topic() = default;
+
+void Topic::publish(Message message) {
+  publishDeferred(std::move(message), 0);
+}
+
+void Topic::publishDeferred(Message message, int64_t deliver_at_ms) {
+  ++counters_.message_count;
+  counters_.message_bytes += message.body.size();
+  if (flowing() && memory_.empty() && (disk_ == nullptr || disk_->depth() == 0)) {
+    fanOut(message, deliver_at_ms);
+    return;
+  }
+  buffer(std::move(message), deliver_at_ms);
+  if (flowing()) drainBacklog();
+}
+
+void Topic::fanOut(const Message& message, int64_t deliver_at_ms) {
+  for (auto& [name, channel] : channels_) {
+    if (deliver_at_ms > 0) {
+      channel->putDeferred(message, deliver_at_ms);
+    } else {
+      channel->put(message);
+    }
+  }
+}
+
+void Topic::buffer(Message message, int64_t deliver_at_ms) {
+  if (static_cast<int64_t>(memory_.size()) < options_.mem_queue_size) {
+    memory_.push_back(Pending{std::move(message), deliver_at_ms});
+    return;
+  }
+  if (disk_ == nullptr) {
+    ++counters_.dropped_count;
+    return;
+  }
+  std::string record;
+  record.reserve(wire::kMessageHeaderSize + message.body.size());
+  appendEncodedMessage(message, &record);
+  Status status = disk_->put(record);
+  if (!status.isOk()) {
+    ++counters_.dropped_count;
+    LOG_ERROR(Queue, "topic {}: message {} lost: {}", name_, message.id, status.toString());
+  }
+}
+
+void Topic::drainBacklog() {
+  size_t moved = 0;
+  while (flowing() && moved < options_.topic_drain_batch) {
+    // The older messages first: what went to disk arrived after what is in memory only when
+    // memory was full, so memory, then disk.
+    if (!memory_.empty()) {
+      Pending pending = std::move(memory_.front());
+      memory_.pop_front();
+      fanOut(pending.message, pending.deliver_at_ms);
+    } else if (disk_ != nullptr && disk_->depth() > 0) {
+      Result<const std::string*> record = disk_->front();
+      if (!record.isOk() || *record == nullptr) {
+        LOG_ERROR(Queue, "topic {}: disk read failed: {}", name_,
+                  record.isOk() ? "empty" : record.status().toString());
+        return;
+      }
+      Message message;
+      bool decoded = decodeMessage(**record, &message);
+      (void)disk_->pop();
+      if (decoded) {
+        fanOut(message, 0);
+      } else {
+        ++counters_.dropped_count;
+      }
+    } else {
+      return;
+    }
+    ++moved;
+  }
+}
+
+Result<Channel*> Topic::getOrCreateChannel(const std::string& name) {
+  if (Channel* existing = findChannel(name)) return existing;
+  bool ephemeral = wire::isEphemeralName(name);
+  ASSIGN_OR_RETURN(std::unique_ptr<DiskQueue> disk,
+                   engine_.openDiskQueue(name_ + ":" + name, ephemeral));
+  auto channel = std::make_unique<Channel>(*this, name, options_, std::move(disk), engine_.nowMs());
+  Channel* raw = channel.get();
+  channels_.emplace(name, std::move(channel));
+  engine_.onCreated(name_, name);
+  if (flowing()) drainBacklog();
+  return raw;
+}
+
+Channel* Topic::findChannel(const std::string& name) {
+  auto it = channels_.find(name);
+  return it == channels_.end() ? nullptr : it->second.get();
+}
+
+Status Topic::deleteChannel(const std::string& name) {
+  auto it = channels_.find(name);
+  if (it == channels_.end()) return Status(Code::NOT_FOUND, "CHANNEL_NOT_FOUND");
+  std::unique_ptr<Channel> channel = std::move(it->second);
+  channels_.erase(it);
+  channel->closeClients();
+  Status status = channel->removeFiles();
+  engine_.onDeleted(name_, name);
+  return status;
+}
+
+void Topic::pause() {
+  paused_ = true;
+}
+
+void Topic::unpause() {
+  paused_ = false;
+  drainBacklog();
+}
+
+Status Topic::empty() {
+  memory_.clear();
+  return disk_ != nullptr ? disk_->empty() : Status::ok();
+}
+
+Status Topic::close(bool remove_files) {
+  Status first = Status::ok();
+  for (auto& [name, channel] : channels_) {
+    channel->closeClients();
+    Status status = remove_files ? channel->removeFiles() : channel->syncDisk();
+    if (first.isOk() && !status.isOk()) first = status;
+  }
+  if (disk_ != nullptr) {
+    Status status = remove_files ? disk_->removeFiles() : disk_->sync();
+    if (first.isOk() && !status.isOk()) first = status;
+  }
+  return first;
+}
+
+void Topic::tick(int64_t now_ms) {
+  if (flowing()) drainBacklog();
+  for (auto& [name, channel] : channels_)
+    channel->tick(now_ms);
+}
+
+Status Topic::syncDisk() {
+  Status first = disk_ != nullptr ? disk_->sync() : Status::ok();
+  for (auto& [name, channel] : channels_) {
+    Status status = channel->syncDisk();
+    if (first.isOk() && !status.isOk()) first = status;
+  }
+  return first;
+}
+
+Topic::Stats Topic::stats() const {
+  Stats stats = counters_;
+  stats.backend_depth = disk_ != nullptr ? disk_->depth() : 0;
+  stats.depth = memory_.size() + stats.backend_depth;
+  return stats;
+}
+
+}  // namespace push::queue

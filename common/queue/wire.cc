@@ -51,7 +51,9 @@ void putU64(char* out, uint64_t v) {
   putU32(out + 4, static_cast<uint32_t>(v));
 }
 
-uint64_t getU64(const char* in) { return (uint64_t{getU32(in)} << 32) | getU32(in + 4); }
+uint64_t getU64(const char* in) {
+  return (uint64_t{getU32(in)} << 32) | getU32(in + 4);
+}
 
 void writeFrameHeader(char* out, FrameType type, size_t data_size) {
   putU32(out, static_cast<uint32_t>(data_size + 4));

@@ -105,8 +105,8 @@ BodyStatus parseSizedBody(std::string_view in, uint32_t max_size, SizedBody* bod
 // (index = 0, size = -1) or inside message `index`'s size or bytes.
 enum class MpubStatus { Ok, Truncated, BadCount, BadMessageSize, MessageTooBig };
 struct MpubError {
-  size_t index = 0;   // which message, for BadMessageSize
-  int32_t size = 0;   // the offending size or count
+  size_t index = 0;  // which message, for BadMessageSize
+  int32_t size = 0;  // the offending size or count
 };
 MpubStatus parseMpubBody(std::string_view body, uint32_t max_msg_size, uint32_t max_body_size,
                          std::vector<std::string_view>* messages, MpubError* error);

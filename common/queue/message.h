@@ -1,0 +1,48 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace push::queue {
+
+// A message body, shared by the copies of one message in every channel of a topic: one
+// allocation holding a reference count and the bytes. Loop-thread only (the count is not
+// atomic): the whole engine runs on one thread.
+class BodyRef {
+ public:
+  BodyRef() = default;
+  explicit BodyRef(std::string_view data);
+  BodyRef(const BodyRef& other) : body_(other.body_) { retain(); }
+  BodyRef(BodyRef&& other) noexcept : body_(other.body_) { other.body_ = nullptr; }
+  BodyRef& operator=(const BodyRef& other);
+  BodyRef& operator=(BodyRef&& other) noexcept;
+  ~BodyRef() { release(); }
+
+  std::string_view view() const;
+  size_t size() const;
+  bool empty() const { return size() == 0; }
+
+ private:
+  struct Body;
+  void retain();
+  void release();
+  Body* body_ = nullptr;
+};
+
+// One message as a topic or channel holds it. 32 bytes; the body is shared.
+struct Message {
+  uint64_t id = 0;           // unique per daemon; 16 hex digits on the wire
+  int64_t timestamp_ns = 0;  // wall clock at publish, nanoseconds since the epoch
+  uint16_t attempts = 0;     // deliveries so far (incremented as it is sent to a client)
+  BodyRef body;
+};
+
+// The stored form, identical to a message frame's data (wire.h): 26-byte header + body. What
+// the disk queues hold, so a message read back from disk is written to a client unchanged.
+void appendEncodedMessage(const Message& message, std::string* out);
+// false when `data` is shorter than the header or the id is not 16 hex digits.
+bool decodeMessage(std::string_view data, Message* message);
+
+}  // namespace push::queue

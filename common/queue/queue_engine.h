@@ -1,0 +1,87 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/base/clock.h"
+#include "common/base/result.h"
+#include "common/base/status.h"
+#include "common/queue/message.h"
+#include "common/queue/queue_options.h"
+
+namespace push::queue {
+
+class Channel;
+class DiskQueue;
+class Topic;
+
+// The queue core: topics and their channels, message ids, disk queues and the metadata file
+// (`<data_path>/nsqd.dat`, nsqd's name and layout: {"topics":[{"name","paused","channels":
+// [{"name","paused"}]}],"version"}) so a restart finds the same topics, channels and paused
+// states, and every message their disk queues held.
+//
+// Ownership: owns the topics. Loop-thread only; time comes from the Clock, and tick() is
+// called by the owner (queued: every 10 ms) so tests can drive it.
+class QueueEngine {
+ public:
+  // What a registry (nsqlookupd) needs to hear. Called after the change.
+  struct Listener {
+    std::function<void(const std::string& topic, const std::string& channel)> created;
+    std::function<void(const std::string& topic, const std::string& channel)> deleted;
+  };
+
+  QueueEngine(QueueOptions options, const Clock& clock);
+  ~QueueEngine();
+
+  QueueEngine(const QueueEngine&) = delete;
+  QueueEngine& operator=(const QueueEngine&) = delete;
+
+  // Loads nsqd.dat and opens (recovering) the disk queue of every topic and channel in it.
+  // A missing file is a fresh start; an unreadable one is an error (queued refuses to start
+  // rather than forget topics).
+  Status load();
+  // Rewrites nsqd.dat (temp file + fsync + rename). Called after every create, delete,
+  // pause and unpause; a failure is logged and returned.
+  Status persistMetadata();
+
+  void setListener(Listener listener) { listener_ = std::move(listener); }
+
+  // Topics. getOrCreateTopic fails only when the disk queue cannot be opened; names are
+  // checked by the caller (wire::isValidName).
+  Result<Topic*> getOrCreateTopic(const std::string& name);
+  Topic* findTopic(const std::string& name);
+  Status deleteTopic(const std::string& name);
+  const std::map<std::string, std::unique_ptr<Topic>>& topics() const { return topics_; }
+
+  // A new message: fresh id, the wall clock as its timestamp, attempts 0.
+  Message newMessage(std::string_view body);
+
+  // Opens the disk queue "<name>" (topic) or "<topic>:<channel>"; nullptr for ephemeral names.
+  Result<std::unique_ptr<DiskQueue>> openDiskQueue(const std::string& name, bool ephemeral);
+
+  // Called by Topic and Channel when they are created or deleted (persist + listener).
+  void onCreated(const std::string& topic, const std::string& channel);
+  void onDeleted(const std::string& topic, const std::string& channel);
+
+  void tick();
+  Status syncDisks();
+  // Closes every client and syncs every disk queue (clean stop).
+  Status close();
+
+  int64_t nowMs() const { return clock_.monoMillis(); }
+  const QueueOptions& options() const { return options_; }
+  bool loading() const { return loading_; }
+
+ private:
+  QueueOptions options_;
+  const Clock& clock_;
+  std::map<std::string, std::unique_ptr<Topic>> topics_;
+  Listener listener_;
+  uint64_t next_id_;
+  bool loading_ = false;
+};
+
+}  // namespace push::queue

@@ -1,0 +1,113 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/base/result.h"
+#include "common/net/owning_ptrs.h"
+#include "common/net/tcp_connection.h"
+#include "common/queue/wire.h"
+#include "services/queued/client_v2.h"
+#include "services/queued/queued_options.h"
+
+namespace push::net {
+class EventLoop;
+class InetAddress;
+}  // namespace push::net
+
+namespace push::queue {
+class QueueEngine;
+}
+
+namespace push::queued {
+
+// NSQ's TCP protocol V2 as nsqd v1.3.0 speaks it (services/queued/README.md): the magic, the
+// commands with nsqd's checks in nsqd's order and its exact error texts, fatal errors answered
+// then closed, heartbeats to every client and a client silent for two intervals closed.
+//
+// Output: message and response frames are queued on the connection and leave together once per
+// loop turn (net::TcpConnection coalesces), which is what nsqd's output buffer approximates;
+// output_buffer_size/timeout are validated and reported but add no delay.
+//
+// Ownership: owns the listening socket and a ClientV2 per connection (keyed by ConnId);
+// connections own themselves (net::TcpConnection). The engine must outlive it. Loop-thread only.
+class ProtocolV2 final : public net::TcpConnection::Handler {
+ public:
+  ProtocolV2(net::EventLoop& loop, queue::QueueEngine& engine, const QueuedOptions& options);
+  ~ProtocolV2();
+
+  Status listen(const std::string& address);
+  net::InetAddress address() const;
+
+  // Every 100 ms: heartbeats, read deadlines, connections stuck closing.
+  void tick(int64_t now_ms);
+  // Stops accepting and closes every client (clean stop).
+  void close();
+
+  const std::unordered_map<net::ConnId, std::unique_ptr<ClientV2>>& clients() const {
+    return clients_;
+  }
+
+  // net::TcpConnection::Handler
+  size_t onData(net::TcpConnection& conn, const char* data, size_t len) override;
+  void onClosed(net::TcpConnection& conn, net::TcpConnection::CloseReason reason) override;
+
+  // Used by ClientV2.
+  void writeMessage(ClientV2& client, const queue::Message& message);
+  void closeClient(ClientV2& client);
+
+ private:
+  // What a command did: nothing to say, or an error to answer (fatal ones close).
+  struct Outcome {
+    std::string error;  // "E_CODE text"; empty when fine
+    bool fatal = true;
+    static Outcome ok() { return {}; }
+    static Outcome fail(std::string text) { return {std::move(text), true}; }
+    static Outcome soft(std::string text) { return {std::move(text), false}; }
+  };
+  // Parsing a command needs more bytes before it can be executed.
+  struct NeedMore {};
+
+  void onAccept(net::TcpConnection& conn);
+  // Executes the command at the start of `in`; sets *consumed (0 when more bytes are needed).
+  Outcome execute(ClientV2& client, std::string_view in, size_t* consumed);
+  Outcome identify(ClientV2& client, const queue::wire::CommandLine& line, std::string_view rest,
+                   size_t* consumed);
+  Outcome auth(ClientV2& client, const queue::wire::CommandLine& line, std::string_view rest,
+               size_t* consumed);
+  Outcome sub(ClientV2& client, const queue::wire::CommandLine& line);
+  Outcome rdy(ClientV2& client, const queue::wire::CommandLine& line);
+  Outcome fin(ClientV2& client, const queue::wire::CommandLine& line);
+  Outcome req(ClientV2& client, const queue::wire::CommandLine& line);
+  Outcome touch(ClientV2& client, const queue::wire::CommandLine& line);
+  Outcome cls(ClientV2& client);
+  Outcome pub(ClientV2& client, const queue::wire::CommandLine& line, std::string_view rest,
+              size_t* consumed);
+  Outcome dpub(ClientV2& client, const queue::wire::CommandLine& line, std::string_view rest,
+               size_t* consumed);
+  Outcome mpub(ClientV2& client, const queue::wire::CommandLine& line, std::string_view rest,
+               size_t* consumed);
+  // Common checks of FIN/REQ/TOUCH: state, parameter count, id. Returns the id or an error.
+  Outcome messageCommand(ClientV2& client, const queue::wire::CommandLine& line, const char* name,
+                         size_t min_params, uint64_t* id);
+
+  void respond(ClientV2& client, std::string_view data);
+  void sendFrame(ClientV2& client, queue::wire::FrameType type, std::string_view data);
+  void fail(ClientV2& client, const std::string& error);
+  void forget(ClientV2& client);
+
+  net::EventLoop& loop_;
+  queue::QueueEngine& engine_;
+  const QueuedOptions& options_;
+  net::TcpServerPtr server_;
+  net::TcpConnection::Limits limits_;
+  std::unordered_map<net::ConnId, std::unique_ptr<ClientV2>> clients_;
+  net::ConnId next_conn_id_ = 1;
+  std::vector<std::string_view> mpub_scratch_;
+};
+
+}  // namespace push::queued
