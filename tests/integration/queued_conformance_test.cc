@@ -1,0 +1,589 @@
+// Conformance of queued with nsqd v1.3.0: every case sends the same bytes to a daemon and
+// expects the same bytes back, and runs twice: against queued and against the real nsqd
+// (skipped with a message when ../shared/peers/nsq/nsqd is absent). The expected strings are
+// what nsqd v1.3.0 answers (captured from the binary), so a case that passes on both shows
+// queued answering byte for byte as nsqd does.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/http_client.h"
+#include "tests/support/nsq_daemon.h"
+
+namespace push::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr int kResponse = 0;
+constexpr int kError = 1;
+constexpr int kMessage = 2;
+
+struct Frame {
+  int type = -1;  // -1: the connection closed (or the read timed out: see `timed_out`)
+  std::string data;
+  bool timed_out = false;
+};
+
+struct Msg {
+  int64_t timestamp = 0;
+  int attempts = 0;
+  std::string id;
+  std::string body;
+};
+
+std::string be32(uint32_t v) {
+  char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+               static_cast<char>(v)};
+  return std::string(b, 4);
+}
+
+// A blocking NSQ V2 connection: raw bytes in, frames out.
+class Raw {
+ public:
+  explicit Raw(const std::string& address, bool magic = true) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1))));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    if (magic) send("  V2");
+  }
+  ~Raw() { ::close(fd_); }
+  bool connected() const { return connected_; }
+
+  void send(const std::string& bytes) {
+    size_t sent = 0;
+    while (sent < bytes.size()) {
+      ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) return;
+      sent += static_cast<size_t>(n);
+    }
+  }
+  void command(const std::string& line) { send(line + "\n"); }
+  void withBody(const std::string& line, const std::string& body) {
+    send(line + "\n" + be32(static_cast<uint32_t>(body.size())) + body);
+  }
+
+  // The next frame, skipping heartbeats unless asked for them.
+  Frame read(std::chrono::milliseconds timeout = 5s, bool keep_heartbeats = false) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+      if (in_.size() >= 4) {
+        uint32_t size = ntohl(*reinterpret_cast<const uint32_t*>(in_.data()));
+        if (in_.size() >= 4 + size) {
+          Frame frame;
+          frame.type = static_cast<int>(ntohl(*reinterpret_cast<const uint32_t*>(in_.data() + 4)));
+          frame.data = in_.substr(8, size - 4);
+          in_.erase(0, 4 + size);
+          if (!keep_heartbeats && frame.type == kResponse && frame.data == "_heartbeat_") continue;
+          return frame;
+        }
+      }
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return Frame{-1, "", true};
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return Frame{-1, "", true};
+      char buffer[65536];
+      ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+      if (n <= 0) return Frame{};
+      in_.append(buffer, static_cast<size_t>(n));
+    }
+  }
+  // True when the peer closed the connection within `timeout` (frames before it are dropped).
+  bool closedWithin(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      Frame frame = read(std::chrono::duration_cast<std::chrono::milliseconds>(
+                             deadline - std::chrono::steady_clock::now()),
+                         true);
+      if (frame.type == -1) return !frame.timed_out;
+    }
+    return false;
+  }
+  Msg message(std::chrono::milliseconds timeout = 5s) {
+    Frame frame = read(timeout);
+    Msg msg;
+    if (frame.type != kMessage || frame.data.size() < 26) return msg;
+    const unsigned char* p = reinterpret_cast<const unsigned char*>(frame.data.data());
+    for (int i = 0; i < 8; ++i)
+      msg.timestamp = (msg.timestamp << 8) | p[i];
+    msg.attempts = (p[8] << 8) | p[9];
+    msg.id = frame.data.substr(10, 16);
+    msg.body = frame.data.substr(26);
+    return msg;
+  }
+  // IDENTIFY with `json`, SUB, RDY: a consumer.
+  void subscribe(const std::string& topic, const std::string& channel, int rdy,
+                 const std::string& identify = "") {
+    if (!identify.empty()) {
+      withBody("IDENTIFY", identify);
+      EXPECT_EQ(read().data, "OK");
+    }
+    command("SUB " + topic + " " + channel);
+    EXPECT_EQ(read().data, "OK");
+    if (rdy >= 0) command("RDY " + std::to_string(rdy));
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+  std::string in_;
+};
+
+class QueuedConformance : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override { start({}); }
+
+  void start(const std::vector<std::string>& flags) {
+    daemon_.reset();
+    if (NsqDaemon::binaryFor(GetParam()).empty()) {
+      GTEST_SKIP() << GetParam() << " binary not found (nsqd: set NSQD_BIN or install "
+                   << "../shared/peers/nsq/nsqd); skipping the comparison run";
+    }
+    auto started = NsqDaemon::start(GetParam(), flags);
+    ASSERT_TRUE(started.isOk()) << started.status().toString();
+    daemon_ = std::move(started).value();
+  }
+  std::unique_ptr<Raw> connect(bool magic = true) {
+    return std::make_unique<Raw>(daemon_->tcpAddress(), magic);
+  }
+  void publish(const std::string& topic, const std::string& body) {
+    auto producer = connect();
+    producer->withBody("PUB " + topic, body);
+    ASSERT_EQ(producer->read().data, "OK");
+  }
+  HttpReply http(const std::string& method, const std::string& path, const std::string& body = "") {
+    auto reply = httpRequest(daemon_->httpAddress(), method, path, body);
+    EXPECT_TRUE(reply.isOk()) << reply.status().toString();
+    return reply.isOk() ? *reply : HttpReply{};
+  }
+  void expectFatal(Raw& conn, const std::string& error) {
+    Frame frame = conn.read();
+    EXPECT_EQ(frame.type, kError) << frame.data;
+    EXPECT_EQ(frame.data, error);
+    EXPECT_TRUE(conn.closedWithin(3s)) << "a fatal error must close the connection";
+  }
+
+  std::unique_ptr<NsqDaemon> daemon_;
+};
+
+TEST_P(QueuedConformance, BadMagicIsAnsweredWithBadProtocolAndClosed) {
+  auto conn = connect(false);
+  conn->send("  V1");
+  expectFatal(*conn, "E_BAD_PROTOCOL");
+}
+
+TEST_P(QueuedConformance, UnknownAndEmptyCommandsAreFatal) {
+  auto conn = connect();
+  conn->command("FOO bar");
+  expectFatal(*conn, "E_INVALID invalid command FOO");
+  auto empty = connect();
+  empty->command("");
+  expectFatal(*empty, "E_INVALID invalid command ");
+}
+
+TEST_P(QueuedConformance, PublishErrorsCarryNsqdsTexts) {
+  auto a = connect();
+  a->command("PUB");
+  expectFatal(*a, "E_INVALID PUB insufficient number of parameters");
+  auto b = connect();
+  b->withBody("PUB bad!", "x");
+  expectFatal(*b, "E_BAD_TOPIC PUB topic name \"bad!\" is not valid");
+  auto c = connect();
+  c->withBody("MPUB bad!", "x");
+  expectFatal(*c, "E_BAD_TOPIC E_BAD_TOPIC MPUB topic name \"bad!\" is not valid");
+  auto d = connect();
+  d->send("PUB t\n" + be32(0));
+  expectFatal(*d, "E_BAD_MESSAGE PUB invalid message body size 0");
+  auto e = connect();
+  e->send("PUB t\n" + be32(1048577));
+  expectFatal(*e, "E_BAD_MESSAGE PUB message too big 1048577 > 1048576");
+  auto f = connect();
+  f->send("DPUB t 3600001\n" + be32(1) + "x");
+  expectFatal(*f, "E_INVALID DPUB timeout 3600001 out of range 0-3600000");
+  auto g = connect();
+  g->send("MPUB t\n" + be32(4) + be32(0));
+  expectFatal(*g, "E_BAD_BODY MPUB invalid message count 0");
+  auto h = connect();
+  std::string name(65, 'a');
+  h->withBody("PUB " + name, "x");
+  expectFatal(*h, "E_BAD_TOPIC PUB topic name \"" + name + "\" is not valid");
+}
+
+TEST_P(QueuedConformance, NamesFollowNsqdsRules) {
+  publish(std::string(64, 'a'), "x");
+  publish("a.b-c_D9", "x");
+  publish("e#ephemeral", "x");
+  auto conn = connect();
+  conn->withBody("PUB #ephemeral", "x");
+  expectFatal(*conn, "E_BAD_TOPIC PUB topic name \"#ephemeral\" is not valid");
+}
+
+TEST_P(QueuedConformance, IdentifyWithFeatureNegotiationAnswersNsqdsJson) {
+  auto conn = connect();
+  conn->withBody("IDENTIFY", R"({"client_id":"c","feature_negotiation":true})");
+  Frame frame = conn->read();
+  EXPECT_EQ(frame.type, kResponse);
+  EXPECT_EQ(frame.data,
+            R"({"max_rdy_count":2500,"version":"1.3.0","max_msg_timeout":900000,)"
+            R"("msg_timeout":60000,"tls_v1":false,"deflate":false,"deflate_level":6,)"
+            R"("max_deflate_level":6,"snappy":false,"sample_rate":0,"auth_required":false,)"
+            R"("output_buffer_size":16384,"output_buffer_timeout":250})");
+  conn->withBody("IDENTIFY", "{}");  // repeated before SUB: accepted
+  EXPECT_EQ(conn->read().data, "OK");
+}
+
+TEST_P(QueuedConformance, IdentifyValidationErrorsInNsqdsOrder) {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"heartbeat_interval":999})", "E_BAD_BODY IDENTIFY heartbeat interval (999) is invalid"},
+      {R"({"output_buffer_timeout":24,"output_buffer_size":63})",
+       "E_BAD_BODY IDENTIFY output buffer timeout (24) is invalid"},
+      {R"({"output_buffer_size":63})", "E_BAD_BODY IDENTIFY output buffer size (63) is invalid"},
+      {R"({"sample_rate":100})", "E_BAD_BODY IDENTIFY sample rate (100) is invalid"},
+      {R"({"msg_timeout":999})", "E_BAD_BODY IDENTIFY msg timeout (999) is invalid"},
+      {R"({"heartbeat_interval":1.5})", "E_BAD_BODY IDENTIFY failed to decode JSON body"},
+      {"[1]", "E_BAD_BODY IDENTIFY failed to decode JSON body"},
+  };
+  for (const auto& [body, error] : cases) {
+    auto conn = connect();
+    conn->withBody("IDENTIFY", body);
+    expectFatal(*conn, error);
+  }
+  auto upper = connect();
+  upper->withBody("IDENTIFY", R"({"FEATURE_NEGOTIATION":true,"MSG_TIMEOUT":5000})");
+  Frame frame = upper->read();
+  EXPECT_NE(frame.data.find(R"("msg_timeout":5000)"), std::string::npos) << frame.data;
+}
+
+TEST_P(QueuedConformance, StateErrors) {
+  auto a = connect();
+  a->command("RDY 1");
+  expectFatal(*a, "E_INVALID cannot RDY in current state");
+  auto b = connect();
+  b->command("FIN 0000000000000000");
+  expectFatal(*b, "E_INVALID cannot FIN in current state");
+  auto c = connect();
+  c->command("CLS");
+  expectFatal(*c, "E_INVALID cannot CLS in current state");
+  auto d = connect();
+  d->subscribe("t", "c", -1);
+  d->command("SUB t c");
+  expectFatal(*d, "E_INVALID cannot SUB in current state");
+  auto e = connect();
+  e->withBody("IDENTIFY", R"({"heartbeat_interval":-1})");
+  EXPECT_EQ(e->read().data, "OK");
+  e->command("SUB t c");
+  expectFatal(*e, "E_INVALID cannot SUB with heartbeats disabled");
+  auto f = connect();
+  f->command("SUB t");
+  expectFatal(*f, "E_INVALID SUB insufficient number of parameters");
+  auto g = connect();
+  g->command("SUB t bad!");
+  expectFatal(*g, "E_BAD_CHANNEL SUB channel name \"bad!\" is not valid");
+}
+
+TEST_P(QueuedConformance, RdyAboveTheMaximumAndUnparsableAreFatal) {
+  auto a = connect();
+  a->subscribe("t", "c", -1);
+  a->command("RDY 2501");
+  expectFatal(*a, "E_INVALID RDY count 2501 out of range 0-2500");
+  auto b = connect();
+  b->subscribe("t", "c", -1);
+  b->command("RDY -1");
+  expectFatal(*b, "E_INVALID RDY could not parse count -1");
+}
+
+TEST_P(QueuedConformance, FinOfAnUnknownIdIsNotFatal) {
+  auto conn = connect();
+  conn->subscribe("t", "c", 0);
+  conn->command("FIN 0000000000000000");
+  Frame frame = conn->read();
+  EXPECT_EQ(frame.type, kError);
+  EXPECT_EQ(frame.data, "E_FIN_FAILED FIN 0000000000000000 failed ID not in flight");
+  conn->command("REQ 0000000000000000 0");
+  EXPECT_EQ(conn->read().data, "E_REQ_FAILED REQ 0000000000000000 failed ID not in flight");
+  conn->command("TOUCH 0000000000000000");
+  EXPECT_EQ(conn->read().data, "E_TOUCH_FAILED TOUCH 0000000000000000 failed ID not in flight");
+  conn->withBody("PUB t", "still open");
+  EXPECT_EQ(conn->read().data, "OK");
+  conn->command("FIN 123");
+  expectFatal(*conn, "E_INVALID invalid message ID");
+}
+
+TEST_P(QueuedConformance, FinOfAnotherClientsMessageSaysItIsNotOwned) {
+  auto owner = connect();
+  owner->subscribe("t", "c", 1);
+  publish("t", "m");
+  Msg msg = owner->message();
+  ASSERT_EQ(msg.body, "m");
+  auto other = connect();
+  other->subscribe("t", "c", 0);
+  other->command("FIN " + msg.id);
+  EXPECT_EQ(other->read().data,
+            "E_FIN_FAILED FIN " + msg.id + " failed client does not own message");
+}
+
+TEST_P(QueuedConformance, MessageFrameCarriesTimestampAttemptsIdAndBody) {
+  auto consumer = connect();
+  consumer->subscribe("t", "c", 1);
+  auto before = std::chrono::system_clock::now();
+  publish("t", "hello");
+  Msg msg = consumer->message();
+  EXPECT_EQ(msg.body, "hello");
+  EXPECT_EQ(msg.attempts, 1);
+  EXPECT_EQ(msg.id.size(), 16u);
+  int64_t published_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(before.time_since_epoch()).count();
+  EXPECT_NEAR(static_cast<double>(msg.timestamp), static_cast<double>(published_ns), 5e9);
+  consumer->command("FIN " + msg.id);
+  consumer->command("NOP");
+  EXPECT_TRUE(consumer->read(300ms).timed_out) << "FIN answers nothing";
+}
+
+TEST_P(QueuedConformance, InFlightTimeoutRedeliversWithAttemptsPlusOne) {
+  auto consumer = connect();
+  consumer->subscribe("t", "c", 1, R"({"msg_timeout":1000})");
+  publish("t", "again");
+  Msg first = consumer->message();
+  ASSERT_EQ(first.attempts, 1);
+  auto start = std::chrono::steady_clock::now();
+  // nsqd scans a channel created in the last 5 s only after its next refresh of the channel
+  // list, so its first redelivery can take up to ~6 s; queued's comes after the timeout.
+  Msg second = consumer->message(8s);
+  auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(second.id, first.id);
+  EXPECT_EQ(second.attempts, 2);
+  EXPECT_GE(waited, 900ms);
+  consumer->command("FIN " + second.id);
+  auto stats = http("GET", "/stats?format=json&topic=t");
+  EXPECT_NE(stats.body.find(R"("timeout_count":1)"), std::string::npos) << stats.body;
+}
+
+TEST_P(QueuedConformance, TouchKeepsAMessageInFlight) {
+  auto consumer = connect();
+  consumer->subscribe("t", "c", 1, R"({"msg_timeout":1000})");
+  publish("t", "touched");
+  Msg msg = consumer->message();
+  for (int i = 0; i < 4; ++i) {
+    std::this_thread::sleep_for(500ms);  // the timeout is what is tested: time must pass
+    consumer->command("TOUCH " + msg.id);
+  }
+  consumer->command("FIN " + msg.id);
+  consumer->command("NOP");
+  EXPECT_TRUE(consumer->read(1500ms).timed_out) << "a touched message must not come back";
+}
+
+TEST_P(QueuedConformance, RequeueAndDeferredPublish) {
+  auto consumer = connect();
+  consumer->subscribe("t", "c", 1);
+  publish("t", "r");
+  Msg msg = consumer->message();
+  consumer->command("REQ " + msg.id + " 0");
+  Msg again = consumer->message();
+  EXPECT_EQ(again.id, msg.id);
+  EXPECT_EQ(again.attempts, 2);
+  consumer->command("REQ " + again.id + " 800");
+  EXPECT_TRUE(consumer->read(400ms).timed_out) << "a REQ with a delay waits";
+  Msg third = consumer->message(3s);
+  EXPECT_EQ(third.attempts, 3);
+  consumer->command("FIN " + third.id);
+
+  auto producer = connect();
+  producer->withBody("DPUB t 700", "later");
+  EXPECT_EQ(producer->read().data, "OK");
+  auto start = std::chrono::steady_clock::now();
+  Msg deferred = consumer->message(3s);
+  EXPECT_EQ(deferred.body, "later");
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 600ms);
+  EXPECT_EQ(deferred.attempts, 1);
+}
+
+TEST_P(QueuedConformance, ChannelsEachGetEveryMessageAndConsumersShareOne) {
+  auto a1 = connect();
+  a1->subscribe("t", "a", 100);
+  auto a2 = connect();
+  a2->subscribe("t", "a", 100);
+  auto b = connect();
+  b->subscribe("t", "b", 100);
+  auto producer = connect();
+  std::string mpub = be32(20);
+  for (int i = 0; i < 20; ++i)
+    mpub += be32(2) + (i < 10 ? "0" : "1") + std::to_string(i % 10);
+  producer->withBody("MPUB t", mpub);
+  EXPECT_EQ(producer->read().data, "OK");
+  std::set<std::string> on_b, on_a;
+  for (int i = 0; i < 20; ++i)
+    on_b.insert(b->message().body);
+  EXPECT_EQ(on_b.size(), 20u);
+  // Channel a's consumers split the 20 between them; together they have all of them.
+  for (int i = 0; i < 20; ++i) {
+    Frame frame = a1->read(300ms);
+    if (frame.type != kMessage) break;
+    on_a.insert(frame.data.substr(26));
+  }
+  for (int i = 0; i < 20; ++i) {
+    Frame frame = a2->read(300ms);
+    if (frame.type != kMessage) break;
+    on_a.insert(frame.data.substr(26));
+  }
+  EXPECT_EQ(on_a.size(), 20u);
+}
+
+TEST_P(QueuedConformance, ClsAnswersCloseWait) {
+  auto conn = connect();
+  conn->subscribe("t", "c", 1);
+  conn->command("CLS");
+  EXPECT_EQ(conn->read().data, "CLOSE_WAIT");
+  conn->command("RDY 5");  // ignored while closing
+  conn->withBody("PUB t", "x");
+  EXPECT_EQ(conn->read().data, "OK");
+}
+
+TEST_P(QueuedConformance, HeartbeatsAndAClientThatStopsAnsweringIsClosed) {
+  auto conn = connect();
+  conn->withBody("IDENTIFY", R"({"heartbeat_interval":1000})");
+  EXPECT_EQ(conn->read().data, "OK");
+  Frame beat = conn->read(2s, true);
+  EXPECT_EQ(beat.data, "_heartbeat_");
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(conn->closedWithin(4s));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+
+  auto alive = connect();
+  alive->withBody("IDENTIFY", R"({"heartbeat_interval":1000})");
+  EXPECT_EQ(alive->read().data, "OK");
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(alive->read(2s, true).data, "_heartbeat_");
+    alive->command("NOP");
+  }
+  alive->withBody("PUB t", "x");
+  EXPECT_EQ(alive->read().data, "OK");
+}
+
+TEST_P(QueuedConformance, ALineLongerThan16KiBClosesSilently) {
+  auto conn = connect();
+  conn->command("NOP " + std::string(16400, 'x'));
+  Frame frame = conn->read(3s);
+  EXPECT_EQ(frame.type, -1);
+  EXPECT_FALSE(frame.timed_out);
+}
+
+TEST_P(QueuedConformance, EphemeralChannelGoesWithItsLastClient) {
+  {
+    auto conn = connect();
+    conn->subscribe("t", "e#ephemeral", 0);
+    auto stats = http("GET", "/stats?format=json&topic=t");
+    EXPECT_NE(stats.body.find("e#ephemeral"), std::string::npos);
+  }
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    gone = http("GET", "/stats?format=json&topic=t").body.find("e#ephemeral") == std::string::npos;
+    if (!gone) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(gone);
+}
+
+TEST_P(QueuedConformance, HttpApiAnswersAsNsqd) {
+  HttpReply ping = http("GET", "/ping");
+  EXPECT_EQ(ping.status, 200);
+  EXPECT_EQ(ping.body, "OK");
+  HttpReply pub = http("POST", "/pub?topic=h", "one");
+  EXPECT_EQ(pub.status, 200);
+  EXPECT_EQ(pub.body, "OK");
+  EXPECT_EQ(pub.header("X-Nsq-Content-Type"), "nsq; version=1.0");
+  EXPECT_EQ(http("POST", "/pub?topic=bad!", "x").body, R"({"message":"INVALID_TOPIC"})");
+  EXPECT_EQ(http("POST", "/pub", "x").body, R"({"message":"MISSING_ARG_TOPIC"})");
+  EXPECT_EQ(http("POST", "/pub?topic=h", "").body, R"({"message":"MSG_EMPTY"})");
+  EXPECT_EQ(http("POST", "/pub?topic=h&defer=-1", "x").body, R"({"message":"INVALID_DEFER"})");
+  HttpReply mpub = http("POST", "/mpub?topic=h", "two\nthree\n\nfour");
+  EXPECT_EQ(mpub.body, "OK");
+  std::string binary = be32(2) + be32(4) + "five" + be32(3) + "six";
+  EXPECT_EQ(http("POST", "/mpub?topic=h&binary=true", binary).body, "OK");
+  HttpReply bad_binary = http("POST", "/mpub?topic=h&binary=true", be32(0));
+  EXPECT_EQ(bad_binary.status, 413);
+  EXPECT_EQ(bad_binary.body, R"({"message":"BAD_BODY"})");
+  HttpReply stats = http("GET", "/stats?format=json&topic=h");
+  EXPECT_NE(stats.body.find(R"("topic_name":"h","channels":[],"depth":6,"backend_depth":0,)"
+                            R"("message_count":6,)"),
+            std::string::npos)
+      << stats.body;
+  EXPECT_EQ(http("POST", "/topic/delete?topic=nope").body, R"({"message":"TOPIC_NOT_FOUND"})");
+  EXPECT_EQ(http("POST", "/topic/create?topic=bad!").body, R"({"message":"INVALID_TOPIC"})");
+  HttpReply created = http("POST", "/topic/create?topic=made");
+  EXPECT_EQ(created.status, 200);
+  EXPECT_EQ(created.body, "");
+  EXPECT_EQ(http("POST", "/channel/create?topic=made&channel=bad!").body,
+            R"({"message":"INVALID_ARG_CHANNEL"})");
+  EXPECT_EQ(http("POST", "/channel/delete?topic=made&channel=none").body,
+            R"({"message":"CHANNEL_NOT_FOUND"})");
+  EXPECT_EQ(http("POST", "/channel/create?topic=made&channel=c").status, 200);
+  EXPECT_EQ(http("POST", "/channel/pause?topic=made&channel=c").status, 200);
+  EXPECT_NE(http("GET", "/stats?format=json&topic=made").body.find(R"("paused":true)"),
+            std::string::npos);
+  HttpReply missing = http("GET", "/nope");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(missing.body, R"({"message":"NOT_FOUND"})");
+  HttpReply method = http("GET", "/pub");
+  EXPECT_EQ(method.status, 405);
+  EXPECT_EQ(method.body, R"({"message":"METHOD_NOT_ALLOWED"})");
+  EXPECT_EQ(http("GET", "/config/nsqlookupd_tcp_addresses").body, "[]");
+  EXPECT_EQ(http("GET", "/config/nope").body, R"({"message":"INVALID_OPTION"})");
+  HttpReply info = http("GET", "/info");
+  EXPECT_EQ(info.body.rfind(R"({"version":"1.3.0","broadcast_address":)", 0), 0u) << info.body;
+}
+
+TEST_P(QueuedConformance, MessagesOnDiskSurviveKill9) {
+  // --mem-queue-size=0 sends every message to the disk queue, in queued as in nsqd. queued
+  // writes each record to the file as it is put (a kill -9 cannot lose it; fsync is for power
+  // loss); nsqd buffers its writes in the process until a sync, so a kill -9 loses what came
+  // since the last one (here: all 500 of them) unless it syncs every write.
+  if (GetParam() == "nsqd") {
+    start({"--mem-queue-size=0", "--sync-every=1"});
+  } else {
+    start({"--mem-queue-size=0"});
+  }
+  {
+    auto consumer = connect();
+    consumer->subscribe("d", "c", 0);  // the channel exists: messages go to its queue
+  }
+  auto producer = connect();
+  std::string mpub = be32(500);
+  for (int i = 0; i < 500; ++i) {
+    std::string body = "m" + std::to_string(i);
+    mpub += be32(static_cast<uint32_t>(body.size())) + body;
+  }
+  producer->withBody("MPUB d", mpub);
+  ASSERT_EQ(producer->read().data, "OK");
+  producer.reset();
+  ASSERT_TRUE(daemon_->restart(/*kill=*/true).isOk());
+  auto consumer = connect();
+  consumer->subscribe("d", "c", 100);
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000 && seen.size() < 500; ++i) {
+    Msg msg = consumer->message(3s);
+    if (msg.id.empty()) break;
+    seen.insert(msg.body);
+    consumer->command("FIN " + msg.id);
+  }
+  EXPECT_EQ(seen.size(), 500u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Daemons, QueuedConformance, ::testing::Values("queued", "nsqd"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace push::testing
