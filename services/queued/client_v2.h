@@ -4,9 +4,11 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/net/conn_id.h"
 #include "common/queue/channel.h"
+#include "common/queue/codec/codec_chain.h"
 
 namespace push::net {
 class TcpConnection;
@@ -54,6 +56,30 @@ struct ClientV2 final : queue::ChannelClient {
   queue::Channel* channel = nullptr;
   std::string topic_name;
   std::string channel_name;
+
+  // TLS and compression once negotiated (IDENTIFY): bytes from the peer are decoded into
+  // plain_in and commands parsed from there; output collects in plain_out and is encoded once
+  // per loop turn, just before the connection's coalesced write.
+  std::unique_ptr<queue::CodecChain> codec;
+  std::string plain_in;
+  std::string plain_out;
+  bool encode_scheduled = false;
+  bool upgraded_now = false;  // the codec was installed by the command just executed
+
+  // AUTH: what the auth server allowed, until auth_expires_ms (then asked again).
+  struct Authorization {
+    std::string topic_pattern;
+    std::vector<std::string> channel_patterns;
+    bool publish = false;
+    bool subscribe = false;
+  };
+  bool authed = false;
+  std::string auth_secret;
+  std::string auth_identity;
+  std::string auth_identity_url;
+  std::vector<Authorization> authorizations;
+  int64_t auth_expires_ms = 0;
+  bool waiting_for_auth = false;  // input is held until the auth server answers
 
   uint64_t message_count = 0;
   uint64_t finish_count = 0;

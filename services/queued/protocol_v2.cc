@@ -13,6 +13,9 @@
 #include "common/net/inet_address.h"
 #include "common/net/tcp_server.h"
 #include "common/queue/channel.h"
+#include "common/queue/codec/deflate_codec.h"
+#include "common/queue/codec/snappy_codec.h"
+#include "common/queue/codec/tls_codec.h"
 #include "common/queue/queue_engine.h"
 #include "common/queue/topic.h"
 #include "services/queued/go_format.h"
@@ -146,6 +149,18 @@ ProtocolV2::~ProtocolV2() {
 }
 
 Status ProtocolV2::listen(const std::string& address) {
+  if (!options_.tls_cert.empty()) {
+    queue::TlsOptions tls;
+    tls.cert_file = options_.tls_cert;
+    tls.key_file = options_.tls_key;
+    tls.root_ca_file = options_.tls_root_ca_file;
+    tls.verify_peer = options_.tls_client_auth_policy == "require-verify";
+    tls.min_version = options_.tls_min_version;
+    ASSIGN_OR_RETURN(tls_context_, queue::TlsContext::createServer(tls));
+    LOG_INFO(
+        Queue, "TLS on (certificate {}, client certificates {})", options_.tls_cert,
+        options_.tls_client_auth_policy.empty() ? "not asked" : options_.tls_client_auth_policy);
+  }
   net::TcpServer::Options server_options;
   server_options.address = address;
   ASSIGN_OR_RETURN(server_,
@@ -187,20 +202,55 @@ size_t ProtocolV2::onData(net::TcpConnection& conn, const char* data, size_t len
     client.magic_seen = true;
     used = 4;
   }
-  while (used < len && !client.closing && client.conn != nullptr) {
+  if (!client.codec) {
+    used += runCommands(client, in.substr(used));
+    if (!client.codec || client.closing) return client.closing ? len : used;
+    // IDENTIFY switched the stream to TLS or compression: what follows is encoded.
+  }
+  decodeInput(client, in.substr(used));
+  return len;
+}
+
+void ProtocolV2::decodeInput(ClientV2& client, std::string_view raw) {
+  if (!raw.empty()) {
+    std::string to_peer;
+    Status status = client.codec->decode(raw, &client.plain_in, &to_peer);
+    if (!to_peer.empty() && client.conn != nullptr) client.conn->send(to_peer);
+    if (!status.isOk()) {
+      LOG_INFO(Queue, "client {}: {}", client.remote_address, status.toString());
+      closeClient(client);
+      return;
+    }
+    if (client.plain_in.size() > limits_.max_input) {
+      LOG_WARN(Queue, "client {}: over {} bytes of unparsed input, closing", client.remote_address,
+               limits_.max_input);
+      closeClient(client);
+      return;
+    }
+  }
+  size_t used = runCommands(client, client.plain_in);
+  client.plain_in.erase(0, used);
+}
+
+size_t ProtocolV2::runCommands(ClientV2& client, std::string_view in) {
+  size_t used = 0;
+  client.upgraded_now = false;
+  while (used < in.size() && !client.closing && client.conn != nullptr &&
+         !client.waiting_for_auth) {
     size_t consumed = 0;
     Outcome outcome = execute(client, in.substr(used), &consumed);
     if (!outcome.error.empty()) {
       if (outcome.fatal) {
         fail(client, outcome.error);
-        return len;
+        return in.size();
       }
       sendFrame(client, wire::FrameType::Error, outcome.error);
     }
     if (consumed == 0) break;
     used += consumed;
+    if (client.upgraded_now) break;
   }
-  return client.closing ? len : used;
+  return client.closing ? in.size() : used;
 }
 
 ProtocolV2::Outcome ProtocolV2::execute(ClientV2& client, std::string_view in, size_t* consumed) {
@@ -222,7 +272,9 @@ ProtocolV2::Outcome ProtocolV2::execute(ClientV2& client, std::string_view in, s
   size_t body_used = 0;
   Outcome outcome;
   std::string_view name = line.name;
-  if (name == "IDENTIFY") {
+  if (options_.tls_required != 0 && !client.tls && name != "IDENTIFY") {
+    outcome = Outcome::fail("E_INVALID cannot " + str(name) + " in current state (TLS required)");
+  } else if (name == "IDENTIFY") {
     outcome = identify(client, line, rest, &body_used);
   } else if (name == "FIN") {
     outcome = fin(client, line);
@@ -329,10 +381,15 @@ ProtocolV2::Outcome ProtocolV2::identify(ClientV2& client, const CommandLine& li
     return Outcome::fail("E_BAD_BODY IDENTIFY msg timeout (" + std::to_string(msg_timeout) +
                          ") is invalid");
   }
-  // TLS and compression are not negotiated yet: answered false, as an nsqd started without a
-  // certificate and with --deflate=false --snappy=false would (services/queued/README.md).
-  const bool deflate = false;
-  const bool snappy = false;
+  // A second IDENTIFY after an upgrade negotiates nothing new.
+  const bool tls = request.feature_negotiation && request.tls_v1 && tls_context_ && !client.codec;
+  const bool deflate =
+      request.feature_negotiation && request.deflate && options_.deflate && !client.codec;
+  const bool snappy =
+      request.feature_negotiation && request.snappy && options_.snappy && !client.codec;
+  if (deflate && snappy) {
+    return Outcome::fail("E_IDENTIFY_FAILED cannot enable both deflate and snappy compression");
+  }
   int64_t deflate_level = request.deflate_level <= 0 ? 6 : request.deflate_level;
   deflate_level = std::min<int64_t>(deflate_level, options_.max_deflate_level);
 
@@ -361,7 +418,7 @@ ProtocolV2::Outcome ProtocolV2::identify(ClientV2& client, const CommandLine& li
       .key("msg_timeout")
       .int64(msg_timeout)
       .key("tls_v1")
-      .boolean(false)
+      .boolean(tls)
       .key("deflate")
       .boolean(deflate)
       .key("deflate_level")
@@ -380,6 +437,27 @@ ProtocolV2::Outcome ProtocolV2::identify(ClientV2& client, const CommandLine& li
       .int64(buffer_timeout)
       .endObject();
   respond(client, json.str());
+  // nsqd's order: the answer in clear, then TLS and an "OK" over it, then compression and an
+  // "OK" compressed. Each OK is encoded before the next layer goes on.
+  if (tls) {
+    client.codec = queue::CodecChain::create(queue::TlsCodec::create(tls_context_), nullptr);
+    client.tls = true;
+    client.upgraded_now = true;
+    respond(client, "OK");
+    flushEncoded(client);
+  }
+  if (deflate || snappy) {
+    std::unique_ptr<queue::StreamCodec> compression =
+        deflate ? queue::DeflateCodec::create(client.deflate_level) : queue::SnappyCodec::create();
+    if (client.codec) {
+      client.codec->setInner(std::move(compression));
+    } else {
+      client.codec = queue::CodecChain::create(nullptr, std::move(compression));
+    }
+    client.upgraded_now = true;
+    respond(client, "OK");
+    flushEncoded(client);
+  }
   return Outcome::ok();
 }
 
@@ -664,10 +742,42 @@ ProtocolV2::Outcome ProtocolV2::mpub(ClientV2& client, const CommandLine& line,
   return Outcome::ok();
 }
 
+char* ProtocolV2::reserveOutput(ClientV2& client, size_t size) {
+  if (client.conn == nullptr) return nullptr;
+  if (!client.codec) return client.conn->prepareSend(size);
+  size_t at = client.plain_out.size();
+  client.plain_out.resize(at + size);
+  if (!client.encode_scheduled) {
+    client.encode_scheduled = true;
+    net::ConnId id = client.conn_id;
+    loop_.runBeforePoll([this, id] {
+      auto found = clients_.find(id);
+      if (found != clients_.end()) flushEncoded(*found->second);
+    });
+  }
+  return client.plain_out.data() + at;
+}
+
+void ProtocolV2::commitOutput(ClientV2& client, size_t size) {
+  if (!client.codec) client.conn->commitSend(size);
+}
+
+void ProtocolV2::flushEncoded(ClientV2& client) {
+  client.encode_scheduled = false;
+  if (client.plain_out.empty() || client.conn == nullptr || !client.codec) return;
+  std::string to_peer;
+  Status status = client.codec->encode(client.plain_out, &to_peer);
+  client.plain_out.clear();
+  if (!to_peer.empty()) client.conn->send(to_peer);
+  if (!status.isOk()) {
+    LOG_INFO(Queue, "client {}: {}", client.remote_address, status.toString());
+    client.conn->close();
+  }
+}
+
 void ProtocolV2::writeMessage(ClientV2& client, const queue::Message& message) {
-  if (client.conn == nullptr) return;
   size_t data_size = wire::kMessageHeaderSize + message.body.size();
-  char* out = client.conn->prepareSend(wire::kFrameHeaderSize + data_size);
+  char* out = reserveOutput(client, wire::kFrameHeaderSize + data_size);
   if (out == nullptr) return;  // closing (slow peer): the message times out and is requeued
   wire::writeFrameHeader(out, wire::FrameType::Message, data_size);
   wire::writeMessageHeader(out + wire::kFrameHeaderSize, message.timestamp_ns, message.attempts,
@@ -676,17 +786,16 @@ void ProtocolV2::writeMessage(ClientV2& client, const queue::Message& message) {
   if (!body.empty()) {
     std::memcpy(out + wire::kFrameHeaderSize + wire::kMessageHeaderSize, body.data(), body.size());
   }
-  client.conn->commitSend(wire::kFrameHeaderSize + data_size);
+  commitOutput(client, wire::kFrameHeaderSize + data_size);
   ++client.message_count;
 }
 
 void ProtocolV2::sendFrame(ClientV2& client, wire::FrameType type, std::string_view data) {
-  if (client.conn == nullptr) return;
-  char* out = client.conn->prepareSend(wire::kFrameHeaderSize + data.size());
+  char* out = reserveOutput(client, wire::kFrameHeaderSize + data.size());
   if (out == nullptr) return;
   wire::writeFrameHeader(out, type, data.size());
   if (!data.empty()) std::memcpy(out + wire::kFrameHeaderSize, data.data(), data.size());
-  client.conn->commitSend(wire::kFrameHeaderSize + data.size());
+  commitOutput(client, wire::kFrameHeaderSize + data.size());
 }
 
 void ProtocolV2::respond(ClientV2& client, std::string_view data) {
@@ -700,6 +809,7 @@ void ProtocolV2::fail(ClientV2& client, const std::string& error) {
 
 void ProtocolV2::closeClient(ClientV2& client) {
   if (client.closing || client.conn == nullptr) return;
+  if (client.codec) flushEncoded(client);  // the last frame (an error) goes out encoded
   client.closing = true;
   client.closing_since_ms = loop_.nowMs();
   forget(client);

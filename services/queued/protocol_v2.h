@@ -21,7 +21,8 @@ class InetAddress;
 
 namespace push::queue {
 class QueueEngine;
-}
+class TlsContext;
+}  // namespace push::queue
 
 namespace push::queued {
 
@@ -95,6 +96,14 @@ class ProtocolV2 final : public net::TcpConnection::Handler {
   Outcome messageCommand(ClientV2& client, const queue::wire::CommandLine& line, const char* name,
                          size_t min_params, uint64_t* id);
 
+  // Input: commands from raw bytes (no codec) or from the decoded plain_in. Returns bytes used.
+  size_t runCommands(ClientV2& client, std::string_view in);
+  void decodeInput(ClientV2& client, std::string_view raw);
+  // Output: room for `size` bytes on the connection, or in plain_out when a codec is on (then
+  // encoded once per loop turn by flushEncoded). nullptr when the connection cannot take more.
+  char* reserveOutput(ClientV2& client, size_t size);
+  void commitOutput(ClientV2& client, size_t size);
+  void flushEncoded(ClientV2& client);
   void respond(ClientV2& client, std::string_view data);
   void sendFrame(ClientV2& client, queue::wire::FrameType type, std::string_view data);
   void fail(ClientV2& client, const std::string& error);
@@ -104,6 +113,7 @@ class ProtocolV2 final : public net::TcpConnection::Handler {
   queue::QueueEngine& engine_;
   const QueuedOptions& options_;
   net::TcpServerPtr server_;
+  std::shared_ptr<queue::TlsContext> tls_context_;  // set when --tls-cert is given
   net::TcpConnection::Limits limits_;
   std::unordered_map<net::ConnId, std::unique_ptr<ClientV2>> clients_;
   net::ConnId next_conn_id_ = 1;

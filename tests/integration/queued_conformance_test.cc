@@ -18,8 +18,13 @@
 
 #include <gtest/gtest.h>
 
+#include "common/queue/codec/codec_chain.h"
+#include "common/queue/codec/deflate_codec.h"
+#include "common/queue/codec/snappy_codec.h"
+#include "common/queue/codec/tls_codec.h"
 #include "tests/support/http_client.h"
 #include "tests/support/nsq_daemon.h"
+#include "tests/unit/queue/codec/tls_test_util.h"
 
 namespace push::testing {
 namespace {
@@ -64,7 +69,13 @@ class Raw {
   ~Raw() { ::close(fd_); }
   bool connected() const { return connected_; }
 
-  void send(const std::string& bytes) {
+  void send(const std::string& plain) {
+    if (!codec_) return sendRaw(plain);
+    std::string wire;
+    EXPECT_TRUE(codec_->encode(plain, &wire).isOk());
+    sendRaw(wire);
+  }
+  void sendRaw(const std::string& bytes) {
     size_t sent = 0;
     while (sent < bytes.size()) {
       ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
@@ -100,7 +111,7 @@ class Raw {
       char buffer[65536];
       ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
       if (n <= 0) return Frame{};
-      in_.append(buffer, static_cast<size_t>(n));
+      receive(std::string_view(buffer, static_cast<size_t>(n)));
     }
   }
   // True when the peer closed the connection within `timeout` (frames before it are dropped).
@@ -126,6 +137,26 @@ class Raw {
     msg.body = frame.data.substr(26);
     return msg;
   }
+  // From now on bytes both ways go through `codec` (TLS or compression negotiated by
+  // IDENTIFY). Bytes already received after the last whole frame are decoded by it too.
+  void setCodec(std::unique_ptr<queue::StreamCodec> codec) {
+    codec_ = std::move(codec);
+    std::string pending;
+    pending.swap(in_);
+    if (!pending.empty()) receive(pending);
+  }
+  void startTls(std::shared_ptr<queue::TlsContext> context) {
+    auto tls = queue::TlsCodec::create(std::move(context));
+    std::string hello;
+    EXPECT_TRUE(tls->start(&hello).isOk());
+    std::unique_ptr<queue::StreamCodec> codec = std::move(tls);
+    std::string pending;
+    pending.swap(in_);
+    codec_ = std::move(codec);
+    sendRaw(hello);
+    if (!pending.empty()) receive(pending);
+  }
+
   // IDENTIFY with `json`, SUB, RDY: a consumer.
   void subscribe(const std::string& topic, const std::string& channel, int rdy,
                  const std::string& identify = "") {
@@ -139,9 +170,21 @@ class Raw {
   }
 
  private:
+  void receive(std::string_view raw) {
+    if (!codec_) {
+      in_.append(raw);
+      return;
+    }
+    std::string to_peer;
+    Status status = codec_->decode(raw, &in_, &to_peer);
+    EXPECT_TRUE(status.isOk()) << status.toString();
+    if (!to_peer.empty()) sendRaw(to_peer);
+  }
+
   int fd_ = -1;
   bool connected_ = false;
-  std::string in_;
+  std::string in_;  // decoded bytes not yet framed
+  std::unique_ptr<queue::StreamCodec> codec_;
 };
 
 class QueuedConformance : public ::testing::TestWithParam<std::string> {
@@ -580,6 +623,71 @@ TEST_P(QueuedConformance, MessagesOnDiskSurviveKill9) {
     consumer->command("FIN " + msg.id);
   }
   EXPECT_EQ(seen.size(), 500u);
+}
+
+// Compression and TLS: negotiated by IDENTIFY, then both directions are encoded, and the
+// daemon's next frame is an "OK" in the new encoding (facts: nsqd's upgrade sequence).
+void expectCompressedSession(Raw& conn, const std::string& identify, const std::string& expect,
+                             std::unique_ptr<queue::StreamCodec> codec) {
+  conn.withBody("IDENTIFY", identify);
+  Frame answer = conn.read();
+  ASSERT_EQ(answer.type, kResponse);
+  EXPECT_NE(answer.data.find(expect), std::string::npos) << answer.data;
+  conn.setCodec(std::move(codec));
+  EXPECT_EQ(conn.read().data, "OK");
+  conn.withBody("PUB z", "compressed hello");
+  EXPECT_EQ(conn.read().data, "OK");
+  conn.command("SUB z c");
+  EXPECT_EQ(conn.read().data, "OK");
+  conn.command("RDY 1");
+  Msg msg = conn.message();
+  EXPECT_EQ(msg.body, "compressed hello");
+  conn.command("FIN " + msg.id);
+  conn.command("FIN " + msg.id);  // a soft error, compressed too
+  EXPECT_EQ(conn.read().data, "E_FIN_FAILED FIN " + msg.id + " failed ID not in flight");
+}
+
+TEST_P(QueuedConformance, DeflateSession) {
+  auto conn = connect();
+  expectCompressedSession(*conn, R"({"feature_negotiation":true,"deflate":true,"deflate_level":3})",
+                          R"("deflate":true,"deflate_level":3,)", queue::DeflateCodec::create(3));
+}
+
+TEST_P(QueuedConformance, SnappySession) {
+  auto conn = connect();
+  expectCompressedSession(*conn, R"({"feature_negotiation":true,"snappy":true})",
+                          R"("snappy":true,)", queue::SnappyCodec::create());
+}
+
+TEST_P(QueuedConformance, DeflateAndSnappyTogetherAreRefused) {
+  auto conn = connect();
+  conn->withBody("IDENTIFY", R"({"feature_negotiation":true,"snappy":true,"deflate":true})");
+  expectFatal(*conn, "E_IDENTIFY_FAILED cannot enable both deflate and snappy compression");
+}
+
+TEST_P(QueuedConformance, TlsSessionAndTlsRequired) {
+  queue::codec_test::TestPki pki;
+  start({"--tls-cert=" + pki.path("server.pem"), "--tls-key=" + pki.path("server.key"),
+         "--https-address=", "--tls-required=tcp-https"});
+  auto context = queue::TlsContext::createClient(pki.clientOptions());
+  ASSERT_TRUE(context.isOk()) << context.status().toString();
+
+  auto plain = connect();
+  plain->withBody("PUB t", "x");
+  expectFatal(*plain, "E_INVALID cannot PUB in current state (TLS required)");
+
+  auto conn = connect();
+  conn->withBody("IDENTIFY", R"({"feature_negotiation":true,"tls_v1":true})");
+  Frame answer = conn->read();
+  EXPECT_NE(answer.data.find(R"("tls_v1":true)"), std::string::npos) << answer.data;
+  conn->startTls(*context);
+  EXPECT_EQ(conn->read().data, "OK");
+  conn->withBody("PUB t", "secret");
+  EXPECT_EQ(conn->read().data, "OK");
+  conn->command("SUB t c");
+  EXPECT_EQ(conn->read().data, "OK");
+  conn->command("RDY 1");
+  EXPECT_EQ(conn->message().body, "secret");
 }
 
 INSTANTIATE_TEST_SUITE_P(Daemons, QueuedConformance, ::testing::Values("queued", "nsqd"),
