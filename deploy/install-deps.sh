@@ -28,23 +28,36 @@ for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 
+export DEBIAN_FRONTEND=noninteractive
+apt_updated=0
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps.sh: all ${#packages[@]} packages present"
-  exit 0
+else
+  echo "install-deps.sh: installing ${missing[*]}"
+  apt-get update -q
+  apt_updated=1
+  # Do not let the packaged servers start system-wide instances: tests and the local cluster start
+  # their own on free ports. policy-rc.d exit 101 = "action forbidden" for invoke-rc.d.
+  policy=/usr/sbin/policy-rc.d
+  created_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod +x "$policy"
+    created_policy=1
+  fi
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+  [ "$created_policy" -eq 1 ] && rm -f "$policy"
+  echo "install-deps.sh: done"
 fi
 
-echo "install-deps.sh: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
-# Do not let the packaged servers start system-wide instances: tests and the local cluster start
-# their own on free ports. policy-rc.d exit 101 = "action forbidden" for invoke-rc.d.
-policy=/usr/sbin/policy-rc.d
-created_policy=0
-if [ ! -e "$policy" ]; then
-  printf '#!/bin/sh\nexit 101\n' >"$policy"
-  chmod +x "$policy"
-  created_policy=1
+# node and npm, for tests/interop (the npm client nsqjs). Any node >= 12 with its npm will do, so
+# Debian's packages are installed only when a command is missing: a node from elsewhere (such as
+# nodesource's nodejs, which bundles npm) conflicts with Debian's npm package.
+node_missing=()
+command -v node >/dev/null 2>&1 || node_missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || node_missing+=(npm)
+if [ ${#node_missing[@]} -gt 0 ]; then
+  echo "install-deps.sh: installing ${node_missing[*]}"
+  [ "$apt_updated" -eq 1 ] || apt-get update -q
+  apt-get install -y -q --no-install-recommends "${node_missing[@]}"
 fi
-apt-get install -y -q --no-install-recommends "${missing[@]}"
-[ "$created_policy" -eq 1 ] && rm -f "$policy"
-echo "install-deps.sh: done"
