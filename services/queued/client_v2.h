@@ -16,6 +16,8 @@ class TcpConnection;
 
 namespace push::queued {
 
+struct AuthGrant;
+
 // One client of the TCP protocol V2: what it told us in IDENTIFY, its state, its subscription
 // and its counters (for /stats). Owned by ProtocolV2 (by connection id); the channel holds it
 // as a ChannelClient while subscribed.
@@ -66,18 +68,9 @@ struct ClientV2 final : queue::ChannelClient {
   bool encode_scheduled = false;
   bool upgraded_now = false;  // the codec was installed by the command just executed
 
-  // AUTH: what the auth server allowed, until auth_expires_ms (then asked again).
-  struct Authorization {
-    std::string topic_pattern;
-    std::vector<std::string> channel_patterns;
-    bool publish = false;
-    bool subscribe = false;
-  };
-  bool authed = false;
-  std::string auth_secret;
-  std::string auth_identity;
-  std::string auth_identity_url;
-  std::vector<Authorization> authorizations;
+  // AUTH: what the auth server granted, until auth_expires_ms (then it is asked again).
+  std::string auth_secret;  // empty: no AUTH yet
+  std::shared_ptr<const AuthGrant> auth_grant;
   int64_t auth_expires_ms = 0;
   bool waiting_for_auth = false;  // input is held until the auth server answers
 

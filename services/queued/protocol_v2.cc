@@ -18,6 +18,7 @@
 #include "common/queue/codec/tls_codec.h"
 #include "common/queue/queue_engine.h"
 #include "common/queue/topic.h"
+#include "services/queued/auth_server.h"
 #include "services/queued/go_format.h"
 
 namespace push::queued {
@@ -142,6 +143,10 @@ ProtocolV2::ProtocolV2(net::EventLoop& loop, queue::QueueEngine& engine,
   size_t largest_body = std::max<size_t>(options.max_body_size, options.queue.max_msg_size);
   limits_.max_input = static_cast<uint32_t>(largest_body + kMaxLine + 64);
   limits_.hard_limit = std::max<uint32_t>(limits_.hard_limit, limits_.max_input * 2);
+  if (!options.auth_http_addresses.empty()) {
+    auth_server_ = std::make_unique<AuthServer>(loop, options.auth_http_addresses,
+                                                options.http_client_request_timeout_ms);
+  }
 }
 
 ProtocolV2::~ProtocolV2() {
@@ -293,7 +298,7 @@ ProtocolV2::Outcome ProtocolV2::execute(ClientV2& client, std::string_view in, s
   } else if (name == "TOUCH") {
     outcome = touch(client, line);
   } else if (name == "SUB") {
-    outcome = sub(client, line);
+    outcome = sub(client, line, &body_used);
   } else if (name == "CLS") {
     outcome = cls(client);
   } else if (name == "AUTH") {
@@ -478,12 +483,80 @@ ProtocolV2::Outcome ProtocolV2::auth(ClientV2& client, const CommandLine& line,
         bodyError("E_BAD_BODY", "AUTH", status, body.size, options_.max_body_size, "body"));
   }
   *consumed = body.consumed;
-  // TODO(queued, issue 14): --auth-http-address. Until then queued refuses to start with it,
-  // so AUTH answers as nsqd without an auth server does.
-  return Outcome::fail("E_AUTH_DISABLED AUTH disabled");
+  if (!client.auth_secret.empty()) return Outcome::fail("E_INVALID AUTH already set");
+  if (!auth_server_) return Outcome::fail("E_AUTH_DISABLED AUTH disabled");
+  client.auth_secret = std::string(body.data);
+  askAuthServer(client, /*first=*/true);
+  return Outcome::ok();
 }
 
-ProtocolV2::Outcome ProtocolV2::sub(ClientV2& client, const CommandLine& line) {
+void ProtocolV2::askAuthServer(ClientV2& client, bool first) {
+  client.waiting_for_auth = true;
+  if (!client.codec && client.conn != nullptr) client.conn->stopReading();
+  std::string ip = client.conn != nullptr ? client.conn->peerAddress().host() : "";
+  net::ConnId id = client.conn_id;
+  auth_server_->query(client.auth_secret, ip, client.tls,
+                      [this, id, first](Result<AuthGrant> grant) {
+                        if (grant.status().code() == Code::CANCELLED) return;
+                        auto found = clients_.find(id);
+                        if (found == clients_.end() || found->second->conn == nullptr) return;
+                        ClientV2& owner = *found->second;
+                        owner.waiting_for_auth = false;
+                        if (!grant.isOk()) {
+                          fail(owner, grant.status().code() == Code::NOT_FOUND
+                                          ? "E_UNAUTHORIZED AUTH no authorizations found"
+                                          : "E_AUTH_FAILED AUTH failed");
+                          return;
+                        }
+                        auto shared = std::make_shared<const AuthGrant>(std::move(grant).value());
+                        owner.auth_expires_ms = loop_.nowMs() + shared->ttl_s * 1000;
+                        owner.auth_grant = shared;
+                        if (first) {
+                          JsonWriter json;
+                          json.beginObject()
+                              .key("identity")
+                              .string(shared->identity)
+                              .key("identity_url")
+                              .string(shared->identity_url)
+                              .key("permission_count")
+                              .uint64(shared->authorizations.size())
+                              .endObject();
+                          respond(owner, json.str());
+                        }
+                        resumeInput(owner);
+                      });
+}
+
+void ProtocolV2::resumeInput(ClientV2& client) {
+  if (client.conn == nullptr || client.closing) return;
+  if (client.codec) {
+    decodeInput(client, {});
+  } else {
+    client.conn->startReading();
+  }
+}
+
+ProtocolV2::AuthCheck ProtocolV2::checkAuth(ClientV2& client, const char* command,
+                                            std::string_view topic, std::string_view channel,
+                                            Outcome* denied) {
+  if (!auth_server_) return AuthCheck::Allowed;
+  if (!client.auth_grant) {
+    *denied = Outcome::fail(std::string("E_AUTH_FIRST AUTH required before ") + command);
+    return AuthCheck::Denied;
+  }
+  if (loop_.nowMs() >= client.auth_expires_ms) {
+    askAuthServer(client, /*first=*/false);
+    return AuthCheck::Pending;
+  }
+  if (!client.auth_grant->allows(std::string(topic), std::string(channel))) {
+    *denied = Outcome::fail(std::string("E_UNAUTHORIZED AUTH failed for ") + command + " on " +
+                            goQuote(topic) + " " + goQuote(channel));
+    return AuthCheck::Denied;
+  }
+  return AuthCheck::Allowed;
+}
+
+ProtocolV2::Outcome ProtocolV2::sub(ClientV2& client, const CommandLine& line, size_t* consumed) {
   if (client.state != ClientV2::State::Init) {
     return Outcome::fail("E_INVALID cannot SUB in current state");
   }
@@ -499,6 +572,16 @@ ProtocolV2::Outcome ProtocolV2::sub(ClientV2& client, const CommandLine& line) {
   if (!wire::isValidName(channel_name)) {
     return Outcome::fail("E_BAD_CHANNEL SUB channel name " + goQuote(channel_name) +
                          " is not valid");
+  }
+  Outcome denied;
+  switch (checkAuth(client, "SUB", topic_name, channel_name, &denied)) {
+    case AuthCheck::Allowed:
+      break;
+    case AuthCheck::Pending:
+      *consumed = kWaitForBody;
+      return Outcome::ok();
+    case AuthCheck::Denied:
+      return denied;
   }
   Result<queue::Topic*> topic = engine_.getOrCreateTopic(str(topic_name));
   if (!topic.isOk()) return Outcome::fail("E_SUB_FAILED SUB failed " + topic.status().message());
@@ -637,6 +720,16 @@ ProtocolV2::Outcome ProtocolV2::pub(ClientV2& client, const CommandLine& line,
     return Outcome::fail(bodyError("E_BAD_MESSAGE", "PUB", status, body.size,
                                    options_.queue.max_msg_size, "message body"));
   }
+  Outcome denied;
+  switch (checkAuth(client, "PUB", topic_name, "", &denied)) {
+    case AuthCheck::Allowed:
+      break;
+    case AuthCheck::Pending:
+      *consumed = kWaitForBody;
+      return Outcome::ok();
+    case AuthCheck::Denied:
+      return denied;
+  }
   *consumed = body.consumed;
   Result<queue::Topic*> topic = engine_.getOrCreateTopic(str(topic_name));
   if (!topic.isOk()) return Outcome::fail("E_PUB_FAILED PUB failed " + topic.status().message());
@@ -673,6 +766,16 @@ ProtocolV2::Outcome ProtocolV2::dpub(ClientV2& client, const CommandLine& line,
     return Outcome::fail(bodyError("E_BAD_MESSAGE", "DPUB", status, body.size,
                                    options_.queue.max_msg_size, "message body"));
   }
+  Outcome denied;
+  switch (checkAuth(client, "DPUB", topic_name, "", &denied)) {
+    case AuthCheck::Allowed:
+      break;
+    case AuthCheck::Pending:
+      *consumed = kWaitForBody;
+      return Outcome::ok();
+    case AuthCheck::Denied:
+      return denied;
+  }
   *consumed = body.consumed;
   Result<queue::Topic*> topic = engine_.getOrCreateTopic(str(topic_name));
   if (!topic.isOk()) return Outcome::fail("E_DPUB_FAILED DPUB failed " + topic.status().message());
@@ -696,6 +799,16 @@ ProtocolV2::Outcome ProtocolV2::mpub(ClientV2& client, const CommandLine& line,
     // The doubled code is nsqd's (its error wraps an error that already carries it).
     return Outcome::fail("E_BAD_TOPIC E_BAD_TOPIC MPUB topic name " + goQuote(topic_name) +
                          " is not valid");
+  }
+  Outcome denied;
+  switch (checkAuth(client, "MPUB", topic_name, "", &denied)) {
+    case AuthCheck::Allowed:
+      break;
+    case AuthCheck::Pending:
+      *consumed = kWaitForBody;
+      return Outcome::ok();
+    case AuthCheck::Denied:
+      return denied;
   }
   // nsqd creates the topic before it looks at the body.
   Result<queue::Topic*> topic = engine_.getOrCreateTopic(str(topic_name));

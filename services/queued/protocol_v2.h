@@ -36,6 +36,8 @@ namespace push::queued {
 //
 // Ownership: owns the listening socket and a ClientV2 per connection (keyed by ConnId);
 // connections own themselves (net::TcpConnection). The engine must outlive it. Loop-thread only.
+class AuthServer;
+
 class ProtocolV2 final : public net::TcpConnection::Handler {
  public:
   ProtocolV2(net::EventLoop& loop, queue::QueueEngine& engine, const QueuedOptions& options);
@@ -80,7 +82,7 @@ class ProtocolV2 final : public net::TcpConnection::Handler {
                    size_t* consumed);
   Outcome auth(ClientV2& client, const queue::wire::CommandLine& line, std::string_view rest,
                size_t* consumed);
-  Outcome sub(ClientV2& client, const queue::wire::CommandLine& line);
+  Outcome sub(ClientV2& client, const queue::wire::CommandLine& line, size_t* consumed);
   Outcome rdy(ClientV2& client, const queue::wire::CommandLine& line);
   Outcome fin(ClientV2& client, const queue::wire::CommandLine& line);
   Outcome req(ClientV2& client, const queue::wire::CommandLine& line);
@@ -104,6 +106,15 @@ class ProtocolV2 final : public net::TcpConnection::Handler {
   char* reserveOutput(ClientV2& client, size_t size);
   void commitOutput(ClientV2& client, size_t size);
   void flushEncoded(ClientV2& client);
+  // AUTH (--auth-http-address): Pending means the auth server is being asked again (the grant
+  // expired); the command is executed again once it answers.
+  enum class AuthCheck { Allowed, Pending, Denied };
+  AuthCheck checkAuth(ClientV2& client, const char* command, std::string_view topic,
+                      std::string_view channel, Outcome* denied);
+  // Asks the auth server about client.auth_secret; input is held meanwhile. `first`: the AUTH
+  // command itself (answered with the grant's JSON).
+  void askAuthServer(ClientV2& client, bool first);
+  void resumeInput(ClientV2& client);
   void respond(ClientV2& client, std::string_view data);
   void sendFrame(ClientV2& client, queue::wire::FrameType type, std::string_view data);
   void fail(ClientV2& client, const std::string& error);
@@ -118,6 +129,8 @@ class ProtocolV2 final : public net::TcpConnection::Handler {
   std::unordered_map<net::ConnId, std::unique_ptr<ClientV2>> clients_;
   net::ConnId next_conn_id_ = 1;
   std::vector<std::string_view> mpub_scratch_;
+  // Last: destroyed first, so its CANCELLED completions still find the clients table.
+  std::unique_ptr<AuthServer> auth_server_;
 };
 
 }  // namespace push::queued

@@ -9,8 +9,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
+#include <future>
 #include <memory>
 #include <set>
 #include <string>
@@ -18,6 +20,9 @@
 
 #include <gtest/gtest.h>
 
+#include "common/http/http_server.h"
+#include "common/http/router.h"
+#include "common/net/event_loop.h"
 #include "common/queue/codec/codec_chain.h"
 #include "common/queue/codec/deflate_codec.h"
 #include "common/queue/codec/snappy_codec.h"
@@ -688,6 +693,101 @@ TEST_P(QueuedConformance, TlsSessionAndTlsRequired) {
   EXPECT_EQ(conn->read().data, "OK");
   conn->command("RDY 1");
   EXPECT_EQ(conn->message().body, "secret");
+}
+
+// An auth server as nsqd's --auth-http-address expects, on its own loop thread: the secret
+// "good" may publish and subscribe on topics matching "at.*" (ttl 1 s), "none" has no
+// authorizations, anything else is refused with 403. Counts the queries per secret.
+class TestAuthServer {
+ public:
+  TestAuthServer() {
+    std::promise<std::string> address;
+    auto ready = address.get_future();
+    thread_ = std::thread([this, &address] {
+      net::EventLoop loop;
+      loop_ = &loop;
+      http::Router router;
+      (void)router.add(
+          "GET", "/auth", [this](http::HttpRequest& req, http::HttpResponder responder) {
+            std::string secret(req.query("secret").value_or(""));
+            ++queries_[secret == "good" ? 0 : 1];
+            if (secret == "good") {
+              responder.respond(http::HttpResponse::json(
+                  200, R"({"ttl":1,"identity":"alice","identity_url":"http://id/alice",)"
+                       R"("authorizations":[{"topic":"at.*","channels":[".*"],)"
+                       R"("permissions":["subscribe","publish"]}]})"));
+            } else if (secret == "none") {
+              responder.respond(http::HttpResponse::json(200, R"({"ttl":60,"authorizations":[]})"));
+            } else {
+              responder.respond(http::HttpResponse::json(403, R"({"message":"no"})"));
+            }
+          });
+      auto server = http::HttpServer::listen(loop, http::HttpServer::Options{}, std::move(router),
+                                             http::MiddlewareChain());
+      address.set_value(server.isOk() ? (*server)->address().toString() : "");
+      loop.run();
+      server = Status(Code::CANCELLED, "stopped");
+      (void)loop.shutdown();
+    });
+    address_ = ready.get();
+  }
+  ~TestAuthServer() {
+    loop_.load()->post([loop = loop_.load()] { loop->stop(); });
+    thread_.join();
+  }
+  const std::string& address() const { return address_; }
+  int goodQueries() const { return queries_[0]; }
+
+ private:
+  std::thread thread_;
+  std::atomic<net::EventLoop*> loop_{nullptr};
+  std::string address_;
+  std::atomic<int> queries_[2] = {0, 0};
+};
+
+TEST_P(QueuedConformance, AuthAgainstAnAuthServer) {
+  TestAuthServer auth;
+  ASSERT_FALSE(auth.address().empty());
+  start({"--auth-http-address=" + auth.address()});
+
+  auto first = connect();
+  first->withBody("PUB at1", "x");
+  expectFatal(*first, "E_AUTH_FIRST AUTH required before PUB");
+
+  auto conn = connect();
+  conn->withBody("IDENTIFY", R"({"feature_negotiation":true})");
+  EXPECT_NE(conn->read().data.find(R"("auth_required":true)"), std::string::npos);
+  conn->withBody("AUTH", "good");
+  EXPECT_EQ(conn->read().data,
+            R"({"identity":"alice","identity_url":"http://id/alice","permission_count":1})");
+  conn->withBody("PUB at1", "allowed");
+  EXPECT_EQ(conn->read().data, "OK");
+  int queries = auth.goodQueries();
+  std::this_thread::sleep_for(1100ms);  // the grant's ttl is what is tested: time must pass
+  conn->withBody("PUB at1", "after expiry");
+  EXPECT_EQ(conn->read().data, "OK");
+  EXPECT_GT(auth.goodQueries(), queries) << "an expired grant is asked for again";
+  conn->withBody("PUB other", "x");
+  expectFatal(*conn, "E_UNAUTHORIZED AUTH failed for PUB on \"other\" \"\"");
+
+  auto again = connect();
+  again->withBody("AUTH", "good");
+  EXPECT_EQ(again->read().type, kResponse);
+  again->withBody("AUTH", "good");
+  expectFatal(*again, "E_INVALID AUTH already set");
+
+  auto none = connect();
+  none->withBody("AUTH", "none");
+  expectFatal(*none, "E_UNAUTHORIZED AUTH no authorizations found");
+  auto bad = connect();
+  bad->withBody("AUTH", "wrong");
+  expectFatal(*bad, "E_AUTH_FAILED AUTH failed");
+}
+
+TEST_P(QueuedConformance, AuthWithoutAnAuthServerIsDisabled) {
+  auto conn = connect();
+  conn->withBody("AUTH", "secret");
+  expectFatal(*conn, "E_AUTH_DISABLED AUTH disabled");
 }
 
 INSTANTIATE_TEST_SUITE_P(Daemons, QueuedConformance, ::testing::Values("queued", "nsqd"),
