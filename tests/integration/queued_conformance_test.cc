@@ -630,6 +630,28 @@ TEST_P(QueuedConformance, MessagesOnDiskSurviveKill9) {
   EXPECT_EQ(seen.size(), 500u);
 }
 
+TEST_P(QueuedConformance, RegistersWithNsqlookupd) {
+  if (NsqDaemon::binaryFor("nsqlookupd").empty()) {
+    GTEST_SKIP() << "nsqlookupd not found (../shared/peers/nsq/nsqlookupd or NSQLOOKUPD_BIN)";
+  }
+  auto lookupd = NsqDaemon::start("nsqlookupd");
+  ASSERT_TRUE(lookupd.isOk()) << lookupd.status().toString();
+  start({"--lookupd-tcp-address=" + (*lookupd)->tcpAddress(), "--broadcast-address=127.0.0.1"});
+  auto consumer = connect();
+  consumer->subscribe("lt", "lc", 0);
+  std::string tcp_port = daemon_->tcpAddress().substr(daemon_->tcpAddress().rfind(':') + 1);
+  std::string body;
+  for (int i = 0; i < 100; ++i) {
+    auto reply = httpRequest((*lookupd)->httpAddress(), "GET", "/lookup?topic=lt");
+    if (reply.isOk() && reply->status == 200) body = reply->body;
+    if (body.find("\"tcp_port\":" + tcp_port) != std::string::npos) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_NE(body.find("\"tcp_port\":" + tcp_port), std::string::npos) << body;
+  EXPECT_NE(body.find(R"("channels":["lc"])"), std::string::npos) << body;
+  EXPECT_NE(body.find(R"("broadcast_address":"127.0.0.1")"), std::string::npos) << body;
+}
+
 // Compression and TLS: negotiated by IDENTIFY, then both directions are encoded, and the
 // daemon's next frame is an "OK" in the new encoding (facts: nsqd's upgrade sequence).
 void expectCompressedSession(Raw& conn, const std::string& identify, const std::string& expect,

@@ -49,9 +49,11 @@ std::string NsqDaemon::binaryFor(const std::string& kind) {
   if (kind == "queued") {
     candidates.push_back(binPath("push-queued"));
   } else {
-    if (const char* env = std::getenv("NSQD_BIN")) candidates.emplace_back(env);
-    candidates.emplace_back("/work/shared/peers/nsq/nsqd");
-    candidates.emplace_back(std::string(PUSH_SOURCE_DIR) + "/../shared/peers/nsq/nsqd");
+    // "nsqd" or "nsqlookupd", the real binaries (../shared/peers/nsq/).
+    std::string env_name = kind == "nsqd" ? "NSQD_BIN" : "NSQLOOKUPD_BIN";
+    if (const char* env = std::getenv(env_name.c_str())) candidates.emplace_back(env);
+    candidates.emplace_back("/work/shared/peers/nsq/" + kind);
+    candidates.emplace_back(std::string(PUSH_SOURCE_DIR) + "/../shared/peers/nsq/" + kind);
   }
   for (const std::string& path : candidates) {
     if (::access(path.c_str(), X_OK) == 0) return path;
@@ -83,8 +85,9 @@ Result<std::unique_ptr<NsqDaemon>> NsqDaemon::start(const std::string& kind,
 
 Status NsqDaemon::launch() {
   std::vector<std::string> argv = {binary_, "--tcp-address=" + tcp_address_,
-                                   "--http-address=" + http_address_, "--data-path=" + data_path_};
-  if (kind_ == "nsqd") argv.push_back("--log-level=warn");
+                                   "--http-address=" + http_address_};
+  if (kind_ != "nsqlookupd") argv.push_back("--data-path=" + data_path_);
+  if (kind_ != "queued") argv.push_back("--log-level=warn");
   argv.insert(argv.end(), extra_flags_.begin(), extra_flags_.end());
   ASSIGN_OR_RETURN(process_, Subprocess::start(argv));
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);

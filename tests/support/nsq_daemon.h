@@ -18,7 +18,8 @@ namespace push::testing {
 // accepts.
 class NsqDaemon {
  public:
-  // "queued" or "nsqd". Empty when that binary is not there (the test skips).
+  // "queued", "nsqd" or "nsqlookupd" (started with --tcp-address and --http-address only).
+  // Empty when that binary is not there (the test skips).
   static std::string binaryFor(const std::string& kind);
 
   static Result<std::unique_ptr<NsqDaemon>> start(const std::string& kind,
