@@ -446,7 +446,9 @@ TEST_P(QueuedConformance, RequeueAndDeferredPublish) {
   EXPECT_EQ(again.attempts, 2);
   consumer->command("REQ " + again.id + " 800");
   EXPECT_TRUE(consumer->read(400ms).timed_out) << "a REQ with a delay waits";
-  Msg third = consumer->message(3s);
+  // nsqd looks at a channel's deferred messages only after its 5 s channel-list refresh
+  // (see InFlightTimeoutRedeliversWithAttemptsPlusOne): allow for it.
+  Msg third = consumer->message(8s);
   EXPECT_EQ(third.attempts, 3);
   consumer->command("FIN " + third.id);
 
@@ -454,7 +456,7 @@ TEST_P(QueuedConformance, RequeueAndDeferredPublish) {
   producer->withBody("DPUB t 700", "later");
   EXPECT_EQ(producer->read().data, "OK");
   auto start = std::chrono::steady_clock::now();
-  Msg deferred = consumer->message(3s);
+  Msg deferred = consumer->message(8s);
   EXPECT_EQ(deferred.body, "later");
   EXPECT_GE(std::chrono::steady_clock::now() - start, 600ms);
   EXPECT_EQ(deferred.attempts, 1);
