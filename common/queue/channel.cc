@@ -231,7 +231,7 @@ void Channel::onTimeout(uint64_t id) {
   in_flight_.erase(it);
   --client->in_flight_;
   ++counters_.timeout_count;
-  requeueNow(std::move(message));
+  enqueue(std::move(message));  // a timeout is not a REQ: requeue_count stays (as nsqd's)
   markReady(client);
 }
 
