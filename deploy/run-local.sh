@@ -19,7 +19,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 bin=$build/bin
-for b in push-register push-room push-center push-cli; do
+for b in push-register push-room push-center push-cli push-queued; do
   [ -x "$bin/$b" ] || { echo "no $b in $bin: build first (see README.md)" >&2; exit 2; }
 done
 
@@ -120,6 +120,18 @@ echo "== 4. the client prints it (and acks it) =="
 wait "$cli" || true
 grep "^PUSH" "$run/cli.out" || { echo "no push received; client log:" >&2; cat "$run/cli.log" >&2; exit 1; }
 
+echo
+echo "== 5. the queue core: queued, an nsqd drop-in (broadcast will travel through it) =="
+mkdir -p "$run/queued-data"
+start queued TCP_ADDRESS "$bin/push-queued" --tcp-address=127.0.0.1:0 --http-address=127.0.0.1:0 \
+  --data-path="$run/queued-data"
+queued_http=$(awk '$1 == "HTTP_ADDRESS" {print $2; exit}' "$run/queued.out")
+echo "\$ curl -d 'hello queue' 'http://$queued_http/pub?topic=demo'"
+curl -s -d 'hello queue' "http://$queued_http/pub?topic=demo"
+echo
+curl -s "http://$queued_http/stats?topic=demo&include_mem=false" | grep -E "^\s+\[demo" ||
+  { echo "queued did not take the message; its log:" >&2; cat "$run/queued.log" >&2; exit 1; }
+
 if [ "$stay" -eq 1 ]; then
   cat <<MSG
 
@@ -129,6 +141,7 @@ running. Try:
   curl -H 'Authorization: Bearer $api_key' -d '{"app":"$app","users":["bob"],"payload":"hi"}' http://$center/v1/push
   curl -H 'Authorization: Bearer $api_key' http://$center/v1/apps/$app/users/bob
 WebSocket clients: ws://$room_ws/ws   Metrics: http://$center/metrics
+queued (NSQ protocol): nsq://$(awk '$1 == "TCP_ADDRESS" {print $2; exit}' "$run/queued.out")  HTTP: http://$queued_http/stats
 press Ctrl-C to stop
 MSG
   wait
