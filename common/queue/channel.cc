@@ -170,7 +170,8 @@ void Channel::removeClient(ChannelClient* client) {
   if (client->in_flight_ > 0) {
     for (auto flight = in_flight_.begin(); flight != in_flight_.end();) {
       if (flight->second.client == client) {
-        requeueNow(std::move(flight->second.message));
+        // Back in the queue at once; like a timeout, not counted as a REQ.
+        enqueue(std::move(flight->second.message));
         flight = in_flight_.erase(flight);
       } else {
         ++flight;
@@ -279,6 +280,31 @@ void Channel::closeClients() {
 
 Status Channel::removeFiles() {
   return disk_ != nullptr ? disk_->removeFiles() : Status::ok();
+}
+
+Status Channel::flushToDisk() {
+  if (disk_ == nullptr) return Status::ok();
+  std::vector<Message> pending;
+  pending.reserve(memory_.size() + in_flight_.size() + deferred_.size());
+  for (Message& message : memory_) pending.push_back(std::move(message));
+  memory_.clear();
+  for (auto& [id, flight] : in_flight_) pending.push_back(std::move(flight.message));
+  in_flight_.clear();
+  while (!deferred_.empty()) {
+    pending.push_back(deferred_.top().message);
+    deferred_.pop();
+  }
+  std::string record;
+  for (const Message& message : pending) {
+    record.clear();
+    appendEncodedMessage(message, &record);
+    Status status = disk_->put(record);
+    if (!status.isOk()) {
+      counters_.dropped_count += pending.size();
+      return status;
+    }
+  }
+  return disk_->sync();
 }
 
 Status Channel::syncDisk() {

@@ -98,6 +98,10 @@ class Channel {
   // Deletes the disk queue's files (the channel is being deleted, not just closed).
   Status removeFiles();
   Status syncDisk();
+  // A clean stop: every message in memory, in flight or deferred is written to the disk queue
+  // (after what is there already; deferred ones lose their delay), then synced. Clients must be
+  // gone (closeClients). No-op for an ephemeral channel.
+  Status flushToDisk();
 
   struct Stats {
     uint64_t depth = 0;          // memory + disk

@@ -81,7 +81,8 @@ Status parseMetadata(std::string_view text, std::vector<TopicRecord>* topics) {
         } else if (field == "paused") {
           RETURN_IF_ERROR(reader.readBool(&topic.paused));
         } else if (field == "channels") {
-          RETURN_IF_ERROR(readChannels(reader, &topic.channels));
+          // nsqd writes "channels":null for a topic without channels.
+          if (!reader.isNull()) RETURN_IF_ERROR(readChannels(reader, &topic.channels));
         } else {
           RETURN_IF_ERROR(reader.skipValue());
         }
@@ -131,6 +132,9 @@ Status QueueEngine::load() {
       loading_ = false;
       return topic.status();
     }
+    // Paused before its channels exist, so a paused topic's backlog stays with the topic (and
+    // an unpaused one is drained by the next tick to every channel, not to the first alone).
+    if (record.paused) (*topic)->pause();
     for (const ChannelRecord& channel_record : record.channels) {
       if (!wire::isValidName(channel_record.name) || wire::isEphemeralName(channel_record.name)) {
         continue;
@@ -142,7 +146,6 @@ Status QueueEngine::load() {
       }
       if (channel_record.paused) (*channel)->pause();
     }
-    if (record.paused) (*topic)->pause();
   }
   loading_ = false;
   LOG_INFO(Queue, "{}: {} topics loaded", path, topics_.size());

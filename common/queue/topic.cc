@@ -104,7 +104,8 @@ Result<Channel*> Topic::getOrCreateChannel(const std::string& name) {
   Channel* raw = channel.get();
   channels_.emplace(name, std::move(channel));
   engine_.onCreated(name_, name);
-  if (flowing()) drainBacklog();
+  // While loading, the other channels of the topic do not exist yet: the first tick drains.
+  if (flowing() && !engine_.loading()) drainBacklog();
   return raw;
 }
 
@@ -142,14 +143,30 @@ Status Topic::close(bool remove_files) {
   Status first = Status::ok();
   for (auto& [name, channel] : channels_) {
     channel->closeClients();
-    Status status = remove_files ? channel->removeFiles() : channel->syncDisk();
+    Status status = remove_files ? channel->removeFiles() : channel->flushToDisk();
     if (first.isOk() && !status.isOk()) first = status;
   }
   if (disk_ != nullptr) {
-    Status status = remove_files ? disk_->removeFiles() : disk_->sync();
+    Status status = remove_files ? disk_->removeFiles() : flushToDisk();
     if (first.isOk() && !status.isOk()) first = status;
   }
   return first;
+}
+
+Status Topic::flushToDisk() {
+  // Like nsqd at a clean stop: what waits in memory goes after what is on disk already.
+  while (!memory_.empty()) {
+    std::string record;
+    appendEncodedMessage(memory_.front().message, &record);
+    memory_.pop_front();
+    Status status = disk_->put(record);
+    if (!status.isOk()) {
+      counters_.dropped_count += memory_.size() + 1;
+      memory_.clear();
+      return status;
+    }
+  }
+  return disk_->sync();
 }
 
 void Topic::tick(int64_t now_ms) {

@@ -53,7 +53,9 @@ class Topic {
   void unpause();
   // Drops the topic's own backlog (not its channels' queues), as nsqd's /topic/empty.
   Status empty();
-  // Closes every client of every channel; with remove_files, deletes all disk files too.
+  // Closes every client of every channel. Without remove_files (a clean stop) every message
+  // held in memory, in flight or deferred goes to the disk queues first (ephemeral ones have
+  // none: theirs are lost, as nsqd's); with remove_files, deletes all disk files instead.
   Status close(bool remove_files);
 
   // Timeouts, deferred messages, backlog draining.
@@ -79,6 +81,7 @@ class Topic {
   void fanOut(const Message& message, int64_t deliver_at_ms);
   void buffer(Message message, int64_t deliver_at_ms);
   void drainBacklog();
+  Status flushToDisk();
   bool flowing() const { return !paused_ && !channels_.empty(); }
 
   QueueEngine& engine_;
