@@ -655,6 +655,40 @@ TEST_P(QueuedConformance, RegistersWithNsqlookupd) {
   EXPECT_NE(body.find(R"("broadcast_address":"127.0.0.1")"), std::string::npos) << body;
 }
 
+TEST_P(QueuedConformance, ACleanStopKeepsMessagesThatWereInMemory) {
+  // Messages held in memory (queued, in flight, deferred) are written to disk at SIGTERM and
+  // come back after the restart, in nsqd as in queued.
+  auto holder = connect();
+  holder->subscribe("s", "c", 1);
+  auto producer = connect();
+  std::string mpub = be32(50);
+  for (int i = 0; i < 50; ++i) {
+    std::string body = "s" + std::to_string(i);
+    mpub += be32(static_cast<uint32_t>(body.size())) + body;
+  }
+  producer->withBody("MPUB s", mpub);
+  ASSERT_EQ(producer->read().data, "OK");
+  producer->withBody("DPUB s 60000", "deferred");
+  ASSERT_EQ(producer->read().data, "OK");
+  Msg in_flight = holder->message();
+  ASSERT_FALSE(in_flight.id.empty());
+  producer.reset();
+  ASSERT_TRUE(daemon_->restart(/*kill=*/false).isOk());
+  holder.reset();
+  auto consumer = connect();
+  consumer->subscribe("s", "c", 100);
+  std::set<std::string> seen;
+  for (int i = 0; i < 200 && seen.size() < 51; ++i) {
+    Msg msg = consumer->message(3s);
+    if (msg.id.empty()) break;
+    seen.insert(msg.body);
+    consumer->command("FIN " + msg.id);
+  }
+  EXPECT_EQ(seen.size(), 51u) << "50 published (one of them in flight) and the deferred one";
+  EXPECT_EQ(seen.count(in_flight.body), 1u);
+  EXPECT_EQ(seen.count("deferred"), 1u);
+}
+
 // Compression and TLS: negotiated by IDENTIFY, then both directions are encoded, and the
 // daemon's next frame is an "OK" in the new encoding (facts: nsqd's upgrade sequence).
 void expectCompressedSession(Raw& conn, const std::string& identify, const std::string& expect,
