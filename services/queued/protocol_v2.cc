@@ -1,12 +1,9 @@
 #include "services/queued/protocol_v2.h"
 
 #include <algorithm>
-#include <cctype>
-#include <chrono>
 #include <cstring>
 #include <utility>
 
-#include "common/base/json_reader.h"
 #include "common/base/json_writer.h"
 #include "common/base/log.h"
 #include "common/net/event_loop.h"
@@ -19,7 +16,9 @@
 #include "common/queue/queue_engine.h"
 #include "common/queue/topic.h"
 #include "services/queued/auth_server.h"
+#include "services/queued/body_errors.h"
 #include "services/queued/go_format.h"
+#include "services/queued/identify.h"
 
 namespace push::queued {
 
@@ -29,113 +28,9 @@ using queue::wire::CommandLine;
 namespace wire = queue::wire;
 
 constexpr size_t kMaxLine = 16384;  // nsqd's bufio reader: a longer line closes silently
-constexpr int64_t kDefaultHeartbeatMs = 30000;
-constexpr int64_t kDefaultOutputBufferSize = 16384;
 constexpr int64_t kClosingDeadlineMs = 5000;
-constexpr std::string_view kVersion = "1.3.0";
-
-std::string str(std::string_view view) {
-  return std::string(view);
-}
-
-std::string lower(std::string text) {
-  for (char& c : text)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
-
-int64_t wallSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// IDENTIFY's body as sent; absent keys stay 0 / empty, as Go's decoder leaves them.
-struct IdentifyRequest {
-  std::string client_id, hostname, user_agent;
-  bool has_client_id = false, has_hostname = false, has_user_agent = false;
-  int64_t heartbeat_interval = 0, output_buffer_size = 0, output_buffer_timeout = 0;
-  int64_t sample_rate = 0, msg_timeout = 0, deflate_level = 0;
-  bool feature_negotiation = false, tls_v1 = false, deflate = false, snappy = false;
-};
-
-Status parseIdentify(std::string_view body, IdentifyRequest* request) {
-  JsonReader reader(body);
-  if (reader.isNull()) return reader.finish();
-  RETURN_IF_ERROR(reader.beginObject());
-  std::string key;
-  constexpr int64_t kMin = INT64_MIN, kMax = INT64_MAX;
-  while (reader.nextKey(&key)) {
-    key = lower(std::move(key));  // Go's decoder matches keys case-insensitively
-    if (key == "client_id") {
-      RETURN_IF_ERROR(reader.readString(&request->client_id));
-      request->has_client_id = true;
-    } else if (key == "hostname") {
-      RETURN_IF_ERROR(reader.readString(&request->hostname));
-      request->has_hostname = true;
-    } else if (key == "user_agent") {
-      RETURN_IF_ERROR(reader.readString(&request->user_agent));
-      request->has_user_agent = true;
-    } else if (key == "heartbeat_interval") {
-      RETURN_IF_ERROR(reader.readInt(&request->heartbeat_interval, kMin, kMax));
-    } else if (key == "output_buffer_size") {
-      RETURN_IF_ERROR(reader.readInt(&request->output_buffer_size, kMin, kMax));
-    } else if (key == "output_buffer_timeout") {
-      RETURN_IF_ERROR(reader.readInt(&request->output_buffer_timeout, kMin, kMax));
-    } else if (key == "sample_rate") {
-      RETURN_IF_ERROR(reader.readInt(&request->sample_rate, INT32_MIN, INT32_MAX));
-    } else if (key == "msg_timeout") {
-      RETURN_IF_ERROR(reader.readInt(&request->msg_timeout, kMin, kMax));
-    } else if (key == "deflate_level") {
-      RETURN_IF_ERROR(reader.readInt(&request->deflate_level, kMin, kMax));
-    } else if (key == "feature_negotiation") {
-      RETURN_IF_ERROR(reader.readBool(&request->feature_negotiation));
-    } else if (key == "tls_v1") {
-      RETURN_IF_ERROR(reader.readBool(&request->tls_v1));
-    } else if (key == "deflate") {
-      RETURN_IF_ERROR(reader.readBool(&request->deflate));
-    } else if (key == "snappy") {
-      RETURN_IF_ERROR(reader.readBool(&request->snappy));
-    } else {
-      RETURN_IF_ERROR(reader.skipValue());
-    }
-  }
-  RETURN_IF_ERROR(reader.status());
-  return reader.finish();
-}
-
-std::string bodyError(std::string_view code, std::string_view command, wire::BodyStatus status,
-                      int32_t size, uint32_t max, std::string_view noun) {
-  // noun: "message body" (PUB, DPUB) or "body" (IDENTIFY, AUTH, MPUB)
-  std::string text = str(code) + " " + str(command);
-  if (status == wire::BodyStatus::BadSize) {
-    return text + " invalid " + str(noun) + " size " + std::to_string(size);
-  }
-  std::string what = noun == "message body" ? " message too big " : " body too big ";
-  return text + what + std::to_string(size) + " > " + std::to_string(max);
-}
 
 }  // namespace
-
-ClientV2::ClientV2(ProtocolV2& owner, net::TcpConnection& connection, int64_t now_ms)
-    : protocol(owner), conn(&connection), conn_id(connection.id()) {
-  net::InetAddress peer = connection.peerAddress();
-  remote_address = peer.toString();
-  client_id = peer.host();
-  hostname = client_id;
-  connect_ts_s = wallSeconds();
-  last_read_ms = now_ms;
-  next_heartbeat_ms = now_ms + heartbeat_interval_ms;
-}
-
-void ClientV2::sendMessage(const queue::Message& message) {
-  protocol.writeMessage(*this, message);
-}
-
-void ClientV2::onChannelClosing() {
-  channel = nullptr;
-  protocol.closeClient(*this);
-}
 
 ProtocolV2::ProtocolV2(net::EventLoop& loop, queue::QueueEngine& engine,
                        const QueuedOptions& options)
@@ -278,7 +173,8 @@ ProtocolV2::Outcome ProtocolV2::execute(ClientV2& client, std::string_view in, s
   Outcome outcome;
   std::string_view name = line.name;
   if (options_.tls_required != 0 && !client.tls && name != "IDENTIFY") {
-    outcome = Outcome::fail("E_INVALID cannot " + str(name) + " in current state (TLS required)");
+    outcome =
+        Outcome::fail("E_INVALID cannot " + std::string(name) + " in current state (TLS required)");
   } else if (name == "IDENTIFY") {
     outcome = identify(client, line, rest, &body_used);
   } else if (name == "FIN") {
@@ -304,21 +200,14 @@ ProtocolV2::Outcome ProtocolV2::execute(ClientV2& client, std::string_view in, s
   } else if (name == "AUTH") {
     outcome = auth(client, line, rest, &body_used);
   } else {
-    outcome = Outcome::fail("E_INVALID invalid command " + str(name));
+    outcome = Outcome::fail("E_INVALID invalid command " + std::string(name));
   }
-  if (body_used == SIZE_MAX) {  // a body command waiting for the rest of its body
+  if (body_used == kWaitForBody) {  // a body command waiting for the rest of its body
     *consumed = 0;
     return Outcome::ok();
   }
   *consumed = line.size + body_used;
   return outcome;
-}
-
-// A body command reports "wait for more bytes" as *consumed = SIZE_MAX, so that the line is
-// parsed again, with the whole body, on a later read (checks before the body are repeated,
-// which is harmless: they have no effects).
-namespace {
-constexpr size_t kWaitForBody = SIZE_MAX;
 }
 
 ProtocolV2::Outcome ProtocolV2::identify(ClientV2& client, const CommandLine& line,
@@ -345,115 +234,39 @@ ProtocolV2::Outcome ProtocolV2::identify(ClientV2& client, const CommandLine& li
   client.client_id = request.client_id;
   client.hostname = request.hostname;
   client.user_agent = request.user_agent;
+  Result<IdentifySettings> negotiated =
+      negotiateIdentify(request, options_, tls_context_ != nullptr, client.codec != nullptr);
+  if (!negotiated.isOk()) return Outcome::fail(negotiated.status().message());
+  const IdentifySettings& settings = *negotiated;
 
-  int64_t heartbeat = request.heartbeat_interval;
-  if (heartbeat == -1) {
-    heartbeat = -1;
-  } else if (heartbeat == 0) {
-    heartbeat = kDefaultHeartbeatMs;
-  } else if (heartbeat < 1000 || heartbeat > options_.max_heartbeat_interval_ms) {
-    return Outcome::fail("E_BAD_BODY IDENTIFY heartbeat interval (" + std::to_string(heartbeat) +
-                         ") is invalid");
-  }
-  int64_t buffer_timeout = request.output_buffer_timeout;
-  if (buffer_timeout == -1) {
-    buffer_timeout = 0;
-  } else if (buffer_timeout == 0) {
-    buffer_timeout = options_.output_buffer_timeout_ms;
-  } else if (buffer_timeout < options_.min_output_buffer_timeout_ms ||
-             buffer_timeout > options_.max_output_buffer_timeout_ms) {
-    return Outcome::fail("E_BAD_BODY IDENTIFY output buffer timeout (" +
-                         std::to_string(buffer_timeout) + ") is invalid");
-  }
-  int64_t buffer_size = request.output_buffer_size;
-  if (buffer_size == -1) {
-    buffer_size = 1;
-    buffer_timeout = 0;
-  } else if (buffer_size == 0) {
-    buffer_size = kDefaultOutputBufferSize;
-  } else if (buffer_size < 64 || buffer_size > options_.max_output_buffer_size) {
-    return Outcome::fail("E_BAD_BODY IDENTIFY output buffer size (" + std::to_string(buffer_size) +
-                         ") is invalid");
-  }
-  if (request.sample_rate < 0 || request.sample_rate > 99) {
-    return Outcome::fail("E_BAD_BODY IDENTIFY sample rate (" + std::to_string(request.sample_rate) +
-                         ") is invalid");
-  }
-  int64_t msg_timeout = request.msg_timeout;
-  if (msg_timeout == 0) {
-    msg_timeout = options_.queue.msg_timeout_ms;
-  } else if (msg_timeout < 1000 || msg_timeout > options_.queue.max_msg_timeout_ms) {
-    return Outcome::fail("E_BAD_BODY IDENTIFY msg timeout (" + std::to_string(msg_timeout) +
-                         ") is invalid");
-  }
-  // A second IDENTIFY after an upgrade negotiates nothing new.
-  const bool tls = request.feature_negotiation && request.tls_v1 && tls_context_ && !client.codec;
-  const bool deflate =
-      request.feature_negotiation && request.deflate && options_.deflate && !client.codec;
-  const bool snappy =
-      request.feature_negotiation && request.snappy && options_.snappy && !client.codec;
-  if (deflate && snappy) {
-    return Outcome::fail("E_IDENTIFY_FAILED cannot enable both deflate and snappy compression");
-  }
-  int64_t deflate_level = request.deflate_level <= 0 ? 6 : request.deflate_level;
-  deflate_level = std::min<int64_t>(deflate_level, options_.max_deflate_level);
-
-  client.heartbeat_interval_ms = heartbeat;
-  client.next_heartbeat_ms = loop_.nowMs() + heartbeat;
-  client.output_buffer_timeout_ms = buffer_timeout;
-  client.output_buffer_size = buffer_size;
-  client.sample_rate = static_cast<int32_t>(request.sample_rate);
-  client.msg_timeout_ms = msg_timeout;
-  client.deflate = deflate;
-  client.snappy = snappy;
-  client.deflate_level = static_cast<int>(deflate_level);
+  client.heartbeat_interval_ms = settings.heartbeat_interval_ms;
+  client.next_heartbeat_ms = loop_.nowMs() + settings.heartbeat_interval_ms;
+  client.output_buffer_timeout_ms = settings.output_buffer_timeout_ms;
+  client.output_buffer_size = settings.output_buffer_size;
+  client.sample_rate = static_cast<int32_t>(settings.sample_rate);
+  client.msg_timeout_ms = settings.msg_timeout_ms;
+  client.deflate = settings.deflate;
+  client.snappy = settings.snappy;
+  client.deflate_level = static_cast<int>(settings.deflate_level);
 
   if (!request.feature_negotiation) {
     respond(client, "OK");
     return Outcome::ok();
   }
-  JsonWriter json(320);
-  json.beginObject()
-      .key("max_rdy_count")
-      .int64(options_.max_rdy_count)
-      .key("version")
-      .string(kVersion)
-      .key("max_msg_timeout")
-      .int64(options_.queue.max_msg_timeout_ms)
-      .key("msg_timeout")
-      .int64(msg_timeout)
-      .key("tls_v1")
-      .boolean(tls)
-      .key("deflate")
-      .boolean(deflate)
-      .key("deflate_level")
-      .int64(deflate_level)
-      .key("max_deflate_level")
-      .int64(options_.max_deflate_level)
-      .key("snappy")
-      .boolean(snappy)
-      .key("sample_rate")
-      .int64(request.sample_rate)
-      .key("auth_required")
-      .boolean(!options_.auth_http_addresses.empty())
-      .key("output_buffer_size")
-      .int64(buffer_size)
-      .key("output_buffer_timeout")
-      .int64(buffer_timeout)
-      .endObject();
-  respond(client, json.str());
+  respond(client, identifyAnswer(settings, options_));
   // nsqd's order: the answer in clear, then TLS and an "OK" over it, then compression and an
   // "OK" compressed. Each OK is encoded before the next layer goes on.
-  if (tls) {
+  if (settings.tls) {
     client.codec = queue::CodecChain::create(queue::TlsCodec::create(tls_context_), nullptr);
     client.tls = true;
     client.upgraded_now = true;
     respond(client, "OK");
     flushEncoded(client);
   }
-  if (deflate || snappy) {
+  if (settings.deflate || settings.snappy) {
     std::unique_ptr<queue::StreamCodec> compression =
-        deflate ? queue::DeflateCodec::create(client.deflate_level) : queue::SnappyCodec::create();
+        settings.deflate ? queue::DeflateCodec::create(client.deflate_level)
+                         : queue::SnappyCodec::create();
     if (client.codec) {
       client.codec->setInner(std::move(compression));
     } else {
@@ -554,305 +367,6 @@ ProtocolV2::AuthCheck ProtocolV2::checkAuth(ClientV2& client, const char* comman
     return AuthCheck::Denied;
   }
   return AuthCheck::Allowed;
-}
-
-ProtocolV2::Outcome ProtocolV2::sub(ClientV2& client, const CommandLine& line, size_t* consumed) {
-  if (client.state != ClientV2::State::Init) {
-    return Outcome::fail("E_INVALID cannot SUB in current state");
-  }
-  if (client.heartbeat_interval_ms <= 0) {
-    return Outcome::fail("E_INVALID cannot SUB with heartbeats disabled");
-  }
-  if (line.param_count < 2) return Outcome::fail("E_INVALID SUB insufficient number of parameters");
-  std::string_view topic_name = line.params[0];
-  std::string_view channel_name = line.params[1];
-  if (!wire::isValidName(topic_name)) {
-    return Outcome::fail("E_BAD_TOPIC SUB topic name " + goQuote(topic_name) + " is not valid");
-  }
-  if (!wire::isValidName(channel_name)) {
-    return Outcome::fail("E_BAD_CHANNEL SUB channel name " + goQuote(channel_name) +
-                         " is not valid");
-  }
-  Outcome denied;
-  switch (checkAuth(client, "SUB", topic_name, channel_name, &denied)) {
-    case AuthCheck::Allowed:
-      break;
-    case AuthCheck::Pending:
-      *consumed = kWaitForBody;
-      return Outcome::ok();
-    case AuthCheck::Denied:
-      return denied;
-  }
-  Result<queue::Topic*> topic = engine_.getOrCreateTopic(str(topic_name));
-  if (!topic.isOk()) return Outcome::fail("E_SUB_FAILED SUB failed " + topic.status().message());
-  queue::Channel* existing = (*topic)->findChannel(str(channel_name));
-  if (options_.max_channel_consumers > 0 && existing != nullptr &&
-      static_cast<int64_t>(existing->clientCount()) >= options_.max_channel_consumers) {
-    return Outcome::fail("E_TOO_MANY_CHANNEL_CONSUMERS channel consumers for " + str(topic_name) +
-                         ":" + str(channel_name) + " exceeds limit of " +
-                         std::to_string(options_.max_channel_consumers));
-  }
-  Result<queue::Channel*> channel = (*topic)->getOrCreateChannel(str(channel_name));
-  if (!channel.isOk()) {
-    return Outcome::fail("E_SUB_FAILED SUB failed " + channel.status().message());
-  }
-  client.channel = *channel;
-  client.topic_name = str(topic_name);
-  client.channel_name = str(channel_name);
-  client.state = ClientV2::State::Subscribed;
-  client.channel->addClient(&client, client.msg_timeout_ms);
-  respond(client, "OK");
-  return Outcome::ok();
-}
-
-ProtocolV2::Outcome ProtocolV2::rdy(ClientV2& client, const CommandLine& line) {
-  if (client.state == ClientV2::State::Closing) return Outcome::ok();  // nsqd ignores it
-  if (client.state != ClientV2::State::Subscribed) {
-    return Outcome::fail("E_INVALID cannot RDY in current state");
-  }
-  int64_t count = 1;
-  if (line.param_count >= 1 && !parseBase10(line.params[0], &count)) {
-    return Outcome::fail("E_INVALID RDY could not parse count " + str(line.params[0]));
-  }
-  if (count < 0 || count > options_.max_rdy_count) {
-    return Outcome::fail("E_INVALID RDY count " + std::to_string(count) + " out of range 0-" +
-                         std::to_string(options_.max_rdy_count));
-  }
-  if (client.channel != nullptr) client.channel->setReady(&client, count);
-  return Outcome::ok();
-}
-
-ProtocolV2::Outcome ProtocolV2::messageCommand(ClientV2& client, const CommandLine& line,
-                                               const char* name, size_t min_params, uint64_t* id) {
-  if (client.state != ClientV2::State::Subscribed && client.state != ClientV2::State::Closing) {
-    return Outcome::fail(std::string("E_INVALID cannot ") + name + " in current state");
-  }
-  if (line.param_count < min_params) {
-    return Outcome::fail(std::string("E_INVALID ") + name + " insufficient number of params");
-  }
-  if (line.params[0].size() != wire::kMessageIdSize) {
-    return Outcome::fail("E_INVALID invalid message ID");
-  }
-  // An id of 16 bytes that is not hex cannot be in flight: the channel answers that.
-  if (!wire::parseMessageId(line.params[0], id)) *id = UINT64_MAX;
-  return Outcome::ok();
-}
-
-namespace {
-std::string failedText(const char* code, const char* name, std::string_view id,
-                       const Status& status) {
-  return std::string(code) + " " + name + " " + std::string(id) + " failed " + status.message();
-}
-}  // namespace
-
-ProtocolV2::Outcome ProtocolV2::fin(ClientV2& client, const CommandLine& line) {
-  uint64_t id = 0;
-  Outcome checked = messageCommand(client, line, "FIN", 1, &id);
-  if (!checked.error.empty()) return checked;
-  if (client.channel == nullptr) {
-    return Outcome::soft(failedText("E_FIN_FAILED", "FIN", line.params[0],
-                                    Status(Code::NOT_FOUND, "ID not in flight")));
-  }
-  Status status = client.channel->finish(&client, id);
-  if (!status.isOk()) {
-    return Outcome::soft(failedText("E_FIN_FAILED", "FIN", line.params[0], status));
-  }
-  ++client.finish_count;
-  return Outcome::ok();
-}
-
-ProtocolV2::Outcome ProtocolV2::req(ClientV2& client, const CommandLine& line) {
-  uint64_t id = 0;
-  Outcome checked = messageCommand(client, line, "REQ", 2, &id);
-  if (!checked.error.empty()) return checked;
-  int64_t timeout_ms = 0;
-  if (!parseBase10(line.params[1], &timeout_ms)) {
-    return Outcome::fail("E_INVALID REQ could not parse timeout " + str(line.params[1]));
-  }
-  // nsqd clamps an out-of-range REQ timeout silently (DPUB's is an error).
-  timeout_ms = std::clamp<int64_t>(timeout_ms, 0, options_.queue.max_req_timeout_ms);
-  Status status = client.channel == nullptr
-                      ? Status(Code::NOT_FOUND, "ID not in flight")
-                      : client.channel->requeue(&client, id, timeout_ms, engine_.nowMs());
-  if (!status.isOk()) {
-    return Outcome::soft(failedText("E_REQ_FAILED", "REQ", line.params[0], status));
-  }
-  ++client.requeue_count;
-  return Outcome::ok();
-}
-
-ProtocolV2::Outcome ProtocolV2::touch(ClientV2& client, const CommandLine& line) {
-  uint64_t id = 0;
-  Outcome checked = messageCommand(client, line, "TOUCH", 1, &id);
-  if (!checked.error.empty()) return checked;
-  Status status = client.channel == nullptr ? Status(Code::NOT_FOUND, "ID not in flight")
-                                            : client.channel->touch(&client, id, engine_.nowMs());
-  if (!status.isOk()) {
-    return Outcome::soft(failedText("E_TOUCH_FAILED", "TOUCH", line.params[0], status));
-  }
-  return Outcome::ok();
-}
-
-ProtocolV2::Outcome ProtocolV2::cls(ClientV2& client) {
-  if (client.state != ClientV2::State::Subscribed) {
-    return Outcome::fail("E_INVALID cannot CLS in current state");
-  }
-  if (client.channel != nullptr) client.channel->setReady(&client, 0);
-  client.state = ClientV2::State::Closing;
-  respond(client, "CLOSE_WAIT");
-  return Outcome::ok();
-}
-
-ProtocolV2::Outcome ProtocolV2::pub(ClientV2& client, const CommandLine& line,
-                                    std::string_view rest, size_t* consumed) {
-  if (line.param_count < 1) return Outcome::fail("E_INVALID PUB insufficient number of parameters");
-  std::string_view topic_name = line.params[0];
-  if (!wire::isValidName(topic_name)) {
-    return Outcome::fail("E_BAD_TOPIC PUB topic name " + goQuote(topic_name) + " is not valid");
-  }
-  wire::SizedBody body;
-  wire::BodyStatus status = wire::parseSizedBody(rest, options_.queue.max_msg_size, &body);
-  if (status == wire::BodyStatus::NeedMore) {
-    *consumed = kWaitForBody;
-    return Outcome::ok();
-  }
-  if (status != wire::BodyStatus::Ok) {
-    return Outcome::fail(bodyError("E_BAD_MESSAGE", "PUB", status, body.size,
-                                   options_.queue.max_msg_size, "message body"));
-  }
-  Outcome denied;
-  switch (checkAuth(client, "PUB", topic_name, "", &denied)) {
-    case AuthCheck::Allowed:
-      break;
-    case AuthCheck::Pending:
-      *consumed = kWaitForBody;
-      return Outcome::ok();
-    case AuthCheck::Denied:
-      return denied;
-  }
-  *consumed = body.consumed;
-  Result<queue::Topic*> topic = engine_.getOrCreateTopic(str(topic_name));
-  if (!topic.isOk()) return Outcome::fail("E_PUB_FAILED PUB failed " + topic.status().message());
-  (*topic)->publish(engine_.newMessage(body.data));
-  ++client.pub_counts[str(topic_name)];
-  respond(client, "OK");
-  return Outcome::ok();
-}
-
-ProtocolV2::Outcome ProtocolV2::dpub(ClientV2& client, const CommandLine& line,
-                                     std::string_view rest, size_t* consumed) {
-  if (line.param_count < 2) {
-    return Outcome::fail("E_INVALID DPUB insufficient number of parameters");
-  }
-  std::string_view topic_name = line.params[0];
-  if (!wire::isValidName(topic_name)) {
-    return Outcome::fail("E_BAD_TOPIC DPUB topic name " + goQuote(topic_name) + " is not valid");
-  }
-  int64_t defer_ms = 0;
-  if (!parseBase10(line.params[1], &defer_ms)) {
-    return Outcome::fail("E_INVALID DPUB could not parse timeout " + str(line.params[1]));
-  }
-  if (defer_ms < 0 || defer_ms > options_.queue.max_req_timeout_ms) {
-    return Outcome::fail("E_INVALID DPUB timeout " + std::to_string(defer_ms) + " out of range 0-" +
-                         std::to_string(options_.queue.max_req_timeout_ms));
-  }
-  wire::SizedBody body;
-  wire::BodyStatus status = wire::parseSizedBody(rest, options_.queue.max_msg_size, &body);
-  if (status == wire::BodyStatus::NeedMore) {
-    *consumed = kWaitForBody;
-    return Outcome::ok();
-  }
-  if (status != wire::BodyStatus::Ok) {
-    return Outcome::fail(bodyError("E_BAD_MESSAGE", "DPUB", status, body.size,
-                                   options_.queue.max_msg_size, "message body"));
-  }
-  Outcome denied;
-  switch (checkAuth(client, "DPUB", topic_name, "", &denied)) {
-    case AuthCheck::Allowed:
-      break;
-    case AuthCheck::Pending:
-      *consumed = kWaitForBody;
-      return Outcome::ok();
-    case AuthCheck::Denied:
-      return denied;
-  }
-  *consumed = body.consumed;
-  Result<queue::Topic*> topic = engine_.getOrCreateTopic(str(topic_name));
-  if (!topic.isOk()) return Outcome::fail("E_DPUB_FAILED DPUB failed " + topic.status().message());
-  if (defer_ms > 0) {
-    (*topic)->publishDeferred(engine_.newMessage(body.data), engine_.nowMs() + defer_ms);
-  } else {
-    (*topic)->publish(engine_.newMessage(body.data));
-  }
-  ++client.pub_counts[str(topic_name)];
-  respond(client, "OK");
-  return Outcome::ok();
-}
-
-ProtocolV2::Outcome ProtocolV2::mpub(ClientV2& client, const CommandLine& line,
-                                     std::string_view rest, size_t* consumed) {
-  if (line.param_count < 1) {
-    return Outcome::fail("E_INVALID MPUB insufficient number of parameters");
-  }
-  std::string_view topic_name = line.params[0];
-  if (!wire::isValidName(topic_name)) {
-    // The doubled code is nsqd's (its error wraps an error that already carries it).
-    return Outcome::fail("E_BAD_TOPIC E_BAD_TOPIC MPUB topic name " + goQuote(topic_name) +
-                         " is not valid");
-  }
-  Outcome denied;
-  switch (checkAuth(client, "MPUB", topic_name, "", &denied)) {
-    case AuthCheck::Allowed:
-      break;
-    case AuthCheck::Pending:
-      *consumed = kWaitForBody;
-      return Outcome::ok();
-    case AuthCheck::Denied:
-      return denied;
-  }
-  // nsqd creates the topic before it looks at the body.
-  Result<queue::Topic*> topic = engine_.getOrCreateTopic(str(topic_name));
-  if (!topic.isOk()) {
-    return Outcome::fail("E_MPUB_FAILED MPUB failed " + topic.status().message());
-  }
-  wire::SizedBody body;
-  wire::BodyStatus status = wire::parseSizedBody(rest, options_.max_body_size, &body);
-  if (status == wire::BodyStatus::NeedMore) {
-    *consumed = kWaitForBody;
-    return Outcome::ok();
-  }
-  if (status != wire::BodyStatus::Ok) {
-    return Outcome::fail(
-        bodyError("E_BAD_BODY", "MPUB", status, body.size, options_.max_body_size, "body"));
-  }
-  *consumed = body.consumed;
-  wire::MpubError error;
-  switch (wire::parseMpubBody(body.data, options_.queue.max_msg_size, options_.max_body_size,
-                              &mpub_scratch_, &error)) {
-    case wire::MpubStatus::Ok:
-      break;
-    case wire::MpubStatus::BadCount:
-      return Outcome::fail("E_BAD_BODY MPUB invalid message count " + std::to_string(error.size));
-    case wire::MpubStatus::BadMessageSize:
-      return Outcome::fail("E_BAD_MESSAGE MPUB invalid message(" + std::to_string(error.index) +
-                           ") body size " + std::to_string(error.size));
-    case wire::MpubStatus::MessageTooBig:
-      return Outcome::fail("E_BAD_MESSAGE MPUB message too big " + std::to_string(error.size) +
-                           " > " + std::to_string(options_.queue.max_msg_size));
-    case wire::MpubStatus::Truncated:
-      if (error.size == -1 && error.index == 0 && body.data.size() < 4) {
-        return Outcome::fail("E_BAD_BODY MPUB failed to read message count");
-      }
-      return Outcome::fail(error.size == -1 ? "E_BAD_MESSAGE MPUB failed to read message(" +
-                                                  std::to_string(error.index) + ") body size"
-                                            : "E_BAD_MESSAGE MPUB failed to read message body");
-  }
-  for (std::string_view message : mpub_scratch_) {
-    (*topic)->publish(engine_.newMessage(message));
-  }
-  client.pub_counts[str(topic_name)] += mpub_scratch_.size();
-  respond(client, "OK");
-  return Outcome::ok();
 }
 
 char* ProtocolV2::reserveOutput(ClientV2& client, size_t size) {

@@ -26,6 +26,8 @@ class TlsContext;
 
 namespace push::queued {
 
+class AuthServer;
+
 // NSQ's TCP protocol V2 as nsqd v1.3.0 speaks it (services/queued/README.md): the magic, the
 // commands with nsqd's checks in nsqd's order and its exact error texts, fatal errors answered
 // then closed, heartbeats to every client and a client silent for two intervals closed.
@@ -36,8 +38,11 @@ namespace push::queued {
 //
 // Ownership: owns the listening socket and a ClientV2 per connection (keyed by ConnId);
 // connections own themselves (net::TcpConnection). The engine must outlive it. Loop-thread only.
-class AuthServer;
-
+//
+// Files: protocol_v2.cc has the connection side (accept, input, dispatch, output, closing,
+// heartbeats), IDENTIFY's upgrades and AUTH; identify.h decides IDENTIFY's settings;
+// publish_commands.cc has PUB/DPUB/MPUB; consumer_commands.cc has SUB/RDY/FIN/REQ/TOUCH/CLS;
+// body_errors.h words nsqd's errors for bad bodies.
 class ProtocolV2 final : public net::TcpConnection::Handler {
  public:
   ProtocolV2(net::EventLoop& loop, queue::QueueEngine& engine, const QueuedOptions& options);
@@ -78,25 +83,34 @@ class ProtocolV2 final : public net::TcpConnection::Handler {
   void onAccept(net::TcpConnection& conn);
   // Executes the command at the start of `in`; sets *consumed (0 when more bytes are needed).
   Outcome execute(ClientV2& client, std::string_view in, size_t* consumed);
+  // A body command reports "wait for more bytes" as *consumed = kWaitForBody, so that the line
+  // is parsed again, with the whole body, on a later read (checks before the body are
+  // repeated, which is harmless: they have no effects).
+  static constexpr size_t kWaitForBody = SIZE_MAX;
+
+  // IDENTIFY (negotiation in identify.h; settings applied and TLS/compression switched on here)
+  // and AUTH: protocol_v2.cc.
   Outcome identify(ClientV2& client, const queue::wire::CommandLine& line, std::string_view rest,
                    size_t* consumed);
   Outcome auth(ClientV2& client, const queue::wire::CommandLine& line, std::string_view rest,
                size_t* consumed);
+  // Consumer commands: consumer_commands.cc.
   Outcome sub(ClientV2& client, const queue::wire::CommandLine& line, size_t* consumed);
   Outcome rdy(ClientV2& client, const queue::wire::CommandLine& line);
   Outcome fin(ClientV2& client, const queue::wire::CommandLine& line);
   Outcome req(ClientV2& client, const queue::wire::CommandLine& line);
   Outcome touch(ClientV2& client, const queue::wire::CommandLine& line);
   Outcome cls(ClientV2& client);
+  // Common checks of FIN/REQ/TOUCH: state, parameter count, id. Returns the id or an error.
+  Outcome messageCommand(ClientV2& client, const queue::wire::CommandLine& line, const char* name,
+                         size_t min_params, uint64_t* id);
+  // Publish commands: publish_commands.cc.
   Outcome pub(ClientV2& client, const queue::wire::CommandLine& line, std::string_view rest,
               size_t* consumed);
   Outcome dpub(ClientV2& client, const queue::wire::CommandLine& line, std::string_view rest,
                size_t* consumed);
   Outcome mpub(ClientV2& client, const queue::wire::CommandLine& line, std::string_view rest,
                size_t* consumed);
-  // Common checks of FIN/REQ/TOUCH: state, parameter count, id. Returns the id or an error.
-  Outcome messageCommand(ClientV2& client, const queue::wire::CommandLine& line, const char* name,
-                         size_t min_params, uint64_t* id);
 
   // Input: commands from raw bytes (no codec) or from the decoded plain_in. Returns bytes used.
   size_t runCommands(ClientV2& client, std::string_view in);

@@ -1,0 +1,161 @@
+#include "services/queued/protocol_v2.h"
+
+#include <string>
+
+#include "common/queue/queue_engine.h"
+#include "common/queue/topic.h"
+#include "services/queued/body_errors.h"
+#include "services/queued/go_format.h"
+
+// ProtocolV2's publish commands: PUB, DPUB and MPUB, with nsqd's checks in nsqd's order
+// (which differs between them: MPUB asks for authorization and creates the topic before it
+// looks at the body) and its error texts.
+
+namespace push::queued {
+
+namespace {
+
+using queue::wire::CommandLine;
+namespace wire = queue::wire;
+
+}  // namespace
+
+ProtocolV2::Outcome ProtocolV2::pub(ClientV2& client, const CommandLine& line,
+                                    std::string_view rest, size_t* consumed) {
+  if (line.param_count < 1) return Outcome::fail("E_INVALID PUB insufficient number of parameters");
+  std::string_view topic_name = line.params[0];
+  if (!wire::isValidName(topic_name)) {
+    return Outcome::fail("E_BAD_TOPIC PUB topic name " + goQuote(topic_name) + " is not valid");
+  }
+  wire::SizedBody body;
+  wire::BodyStatus status = wire::parseSizedBody(rest, options_.queue.max_msg_size, &body);
+  if (status == wire::BodyStatus::NeedMore) {
+    *consumed = kWaitForBody;
+    return Outcome::ok();
+  }
+  if (status != wire::BodyStatus::Ok) {
+    return Outcome::fail(bodyError("E_BAD_MESSAGE", "PUB", status, body.size,
+                                   options_.queue.max_msg_size, "message body"));
+  }
+  Outcome denied;
+  switch (checkAuth(client, "PUB", topic_name, "", &denied)) {
+    case AuthCheck::Allowed:
+      break;
+    case AuthCheck::Pending:
+      *consumed = kWaitForBody;
+      return Outcome::ok();
+    case AuthCheck::Denied:
+      return denied;
+  }
+  *consumed = body.consumed;
+  Result<queue::Topic*> topic = engine_.getOrCreateTopic(std::string(topic_name));
+  if (!topic.isOk()) return Outcome::fail("E_PUB_FAILED PUB failed " + topic.status().message());
+  (*topic)->publish(engine_.newMessage(body.data));
+  ++client.pub_counts[std::string(topic_name)];
+  respond(client, "OK");
+  return Outcome::ok();
+}
+
+ProtocolV2::Outcome ProtocolV2::dpub(ClientV2& client, const CommandLine& line,
+                                     std::string_view rest, size_t* consumed) {
+  if (line.param_count < 2) {
+    return Outcome::fail("E_INVALID DPUB insufficient number of parameters");
+  }
+  std::string_view topic_name = line.params[0];
+  if (!wire::isValidName(topic_name)) {
+    return Outcome::fail("E_BAD_TOPIC DPUB topic name " + goQuote(topic_name) + " is not valid");
+  }
+  int64_t defer_ms = 0;
+  if (!parseBase10(line.params[1], &defer_ms)) {
+    return Outcome::fail("E_INVALID DPUB could not parse timeout " + std::string(line.params[1]));
+  }
+  if (defer_ms < 0 || defer_ms > options_.queue.max_req_timeout_ms) {
+    return Outcome::fail("E_INVALID DPUB timeout " + std::to_string(defer_ms) + " out of range 0-" +
+                         std::to_string(options_.queue.max_req_timeout_ms));
+  }
+  wire::SizedBody body;
+  wire::BodyStatus status = wire::parseSizedBody(rest, options_.queue.max_msg_size, &body);
+  if (status == wire::BodyStatus::NeedMore) {
+    *consumed = kWaitForBody;
+    return Outcome::ok();
+  }
+  if (status != wire::BodyStatus::Ok) {
+    return Outcome::fail(bodyError("E_BAD_MESSAGE", "DPUB", status, body.size,
+                                   options_.queue.max_msg_size, "message body"));
+  }
+  Outcome denied;
+  switch (checkAuth(client, "DPUB", topic_name, "", &denied)) {
+    case AuthCheck::Allowed:
+      break;
+    case AuthCheck::Pending:
+      *consumed = kWaitForBody;
+      return Outcome::ok();
+    case AuthCheck::Denied:
+      return denied;
+  }
+  *consumed = body.consumed;
+  Result<queue::Topic*> topic = engine_.getOrCreateTopic(std::string(topic_name));
+  if (!topic.isOk()) return Outcome::fail("E_DPUB_FAILED DPUB failed " + topic.status().message());
+  if (defer_ms > 0) {
+    (*topic)->publishDeferred(engine_.newMessage(body.data), engine_.nowMs() + defer_ms);
+  } else {
+    (*topic)->publish(engine_.newMessage(body.data));
+  }
+  ++client.pub_counts[std::string(topic_name)];
+  respond(client, "OK");
+  return Outcome::ok();
+}
+
+ProtocolV2::Outcome ProtocolV2::mpub(ClientV2& client, const CommandLine& line,
+                                     std::string_view rest, size_t* consumed) {
+  if (line.param_count < 1) {
+    return Outcome::fail("E_INVALID MPUB insufficient number of parameters");
+  }
+  std::string_view topic_name = line.params[0];
+  if (!wire::isValidName(topic_name)) {
+    // The doubled code is nsqd's (its error wraps an error that already carries it).
+    return Outcome::fail("E_BAD_TOPIC E_BAD_TOPIC MPUB topic name " + goQuote(topic_name) +
+                         " is not valid");
+  }
+  Outcome denied;
+  switch (checkAuth(client, "MPUB", topic_name, "", &denied)) {
+    case AuthCheck::Allowed:
+      break;
+    case AuthCheck::Pending:
+      *consumed = kWaitForBody;
+      return Outcome::ok();
+    case AuthCheck::Denied:
+      return denied;
+  }
+  // nsqd creates the topic before it looks at the body.
+  Result<queue::Topic*> topic = engine_.getOrCreateTopic(std::string(topic_name));
+  if (!topic.isOk()) {
+    return Outcome::fail("E_MPUB_FAILED MPUB failed " + topic.status().message());
+  }
+  wire::SizedBody body;
+  wire::BodyStatus status = wire::parseSizedBody(rest, options_.max_body_size, &body);
+  if (status == wire::BodyStatus::NeedMore) {
+    *consumed = kWaitForBody;
+    return Outcome::ok();
+  }
+  if (status != wire::BodyStatus::Ok) {
+    return Outcome::fail(
+        bodyError("E_BAD_BODY", "MPUB", status, body.size, options_.max_body_size, "body"));
+  }
+  *consumed = body.consumed;
+  wire::MpubError error;
+  wire::MpubStatus parsed = wire::parseMpubBody(body.data, options_.queue.max_msg_size,
+                                                options_.max_body_size, &mpub_scratch_, &error);
+  if (parsed != wire::MpubStatus::Ok) {
+    return Outcome::fail(
+        mpubBodyError(parsed, error, body.data.size(), options_.queue.max_msg_size));
+  }
+  for (std::string_view message : mpub_scratch_) {
+    (*topic)->publish(engine_.newMessage(message));
+  }
+  client.pub_counts[std::string(topic_name)] += mpub_scratch_.size();
+  respond(client, "OK");
+  return Outcome::ok();
+}
+
+}  // namespace push::queued
