@@ -72,7 +72,13 @@ bool waitListening(uint16_t port, std::chrono::milliseconds timeout = 10s) {
 std::string nsqPeerDir() {
   const char* env = std::getenv("NSQ_PEER_DIR");
   if (env && *env) return env;
-  return std::string(PUSH_SOURCE_DIR) + "/../shared/peers/nsq";
+  // Next to the repository, or where the workplace keeps it (as tests/support/nsq_daemon.h).
+  std::string beside = std::string(PUSH_SOURCE_DIR) + "/../shared/peers/nsq";
+  if (::access((beside + "/nsqd").c_str(), X_OK) != 0 &&
+      ::access("/work/shared/peers/nsq/nsqd", X_OK) == 0) {
+    return "/work/shared/peers/nsq";
+  }
+  return beside;
 }
 
 std::string nsqdPath() {

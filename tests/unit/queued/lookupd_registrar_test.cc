@@ -19,6 +19,7 @@
 #include "common/net/tcp_server.h"
 #include "common/queue/wire.h"
 #include "tests/support/http_client.h"
+#include "tests/support/nsq_daemon.h"
 #include "tests/support/subprocess.h"
 
 namespace push::queued {
@@ -343,7 +344,9 @@ TEST_F(LookupdRegistrarFakeTest, DestroyingWhileConnectingLeavesNothingOpen) {
 
 std::string nsqlookupdPath() {
   if (const char* env = std::getenv("NSQLOOKUPD_BIN"); env && *env) return env;
-  return std::string(PUSH_SOURCE_DIR) + "/../shared/peers/nsq/nsqlookupd";
+  std::string found =
+      push::testing::NsqDaemon::binaryFor("nsqlookupd");  // also where the workplace keeps it
+  return found.empty() ? std::string(PUSH_SOURCE_DIR) + "/../shared/peers/nsq/nsqlookupd" : found;
 }
 
 // One nsqlookupd process; stderr (its log) goes to stdout so the ports can be read.
