@@ -20,7 +20,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "push-queued: %s\n", options.status().message().c_str());
     return 2;
   }
-  (void)log::setLevel(options->log_level);
+  // nsqd's level names; spdlog calls its highest "critical".
+  const std::string level = options->log_level == "fatal" ? "critical" : options->log_level;
+  if (Status set = log::setLevel(level); !set.isOk()) {
+    std::fprintf(stderr, "push-queued: --log-level: %s\n", set.message().c_str());
+    return 2;
+  }
   net::EventLoop loop;
   auto created = queued::QueuedServer::create(loop, std::move(options).value());
   if (!created.isOk()) {
