@@ -17,15 +17,16 @@ LoopWheelPtr LoopWheel::create(EventLoop& loop, int64_t tick_ms, size_t slots,
 LoopWheel::LoopWheel(EventLoop& loop, int64_t tick_ms, size_t slots,
                      TimingWheel::ExpireFn on_expire)
     : loop_(loop),
-      wheel_(tick_ms, slots, loop.nowMs(),
-             [this, fn = std::move(on_expire)](uint64_t key) {
-               if (!closing_) fn(key);  // nothing fires after close()
-             }) {
+      wheel_(tick_ms, slots, loop.nowMs(), [this, fn = std::move(on_expire)](uint64_t key) {
+        if (!closing_) fn(key);  // nothing fires after close()
+      }) {
   uv_timer_init(loop.uvLoop(), &timer_);
   timer_.data = this;
 }
 
-int64_t LoopWheel::nowMs() const { return loop_.nowMs(); }
+int64_t LoopWheel::nowMs() const {
+  return loop_.nowMs();
+}
 
 void LoopWheel::schedule(uint64_t key, int64_t deadline_ms) {
   if (closing_) return;

@@ -32,7 +32,9 @@ void PeriodicTimer::start(std::chrono::milliseconds interval, bool repeat) {
       ms, repeat ? ms : 0);
 }
 
-void PeriodicTimer::stop() { uv_timer_stop(&timer_); }
+void PeriodicTimer::stop() {
+  uv_timer_stop(&timer_);
+}
 
 bool PeriodicTimer::active() const {
   return uv_is_active(reinterpret_cast<const uv_handle_t*>(&timer_)) != 0;

@@ -286,9 +286,11 @@ Status Channel::flushToDisk() {
   if (disk_ == nullptr) return Status::ok();
   std::vector<Message> pending;
   pending.reserve(memory_.size() + in_flight_.size() + deferred_.size());
-  for (Message& message : memory_) pending.push_back(std::move(message));
+  for (Message& message : memory_)
+    pending.push_back(std::move(message));
   memory_.clear();
-  for (auto& [id, flight] : in_flight_) pending.push_back(std::move(flight.message));
+  for (auto& [id, flight] : in_flight_)
+    pending.push_back(std::move(flight.message));
   in_flight_.clear();
   while (!deferred_.empty()) {
     pending.push_back(deferred_.top().message);

@@ -1,7 +1,8 @@
 // push-echo-client: calls EchoService and prints each reply.
 //
 //   push-echo-client --server HOST:PORT[,HOST:PORT...] [--message TEXT] [--count N]
-//                    [--timeout-ms MS] [--lb round_robin|weighted_round_robin|random|consistent_hash]
+//                    [--timeout-ms MS] [--lb
+//                    round_robin|weighted_round_robin|random|consistent_hash]
 //
 // Exit status 0 when every call succeeded, 1 otherwise.
 #include <cstdio>
@@ -44,7 +45,8 @@ int main(int argc, char** argv) {
   }
   std::vector<std::string> addresses;
   std::stringstream ss(servers);
-  for (std::string a; std::getline(ss, a, ',');) addresses.push_back(a);
+  for (std::string a; std::getline(ss, a, ',');)
+    addresses.push_back(a);
 
   net::EventLoop loop;
   rpc::Channel::Options options;
@@ -72,19 +74,17 @@ int main(int argc, char** argv) {
     CallState& c = calls[static_cast<size_t>(i)];
     c.request.set_message(count == 1 ? message : message + " #" + std::to_string(i + 1));
     stub.Echo(&c.controller, &c.request, &c.response, rpc::newCallback([&, i] {
-                CallState& r = calls[static_cast<size_t>(i)];
-                ++done;
-                if (r.controller.status().isOk()) {
-                  std::printf("reply from %s (%s) in %lld us: %s\n",
-                              r.response.server_id().c_str(), r.controller.remote().c_str(),
-                              static_cast<long long>(r.controller.latencyUs()),
-                              r.response.message().c_str());
-                } else {
-                  ++failed;
-                  std::printf("call %d failed: %s\n", i + 1,
-                              r.controller.status().toString().c_str());
-                }
-              }));
+      CallState& r = calls[static_cast<size_t>(i)];
+      ++done;
+      if (r.controller.status().isOk()) {
+        std::printf("reply from %s (%s) in %lld us: %s\n", r.response.server_id().c_str(),
+                    r.controller.remote().c_str(), static_cast<long long>(r.controller.latencyUs()),
+                    r.response.message().c_str());
+      } else {
+        ++failed;
+        std::printf("call %d failed: %s\n", i + 1, r.controller.status().toString().c_str());
+      }
+    }));
   }
   loop.runUntil([&] { return done == count; }, std::chrono::milliseconds(timeout_ms + 5000));
   ch.reset();
