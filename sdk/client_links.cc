@@ -1,0 +1,286 @@
+#include "sdk/client_impl.h"
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/base/log.h"
+#include "common/net/host_resolver.h"
+#include "common/net/tcp_connector.h"
+
+// Client::Impl, connections: one Link per connection attempt (resolve the server's name,
+// connect to its addresses in order), closing links, failover to the next server and
+// make-before-break replacement, reconnect backoff, the state machine and closeInLoop().
+// The class is declared in client_impl.h; frames on an open link are client_frames.cc.
+
+namespace push::sdk {
+
+namespace {
+using std::chrono::milliseconds;
+}  // namespace
+
+void Client::Impl::startInLoop() {
+  if (stopped()) return;
+  retry_timer_ = net::PeriodicTimer::create(loop_, [this] { onRetryTimer(); });
+  connectInLoop();
+}
+
+void Client::Impl::connectInLoop() {
+  if (stopped()) return;
+  switch (state_.load()) {
+    case State::Disconnected:
+    case State::Kicked:
+    case State::NeedsToken:
+      if (token_.empty()) {
+        enterTerminal(State::NeedsToken, "code=SDK_NO_TOKEN message=no token set");
+        return;
+      }
+      backoff_.reset();
+      openLink();
+      break;
+    case State::Backoff:
+      retry_timer_->stop();
+      openLink();
+      break;
+    default:
+      break;  // connecting or online already
+  }
+}
+
+void Client::Impl::openLink() {
+  auto owned = std::make_unique<Link>(*this, server_index_, ++link_serial_);
+  Link* link = owned.get();
+  links_.push_back(std::move(owned));
+  if (primary_ && primary_->phase == Link::Phase::Online) {
+    next_ = link;
+  } else {
+    primary_ = link;
+  }
+  const ServerAddress& server = servers_[link->server];
+  if (link == primary_) setState(State::Connecting, "server=" + server.text);
+  if (server.host.empty()) {
+    link->candidates = {server.numeric};
+    connectCandidate(*link);
+    return;
+  }
+  LOG_DEBUG(Sdk, "link {}: resolving {}", link->serial, server.host);
+  link->resolver = net::HostResolver::start(
+      loop_, server.host, server.port, options_.connect_timeout,
+      [this, link](Result<std::vector<net::InetAddress>> r) { onResolved(*link, std::move(r)); });
+}
+
+void Client::Impl::onResolved(Link& link, Result<std::vector<net::InetAddress>> result) {
+  link.resolver = nullptr;
+  if (link.phase == Link::Phase::Closing) {  // closed while resolving
+    removeLink(link);
+    return;
+  }
+  if (!result.isOk()) {
+    linkFailed(link, kErrorConnectFailed, result.status().message(), false);
+    removeLink(link);
+    return;
+  }
+  link.candidates = std::move(*result);
+  link.candidate = 0;
+  connectCandidate(link);
+}
+
+void Client::Impl::connectCandidate(Link& link) {
+  const net::InetAddress& addr = link.candidates[link.candidate];
+  LOG_DEBUG(Sdk, "link {}: connecting to {} ({})", link.serial, addr.toString(),
+            servers_[link.server].text);
+  link.connector = net::TcpConnector::start(
+      loop_, addr, options_.connect_timeout,
+      [this, l = &link](Result<net::TcpConnection*> r) { onConnected(*l, std::move(r)); });
+}
+
+void Client::Impl::onConnected(Link& link, Result<net::TcpConnection*> result) {
+  link.connector = nullptr;
+  if (!result.isOk()) {
+    if (link.phase != Link::Phase::Closing && link.candidate + 1 < link.candidates.size()) {
+      LOG_DEBUG(Sdk, "link {}: {}; trying the next address", link.serial,
+                result.status().message());
+      ++link.candidate;
+      connectCandidate(link);
+      return;
+    }
+    if (link.phase != Link::Phase::Closing) {
+      linkFailed(link, kErrorConnectFailed, result.status().message(), false);
+    }
+    removeLink(link);
+    return;
+  }
+  net::TcpConnection* conn = *result;
+  if (link.phase == Link::Phase::Closing) {  // closed while connecting
+    conn->close();
+    removeLink(link);
+    return;
+  }
+  link.conn = conn;
+  conn->setId(link.serial);
+  conn->start(&link, &limits_);
+  link.phase = Link::Phase::Authenticating;
+  link.last_recv_ms = loop_.nowMs();
+  link.timer = net::PeriodicTimer::create(loop_, [this, l = &link] { onLinkTimer(*l); });
+  link.timer->start(options_.auth_timeout, false);
+  sendAuth(link);
+  if (&link == primary_) {
+    setState(State::Authenticating, "server=" + servers_[link.server].text);
+  }
+}
+
+Client::Impl::Link* Client::Impl::onlineLink() const {
+  return primary_ && primary_->phase == Link::Phase::Online ? primary_ : nullptr;
+}
+
+Client::Impl::Role Client::Impl::roleOf(const Link& link) const {
+  if (&link == primary_) return Role::Primary;
+  if (&link == next_) return Role::Next;
+  return Role::Other;
+}
+
+void Client::Impl::closeLink(Link& link, bool graceful) {
+  if (link.phase == Link::Phase::Closing) return;
+  link.phase = Link::Phase::Closing;
+  if (&link == primary_) primary_ = nullptr;
+  if (&link == next_) next_ = nullptr;
+  if (link.resolver) {
+    link.resolver->cancel();  // onResolved follows with CANCELLED
+  } else if (link.connector) {
+    link.connector->cancel();  // onConnected follows with CANCELLED
+  } else if (link.conn) {
+    if (graceful) {
+      flushAcks(link);
+      link.conn->closeAfterFlush();
+      if (link.timer) link.timer->start(options_.close_timeout, false);
+    } else {
+      link.conn->close();
+    }
+  }
+  for (uint64_t seq : link.upstream_inflight) {
+    failUpstream(seq, kErrorConnectionLost, "connection closed before UpstreamAck");
+  }
+  link.upstream_inflight.clear();
+}
+
+void Client::Impl::linkFailed(Link& link, int code, const std::string& why, bool graceful) {
+  const Role role = roleOf(link);
+  const bool was_online = link.phase == Link::Phase::Online;
+  LOG_DEBUG(Sdk, "link {}: {} ({})", link.serial, why.empty() ? "closed" : why,
+            code ? errorName(code) : "reported");
+  closeLink(link, graceful);
+  if (role == Role::Other) return;  // a retiring connection: nobody depends on it
+  if (code != 0) invoke(callbacks_.on_error, code, why);
+  if (!reconnectAllowed()) return;
+  if (role == Role::Next) {
+    // The replacement failed; the current connection still works. Try the next address.
+    server_index_ = (link.server + 1) % servers_.size();
+    scheduleRetry(backoff_.next(), false);
+    return;
+  }
+  if (next_) {  // the replacement takes over
+    primary_ = next_;
+    next_ = nullptr;
+    const State s =
+        primary_->phase == Link::Phase::Connecting ? State::Connecting : State::Authenticating;
+    setState(s, "server=" + servers_[primary_->server].text);
+    return;
+  }
+  if (was_online) {
+    // It worked until now: try the same room first, and forgive the past after a long run.
+    if (loop_.nowMs() - link.online_since_ms >= options_.backoff_reset_after.count()) {
+      backoff_.reset();
+    }
+  } else if (code != 0 || server_index_ == link.server) {
+    server_index_ = (link.server + 1) % servers_.size();
+  }
+  scheduleRetry(backoff_.next(), true);
+}
+
+void Client::Impl::onLinkClosed(Link& link, net::TcpConnection::CloseReason reason) {
+  link.conn = nullptr;
+  if (link.phase != Link::Phase::Closing) {
+    linkFailed(link, kErrorConnectionLost,
+               std::string("connection closed (") + net::TcpConnection::reasonName(reason) + ")",
+               false);
+  }
+  removeLink(link);
+}
+
+void Client::Impl::removeLink(Link& link) {
+  link.timer.reset();
+  if (primary_ == &link) primary_ = nullptr;
+  if (next_ == &link) next_ = nullptr;
+  links_.remove_if([&](const std::unique_ptr<Link>& l) { return l.get() == &link; });
+  maybeFinishClose();
+}
+
+void Client::Impl::retire(Link& link) {
+  link.retiring = true;
+  flushAcks(link);
+  if (link.phase == Link::Phase::Online) link.timer->start(options_.switch_grace, false);
+}
+
+void Client::Impl::scheduleRetry(milliseconds delay, bool report) {
+  retry_timer_->start(delay, false);
+  if (report) {
+    setState(State::Backoff, "delay_ms=" + std::to_string(delay.count()) +
+                                 " attempt=" + std::to_string(backoff_.attempts()));
+  }
+}
+
+void Client::Impl::onRetryTimer() {
+  if (!reconnectAllowed() || next_) return;
+  if (primary_ && primary_->phase != Link::Phase::Online) return;  // connecting already
+  openLink();
+}
+
+bool Client::Impl::reconnectAllowed() const {
+  const State s = state_.load();
+  return !stopped() && s != State::NeedsToken && s != State::Kicked && s != State::Closed;
+}
+
+void Client::Impl::enterTerminal(State state, std::string detail) {
+  if (stopped()) return;
+  storeState(state);  // first: closing links must not reconnect
+  if (retry_timer_) retry_timer_->stop();
+  std::vector<Link*> open;
+  for (auto& l : links_)
+    open.push_back(l.get());
+  for (Link* l : open)
+    closeLink(*l, true);
+  LOG_DEBUG(Sdk, "{}: {}", stateName(state), detail);
+  setState(state, std::move(detail));
+}
+
+void Client::Impl::storeState(State state) {
+  State current = state_.load(std::memory_order_acquire);
+  while (current != State::Closed && !state_.compare_exchange_weak(current, state)) {
+  }
+}
+
+void Client::Impl::setState(State state, std::string detail) {
+  if (stopped()) return;
+  storeState(state);
+  invoke(callbacks_.on_state, state, detail);
+}
+
+void Client::Impl::closeInLoop() {
+  if (closing_) return;
+  closing_ = true;
+  retry_timer_.reset();
+  std::vector<Link*> open;
+  for (auto& l : links_)
+    open.push_back(l.get());
+  for (Link* l : open)
+    closeLink(*l, true);
+  upstream_queue_.clear();
+  maybeFinishClose();
+}
+
+void Client::Impl::maybeFinishClose() {
+  if (closing_ && links_.empty()) loop_.stop();
+}
+
+}  // namespace push::sdk
