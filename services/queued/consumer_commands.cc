@@ -37,21 +37,14 @@ ProtocolV2::Outcome ProtocolV2::sub(ClientV2& client, const CommandLine& line, s
   std::string_view topic_name = line.params[0];
   std::string_view channel_name = line.params[1];
   if (!wire::isValidName(topic_name)) {
-    return Outcome::fail("E_BAD_TOPIC SUB topic name " + goQuote(topic_name) + " is not valid");
+    return badTopic("SUB", topic_name);
   }
   if (!wire::isValidName(channel_name)) {
     return Outcome::fail("E_BAD_CHANNEL SUB channel name " + goQuote(channel_name) +
                          " is not valid");
   }
-  Outcome denied;
-  switch (checkAuth(client, "SUB", topic_name, channel_name, &denied)) {
-    case AuthCheck::Allowed:
-      break;
-    case AuthCheck::Pending:
-      *consumed = kWaitForBody;
-      return Outcome::ok();
-    case AuthCheck::Denied:
-      return denied;
+  if (Outcome refusal; !authorized(client, "SUB", topic_name, channel_name, consumed, &refusal)) {
+    return refusal;
   }
   Result<queue::Topic*> topic = engine_.getOrCreateTopic(std::string(topic_name));
   if (!topic.isOk()) return Outcome::fail("E_SUB_FAILED SUB failed " + topic.status().message());

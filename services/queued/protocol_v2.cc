@@ -349,24 +349,25 @@ void ProtocolV2::resumeInput(ClientV2& client) {
   }
 }
 
-ProtocolV2::AuthCheck ProtocolV2::checkAuth(ClientV2& client, const char* command,
-                                            std::string_view topic, std::string_view channel,
-                                            Outcome* denied) {
-  if (!auth_server_) return AuthCheck::Allowed;
+bool ProtocolV2::authorized(ClientV2& client, const char* command, std::string_view topic,
+                            std::string_view channel, size_t* consumed, Outcome* refusal) {
+  if (!auth_server_) return true;
   if (!client.auth_grant) {
-    *denied = Outcome::fail(std::string("E_AUTH_FIRST AUTH required before ") + command);
-    return AuthCheck::Denied;
+    *refusal = Outcome::fail(std::string("E_AUTH_FIRST AUTH required before ") + command);
+    return false;
   }
   if (loop_.nowMs() >= client.auth_expires_ms) {
     askAuthServer(client, /*first=*/false);
-    return AuthCheck::Pending;
+    *consumed = kWaitForBody;
+    *refusal = Outcome::ok();
+    return false;
   }
   if (!client.auth_grant->allows(std::string(topic), std::string(channel))) {
-    *denied = Outcome::fail(std::string("E_UNAUTHORIZED AUTH failed for ") + command + " on " +
-                            goQuote(topic) + " " + goQuote(channel));
-    return AuthCheck::Denied;
+    *refusal = Outcome::fail(std::string("E_UNAUTHORIZED AUTH failed for ") + command + " on " +
+                             goQuote(topic) + " " + goQuote(channel));
+    return false;
   }
-  return AuthCheck::Allowed;
+  return true;
 }
 
 char* ProtocolV2::reserveOutput(ClientV2& client, size_t size) {

@@ -77,8 +77,8 @@ class ProtocolV2 final : public net::TcpConnection::Handler {
     static Outcome fail(std::string text) { return {std::move(text), true}; }
     static Outcome soft(std::string text) { return {std::move(text), false}; }
   };
-  // Parsing a command needs more bytes before it can be executed.
-  struct NeedMore {};
+  // "E_BAD_TOPIC <command> topic name "<name>" is not valid" (Go's %q of the name).
+  static Outcome badTopic(const char* command, std::string_view name);
 
   void onAccept(net::TcpConnection& conn);
   // Executes the command at the start of `in`; sets *consumed (0 when more bytes are needed).
@@ -109,6 +109,10 @@ class ProtocolV2 final : public net::TcpConnection::Handler {
               size_t* consumed);
   Outcome dpub(ClientV2& client, const queue::wire::CommandLine& line, std::string_view rest,
                size_t* consumed);
+  // PUB and DPUB after their parameters: the body, authorization, the publish (deferred when
+  // defer_ms > 0) and the answer.
+  Outcome publishOne(ClientV2& client, const char* command, std::string_view topic_name,
+                     int64_t defer_ms, std::string_view rest, size_t* consumed);
   Outcome mpub(ClientV2& client, const queue::wire::CommandLine& line, std::string_view rest,
                size_t* consumed);
 
@@ -120,11 +124,11 @@ class ProtocolV2 final : public net::TcpConnection::Handler {
   char* reserveOutput(ClientV2& client, size_t size);
   void commitOutput(ClientV2& client, size_t size);
   void flushEncoded(ClientV2& client);
-  // AUTH (--auth-http-address): Pending means the auth server is being asked again (the grant
-  // expired); the command is executed again once it answers.
-  enum class AuthCheck { Allowed, Pending, Denied };
-  AuthCheck checkAuth(ClientV2& client, const char* command, std::string_view topic,
-                      std::string_view channel, Outcome* denied);
+  // AUTH (--auth-http-address): true when `command` may go on. Otherwise *refusal is the
+  // answer (an error), or, while the auth server is asked again because the grant expired, an
+  // ok Outcome with *consumed = kWaitForBody: the command runs again once it answers.
+  bool authorized(ClientV2& client, const char* command, std::string_view topic,
+                  std::string_view channel, size_t* consumed, Outcome* refusal);
   // Asks the auth server about client.auth_secret; input is held meanwhile. `first`: the AUTH
   // command itself (answered with the grant's JSON).
   void askAuthServer(ClientV2& client, bool first);

@@ -20,40 +20,15 @@ namespace wire = queue::wire;
 
 }  // namespace
 
+ProtocolV2::Outcome ProtocolV2::badTopic(const char* command, std::string_view name) {
+  return Outcome::fail(std::string("E_BAD_TOPIC ") + command + " topic name " + goQuote(name) +
+                       " is not valid");
+}
+
 ProtocolV2::Outcome ProtocolV2::pub(ClientV2& client, const CommandLine& line,
                                     std::string_view rest, size_t* consumed) {
   if (line.param_count < 1) return Outcome::fail("E_INVALID PUB insufficient number of parameters");
-  std::string_view topic_name = line.params[0];
-  if (!wire::isValidName(topic_name)) {
-    return Outcome::fail("E_BAD_TOPIC PUB topic name " + goQuote(topic_name) + " is not valid");
-  }
-  wire::SizedBody body;
-  wire::BodyStatus status = wire::parseSizedBody(rest, options_.queue.max_msg_size, &body);
-  if (status == wire::BodyStatus::NeedMore) {
-    *consumed = kWaitForBody;
-    return Outcome::ok();
-  }
-  if (status != wire::BodyStatus::Ok) {
-    return Outcome::fail(bodyError("E_BAD_MESSAGE", "PUB", status, body.size,
-                                   options_.queue.max_msg_size, "message body"));
-  }
-  Outcome denied;
-  switch (checkAuth(client, "PUB", topic_name, "", &denied)) {
-    case AuthCheck::Allowed:
-      break;
-    case AuthCheck::Pending:
-      *consumed = kWaitForBody;
-      return Outcome::ok();
-    case AuthCheck::Denied:
-      return denied;
-  }
-  *consumed = body.consumed;
-  Result<queue::Topic*> topic = engine_.getOrCreateTopic(std::string(topic_name));
-  if (!topic.isOk()) return Outcome::fail("E_PUB_FAILED PUB failed " + topic.status().message());
-  (*topic)->publish(engine_.newMessage(body.data));
-  ++client.pub_counts[std::string(topic_name)];
-  respond(client, "OK");
-  return Outcome::ok();
+  return publishOne(client, "PUB", line.params[0], 0, rest, consumed);
 }
 
 ProtocolV2::Outcome ProtocolV2::dpub(ClientV2& client, const CommandLine& line,
@@ -62,9 +37,7 @@ ProtocolV2::Outcome ProtocolV2::dpub(ClientV2& client, const CommandLine& line,
     return Outcome::fail("E_INVALID DPUB insufficient number of parameters");
   }
   std::string_view topic_name = line.params[0];
-  if (!wire::isValidName(topic_name)) {
-    return Outcome::fail("E_BAD_TOPIC DPUB topic name " + goQuote(topic_name) + " is not valid");
-  }
+  if (!wire::isValidName(topic_name)) return badTopic("DPUB", topic_name);
   int64_t defer_ms = 0;
   if (!parseBase10(line.params[1], &defer_ms)) {
     return Outcome::fail("E_INVALID DPUB could not parse timeout " + std::string(line.params[1]));
@@ -73,6 +46,13 @@ ProtocolV2::Outcome ProtocolV2::dpub(ClientV2& client, const CommandLine& line,
     return Outcome::fail("E_INVALID DPUB timeout " + std::to_string(defer_ms) + " out of range 0-" +
                          std::to_string(options_.queue.max_req_timeout_ms));
   }
+  return publishOne(client, "DPUB", topic_name, defer_ms, rest, consumed);
+}
+
+ProtocolV2::Outcome ProtocolV2::publishOne(ClientV2& client, const char* command,
+                                           std::string_view topic_name, int64_t defer_ms,
+                                           std::string_view rest, size_t* consumed) {
+  if (!wire::isValidName(topic_name)) return badTopic(command, topic_name);
   wire::SizedBody body;
   wire::BodyStatus status = wire::parseSizedBody(rest, options_.queue.max_msg_size, &body);
   if (status == wire::BodyStatus::NeedMore) {
@@ -80,22 +60,18 @@ ProtocolV2::Outcome ProtocolV2::dpub(ClientV2& client, const CommandLine& line,
     return Outcome::ok();
   }
   if (status != wire::BodyStatus::Ok) {
-    return Outcome::fail(bodyError("E_BAD_MESSAGE", "DPUB", status, body.size,
+    return Outcome::fail(bodyError("E_BAD_MESSAGE", command, status, body.size,
                                    options_.queue.max_msg_size, "message body"));
   }
-  Outcome denied;
-  switch (checkAuth(client, "DPUB", topic_name, "", &denied)) {
-    case AuthCheck::Allowed:
-      break;
-    case AuthCheck::Pending:
-      *consumed = kWaitForBody;
-      return Outcome::ok();
-    case AuthCheck::Denied:
-      return denied;
+  if (Outcome refusal; !authorized(client, command, topic_name, "", consumed, &refusal)) {
+    return refusal;
   }
   *consumed = body.consumed;
   Result<queue::Topic*> topic = engine_.getOrCreateTopic(std::string(topic_name));
-  if (!topic.isOk()) return Outcome::fail("E_DPUB_FAILED DPUB failed " + topic.status().message());
+  if (!topic.isOk()) {
+    return Outcome::fail(std::string("E_") + command + "_FAILED " + command + " failed " +
+                         topic.status().message());
+  }
   if (defer_ms > 0) {
     (*topic)->publishDeferred(engine_.newMessage(body.data), engine_.nowMs() + defer_ms);
   } else {
@@ -117,15 +93,8 @@ ProtocolV2::Outcome ProtocolV2::mpub(ClientV2& client, const CommandLine& line,
     return Outcome::fail("E_BAD_TOPIC E_BAD_TOPIC MPUB topic name " + goQuote(topic_name) +
                          " is not valid");
   }
-  Outcome denied;
-  switch (checkAuth(client, "MPUB", topic_name, "", &denied)) {
-    case AuthCheck::Allowed:
-      break;
-    case AuthCheck::Pending:
-      *consumed = kWaitForBody;
-      return Outcome::ok();
-    case AuthCheck::Denied:
-      return denied;
+  if (Outcome refusal; !authorized(client, "MPUB", topic_name, "", consumed, &refusal)) {
+    return refusal;
   }
   // nsqd creates the topic before it looks at the body.
   Result<queue::Topic*> topic = engine_.getOrCreateTopic(std::string(topic_name));
