@@ -18,3 +18,25 @@ start() {
   cat "$tmp/$name.log" >&2
   fail "$name did not start"
 }
+
+# stop_all: SIGTERM every process in $pids (in order: clients first if they were started
+# first), SIGKILL what is still there after 5 s, reap them all, empty $pids. Scripts trap it:
+#   trap 'stop_all; rm -rf "$tmp"' EXIT
+stop_all() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do
+    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  pids=()
+}
+
+# field NAME: the value of "NAME=value" in the line on stdin.
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
+# median: of the numbers on stdin, one per line (0 when there are none).
+median() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) print 0; else print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+# free_port: a free loopback TCP port (bound and released).
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}

@@ -36,17 +36,9 @@ command -v curl >/dev/null || { echo "curl is not installed" >&2; exit 2; }
 
 tmp=$(mktemp -d /tmp/push-membench.XXXXXX)
 pids=()
-cleanup() {
-  # Clients first (they would keep the room draining), then servers.
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
-    kill -KILL "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
-  pids=()
-}
-trap 'cleanup; rm -rf "$tmp"' EXIT
+# shellcheck source=loadtest/bench_lib.sh
+source "$(dirname "$0")/bench_lib.sh"
+trap 'stop_all; rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM HUP PIPE
 
 app=bench
@@ -56,11 +48,8 @@ deadline=$((SECONDS + 900))  # the whole run; each wait below is bounded too
 fail() { echo "memory_bench: $*" >&2; exit 1; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 anon_kb() { awk '/^RssAnon/ {print $2}' "/proc/$1/status"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # start NAME KEY COMMAND... (sets $line and $pid)
-# shellcheck source=loadtest/bench_lib.sh
-source "$(dirname "$0")/bench_lib.sh"
 
 # stop PID...: SIGTERM, wait (bounded), SIGKILL; forgets the PIDs.
 stop() {

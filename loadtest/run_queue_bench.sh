@@ -69,27 +69,15 @@ command -v curl >/dev/null || { echo "curl is needed (the daemons' HTTP API)" >&
 
 tmp=$(mktemp -d /tmp/push-queuebench.XXXXXX)
 pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
-    kill -KILL "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
-}
-trap 'cleanup; rm -rf "$tmp"' EXIT
+# shellcheck source=loadtest/bench_lib.sh
+source "$(dirname "$0")/bench_lib.sh"
+trap 'stop_all; rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM HUP PIPE
 
 fail() { echo "queue_bench: $*" >&2; exit 1; }
-field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
-median() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) print 0; else print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 hz=$(getconf CLK_TCK)
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
-# A free loopback TCP port (bound and released; nothing else here takes ports meanwhile).
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # start_daemon NAME BINARY: starts it with the common flags; sets $daemon_pid, $tcp, $http.
 start_daemon() {

@@ -39,12 +39,9 @@ pids=()
 # Servers read a stdin that never ends (grpc-bench exits on EOF on stdin).
 mkfifo "$tmp/stdin"
 exec 3<>"$tmp/stdin"
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+# shellcheck source=loadtest/bench_lib.sh
+source "$(dirname "$0")/bench_lib.sh"  # stop_all, field, median
+trap 'stop_all; rm -rf "$tmp"' EXIT
 
 # Starts "$@" (a server that prints "PORT <n>"), waits for the port; sets $port.
 start_server() {
@@ -59,9 +56,6 @@ start_server() {
   echo "server $1 did not start: $(cat "$out.err")" >&2
   exit 1
 }
-
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 
 declare -A qps p99 p50
 run_client() {  # impl depth command...

@@ -47,22 +47,14 @@ done
 
 tmp=$(mktemp -d /tmp/push-unibench.XXXXXX)
 pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
-    kill -KILL "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
-}
-trap 'cleanup; rm -rf "$tmp"' EXIT
+# shellcheck source=loadtest/bench_lib.sh
+source "$(dirname "$0")/bench_lib.sh"
+trap 'stop_all; rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM HUP PIPE
 
 fail() { echo "unicast_bench: $*" >&2; exit 1; }
 
 # start NAME KEY COMMAND... (sets $line and $pid)
-# shellcheck source=loadtest/bench_lib.sh
-source "$(dirname "$0")/bench_lib.sh"
 
 echo "# baseline: push-tcp-floor, $users loopback connections, one push + one ack each, raw epoll"
 floor_line=$("$bin/push-tcp-floor" --connections "$users" --window 64 --seconds "$seconds" \
@@ -112,7 +104,6 @@ ticks() {
   echo "$sum"
 }
 hz=$(getconf CLK_TCK)
-field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 
 # run_load NAME FLAGS...: one push-load unicast run; prints its line with the servers' CPU
 # during the measured window appended; sets $last. The script blocks on push-load's stdout
