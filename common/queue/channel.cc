@@ -40,10 +40,7 @@ void Channel::enqueue(Message message) {
     ++counters_.dropped_count;  // ephemeral: nsqd drops what does not fit in memory too
     return;
   }
-  std::string record;
-  record.reserve(wire::kMessageHeaderSize + message.body.size());
-  appendEncodedMessage(message, &record);
-  Status status = disk_->put(record);
+  Status status = putMessage(*disk_, message);
   if (!status.isOk()) {
     ++counters_.dropped_count;
     LOG_ERROR(Queue, "channel {}:{}: message {} lost: {}", topic_.name(), name_, message.id,
@@ -61,18 +58,18 @@ bool Channel::popQueued(Message* message) {
     memory_.pop_front();
     return true;
   }
-  while (disk_->depth() > 0) {
-    Result<const std::string*> record = disk_->front();
-    if (!record.isOk() || *record == nullptr) {
-      LOG_ERROR(Queue, "channel {}:{}: disk read failed: {}", topic_.name(), name_,
-                record.isOk() ? "empty" : record.status().toString());
-      break;
-    }
-    bool decoded = decodeMessage(**record, message);
-    (void)disk_->pop();
-    if (decoded) return true;
-    ++counters_.dropped_count;
-    LOG_ERROR(Queue, "channel {}:{}: undecodable record on disk dropped", topic_.name(), name_);
+  uint64_t skipped = 0;
+  Result<bool> taken = takeMessage(*disk_, message, &skipped);
+  if (skipped > 0) {
+    counters_.dropped_count += skipped;
+    LOG_ERROR(Queue, "channel {}:{}: {} undecodable records on disk dropped", topic_.name(), name_,
+              skipped);
+  }
+  if (!taken.isOk()) {
+    LOG_ERROR(Queue, "channel {}:{}: disk read failed: {}", topic_.name(), name_,
+              taken.status().toString());
+  } else if (*taken) {
+    return true;
   }
   if (memory_.empty()) return false;
   *message = std::move(memory_.front());
@@ -296,11 +293,8 @@ Status Channel::flushToDisk() {
     pending.push_back(deferred_.top().message);
     deferred_.pop();
   }
-  std::string record;
   for (const Message& message : pending) {
-    record.clear();
-    appendEncodedMessage(message, &record);
-    Status status = disk_->put(record);
+    Status status = putMessage(*disk_, message);
     if (!status.isOk()) {
       counters_.dropped_count += pending.size();
       return status;

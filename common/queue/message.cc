@@ -4,6 +4,7 @@
 #include <cstring>
 #include <new>
 
+#include "common/queue/disk_queue.h"
 #include "common/queue/wire.h"
 
 namespace push::queue {
@@ -74,6 +75,27 @@ bool decodeMessage(std::string_view data, Message* message) {
   message->attempts = view.attempts;
   message->body = BodyRef(view.body);
   return true;
+}
+
+Status putMessage(DiskQueue& disk, const Message& message) {
+  // Loop-thread only, like the engine: one buffer serves every put.
+  thread_local std::string record;
+  record.clear();
+  appendEncodedMessage(message, &record);
+  return disk.put(record);
+}
+
+Result<bool> takeMessage(DiskQueue& disk, Message* message, uint64_t* skipped) {
+  while (disk.depth() > 0) {
+    Result<const std::string*> record = disk.front();
+    if (!record.isOk()) return record.status();
+    if (*record == nullptr) return false;
+    bool decoded = decodeMessage(**record, message);
+    RETURN_IF_ERROR(disk.pop());
+    if (decoded) return true;
+    ++*skipped;
+  }
+  return false;
 }
 
 }  // namespace push::queue

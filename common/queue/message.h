@@ -5,7 +5,12 @@
 #include <string>
 #include <string_view>
 
+#include "common/base/result.h"
+#include "common/base/status.h"
+
 namespace push::queue {
+
+class DiskQueue;
 
 // A message body, shared by the copies of one message in every channel of a topic: one
 // allocation holding a reference count and the bytes. Loop-thread only (the count is not
@@ -44,5 +49,12 @@ struct Message {
 void appendEncodedMessage(const Message& message, std::string* out);
 // false when `data` is shorter than the header or the id is not 16 hex digits.
 bool decodeMessage(std::string_view data, Message* message);
+
+// Messages in a DiskQueue (a topic's or channel's overflow), in the stored form above.
+// putMessage appends one. takeMessage removes the oldest into *message: true when it did,
+// false when the queue is empty; an undecodable record is removed, skipped and counted in
+// *skipped; an error Status when the read failed (nothing removed).
+Status putMessage(DiskQueue& disk, const Message& message);
+Result<bool> takeMessage(DiskQueue& disk, Message* message, uint64_t* skipped);
 
 }  // namespace push::queue

@@ -54,10 +54,7 @@ void Topic::buffer(Message message, int64_t deliver_at_ms) {
     ++counters_.dropped_count;
     return;
   }
-  std::string record;
-  record.reserve(wire::kMessageHeaderSize + message.body.size());
-  appendEncodedMessage(message, &record);
-  Status status = disk_->put(record);
+  Status status = putMessage(*disk_, message);
   if (!status.isOk()) {
     ++counters_.dropped_count;
     LOG_ERROR(Queue, "topic {}: message {} lost: {}", name_, message.id, status.toString());
@@ -74,20 +71,13 @@ void Topic::drainBacklog() {
       memory_.pop_front();
       fanOut(pending.message, pending.deliver_at_ms);
     } else if (disk_ != nullptr && disk_->depth() > 0) {
-      Result<const std::string*> record = disk_->front();
-      if (!record.isOk() || *record == nullptr) {
-        LOG_ERROR(Queue, "topic {}: disk read failed: {}", name_,
-                  record.isOk() ? "empty" : record.status().toString());
+      Message message;
+      Result<bool> taken = takeMessage(*disk_, &message, &counters_.dropped_count);
+      if (!taken.isOk()) {
+        LOG_ERROR(Queue, "topic {}: disk read failed: {}", name_, taken.status().toString());
         return;
       }
-      Message message;
-      bool decoded = decodeMessage(**record, &message);
-      (void)disk_->pop();
-      if (decoded) {
-        fanOut(message, 0);
-      } else {
-        ++counters_.dropped_count;
-      }
+      if (*taken) fanOut(message, 0);
     } else {
       return;
     }
@@ -156,10 +146,8 @@ Status Topic::close(bool remove_files) {
 Status Topic::flushToDisk() {
   // Like nsqd at a clean stop: what waits in memory goes after what is on disk already.
   while (!memory_.empty()) {
-    std::string record;
-    appendEncodedMessage(memory_.front().message, &record);
+    Status status = putMessage(*disk_, memory_.front().message);
     memory_.pop_front();
-    Status status = disk_->put(record);
     if (!status.isOk()) {
       counters_.dropped_count += memory_.size() + 1;
       memory_.clear();
