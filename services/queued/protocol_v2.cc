@@ -216,14 +216,8 @@ ProtocolV2::Outcome ProtocolV2::identify(ClientV2& client, const CommandLine& li
     return Outcome::fail("E_INVALID cannot IDENTIFY in current state");
   }
   wire::SizedBody body;
-  wire::BodyStatus status = wire::parseSizedBody(rest, options_.max_body_size, &body);
-  if (status == wire::BodyStatus::NeedMore) {
-    *consumed = kWaitForBody;
-    return Outcome::ok();
-  }
-  if (status != wire::BodyStatus::Ok) {
-    return Outcome::fail(
-        bodyError("E_BAD_BODY", "IDENTIFY", status, body.size, options_.max_body_size, "body"));
+  if (Outcome refusal; !readBody("IDENTIFY", rest, false, &body, consumed, &refusal)) {
+    return refusal;
   }
   *consumed = body.consumed;
   IdentifyRequest request;
@@ -286,14 +280,8 @@ ProtocolV2::Outcome ProtocolV2::auth(ClientV2& client, const CommandLine& line,
   }
   if (line.param_count != 0) return Outcome::fail("E_INVALID AUTH invalid number of parameters");
   wire::SizedBody body;
-  wire::BodyStatus status = wire::parseSizedBody(rest, options_.max_body_size, &body);
-  if (status == wire::BodyStatus::NeedMore) {
-    *consumed = kWaitForBody;
-    return Outcome::ok();
-  }
-  if (status != wire::BodyStatus::Ok) {
-    return Outcome::fail(
-        bodyError("E_BAD_BODY", "AUTH", status, body.size, options_.max_body_size, "body"));
+  if (Outcome refusal; !readBody("AUTH", rest, false, &body, consumed, &refusal)) {
+    return refusal;
   }
   *consumed = body.consumed;
   if (!client.auth_secret.empty()) return Outcome::fail("E_INVALID AUTH already set");
@@ -347,6 +335,22 @@ void ProtocolV2::resumeInput(ClientV2& client) {
   } else {
     client.conn->startReading();
   }
+}
+
+bool ProtocolV2::readBody(const char* command, std::string_view rest, bool message_body,
+                          wire::SizedBody* body, size_t* consumed, Outcome* refusal) {
+  uint32_t max = message_body ? options_.queue.max_msg_size : options_.max_body_size;
+  wire::BodyStatus status = wire::parseSizedBody(rest, max, body);
+  if (status == wire::BodyStatus::Ok) return true;
+  if (status == wire::BodyStatus::NeedMore) {
+    *consumed = kWaitForBody;
+    *refusal = Outcome::ok();
+  } else {
+    *refusal = Outcome::fail(
+        message_body ? bodyError("E_BAD_MESSAGE", command, status, body->size, max, "message body")
+                     : bodyError("E_BAD_BODY", command, status, body->size, max, "body"));
+  }
+  return false;
 }
 
 bool ProtocolV2::authorized(ClientV2& client, const char* command, std::string_view topic,

@@ -77,6 +77,13 @@ class ProtocolV2 final : public net::TcpConnection::Handler {
     static Outcome fail(std::string text) { return {std::move(text), true}; }
     static Outcome soft(std::string text) { return {std::move(text), false}; }
   };
+  // The sized body of `command` at the start of `rest`: true when all of it is there (*body
+  // set; *consumed untouched). Otherwise *refusal is the answer: an ok Outcome with *consumed
+  // = kWaitForBody while bytes are missing, or nsqd's error for a bad size. A message body
+  // (PUB, DPUB) is bounded by --max-msg-size, any other (IDENTIFY, AUTH, MPUB) by
+  // --max-body-size, with nsqd's codes and wording for each.
+  bool readBody(const char* command, std::string_view rest, bool message_body,
+                queue::wire::SizedBody* body, size_t* consumed, Outcome* refusal);
   // "E_BAD_TOPIC <command> topic name "<name>" is not valid" (Go's %q of the name).
   static Outcome badTopic(const char* command, std::string_view name);
 

@@ -54,14 +54,8 @@ ProtocolV2::Outcome ProtocolV2::publishOne(ClientV2& client, const char* command
                                            std::string_view rest, size_t* consumed) {
   if (!wire::isValidName(topic_name)) return badTopic(command, topic_name);
   wire::SizedBody body;
-  wire::BodyStatus status = wire::parseSizedBody(rest, options_.queue.max_msg_size, &body);
-  if (status == wire::BodyStatus::NeedMore) {
-    *consumed = kWaitForBody;
-    return Outcome::ok();
-  }
-  if (status != wire::BodyStatus::Ok) {
-    return Outcome::fail(bodyError("E_BAD_MESSAGE", command, status, body.size,
-                                   options_.queue.max_msg_size, "message body"));
+  if (Outcome refusal; !readBody(command, rest, true, &body, consumed, &refusal)) {
+    return refusal;
   }
   if (Outcome refusal; !authorized(client, command, topic_name, "", consumed, &refusal)) {
     return refusal;
@@ -102,14 +96,8 @@ ProtocolV2::Outcome ProtocolV2::mpub(ClientV2& client, const CommandLine& line,
     return Outcome::fail("E_MPUB_FAILED MPUB failed " + topic.status().message());
   }
   wire::SizedBody body;
-  wire::BodyStatus status = wire::parseSizedBody(rest, options_.max_body_size, &body);
-  if (status == wire::BodyStatus::NeedMore) {
-    *consumed = kWaitForBody;
-    return Outcome::ok();
-  }
-  if (status != wire::BodyStatus::Ok) {
-    return Outcome::fail(
-        bodyError("E_BAD_BODY", "MPUB", status, body.size, options_.max_body_size, "body"));
+  if (Outcome refusal; !readBody("MPUB", rest, false, &body, consumed, &refusal)) {
+    return refusal;
   }
   *consumed = body.consumed;
   wire::MpubError error;
