@@ -34,8 +34,10 @@ class NsqDaemon {
 
   // Stops (SIGTERM, or SIGKILL when `kill`) and starts again on the same ports and data path.
   Status restart(bool kill = false);
-  // SIGTERM and wait; the daemon is gone afterwards.
+  // SIGTERM (or SIGKILL) and wait; the daemon is gone until resume().
   int stop(bool kill = false);
+  // Starts it again after stop(), on the same ports and data path.
+  Status resume() { return launch(); }
 
  private:
   NsqDaemon() = default;

@@ -2,17 +2,13 @@
 // nsqd v1.3.0 (../shared/peers/nsq/nsqd or $NSQD_BIN) and against our queued
 // ($PUSH_BIN_DIR/push-queued), started with the same flags; a daemon that is absent skips.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <map>
 #include <optional>
 #include <set>
@@ -24,152 +20,38 @@
 #include "common/net/periodic_timer.h"
 #include "common/queue/client/consumer.h"
 #include "common/queue/client/producer.h"
-#include "tests/support/subprocess.h"
+#include "tests/support/nsq_daemon.h"
 
 namespace push::queue {
 namespace {
 
 using namespace std::chrono_literals;
-namespace fs = std::filesystem;
 
 uint16_t freePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    return 0;
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
+  return static_cast<uint16_t>(testing::freeLoopbackPort());
 }
-
-bool canConnect(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  ::close(fd);
-  return ok;
-}
-
-// Polls (bounded) until something listens on `port`.
-bool waitListening(uint16_t port, std::chrono::milliseconds timeout = 10s) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (canConnect(port)) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return false;
-}
-
-std::string nsqPeerDir() {
-  const char* env = std::getenv("NSQ_PEER_DIR");
-  if (env && *env) return env;
-  // Next to the repository, or where the workplace keeps it (as tests/support/nsq_daemon.h).
-  std::string beside = std::string(PUSH_SOURCE_DIR) + "/../shared/peers/nsq";
-  if (::access((beside + "/nsqd").c_str(), X_OK) != 0 &&
-      ::access("/work/shared/peers/nsq/nsqd", X_OK) == 0) {
-    return "/work/shared/peers/nsq";
-  }
-  return beside;
-}
-
-std::string nsqdPath() {
-  const char* env = std::getenv("NSQD_BIN");
-  if (env && *env) return env;
-  return nsqPeerDir() + "/nsqd";
-}
-
-std::string nsqlookupdPath() {
-  const char* env = std::getenv("NSQLOOKUPD_BIN");
-  if (env && *env) return env;
-  return nsqPeerDir() + "/nsqlookupd";
-}
-
-bool executable(const std::string& path) {
-  return ::access(path.c_str(), X_OK) == 0;
-}
-
-// One daemon process with its ports and data directory; restartable on the same ports.
-class Daemon {
- public:
-  Daemon(std::string bin, std::string data_dir, std::vector<std::string> extra)
-      : bin_(std::move(bin)), data_dir_(std::move(data_dir)), extra_(std::move(extra)) {
-    tcp_port_ = freePort();
-    http_port_ = freePort();
-  }
-  Status start() {
-    std::vector<std::string> argv = {bin_, "--tcp-address=127.0.0.1:" + std::to_string(tcp_port_),
-                                     "--http-address=127.0.0.1:" + std::to_string(http_port_),
-                                     "--data-path=" + data_dir_};
-    argv.insert(argv.end(), extra_.begin(), extra_.end());
-    auto proc = testing::Subprocess::start(argv);
-    if (!proc.isOk()) return proc.status();
-    proc_ = std::move(proc).value();
-    if (!waitListening(tcp_port_)) return unavailable(bin_ + " did not listen");
-    return Status::ok();
-  }
-  void stop(int signum = SIGTERM) {
-    if (!proc_) return;
-    proc_->sendSignal(signum);
-    proc_->wait(10s);
-    proc_.reset();
-  }
-  std::string tcpAddress() const { return "127.0.0.1:" + std::to_string(tcp_port_); }
-  uint16_t tcpPort() const { return tcp_port_; }
-
- private:
-  std::string bin_;
-  std::string data_dir_;
-  std::vector<std::string> extra_;
-  uint16_t tcp_port_ = 0;
-  uint16_t http_port_ = 0;
-  std::unique_ptr<testing::Subprocess> proc_;
-};
 
 class QueueClientTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (GetParam() == "nsqd") {
-      bin_ = nsqdPath();
-      if (!executable(bin_)) {
-        GTEST_SKIP() << "nsqd not found at " << bin_ << " (set NSQD_BIN)";
-      }
-    } else {
-      bin_ = testing::binPath("push-queued");
-      if (!executable(bin_)) {
-        GTEST_SKIP() << "push-queued not built yet (" << bin_ << ")";
-      }
+    if (testing::NsqDaemon::binaryFor(GetParam()).empty()) {
+      GTEST_SKIP() << GetParam() << " not found (nsqd: NSQD_BIN or ../shared/peers/nsq; "
+                   << "queued: push-queued not built yet)";
     }
-    char tmpl[] = "/tmp/queue_client_test.XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    fs::create_directories(dir_ + "/data");
   }
 
   void TearDown() override {
     producer_.reset();
     consumers_.clear();
-    if (daemon_) daemon_->stop();
-    if (lookupd_) {
-      lookupd_->sendSignal(SIGTERM);
-      lookupd_->wait(5s);
-    }
+    daemon_.reset();
+    lookupd_.reset();
     EXPECT_TRUE(loop_.shutdown().isOk());
-    if (!dir_.empty()) fs::remove_all(dir_);
   }
 
   void startDaemon(std::vector<std::string> extra = {}) {
-    daemon_ = std::make_unique<Daemon>(bin_, dir_ + "/data", std::move(extra));
-    Status st = daemon_->start();
-    ASSERT_TRUE(st.isOk()) << st;
+    auto started = testing::NsqDaemon::start(GetParam(), extra);
+    ASSERT_TRUE(started.isOk()) << started.status();
+    daemon_ = std::move(started).value();
   }
 
   Producer& producer(Producer::Options o = {}) {
@@ -221,10 +103,8 @@ class QueueClientTest : public ::testing::TestWithParam<std::string> {
   }
 
   net::EventLoop loop_;
-  std::string bin_;
-  std::string dir_;
-  std::unique_ptr<Daemon> daemon_;
-  std::unique_ptr<testing::Subprocess> lookupd_;
+  std::unique_ptr<testing::NsqDaemon> daemon_;
+  std::unique_ptr<testing::NsqDaemon> lookupd_;
   std::unique_ptr<Producer> producer_;
   std::vector<std::unique_ptr<Consumer>> consumers_;
 };
@@ -399,23 +279,17 @@ TEST_P(QueueClientTest, TwoChannelsEachGetEveryMessage) {
 }
 
 TEST_P(QueueClientTest, ConsumerFindsTheDaemonThroughNsqlookupd) {
-  const std::string lookupd_bin = nsqlookupdPath();
-  if (!executable(lookupd_bin)) GTEST_SKIP() << "nsqlookupd not found at " << lookupd_bin;
-  const uint16_t lookupd_tcp = freePort();
-  const uint16_t lookupd_http = freePort();
-  auto proc = testing::Subprocess::start(
-      {lookupd_bin, "--tcp-address=127.0.0.1:" + std::to_string(lookupd_tcp),
-       "--http-address=127.0.0.1:" + std::to_string(lookupd_http)});
-  ASSERT_TRUE(proc.isOk()) << proc.status();
-  lookupd_ = std::move(proc).value();
-  ASSERT_TRUE(waitListening(lookupd_http));
-  ASSERT_TRUE(waitListening(lookupd_tcp));
-  startDaemon({"--lookupd-tcp-address=127.0.0.1:" + std::to_string(lookupd_tcp),
-               "--broadcast-address=127.0.0.1"});
+  if (testing::NsqDaemon::binaryFor("nsqlookupd").empty()) {
+    GTEST_SKIP() << "nsqlookupd not found (NSQLOOKUPD_BIN or ../shared/peers/nsq)";
+  }
+  auto lookupd = testing::NsqDaemon::start("nsqlookupd");
+  ASSERT_TRUE(lookupd.isOk()) << lookupd.status();
+  lookupd_ = std::move(lookupd).value();
+  startDaemon({"--lookupd-tcp-address=" + lookupd_->tcpAddress(), "--broadcast-address=127.0.0.1"});
   EXPECT_EQ(publishAll("tlookup", "l", 20), 20);  // creates the topic: nsqd registers it
   Consumer::Options o = consumerOptions("tlookup", "ch");
   o.nsqd_tcp_addresses.clear();
-  o.lookupd_http_addresses = {"127.0.0.1:" + std::to_string(lookupd_http)};
+  o.lookupd_http_addresses = {lookupd_->httpAddress()};
   o.lookup_interval = 200ms;
   std::set<std::string> seen;
   Consumer& c = consumer(o, [&](Message m) { seen.insert(m.body()); });
@@ -436,9 +310,9 @@ TEST_P(QueueClientTest, ProducerAndConsumerGoOnAfterTheDaemonRestarts) {
   EXPECT_EQ(publishAll("trestart", "before", 10), 10);
   ASSERT_TRUE(loop_.runUntil([&] { return seen.size() == 10; }, 10s));
 
-  daemon_->stop(SIGTERM);
+  daemon_->stop();
   ASSERT_TRUE(loop_.runUntil([&] { return c.stats().connections == 0; }, 10s));
-  ASSERT_TRUE(daemon_->start().isOk());
+  ASSERT_TRUE(daemon_->resume().isOk());
 
   // Publish until the producer is through again (failures while it reconnects are fine).
   int ok = 0;
@@ -478,7 +352,7 @@ TEST_P(QueueClientTest, EveryCallbackRunsOnceWhenTheDaemonIsKilledMidStream) {
     });
   }
   ASSERT_TRUE(loop_.runUntil([&] { return ok >= 500; }, 20s));
-  daemon_->stop(SIGKILL);
+  daemon_->stop(/*kill=*/true);
   ASSERT_TRUE(loop_.runUntil([&] { return answered == kCount; }, 20s)) << answered;
   runFor(100ms);
   for (int i = 0; i < kCount; ++i)
