@@ -2,10 +2,12 @@
 
 #include <cassert>
 #include <cstring>
+#include <string>
 
 #include "common/base/log.h"
 #include "common/base/metrics.h"
 #include "common/net/event_loop.h"
+#include "common/net/stream_filter.h"
 
 namespace push::net {
 namespace {
@@ -25,6 +27,8 @@ struct NetMetrics {
       "push_net_closed_total", "Connections closed, by reason.", R"(reason="input_too_large")");
   metrics::Counter& io_error = metrics::Registry::global().counter(
       "push_net_closed_total", "Connections closed, by reason.", R"(reason="io_error")");
+  metrics::Counter& filter_error = metrics::Registry::global().counter(
+      "push_net_closed_total", "Connections closed, by reason.", R"(reason="filter_error")");
 };
 
 NetMetrics& netMetrics() {
@@ -44,6 +48,29 @@ struct TcpConnection::WriteReq {
   TcpConnection* conn;
 };
 
+// Everything a filtered connection needs beyond the plain one, in one allocation behind one
+// pointer. The scratch strings are cleared after each use and keep their capacity only up to
+// Limits::retain_input / retain_output, as in_ and out_ do, so an idle filtered connection
+// holds the filter's own state and little else.
+struct TcpConnection::Filtered {
+  std::unique_ptr<StreamFilter> filter;
+  std::string plain;  // decode(): the plain bytes of one read, handed to onData
+  std::string wire;   // decode()'s to_peer and encode()'s output, queued at once
+  Buffer staging;     // prepareSend()'s room, encoded by commitSend()
+};
+
+namespace {
+
+void clearScratch(std::string& s, size_t keep) {
+  if (s.capacity() > keep) {
+    std::string().swap(s);
+  } else {
+    s.clear();
+  }
+}
+
+}  // namespace
+
 const char* TcpConnection::reasonName(CloseReason reason) {
   switch (reason) {
     case CloseReason::Local:
@@ -58,6 +85,8 @@ const char* TcpConnection::reasonName(CloseReason reason) {
       return "slow peer";
     case CloseReason::InputTooLarge:
       return "input too large";
+    case CloseReason::FilterError:
+      return "filter error";
   }
   return "?";
 }
@@ -111,6 +140,13 @@ void TcpConnection::start(Handler* handler, const Limits* limits) {
   limits_ = limits;
   uv_tcp_nodelay(&tcp_, 1);
   startReading();
+}
+
+void TcpConnection::setFilter(std::unique_ptr<StreamFilter> filter) {
+  assert(!handler_ && "setFilter() after start()");
+  assert(filter && !filtered_);
+  filtered_ = std::make_unique<Filtered>();
+  filtered_->filter = std::move(filter);
 }
 
 void TcpConnection::startReading() {
@@ -167,7 +203,39 @@ void TcpConnection::onRead(ssize_t nread, const char* data) {
   netMetrics().bytes_in.inc(static_cast<uint64_t>(nread));
   loop().noteIo();
   if (draining_) return;  // closing after flush: input is no longer wanted
-  processInput(data, static_cast<size_t>(nread));
+  if (filtered_) {
+    decodeInput(data, static_cast<size_t>(nread));
+  } else {
+    processInput(data, static_cast<size_t>(nread));
+  }
+}
+
+void TcpConnection::decodeInput(const char* data, size_t len) {
+  Filtered& f = *filtered_;
+  Status status = f.filter->decode(std::string_view(data, len), &f.plain, &f.wire);
+  if (!status.isOk()) {
+    // The stream is broken: what decoded before the bad unit is dropped (answers to it could
+    // not be encoded any more: filter errors are sticky). The alert, if any, goes out first.
+    LOG_CONN(Debug, Net, id_, "filter refused input: {}", status.toString());
+    netMetrics().filter_error.inc();
+    clearScratch(f.plain, limits_->retain_input);
+    bool queued = f.wire.empty() || queueWire(f.wire);
+    clearScratch(f.wire, limits_->retain_output);
+    if (!queued || closing_) return;
+    close_reason_ = CloseReason::FilterError;  // finishDrain() closes with it
+    closeAfterWrite();
+    return;
+  }
+  if (!f.wire.empty()) {
+    // Handshake bytes go out before anything the handler answers to this input.
+    bool queued = queueWire(f.wire);
+    clearScratch(f.wire, limits_->retain_output);
+    if (!queued) return;
+  }
+  if (f.plain.empty()) return;  // a handshake or a partial record: nothing for the handler
+  // f.plain stays untouched during onData: nothing the handler can call decodes.
+  processInput(f.plain.data(), f.plain.size());
+  clearScratch(f.plain, limits_->retain_input);
 }
 
 void TcpConnection::processInput(const char* data, size_t len) {
@@ -194,6 +262,7 @@ void TcpConnection::processInput(const char* data, size_t len) {
 char* TcpConnection::prepareSend(size_t len) {
   assert(loop().isInLoopThread());
   if (closing_ || draining_ || !handler_) return nullptr;
+  // With a filter this checks the plain size; the encoded one is checked again on commit.
   if (pendingBytes() + len > limits_->hard_limit) {
     LOG_CONN(Debug, Net, id_, "output queue {} + {} over hard limit {}: closing slow peer",
              pendingBytes(), len, limits_->hard_limit);
@@ -202,10 +271,19 @@ char* TcpConnection::prepareSend(size_t len) {
     return nullptr;
   }
   // An empty, never-allocated Buffer reserves 0 bytes as nullptr, which would read as failure.
+  if (filtered_) return filtered_->staging.reserve(len > 0 ? len : 1);
   return out_.reserve(len > 0 ? len : 1);
 }
 
 void TcpConnection::commitSend(size_t len) {
+  if (filtered_) {
+    Buffer& staging = filtered_->staging;
+    staging.commit(len);
+    (void)encodeAndQueue(staging.view());
+    staging.clear();
+    if (staging.capacity() > limits_->retain_output) staging.release();
+    return;
+  }
   out_.commit(len);
   scheduleFlush();
   checkHighWatermark();
@@ -213,10 +291,44 @@ void TcpConnection::commitSend(size_t len) {
 
 bool TcpConnection::send(const void* data, size_t len) {
   if (len == 0) return !closing_ && !draining_ && handler_;  // nothing to queue or flush
+  if (filtered_) {
+    if (closing_ || draining_ || !handler_) return false;
+    return encodeAndQueue(std::string_view(static_cast<const char*>(data), len));
+  }
   char* dst = prepareSend(len);
   if (!dst) return false;
   if (len > 0) std::memcpy(dst, data, len);
   commitSend(len);
+  return true;
+}
+
+bool TcpConnection::encodeAndQueue(std::string_view plain) {
+  if (plain.empty()) return true;
+  Filtered& f = *filtered_;
+  Status status = f.filter->encode(plain, &f.wire);
+  if (!status.isOk()) {
+    LOG_CONN(Debug, Net, id_, "filter refused output: {}", status.toString());
+    netMetrics().filter_error.inc();
+    clearScratch(f.wire, limits_->retain_output);
+    close(CloseReason::FilterError);
+    return false;
+  }
+  bool queued = queueWire(f.wire);
+  clearScratch(f.wire, limits_->retain_output);
+  return queued;
+}
+
+bool TcpConnection::queueWire(std::string_view wire) {
+  if (pendingBytes() + wire.size() > limits_->hard_limit) {
+    LOG_CONN(Debug, Net, id_, "output queue {} + {} over hard limit {}: closing slow peer",
+             pendingBytes(), wire.size(), limits_->hard_limit);
+    netMetrics().slow_peer.inc();
+    close(CloseReason::SlowPeer);
+    return false;
+  }
+  out_.append(wire);
+  scheduleFlush();
+  checkHighWatermark();
   return true;
 }
 
@@ -350,9 +462,10 @@ void TcpConnection::closeAfterWrite() {
 
 void TcpConnection::finishDrain() {
   // After the peer's EOF it sends nothing more, so closing cannot cause a reset;
-  // closeAfterWrite() takes that risk rather than wait.
+  // closeAfterWrite() takes that risk rather than wait. close_reason_ is Local unless a filter
+  // error started the drain.
   if (peer_shutdown_ || no_linger_) {
-    close(CloseReason::Local);
+    close(close_reason_);
     return;
   }
   if (lingering_) return;

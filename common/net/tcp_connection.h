@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string_view>
 
 #include "common/net/buffer.h"
@@ -13,6 +14,7 @@
 namespace push::net {
 
 class EventLoop;
+class StreamFilter;
 
 // One TCP connection on a loop: reads into the loop's shared buffer, keeps only an unconsumed
 // tail per connection, and coalesces everything sent in one loop turn into one write.
@@ -26,9 +28,13 @@ class EventLoop;
 //
 // <uv.h> is included because uv_tcp_t is embedded: one allocation per connection, not two.
 //
-// Memory: an idle connection is this object (~330 bytes, most of it uv_tcp_t) and nothing
+// Memory: an idle connection is this object (~360 bytes, most of it uv_tcp_t) and nothing
 // else: per-server state (Handler, Limits) is shared by pointer, buffers are released when
-// empty.
+// empty. A filtered connection (setFilter) adds one heap object: the filter and its scratch.
+//
+// Filter (setFilter, e.g. TLS): bytes read are decoded first and the handler sees only the
+// plain bytes, with the same partial-input rules; bytes sent are encoded before they are
+// queued. Limits and pendingBytes() count the encoded bytes that go to the socket.
 class TcpConnection {
  public:
   enum class CloseReason : uint8_t {
@@ -38,6 +44,7 @@ class TcpConnection {
     WriteError,     // write failed (EPIPE, ECONNRESET, ...)
     SlowPeer,       // output queue over Limits::hard_limit
     InputTooLarge,  // unconsumed input over Limits::max_input
+    FilterError,    // the filter (setFilter) refused input or output (bad TLS record, ...)
   };
   static const char* reasonName(CloseReason reason);
 
@@ -91,14 +98,31 @@ class TcpConnection {
   // `handler` and `limits` must outlive the connection.
   void start(Handler* handler, const Limits* limits);
 
+  // Puts `filter` (TLS, compression) between the socket and the handler for the whole life of
+  // the connection: call once, before start() (a stream cannot be switched mid-way here; NSQ's
+  // IDENTIFY upgrade drives its codec itself). The connection owns it. From then on:
+  //  - read bytes go through filter->decode(); its plain output reaches Handler::onData as
+  //    unfiltered bytes do (unconsumed plain bytes are kept and offered again); its to_peer
+  //    output (a TLS handshake) is queued for the socket as is;
+  //  - send() and commitSend() encode before queuing; prepareSend() returns a staging buffer;
+  //  - a decode error drops the plain bytes of that read, queues the filter's to_peer bytes (a
+  //    TLS alert), and closes once they are written (closeAfterWrite) as FilterError; an
+  //    encode error makes send() fail and closes at once as FilterError.
+  // No filter: the plain path, whose only extra cost is one pointer test per read and send.
+  void setFilter(std::unique_ptr<StreamFilter> filter);
+
   // Queues bytes; they leave with everything else queued this loop turn, just before the loop
   // waits for I/O. Returns false, dropping the bytes, when the connection is closing or when
-  // the output would pass Limits::hard_limit (the connection is then closed as SlowPeer).
+  // the output would pass Limits::hard_limit (the connection is then closed as SlowPeer), or
+  // when a filter fails to encode them (closed as FilterError).
   bool send(const void* data, size_t len);
   bool send(std::string_view data) { return send(data.data(), data.size()); }
   // Zero-copy form: room for `len` bytes at the end of the output, or nullptr exactly when
-  // send() would fail. Write into it, then commitSend(n) with n <= len before anything else
-  // touches the connection.
+  // send() of `len` bytes would fail its checks. Write into it, then commitSend(n) with
+  // n <= len before anything else touches the connection. With a filter the room is a staging
+  // buffer that commitSend() encodes into the output (not zero-copy then); because the
+  // encoding is longer, commitSend() may still close the connection as SlowPeer (or as
+  // FilterError), dropping the bytes.
   char* prepareSend(size_t len);
   void commitSend(size_t len);
 
@@ -148,12 +172,19 @@ class TcpConnection {
 
  private:
   struct WriteReq;
+  struct Filtered;  // the filter and its scratch buffers, in the .cc
   explicit TcpConnection(EventLoop& loop);
   ~TcpConnection();
 
   void scheduleFlush();
   void onRead(ssize_t nread, const char* data);
   void processInput(const char* data, size_t len);
+  // The filtered halves of onRead() and send()/commitSend().
+  void decodeInput(const char* data, size_t len);
+  bool encodeAndQueue(std::string_view plain);
+  // Queues bytes that are already in their wire form; false (closed as SlowPeer) over the
+  // hard limit.
+  bool queueWire(std::string_view wire);
   void onWriteDone(WriteReq* req, int status);
   void afterOutputShrank();
   void finishDrain();
@@ -167,8 +198,13 @@ class TcpConnection {
   Buffer out_;  // output queued this turn (or while a write is in flight)
   ConnId id_ = 0;
   void* context_ = nullptr;
+  // Null unless setFilter(). The filter and all its scratch live behind this one pointer, so
+  // a plain connection pays 8 bytes for the feature (a room holds a million of them).
+  std::unique_ptr<Filtered> filtered_;
   uint32_t inflight_bytes_ = 0;  // bytes handed to uv_write and not completed
   uint32_t flush_index_ = 0;     // position on the loop's flush list while flush_scheduled_
+  // Why it closed; before that, while draining, the reason finishDrain() closes with (Local,
+  // or FilterError after a decode error).
   CloseReason close_reason_ = CloseReason::Local;
   bool closing_ = false;          // uv_close called; no more callbacks to the handler
   bool draining_ = false;         // closeAfterFlush(): close when output is empty

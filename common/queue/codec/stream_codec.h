@@ -1,34 +1,13 @@
 #pragma once
 
-#include <string>
-#include <string_view>
-
-#include "common/base/status.h"
+#include "common/net/stream_filter.h"
 
 namespace push::queue {
 
-// One connection's byte stream transformed in both directions: TLS (TlsCodec), deflate
-// (DeflateCodec), snappy framing (SnappyCodec), or a stack of them (CodecChain). Each direction
-// is one continuous stream for the life of the connection, as nsqd's feature negotiation
-// (tls_v1, deflate, snappy) defines it.
-//
-// Threading: the connection's loop thread only. Errors are sticky: once a call returned an
-// error, every later call returns the same error and the connection should be closed.
-class StreamCodec {
- public:
-  virtual ~StreamCodec() = default;
-
-  // Bytes that arrived from the peer: appends what they decode to (*plain) and, for TLS, any
-  // bytes that must be sent back to the peer now (handshake, alerts) to (*to_peer). Input may
-  // be split anywhere (one byte at a time works); partial units are kept inside. On error,
-  // (*plain) holds what decoded before the bad unit and (*to_peer) may hold a TLS alert worth
-  // sending before closing.
-  virtual Status decode(std::string_view in, std::string* plain, std::string* to_peer) = 0;
-
-  // Bytes to send: appends their encoding to (*to_peer). Each call ends with a flush (deflate
-  // Z_SYNC_FLUSH, a snappy chunk, TLS records), so the peer can decode everything sent so far.
-  // Empty input appends nothing.
-  virtual Status encode(std::string_view plain, std::string* to_peer) = 0;
-};
+// The codecs of nsqd's feature negotiation — TLS (TlsCodec), deflate (DeflateCodec), snappy
+// framing (SnappyCodec), or a stack of them (CodecChain) — implement net::StreamFilter, whose
+// header has the contract (split input, flushed encodes, sticky errors). The queue code keeps
+// this name; a whole connection takes one through net::TcpConnection::setFilter.
+using StreamCodec = net::StreamFilter;
 
 }  // namespace push::queue
