@@ -15,6 +15,7 @@
 #include "common/http/detail/http_connection.h"
 #include "common/net/event_loop.h"
 #include "common/net/loop_wheel.h"
+#include "common/net/stream_filter.h"
 #include "common/net/tcp_connection.h"
 #include "common/net/tcp_server.h"
 #include "proto/config.pb.h"
@@ -194,6 +195,11 @@ void HttpServer::onAccept(net::TcpConnection& conn) {
   if (client.family != 0) hc->setCountedClient(true);
   conn.setContext(hc);
   connections_.emplace(id, hc);
+  if (options_.connection_filter) {
+    if (std::unique_ptr<net::StreamFilter> filter = options_.connection_filter()) {
+      conn.setFilter(std::move(filter));
+    }
+  }
   conn.start(handler_.get(), &handler_->limits);
   if (options_.idle_timeout.count() > 0 && !conn.closing()) {
     wheel_->schedule(id * 2 + kIdleCheck, loop_.nowMs() + options_.idle_timeout.count());

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -19,6 +20,7 @@ class HttpServerConfig;
 }
 namespace push::net {
 class EventLoop;
+class StreamFilter;
 class TcpConnection;
 }  // namespace push::net
 
@@ -125,6 +127,14 @@ class HttpServer {
     // closed at accept like above, counted with reason="max_connections_per_ip". Default: 0
     // (unlimited: admin and API ports sit behind load balancers that share one address).
     uint32_t max_connections_per_ip = 0;
+    // Called once per accepted connection (after the connection limits let it in, before
+    // anything is read): the filter put between the socket and HTTP for that connection's
+    // life (net::TcpConnection::setFilter). HTTPS is a factory of TLS sessions, e.g.
+    // `[ctx] { return queue::TlsCodec::create(ctx); }` (this library does not depend on
+    // common/queue: the caller brings the filter). A bad TLS handshake or record closes the
+    // connection after the alert is written, without an HTTP answer. A null result leaves
+    // that connection plain. Runs on the loop thread. Default: empty (plain HTTP).
+    std::function<std::unique_ptr<net::StreamFilter>()> connection_filter;
 
     // From proto/config.proto; fields left 0/empty keep the defaults above (so a config
     // cannot make max_connections unlimited: set it high instead).
