@@ -173,8 +173,7 @@ const std::vector<Flag>& nsqdFlags() {
            }},
       {.name = "https-address",
        .kind = FlagKind::String,
-       .help = "<addr>:<port> to listen on for HTTPS clients [queued: no HTTPS listener yet; "
-               "refused with --tls-cert/--tls-key unless empty]",
+       .help = "<addr>:<port> to listen on for HTTPS clients",
        .default_text = "\"0.0.0.0:4152\"",
        .set_text = [](O& o, std::string_view v) -> Reason {
          o.https_address = v;

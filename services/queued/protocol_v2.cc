@@ -48,7 +48,7 @@ ProtocolV2::~ProtocolV2() {
   close();
 }
 
-Status ProtocolV2::listen(const std::string& address) {
+Status ProtocolV2::loadTls() {
   if (!options_.tls_cert.empty()) {
     queue::TlsOptions tls;
     tls.cert_file = options_.tls_cert;
@@ -61,6 +61,10 @@ Status ProtocolV2::listen(const std::string& address) {
         Queue, "TLS on (certificate {}, client certificates {})", options_.tls_cert,
         options_.tls_client_auth_policy.empty() ? "not asked" : options_.tls_client_auth_policy);
   }
+  return Status::ok();
+}
+
+Status ProtocolV2::listen(const std::string& address) {
   net::TcpServer::Options server_options;
   server_options.address = address;
   ASSIGN_OR_RETURN(server_,

@@ -48,8 +48,15 @@ class ProtocolV2 final : public net::TcpConnection::Handler {
   ProtocolV2(net::EventLoop& loop, queue::QueueEngine& engine, const QueuedOptions& options);
   ~ProtocolV2();
 
+  // Builds the server TLS context from --tls-cert/--tls-key/--tls-root-ca-file/
+  // --tls-client-auth-policy/--tls-min-version when --tls-cert is given (an unreadable file or
+  // a bad key fails here); nothing without it. Call once, before listen().
+  Status loadTls();
   Status listen(const std::string& address);
   net::InetAddress address() const;
+  // The context loadTls() built; null without --tls-cert. QueuedServer's HTTPS listener shares
+  // it, so both ports present the same certificate and client-certificate policy.
+  const std::shared_ptr<queue::TlsContext>& tlsContext() const { return tls_context_; }
 
   // Every 100 ms: heartbeats, read deadlines, connections stuck closing.
   void tick(int64_t now_ms);

@@ -226,13 +226,6 @@ Status validate(O& o) {
         "cannot require TLS client connections without TLS key and cert (--tls-required or "
         "--tls-client-auth-policy needs --tls-cert and --tls-key)");
   }
-  if (tls && !o.https_address.empty()) {
-    return invalidArgument(
-        "--https-address: with --tls-cert and --tls-key nsqd would serve HTTPS on " +
-        o.https_address +
-        " but queued has no HTTPS listener yet; pass --https-address= to run "
-        "without it");
-  }
   return Status::ok();
 }
 

@@ -24,8 +24,6 @@ namespace push::queued {
 //   --e2e-processing-latency-percentile    no end-to-end latency percentiles (a value outside
 //                                          (0,1] gets nsqd's own error first)
 //   --tcp-address / --http-address         a unix socket path: <addr>:<port> only
-//   --https-address non-empty together     nsqd would serve HTTPS there; queued has no HTTPS
-//     with --tls-cert and --tls-key        listener yet (pass --https-address= to go without)
 // Checks nsqd makes, with nsqd's texts: --node-id in [0,1024), --max-deflate-level in [1,9],
 // --tls-required or --tls-client-auth-policy without --tls-cert and --tls-key, --log-level and
 // --tls-min-version names. Checks nsqd lacks: sizes, counts and durations never negative;
@@ -43,8 +41,8 @@ namespace push::queued {
 struct QueuedOptions {
   std::string tcp_address = "0.0.0.0:4150";
   std::string http_address = "0.0.0.0:4151";
-  // As nsqd, HTTPS would be served only with --tls-cert and --tls-key; queued has no HTTPS
-  // listener yet, so parse() refuses that combination unless this is empty.
+  // The HTTP API over TLS (the same routes as http_address), served as nsqd only with
+  // --tls-cert and --tls-key and when not empty; ignored without them.
   std::string https_address = "0.0.0.0:4152";
   std::string broadcast_address;  // default: the host name
   int broadcast_tcp_port = 0;     // 0: the real port
@@ -75,7 +73,8 @@ struct QueuedOptions {
   std::string tls_root_ca_file;
   std::string tls_client_auth_policy;  // "", "require", "require-verify"
   // nsqd's numbers (reported by /config): 0 not required ("false"), 1 required on TCP but not
-  // on HTTP ("tcp-https"), 2 required ("true"). A client-auth policy with 0 becomes 2, as nsqd.
+  // on HTTP ("tcp-https"), 2 required ("true": the plain HTTP port answers every request 403
+  // TLS_REQUIRED, only HTTPS serves). A client-auth policy with 0 becomes 2, as nsqd.
   int tls_required = 0;
   std::string tls_min_version = "tls1.0";  // ssl3.0, tls1.0, tls1.1, tls1.2 or tls1.3
 

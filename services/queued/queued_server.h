@@ -24,9 +24,10 @@ class LookupdRegistrar;
 class ProtocolV2;
 
 // queued: the queue engine behind nsqd's TCP protocol V2 and HTTP API, registered with
-// nsqlookupd (README.md). Owns the engine, the protocol server, the HTTP server, the lookupd
-// registrar and the timers that drive them: the engine's tick (timeouts, deferred messages)
-// and the protocol's (heartbeats) every 10 ms, the disk sync every --sync-timeout.
+// nsqlookupd (README.md). Owns the engine, the protocol server, the HTTP server (and, with
+// --tls-cert, --tls-key and a non-empty --https-address, the same API over TLS, as nsqd), the
+// lookupd registrar and the timers that drive them: the engine's tick (timeouts, deferred
+// messages) and the protocol's (heartbeats) every 10 ms, the disk sync every --sync-timeout.
 //
 // Loop-thread only. create() then start(); stop() closes clients, syncs every disk queue and
 // writes the metadata; the destructor stops if stop() was not called.
@@ -35,12 +36,15 @@ class QueuedServer {
   static Result<std::unique_ptr<QueuedServer>> create(net::EventLoop& loop, QueuedOptions options);
   ~QueuedServer();
 
-  // Loads the metadata and disk queues, then listens (TCP, HTTP) and registers with lookupd.
+  // Loads the metadata and disk queues, then listens (TCP, HTTP, HTTPS) and registers with
+  // lookupd (TCP and HTTP ports only, as nsqd).
   Status start();
   Status stop();
 
   net::InetAddress tcpAddress() const;
   net::InetAddress httpAddress() const;
+  // The HTTPS listener's address; empty (port 0) when it does not run.
+  net::InetAddress httpsAddress() const;
 
   queue::QueueEngine& engine() { return *engine_; }
   ProtocolV2& protocol() { return *protocol_; }
@@ -59,6 +63,7 @@ class QueuedServer {
   std::unique_ptr<ProtocolV2> protocol_;
   std::unique_ptr<LookupdRegistrar> registrar_;
   http::HttpServerPtr http_;
+  http::HttpServerPtr https_;  // null unless TLS is configured and --https-address is set
   net::PeriodicTimerPtr tick_timer_;
   net::PeriodicTimerPtr sync_timer_;
   int64_t start_time_s_ = 0;

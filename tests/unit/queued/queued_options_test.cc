@@ -355,6 +355,11 @@ TEST(QueuedOptionsTest, TlsFlagsAreAcceptedWithCertAndKey) {
   EXPECT_EQ(o.tls_required, 2);
   // Without cert and key, an explicit https address is harmless: nsqd would not serve it either.
   EXPECT_EQ(parseOk({"--https-address=127.0.0.1:1"}).https_address, "127.0.0.1:1");
+  // With them, HTTPS is served on --https-address (nsqd's default unless given), as nsqd.
+  EXPECT_EQ(parseOk({"--tls-cert=c", "--tls-key=k"}).https_address, "0.0.0.0:4152");
+  EXPECT_EQ(
+      parseOk({"--tls-cert=c", "--tls-key=k", "--https-address=127.0.0.1:4443"}).https_address,
+      "127.0.0.1:4443");
 }
 
 struct Refusal {
@@ -392,7 +397,6 @@ TEST(QueuedOptionsTest, EveryRefusalNamesTheFlag) {
       {{"--tcp-address=::1:4150"}, {"--tcp-address", "brackets"}},
       {{"--http-address=127.0.0.1:http"}, {"--http-address", "port"}},
       {{"--tcp-address=127.0.0.1:65536"}, {"--tcp-address", "port"}},
-      {{"--tls-cert=c", "--tls-key=k"}, {"--https-address", "HTTPS"}},
       // Checks nsqd lacks.
       {{"--mem-queue-size=-1"}, {"--mem-queue-size", "must not be negative"}},
       {{"--max-msg-size=0"}, {"--max-msg-size", "out of range [1, 4294967295]"}},
