@@ -2,8 +2,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/base/result.h"
 #include "common/base/status.h"
@@ -19,6 +21,16 @@ class BodyRef {
  public:
   BodyRef() = default;
   explicit BodyRef(std::string_view data);
+
+  // Bodies of messages that arrived together (an MPUB): consecutive bodies share allocations
+  // of up to kBatchBlockBytes, so a batch of 200 costs a few mallocs instead of 200, and fewer
+  // bytes of allocator rounding. Appends one BodyRef per body to *out, in order. The price: a
+  // block is freed with the last of its bodies, so one message kept long (deferred, requeued)
+  // keeps its neighbours' bytes too, at most kBatchBlockBytes. A body too large to share a
+  // block gets its own allocation.
+  static void makeBatch(std::span<const std::string_view> bodies, std::vector<BodyRef>* out);
+  static constexpr size_t kBatchBlockBytes = 64u << 10;
+
   BodyRef(const BodyRef& other) : body_(other.body_) { retain(); }
   BodyRef(BodyRef&& other) noexcept : body_(other.body_) { other.body_ = nullptr; }
   BodyRef& operator=(const BodyRef& other);
@@ -31,6 +43,7 @@ class BodyRef {
 
  private:
   struct Body;
+  struct Block;
   void retain();
   void release();
   Body* body_ = nullptr;

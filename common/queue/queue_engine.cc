@@ -234,6 +234,24 @@ Message QueueEngine::newMessage(std::string_view body) {
   return message;
 }
 
+std::span<Message> QueueEngine::newMessages(std::span<const std::string_view> bodies) {
+  int64_t timestamp_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(clock_.wallNow().time_since_epoch())
+          .count();
+  batch_bodies_.clear();
+  BodyRef::makeBatch(bodies, &batch_bodies_);
+  batch_messages_.clear();
+  batch_messages_.reserve(bodies.size());
+  for (BodyRef& body : batch_bodies_) {
+    Message& message = batch_messages_.emplace_back();
+    message.id = next_id_++;
+    message.timestamp_ns = timestamp_ns;
+    message.body = std::move(body);
+  }
+  batch_bodies_.clear();
+  return batch_messages_;
+}
+
 Result<std::unique_ptr<DiskQueue>> QueueEngine::openDiskQueue(const std::string& name,
                                                               bool ephemeral) {
   if (ephemeral) return std::unique_ptr<DiskQueue>();

@@ -4,7 +4,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "common/base/clock.h"
 #include "common/base/result.h"
@@ -58,6 +60,10 @@ class QueueEngine {
 
   // A new message: fresh id, the wall clock as its timestamp, attempts 0.
   Message newMessage(std::string_view body);
+  // New messages for bodies that arrived together (MPUB): consecutive ids, one timestamp (one
+  // clock read for the batch), bodies sharing allocations (BodyRef::makeBatch). They are in a
+  // buffer of the engine's, valid until the next call: move them out.
+  std::span<Message> newMessages(std::span<const std::string_view> bodies);
 
   // Opens the disk queue "<name>" (topic) or "<topic>:<channel>"; nullptr for ephemeral names.
   Result<std::unique_ptr<DiskQueue>> openDiskQueue(const std::string& name, bool ephemeral);
@@ -81,6 +87,8 @@ class QueueEngine {
   std::map<std::string, std::unique_ptr<Topic>> topics_;
   Listener listener_;
   uint64_t next_id_;
+  std::vector<BodyRef> batch_bodies_;  // newMessages' buffers, reused
+  std::vector<Message> batch_messages_;
   bool loading_ = false;
 };
 

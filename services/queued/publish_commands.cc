@@ -107,8 +107,8 @@ ProtocolV2::Outcome ProtocolV2::mpub(ClientV2& client, const CommandLine& line,
     return Outcome::fail(
         mpubBodyError(parsed, error, body.data.size(), options_.queue.max_msg_size));
   }
-  for (std::string_view message : mpub_scratch_) {
-    (*topic)->publish(engine_.newMessage(message));
+  for (queue::Message& message : engine_.newMessages(mpub_scratch_)) {
+    (*topic)->publish(std::move(message));
   }
   client.pub_counts[std::string(topic_name)] += mpub_scratch_.size();
   respond(client, "OK");

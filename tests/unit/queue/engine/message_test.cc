@@ -6,6 +6,7 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "common/queue/wire.h"
 
@@ -50,6 +51,63 @@ TEST(BodyRefTest, EmptyAndBinaryBodies) {
   BodyRef bin(binary);
   EXPECT_EQ(bin.size(), 4u);
   EXPECT_EQ(bin.view(), binary);
+}
+
+// Under ASan a block freed early or never freed fails this test (use-after-free or a leak).
+TEST(BodyRefTest, BatchBodiesShareBlocksAndOutliveTheirNeighbours) {
+  std::vector<std::string> owned;
+  for (int i = 0; i < 200; ++i)
+    owned.push_back(std::string(256, static_cast<char>('a' + i % 26)));
+  owned[7] = "";                          // empty bodies take part
+  owned[100] = std::string(70'000, 'L');  // larger than a block: its own allocation
+  std::vector<std::string_view> views(owned.begin(), owned.end());
+  std::vector<BodyRef> refs;
+  refs.emplace_back("before");  // makeBatch appends
+  BodyRef::makeBatch(views, &refs);
+  ASSERT_EQ(refs.size(), 201u);
+  EXPECT_EQ(refs[0].view(), "before");
+  for (size_t i = 0; i < owned.size(); ++i) {
+    ASSERT_EQ(refs[i + 1].view(), owned[i]) << "body " << i;
+  }
+  // Neighbours live in one block: their bytes are adjacent (8-byte header between them).
+  EXPECT_EQ(refs[2].view().data(), refs[1].view().data() + 256 + 8);
+
+  // Keep one body of the first block and a copy of another, drop everything else.
+  BodyRef kept = refs[3];
+  BodyRef copied;
+  copied = refs[50];
+  BodyRef big = std::move(refs[101]);
+  refs.clear();
+  EXPECT_EQ(kept.view(), owned[2]);
+  EXPECT_EQ(copied.view(), owned[49]);
+  EXPECT_EQ(big.size(), 70'000u);
+  BodyRef copy_of_kept = kept;
+  kept = BodyRef();
+  EXPECT_EQ(copy_of_kept.view(), owned[2]) << "the block lives while any of its bodies does";
+}
+
+TEST(BodyRefTest, ABatchLargerThanABlockIsSplitIntoBlocks) {
+  std::string body(256, 'x');
+  std::vector<std::string_view> views(300, body);  // 300 x 264 bytes > 64 KiB
+  std::vector<BodyRef> refs;
+  BodyRef::makeBatch(views, &refs);
+  ASSERT_EQ(refs.size(), 300u);
+  size_t adjacent = 0;
+  for (size_t i = 1; i < refs.size(); ++i) {
+    if (refs[i].view().data() == refs[i - 1].view().data() + 264) ++adjacent;
+  }
+  EXPECT_LT(adjacent, 299u) << "one block cannot hold them all";
+  EXPECT_GE(adjacent, 296u) << "a block holds as many as fit (248 of 264 bytes)";
+}
+
+TEST(BodyRefTest, BatchOfOneIsAPlainBody) {
+  std::vector<std::string_view> one{"solo"};
+  std::vector<BodyRef> refs;
+  BodyRef::makeBatch(one, &refs);
+  ASSERT_EQ(refs.size(), 1u);
+  EXPECT_EQ(refs[0].view(), "solo");
+  BodyRef::makeBatch({}, &refs);
+  EXPECT_EQ(refs.size(), 1u);
 }
 
 TEST(MessageCodecTest, EncodedIsTheMessageFrameData) {

@@ -299,6 +299,24 @@ TEST_F(QueueEngineTest, NewMessageCarriesBodyWallClockAndNoAttempts) {
   EXPECT_EQ(m.timestamp_ns, 1'700'000'000'123'000'000LL);
 }
 
+TEST_F(QueueEngineTest, NewMessagesOfABatchShareOneTimestampAndTakeConsecutiveIds) {
+  clock_.setWallMs(1'700'000'000'500);
+  uint64_t before = engine().newMessage("first").id;
+  std::vector<std::string_view> bodies{"a", "bb", "", "dddd"};
+  std::vector<Message> batch;
+  for (Message& m : engine().newMessages(bodies))
+    batch.push_back(std::move(m));
+  ASSERT_EQ(batch.size(), 4u);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    EXPECT_EQ(batch[i].id, before + 1 + i);
+    EXPECT_EQ(batch[i].body.view(), bodies[i]);
+    EXPECT_EQ(batch[i].attempts, 0);
+    EXPECT_EQ(batch[i].timestamp_ns, 1'700'000'000'500'000'000LL);
+  }
+  EXPECT_GT(engine().newMessage("after").id, batch.back().id);
+  EXPECT_TRUE(engine().newMessages({}).empty());
+}
+
 TEST_F(QueueEngineTest, TickDrivesChannelTimeoutsFromTheClock) {
   Channel* c = channel("t", "c");
   FakeClient client;
