@@ -112,6 +112,15 @@ void Channel::markReady(ChannelClient* client) {
   }
 }
 
+bool Channel::sampledOut(const ChannelClient* client) {
+  if (client->sample_rate_ <= 0) return false;
+  sample_state_ ^= sample_state_ << 13;
+  sample_state_ ^= sample_state_ >> 7;
+  sample_state_ ^= sample_state_ << 17;
+  // nsqd keeps a message when rand(0..99) <= sample_rate: (sample_rate + 1) percent of them.
+  return static_cast<int32_t>(sample_state_ % 100) > client->sample_rate_;
+}
+
 void Channel::dispatch() {
   if (paused_ || dispatching_) return;
   dispatching_ = true;
@@ -126,6 +135,11 @@ void Channel::dispatch() {
     if (!popQueued(&message)) {
       ready_ring_.push_front(client);
       break;
+    }
+    if (sampledOut(client)) {
+      ++counters_.sampled_out_count;
+      ready_ring_.push_front(client);  // still ready: it gets the next message's draw
+      continue;
     }
     ++message.attempts;
     int64_t deadline = now_ms_ + client->msg_timeout_ms_;
@@ -148,8 +162,9 @@ void Channel::dispatch() {
   dispatching_ = false;
 }
 
-void Channel::addClient(ChannelClient* client, int64_t msg_timeout_ms) {
+void Channel::addClient(ChannelClient* client, int64_t msg_timeout_ms, int32_t sample_rate) {
   client->msg_timeout_ms_ = msg_timeout_ms;
+  client->sample_rate_ = sample_rate;
   client->ready_count_ = 0;
   client->in_flight_ = 0;
   client->in_ready_ring_ = false;

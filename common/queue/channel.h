@@ -40,6 +40,7 @@ class ChannelClient {
   int64_t ready_count_ = 0;
   int64_t in_flight_ = 0;
   int64_t msg_timeout_ms_ = 60000;
+  int32_t sample_rate_ = 0;
   bool in_ready_ring_ = false;
 };
 
@@ -73,7 +74,11 @@ class Channel {
   void putDeferred(Message message, int64_t deliver_at_ms);
 
   // Clients. `msg_timeout_ms` is the client's in-flight timeout (IDENTIFY msg_timeout).
-  void addClient(ChannelClient* client, int64_t msg_timeout_ms);
+  // `sample_rate` (IDENTIFY sample_rate, 1..99; 0 = every message) makes the client a sampler,
+  // as in nsqd: each message it would be handed goes to it only when a draw in 0..99 is at
+  // most sample_rate, and is otherwise taken off the channel and dropped (counted in
+  // Stats::sampled_out_count). A channel with sampling consumers loses messages by design.
+  void addClient(ChannelClient* client, int64_t msg_timeout_ms, int32_t sample_rate = 0);
   // Requeues the client's in-flight messages at once (nsqd waits for their timeouts; a client
   // that is gone will not finish them, so waiting only delays them).
   void removeClient(ChannelClient* client);
@@ -111,7 +116,8 @@ class Channel {
     uint64_t message_count = 0;  // put() calls, requeues excluded
     uint64_t requeue_count = 0;
     uint64_t timeout_count = 0;
-    uint64_t dropped_count = 0;  // ephemeral overflow, disk write failures
+    uint64_t dropped_count = 0;      // ephemeral overflow, disk write failures
+    uint64_t sampled_out_count = 0;  // dropped for a sampling client (addClient sample_rate)
     size_t clients = 0;
   };
   Stats stats() const;
@@ -145,6 +151,7 @@ class Channel {
   bool isReady(const ChannelClient* client) const;
   void markReady(ChannelClient* client);
   void requeueNow(Message message);
+  bool sampledOut(const ChannelClient* client);
 
   Topic& topic_;
   const std::string name_;
@@ -162,6 +169,7 @@ class Channel {
   uint64_t deferred_seq_ = 0;
   bool read_disk_next_ = false;  // alternate memory and disk so neither starves
   bool dispatching_ = false;
+  uint64_t sample_state_ = 0x9e3779b97f4a7c15ULL;  // xorshift64 for sampling draws
   Stats counters_;
 };
 

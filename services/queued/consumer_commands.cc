@@ -63,7 +63,7 @@ ProtocolV2::Outcome ProtocolV2::sub(ClientV2& client, const CommandLine& line, s
   client.topic_name = std::string(topic_name);
   client.channel_name = std::string(channel_name);
   client.state = ClientV2::State::Subscribed;
-  client.channel->addClient(&client, client.msg_timeout_ms);
+  client.channel->addClient(&client, client.msg_timeout_ms, client.sample_rate);
   respond(client, "OK");
   return Outcome::ok();
 }

@@ -40,6 +40,32 @@ class ChannelTest : public EngineTest {
   }
 };
 
+TEST_F(ChannelTest, SamplingClientGetsAboutItsRateAndTheRestIsDroppedAndCounted) {
+  Channel* c = makeChannel();
+  FakeClient sampler;
+  c->addClient(&sampler, kTimeoutMs, 30);
+  c->setReady(&sampler, 100000);
+  putN(c, 2000);
+  size_t got = sampler.sent.size();
+  // nsqd's rule keeps (rate + 1)% of them: 31% of 2000 = 620 expected.
+  EXPECT_GT(got, 500u);
+  EXPECT_LT(got, 740u);
+  Channel::Stats stats = c->stats();
+  EXPECT_EQ(stats.sampled_out_count + got, 2000u) << "each message is sent or sampled out";
+  EXPECT_EQ(stats.depth, 0u);
+  EXPECT_EQ(stats.in_flight, got);
+}
+
+TEST_F(ChannelTest, SampleRateZeroGetsEveryMessage) {
+  Channel* c = makeChannel();
+  FakeClient a;
+  c->addClient(&a, kTimeoutMs, 0);
+  c->setReady(&a, 1000);
+  putN(c, 500);
+  EXPECT_EQ(a.sent.size(), 500u);
+  EXPECT_EQ(c->stats().sampled_out_count, 0u);
+}
+
 TEST_F(ChannelTest, RdyLimitsInFlight) {
   Channel* c = makeChannel();
   FakeClient a;
