@@ -108,10 +108,16 @@ Result<std::shared_ptr<TlsContext>> TlsContext::createServer(const TlsOptions& o
   } else if (options.verify_peer) {
     return invalidArgument("tls: a server with verify_peer needs root_ca_file");
   }
-  SSL_CTX_set_verify(
-      ctx,
-      options.verify_peer ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT : SSL_VERIFY_NONE,
-      nullptr);
+  if (options.verify_peer) {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  } else if (options.require_peer_cert) {
+    // Any certificate will do: the callback overrides every verification failure, while
+    // FAIL_IF_NO_PEER_CERT still refuses a client that sends none.
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+                       [](int, X509_STORE_CTX*) { return 1; });
+  } else {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  }
   ERR_clear_error();
   return std::shared_ptr<TlsContext>(new TlsContext(std::move(impl)));
 }

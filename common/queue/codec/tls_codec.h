@@ -23,6 +23,9 @@ struct TlsOptions {
   // Server: require a client certificate that verifies against root_ca_file (nsqd's
   // "require-verify" policy). Off: no verification (nsq's tls_insecure_skip_verify).
   bool verify_peer = false;
+  // Server only: ask for a client certificate and refuse a client that sends none, without
+  // verifying it (nsqd's "require" policy; Go's RequireAnyClientCert). Implied by verify_peer.
+  bool require_peer_cert = false;
   // "tls1.0", "tls1.1", "tls1.2" or "tls1.3" as nsqd's --tls-min-version; empty means
   // "tls1.2". Below tls1.2 also needs OpenSSL's security level 0, which this does not lower.
   std::string min_version = "tls1.2";

@@ -181,6 +181,26 @@ TEST_F(TlsCodecTest, ServerRequiringClientCertificatesChecksThem) {
   EXPECT_TRUE(server_->handshakeDone());
 }
 
+// nsqd's "require": a client certificate must come, but nothing verifies it (here the server
+// trusts no CA at all, so verification would fail).
+TEST_F(TlsCodecTest, ServerRequiringAnyClientCertificateDoesNotVerifyIt) {
+  TlsOptions server_options = pki_->serverOptions();
+  server_options.require_peer_cert = true;
+
+  handshake(server_options, pki_->clientOptions());  // no client certificate
+  ASSERT_FALSE(link_.server_status.isOk());
+  EXPECT_FALSE(server_->handshakeDone());
+
+  TlsOptions client_options = pki_->clientOptions();
+  client_options.cert_file = pki_->path("client.pem");
+  client_options.key_file = pki_->path("client.key");
+  link_ = MemoryLink{};
+  handshake(server_options, client_options);
+  ASSERT_TRUE(link_.server_status.isOk()) << link_.server_status;
+  ASSERT_TRUE(link_.client_status.isOk()) << link_.client_status;
+  EXPECT_TRUE(server_->handshakeDone());
+}
+
 TEST_F(TlsCodecTest, MinimumVersionTakesNsqdsNames) {
   for (const char* version : {"tls1.0", "tls1.1", "tls1.2", "tls1.3", ""}) {
     TlsOptions options = pki_->serverOptions();
