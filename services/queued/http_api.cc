@@ -156,8 +156,8 @@ void handleMpub(QueuedServer& server, HttpRequest& req, HttpResponder responder)
       messages.push_back(line);
     }
   }
-  for (std::string_view message : messages) {
-    topic->publish(server.engine().newMessage(message));
+  for (queue::Message& message : server.engine().newMessages(messages)) {
+    topic->publish(std::move(message));
   }
   responder.respond(nsqText("OK"));
 }

@@ -42,6 +42,9 @@ int main(int argc, char** argv) {
   }
   std::printf("TCP_ADDRESS %s\nHTTP_ADDRESS %s\n", server->tcpAddress().toString().c_str(),
               server->httpAddress().toString().c_str());
+  if (server->httpsAddress().port() != 0) {
+    std::printf("HTTPS_ADDRESS %s\n", server->httpsAddress().toString().c_str());
+  }
   std::fflush(stdout);
   net::SignalWatcherPtr signals = net::SignalWatcher::create(loop, [&](int signum) {
     LOG_INFO(Queue, "signal {}: stopping", signum);

@@ -55,6 +55,7 @@ Status ProtocolV2::loadTls() {
     tls.key_file = options_.tls_key;
     tls.root_ca_file = options_.tls_root_ca_file;
     tls.verify_peer = options_.tls_client_auth_policy == "require-verify";
+    tls.require_peer_cert = options_.tls_client_auth_policy == "require";
     tls.min_version = options_.tls_min_version;
     ASSIGN_OR_RETURN(tls_context_, queue::TlsContext::createServer(tls));
     LOG_INFO(

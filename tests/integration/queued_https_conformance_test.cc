@@ -247,6 +247,20 @@ TEST_P(QueuedHttps, RequireVerifyAsksHttpsClientsForACertificate) {
   EXPECT_EQ(with->body, "OK");
 }
 
+// "require": a client certificate must come, and nothing checks it (no CA is configured
+// here, so require-verify could not accept it).
+TEST_P(QueuedHttps, RequireAsksForACertificateWithoutVerifyingIt) {
+  startTls({"--tls-client-auth-policy=require"});
+  if (!daemon_) return;
+  auto without = httpsRequest(https_address_, clientContext(false), "GET", "/ping");
+  EXPECT_FALSE(without.isOk()) << "answered " << (without.isOk() ? without->status : 0)
+                               << " without a client certificate";
+  auto with = httpsRequest(https_address_, clientContext(true), "GET", "/ping");
+  ASSERT_TRUE(with.isOk()) << with.status().toString();
+  EXPECT_EQ(with->status, 200);
+  EXPECT_EQ(with->body, "OK");
+}
+
 TEST_P(QueuedHttps, PlainHttpToTheHttpsPortGetsGosAnswer) {
   startTls({});
   if (!daemon_) return;

@@ -306,6 +306,29 @@ TEST_P(QueuedConformance, HeartbeatsAndAClientThatStopsAnsweringIsClosed) {
   EXPECT_EQ(alive->read().data, "OK");
 }
 
+// nsqd hands a sampling consumer a message when rand(0..99) <= sample_rate and drops the
+// others from the channel: with 30, about 31% of them arrive and nothing stays queued.
+TEST_P(QueuedConformance, SampleRateDeliversASampleAndDropsTheRest) {
+  auto consumer = connect();
+  consumer->subscribe("t", "c", 2500, R"({"sample_rate":30})");
+  auto producer = connect();
+  std::string mpub = be32(1000);
+  for (int i = 0; i < 1000; ++i)
+    mpub += be32(4) + "m" + std::to_string(100 + i % 900);
+  producer->withBody("MPUB t", mpub);
+  EXPECT_EQ(producer->read().data, "OK");
+  int received = 0;
+  while (!consumer->message(1s).id.empty())
+    ++received;
+  EXPECT_GT(received, 200);
+  EXPECT_LT(received, 450);
+  auto stats = http("GET", "/stats?format=json&topic=t&channel=c");
+  EXPECT_NE(stats.body.find(R"("depth":0,)"), std::string::npos) << stats.body;
+  EXPECT_NE(stats.body.find(R"("in_flight_count":)" + std::to_string(received) + ","),
+            std::string::npos)
+      << stats.body;
+}
+
 TEST_P(QueuedConformance, ALineLongerThan16KiBClosesSilently) {
   auto conn = connect();
   conn->command("NOP " + std::string(16400, 'x'));

@@ -69,8 +69,11 @@ TEST_F(TlsCodecTest, HandshakeCompletesThroughMemoryAndDataFlowsBothWays) {
     link_.server_plain.clear();
     ASSERT_TRUE(codec_test::encodeInPieces(*client_, up, rng_, 70000, &link_.to_server).isOk());
     ASSERT_TRUE(server_->encode(down, &link_.to_client).isOk());
-    // Ciphertext is not the plaintext.
-    EXPECT_EQ(link_.to_server.find(up.substr(0, 64)), std::string::npos);
+    // Ciphertext is not the plaintext (for 16+ bytes: a byte or two of random data would turn
+    // up in random ciphertext by chance).
+    if (size >= 16) {
+      EXPECT_EQ(link_.to_server.find(up.substr(0, 64)), std::string::npos);
+    }
     link_.pump(rng_, 5000);
     ASSERT_TRUE(link_.client_status.isOk()) << link_.client_status;
     ASSERT_TRUE(link_.server_status.isOk()) << link_.server_status;
