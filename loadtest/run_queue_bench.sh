@@ -19,6 +19,7 @@
 # latency phase, default 50000), PUBLISHERS (connections of the publish phases, default 1),
 # PUB_DEPTH (PUB commands in flight per connection, default 200), MPUB_DEPTH (MPUB commands in
 # flight per connection, default 4), MAX_IN_FLIGHT (RDY per consumer, default 2500),
+# MPUB_DEEP_DEPTH (MPUB commands in flight in the mpub_deep phase, default 16),
 # MEM_QUEUE_SIZE (default 10000000).
 #
 # Each daemon is started with the same flags: free 127.0.0.1 ports, a fresh temporary
@@ -27,6 +28,8 @@
 # messages (one topic per phase, deleted after it):
 #   pub      PUB, PUB_DEPTH pipelined per connection, for SECONDS_PER_PHASE (or PUB_COUNT)
 #   mpub     MPUB of 200, MPUB_DEPTH in flight per connection, the same bounds
+#   mpub_deep  the same with MPUB_DEEP_DEPTH in flight: with few in flight the rate is bound by
+#            round trips (and by how soon each process gets a core back), not by the daemon
 #   sub1     BACKLOG messages published (MPUB) to a channel made beforehand, then read by
 #            1 consumer (RDY MAX_IN_FLIGHT, FIN each)
 #   sub4     the same with 4 consumers on the channel
@@ -57,6 +60,7 @@ lat_rate=${LAT_RATE:-50000}
 publishers=${PUBLISHERS:-1}
 pub_depth=${PUB_DEPTH:-200}
 mpub_depth=${MPUB_DEPTH:-4}
+mpub_deep_depth=${MPUB_DEEP_DEPTH:-16}
 max_in_flight=${MAX_IN_FLIGHT:-2500}
 mem_queue_size=${MEM_QUEUE_SIZE:-10000000}
 size=256
@@ -146,6 +150,9 @@ run_daemon() {  # run_daemon NAME BINARY
   bench "$name" mpub pub --topic "mpub_$t" --publishers "$publishers" --batch 200 \
     --depth "$mpub_depth" --count "$pub_count" --seconds "$seconds"
   api "/topic/delete?topic=mpub_$t"
+  bench "$name" mpub_deep pub --topic "mpubd_$t" --publishers "$publishers" --batch 200 \
+    --depth "$mpub_deep_depth" --count "$pub_count" --seconds "$seconds"
+  api "/topic/delete?topic=mpubd_$t"
   for n in 1 4; do
     api "/topic/create?topic=sub${n}_$t"  # nsqd's /channel/create wants the topic first
     api "/channel/create?topic=sub${n}_$t&channel=bench"
@@ -190,10 +197,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; 
 
 declare -A rate
 echo "# medians over $reps runs (msgs/s; daemon_cpu in cores, daemon_us_per_msg = its CPU per message)"
-printf '# %-8s %12s %12s %6s   %9s %9s   %9s %9s\n' phase queued nsqd ratio q_cpu n_cpu q_us/msg n_us/msg
-for p in pub mpub sub1 sub4 fanout latency; do
+printf '# %-9s %12s %12s %6s   %9s %9s   %9s %9s\n' phase queued nsqd ratio q_cpu n_cpu q_us/msg n_us/msg
+for p in pub mpub mpub_deep sub1 sub4 fanout latency; do
   for d in queued nsqd; do rate[$d.$p]=$(med $d $p msg_per_s); done
-  printf '# %-8s %12.0f %12.0f %6s   %9s %9s   %9s %9s\n' "$p" "${rate[queued.$p]}" "${rate[nsqd.$p]}" \
+  printf '# %-9s %12.0f %12.0f %6s   %9s %9s   %9s %9s\n' "$p" "${rate[queued.$p]}" "${rate[nsqd.$p]}" \
     "$(ratio "${rate[queued.$p]}" "${rate[nsqd.$p]}")" "$(med queued $p daemon_cpu)" \
     "$(med nsqd $p daemon_cpu)" "$(med queued $p daemon_us_per_msg)" "$(med nsqd $p daemon_us_per_msg)"
 done
@@ -202,4 +209,4 @@ for d in queued nsqd; do
   echo "# $d memory after the run: VmRSS $(memmed $d rss_mb) MB, VmHWM $(memmed $d hwm_mb) MB"
 done
 echo "# goal (issue): publish >= 2x nsqd, consume >= 1x nsqd"
-echo "RESULT queue_bench pub_ratio=$(ratio "${rate[queued.pub]}" "${rate[nsqd.pub]}") mpub_ratio=$(ratio "${rate[queued.mpub]}" "${rate[nsqd.mpub]}") sub1_ratio=$(ratio "${rate[queued.sub1]}" "${rate[nsqd.sub1]}") sub4_ratio=$(ratio "${rate[queued.sub4]}" "${rate[nsqd.sub4]}") fanout_ratio=$(ratio "${rate[queued.fanout]}" "${rate[nsqd.fanout]}") p99_queued_us=$(med queued latency p99_us) p99_nsqd_us=$(med nsqd latency p99_us) rss_queued_mb=$(memmed queued rss_mb) rss_nsqd_mb=$(memmed nsqd rss_mb) hwm_queued_mb=$(memmed queued hwm_mb) hwm_nsqd_mb=$(memmed nsqd hwm_mb) pub_queued=${rate[queued.pub]} pub_nsqd=${rate[nsqd.pub]} mpub_queued=${rate[queued.mpub]} mpub_nsqd=${rate[nsqd.mpub]} sub1_queued=${rate[queued.sub1]} sub1_nsqd=${rate[nsqd.sub1]} sub4_queued=${rate[queued.sub4]} sub4_nsqd=${rate[nsqd.sub4]} fanout_queued=${rate[queued.fanout]} fanout_nsqd=${rate[nsqd.fanout]} lat_rate=$lat_rate lat_sent_queued=${rate[queued.latency]} lat_sent_nsqd=${rate[nsqd.latency]} reps=$reps"
+echo "RESULT queue_bench pub_ratio=$(ratio "${rate[queued.pub]}" "${rate[nsqd.pub]}") mpub_ratio=$(ratio "${rate[queued.mpub]}" "${rate[nsqd.mpub]}") mpub_deep_ratio=$(ratio "${rate[queued.mpub_deep]}" "${rate[nsqd.mpub_deep]}") mpub_cpu_ratio=$(ratio "$(med nsqd mpub daemon_us_per_msg)" "$(med queued mpub daemon_us_per_msg)") sub1_ratio=$(ratio "${rate[queued.sub1]}" "${rate[nsqd.sub1]}") sub4_ratio=$(ratio "${rate[queued.sub4]}" "${rate[nsqd.sub4]}") fanout_ratio=$(ratio "${rate[queued.fanout]}" "${rate[nsqd.fanout]}") p99_queued_us=$(med queued latency p99_us) p99_nsqd_us=$(med nsqd latency p99_us) rss_queued_mb=$(memmed queued rss_mb) rss_nsqd_mb=$(memmed nsqd rss_mb) hwm_queued_mb=$(memmed queued hwm_mb) hwm_nsqd_mb=$(memmed nsqd hwm_mb) pub_queued=${rate[queued.pub]} pub_nsqd=${rate[nsqd.pub]} mpub_queued=${rate[queued.mpub]} mpub_nsqd=${rate[nsqd.mpub]} mpub_deep_queued=${rate[queued.mpub_deep]} mpub_deep_nsqd=${rate[nsqd.mpub_deep]} sub1_queued=${rate[queued.sub1]} sub1_nsqd=${rate[nsqd.sub1]} sub4_queued=${rate[queued.sub4]} sub4_nsqd=${rate[nsqd.sub4]} fanout_queued=${rate[queued.fanout]} fanout_nsqd=${rate[nsqd.fanout]} lat_rate=$lat_rate lat_sent_queued=${rate[queued.latency]} lat_sent_nsqd=${rate[nsqd.latency]} reps=$reps"
