@@ -47,8 +47,10 @@ PUSH_SAME(PUSH_ERROR_INTERNAL, push::client::ERROR_INTERNAL);
 PUSH_SAME(PUSH_ERROR_ALREADY_AUTHENTICATED, push::client::ERROR_ALREADY_AUTHENTICATED);
 PUSH_SAME(PUSH_ERROR_TOO_MANY_APPS, push::client::ERROR_TOO_MANY_APPS);
 PUSH_SAME(PUSH_ERROR_UNAVAILABLE, push::client::ERROR_UNAVAILABLE);
+PUSH_SAME(PUSH_ERROR_BAD_TAG, push::client::ERROR_BAD_TAG);
+PUSH_SAME(PUSH_ERROR_TOO_MANY_TAGS, push::client::ERROR_TOO_MANY_TAGS);
 // A new ErrorCode in client.proto: add it to push_error in push_client.h.
-PUSH_SAME(PUSH_ERROR_UNAVAILABLE, push::client::ErrorCode_MAX);
+PUSH_SAME(PUSH_ERROR_TOO_MANY_TAGS, push::client::ErrorCode_MAX);
 PUSH_SAME(PUSH_ERROR_SDK_CONNECT_FAILED, push::sdk::kErrorConnectFailed);
 PUSH_SAME(PUSH_ERROR_SDK_CONNECTION_LOST, push::sdk::kErrorConnectionLost);
 PUSH_SAME(PUSH_ERROR_SDK_HEARTBEAT_TIMEOUT, push::sdk::kErrorHeartbeatTimeout);
@@ -67,6 +69,8 @@ struct push_client {
   void* user_data = nullptr;
   push_on_upstream_ack_fn on_upstream_ack = nullptr;
   void* upstream_user_data = nullptr;
+  push_on_subscribe_fn on_subscribe = nullptr;
+  void* subscribe_user_data = nullptr;
 };
 
 namespace {
@@ -154,6 +158,8 @@ push::sdk::Client::Callbacks forwarders(push_client* c) {
     msg.payload_len = m.payload.size();
     msg.qos = m.qos;
     msg.created_ms = m.created_ms;
+    msg.broadcast_seq = m.broadcast_seq;
+    msg.tag = m.tag.c_str();
     c->on_message(c->user_data, &msg);  // `c` may be freed inside: touch nothing after
   };
   cb.on_state = [c](push::sdk::State s, const std::string& detail) {
@@ -164,6 +170,16 @@ push::sdk::Client::Callbacks forwarders(push_client* c) {
   };
   cb.on_upstream_ack = [c](uint64_t seq, int code, const std::string& message) {
     if (c->on_upstream_ack) c->on_upstream_ack(c->upstream_user_data, seq, code, message.c_str());
+  };
+  cb.on_subscribe = [c](uint64_t seq, const std::string& app, int code, const std::string& message,
+                        const std::vector<std::string>& tags) {
+    if (!c->on_subscribe) return;
+    std::vector<const char*> names;
+    names.reserve(tags.size());
+    for (const std::string& t : tags)
+      names.push_back(t.c_str());
+    c->on_subscribe(c->subscribe_user_data, seq, app.c_str(), code, message.c_str(), names.data(),
+                    names.size());
   };
   cb.on_bind = [c](const std::string& app, int code, const std::string& message) {
     if (code == 0 || !c->on_error) return;
@@ -244,6 +260,16 @@ push_status push_client_set_upstream_callback(push_client* client,
   return PUSH_OK;
 }
 
+push_status push_client_set_subscribe_callback(push_client* client,
+                                               push_on_subscribe_fn on_subscribe, void* user_data) {
+  if (!client) return PUSH_ERR_INVALID_ARGUMENT;
+  std::lock_guard lock(client->mu);
+  if (client->connected) return PUSH_ERR_WRONG_STATE;
+  client->on_subscribe = on_subscribe;
+  client->subscribe_user_data = user_data;
+  return PUSH_OK;
+}
+
 push_status push_client_connect(push_client* client) {
   if (!client) return PUSH_ERR_INVALID_ARGUMENT;
   return guarded([&] {
@@ -284,6 +310,36 @@ push_status push_client_bind(push_client* client, const char* token) {
 push_status push_client_unbind(push_client* client, const char* app) {
   if (!client || !app || !*app) return PUSH_ERR_INVALID_ARGUMENT;
   return guarded([&] { return toStatus(client->client->unbind(app)); });
+}
+
+namespace {
+push_status tagRequest(push_client* client, const char* app, const char* const* tags,
+                       size_t tag_count, uint64_t* seq, bool subscribe) {
+  if (!client || !app || !*app || (!tags && tag_count > 0)) return PUSH_ERR_INVALID_ARGUMENT;
+  return guarded([&] {
+    std::vector<std::string> names;
+    names.reserve(tag_count);
+    for (size_t i = 0; i < tag_count; ++i) {
+      if (!tags[i]) return PUSH_ERR_INVALID_ARGUMENT;
+      names.emplace_back(tags[i]);
+    }
+    auto r = subscribe ? client->client->subscribe(app, std::move(names))
+                       : client->client->unsubscribe(app, std::move(names));
+    if (!r.isOk()) return toStatus(r.status());
+    if (seq) *seq = *r;
+    return PUSH_OK;
+  });
+}
+}  // namespace
+
+push_status push_client_subscribe(push_client* client, const char* app, const char* const* tags,
+                                  size_t tag_count, uint64_t* seq) {
+  return tagRequest(client, app, tags, tag_count, seq, true);
+}
+
+push_status push_client_unsubscribe(push_client* client, const char* app, const char* const* tags,
+                                    size_t tag_count, uint64_t* seq) {
+  return tagRequest(client, app, tags, tag_count, seq, false);
 }
 
 push_state push_client_state(const push_client* client) {

@@ -25,6 +25,8 @@ using std::chrono::milliseconds;
 constexpr uint32_t kOutputHardLimit = 8u << 20;
 // Bind tokens remembered at most (a room allows 8 apps per connection).
 constexpr size_t kMaxBindTokens = 16;
+// Tags in one subscribe()/unsubscribe() at most (a room's maximum per connection and app).
+constexpr size_t kMaxTagsPerRequest = 4096;
 // Bytes of an Upstream frame besides payload and app name (tags, lengths, seq).
 constexpr size_t kUpstreamOverhead = 32;
 
@@ -53,6 +55,16 @@ const char* stateName(State state) {
       return "closed";
   }
   return "unknown";
+}
+
+bool validTag(std::string_view tag) {
+  if (tag.empty() || tag.size() > 64) return false;
+  for (unsigned char ch : tag) {
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                    (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == ':' || ch == '-';
+    if (!ok) return false;
+  }
+  return true;
 }
 
 const char* errorName(int code) {
@@ -198,6 +210,7 @@ Status Client::Impl::unbind(std::string app) {
   loop_.post([this, app = std::move(app)] {
     if (stopped()) return;
     std::erase_if(binds_, [&](const BindEntry& e) { return e.app == app; });
+    subscribed_.erase(app);  // the room drops the app's tags with it
     if (Link* link = onlineLink()) {
       client::Frame frame;
       frame.mutable_unbind()->set_app(app);
@@ -205,6 +218,38 @@ Status Client::Impl::unbind(std::string app) {
     }
   });
   return Status::ok();
+}
+
+Result<uint64_t> Client::Impl::tagRequest(std::string app, std::vector<std::string> tags,
+                                          bool subscribe) {
+  if (app.empty()) return invalidArgument("empty app");
+  if (tags.empty()) return invalidArgument("no tags");
+  if (tags.size() > kMaxTagsPerRequest) {
+    return invalidArgument("at most " + std::to_string(kMaxTagsPerRequest) + " tags");
+  }
+  for (const std::string& tag : tags) {
+    if (!validTag(tag)) {
+      return invalidArgument("bad tag name '" + tag.substr(0, 64) +
+                             "': 1..64 bytes of [A-Za-z0-9_.:-]");
+    }
+  }
+  if (closed_) return Status(Code::CANCELLED, "client is closed");
+  const uint64_t seq = next_seq_.fetch_add(1);
+  loop_.post([this, req = TagRequest{seq, std::move(app), std::move(tags), subscribe}]() mutable {
+    if (stopped()) return;
+    std::set<std::string>& held = subscribed_[req.app];
+    for (const std::string& tag : req.tags) {
+      if (req.subscribe) {
+        held.insert(tag);
+      } else {
+        held.erase(tag);
+      }
+    }
+    if (held.empty()) subscribed_.erase(req.app);
+    tag_queue_.push_back(std::move(req));
+    flushTagQueue();
+  });
+  return seq;
 }
 
 void Client::Impl::close() {
@@ -310,6 +355,12 @@ Status Client::bind(std::string token) {
 }
 Status Client::unbind(std::string app) {
   return impl_->unbind(std::move(app));
+}
+Result<uint64_t> Client::subscribe(std::string app, std::vector<std::string> tags) {
+  return impl_->tagRequest(std::move(app), std::move(tags), true);
+}
+Result<uint64_t> Client::unsubscribe(std::string app, std::vector<std::string> tags) {
+  return impl_->tagRequest(std::move(app), std::move(tags), false);
 }
 void Client::close() {
   impl_->close();

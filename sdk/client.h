@@ -66,7 +66,14 @@ struct Message {
   std::string payload;      // bytes, not necessarily text
   uint32_t qos = 0;         // 0: fire and forget; 1: at least once (acked)
   uint64_t created_ms = 0;  // when the operator sent it, platform wall clock
+  // 0 for a message to this user; for a broadcast, the app's broadcast sequence (1, 2, ...).
+  uint64_t broadcast_seq = 0;
+  // The tag a broadcast targeted (see Client::subscribe); empty otherwise.
+  std::string tag;
 };
+
+// Tag names (sdk/PROTOCOL.md "Tags"): 1..64 bytes of [A-Za-z0-9_.:-].
+bool validTag(std::string_view tag);
 
 struct ClientOptions {
   // Room addresses "host:port": numeric ("127.0.0.1:7100", "[::1]:7100"; "localhost" is
@@ -167,6 +174,14 @@ class Client {
     // The outcome of bind(): code 0 and the app when it is bound (again after every
     // reconnect, silently), or the refusal (the token is then forgotten).
     std::function<void(const std::string& app, int code, const std::string& message)> on_bind;
+    // The outcome of subscribe() or unsubscribe() `seq`: code 0 or the room's refusal
+    // (ERROR_NOT_BOUND, ERROR_BAD_TAG, ERROR_TOO_MANY_TAGS; a refused request changed nothing
+    // and its tags are forgotten), and `tags`, every tag of `app` the connection holds now.
+    // Requests made offline, or lost with a connection, are answered on the next one. The
+    // automatic re-subscription after a reconnect reports seq 0, and only when refused.
+    std::function<void(uint64_t seq, const std::string& app, int code, const std::string& message,
+                       const std::vector<std::string>& tags)>
+        on_subscribe;
   };
 
   // Validates the options (INVALID_ARGUMENT naming the field). No thread or socket yet.
@@ -206,6 +221,16 @@ class Client {
   Status bind(std::string token);
   // Stops receiving `app`'s messages on this connection and forgets its bind token.
   Status unbind(std::string app);
+
+  // Subscribes the connection to `tags` of `app` (the authenticated app or a bound one), so
+  // that broadcasts to those tags reach it. The SDK remembers the tags per app and subscribes
+  // again after every reconnect (and forgets an app's tags on unbind()). Returns the seq that
+  // on_subscribe reports; sent at once when online, else when next online. INVALID_ARGUMENT
+  // for an empty app, no tags, more than 4096, or a malformed tag name (validTag);
+  // CANCELLED after close().
+  Result<uint64_t> subscribe(std::string app, std::vector<std::string> tags);
+  // Removes `tags` of `app` (and from what is re-subscribed). As subscribe().
+  Result<uint64_t> unsubscribe(std::string app, std::vector<std::string> tags);
 
   // Stops everything: connections are closed (pending acks flushed first, at most
   // close_timeout), timers stop, the SDK thread ends. No callback runs after close()

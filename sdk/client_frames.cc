@@ -124,6 +124,9 @@ void Client::Impl::onFrame(Link& link, const client::Frame& frame) {
     case client::Frame::kBindResult:
       onBindResult(link, frame.bind_result());
       break;
+    case client::Frame::kSubscribeResult:
+      onSubscribeResult(link, frame.subscribe_result());
+      break;
     case client::Frame::kKick:
       enterTerminal(State::Kicked, "reason=" + frame.kick().reason());
       break;
@@ -159,6 +162,11 @@ void Client::Impl::onAuthResult(Link& link, const client::AuthResult& result) {
   if (link.phase != Link::Phase::Online || closing_) return;  // the callback changed things
   for (const BindEntry& entry : binds_)
     sendBind(link, entry.token);
+  // After the Binds (the room handles frames in order): the tags of every app, again.
+  for (const auto& [app, tags] : subscribed_) {
+    sendTagRequest(link, TagRequest{0, app, {tags.begin(), tags.end()}, true});
+  }
+  flushTagQueue();
   flushManualAcks();
   while (!upstream_queue_.empty() && link.phase == Link::Phase::Online) {
     PendingUpstream up = std::move(upstream_queue_.front());
@@ -177,6 +185,8 @@ void Client::Impl::onPush(Link& link, const client::Push& push) {
     message.payload = push.payload();
     message.qos = push.qos();
     message.created_ms = push.created_ms();
+    message.broadcast_seq = push.broadcast_seq();
+    message.tag = push.tag();
     invoke(callbacks_.on_message, message);
   }
   if (push.qos() == 0) return;
@@ -214,6 +224,27 @@ void Client::Impl::onBindResult(Link& link, const client::BindResult& result) {
   }
   binds_.erase(it);
   invoke(callbacks_.on_bind, result.app(), static_cast<int>(result.code()), result.message());
+}
+
+void Client::Impl::onSubscribeResult(Link& link, const client::SubscribeResult& result) {
+  if (link.tags_inflight.empty() || link.tags_inflight.front().seq != result.seq()) return;
+  TagRequest req = std::move(link.tags_inflight.front());
+  link.tags_inflight.pop_front();
+  const bool refused = result.code() != client::ERROR_NONE;
+  std::vector<std::string> now(result.tags().begin(), result.tags().end());
+  if (refused && req.subscribe) {
+    // Forget what the room refused, so it is not asked again after every reconnect.
+    auto it = subscribed_.find(req.app);
+    if (it != subscribed_.end()) {
+      for (const std::string& tag : req.tags) {
+        if (std::find(now.begin(), now.end(), tag) == now.end()) it->second.erase(tag);
+      }
+      if (it->second.empty()) subscribed_.erase(it);
+    }
+  }
+  if (req.seq == 0 && !refused) return;  // a silent re-subscription
+  invoke(callbacks_.on_subscribe, req.seq, result.app(), static_cast<int>(result.code()),
+         result.message(), now);
 }
 
 void Client::Impl::onReconnect(Link& link, const client::Reconnect& reconnect) {
@@ -271,6 +302,37 @@ void Client::Impl::sendBind(Link& link, const std::string& token) {
   client::Frame frame;
   frame.mutable_bind()->set_token(token);
   if (sendFrame(link, frame)) link.binds_inflight.push_back(token);
+}
+
+void Client::Impl::sendTagRequest(Link& link, TagRequest request) {
+  client::Frame frame;
+  auto fill = [&](auto* body) {
+    body->set_seq(request.seq);
+    body->set_app(request.app);
+    for (const std::string& tag : request.tags)
+      body->add_tags(tag);
+  };
+  if (request.subscribe) {
+    fill(frame.mutable_subscribe());
+  } else {
+    fill(frame.mutable_unsubscribe());
+  }
+  if (sendFrame(link, frame)) {
+    link.tags_inflight.push_back(std::move(request));
+  } else if (request.seq != 0) {
+    tag_queue_.push_back(std::move(request));  // answered on the next connection
+  }
+}
+
+void Client::Impl::flushTagQueue() {
+  Link* link = onlineLink();
+  while (link && !tag_queue_.empty() && link->phase == Link::Phase::Online && link->conn) {
+    TagRequest req = std::move(tag_queue_.front());
+    tag_queue_.pop_front();
+    const size_t queued = tag_queue_.size();
+    sendTagRequest(*link, std::move(req));
+    if (tag_queue_.size() > queued) break;  // could not write: wait for the next connection
+  }
 }
 
 void Client::Impl::sendUpstreamFrame(Link& link, PendingUpstream up) {

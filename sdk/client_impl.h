@@ -16,8 +16,10 @@
 #include <deque>
 #include <exception>
 #include <list>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -55,6 +57,7 @@ class Client::Impl {
   Status setToken(std::string token);
   Status bind(std::string token);
   Status unbind(std::string app);
+  Result<uint64_t> tagRequest(std::string app, std::vector<std::string> tags, bool subscribe);
   void close();
   State state() const { return state_.load(std::memory_order_acquire); }
   bool onSdkThread() const {
@@ -70,6 +73,12 @@ class Client::Impl {
     uint64_t seq;
     std::string app;
     std::string payload;
+  };
+  struct TagRequest {
+    uint64_t seq;  // 0: the re-subscription after a reconnect
+    std::string app;
+    std::vector<std::string> tags;
+    bool subscribe;
   };
   struct BindEntry {
     std::string token;
@@ -94,12 +103,16 @@ class Client::Impl {
   void onPush(Link& link, const client::Push& push);
   void onUpstreamAck(Link& link, const client::UpstreamAck& ack);
   void onBindResult(Link& link, const client::BindResult& result);
+  void onSubscribeResult(Link& link, const client::SubscribeResult& result);
   void onReconnect(Link& link, const client::Reconnect& reconnect);
   void onErrorFrame(Link& link, const client::Error& error);
 
   bool sendFrame(Link& link, const client::Frame& frame);
   void sendAuth(Link& link);
   void sendBind(Link& link, const std::string& token);
+  void sendTagRequest(Link& link, TagRequest request);
+  // Sends the queued tag requests when online.
+  void flushTagQueue();
   void sendUpstreamFrame(Link& link, PendingUpstream up);
   void flushAcks(Link& link);
   void flushManualAcks();
@@ -164,7 +177,10 @@ class Client::Impl {
   std::deque<uint64_t> manual_acks_;            // ack() calls not written yet
   bool manual_flush_posted_ = false;
   std::vector<BindEntry> binds_;
-  client::Frame frame_;  // parsing reuses its memory
+  // Tags per app, as the app asked (minus refusals): subscribed again after every reconnect.
+  std::map<std::string, std::set<std::string>> subscribed_;
+  std::deque<TagRequest> tag_queue_;  // subscribe()/unsubscribe() waiting to be online
+  client::Frame frame_;               // parsing reuses its memory
   bool closing_ = false;
 };
 
@@ -207,6 +223,7 @@ struct Client::Impl::Link final : net::TcpConnection::Handler {
   std::vector<uint64_t> acks;               // written at the end of this loop turn
   std::vector<uint64_t> upstream_inflight;  // seqs waiting for UpstreamAck
   std::deque<std::string> binds_inflight;   // tokens of Binds waiting for BindResult
+  std::deque<TagRequest> tags_inflight;     // waiting for SubscribeResult, in order
 };
 
 // Calls a user callback on the SDK thread, unless it is unset or close() was called.

@@ -162,6 +162,13 @@ void Client::Impl::closeLink(Link& link, bool graceful) {
     failUpstream(seq, kErrorConnectionLost, "connection closed before UpstreamAck");
   }
   link.upstream_inflight.clear();
+  // Requests the app is waiting on go again (first, in their order) on the next connection;
+  // the automatic re-subscriptions are redone by it anyway.
+  for (auto it = link.tags_inflight.rbegin(); it != link.tags_inflight.rend(); ++it) {
+    if (it->seq != 0) tag_queue_.push_front(std::move(*it));
+  }
+  link.tags_inflight.clear();
+  if (!closing_) flushTagQueue();
 }
 
 void Client::Impl::linkFailed(Link& link, int code, const std::string& why, bool graceful) {

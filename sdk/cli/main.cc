@@ -1,14 +1,14 @@
 // push-cli: a command-line client of the push platform, built on the SDK.
 //
 //   push-cli connect --server HOST:PORT[,HOST:PORT] --token TOKEN [--network wifi|cellular]
-//                    [--upstream TEXT] [--exit-after N]
+//                    [--upstream TEXT] [--exit-after N] [--tag APP:TAG]...
 //   push-cli mint --app A --user U --device D --secret S [--ttl SECONDS]
 //
 // connect prints one line per event on stdout, flushed at once (sdk/README.md lists them):
 //   STATE <state> <detail>        e.g. "STATE online room=room-1-42 server=... heartbeat=60"
-//   PUSH id=<id> app=<app> qos=<q> payload=<text, or base64:... when not printable UTF-8>
-//   UPSTREAM_ACK seq=<n> code=<name> message=<text>
-//   ERROR code=<name> message=<text>
+//   PUSH id=<id> app=<app> qos=<q> [broadcast_seq=<n> tag=<tag>] payload=<text, or base64:... when
+//   not printable UTF-8> UPSTREAM_ACK seq=<n> code=<name> message=<text> SUBSCRIBE seq=<n>
+//   app=<app> code=<name> tags=<t1,t2,...> message=<text> ERROR code=<name> message=<text>
 // and exits 0 after N pushes (--exit-after) or on SIGINT/SIGTERM, 3 when kicked, 4 when the
 // token is refused (nobody can give it a new one), 2 on bad flags.
 //
@@ -21,6 +21,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -128,7 +129,7 @@ std::string usage() {
          "usage:\n"
          "  push-cli connect --server HOST:PORT[,HOST:PORT] --token TOKEN\n"
          "                   [--network wifi|cellular|ethernet|unknown] [--upstream TEXT]\n"
-         "                   [--exit-after N] [--log-level LEVEL]\n"
+         "                   [--exit-after N] [--log-level LEVEL] [--tag APP:TAG]...\n"
          "  push-cli mint --app A --user U --device D --secret S [--ttl SECONDS]\n"
          "run 'push-cli connect --help' or 'push-cli mint --help' for the flags\n";
 }
@@ -151,7 +152,42 @@ std::vector<std::string> split(std::string_view list) {
 
 // ------------------------------------------------------------------------------ connect
 
+// Takes every "--tag APP:TAG" / "--tag=APP:TAG" out of argv (CommandLine keeps one value per
+// flag; --tag repeats) into `tags`, grouped by app. False (and `why`) on a malformed one.
+bool takeTags(int* argc, char** argv, std::map<std::string, std::vector<std::string>>* tags,
+              std::string* why) {
+  int out = 1;
+  for (int i = 1; i < *argc; ++i) {
+    std::string_view arg = argv[i];
+    std::string value;
+    if (arg == "--tag") {
+      if (i + 1 >= *argc) {
+        *why = "--tag needs APP:TAG";
+        return false;
+      }
+      value = argv[++i];
+    } else if (arg.starts_with("--tag=")) {
+      value = arg.substr(6);
+    } else {
+      argv[out++] = argv[i];
+      continue;
+    }
+    // The app is before the first ':' (tags may contain ':', app names here may not).
+    const size_t colon = value.find(':');
+    if (colon == std::string::npos || colon == 0 || !sdk::validTag(value.substr(colon + 1))) {
+      *why = "--tag '" + value + "': want APP:TAG, TAG 1..64 bytes of [A-Za-z0-9_.:-]";
+      return false;
+    }
+    (*tags)[value.substr(0, colon)].push_back(value.substr(colon + 1));
+  }
+  *argc = out;
+  return true;
+}
+
 int runConnect(int argc, char** argv) {
+  std::map<std::string, std::vector<std::string>> tags;
+  std::string tag_error;
+  const bool tags_ok = takeTags(&argc, argv, &tags, &tag_error);
   CommandLine cl("push-cli connect", "connect to rooms and print every event");
   cl.option("server", "HOST:PORT[,HOST:PORT]", "room addresses, tried in order (required)");
   cl.option("token", "TOKEN", "auth token (required; see push-cli mint)");
@@ -159,7 +195,11 @@ int runConnect(int argc, char** argv) {
   cl.option("upstream", "TEXT", "send TEXT upstream once (printed: UPSTREAM_ACK)");
   cl.option("exit-after", "N", "exit after N pushes");
   cl.option("log-level", "LEVEL", "SDK log level on stderr (default warn)");
+  cl.option("tag", "APP:TAG",
+            "subscribe to TAG of APP after auth, and again after every reconnect (repeatable; "
+            "printed: SUBSCRIBE)");
   cl.flag("help", "print this help");
+  if (!tags_ok) return fail(tag_error, cl.usage());
   if (Status st = cl.parse(argc, argv); !st.isOk()) return fail(st.message(), cl.usage());
   if (cl.has("help")) {
     std::printf("%s", cl.usage().c_str());
@@ -217,6 +257,9 @@ int runConnect(int argc, char** argv) {
   cb.on_message = [&](const sdk::Message& m) {
     printLine("PUSH id=" + std::to_string(m.id) + " app=" + oneLine(m.app) +
               " qos=" + std::to_string(m.qos) +
+              (m.broadcast_seq
+                   ? " broadcast_seq=" + std::to_string(m.broadcast_seq) + " tag=" + oneLine(m.tag)
+                   : std::string()) +
               " payload=" + (printableUtf8(m.payload) ? m.payload : "base64:" + base64(m.payload)));
     if (limit > 0 && ++pushes >= limit) finish(kExitOk);
   };
@@ -227,10 +270,23 @@ int runConnect(int argc, char** argv) {
     printLine("UPSTREAM_ACK seq=" + std::to_string(seq) + " code=" + sdk::errorName(code) +
               " message=" + oneLine(message));
   };
+  cb.on_subscribe = [](uint64_t seq, const std::string& app, int code, const std::string& message,
+                       const std::vector<std::string>& now) {
+    std::string list;
+    for (const std::string& t : now)
+      list += (list.empty() ? "" : ",") + t;
+    printLine("SUBSCRIBE seq=" + std::to_string(seq) + " app=" + oneLine(app) +
+              " code=" + sdk::errorName(code) + " tags=" + list + " message=" + oneLine(message));
+  };
   if (Status st = (*client)->setCallbacks(std::move(cb)); !st.isOk()) {
     return fail(st.toString(), "");
   }
   if (Status st = (*client)->connect(); !st.isOk()) return fail(st.toString(), "");
+  // Sent right after auth (and again by the SDK after every reconnect).
+  for (auto& [app, names] : tags) {
+    auto seq = (*client)->subscribe(app, names);
+    if (!seq.isOk()) return fail("--tag: " + seq.status().message(), "");
+  }
   if (cl.has("upstream")) {
     auto seq = (*client)->sendUpstream("", cl.get("upstream"));
     if (!seq.isOk()) return fail("--upstream: " + seq.status().message(), "");

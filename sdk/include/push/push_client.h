@@ -94,6 +94,8 @@ typedef enum push_error {
   PUSH_ERROR_ALREADY_AUTHENTICATED = 15,
   PUSH_ERROR_TOO_MANY_APPS = 16,
   PUSH_ERROR_UNAVAILABLE = 17,
+  PUSH_ERROR_BAD_TAG = 18,                 /* subscribe/unsubscribe: a malformed tag name */
+  PUSH_ERROR_TOO_MANY_TAGS = 19,           /* subscribe over the room's per-app tag limit */
   PUSH_ERROR_SDK_CONNECT_FAILED = 1000,    /* name lookup or TCP connect failed or timed out */
   PUSH_ERROR_SDK_CONNECTION_LOST = 1001,   /* the connection closed unexpectedly; for an
                                               upstream: closed before its answer came */
@@ -111,6 +113,10 @@ typedef struct push_message {
   size_t payload_len;
   uint32_t qos;        /* 0: fire and forget; 1: at least once (acknowledged) */
   uint64_t created_ms; /* when the operator sent it, unix milliseconds */
+  /* 0 for a message to this user; for a broadcast, the app's broadcast sequence (1, 2, ...). */
+  uint64_t broadcast_seq;
+  /* The tag a broadcast targeted (see push_client_subscribe), "" otherwise. Never NULL. */
+  const char* tag;
 } push_message;
 
 /* Client settings. Always start with push_client_config_init(), then set fields: fields
@@ -166,6 +172,16 @@ typedef void (*push_on_error_fn)(void* user_data, int32_t code, const char* mess
 typedef void (*push_on_upstream_ack_fn)(void* user_data, uint64_t seq, int32_t code,
                                         const char* message);
 
+/* Called once per push_client_subscribe() / push_client_unsubscribe() with its `seq`: code
+ * PUSH_ERROR_NONE, or the room's refusal (PUSH_ERROR_NOT_BOUND, PUSH_ERROR_BAD_TAG,
+ * PUSH_ERROR_TOO_MANY_TAGS: nothing changed and those tags are forgotten). `tags` (`tag_count`
+ * strings) are every tag of `app` the connection holds now. Requests made offline are
+ * answered once online. The automatic re-subscription after a reconnect is reported with
+ * seq 0, only when refused. Not called after push_client_close(). */
+typedef void (*push_on_subscribe_fn)(void* user_data, uint64_t seq, const char* app, int32_t code,
+                                     const char* message, const char* const* tags,
+                                     size_t tag_count);
+
 /* Fills `config` with defaults (servers and token NULL). */
 void push_client_config_init(push_client_config* config);
 
@@ -189,6 +205,11 @@ push_status push_client_set_callbacks(push_client* client, push_on_message_fn on
 push_status push_client_set_upstream_callback(push_client* client,
                                               push_on_upstream_ack_fn on_upstream_ack,
                                               void* user_data);
+
+/* Sets the subscribe result callback and its own `user_data`. Only before the first
+ * push_client_connect(): PUSH_ERR_WRONG_STATE afterwards. */
+push_status push_client_set_subscribe_callback(push_client* client,
+                                               push_on_subscribe_fn on_subscribe, void* user_data);
 
 /* Starts the SDK thread (first call) and connecting; returns at once. Called again: in
  * PUSH_STATE_KICKED, PUSH_STATE_NEEDS_TOKEN or PUSH_STATE_DISCONNECTED connects again; in
@@ -219,6 +240,19 @@ push_status push_client_bind(push_client* client, const char* token);
 
 /* Stops receiving messages of `app` on this connection. */
 push_status push_client_unbind(push_client* client, const char* app);
+
+/* Subscribes this connection to `tag_count` tags of `app` (the authenticated app or a bound
+ * one): broadcasts to those tags reach it. Tag names are 1..64 bytes of [A-Za-z0-9_.:-]. The
+ * client remembers the tags and subscribes again after every reconnect (until
+ * push_client_unsubscribe() or push_client_unbind() of the app). On PUSH_OK `*seq` (if not
+ * NULL) receives the number push_on_subscribe_fn reports. PUSH_ERR_INVALID_ARGUMENT for a
+ * NULL or empty app, no tags, more than 4096, or a malformed name; PUSH_ERR_CLOSED after
+ * close. */
+push_status push_client_subscribe(push_client* client, const char* app, const char* const* tags,
+                                  size_t tag_count, uint64_t* seq);
+/* Removes tags of `app` (and from what is re-subscribed). As push_client_subscribe(). */
+push_status push_client_unsubscribe(push_client* client, const char* app, const char* const* tags,
+                                    size_t tag_count, uint64_t* seq);
 
 /* The current state. */
 push_state push_client_state(const push_client* client);

@@ -193,6 +193,90 @@ TEST_F(CApiTest, FreeFromACallback) {
   ASSERT_TRUE(until([&] { return room_.accepted() == 1 && !room_.conn(0).open(); }));
 }
 
+// Subscribe through the C API: the result callback with its tags, re-subscription after a
+// reconnect, and a broadcast's sequence and tag in push_message.
+struct TagSeen {
+  std::mutex mu;
+  std::vector<uint64_t> seqs;
+  std::vector<int32_t> codes;
+  std::vector<std::vector<std::string>> tags;
+  std::vector<std::pair<uint64_t, std::string>> broadcasts;  // broadcast_seq, tag
+  size_t results() {
+    std::lock_guard lock(mu);
+    return seqs.size();
+  }
+};
+
+void onSubscribe(void* user_data, uint64_t seq, const char* app, int32_t code, const char*,
+                 const char* const* tags, size_t tag_count) {
+  auto* seen = static_cast<TagSeen*>(user_data);
+  std::lock_guard lock(seen->mu);
+  EXPECT_STREQ(app, "demo");
+  seen->seqs.push_back(seq);
+  seen->codes.push_back(code);
+  seen->tags.emplace_back(tags, tags + tag_count);
+}
+
+void onTagMessage(void* user_data, const push_message* m) {
+  auto* seen = static_cast<TagSeen*>(user_data);
+  std::lock_guard lock(seen->mu);
+  seen->broadcasts.emplace_back(m->broadcast_seq, m->tag);
+}
+
+TEST_F(CApiTest, SubscribeReportsAndResubscribesAfterAReconnect) {
+  const std::string servers = room_.address();
+  push_client_config config;
+  push_client_config_init(&config);
+  config.servers = servers.c_str();
+  config.token = "tok";
+  config.backoff_initial_ms = 10;
+  push_client* client = push_client_new(&config);
+  ASSERT_NE(client, nullptr);
+  TagSeen seen;
+  ASSERT_EQ(push_client_set_callbacks(client, onTagMessage, nullptr, nullptr, &seen), PUSH_OK);
+  ASSERT_EQ(push_client_set_subscribe_callback(client, onSubscribe, &seen), PUSH_OK);
+  ASSERT_EQ(push_client_connect(client), PUSH_OK);
+  EXPECT_EQ(push_client_set_subscribe_callback(client, onSubscribe, &seen), PUSH_ERR_WRONG_STATE);
+
+  const char* tags[] = {"news", "sport"};
+  uint64_t seq = 0;
+  ASSERT_EQ(push_client_subscribe(client, "demo", tags, 2, &seq), PUSH_OK);
+  EXPECT_NE(seq, 0u);
+  ASSERT_TRUE(until([&] { return seen.results() == 1; }));
+  {
+    std::lock_guard lock(seen.mu);
+    EXPECT_EQ(seen.seqs[0], seq);
+    EXPECT_EQ(seen.codes[0], PUSH_ERROR_NONE);
+    EXPECT_EQ(seen.tags[0], (std::vector<std::string>{"news", "sport"}));
+  }
+  ASSERT_EQ(push_client_unsubscribe(client, "demo", tags + 1, 1, nullptr), PUSH_OK);
+  ASSERT_TRUE(until([&] { return seen.results() == 2; }));
+  const char* bad[] = {"no spaces"};
+  EXPECT_EQ(push_client_subscribe(client, "demo", bad, 1, nullptr), PUSH_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(push_client_subscribe(client, "demo", nullptr, 1, nullptr), PUSH_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(push_client_subscribe(client, nullptr, tags, 1, nullptr), PUSH_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(push_client_subscribe(client, "demo", tags, 0, nullptr), PUSH_ERR_INVALID_ARGUMENT);
+
+  room_.pushBroadcast(room_.conn(0), 5, "demo", 3, "news");
+  ASSERT_TRUE(until([&] {
+    std::lock_guard lock(seen.mu);
+    return seen.broadcasts.size() == 1;
+  }));
+  {
+    std::lock_guard lock(seen.mu);
+    EXPECT_EQ(seen.broadcasts[0], (std::pair<uint64_t, std::string>{3, "news"}));
+  }
+
+  room_.close(room_.conn(0));
+  ASSERT_TRUE(
+      until([&] { return room_.accepted() >= 2 && room_.conn(1).tag_requests.size() == 1; }));
+  const client::Frame& again = room_.conn(1).tag_requests[0];
+  ASSERT_TRUE(again.has_subscribe());
+  ASSERT_EQ(again.subscribe().tags_size(), 1);
+  EXPECT_EQ(again.subscribe().tags(0), "news");
+  push_client_free(client);
+}
+
 TEST_F(CApiTest, HeaderWorksFromC) {
   const std::string servers = room_.address();
   std::atomic<int> result{-1};
@@ -225,6 +309,7 @@ TEST(CApiConfigTest, RejectsBadConfigs) {
   EXPECT_STREQ(push_error_name(PUSH_ERROR_TOKEN_EXPIRED), "ERROR_TOKEN_EXPIRED");
   EXPECT_STREQ(push_error_name(PUSH_ERROR_SDK_CONNECTION_LOST), "SDK_CONNECTION_LOST");
   EXPECT_STREQ(push_status_name(PUSH_ERR_QUEUE_FULL), "QUEUE_FULL");
+  EXPECT_STREQ(push_error_name(PUSH_ERROR_TOO_MANY_TAGS), "ERROR_TOO_MANY_TAGS");
 }
 
 }  // namespace

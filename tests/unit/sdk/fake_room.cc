@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "common/net/frame_codec.h"
 
 namespace push::sdk::testing {
@@ -114,9 +116,51 @@ void FakeRoom::onFrame(Conn& c, const client::Frame& frame) {
         send(c, ack);
       }
       break;
+    case client::Frame::kSubscribe:
+    case client::Frame::kUnsubscribe: {
+      c.tag_requests.push_back(frame);
+      const bool sub = frame.has_subscribe();
+      const auto& req = sub ? frame.subscribe().tags() : frame.unsubscribe().tags();
+      const std::string& app = sub ? frame.subscribe().app() : frame.unsubscribe().app();
+      client::Frame reply;
+      auto* r = reply.mutable_subscribe_result();
+      r->set_seq(sub ? frame.subscribe().seq() : frame.unsubscribe().seq());
+      r->set_app(app);
+      const bool refuse = sub && std::any_of(req.begin(), req.end(), [&](const std::string& t) {
+                            return refused_tags.count(t) > 0;
+                          });
+      if (refuse) {
+        r->set_code(client::ERROR_TOO_MANY_TAGS);
+        r->set_message("refused by the test");
+      } else {
+        for (const std::string& t : req) {
+          if (sub) {
+            c.tags[app].insert(t);
+          } else {
+            c.tags[app].erase(t);
+          }
+        }
+      }
+      for (const std::string& t : c.tags[app])
+        r->add_tags(t);
+      send(c, reply);
+      break;
+    }
     default:
       break;
   }
+}
+
+void FakeRoom::pushBroadcast(Conn& c, uint64_t id, const std::string& app, uint64_t broadcast_seq,
+                             const std::string& tag) {
+  client::Frame frame;
+  auto* p = frame.mutable_push();
+  p->set_message_id(id);
+  p->set_app(app);
+  p->set_payload("b");
+  p->set_broadcast_seq(broadcast_seq);
+  p->set_tag(tag);
+  send(c, frame);
 }
 
 void FakeRoom::onClosed(net::TcpConnection& tcp, net::TcpConnection::CloseReason) {

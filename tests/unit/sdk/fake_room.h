@@ -11,7 +11,9 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -39,7 +41,9 @@ class FakeRoom : private net::TcpConnection::Handler {
     std::vector<uint64_t> acked;  // every id of every Ack, in order
     int ack_frames = 0;
     std::vector<client::Upstream> upstreams;
-    std::vector<client::Frame::BodyCase> frames;  // every frame type received
+    std::vector<client::Frame::BodyCase> frames;        // every frame type received
+    std::vector<client::Frame> tag_requests;            // Subscribe and Unsubscribe frames
+    std::map<std::string, std::set<std::string>> tags;  // what it is subscribed to now
     bool open() const { return tcp != nullptr; }
   };
 
@@ -59,6 +63,12 @@ class FakeRoom : private net::TcpConnection::Handler {
   uint32_t heartbeat_s = 1;
   bool answer_pings = true;
   bool answer_upstream = true;
+  // Subscribe/Unsubscribe are answered with a SubscribeResult (as a room does); a Subscribe
+  // naming one of these tags is refused with ERROR_TOO_MANY_TAGS and changes nothing.
+  std::set<std::string> refused_tags;
+  // Pushes with a broadcast sequence and tag.
+  void pushBroadcast(Conn& c, uint64_t id, const std::string& app, uint64_t broadcast_seq,
+                     const std::string& tag);
 
   void sendAuthResult(Conn& c);
   void send(Conn& c, const client::Frame& frame);

@@ -64,6 +64,11 @@ class Recorder {
       std::lock_guard lock(mu_);
       binds_.emplace_back(app, code, message);
     };
+    cb.on_subscribe = [this](uint64_t seq, const std::string& app, int code, const std::string&,
+                             const std::vector<std::string>& tags) {
+      std::lock_guard lock(mu_);
+      subscribes_.push_back({seq, app, code, tags});
+    };
     return cb;
   }
 
@@ -102,6 +107,16 @@ class Recorder {
     std::lock_guard lock(mu_);
     return binds_;
   }
+  struct SubscribeResult {
+    uint64_t seq;
+    std::string app;
+    int code;
+    std::vector<std::string> tags;
+  };
+  std::vector<SubscribeResult> subscribes() const {
+    std::lock_guard lock(mu_);
+    return subscribes_;
+  }
 
  private:
   mutable std::mutex mu_;
@@ -110,6 +125,7 @@ class Recorder {
   std::vector<std::pair<int, std::string>> errors_;
   std::vector<UpstreamAck> upstream_acks_;
   std::vector<std::tuple<std::string, int, std::string>> binds_;
+  std::vector<SubscribeResult> subscribes_;
 };
 
 // A gate a callback waits at until the test opens it (opened on scope exit too, so a failed
