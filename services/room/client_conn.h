@@ -18,6 +18,8 @@ namespace push::room {
 // Largest number of apps one connection may carry (a compile-time bound keeps the
 // per-connection state fixed-size).
 constexpr uint32_t kMaxAppsPerConnection = 8;
+// Largest value of the max_tags_per_connection option (tags per connection per app).
+constexpr uint32_t kMaxTagsPerConnection = 4096;
 
 // Where a client connection is in the protocol (sdk/PROTOCOL.md 3).
 enum class ConnState : uint8_t {

@@ -13,6 +13,7 @@
 #include "services/room/room_metrics.h"
 #include "services/room/room_options.h"
 #include "services/room/sessions.h"
+#include "services/room/tag_index.h"
 
 namespace push::room {
 
@@ -98,6 +99,7 @@ void ClientProtocol::refuse(ClientConn& c, client::ErrorCode code, const char* w
 void ClientProtocol::onClosed(net::TcpConnection& conn, net::TcpConnection::CloseReason reason) {
   ClientConn& c = ConnectionTable::of(conn);
   ctx_.sessions.closeAll(c);
+  ctx_.tags.removeConnection(ConnectionTable::idOf(c));
   if (c.ip_counted) ctx_.ip_filter.release(c.peer);
   LOG_CONN(Debug, Room, conn.id(), "closed ({}): user '{}' device '{}'",
            net::TcpConnection::reasonName(reason), c.user, c.device);
@@ -108,6 +110,7 @@ void ClientProtocol::onClosed(net::TcpConnection& conn, net::TcpConnection::Clos
 void ClientProtocol::closeAfterError(ClientConn& c) {
   if (c.state == ConnState::Closing) return;
   ctx_.sessions.closeAll(c);
+  ctx_.tags.removeConnection(ConnectionTable::idOf(c));  // a closing connection gets no broadcast
   c.state = ConnState::Closing;
   c.close_at_ms = ctx_.loop.nowMs() + kCloseGraceMs;
   if (c.ws && c.ws->isOpen()) {
@@ -229,6 +232,13 @@ void ClientProtocol::onFrame(ClientConn& c, const char* data, size_t len) {
       break;
     case client::Frame::kUnbind:
       onUnbind(c, frame.unbind());
+      break;
+    case client::Frame::kSubscribe:
+      onTags(c, frame.subscribe().seq(), frame.subscribe().app(), frame.subscribe().tags(), true);
+      break;
+    case client::Frame::kUnsubscribe:
+      onTags(c, frame.unsubscribe().seq(), frame.unsubscribe().app(), frame.unsubscribe().tags(),
+             false);
       break;
     case client::Frame::BODY_NOT_SET:
       break;  // a frame type this room does not know (a newer client): ignored, compatibly
@@ -361,6 +371,7 @@ void ClientProtocol::onUnbind(ClientConn& c, const client::Unbind& unbind) {
   auto* end = std::remove(c.apps, c.apps + c.app_count, static_cast<uint16_t>(app));
   c.app_count = static_cast<uint8_t>(end - c.apps);
   ctx_.sessions.close(c, static_cast<uint16_t>(app));
+  ctx_.tags.removeApp(ConnectionTable::idOf(c), static_cast<uint16_t>(app));
 }
 
 void ClientProtocol::onAck(ClientConn& c, const client::Ack& ack) {

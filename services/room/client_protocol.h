@@ -21,11 +21,13 @@ class AppTable;
 class ConnectionTable;
 class IpFilter;
 class Sessions;
+class TagIndex;
 struct ClientConn;
 struct RoomOptions;
 
 // The client protocol of a room (sdk/PROTOCOL.md): admission at accept, TCP framing and
-// WebSocket messages, Auth, Ping, Ack, Upstream, Bind, Unbind, and how connections end (Error
+// WebSocket messages, Auth, Ping, Ack, Upstream, Bind, Unbind, Subscribe/Unsubscribe (tags,
+// client_tags.cc), and how connections end (Error
 // or Kick frame then close, heartbeat and auth deadlines). It is the TcpConnection::Handler of
 // every client connection; the state it keeps is in the ConnectionTable.
 //
@@ -47,6 +49,7 @@ class ClientProtocol final : private net::TcpConnection::Handler,
     Sessions& sessions;
     IpFilter& ip_filter;
     AckTracker& acks;
+    TagIndex& tags;
   };
   // How long a connection that got an Error or Kick frame may take to read it and close.
   static constexpr int64_t kCloseGraceMs = 5'000;
@@ -96,6 +99,9 @@ class ClientProtocol final : private net::TcpConnection::Handler,
   void onUnbind(ClientConn& c, const client::Unbind& unbind);
   void onAck(ClientConn& c, const client::Ack& ack);
   void onUpstream(ClientConn& c, const client::Upstream& up);
+  // Subscribe and Unsubscribe (client_tags.cc): both answered by a SubscribeResult.
+  void onTags(ClientConn& c, uint64_t seq, const std::string& app,
+              const google::protobuf::RepeatedPtrField<std::string>& tags, bool subscribe);
   // Applies the per-user and per-device caps before `c` opens a session of `app`: false (and
   // `why` set) when `c` is refused; otherwise older connections may have been kicked.
   bool makeRoom(ClientConn& c, uint16_t app, std::string* why);

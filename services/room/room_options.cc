@@ -30,6 +30,7 @@ std::vector<FieldRange> roomRanges() {
       {"limits.low_watermark_bytes", 1, 1 << 30},
       {"limits.hard_limit_bytes", 1, 1 << 30},
       {"max_apps_per_connection", 1, kMaxAppsPerConnection},
+      {"max_tags_per_connection", 1, kMaxTagsPerConnection},
       {"drain_window_ms", 0, 3'600'000},
       {"drain_deadline_ms", 100, 3'600'000},
       {"session_batch_ms", 1, 60'000},
@@ -114,6 +115,7 @@ Status admissionFromConfig(const config::RoomConfig& c, RoomOptions* o) {
     o->max_unacked_per_connection = c.max_unacked_per_connection();
   }
   if (c.max_apps_per_connection()) o->max_apps_per_connection = c.max_apps_per_connection();
+  if (c.max_tags_per_connection()) o->max_tags_per_connection = c.max_tags_per_connection();
   return Status::ok();
 }
 

@@ -42,6 +42,8 @@ struct RoomOptions {
   net::TcpConnection::Limits limits;
   IpFilter::Options ip_filter;
   uint32_t max_apps_per_connection = 8;
+  // Tags one connection may subscribe to per app (sdk/PROTOCOL.md "Tags"), 1..4096.
+  uint32_t max_tags_per_connection = 64;
   Sessions::Limits session_limits;
   uint32_t max_unacked_per_connection = 256;
   std::chrono::milliseconds drain_window{10'000};

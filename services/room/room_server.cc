@@ -19,6 +19,7 @@
 #include "services/room/room_rpc_service.h"
 #include "services/room/session_announcer.h"
 #include "services/room/sessions.h"
+#include "services/room/tag_index.h"
 
 namespace push::room {
 
@@ -27,6 +28,11 @@ Result<std::unique_ptr<RoomServer>> RoomServer::create(net::EventLoop& loop, Roo
   if (options.max_apps_per_connection > kMaxAppsPerConnection) {
     return invalidArgument("room: max_apps_per_connection over " +
                            std::to_string(kMaxAppsPerConnection));
+  }
+  if (options.max_tags_per_connection == 0 ||
+      options.max_tags_per_connection > kMaxTagsPerConnection) {
+    return invalidArgument("room: max_tags_per_connection must be 1.." +
+                           std::to_string(kMaxTagsPerConnection));
   }
   if (options.apps.size() > 65535) return invalidArgument("room: too many apps");
   if (options.session_limits.max_per_user == 0 || options.session_limits.max_per_device == 0) {
@@ -52,8 +58,9 @@ RoomServer::RoomServer(net::EventLoop& loop, RoomOptions options, IpFilter filte
   acks_ = std::make_unique<AckTracker>();
   table_ = std::make_unique<ConnectionTable>();
   sessions_ = std::make_unique<Sessions>(*apps_, *table_, options_.session_limits);
+  tags_ = std::make_unique<TagIndex>(options_.max_tags_per_connection);
   protocol_ = std::make_unique<ClientProtocol>(ClientProtocol::Context{
-      loop_, options_, room_id_, *apps_, *table_, *sessions_, *ip_filter_, *acks_});
+      loop_, options_, room_id_, *apps_, *table_, *sessions_, *ip_filter_, *acks_, *tags_});
   protocol_->setOnConnectionClosed([this] { onConnectionClosed(); });
   delivery_ = std::make_unique<Delivery>(*apps_, *table_, *sessions_, *protocol_, *acks_,
                                          options_.max_unacked_per_connection);
@@ -205,6 +212,8 @@ std::string RoomServer::statusJson() const {
   w.key("connections").uint64(table_->size());
   w.key("sessions").uint64(sessions_->count());
   w.key("users").uint64(sessions_->users());
+  w.key("tags").uint64(tags_->entries());  // (app, tag) pairs with a subscriber
+  w.key("tag_subscriptions").uint64(tags_->subscriptions());
   w.key("draining").boolean(draining());
   w.key("ip_tracked").uint64(ip_filter_->trackedAddresses());
   w.key("acks");

@@ -30,6 +30,7 @@ class RoomDrain;
 class RoomRpcService;
 class SessionAnnouncer;
 class Sessions;
+class TagIndex;
 
 // One room instance (docs/ARCHITECTURE.md §2): owns and wires its parts, and runs its life (start,
 // drain, stop). The parts, one concern each:
@@ -40,6 +41,7 @@ class Sessions;
 //   Delivery           Room.Deliver: a message to the connections of its targets
 //   RoomRpcService     the Room RPC service (Deliver, Kick, Drain, ListSessions)
 //   RoomDrain          Reconnect spread over a window, then close
+//   TagIndex           (app, tag) -> subscribed connections (Subscribe frames; broadcasts)
 //   AppTable, IpFilter, AckTracker
 // plus the TCP and WebSocket listeners, the RPC server and the admin port.
 //
@@ -75,6 +77,7 @@ class RoomServer final {
   std::string statusJson() const;
 
   // The parts, for tests and tools.
+  const TagIndex& tags() const { return *tags_; }
   Delivery& delivery() { return *delivery_; }
   RoomRpcService& rpcService() { return *rpc_service_; }
 
@@ -94,6 +97,7 @@ class RoomServer final {
   std::unique_ptr<AckTracker> acks_;
   std::unique_ptr<ConnectionTable> table_;
   std::unique_ptr<Sessions> sessions_;
+  std::unique_ptr<TagIndex> tags_;
   std::unique_ptr<ClientProtocol> protocol_;
   std::unique_ptr<Delivery> delivery_;
   std::unique_ptr<RoomDrain> drain_;
