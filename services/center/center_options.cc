@@ -4,6 +4,8 @@
 #include <set>
 
 #include "common/base/id_generator.h"
+#include "common/net/inet_address.h"
+#include "common/queue/wire.h"
 #include "proto/config.pb.h"
 #include "services/common/cluster_key.h"
 #include "services/common/config_ranges.h"
@@ -32,6 +34,7 @@ Status checkRanges(const config::CenterConfig& c, const ConfigFile* file, uint64
       {"auth_failures_per_minute", 1, 1'000'000},
       {"auth_failure_burst", 1, 1'000'000},
       {"auth_failure_max_clients", 1, 10'000'000},
+      {"queued_timeout_ms", 1, 600'000},
   };
   return checkFieldRanges(
       c, file,
@@ -58,13 +61,51 @@ Result<std::vector<CenterOptions::App>> appsFromConfig(const config::CenterConfi
     }
     if (a.push_rate_per_s()) app.rate_per_s = a.push_rate_per_s();
     app.burst = a.push_burst() ? a.push_burst() : 2 * app.rate_per_s;
+    if (a.broadcast_rate_per_s()) app.broadcast_rate_per_s = a.broadcast_rate_per_s();
+    app.broadcast_burst = a.broadcast_burst() ? a.broadcast_burst() : 2 * app.broadcast_rate_per_s;
     apps.push_back(std::move(app));
   }
   if (apps.empty()) return invalidArgument("center: no apps configured");
   return apps;
 }
 
+// With queued configured every app must make a valid topic name "bcast.<app>" (NSQ: 1..64
+// bytes of [A-Za-z0-9._-]); a bad address is refused here rather than at the first broadcast.
+Status checkBroadcast(const CenterOptions& o) {
+  for (const auto& address : o.broadcast.queued) {
+    if (Result<net::InetAddress> a = net::InetAddress::parse(address); !a.isOk()) {
+      return invalidArgument("queued: bad address '" + address + "' (numeric host:port)");
+    }
+  }
+  if (o.broadcast.queued.empty()) return Status::ok();
+  for (const auto& app : o.apps) {
+    if (!queue::wire::isValidName(broadcastTopic(app.name)) ||
+        queue::wire::isEphemeralName(broadcastTopic(app.name))) {
+      return invalidArgument("apps: '" + app.name + "' cannot be broadcast to: topic '" +
+                             broadcastTopic(app.name) +
+                             "' is not a valid queued topic name (1..64 bytes of "
+                             "A-Z a-z 0-9 . _ -); rename the app or leave queued empty");
+    }
+  }
+  return Status::ok();
+}
+
 }  // namespace
+
+std::string broadcastTopic(std::string_view app) {
+  return "bcast." + std::string(app);
+}
+
+Status CenterOptions::validateBroadcast() const {
+  return checkBroadcast(*this);
+}
+
+queue::Producer::Options CenterOptions::defaultProducer() {
+  queue::Producer::Options p;
+  p.timeout = std::chrono::milliseconds(5'000);
+  p.reconnect_max = std::chrono::milliseconds(2'000);
+  return p;
+}
 
 uint64_t CenterOptions::maxRoomRequestBytes(const rpc::Channel::Options& channel) {
   return channel.max_request_bytes;
@@ -118,6 +159,11 @@ Result<CenterOptions> CenterOptions::fromConfig(const config::CenterConfig& c,
   }
   if (c.auth_failure_burst()) o.auth_failures.burst = c.auth_failure_burst();
   if (c.auth_failure_max_clients()) o.auth_failures.max_clients = c.auth_failure_max_clients();
+  o.broadcast.queued.assign(c.queued().begin(), c.queued().end());
+  if (c.queued_timeout_ms()) {
+    o.broadcast.producer.timeout = std::chrono::milliseconds(c.queued_timeout_ms());
+  }
+  RETURN_IF_ERROR(o.validateBroadcast());
   return o;
 }
 

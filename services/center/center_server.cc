@@ -20,6 +20,7 @@
 #include "proto/center.pb.h"
 #include "proto/room.pb.h"
 #include "services/center/batch_splitter.h"
+#include "services/center/broadcast_api.h"
 #include "services/center/push_request.h"
 #include "services/common/admin_port.h"
 
@@ -129,6 +130,7 @@ Result<std::unique_ptr<CenterServer>> CenterServer::create(net::EventLoop& loop,
     }
   }
   ASSIGN_OR_RETURN(center->ids_, IdGenerator::create(center->options_.node_id));
+  ASSIGN_OR_RETURN(center->broadcast_, BroadcastApi::create(loop, center->options_, *center->ids_));
   ASSIGN_OR_RETURN(center->register_,
                    reg::RegisterClient::create(loop, center->options_.register_client));
   return center;
@@ -154,6 +156,10 @@ Status CenterServer::start() {
   RETURN_IF_ERROR(router.add(
       "POST", "/v1/push",
       [this](http::HttpRequest& req, http::HttpResponder r) { handlePush(req, std::move(r)); }));
+  RETURN_IF_ERROR(
+      router.add("POST", "/v1/broadcast", [this](http::HttpRequest& req, http::HttpResponder r) {
+        handleBroadcast(req, std::move(r));
+      }));
   RETURN_IF_ERROR(router.add(
       "GET", "/v1/apps/{app}/users/{user}",
       [this](http::HttpRequest& req, http::HttpResponder r) { handleGetUser(req, std::move(r)); }));
@@ -327,6 +333,19 @@ void CenterServer::handlePush(http::HttpRequest& req, http::HttpResponder r) {
         call->sessions = std::move(found);
         deliver(call);
       });
+}
+
+// ---- POST /v1/broadcast ----
+
+void CenterServer::handleBroadcast(http::HttpRequest& req, http::HttpResponder r) {
+  AppState* app = authenticate(req, r);
+  if (!app) return;
+  const size_t index = static_cast<size_t>(
+      std::find_if(apps_.begin(), apps_.end(), [app](const auto& a) { return a.get() == app; }) -
+      apps_.begin());
+  broadcast_->handle(
+      index, req, std::move(r),
+      [this](const http::HttpRequest& q, http::HttpResponder& w) { refuseAuth(q, w); });
 }
 
 void CenterServer::deliver(std::shared_ptr<PushCall> call) {
@@ -631,7 +650,7 @@ void CenterServer::stop(std::function<void()> done) {
   if (!http_) return finishStop();  // never started
   stop_deadline_ms_ = loop_.nowMs() + options_.stop_grace.count();
   http_->stopAccepting();
-  LOG_INFO(Center, "stopping: {} requests in flight, up to {} ms", pending_.size(),
+  LOG_INFO(Center, "stopping: {} requests in flight, up to {} ms", pendingRequests(),
            options_.stop_grace.count());
   stop_timer_ = net::PeriodicTimer::create(
       loop_, [this] { onStopTick(); }, /*keep_alive=*/true);
@@ -655,9 +674,13 @@ void CenterServer::onStopTick() {
     for (auto& p : left)
       p->responder.respondError(503, "center is stopping");
   }
+  if (late && broadcast_ && broadcast_->pending() > 0) {
+    centerMetrics().stop_abandoned.inc(broadcast_->pending());
+    broadcast_->abandon("center is stopping");
+  }
   http_->closeIdleConnections(std::chrono::milliseconds(kStopIdleMs));
-  const bool quiet =
-      pending_.empty() && (http_->connectionCount() == 0 || now - last_activity_ms_ >= kStopIdleMs);
+  const bool quiet = pendingRequests() == 0 &&
+                     (http_->connectionCount() == 0 || now - last_activity_ms_ >= kStopIdleMs);
   if (!quiet && !late) return;
   // Close on a later turn, after the loop has written what was answered until now (writes go
   // out just before the loop waits for I/O, after timers run), and only if nothing came in
@@ -666,7 +689,7 @@ void CenterServer::onStopTick() {
   loop_.post([this, alive = liveness_.token(), seen = activity_, late] {
     if (!alive.alive()) return;
     finish_posted_ = false;
-    if (late || (seen == activity_ && pending_.empty())) finishStop();
+    if (late || (seen == activity_ && pendingRequests() == 0)) finishStop();
   });
 }
 
@@ -678,9 +701,14 @@ void CenterServer::finishStop() {
   admin_.reset();
   pending_.clear();
   pending_deliveries_.clear();
+  broadcast_.reset();
   rooms_.reset();
   register_.reset();
   if (stop_done_) loop_.post(std::move(stop_done_));
+}
+
+size_t CenterServer::pendingRequests() const {
+  return pending_.size() + (broadcast_ ? broadcast_->pending() : 0);
 }
 
 std::string CenterServer::statusJson() const {
@@ -690,13 +718,16 @@ std::string CenterServer::statusJson() const {
   w.key("node_id").uint64(options_.node_id);
   w.key("pid").int64(::getpid());
   w.key("pushes").uint64(pushes_);
-  w.key("pending").uint64(pending_.size());
+  w.key("pending").uint64(pendingRequests());
   w.key("stopping").boolean(stopping_);
   w.key("rooms").uint64(rooms_ ? rooms_->size() : 0);
+  w.key("broadcast").boolean(broadcast_ && broadcast_->enabled());
   w.key("apps").beginObject();
-  for (const auto& app : apps_) {
+  for (size_t i = 0; i < apps_.size(); ++i) {
+    const auto& app = apps_[i];
     w.key(app->config.name).beginObject();
     w.key("pushes").uint64(app->pushes);
+    if (broadcast_) w.key("broadcasts").uint64(broadcast_->accepted(i));
     w.endObject();
   }
   w.endObject();

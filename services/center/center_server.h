@@ -25,8 +25,13 @@ class KickRequest;
 
 namespace push::center {
 
+class BroadcastApi;
+
 // The operator HTTP API (docs/ARCHITECTURE.md §2, center):
 //   POST /v1/push                              push to users or devices of an app
+//   POST /v1/broadcast                         one message to every connection of an app, via
+//                                              queued (BroadcastApi,
+//                                              services/center/broadcast_api.h)
 //   GET  /v1/apps/{app}/users/{user}           the user's online sessions
 //   POST /v1/apps/{app}/users/{user}/kick      close the user's sessions (optional device)
 // plus /healthz, /metrics and /status (also on a separate admin port when options.admin has
@@ -74,8 +79,8 @@ class CenterServer {
   // A second call is ignored (the first `done` still runs). Loop-thread only.
   void stop(std::function<void()> done);
   bool stopping() const { return stopping_; }
-  // Requests waiting for register or rooms (answered by stop() at its deadline).
-  size_t pendingRequests() const { return pending_.size(); }
+  // Requests waiting for register, rooms or queued (answered by stop() at its deadline).
+  size_t pendingRequests() const;
   std::string statusJson() const;
 
   // How long the API must be quiet (no request received, none waiting) before stop() closes
@@ -104,6 +109,7 @@ class CenterServer {
   bool rateLimited(AppState& app, http::HttpResponder& r);
 
   void handlePush(http::HttpRequest& req, http::HttpResponder r);
+  void handleBroadcast(http::HttpRequest& req, http::HttpResponder r);
   void handleGetUser(http::HttpRequest& req, http::HttpResponder r);
   void handleKick(http::HttpRequest& req, http::HttpResponder r);
   // The sessions of one user for the request `pending`: `found` runs with them, unless the
@@ -132,6 +138,7 @@ class CenterServer {
   ApiKeyTable keys_;
   AuthFailureLimiter auth_failures_;
   std::unique_ptr<IdGenerator> ids_;
+  std::unique_ptr<BroadcastApi> broadcast_;  // uses *ids_
   std::unique_ptr<reg::RegisterClient> register_;
   std::unique_ptr<RoomPool> rooms_;
   http::HttpServerPtr http_;

@@ -1,7 +1,7 @@
 // push-center: the operator HTTP API (push, sessions, kick) and the admin endpoints.
 //
 //   push-center [--config FILE] [--http HOST:PORT] [--admin HOST:PORT] [--node-id N]
-//               [--workers N]
+//               [--workers N] [--queued HOST:PORT[,HOST:PORT...]]
 //
 // Center keeps no state between requests, so --workers N forks N instances that share the
 // API port with SO_REUSEPORT (port 0 is resolved once, by the parent) and use N cores. Worker
@@ -10,6 +10,9 @@
 // requests, so one busy client connection meets 1/N of the limit). /metrics and /status on
 // the API port answer for the worker that accepted the connection; the admin port (admin
 // in the config, or --admin) is per worker: worker i listens on its port + i.
+//
+// --queued (overrides the config's `queued` list) enables POST /v1/broadcast: it publishes to
+// those queued/nsqd TCP addresses; without any, broadcast answers 501.
 //
 // Prints "HTTP_ADDRESS <host:port>" once serving (each worker prints it), then
 // "ADMIN_ADDRESS <host:port>" when there is an admin port. SIGTERM/SIGINT stop it gracefully
@@ -75,6 +78,8 @@ int main(int argc, char** argv) {
   cl.option("admin", "HOST:PORT", "this process's admin address (overrides admin.listen.address)");
   cl.option("node-id", "N", "node number in message ids, 0..1023 (overrides node_id)");
   cl.option("workers", "N", "center processes sharing the API port (SO_REUSEPORT), default 1");
+  cl.option("queued", "HOST:PORT,...",
+            "queued/nsqd TCP addresses broadcasts are published to (overrides queued)");
   config::CenterConfig cfg;
   auto file = service::loadConfig(cl, argc, argv, &cfg);
   if (!file.isOk()) {
@@ -84,6 +89,16 @@ int main(int argc, char** argv) {
   }
   if (cl.has("http")) cfg.mutable_http()->mutable_listen()->set_address(cl.get("http"));
   if (cl.has("admin")) cfg.mutable_admin()->mutable_listen()->set_address(cl.get("admin"));
+  if (cl.has("queued")) {
+    cfg.clear_queued();
+    const std::string list = cl.get("queued");
+    for (size_t begin = 0; begin <= list.size();) {
+      size_t end = list.find(',', begin);
+      if (end == std::string::npos) end = list.size();
+      if (end > begin) cfg.add_queued(list.substr(begin, end - begin));
+      begin = end + 1;
+    }
+  }
   auto node = cl.getInt("node-id", cfg.node_id(), 0, IdGenerator::kMaxNode);
   if (!node.isOk()) {
     std::fprintf(stderr, "push-center: %s\n", node.status().toString().c_str());
@@ -126,6 +141,8 @@ int main(int argc, char** argv) {
   for (auto& app : options->apps) {
     app.rate_per_s /= n;
     app.burst = std::max(1.0, app.burst / n);
+    app.broadcast_rate_per_s /= n;
+    app.broadcast_burst = std::max(1.0, app.broadcast_burst / n);
   }
   const center::CenterOptions base = *options;
   const std::chrono::microseconds poll = *busy_poll;

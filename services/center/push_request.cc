@@ -9,8 +9,6 @@ namespace push::center {
 
 namespace {
 
-constexpr uint32_t kMaxTtlS = 30 * 86400;
-
 // The fields as read, before validation.
 struct RawPush {
   std::string app;
@@ -102,32 +100,6 @@ Status readRaw(std::string_view body, RawPush* out) {
   return r.finish();
 }
 
-// The payload bytes, checked against the rules and the limit.
-Result<std::string> payloadOf(RawPush& raw, const PushLimits& limits) {
-  if (!raw.payload.empty() && !raw.payload_base64.empty()) {
-    return invalidArgument("give 'payload' or 'payloadBase64', not both");
-  }
-  const std::string size_error =
-      "payload over " + std::to_string(limits.max_payload_bytes) + " bytes (max_payload_bytes)";
-  if (!raw.payload_base64.empty()) {
-    // Checked before decoding: 4 characters make at most 3 bytes.
-    if (raw.payload_base64.size() / 4 * 3 > limits.max_payload_bytes + 2u) {
-      return invalidArgument(size_error);
-    }
-    std::string bytes;
-    if (!decodeBase64(raw.payload_base64, &bytes)) {
-      return invalidArgument("'payloadBase64' is not valid base64");
-    }
-    if (bytes.size() > limits.max_payload_bytes) return invalidArgument(size_error);
-    return bytes;
-  }
-  if (raw.payload.size() > limits.max_payload_bytes) return invalidArgument(size_error);
-  if (!isValidUtf8(raw.payload)) {
-    return invalidArgument("'payload' is not valid UTF-8 (send bytes as 'payloadBase64')");
-  }
-  return std::move(raw.payload);
-}
-
 // Distinct valid targets, users first, in request order.
 Result<std::vector<ParsedPush::Target>> targetsOf(RawPush& raw, const PushLimits& limits) {
   const size_t count = raw.users.size() + raw.devices.size();
@@ -187,11 +159,36 @@ Result<ParsedPush> parsePushRequest(std::string_view body, const PushLimits& lim
   if (raw.ttl > kMaxTtlS) return invalidArgument("'ttl' is at most 30 days (2592000 s)");
   ParsedPush out;
   ASSIGN_OR_RETURN(out.targets, targetsOf(raw, limits));
-  ASSIGN_OR_RETURN(out.payload, payloadOf(raw, limits));
+  ASSIGN_OR_RETURN(out.payload, decodePayload(std::move(raw.payload), raw.payload_base64,
+                                              limits.max_payload_bytes));
   out.app = std::move(raw.app);
   out.qos = static_cast<uint32_t>(raw.qos);
   out.ttl_s = static_cast<uint32_t>(raw.ttl);
   return out;
+}
+
+Result<std::string> decodePayload(std::string text, std::string_view base64,
+                                  uint32_t max_payload_bytes) {
+  if (!text.empty() && !base64.empty()) {
+    return invalidArgument("give 'payload' or 'payloadBase64', not both");
+  }
+  const std::string size_error =
+      "payload over " + std::to_string(max_payload_bytes) + " bytes (max_payload_bytes)";
+  if (!base64.empty()) {
+    // Checked before decoding: 4 characters make at most 3 bytes.
+    if (base64.size() / 4 * 3 > max_payload_bytes + 2u) return invalidArgument(size_error);
+    std::string bytes;
+    if (!decodeBase64(base64, &bytes)) {
+      return invalidArgument("'payloadBase64' is not valid base64");
+    }
+    if (bytes.size() > max_payload_bytes) return invalidArgument(size_error);
+    return bytes;
+  }
+  if (text.size() > max_payload_bytes) return invalidArgument(size_error);
+  if (!isValidUtf8(text)) {
+    return invalidArgument("'payload' is not valid UTF-8 (send bytes as 'payloadBase64')");
+  }
+  return text;
 }
 
 bool validName(std::string_view s) {

@@ -9,6 +9,9 @@
 
 namespace push::center {
 
+// Longest "ttl" of a push or a broadcast: 30 days, in seconds.
+inline constexpr uint32_t kMaxTtlS = 30 * 86400;
+
 // Limits of one POST /v1/push (CenterOptions::push).
 struct PushLimits {
   // Users + devices in one request. Default: 10000.
@@ -51,6 +54,13 @@ struct ParsedPush {
 // Hand-written on JsonReader: protobuf's JSON mapping cost ~40k instructions per request (the
 // API's hot path). Thread-safe (no state).
 Result<ParsedPush> parsePushRequest(std::string_view body, const PushLimits& limits);
+
+// The message bytes of a request: `text` ("payload", must be valid UTF-8) or `base64`
+// ("payloadBase64", decoded), not both; at most `max_payload_bytes` after decoding.
+// INVALID_ARGUMENT with the 400 answer otherwise. Shared by /v1/push and /v1/broadcast so both
+// answer the same.
+Result<std::string> decodePayload(std::string text, std::string_view base64,
+                                  uint32_t max_payload_bytes);
 
 // A user, device or app name: 1..128 bytes, valid UTF-8, no ASCII control characters (names
 // travel in protobuf `string` fields and in log lines).

@@ -1,0 +1,102 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/base/id_generator.h"
+#include "common/base/liveness.h"
+#include "common/base/result.h"
+#include "common/http/http_request.h"
+#include "common/http/http_responder.h"
+#include "services/center/center_options.h"
+#include "services/center/rate_limiter.h"
+
+namespace push::net {
+class EventLoop;
+}
+namespace push::queue {
+class Producer;
+}
+
+namespace push::center {
+
+// POST /v1/broadcast: one message to every connection of an app (or of one tag of it),
+// published once to queued topic bcast.<app> (broadcastTopic) as a serialized
+// push.broadcast.BroadcastMessage (proto/broadcast.proto, the contract rooms decode). Rooms
+// consume that topic, one channel each; until they do (issue 15, item 2) a broadcast waits in
+// queued.
+//
+// CenterServer authenticates the key and hands the request over with the key's app; then:
+//   disabled (options.broadcast.queued empty)        -> 501 {"error": "broadcast is not enabled
+//   ..."} the app's broadcast token bucket is empty        -> 429 with Retry-After (unicast's
+//   shape) parseBroadcastRequest refuses the body           -> 400 naming the rule the body's "app"
+//   is not the key's app            -> `refuse_auth` (CenterServer's uniform 401)
+//   -> message id (the center's IdGenerator, as unicast), sequence (sequenceFor), one PUB to one
+//      daemon (round robin over options.broadcast.queued, a connected one first)
+//   queued answered OK                               -> 200 {"messageId":"…","sequence":"…"}
+//                                                       (64-bit numbers as strings, as /v1/push)
+//   anything else (unreachable, timeout, E_PUB_FAILED, overloaded) -> 503 with the reason; the
+//      message was not stored — or, when the connection broke after sending, may have been: an
+//      operator's retry is then a second broadcast with a new id.
+//
+// Metrics: push_center_broadcasts_total{result="accepted"}, push_center_broadcasts_refused_total
+// {reason=disabled|rate_limited|bad_request}, push_center_broadcasts_failed_total
+// {reason=unavailable|timeout|overloaded|other}.
+//
+// Loop-thread only. Destroying it answers requests still waiting for queued 503.
+class BroadcastApi {
+ public:
+  // Answers the request with CenterServer's uniform 401 (and counts it).
+  using RefuseAuth = std::function<void(const http::HttpRequest&, http::HttpResponder&)>;
+
+  // `options` must have passed validateBroadcast(); `ids` must outlive this object. One
+  // Producer per queued address, none connected yet (the first broadcast connects).
+  static Result<std::unique_ptr<BroadcastApi>> create(net::EventLoop& loop,
+                                                      const CenterOptions& options,
+                                                      IdGenerator& ids);
+  ~BroadcastApi();
+
+  bool enabled() const { return !producers_.empty(); }
+  // `app` is the index (in options.apps) of the request's API key.
+  void handle(size_t app, http::HttpRequest& req, http::HttpResponder r,
+              const RefuseAuth& refuse_auth);
+  // Requests waiting for queued's answer.
+  size_t pending() const { return calls_.size(); }
+  // Answers every waiting request 503 `why` now (their publishes may still succeed).
+  void abandon(std::string_view why);
+  // Broadcasts of app index `app` that queued took.
+  uint64_t accepted(size_t app) const { return apps_[app].accepted; }
+
+  // The broadcast sequence of message `id` of app index `app`: today the id itself (unique
+  // across centers, increasing with time up to clock skew). TODO(saver, issue 16): a dense
+  // per-app counter kept by saver (StoreBroadcast); this is the one place that changes.
+  static uint64_t sequenceFor(size_t app, uint64_t id);
+
+ private:
+  struct AppState {
+    std::string name;
+    std::string topic;
+    TokenBucket bucket;
+    uint64_t accepted = 0;
+  };
+  struct Call;
+  BroadcastApi(net::EventLoop& loop, const CenterOptions& options, IdGenerator& ids);
+  queue::Producer& pickProducer();
+  void finish(uint64_t call_id, const Status& status);
+
+  net::EventLoop& loop_;
+  IdGenerator& ids_;
+  const uint32_t max_payload_bytes_;
+  std::vector<AppState> apps_;
+  std::vector<std::unique_ptr<queue::Producer>> producers_;
+  size_t next_producer_ = 0;
+  std::unordered_map<uint64_t, std::shared_ptr<Call>> calls_;
+  uint64_t next_call_id_ = 1;
+  Liveness liveness_;
+};
+
+}  // namespace push::center
