@@ -49,6 +49,7 @@ TEST(RoomOptionsTest, DefaultsForAnAlmostEmptyConfig) {
   EXPECT_EQ(o->limits.low_watermark, 64u << 10);
   EXPECT_EQ(o->limits.hard_limit, 1u << 20);
   EXPECT_EQ(o->max_apps_per_connection, 8u);
+  EXPECT_EQ(o->max_tags_per_connection, 64u);
   EXPECT_EQ(o->drain_window, 10s);
   EXPECT_EQ(o->drain_deadline, 30s);
   EXPECT_EQ(o->register_heartbeat, 2s);
@@ -75,6 +76,7 @@ TEST(RoomOptionsTest, ReadsEveryField) {
     allow_cidrs: "10.0.0.0/8"
     deny_cidrs: "10.9.0.0/16"
     max_apps_per_connection: 2
+    max_tags_per_connection: 5
     drain_window_ms: 1000
     drain_deadline_ms: 2000
     register_heartbeat_ms: 700
@@ -105,6 +107,7 @@ TEST(RoomOptionsTest, ReadsEveryField) {
   EXPECT_EQ(o->ip_filter.allow_cidrs, std::vector<std::string>{"10.0.0.0/8"});
   EXPECT_EQ(o->ip_filter.deny_cidrs, std::vector<std::string>{"10.9.0.0/16"});
   EXPECT_EQ(o->max_apps_per_connection, 2u);
+  EXPECT_EQ(o->max_tags_per_connection, 5u);
   EXPECT_EQ(o->drain_window, 1s);
   EXPECT_EQ(o->drain_deadline, 2s);
   EXPECT_EQ(o->register_heartbeat, 700ms);
@@ -125,6 +128,7 @@ TEST(RoomOptionsTest, RangeErrorsNameTheFieldAndLine) {
       {"heartbeat { unknown_s: 9999 }", "heartbeat.unknown_s"},
       {"heartbeat { max_s: 9999 }", "heartbeat.max_s"},
       {"max_apps_per_connection: 9", "max_apps_per_connection"},
+      {"max_tags_per_connection: 4097", "max_tags_per_connection"},
       {"drain_window_ms: 4000000", "drain_window_ms"},
       {"drain_deadline_ms: 50", "drain_deadline_ms"},
       {"register_heartbeat_ms: 99", "register_heartbeat_ms"},
