@@ -4,9 +4,9 @@
 #
 #   deploy/run-local.sh [--build DIR] [--stay]
 #
-# Starts push-register, push-room (2 workers sharing the client port), push-center, connects a
-# demo client (push-cli), sends it a push with curl through center's API, and shows the client
-# printing it. Configs, logs and the demo's token go to a run directory printed at the start.
+# Starts push-register, push-room (2 workers sharing the client port), push-queued,
+# push-center, connects a demo client (push-cli), sends it a push with curl through center's
+# API, and shows the client printing it; then a broadcast through center lands in queued. Configs, logs and the demo's token go to a run directory printed at the start.
 set -euo pipefail
 
 build=build
@@ -81,10 +81,18 @@ start room ROOM "$bin/push-room" --config "$run/room.conf" --workers 2
 room_tcp=$(sed -n 's/.* tcp=\([^ ]*\).*/\1/p' <<<"$line")
 room_ws=$(sed -n 's/.* ws=\([^ ]*\).*/\1/p' <<<"$line")
 
+# queued first: center publishes broadcasts to it.
+mkdir -p "$run/queued-data"
+start queued TCP_ADDRESS "$bin/push-queued" --tcp-address=127.0.0.1:0 --http-address=127.0.0.1:0 \
+  --data-path="$run/queued-data"
+queued_http=$(awk '$1 == "HTTP_ADDRESS" {print $2; exit}' "$run/queued.out")
+queued_tcp=$line
+
 cat >"$run/center.conf" <<CONF
 http { listen { address: "127.0.0.1:0" } }
 register { shards { address: "$register" slots: "0-1023" } }
 apps { name: "$app" api_keys: "$api_key" push_rate_per_s: 1000 }
+queued: "$queued_tcp"
 cluster_key: "$cluster_key"
 CONF
 start center HTTP_ADDRESS "$bin/push-center" --config "$run/center.conf"
@@ -121,16 +129,24 @@ wait "$cli" || true
 grep "^PUSH" "$run/cli.out" || { echo "no push received; client log:" >&2; cat "$run/cli.log" >&2; exit 1; }
 
 echo
-echo "== 5. the queue core: queued, an nsqd drop-in (broadcast will travel through it) =="
-mkdir -p "$run/queued-data"
-start queued TCP_ADDRESS "$bin/push-queued" --tcp-address=127.0.0.1:0 --http-address=127.0.0.1:0 \
-  --data-path="$run/queued-data"
-queued_http=$(awk '$1 == "HTTP_ADDRESS" {print $2; exit}' "$run/queued.out")
+echo "== 5. the queue core: queued, an nsqd drop-in (broadcasts travel through it, step 6) =="
 echo "\$ curl -d 'hello queue' 'http://$queued_http/pub?topic=demo'"
 curl -s -d 'hello queue' "http://$queued_http/pub?topic=demo"
 echo
 curl -s "http://$queued_http/stats?topic=demo&include_mem=false" | grep -E "^\s+\[demo" ||
   { echo "queued did not take the message; its log:" >&2; cat "$run/queued.log" >&2; exit 1; }
+
+echo
+echo "== 6. an operator broadcasts to every user of $app: center publishes it to queued topic bcast.$app =="
+echo "   (rooms do not consume that topic yet, so no client receives it: that is the next step)"
+echo "\$ curl -H 'Authorization: Bearer ...' -d '{\"app\":\"$app\",\"payload\":\"hello everyone\"}' http://$center/v1/broadcast"
+curl -s -H "Authorization: Bearer $api_key" -d "{\"app\":\"$app\",\"payload\":\"hello everyone\"}" \
+  "http://$center/v1/broadcast" | tee "$run/broadcast.out"
+echo
+grep -q '"sequence"' "$run/broadcast.out" ||
+  { echo "center did not take the broadcast; its log:" >&2; cat "$run/center.log" >&2; exit 1; }
+curl -s "http://$queued_http/stats?topic=bcast.$app&include_mem=false" | grep -E "^\s+\[bcast" ||
+  { echo "the broadcast is not in queued; its log:" >&2; cat "$run/queued.log" >&2; exit 1; }
 
 if [ "$stay" -eq 1 ]; then
   cat <<MSG
@@ -140,6 +156,7 @@ running. Try:
   $bin/push-cli connect --server $room_tcp --token \$token
   curl -H 'Authorization: Bearer $api_key' -d '{"app":"$app","users":["bob"],"payload":"hi"}' http://$center/v1/push
   curl -H 'Authorization: Bearer $api_key' http://$center/v1/apps/$app/users/bob
+  curl -H 'Authorization: Bearer $api_key' -d '{"app":"$app","payload":"to all"}' http://$center/v1/broadcast
 WebSocket clients: ws://$room_ws/ws   Metrics: http://$center/metrics
 queued (NSQ protocol): nsq://$(awk '$1 == "TCP_ADDRESS" {print $2; exit}' "$run/queued.out")  HTTP: http://$queued_http/stats
 press Ctrl-C to stop
