@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/base/log.h"
+#include "common/base/tag_name.h"
 #include "common/net/frame_codec.h"
 #include "sdk/client_impl.h"
 #include "sdk/server_address.h"
@@ -58,13 +59,7 @@ const char* stateName(State state) {
 }
 
 bool validTag(std::string_view tag) {
-  if (tag.empty() || tag.size() > 64) return false;
-  for (unsigned char ch : tag) {
-    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                    (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == ':' || ch == '-';
-    if (!ok) return false;
-  }
-  return true;
+  return isValidTagName(tag);
 }
 
 const char* errorName(int code) {

@@ -3,12 +3,11 @@
 #include <utility>
 
 #include "common/base/json_reader.h"
+#include "common/base/tag_name.h"
 
 namespace push::center {
 
 namespace {
-
-constexpr size_t kMaxTagBytes = 64;
 
 struct RawBroadcast {
   std::string app;
@@ -96,13 +95,7 @@ Result<ParsedBroadcast> parseBroadcastRequest(std::string_view body, uint32_t ma
 }
 
 bool validTag(std::string_view tag) {
-  if (tag.empty() || tag.size() > kMaxTagBytes) return false;
-  for (char c : tag) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '.' || c == ':' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
+  return isValidTagName(tag);
 }
 
 }  // namespace push::center

@@ -2,16 +2,12 @@
 
 #include <algorithm>
 
+#include "common/base/tag_name.h"
+
 namespace push::room {
 
 bool TagIndex::validTag(std::string_view tag) {
-  if (tag.empty() || tag.size() > kMaxTagBytes) return false;
-  for (unsigned char ch : tag) {
-    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                    (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == ':' || ch == '-';
-    if (!ok) return false;
-  }
-  return true;
+  return isValidTagName(tag);
 }
 
 std::string TagIndex::keyOf(uint16_t app, std::string_view tag) {

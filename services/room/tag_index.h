@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/base/tag_name.h"
 #include "common/net/conn_id.h"
 
 namespace push::room {
@@ -25,7 +26,7 @@ namespace push::room {
 class TagIndex {
  public:
   // sdk/PROTOCOL.md: 1..64 bytes of [A-Za-z0-9_.:-].
-  static constexpr size_t kMaxTagBytes = 64;
+  static constexpr size_t kMaxTagBytes = kMaxTagNameBytes;
   static bool validTag(std::string_view tag);
 
   explicit TagIndex(uint32_t max_tags_per_connection) : max_per_conn_(max_tags_per_connection) {}
