@@ -135,7 +135,11 @@ TEST_P(QueuedConformance, RegistersWithNsqlookupd) {
   for (int i = 0; i < 100; ++i) {
     auto reply = httpRequest((*lookupd)->httpAddress(), "GET", "/lookup?topic=lt");
     if (reply.isOk() && reply->status == 200) body = reply->body;
-    if (body.find("\"tcp_port\":" + tcp_port) != std::string::npos) break;
+    // nsqd registers the topic, then the channel: wait for both.
+    if (body.find("\"tcp_port\":" + tcp_port) != std::string::npos &&
+        body.find(R"("channels":["lc"])") != std::string::npos) {
+      break;
+    }
     std::this_thread::sleep_for(50ms);
   }
   EXPECT_NE(body.find("\"tcp_port\":" + tcp_port), std::string::npos) << body;
