@@ -93,6 +93,8 @@ size_t PushClientPool::onData(net::TcpConnection& conn, const char* data, size_t
   Client& c = clients_[static_cast<size_t>(conn.id())];
   size_t used = 0;
   ack_ids_.clear();
+  const bool raw = on_raw_frame_ && c.state == State::Active;
+  const int64_t read_ns = raw ? steadyNs() : 0;  // one clock read per read, not per frame
   while (used < len && !conn.closing()) {
     net::FrameView frame;
     const auto st = net::decodeLengthPrefixed(data + used, len - used, kMaxFrameBytes, &frame);
@@ -102,6 +104,10 @@ size_t PushClientPool::onData(net::TcpConnection& conn, const char* data, size_t
       return len;
     }
     used += frame.consumed;
+    if (raw && on_raw_frame_(static_cast<size_t>(conn.id()),
+                             std::string_view(frame.payload, frame.size), read_ns)) {
+      continue;
+    }
     onFrame(c, frame.payload, frame.size);
   }
   if (!ack_ids_.empty() && !conn.closing()) {
