@@ -2,6 +2,8 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
+
 #include "common/net/event_loop.h"
 #include "loadtest/loadgen/broadcast_payload.h"
 #include "loadtest/loadgen/push_client_pool.h"
@@ -87,12 +89,22 @@ bool BroadcastReceivers::onPushFrame(size_t client, std::string_view frame, int6
 }
 
 void BroadcastReceivers::onTick() {
-  if (tally_.receipts() == 0) return;
   const auto quiet_ns = std::chrono::nanoseconds(options_.quiet).count();
-  if (steadyNs() - tally_.lastReceiptNs() >= quiet_ns) endRoundNow();
+  const int64_t now = steadyNs();
+  if (options_.await_request) {
+    if (end_requested_ns_ == 0) return;
+    if (now - std::max(end_requested_ns_, tally_.lastReceiptNs()) >= quiet_ns) endRound();
+    return;
+  }
+  if (tally_.receipts() > 0 && now - tally_.lastReceiptNs() >= quiet_ns) endRound();
 }
 
-void BroadcastReceivers::endRoundNow() {
+void BroadcastReceivers::requestEndOfRound() {
+  if (end_requested_ns_ == 0) end_requested_ns_ = steadyNs();
+}
+
+void BroadcastReceivers::endRound() {
+  end_requested_ns_ = 0;
   ++round_;
   if (!options_.report_prefix.empty()) {
     report_.reset(std::fopen((options_.report_prefix + "." + std::to_string(round_)).c_str(), "w"));

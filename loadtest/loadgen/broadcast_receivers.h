@@ -30,8 +30,11 @@ class RawClientPool;
 //  - Redis: SUBSCRIBE clients of a redis-server (RedisClientPool); every "message".
 //  - Raw: bare length-prefixed frames from the raw floor (RawClientPool).
 //
-// Rounds: a round ends when receipts have been counted and none came for `quiet`, or at
-// endRoundNow(); `on_round(line)` then gets "round=<k> clients=<n> <tally summary>
+// Rounds: a round ends when receipts have been counted and none came for `quiet` — or, with
+// `await_request`, only once requestEndOfRound() was called and nothing came for `quiet` since
+// the later of the call and the last receipt (a script calls it when its publisher is done,
+// so a stall longer than `quiet` mid-run cannot split a round; a round with nothing in it
+// ends too). `on_round(line)` then gets "round=<k> clients=<n> <tally summary>
 // lost_clients=<n> loadgen_cpu_s=<CPU seconds this process used since the previous round>",
 // and the per-broadcast lines go to "<report_prefix>.<k>" when a prefix is set. Loop-thread
 // only; keep the object until the loop is shut down (close() first).
@@ -52,6 +55,7 @@ class BroadcastReceivers {
     // broadcast holds a bit per client until the round ends).
     size_t max_broadcasts = 100'000;
     std::chrono::milliseconds quiet{1000};
+    bool await_request = false;
     std::string report_prefix;
   };
   using OnSettled =
@@ -64,15 +68,16 @@ class BroadcastReceivers {
   BroadcastReceivers& operator=(const BroadcastReceivers&) = delete;
 
   void start(OnSettled on_settled, OnRound on_round);
-  // Ends the round now, even with nothing received (the script's way out when a run
-  // delivered nothing).
-  void endRoundNow();
+  // The publisher is done: the round ends `quiet` after this call or the last receipt,
+  // whichever is later (see the class comment).
+  void requestEndOfRound();
   // Closes every connection and the timer. Idempotent.
   void close();
   size_t lost() const;
 
  private:
   void onTick();
+  void endRound();
   bool onPushFrame(size_t client, std::string_view frame, int64_t read_ns);
 
   net::EventLoop& loop_;
@@ -84,6 +89,7 @@ class BroadcastReceivers {
   net::PeriodicTimerPtr timer_;
   OnRound on_round_;
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> report_{nullptr, &std::fclose};
+  int64_t end_requested_ns_ = 0;  // 0: not requested in this round
   double cpu_at_round_start_ = 0;
   int round_ = 0;
 };

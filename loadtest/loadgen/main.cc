@@ -20,7 +20,8 @@
 // "impl=push mode=unicast ..." line and exits 0 (1 when the setup failed); before it,
 // "MEASURING" and "MEASURED" mark the measured window (for sampling the servers' CPU).
 // The broadcast modes (loadtest/README.md) print READY/FAILED for their receivers, one
-// "impl=... role=receiver round=<k> ..." line per round (SIGUSR1 ends a round at once), and
+// "impl=... role=receiver round=<k> ..." line per round (with --await-signal a round ends only
+// after SIGUSR1, once quiet), and
 // one "impl=... role=publisher ..." line when the publisher is done.
 #include <csignal>
 #include <cstdio>
@@ -334,7 +335,7 @@ int unicastMode(int argc, char** argv) {
 
 // ---- broadcast modes
 
-volatile std::sig_atomic_t g_end_round = 0;  // SIGUSR1: end the receivers' round now
+volatile std::sig_atomic_t g_end_round = 0;  // SIGUSR1: the publisher is done
 void onSigusr1(int) {
   g_end_round = 1;
 }
@@ -342,6 +343,8 @@ void onSigusr1(int) {
 void addReceiverFlags(CommandLine& cl) {
   cl.option("clients", "N", "receiving connections (0..19000; default 0: publisher only)");
   cl.option("quiet-ms", "MS", "a round ends this long after the last receipt (default 1000)");
+  cl.flag("await-signal",
+          "a round ends only after SIGUSR1 (sent when the publisher is done), once quiet");
   cl.option("rounds", "R", "exit after R rounds (default 0: at SIGTERM/SIGINT)");
   cl.option("report", "PREFIX",
             "write each round's per-broadcast lines to PREFIX.<round> (for merging processes)");
@@ -360,6 +363,7 @@ void addPublisherFlags(CommandLine& cl) {
 struct ReceiverFlags {
   size_t clients = 0;
   std::chrono::milliseconds quiet{1000};
+  bool await_signal = false;
   long long rounds = 0;
   std::string report;
   size_t max_broadcasts = 100'000;
@@ -373,6 +377,7 @@ Result<ReceiverFlags> readReceiverFlags(const CommandLine& cl) {
   ASSIGN_OR_RETURN(long long max_b, cl.getInt("max-broadcasts", 100'000, 1, 1'000'000));
   f.clients = static_cast<size_t>(clients);
   f.quiet = std::chrono::milliseconds(quiet);
+  f.await_signal = cl.has("await-signal");
   f.report = cl.get("report");
   f.max_broadcasts = static_cast<size_t>(max_b);
   return f;
@@ -426,7 +431,7 @@ int runBroadcast(Runner& runner, const std::string& impl, loadgen::BroadcastRece
     signal_poll = net::PeriodicTimer::create(runner.loop(), [&] {
       if (g_end_round) {
         g_end_round = 0;
-        receivers->endRoundNow();
+        receivers->requestEndOfRound();
       }
     });
     signal_poll->start(std::chrono::milliseconds(100));
@@ -462,6 +467,7 @@ loadgen::BroadcastReceivers::Options receiverOptions(const Common& common, const
   o.connect.count = f.clients;
   o.connect.rate_per_s = common.connect_rate;
   o.quiet = f.quiet;
+  o.await_request = f.await_signal;
   o.report_prefix = f.report;
   o.max_broadcasts = f.max_broadcasts;
   return o;
@@ -573,7 +579,8 @@ int redisBroadcastMode(int argc, char** argv) {
     return usageError(cl, st);
   }
   if (publishing) {
-    std::string_view list = cl.get("publish-to");
+    const std::string list_flag = cl.get("publish-to");
+    std::string_view list = list_flag;
     po.kind = loadgen::BroadcastPublisher::Kind::Redis;
     po.channel = channel;
     while (!list.empty()) {
