@@ -31,6 +31,17 @@ RoomMetrics& roomMetrics() {
             r.counter("push_room_session_limit_refused_total",
                       "Auth or Bind refused: the user or device has the most connections allowed."),
         .pings = r.counter("push_room_pings_total", "Heartbeat pings."),
+        .broadcasts_delivered =
+            r.counter("push_room_broadcasts_total", "Broadcasts read from queued, by outcome.",
+                      R"(result="delivered")"),
+        .broadcasts_expired =
+            r.counter("push_room_broadcasts_total", "Broadcasts read from queued, by outcome.",
+                      R"(result="expired")"),
+        .broadcasts_invalid =
+            r.counter("push_room_broadcasts_total", "Broadcasts read from queued, by outcome.",
+                      R"(result="invalid")"),
+        .broadcast_writes = r.counter("push_room_broadcast_writes_total",
+                                      "Broadcast Push frames written to clients."),
     };
   }();
   return *m;

@@ -20,6 +20,11 @@ struct RoomMetrics {
   metrics::Counter& displaced;
   metrics::Counter& session_limit_refused;
   metrics::Counter& pings;
+  // Broadcasts (BroadcastConsumer, BroadcastPacer).
+  metrics::Counter& broadcasts_delivered;  // written to every connection meant for them
+  metrics::Counter& broadcasts_expired;    // read at or after their expires_ms: dropped
+  metrics::Counter& broadcasts_invalid;    // undecodable, or not for the topic's app: dropped
+  metrics::Counter& broadcast_writes;      // one broadcast written to one connection
 };
 RoomMetrics& roomMetrics();
 

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "proto/config.pb.h"
+#include "services/common/broadcast_topic.h"
 #include "services/common/cluster_key.h"
 #include "services/common/config_ranges.h"
 
@@ -41,6 +42,9 @@ std::vector<FieldRange> roomRanges() {
       {"max_unacked_per_connection", 1, 65'536},
       {"max_connections_per_ip", 1, 10'000'000},
       {"max_connects_per_ip_per_s", 1, 1'000'000},
+      {"queued_lookup_interval_ms", 100, 600'000},
+      {"broadcast_rate_per_s", 1'000, 100'000'000},
+      {"broadcast_max_in_flight", 1, 2'500},
   };
   return service::joinRanges({service::rpcServerRanges("rpc"), service::httpServerRanges("admin"),
                               service::rpcChannelRanges("register.channel"),
@@ -119,6 +123,30 @@ Status admissionFromConfig(const config::RoomConfig& c, RoomOptions* o) {
   return Status::ok();
 }
 
+// With queued (or lookupd) configured every app must make a valid topic name bcast.<app>.
+Status broadcastFromConfig(const config::RoomConfig& c, RoomOptions* o) {
+  o->queued.assign(c.queued().begin(), c.queued().end());
+  o->queued_lookupd.assign(c.queued_lookupd().begin(), c.queued_lookupd().end());
+  for (const auto* list : {&o->queued, &o->queued_lookupd}) {
+    for (const std::string& address : *list) {
+      const size_t colon = address.rfind(':');
+      if (address.empty() || colon == std::string::npos || colon + 1 == address.size()) {
+        return invalidArgument((list == &o->queued ? "queued" : "queued_lookupd") +
+                               std::string(": bad address '") + address + "' (host:port)");
+      }
+    }
+  }
+  if (c.queued_lookup_interval_ms()) {
+    o->queued_lookup_interval = std::chrono::milliseconds(c.queued_lookup_interval_ms());
+  }
+  if (c.broadcast_rate_per_s()) o->broadcast_rate_per_s = c.broadcast_rate_per_s();
+  if (c.broadcast_max_in_flight()) o->broadcast_max_in_flight = c.broadcast_max_in_flight();
+  if (o->queued.empty() && o->queued_lookupd.empty()) return Status::ok();
+  for (const AppSecret& app : o->apps)
+    RETURN_IF_ERROR(service::checkBroadcastTopic(app.name));
+  return Status::ok();
+}
+
 }  // namespace
 
 Result<RoomOptions> RoomOptions::fromConfig(const config::RoomConfig& c, const ConfigFile* file) {
@@ -148,6 +176,7 @@ Result<RoomOptions> RoomOptions::fromConfig(const config::RoomConfig& c, const C
     if (c.session_batch_ms()) rc.batch_interval = std::chrono::milliseconds(c.session_batch_ms());
     o.register_client = std::move(rc);
   }
+  RETURN_IF_ERROR(broadcastFromConfig(c, &o));
   RETURN_IF_ERROR(service::applyClusterKey(
       c.cluster_key(), file, &o.rpc, {o.register_client ? &o.register_client->channel : nullptr}));
   o.websocket.max_message_bytes = o.max_frame_bytes;

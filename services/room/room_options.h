@@ -49,6 +49,14 @@ struct RoomOptions {
   std::chrono::milliseconds drain_window{10'000};
   std::chrono::milliseconds drain_deadline{30'000};
   std::chrono::milliseconds register_heartbeat{2'000};
+  // Broadcast consumption (BroadcastConsumer): queued TCP and nsqlookupd HTTP addresses; both
+  // empty: this room receives no broadcasts.
+  std::vector<std::string> queued;
+  std::vector<std::string> queued_lookupd;
+  std::chrono::milliseconds queued_lookup_interval{15'000};
+  // Deliveries per second (BroadcastPacer) and broadcasts held per app.
+  uint32_t broadcast_rate_per_s = 4'000'000;
+  uint32_t broadcast_max_in_flight = 64;
   // Absent: no register (a room alone, for tests).
   std::optional<reg::RegisterClient::Options> register_client;
   http::WebSocketServerSession::Options websocket;

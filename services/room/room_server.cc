@@ -11,6 +11,8 @@
 #include "services/common/admin_port.h"
 #include "services/room/ack_tracker.h"
 #include "services/room/app_table.h"
+#include "services/room/broadcast_consumer.h"
+#include "services/room/broadcast_pacer.h"
 #include "services/room/client_protocol.h"
 #include "services/room/connection_table.h"
 #include "services/room/delivery.h"
@@ -70,6 +72,13 @@ RoomServer::RoomServer(net::EventLoop& loop, RoomOptions options, IpFilter filte
                               advertised_rpc_, [this](uint32_t window_ms, uint32_t deadline_ms) {
                                 return drainWithDefaults(window_ms, deadline_ms);
                               }});
+  BroadcastPacer::Options pacing;
+  pacing.rate_per_s = options_.broadcast_rate_per_s;
+  pacer_ = std::make_unique<BroadcastPacer>(loop_, *table_, *tags_, *protocol_, pacing,
+                                            [this](uint64_t token, uint32_t written) {
+                                              if (broadcasts_)
+                                                broadcasts_->onWritten(token, written);
+                                            });
 }
 
 RoomServer::~RoomServer() {
@@ -131,6 +140,15 @@ Status RoomServer::start() {
   housekeeping_->start(std::min<std::chrono::milliseconds>(options_.register_heartbeat,
                                                            std::chrono::milliseconds(1000)));
   if (announcer_) announcer_->heartbeat(loop_.nowMs());  // introduce ourselves at once
+  if (!options_.queued.empty() || !options_.queued_lookupd.empty()) {
+    BroadcastConsumer::Options bo;
+    bo.queued = options_.queued;
+    bo.lookupd = options_.queued_lookupd;
+    bo.lookup_interval = options_.queued_lookup_interval;
+    bo.max_in_flight = options_.broadcast_max_in_flight;
+    ASSIGN_OR_RETURN(broadcasts_,
+                     BroadcastConsumer::create(loop_, std::move(bo), *apps_, room_id_, *pacer_));
+  }
   LOG_INFO(Room, "room {} serving clients on tcp {}{}{}, rpc {}", room_id_, tcp_address_.toString(),
            ws_listener_ ? ", ws " : "", ws_listener_ ? ws_address_.toString() : "",
            rpc_address_.toString());
@@ -174,6 +192,15 @@ void RoomServer::stop(std::function<void()> done) {
   for (size_t i = 0; i < table_->slotCount(); ++i) {
     if (table_->slot(i).in_use) table_->slot(i).tcp->close();
   }
+  if (broadcasts_) {
+    broadcasts_->stop([this] {
+      broadcasts_stopped_ = true;
+      maybeFinishStop();
+    });
+  } else {
+    pacer_->clear();
+    broadcasts_stopped_ = true;
+  }
   if (rpc_server_) {
     // The server deletes itself once shut down: handed over, not closed by rpc_server_.
     rpc_server_.release()->shutdown(std::chrono::milliseconds(1000), [this] {
@@ -187,7 +214,10 @@ void RoomServer::stop(std::function<void()> done) {
 }
 
 void RoomServer::maybeFinishStop() {
-  if (!stopping_ || table_->size() > 0 || !rpc_stopped_ || !on_stopped_ || finishing_) return;
+  if (!stopping_ || table_->size() > 0 || !rpc_stopped_ || !broadcasts_stopped_ || !on_stopped_ ||
+      finishing_) {
+    return;
+  }
   finishing_ = true;
   protocol_->stop();
   auto finish = [this] {
@@ -216,6 +246,19 @@ std::string RoomServer::statusJson() const {
   w.key("tag_subscriptions").uint64(tags_->subscriptions());
   w.key("draining").boolean(draining());
   w.key("ip_tracked").uint64(ip_filter_->trackedAddresses());
+  w.key("broadcast").beginObject();
+  if (broadcasts_) {
+    const BroadcastConsumer::Stats b = broadcasts_->stats();
+    w.key("channel").string(broadcasts_->channel());
+    w.key("queued_connections").uint64(b.connections);
+    w.key("received").uint64(b.received);
+    w.key("delivered").uint64(b.delivered);
+    w.key("expired").uint64(b.expired);
+    w.key("invalid").uint64(b.invalid);
+  }
+  w.key("pending").uint64(pacer_->pending());
+  w.key("writes").uint64(pacer_->deliveries());
+  w.endObject();
   w.key("acks");
   acks_->writeRecent(w, 20);
   w.endObject();

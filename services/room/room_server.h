@@ -22,6 +22,8 @@ namespace push::room {
 
 class AckTracker;
 class AppTable;
+class BroadcastConsumer;
+class BroadcastPacer;
 class ClientProtocol;
 class ConnectionTable;
 class Delivery;
@@ -42,6 +44,8 @@ class TagIndex;
 //   RoomRpcService     the Room RPC service (Deliver, Kick, Drain, ListSessions)
 //   RoomDrain          Reconnect spread over a window, then close
 //   TagIndex           (app, tag) -> subscribed connections (Subscribe frames; broadcasts)
+//   BroadcastConsumer  bcast.<app> from queued, one channel per room instance (when configured)
+//   BroadcastPacer     a broadcast to the app's (or tag's) connections, paced, coalesced
 //   AppTable, IpFilter, AckTracker
 // plus the TCP and WebSocket listeners, the RPC server and the admin port.
 //
@@ -80,6 +84,8 @@ class RoomServer final {
   const TagIndex& tags() const { return *tags_; }
   Delivery& delivery() { return *delivery_; }
   RoomRpcService& rpcService() { return *rpc_service_; }
+  BroadcastPacer& pacer() { return *pacer_; }
+  const BroadcastConsumer* broadcasts() const { return broadcasts_.get(); }
 
  private:
   RoomServer(net::EventLoop& loop, RoomOptions options, IpFilter filter);
@@ -102,7 +108,9 @@ class RoomServer final {
   std::unique_ptr<Delivery> delivery_;
   std::unique_ptr<RoomDrain> drain_;
   std::unique_ptr<RoomRpcService> rpc_service_;
-  std::unique_ptr<SessionAnnouncer> announcer_;  // null without register
+  std::unique_ptr<BroadcastPacer> pacer_;
+  std::unique_ptr<BroadcastConsumer> broadcasts_;  // null without queued; after pacer_
+  std::unique_ptr<SessionAnnouncer> announcer_;    // null without register
 
   net::TcpServerPtr tcp_listener_;
   net::TcpServerPtr ws_listener_;
@@ -114,6 +122,7 @@ class RoomServer final {
   std::function<void()> on_drained_;
   bool stopping_ = false;
   bool rpc_stopped_ = false;
+  bool broadcasts_stopped_ = false;
   bool finishing_ = false;  // stopped everything; waiting for register to take the last batch
   std::function<void()> on_stopped_;
 };

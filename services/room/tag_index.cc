@@ -124,6 +124,15 @@ void TagIndex::removeConnection(net::ConnId conn) {
   by_conn_.erase(found);
 }
 
+bool TagIndex::contains(net::ConnId conn, uint16_t app, std::string_view tag) const {
+  auto found = by_conn_.find(conn);
+  if (found == by_conn_.end()) return false;
+  for (const Sub& s : found->second) {
+    if (s.entry->app == app && s.entry->tag == tag) return true;
+  }
+  return false;
+}
+
 std::vector<std::string> TagIndex::tagsOf(net::ConnId conn, uint16_t app) const {
   std::vector<std::string> out;
   auto found = by_conn_.find(conn);

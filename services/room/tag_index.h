@@ -44,6 +44,9 @@ class TagIndex {
   void removeApp(net::ConnId conn, uint16_t app);
   void removeConnection(net::ConnId conn);
 
+  // Whether `conn` is subscribed to (app, tag): O(tags of the connection), no allocation (a
+  // broadcast to one tag asks it for every connection it passes).
+  bool contains(net::ConnId conn, uint16_t app, std::string_view tag) const;
   // The tags of `app` that `conn` is subscribed to, sorted.
   std::vector<std::string> tagsOf(net::ConnId conn, uint16_t app) const;
   // Connections subscribed to (app, tag), and each of them in unspecified order. `fn` must not

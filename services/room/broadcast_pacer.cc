@@ -1,0 +1,133 @@
+#include "services/room/broadcast_pacer.h"
+
+#include <uv.h>
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include "common/net/periodic_timer.h"
+#include "services/room/client_conn.h"
+#include "services/room/client_protocol.h"
+#include "services/room/connection_table.h"
+#include "services/room/room_metrics.h"
+#include "services/room/tag_index.h"
+
+namespace push::room {
+
+namespace {
+
+int64_t nowUs() {
+  return static_cast<int64_t>(uv_hrtime() / 1000);
+}
+
+// The bucket holds at most this much time's worth of tokens: a pass that waited does not
+// burst past 10 ms of its rate.
+constexpr double kBurstSeconds = 0.010;
+
+}  // namespace
+
+BroadcastPacer::BroadcastPacer(net::EventLoop& loop, ConnectionTable& table, const TagIndex& tags,
+                               ClientProtocol& protocol, Options options, OnDone on_done)
+    : loop_(loop),
+      table_(table),
+      tags_(tags),
+      protocol_(protocol),
+      options_(options),
+      on_done_(std::move(on_done)) {
+  timer_ = net::PeriodicTimer::create(loop_, [this] {
+    scheduled_ = false;
+    runSlice();
+  });
+  tokens_ = options_.rate_per_s * kBurstSeconds;
+  refilled_us_ = nowUs();
+}
+
+BroadcastPacer::~BroadcastPacer() = default;
+
+void BroadcastPacer::enqueue(uint64_t token, uint16_t app, std::string tag, std::string frame) {
+  waiting_.push_back(Item{token, app, std::move(tag), std::move(frame), 0});
+  schedule();
+}
+
+void BroadcastPacer::clear() {
+  waiting_.clear();
+  pass_.clear();
+  cursor_ = 0;
+  if (timer_) timer_->stop();
+  scheduled_ = false;
+}
+
+void BroadcastPacer::schedule() {
+  if (scheduled_ || pending() == 0) return;
+  scheduled_ = true;
+  // Without tokens, wait until a slice's worth (or 1 ms) has accrued; else the next turn.
+  int64_t wait_ms = 0;
+  if (tokens_ < 1) {
+    const double need = std::min<double>(options_.slice, options_.rate_per_s * kBurstSeconds);
+    wait_ms = std::max<int64_t>(1, static_cast<int64_t>(need * 1000 / options_.rate_per_s));
+  }
+  timer_->start(std::chrono::milliseconds(wait_ms), false);
+}
+
+void BroadcastPacer::refill() {
+  const int64_t now = nowUs();
+  const double cap = options_.rate_per_s * kBurstSeconds;
+  tokens_ = std::min(cap, tokens_ + (now - refilled_us_) * 1e-6 * options_.rate_per_s);
+  refilled_us_ = now;
+}
+
+bool BroadcastPacer::wants(const Item& item, const ClientConn& c) const {
+  if (!c.hasApp(item.app)) return false;
+  return item.tag.empty() || tags_.contains(ConnectionTable::idOf(c), item.app, item.tag);
+}
+
+void BroadcastPacer::runSlice() {
+  if (pass_.empty()) {
+    size_t bytes = 0;
+    while (!waiting_.empty() && pass_.size() < options_.max_batch &&
+           (pass_.empty() || bytes + waiting_.front().frame.size() <= options_.max_pass_bytes)) {
+      bytes += waiting_.front().frame.size();
+      pass_.push_back(std::move(waiting_.front()));
+      waiting_.pop_front();
+    }
+    cursor_ = 0;
+  }
+  if (pass_.empty()) return;
+  refill();
+  size_t work = 0;
+  const size_t slots = table_.slotCount();
+  while (cursor_ < slots && work < options_.slice && tokens_ >= 1) {
+    ClientConn& c = table_.slot(cursor_++);
+    ++work;
+    if (!c.in_use || c.state != ConnState::Active) continue;
+    for (Item& item : pass_) {
+      if (!wants(item, c)) continue;
+      // False: the connection is over its output limit and closing (SlowPeer); the rest of
+      // the pass skips it.
+      if (!protocol_.sendEncoded(c, item.frame)) break;
+      ++item.written;
+      ++work;
+      tokens_ -= 1;
+    }
+  }
+  if (cursor_ >= slots) finishPass();
+  schedule();
+}
+
+void BroadcastPacer::finishPass() {
+  std::vector<Item> done;
+  done.swap(pass_);
+  cursor_ = 0;
+  ++passes_;
+  uint64_t written = 0;
+  for (const Item& item : done)
+    written += item.written;
+  deliveries_ += written;
+  roomMetrics().broadcast_writes.inc(written);
+  roomMetrics().broadcasts_delivered.inc(done.size());
+  for (const Item& item : done)
+    on_done_(item.token, item.written);
+}
+
+}  // namespace push::room
