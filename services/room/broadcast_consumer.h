@@ -45,7 +45,7 @@ class BroadcastConsumer {
     std::vector<std::string> queued;   // daemon TCP addresses
     std::vector<std::string> lookupd;  // nsqlookupd HTTP addresses
     std::chrono::milliseconds lookup_interval{15'000};
-    uint32_t max_in_flight = 64;  // per app
+    uint32_t max_in_flight = 256;  // per app
   };
   struct Stats {
     uint64_t received = 0;

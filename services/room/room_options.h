@@ -56,7 +56,7 @@ struct RoomOptions {
   std::chrono::milliseconds queued_lookup_interval{15'000};
   // Deliveries per second (BroadcastPacer) and broadcasts held per app.
   uint32_t broadcast_rate_per_s = 4'000'000;
-  uint32_t broadcast_max_in_flight = 64;
+  uint32_t broadcast_max_in_flight = 256;
   // Absent: no register (a room alone, for tests).
   std::optional<reg::RegisterClient::Options> register_client;
   http::WebSocketServerSession::Options websocket;
