@@ -233,6 +233,42 @@ TEST(RoomOptionsTest, RegisterShardsBuildTheRegisterClient) {
 // Every integer field of RoomConfig (its RPC, admin and register-channel sections included),
 // found by reflection, set far out of range: refused, naming the field. A field added to the
 // proto without a range in room_options.cc fails here.
+TEST(RoomOptionsTest, BroadcastConsumptionFields) {
+  auto none = fromText(kApp);
+  ASSERT_TRUE(none.isOk()) << none.status().toString();
+  EXPECT_TRUE(none->queued.empty());
+  EXPECT_EQ(none->broadcast_rate_per_s, 4'000'000u);
+  EXPECT_EQ(none->broadcast_max_in_flight, 256u);
+
+  auto o = fromText(std::string(kApp) + R"(
+    queued: "127.0.0.1:4150"
+    queued: "queued-2.internal:4150"
+    queued_lookupd: "127.0.0.1:4161"
+    queued_lookup_interval_ms: 2000
+    broadcast_rate_per_s: 500000
+    broadcast_max_in_flight: 32
+  )");
+  ASSERT_TRUE(o.isOk()) << o.status().toString();
+  EXPECT_EQ(o->queued, (std::vector<std::string>{"127.0.0.1:4150", "queued-2.internal:4150"}));
+  EXPECT_EQ(o->queued_lookupd, (std::vector<std::string>{"127.0.0.1:4161"}));
+  EXPECT_EQ(o->queued_lookup_interval, std::chrono::milliseconds(2000));
+  EXPECT_EQ(o->broadcast_rate_per_s, 500'000u);
+  EXPECT_EQ(o->broadcast_max_in_flight, 32u);
+
+  auto bad = fromText(std::string(kApp) + R"(queued: "no-port")");
+  ASSERT_FALSE(bad.isOk());
+  EXPECT_NE(bad.status().message().find("queued: bad address 'no-port'"), std::string::npos)
+      << bad.status().toString();
+  // An app whose name makes no queued topic cannot receive broadcasts: refused at startup.
+  auto topic = fromText(R"(apps { name: "bad app" secret: "0123456789abcdef" }
+                           queued: "127.0.0.1:4150")");
+  ASSERT_FALSE(topic.isOk());
+  EXPECT_NE(topic.status().message().find("'bad app' cannot be broadcast to"), std::string::npos)
+      << topic.status().toString();
+  // Without queued the same app is fine (no broadcasts).
+  EXPECT_TRUE(fromText(R"(apps { name: "bad app" secret: "0123456789abcdef" })").isOk());
+}
+
 TEST(RoomOptionsTest, NoIntegerFieldGoesUnchecked) {
   testing::expectEveryIntegerFieldRangeChecked<config::RoomConfig>(
       [](const config::RoomConfig& cfg) {
