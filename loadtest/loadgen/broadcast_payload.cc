@@ -1,6 +1,8 @@
 #include "loadtest/loadgen/broadcast_payload.h"
 
+#include <algorithm>
 #include <charconv>
+#include <cstring>
 
 namespace push::loadgen {
 namespace {
@@ -78,6 +80,21 @@ bool parseBroadcastPayload(std::string_view payload, uint64_t* number, int64_t* 
   }
   r = std::from_chars(r.ptr + 3, end, *sent_ns);
   return r.ec == std::errc() && r.ptr < end && *r.ptr == ' ';
+}
+
+bool parseBroadcastNumber(std::string_view payload, uint64_t* number) {
+  if (payload.size() < kPrefix.size() + 2 ||
+      std::memcmp(payload.data(), kPrefix.data(), kPrefix.size()) != 0) {
+    return false;
+  }
+  uint64_t v = 0;
+  size_t i = kPrefix.size();
+  const size_t end = std::min(payload.size(), kPrefix.size() + 19);  // no overflow
+  for (; i < end && payload[i] >= '0' && payload[i] <= '9'; ++i)
+    v = v * 10 + static_cast<uint64_t>(payload[i] - '0');
+  if (i == kPrefix.size() || i >= payload.size() || payload[i] != ' ') return false;
+  *number = v;
+  return true;
 }
 
 bool decodePushFrame(std::string_view frame, PushView* out) {

@@ -19,6 +19,8 @@ std::string makeBroadcastPayload(uint64_t number, int64_t sent_ns, size_t bytes)
 
 // Reads the tag back; false when `payload` is not one of ours.
 bool parseBroadcastPayload(std::string_view payload, uint64_t* number, int64_t* sent_ns);
+// Only the number (the per-receipt path: the send time is read once per broadcast).
+bool parseBroadcastNumber(std::string_view payload, uint64_t* number);
 
 // What the benchmark needs of a client::Frame that carries a Push, read straight from the
 // protobuf wire bytes (no parse into a message, no copy of the payload).

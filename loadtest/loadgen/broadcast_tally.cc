@@ -17,8 +17,7 @@ void BroadcastTally::receipt(size_t client, std::string_view payload, int64_t re
   if (first_receipt_ns_ == 0 || read_ns < first_receipt_ns_) first_receipt_ns_ = read_ns;
   last_receipt_ns_ = std::max(last_receipt_ns_, read_ns);
   uint64_t number = 0;
-  int64_t sent_ns = 0;
-  if (!parseBroadcastPayload(payload, &number, &sent_ns) || client >= clients_) {
+  if (!parseBroadcastNumber(payload, &number) || client >= clients_) {
     ++unmatched_;
     return;
   }
@@ -29,6 +28,12 @@ void BroadcastTally::receipt(size_t client, std::string_view payload, int64_t re
   if (number >= records_.size()) records_.resize(number + 1);
   Record& r = records_[number];
   if (r.seen.empty()) {
+    // The first copy of this broadcast here: the only time its send time is read.
+    int64_t sent_ns = 0;
+    if (!parseBroadcastPayload(payload, &number, &sent_ns)) {
+      ++unmatched_;
+      return;
+    }
     r.seen.assign((clients_ + 63) / 64, 0);
     r.sent_ns = sent_ns;
     r.first_ns = read_ns;
