@@ -16,9 +16,13 @@
 #                          of one WORKERS value are added to, not reconnected
 #   DELIVERIES [8000000]   deliveries per throughput run: broadcasts = DELIVERIES / clients
 #                          (at least 100)
-#   LAT_FRACTION [0.5]     the latency run publishes at this fraction of the throughput run's
-#                          broadcasts/s ...
-#   LAT_SECONDS [3]        ... for this long (at least 5 broadcasts/s)
+#   LAT_RATE [10]          broadcasts/s of the latency run, the same for the room and Redis
+#                          (10/s x 38000 clients = 380k deliveries/s: below both capacities),
+#                          or "half": half of that configuration's throughput run ...
+#   LAT_SECONDS [3]        ... for this long
+#   PERF [0]               1: perf record the room (all workers) and the receiving push-load
+#                          processes for 2 s of each push throughput run; the top symbols
+#                          (self time, by process name) go to stdout as "# perf" lines
 #   WINDOW [64]            broadcasts in flight at the publisher (center answers after queued)
 #   ROOM_RATE [100000000]  room broadcast_rate_per_s (pacing; the maximum: measure capacity)
 #   MAX_IN_FLIGHT [64]     room broadcast_max_in_flight
@@ -33,8 +37,8 @@
 # each, disjoint users, sources 127.0.(10+k).2-9) until N * W clients are authenticated, then
 #  - throughput run: one publisher process sends B = DELIVERIES / (N * W) broadcasts of 256
 #    bytes (qos 0) with WINDOW in flight; the room consumes them at its own pace;
-#  - latency run: the publisher at LAT_FRACTION of the throughput run's broadcasts/s for
-#    LAT_SECONDS (a load the chain carries, so the figure is transit, not queueing).
+#  - latency run: the publisher at LAT_RATE broadcasts/s for LAT_SECONDS (a load both the room
+#    and Redis carry, so the figure is transit, not queueing behind a backlog).
 # Each receiver process counts every broadcast per client exactly (a bit per client per
 # broadcast: duplicates and losses are exact) and writes one line per broadcast (send time,
 # first and last receipt) for the run; the script merges them over the processes:
@@ -60,7 +64,8 @@ bin=$build/bin
 workers_list=${WORKERS:-"1 2"}
 ns=${NS:-"10000 19000"}
 deliveries=${DELIVERIES:-8000000}
-lat_fraction=${LAT_FRACTION:-0.5}
+lat_rate=${LAT_RATE:-10}
+perf_on=${PERF:-0}
 lat_seconds=${LAT_SECONDS:-3}
 window=${WINDOW:-64}
 room_rate=${ROOM_RATE:-100000000}
@@ -248,6 +253,15 @@ publish() {
   shift 2
   local procs=("${cpu_pids[@]}") before=() p
   for p in "${procs[@]}"; do before+=("$(ticks "$p")"); done
+  local perf_pid=""
+  if [ "$perf_on" = 1 ] && [ "$kind" = push ] && [[ $label == *.tput ]]; then
+    local targets
+    targets=$( (echo "$room_pid"; pgrep -P "$room_pid" || true; printf '%s\n' "${recv_pids[@]}") | paste -sd,)
+    perf record -q -F 499 -o "$tmp/perf.$label.data" -p "$targets" -- sleep 2 \
+      >/dev/null 2>"$tmp/perf.$label.log" &
+    perf_pid=$!
+    pids+=("$perf_pid")
+  fi
   local pub_line
   # A publisher that saw errors exits 1 but still prints its line: the errors are counted.
   if [ "$kind" = push ]; then
@@ -260,6 +274,11 @@ publish() {
   grep -q 'role=publisher' <<<"$pub_line" || fail "publisher $label failed: $(cat "$tmp/pub.$label.log")"
   [ -s "$tmp/pub.$label.log" ] && sed "s/^/# publisher $label: /" "$tmp/pub.$label.log"
   await_round
+  if [ -n "$perf_pid" ]; then
+    wait "$perf_pid" 2>/dev/null || true
+    perf report -i "$tmp/perf.$label.data" --stdio --no-children --sort comm,dso,symbol -g none \
+      2>/dev/null | grep '%' | grep -v '^#' | head -30 | sed "s/^/# perf $label: /" || true
+  fi
   local ok
   ok=$(field ok <<<" $pub_line")
   local merged
@@ -288,9 +307,11 @@ throughput_and_latency() {
   res[$tag.lost]=$(field lost <<<" $last")
   res[$tag.dups]=$(field dups <<<" $last")
   res[$tag.tput_p99]=$(field last_p99_ms <<<" $last")
-  local bps
-  bps=$(awk -v d="${res[$tag.rate]}" -v c="$recv_clients" -v f="$lat_fraction" \
-    'BEGIN {r = d / c * f; if (r < 5) r = 5; printf "%d", r}')
+  local bps=$lat_rate
+  if [ "$lat_rate" = half ]; then
+    bps=$(awk -v d="${res[$tag.rate]}" -v c="$recv_clients" \
+      'BEGIN {r = d / c / 2; if (r < 5) r = 5; printf "%d", r}')
+  fi
   local lat_count
   lat_count=$(awk -v r="$bps" -v s="$lat_seconds" 'BEGIN {printf "%d", r * s}')
   publish "$kind" "$tag.lat" --count "$lat_count" --rate "$bps" --seconds $((lat_seconds + 5))
@@ -303,7 +324,7 @@ throughput_and_latency() {
 
 echo "# broadcast fan-out: POST /v1/broadcast -> center -> queued -> room -> clients, vs Redis pub/sub and the raw floor"
 echo "# machine: $(nproc) cores shared by every server AND the load generators (loopback); loadavg at start $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# $(date -u +%Y-%m-%dT%H:%MZ) build=$build commit=$(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo ?) workers=\"$workers_list\" ns=\"$ns\" deliveries=$deliveries window=$window room_rate=$room_rate max_in_flight=$max_in_flight lat_fraction=$lat_fraction lat_seconds=$lat_seconds"
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) build=$build commit=$(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo ?) workers=\"$workers_list\" ns=\"$ns\" deliveries=$deliveries window=$window room_rate=$room_rate max_in_flight=$max_in_flight lat_rate=$lat_rate lat_seconds=$lat_seconds"
 echo "# payload 256 bytes, qos 0; cpu_* = cores over the run's window (first API call to last receipt)"
 
 # ---- push
