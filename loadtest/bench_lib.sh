@@ -10,7 +10,8 @@ start() {
   pid=$!
   pids+=("$pid")
   for _ in $(seq 1 200); do
-    line=$(awk -v k="$key" '$1 == k {sub($1 " ", ""); print; exit}' "$tmp/$name.out")
+    # The file may not exist yet (the background shell opens it): not an error, wait on.
+    line=$(awk -v k="$key" '$1 == k {sub($1 " ", ""); print; exit}' "$tmp/$name.out" 2>/dev/null || true)
     [ -n "$line" ] && return 0
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.05
