@@ -69,7 +69,7 @@ class RoomBroadcastConsumerTest : public RoomFixture {
   std::unique_ptr<NsqDaemon> queued_;
 };
 
-TEST_F(RoomBroadcastConsumerTest, ChannelNamesFitNsqRules) {
+TEST(BroadcastConsumerChannelTest, ChannelNamesFitNsqRules) {
   EXPECT_EQ(BroadcastConsumer::channelFor("room-12-1700000000000"),
             "room-12-1700000000000#ephemeral");
   EXPECT_EQ(BroadcastConsumer::channelFor("edge/1 12"), "room-edge_1_12#ephemeral");
