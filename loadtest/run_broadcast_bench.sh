@@ -285,13 +285,20 @@ publish() {
   merged=$(merge "$recv_clients" "$ok")
   local secs
   secs=$(field seconds <<<" $merged")
-  local cpu="" i=0
+  local cpu="" i=0 server_ticks=0 d
   for p in "${procs[@]}"; do
-    cpu="$cpu $(awk -v n="${cpu_names[$i]}" -v d=$(($(ticks "$p") - before[i])) -v hz="$hz" -v s="$secs" \
+    d=$(($(ticks "$p") - before[i]))
+    server_ticks=$((server_ticks + d))
+    cpu="$cpu $(awk -v n="${cpu_names[$i]}" -v d="$d" -v hz="$hz" -v s="$secs" \
       'BEGIN {printf "cpu_%s=%.2f", n, (s > 0 ? d / hz / s : 0)}')"
     i=$((i + 1))
   done
   cpu="$cpu $(awk -v c="$recv_cpu_s" -v s="$secs" 'BEGIN {printf "cpu_loadgen_recv=%.2f", (s > 0 ? c / s : 0)}')"
+  # CPU per delivery moves much less than rates when the cores are shared: every server
+  # process of the chain (room workers, center, queued, register; or the redis-servers), and
+  # the receiving load generators.
+  cpu="$cpu $(awk -v t="$server_ticks" -v hz="$hz" -v c="$recv_cpu_s" -v n="$(field deliveries <<<" $merged")" \
+    'BEGIN {printf "server_us_per_delivery=%.3f loadgen_us_per_delivery=%.3f", (n > 0 ? t / hz / n * 1e6 : 0), (n > 0 ? c / n * 1e6 : 0)}')"
   last="impl=$kind run=$label clients=$recv_clients $merged published=$ok pub_errors=$(field errors <<<" $pub_line") pub_skipped=$(field skipped <<<" $pub_line") pub_per_s=$(field per_s <<<" $pub_line") api_p99_ms=$(field api_p99_ms <<<" $pub_line")$cpu loadavg=$(cut -d' ' -f1 /proc/loadavg)"
   echo "$last"
 }
@@ -307,6 +314,7 @@ throughput_and_latency() {
   res[$tag.lost]=$(field lost <<<" $last")
   res[$tag.dups]=$(field dups <<<" $last")
   res[$tag.tput_p99]=$(field last_p99_ms <<<" $last")
+  res[$tag.us]=$(field server_us_per_delivery <<<" $last")
   local bps=$lat_rate
   if [ "$lat_rate" = half ]; then
     bps=$(awk -v d="${res[$tag.rate]}" -v c="$recv_clients" \
@@ -432,7 +440,8 @@ if [[ $impls == *" floor "* ]]; then
     floor_line=$(grep '^FLOOR' "$tmp/floor.$n.out" || true)
     merged=$(merge "$n" "$count")
     secs=$(field seconds <<<" $merged")
-    echo "impl=floor clients=$n $merged ${floor_line#FLOOR } $(awk -v c="$recv_cpu_s" -v s="$secs" 'BEGIN {printf "cpu_loadgen_recv=%.2f", (s > 0 ? c / s : 0)}')"
+    echo "impl=floor clients=$n $merged ${floor_line#FLOOR } $(awk -v c="$recv_cpu_s" -v s="$secs" 'BEGIN {printf "cpu_loadgen_recv=%.2f", (s > 0 ? c / s : 0)}') $(awk -v c="$(field cores <<<" $floor_line")" -v s="$(field seconds <<<" $floor_line")" -v n="$(field deliveries <<<" $merged")" 'BEGIN {printf "server_us_per_delivery=%.3f", (n > 0 ? c * s / n * 1e6 : 0)}')"
+    res[floor_$n.us]=$(awk -v c="$(field cores <<<" $floor_line")" -v s="$(field seconds <<<" $floor_line")" -v n="$(field deliveries <<<" $merged")" 'BEGIN {printf "%.3f", (n > 0 ? c * s / n * 1e6 : 0)}')
     res[floor_$n.rate]=$(field deliveries_per_s <<<" $merged")
     res[floor_$n.lost]=$(field lost <<<" $merged")
     stop_receivers
@@ -461,4 +470,4 @@ for w in $workers_list; do
 done
 for n in $ns; do detail="$detail floor_${n}=$(get "floor_$n.rate")"; done
 echo "# goal (issue 15): >= 4000000 deliveries/s and >= 2.5x Redis in the same run; headline = ${wmax} worker(s) x ${nmax} clients"
-echo "RESULT broadcast_bench deliveries_per_s=$head_push redis_per_s=$head_redis ratio=$(ratio "$head_push" "$head_redis") floor_per_s=$(get "floor_${nmax}.rate") floor_ratio=$(ratio "$head_push" "$(get "floor_${nmax}.rate")") last_client_p50_ms=$(get "push_${wmax}w_${nmax}.p50") last_client_p99_ms=$(get "push_${wmax}w_${nmax}.p99") redis_last_client_p99_ms=$(get "redis_${wmax}x_${nmax}.p99") lat_rate_per_s=$(get "push_${wmax}w_${nmax}.lat_rate") lost=$total_lost dups=$total_dups$detail"
+echo "RESULT broadcast_bench deliveries_per_s=$head_push redis_per_s=$head_redis ratio=$(ratio "$head_push" "$head_redis") floor_per_s=$(get "floor_${nmax}.rate") floor_ratio=$(ratio "$head_push" "$(get "floor_${nmax}.rate")") us_per_delivery=$(get "push_${wmax}w_${nmax}.us") redis_us_per_delivery=$(get "redis_${wmax}x_${nmax}.us") floor_us_per_delivery=$(get "floor_${nmax}.us") cpu_ratio=$(ratio "$(get "redis_${wmax}x_${nmax}.us")" "$(get "push_${wmax}w_${nmax}.us")") last_client_p50_ms=$(get "push_${wmax}w_${nmax}.p50") last_client_p99_ms=$(get "push_${wmax}w_${nmax}.p99") redis_last_client_p99_ms=$(get "redis_${wmax}x_${nmax}.p99") lat_rate_per_s=$(get "push_${wmax}w_${nmax}.lat_rate") lost=$total_lost dups=$total_dups$detail"
