@@ -5,6 +5,7 @@
 
 #include "common/base/log.h"
 #include "common/queue/disk_queue.h"
+#include "common/queue/queue_engine.h"
 #include "common/queue/topic.h"
 #include "common/queue/wire.h"
 
@@ -37,7 +38,8 @@ void Channel::enqueue(Message message) {
     return;
   }
   if (disk_ == nullptr) {
-    ++counters_.dropped_count;  // ephemeral: nsqd drops what does not fit in memory too
+    // Ephemeral: nsqd drops what does not fit in memory too (a restored one has a disk queue).
+    ++counters_.dropped_count;
     return;
   }
   Status status = putMessage(*disk_, message);
@@ -169,6 +171,7 @@ void Channel::addClient(ChannelClient* client, int64_t msg_timeout_ms, int32_t s
   client->in_flight_ = 0;
   client->in_ready_ring_ = false;
   clients_.push_back(client);
+  restore_deadline_ms_ = 0;  // its consumer is back: an ephemeral channel like any other now
 }
 
 void Channel::removeClient(ChannelClient* client) {
@@ -295,7 +298,13 @@ Status Channel::removeFiles() {
 }
 
 Status Channel::flushToDisk() {
-  if (disk_ == nullptr) return Status::ok();
+  if (disk_ == nullptr) {
+    if (!ephemeral_ || !options_.keep_ephemeral_on_restart || topic_.ephemeral()) {
+      return Status::ok();
+    }
+    ASSIGN_OR_RETURN(
+        disk_, topic_.engine().openDiskQueue(topic_.name() + ":" + name_, /*ephemeral=*/false));
+  }
   std::vector<Message> pending;
   pending.reserve(memory_.size() + in_flight_.size() + deferred_.size());
   for (Message& message : memory_)

@@ -50,7 +50,11 @@ class ChannelClient {
 // timeout (back to the queue); attempts count the deliveries.
 //
 // Queue: memory up to Options::mem_queue_size, then the channel's DiskQueue; an ephemeral
-// channel has no disk queue and drops what does not fit (counted), as nsqd does.
+// channel has no disk queue and drops what does not fit (counted), as nsqd does. Except with
+// QueueOptions::keep_ephemeral_on_restart: a clean stop gives an ephemeral channel a disk queue
+// (flushToDisk), and the channel restored from it at the next start keeps it (overflow goes
+// there) until it is deleted: with its last client, or at its restore deadline when no client
+// came (markRestored).
 //
 // Ownership: owned by its Topic. Clients are not owned: a client calls removeClient() before it
 // goes away. Loop-thread only; time comes in through tick(now_ms) (fake-time testable).
@@ -67,6 +71,16 @@ class Channel {
   Topic& topic() { return topic_; }
   bool ephemeral() const { return ephemeral_; }
   bool paused() const { return paused_; }
+  // Whether the channel has a disk queue: always unless ephemeral; an ephemeral one only once
+  // flushToDisk kept its messages, or when it was restored from them.
+  bool hasDiskQueue() const { return disk_ != nullptr; }
+
+  // An ephemeral channel recreated from its disk queue at start (QueueEngine::load): unless a
+  // client subscribes before `deadline_ms` (engine time), Topic::tick deletes it, files and all,
+  // at the first tick at or after it. addClient() clears the deadline for good.
+  void markRestored(int64_t deadline_ms) { restore_deadline_ms_ = deadline_ms; }
+  // The deadline above; 0 when none is pending.
+  int64_t restoreDeadlineMs() const { return restore_deadline_ms_; }
 
   // A new message from the topic (or a requeue): queued, then handed out if a client is ready.
   void put(Message message);
@@ -105,7 +119,11 @@ class Channel {
   Status syncDisk();
   // A clean stop: every message in memory, in flight or deferred is written to the disk queue
   // (after what is there already; deferred ones lose their delay), then synced. Clients must be
-  // gone (closeClients). No-op for an ephemeral channel.
+  // gone (closeClients). An ephemeral channel of a durable topic first opens a disk queue of
+  // its own ("<topic>:<channel>", a durable channel's naming) when keep_ephemeral_on_restart
+  // is set, even when it holds nothing (restored, it gets what the topic still held and what
+  // is published before its consumer is back); otherwise (and for an ephemeral topic's
+  // channels) a no-op: the messages are lost, as nsqd's.
   Status flushToDisk();
 
   struct Stats {
@@ -167,7 +185,8 @@ class Channel {
   net::TimingWheel timeouts_;
   int64_t now_ms_;
   uint64_t deferred_seq_ = 0;
-  bool read_disk_next_ = false;  // alternate memory and disk so neither starves
+  int64_t restore_deadline_ms_ = 0;  // markRestored; 0: none
+  bool read_disk_next_ = false;      // alternate memory and disk so neither starves
   bool dispatching_ = false;
   uint64_t sample_state_ = 0x9e3779b97f4a7c15ULL;  // xorshift64 for sampling draws
   Stats counters_;

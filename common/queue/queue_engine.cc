@@ -25,6 +25,13 @@ namespace {
 
 constexpr const char* kMetadataFile = "nsqd.dat";
 constexpr const char* kVersion = "1.3.0";
+// The ephemeral channels a clean stop kept (QueueOptions::keep_ephemeral_on_restart), in a file
+// of queued's own rather than in nsqd.dat: nsqd v1.3.0 ignores unknown fields there, but it
+// creates every channel nsqd.dat names, "#ephemeral" ones included, and such a channel, which no
+// client ever joins and so never leaves, would take a copy of every message for good. An older
+// queued and nsqd never open this file. Present only while it lists something.
+constexpr const char* kEphemeralFile = "queued-ephemeral.dat";
+constexpr int kEphemeralFileVersion = 1;
 
 struct ChannelRecord {
   std::string name;
@@ -36,8 +43,88 @@ struct TopicRecord {
   std::vector<ChannelRecord> channels;
 };
 
+struct EphemeralRecord {
+  std::string topic;
+  std::string channel;
+  bool paused = false;
+};
+
 Status errnoStatus(const std::string& what) {
   return Status(Code::INTERNAL, what + ": " + std::strerror(errno));
+}
+
+// The whole file in *text; NOT_FOUND when it does not exist.
+Status readFile(const std::string& path, std::string* text) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (errno == ENOENT) return Status(Code::NOT_FOUND, path);
+    return errnoStatus("open " + path);
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  *text = buffer.str();
+  return Status::ok();
+}
+
+// Temp file + fsync + rename: a crash leaves the old file or the new one, never half of one.
+Status writeFileAtomically(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return errnoStatus("open " + tmp);
+  size_t written = 0;
+  while (written < text.size()) {
+    ssize_t n = ::write(fd, text.data() + written, text.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      Status status = errnoStatus("write " + tmp);
+      ::close(fd);
+      return status;
+    }
+    written += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    Status status = errnoStatus("fsync " + tmp);
+    ::close(fd);
+    return status;
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return errnoStatus("rename " + tmp);
+  return Status::ok();
+}
+
+// {"channels":[{"topic","channel","paused"}],"version":1}; unknown keys are skipped.
+Status parseEphemeral(std::string_view text, std::vector<EphemeralRecord>* records) {
+  JsonReader reader(text);
+  RETURN_IF_ERROR(reader.beginObject());
+  std::string key;
+  while (reader.nextKey(&key)) {
+    if (key != "channels") {
+      RETURN_IF_ERROR(reader.skipValue());
+      continue;
+    }
+    RETURN_IF_ERROR(reader.beginArray());
+    while (reader.nextElement()) {
+      EphemeralRecord record;
+      RETURN_IF_ERROR(reader.beginObject());
+      std::string field;
+      while (reader.nextKey(&field)) {
+        if (field == "topic") {
+          RETURN_IF_ERROR(reader.readString(&record.topic));
+        } else if (field == "channel") {
+          RETURN_IF_ERROR(reader.readString(&record.channel));
+        } else if (field == "paused") {
+          RETURN_IF_ERROR(reader.readBool(&record.paused));
+        } else {
+          RETURN_IF_ERROR(reader.skipValue());
+        }
+      }
+      RETURN_IF_ERROR(reader.status());
+      records->push_back(std::move(record));
+    }
+    RETURN_IF_ERROR(reader.status());
+  }
+  RETURN_IF_ERROR(reader.status());
+  return reader.finish();
 }
 
 Status readChannels(JsonReader& reader, std::vector<ChannelRecord>* channels) {
@@ -109,15 +196,13 @@ QueueEngine::~QueueEngine() = default;
 
 Status QueueEngine::load() {
   std::string path = options_.data_path + "/" + kMetadataFile;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    if (errno == ENOENT) return Status::ok();
-    return errnoStatus("open " + path);
+  std::string text;
+  if (Status read = readFile(path, &text); !read.isOk()) {
+    // Without nsqd.dat no topic is known: kept ephemeral channels cannot be either.
+    return read.code() == Code::NOT_FOUND ? loadEphemeral() : read;
   }
-  std::stringstream text;
-  text << in.rdbuf();
   std::vector<TopicRecord> records;
-  Status parsed = parseMetadata(text.str(), &records);
+  Status parsed = parseMetadata(text, &records);
   if (!parsed.isOk()) {
     return Status(Code::INVALID_ARGUMENT, path + ": " + parsed.message());
   }
@@ -149,7 +234,61 @@ Status QueueEngine::load() {
   }
   loading_ = false;
   LOG_INFO(Queue, "{}: {} topics loaded", path, topics_.size());
-  return Status::ok();
+  // Before any tick: a restored channel must exist before its topic drains what it held.
+  return loadEphemeral();
+}
+
+Status QueueEngine::loadEphemeral() {
+  std::string path = options_.data_path + "/" + kEphemeralFile;
+  std::string text;
+  if (Status read = readFile(path, &text); !read.isOk()) {
+    return read.code() == Code::NOT_FOUND ? Status::ok() : read;
+  }
+  std::vector<EphemeralRecord> records;
+  if (Status parsed = parseEphemeral(text, &records); !parsed.isOk()) {
+    return Status(Code::INVALID_ARGUMENT, path + ": " + parsed.message());
+  }
+  loading_ = true;
+  const int64_t deadline = nowMs() + options_.ephemeral_restore_timeout_ms;
+  size_t restored = 0;
+  for (const EphemeralRecord& record : records) {
+    if (!wire::isValidName(record.topic) || wire::isEphemeralName(record.topic) ||
+        !wire::isValidName(record.channel) || !wire::isEphemeralName(record.channel)) {
+      LOG_WARN(Queue, "{}: skipping channel {:?} of topic {:?}", path, record.channel,
+               record.topic);
+      continue;
+    }
+    Topic* topic = findTopic(record.topic);
+    if (topic != nullptr && topic->findChannel(record.channel) != nullptr) {
+      LOG_WARN(Queue, "{}: channel {:?} of topic {:?} listed twice", path, record.channel,
+               record.topic);
+      continue;  // restored already: its files are in use
+    }
+    if (options_.keep_ephemeral_on_restart && topic != nullptr) {
+      Result<Channel*> channel = topic->restoreEphemeralChannel(record.channel, deadline);
+      if (!channel.isOk()) {
+        loading_ = false;
+        return channel.status();
+      }
+      if (record.paused) (*channel)->pause();
+      Channel::Stats stats = (*channel)->stats();
+      LOG_INFO(Queue, "channel {}:{}: ephemeral, restored with {} messages", record.topic,
+               record.channel, stats.depth);
+      ++restored;
+      continue;
+    }
+    // Turned off since (nsqd's behaviour: the messages are gone), or the topic was deleted
+    // meanwhile: no backlog is left behind.
+    Result<std::unique_ptr<DiskQueue>> disk =
+        openDiskQueue(record.topic + ":" + record.channel, /*ephemeral=*/false);
+    Status removed = disk.isOk() ? (*disk)->removeFiles() : disk.status();
+    LOG_INFO(Queue, "channel {}:{}: ephemeral, kept at the last stop; dropped{}", record.topic,
+             record.channel, removed.isOk() ? "" : ": " + removed.toString());
+  }
+  loading_ = false;
+  LOG_INFO(Queue, "{}: {} ephemeral channels restored", path, restored);
+  // Rewrites (or removes) the file to list what was restored, no more.
+  return persistMetadata();
 }
 
 Status QueueEngine::persistMetadata() {
@@ -172,30 +311,40 @@ Status QueueEngine::persistMetadata() {
   json.endArray().key("version").string(kVersion).endObject();
   std::string text = json.take();
   text.push_back('\n');
+  RETURN_IF_ERROR(writeFileAtomically(options_.data_path + "/" + kMetadataFile, text));
+  return persistEphemeral();
+}
 
-  std::string path = options_.data_path + "/" + kMetadataFile;
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return errnoStatus("open " + tmp);
-  size_t written = 0;
-  while (written < text.size()) {
-    ssize_t n = ::write(fd, text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      Status status = errnoStatus("write " + tmp);
-      ::close(fd);
-      return status;
+Status QueueEngine::persistEphemeral() {
+  // The ephemeral channels with a disk queue: kept by a clean stop, or restored and not yet
+  // deleted (a crash now finds them again, with what their disk queues still hold).
+  JsonWriter json;
+  json.beginObject().key("channels").beginArray();
+  size_t listed = 0;
+  for (const auto& [name, topic] : topics_) {
+    if (topic->ephemeral()) continue;
+    for (const auto& [channel_name, channel] : topic->channels()) {
+      if (!channel->ephemeral() || !channel->hasDiskQueue()) continue;
+      json.beginObject()
+          .key("topic")
+          .string(name)
+          .key("channel")
+          .string(channel_name)
+          .key("paused")
+          .boolean(channel->paused())
+          .endObject();
+      ++listed;
     }
-    written += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0) {
-    Status status = errnoStatus("fsync " + tmp);
-    ::close(fd);
-    return status;
+  json.endArray().key("version").int64(kEphemeralFileVersion).endObject();
+  std::string path = options_.data_path + "/" + kEphemeralFile;
+  if (listed == 0) {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errnoStatus("unlink " + path);
+    return Status::ok();
   }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return errnoStatus("rename " + tmp);
-  return Status::ok();
+  std::string text = json.take();
+  text.push_back('\n');
+  return writeFileAtomically(path, text);
 }
 
 Result<Topic*> QueueEngine::getOrCreateTopic(const std::string& name) {

@@ -23,7 +23,8 @@ class Topic;
 // The queue core: topics and their channels, message ids, disk queues and the metadata file
 // (`<data_path>/nsqd.dat`, nsqd's name and layout: {"topics":[{"name","paused","channels":
 // [{"name","paused"}]}],"version"}) so a restart finds the same topics, channels and paused
-// states, and every message their disk queues held.
+// states, and every message their disk queues held. Ephemeral channels kept by a clean stop are
+// listed in a file of their own (load()), which nsqd and older queueds never read.
 //
 // Ownership: owns the topics. Loop-thread only; time comes from the Clock, and tick() is
 // called by the owner (queued: every 10 ms) so tests can drive it.
@@ -43,10 +44,15 @@ class QueueEngine {
 
   // Loads nsqd.dat and opens (recovering) the disk queue of every topic and channel in it.
   // A missing file is a fresh start; an unreadable one is an error (queued refuses to start
-  // rather than forget topics).
+  // rather than forget topics). Then the ephemeral channels a clean stop kept
+  // (`<data_path>/queued-ephemeral.dat`, QueueOptions::keep_ephemeral_on_restart): each is
+  // recreated with its disk queue, before any tick (so the topic's backlog reaches it too),
+  // and restored until now + ephemeral_restore_timeout_ms (Channel::markRestored). With the
+  // option off, or when its topic is gone, its files are deleted instead.
   Status load();
-  // Rewrites nsqd.dat (temp file + fsync + rename). Called after every create, delete,
-  // pause and unpause; a failure is logged and returned.
+  // Rewrites nsqd.dat (temp file + fsync + rename), and queued-ephemeral.dat (the ephemeral
+  // channels that have a disk queue; removed when there is none). Called after every create,
+  // delete, pause and unpause; a failure is logged and returned.
   Status persistMetadata();
 
   void setListener(Listener listener) { listener_ = std::move(listener); }
@@ -74,7 +80,8 @@ class QueueEngine {
 
   void tick();
   Status syncDisks();
-  // Closes every client and syncs every disk queue (clean stop).
+  // Closes every client and syncs every disk queue (clean stop); with
+  // keep_ephemeral_on_restart ephemeral channels' messages go to disk queues too.
   Status close();
 
   int64_t nowMs() const { return clock_.monoMillis(); }
@@ -82,6 +89,9 @@ class QueueEngine {
   bool loading() const { return loading_; }
 
  private:
+  Status loadEphemeral();
+  Status persistEphemeral();
+
   QueueOptions options_;
   const Clock& clock_;
   std::map<std::string, std::unique_ptr<Topic>> topics_;

@@ -20,6 +20,15 @@ struct QueueOptions {
   // Messages a topic moves from its own backlog to its channels per tick or per publish, so a
   // large backlog (a topic that had no channel) never blocks the loop for long.
   size_t topic_drain_batch = 4096;
+  // queued only (nsqd has neither; README "Ephemeral channels across a restart"):
+  // --keep-ephemeral-on-restart: at a clean stop an ephemeral channel of a durable topic writes
+  // its messages (queued, in flight, deferred) to a disk queue and is listed in
+  // queued-ephemeral.dat, so the next start recreates it with them. false: nsqd's behaviour
+  // (they are lost).
+  bool keep_ephemeral_on_restart = true;
+  // --ephemeral-restore-timeout: a restored ephemeral channel that no client subscribes to
+  // within this long after the start is deleted with its messages and files. Milliseconds, > 0.
+  int64_t ephemeral_restore_timeout_ms = 60000;
 };
 
 }  // namespace push::queue

@@ -1,6 +1,8 @@
 #include "common/queue/topic.h"
 
+#include <cassert>
 #include <utility>
+#include <vector>
 
 #include "common/base/log.h"
 #include "common/queue/channel.h"
@@ -90,12 +92,26 @@ Result<Channel*> Topic::getOrCreateChannel(const std::string& name) {
   bool ephemeral = wire::isEphemeralName(name);
   ASSIGN_OR_RETURN(std::unique_ptr<DiskQueue> disk,
                    engine_.openDiskQueue(name_ + ":" + name, ephemeral));
+  Channel* raw = addChannel(name, std::move(disk));
+  // While loading, the other channels of the topic do not exist yet: the first tick drains.
+  if (flowing() && !engine_.loading()) drainBacklog();
+  return raw;
+}
+
+Result<Channel*> Topic::restoreEphemeralChannel(const std::string& name, int64_t deadline_ms) {
+  assert(engine_.loading() && wire::isEphemeralName(name) && findChannel(name) == nullptr);
+  ASSIGN_OR_RETURN(std::unique_ptr<DiskQueue> disk,
+                   engine_.openDiskQueue(name_ + ":" + name, /*ephemeral=*/false));
+  Channel* raw = addChannel(name, std::move(disk));
+  raw->markRestored(deadline_ms);
+  return raw;
+}
+
+Channel* Topic::addChannel(const std::string& name, std::unique_ptr<DiskQueue> disk) {
   auto channel = std::make_unique<Channel>(*this, name, options_, std::move(disk), engine_.nowMs());
   Channel* raw = channel.get();
   channels_.emplace(name, std::move(channel));
   engine_.onCreated(name_, name);
-  // While loading, the other channels of the topic do not exist yet: the first tick drains.
-  if (flowing() && !engine_.loading()) drainBacklog();
   return raw;
 }
 
@@ -161,6 +177,26 @@ void Topic::tick(int64_t now_ms) {
   if (flowing()) drainBacklog();
   for (auto& [name, channel] : channels_)
     channel->tick(now_ms);
+  deleteUnclaimedChannels(now_ms);
+}
+
+void Topic::deleteUnclaimedChannels(int64_t now_ms) {
+  std::vector<std::string> unclaimed;
+  for (const auto& [name, channel] : channels_) {
+    int64_t deadline = channel->restoreDeadlineMs();
+    if (deadline > 0 && now_ms >= deadline && channel->clientCount() == 0)
+      unclaimed.push_back(name);
+  }
+  for (const std::string& name : unclaimed) {
+    // Its consumer (a room) did not come back: it leaves no backlog, as if it had not been kept.
+    Channel::Stats stats = channels_.at(name)->stats();
+    LOG_INFO(Queue, "channel {}:{}: restored, but no client came: deleted with {} messages", name_,
+             name, stats.depth + stats.deferred);
+    Status status = deleteChannel(name);
+    if (!status.isOk()) {
+      LOG_ERROR(Queue, "channel {}:{}: delete failed: {}", name_, name, status.toString());
+    }
+  }
 }
 
 Status Topic::syncDisk() {

@@ -45,6 +45,11 @@ class Topic {
 
   // Channels. getOrCreateChannel fails only when the disk queue cannot be opened.
   Result<Channel*> getOrCreateChannel(const std::string& name);
+  // Recreates ephemeral channel `name` from the disk queue a clean stop left
+  // (Channel::flushToDisk), restored until `deadline_ms` (Channel::markRestored). Only while the
+  // engine loads: like getOrCreateChannel then, it neither drains the topic nor tells the
+  // listener. Fails when the disk queue cannot be opened.
+  Result<Channel*> restoreEphemeralChannel(const std::string& name, int64_t deadline_ms);
   Channel* findChannel(const std::string& name);
   Status deleteChannel(const std::string& name);
   const std::map<std::string, std::unique_ptr<Channel>>& channels() const { return channels_; }
@@ -54,11 +59,13 @@ class Topic {
   // Drops the topic's own backlog (not its channels' queues), as nsqd's /topic/empty.
   Status empty();
   // Closes every client of every channel. Without remove_files (a clean stop) every message
-  // held in memory, in flight or deferred goes to the disk queues first (ephemeral ones have
-  // none: theirs are lost, as nsqd's); with remove_files, deletes all disk files instead.
+  // held in memory, in flight or deferred goes to the disk queues first (an ephemeral
+  // channel's too with keep_ephemeral_on_restart, Channel::flushToDisk; else they are lost, as
+  // nsqd's); with remove_files, deletes all disk files instead.
   Status close(bool remove_files);
 
-  // Timeouts, deferred messages, backlog draining.
+  // Timeouts, deferred messages, backlog draining; deletes restored ephemeral channels whose
+  // restore deadline passed with no client.
   void tick(int64_t now_ms);
   Status syncDisk();
 
@@ -78,6 +85,8 @@ class Topic {
     Message message;
     int64_t deliver_at_ms;  // 0: now
   };
+  Channel* addChannel(const std::string& name, std::unique_ptr<DiskQueue> disk);
+  void deleteUnclaimedChannels(int64_t now_ms);
   void fanOut(const Message& message, int64_t deliver_at_ms);
   void buffer(Message message, int64_t deliver_at_ms);
   void drainBacklog();
