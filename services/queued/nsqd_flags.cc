@@ -144,6 +144,16 @@ const std::vector<Flag>& nsqdFlags() {
                "only show quantile calculations from the past 60 seconds) [queued: no effect]",
        .default_text = "10m0s",
        .set_int = [](O&, int64_t v) { return atLeast(v, 0); }},
+      {.name = "ephemeral-restore-timeout",
+       .kind = FlagKind::Duration,
+       .help = "[queued only] a restored ephemeral channel no client subscribes to within this "
+               "long after the start is deleted with its messages",
+       .default_text = "1m0s",
+       .set_int =
+           [](O& o, int64_t v) {
+             o.queue.ephemeral_restore_timeout_ms = v;
+             return atLeast(v, 1);
+           }},
       {.name = "http-address",
        .kind = FlagKind::String,
        .help = "address to listen on for HTTP clients (<addr>:<port>; queued has no unix "
@@ -179,6 +189,12 @@ const std::vector<Flag>& nsqdFlags() {
          o.https_address = v;
          return {};
        }},
+      {.name = "keep-ephemeral-on-restart",
+       .kind = FlagKind::Bool,
+       .help = "[queued only] at a clean stop (SIGTERM/SIGINT), write ephemeral channels' "
+               "messages to disk and restore them at the next start (false: lost, as nsqd)",
+       .default_text = "true",
+       .set_bool = [](O& o, bool v) { o.queue.keep_ephemeral_on_restart = v; }},
       {.name = "log-level",
        .kind = FlagKind::String,
        .help = "set log verbosity: debug, info, warn, error, or fatal",

@@ -31,6 +31,10 @@ namespace push::queued {
 // --sync-timeout above 0, broadcast ports in [0,65535], --tls-cert and --tls-key together,
 // --tls-client-auth-policy one of the two names.
 //
+// queued's own flags (not nsqd's): --keep-ephemeral-on-restart (bool, default true) and
+// --ephemeral-restore-timeout (duration > 0, default 1m0s), QueueOptions and README.md
+// "Ephemeral channels across a restart".
+//
 // --config FILE reads nsqd's TOML file (keys are the flag names with '_'; nsqd's own names
 // `id`, `nsqlookupd_tcp_addresses`, `auth_http_addresses`,
 // `e2e_processing_latency_percentiles`): `key = value` lines with strings, integers, floats,

@@ -554,6 +554,35 @@ TEST(QueuedOptionsTest, HelpListsEveryFlagAndIsCancelled) {
   }
 }
 
+// queued's own flags (README "Ephemeral channels across a restart"), not in kNsqdFlags.
+TEST(QueuedOptionsTest, EphemeralRestoreFlags) {
+  QueuedOptions defaults = parseOk({});
+  EXPECT_TRUE(defaults.queue.keep_ephemeral_on_restart);
+  EXPECT_EQ(defaults.queue.ephemeral_restore_timeout_ms, 60000);
+  EXPECT_FALSE(parseOk({"--keep-ephemeral-on-restart=false"}).queue.keep_ephemeral_on_restart);
+  EXPECT_TRUE(parseOk({"--keep-ephemeral-on-restart"}).queue.keep_ephemeral_on_restart);
+  EXPECT_EQ(parseOk({"--ephemeral-restore-timeout=250ms"}).queue.ephemeral_restore_timeout_ms, 250);
+  EXPECT_EQ(parseOk({"-ephemeral-restore-timeout", "2m"}).queue.ephemeral_restore_timeout_ms,
+            120000);
+  EXPECT_THAT(parseError({"--ephemeral-restore-timeout=0s"}),
+              HasSubstr("--ephemeral-restore-timeout"));
+
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  std::string file = dir.write("q.cfg",
+                               "keep_ephemeral_on_restart = false\n"
+                               "ephemeral_restore_timeout = \"5s\"\n");
+  QueuedOptions o = parseOk({"--config=" + file});
+  EXPECT_FALSE(o.queue.keep_ephemeral_on_restart);
+  EXPECT_EQ(o.queue.ephemeral_restore_timeout_ms, 5000);
+
+  testing::internal::CaptureStdout();
+  (void)parse({"--help"});
+  std::string help = testing::internal::GetCapturedStdout();
+  EXPECT_THAT(help, HasSubstr("--keep-ephemeral-on-restart"));
+  EXPECT_THAT(help, HasSubstr("--ephemeral-restore-timeout"));
+}
+
 TEST(QueuedOptionsTest, VersionSaysQueuedAndIsCancelled) {
   testing::internal::CaptureStdout();
   Result<QueuedOptions> r = parse({"--version"});
