@@ -232,12 +232,12 @@ class RedisTransport final : public BroadcastPublisher::Transport,
           reply.size() > 1 && reply[0] == ':' &&
           std::from_chars(reply.data() + 1, reply.data() + reply.size(), receivers).ec ==
               std::errc();
-      reply_(number, ok, ok ? std::string_view() : reply, receivers);
+      onReply(number, ok, ok ? std::string_view() : reply, receivers);
     }
     return used;
   }
 
-  void reply_(uint64_t number, bool ok, std::string_view error, uint64_t receivers) {
+  void onReply(uint64_t number, bool ok, std::string_view error, uint64_t receivers) {
     auto it = pending_.find(number);
     if (it == pending_.end()) return;
     Pending& p = it->second;
@@ -258,7 +258,7 @@ class RedisTransport final : public BroadcastPublisher::Transport,
     lost.swap(c.numbers);
     if (closing_) return;
     for (uint64_t n : lost)
-      reply_(n, false, "connection to redis closed", 0);
+      onReply(n, false, "connection to redis closed", 0);
     on_closed_(unavailable(std::string("redis connection closed: ") +
                            net::TcpConnection::reasonName(reason)),
                0);
