@@ -35,6 +35,15 @@ Status checkRanges(const config::CenterConfig& c, const ConfigFile* file, uint64
       {"auth_failure_burst", 1, 1'000'000},
       {"auth_failure_max_clients", 1, 10'000'000},
       {"queued_timeout_ms", 1, 600'000},
+      {"job_chunk_targets", 1, 5'000},
+      {"job_max_targets", 1, 10'000'000},
+      {"job_max_running_per_app", 1, 10'000},
+      {"job_rate_per_minute", 1, 600'000},
+      {"job_burst", 1, 600'000},
+      {"job_max_body_bytes", 1024, 64 << 20},
+      {"job_ttl_s", 60, 2'592'000},
+      {"job_worker_max_in_flight", 1, 1'000},
+      {"job_max_attempts", 1, 100},
   };
   return checkFieldRanges(
       c, file,
@@ -164,6 +173,21 @@ Result<CenterOptions> CenterOptions::fromConfig(const config::CenterConfig& c,
     o.broadcast.producer.timeout = std::chrono::milliseconds(c.queued_timeout_ms());
   }
   RETURN_IF_ERROR(o.validateBroadcast());
+  o.jobs.redis = c.redis();
+  if (!o.jobs.redis.empty()) {
+    if (Result<net::InetAddress> a = net::InetAddress::parse(o.jobs.redis); !a.isOk()) {
+      return invalidArgument("redis: bad address '" + o.jobs.redis + "' (numeric host:port)");
+    }
+  }
+  if (c.job_chunk_targets()) o.jobs.chunk_targets = c.job_chunk_targets();
+  if (c.job_max_targets()) o.jobs.max_targets = c.job_max_targets();
+  if (c.job_max_running_per_app()) o.jobs.max_running_per_app = c.job_max_running_per_app();
+  if (c.job_rate_per_minute()) o.jobs.rate_per_s = c.job_rate_per_minute() / 60.0;
+  if (c.job_burst()) o.jobs.burst = c.job_burst();
+  if (c.job_max_body_bytes()) o.jobs.max_body_bytes = c.job_max_body_bytes();
+  if (c.job_ttl_s()) o.jobs.ttl = std::chrono::seconds(c.job_ttl_s());
+  if (c.job_worker_max_in_flight()) o.jobs.worker_max_in_flight = c.job_worker_max_in_flight();
+  if (c.job_max_attempts()) o.jobs.max_attempts = c.job_max_attempts();
   return o;
 }
 

@@ -10,6 +10,7 @@
 #include "common/base/result.h"
 #include "common/http/http_server.h"
 #include "common/queue/client/producer.h"
+#include "common/redis/redis_client.h"
 #include "common/rpc/channel.h"
 #include "services/center/auth_failure_limiter.h"
 #include "services/center/batch_splitter.h"
@@ -56,6 +57,42 @@ struct CenterOptions {
     queue::Producer::Options producer = defaultProducer();
   };
 
+  // Large multicast jobs (JobApi, JobWorker, JobStore; the README's center API). Enabled when
+  // `redis` is set and broadcast.queued names at least one daemon (chunks are published to
+  // and consumed from those); otherwise the job API answers 501 and no chunks are consumed.
+  struct Jobs {
+    // Redis "host:port" holding job progress (shared by every center). Default: empty.
+    std::string redis;
+    redis::RedisClient::Options redis_client;
+    // Users per chunk (one message on topic center.tasks). Default: 1000.
+    uint32_t chunk_targets = 1000;
+    // Users in one job. Default: 1000000.
+    uint32_t max_targets = 1'000'000;
+    // Jobs of one app running at once over all centers. Default: 10.
+    uint32_t max_running_per_app = 10;
+    // Job creations per app and center worker: token bucket. Defaults: 1 per second, burst 10.
+    double rate_per_s = 1;
+    double burst = 10;
+    // Largest POST /v1/push/job body; every other request keeps http.max_body_bytes.
+    // Default: 32 MiB.
+    uint32_t max_body_bytes = 32u << 20;
+    // Lifetime of a job's keys in Redis. Default: 24 h.
+    std::chrono::seconds ttl{86'400};
+    // A job whose chunks are not all published by then is failed by the first worker that
+    // sees one of its chunks (the accepting center died while publishing). Default: 60 s.
+    std::chrono::milliseconds publish_deadline{60'000};
+    // The worker's consumer: chunks in flight, delay of a retry, deliveries before a chunk's
+    // users count failed. Defaults: 4, 1 s, 5.
+    uint32_t worker_max_in_flight = 4;
+    std::chrono::milliseconds requeue_delay{1'000};
+    uint32_t max_attempts = 5;
+    // How long queued waits for a chunk's FIN before giving it to another center (a center
+    // killed mid-chunk). Default: 15 s.
+    std::chrono::milliseconds msg_timeout{15'000};
+
+    bool enabled(const Broadcast& b) const { return !redis.empty() && !b.queued.empty(); }
+  };
+
   // The API port (also /healthz, /metrics, /status). Default address: 127.0.0.1:8080 from a
   // config; HttpServer's own default (127.0.0.1:0) when built in code.
   http::HttpServer::Options http;
@@ -82,6 +119,8 @@ struct CenterOptions {
   // 65536 clients tracked.
   AuthFailureLimiter::Options auth_failures;
   Broadcast broadcast;
+  Jobs jobs;
+  bool jobsEnabled() const { return jobs.enabled(broadcast); }
 
   // The largest request a room channel sends (Channel::Options::max_request_bytes, default
   // 16 MiB). Deliver batches stay a margin below it.

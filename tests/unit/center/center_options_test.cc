@@ -93,6 +93,43 @@ TEST(CenterOptionsTest, ReadsEveryField) {
   EXPECT_EQ(o->auth_failures.max_clients, 100u);
 }
 
+TEST(CenterOptionsTest, ReadsTheJobFieldsAndJobsNeedRedisAndQueued) {
+  auto o = fromText(std::string(kRegister) + R"(
+    apps { name: "a" }
+    redis: "127.0.0.1:6379"
+    queued: "127.0.0.1:4150"
+    job_chunk_targets: 500
+    job_max_targets: 2000
+    job_max_running_per_app: 3
+    job_rate_per_minute: 120
+    job_burst: 7
+    job_max_body_bytes: 4096
+    job_ttl_s: 600
+    job_worker_max_in_flight: 9
+    job_max_attempts: 2
+  )");
+  ASSERT_TRUE(o.isOk()) << o.status().toString();
+  EXPECT_TRUE(o->jobsEnabled());
+  EXPECT_EQ(o->jobs.redis, "127.0.0.1:6379");
+  EXPECT_EQ(o->jobs.chunk_targets, 500u);
+  EXPECT_EQ(o->jobs.max_targets, 2000u);
+  EXPECT_EQ(o->jobs.max_running_per_app, 3u);
+  EXPECT_EQ(o->jobs.rate_per_s, 2.0);
+  EXPECT_EQ(o->jobs.burst, 7.0);
+  EXPECT_EQ(o->jobs.max_body_bytes, 4096u);
+  EXPECT_EQ(o->jobs.ttl, std::chrono::seconds(600));
+  EXPECT_EQ(o->jobs.worker_max_in_flight, 9u);
+  EXPECT_EQ(o->jobs.max_attempts, 2u);
+  auto defaults = fromText(std::string(kRegister) + R"(apps { name: "a" } redis: "127.0.0.1:1")");
+  ASSERT_TRUE(defaults.isOk());
+  EXPECT_FALSE(defaults->jobsEnabled());  // no queued
+  EXPECT_EQ(defaults->jobs.chunk_targets, 1000u);
+  EXPECT_EQ(defaults->jobs.max_targets, 1'000'000u);
+  auto bad = fromText(std::string(kRegister) + R"(apps { name: "a" } redis: "nowhere")");
+  ASSERT_FALSE(bad.isOk());
+  EXPECT_NE(bad.status().message().find("redis"), std::string::npos) << bad.status();
+}
+
 TEST(CenterOptionsTest, ApiKeysMustBeLongAndUniqueAcrossApps) {
   auto dup_in_app =
       fromText(std::string(kRegister) +
