@@ -56,7 +56,8 @@
 #   RESULT broadcast_bench deliveries_per_s=<W max, N max> redis_per_s=<same config> ratio=
 #   floor_per_s=<N max> last_client_p50_ms= last_client_p99_ms= ... (every config's figures)
 # Bounded: each wait has a deadline, every process has --max-seconds. Stops everything it
-# started by PID (also on error or Ctrl-C). Takes ~3-5 min with the defaults.
+# started by PID (also on error or Ctrl-C). Takes ~2.5 min with the defaults (2.4-2.7 min
+# measured on the shared 2 cores).
 set -euo pipefail
 
 build=${1:-build-release}
