@@ -21,6 +21,8 @@
 #include "proto/room.pb.h"
 #include "services/center/batch_splitter.h"
 #include "services/center/broadcast_api.h"
+#include "services/center/job_api.h"
+#include "services/center/job_worker.h"
 #include "services/center/push_request.h"
 #include "services/common/admin_port.h"
 
@@ -48,8 +50,6 @@ struct CenterMetrics {
       r.counter("push_center_auth_throttled_total",
                 "Requests answered 429 before their key was checked: too many failed checks "
                 "from the client's address.");
-  metrics::Counter& deliver_batches =
-      r.counter("push_center_deliver_batches_total", "Room.DeliverBatch calls sent.");
   metrics::Counter& stop_abandoned =
       r.counter("push_center_stop_abandoned_total",
                 "Requests answered 503 because stop_grace ran out while they waited.");
@@ -96,27 +96,7 @@ struct CenterServer::Pending {
 
 // One POST /v1/push in flight.
 struct CenterServer::PushCall : Pending {
-  ParsedPush push;  // its payload moved into `message`
-  Message message;
-  std::vector<uint32_t> connections;           // per target
-  std::vector<bool> failed;                    // per target: a room it needed did not answer
-  std::vector<uint32_t> user_index;            // per target: index into `sessions`
-  std::vector<std::vector<Session>> sessions;  // per distinct user
-  size_t items_pending = 0;                    // deliver items not answered yet
-};
-
-// One Room.DeliverBatch call being built or sent.
-struct CenterServer::RoomBatch {
-  room::DeliverBatchRequest request;
-  // Per item: the push it belongs to and, per target of the item, the push's target index.
-  std::vector<std::pair<std::shared_ptr<PushCall>, std::vector<size_t>>> owners;
-};
-
-// One room's deliveries of this loop turn, cut into batches.
-struct CenterServer::RoomQueue {
-  explicit RoomQueue(const BatchLimits& limits) : splitter(limits) {}
-  BatchSplitter splitter;
-  std::vector<std::unique_ptr<RoomBatch>> batches;
+  uint64_t message_id = 0;
 };
 
 Result<std::unique_ptr<CenterServer>> CenterServer::create(net::EventLoop& loop,
@@ -133,6 +113,14 @@ Result<std::unique_ptr<CenterServer>> CenterServer::create(net::EventLoop& loop,
   ASSIGN_OR_RETURN(center->broadcast_, BroadcastApi::create(loop, center->options_, *center->ids_));
   ASSIGN_OR_RETURN(center->register_,
                    reg::RegisterClient::create(loop, center->options_.register_client));
+  center->deliverer_ = std::make_unique<Deliverer>(loop, *center->register_, *center->rooms_,
+                                                   center->options_.deliver_batch);
+  ASSIGN_OR_RETURN(center->jobs_, JobApi::create(loop, center->options_, *center->ids_));
+  if (center->jobs_->enabled()) {
+    ASSIGN_OR_RETURN(
+        center->job_worker_,
+        JobWorker::create(loop, center->options_, *center->jobs_->store(), *center->deliverer_));
+  }
   return center;
 }
 
@@ -160,6 +148,13 @@ Status CenterServer::start() {
       router.add("POST", "/v1/broadcast", [this](http::HttpRequest& req, http::HttpResponder r) {
         handleBroadcast(req, std::move(r));
       }));
+  RETURN_IF_ERROR(
+      router.add("POST", "/v1/push/job", [this](http::HttpRequest& req, http::HttpResponder r) {
+        handleJobUpload(req, std::move(r));
+      }));
+  RETURN_IF_ERROR(router.add(
+      "GET", "/v1/jobs/{id}",
+      [this](http::HttpRequest& req, http::HttpResponder r) { handleGetJob(req, std::move(r)); }));
   RETURN_IF_ERROR(router.add(
       "GET", "/v1/apps/{app}/users/{user}",
       [this](http::HttpRequest& req, http::HttpResponder r) { handleGetUser(req, std::move(r)); }));
@@ -184,8 +179,22 @@ Status CenterServer::start() {
       ++activity_;
     });
   });
-  ASSIGN_OR_RETURN(
-      http_, http::HttpServer::listen(loop_, options_.http, std::move(router), std::move(chain)));
+  // The job upload alone may send a body up to jobs.max_body_bytes: the server reads up to
+  // that, and every other request over http.max_body_bytes is answered 413 here (after it
+  // was read: the HTTP server has one limit for all paths).
+  http::HttpServer::Options http = options_.http;
+  if (options_.jobsEnabled() && options_.jobs.max_body_bytes > http.max_body_bytes) {
+    http.max_body_bytes = options_.jobs.max_body_bytes;
+    chain.add([limit = options_.http.max_body_bytes](http::HttpRequest& req,
+                                                     http::HttpResponder& r) {
+      if (req.body().size() > limit && req.path() != "/v1/push/job") {
+        r.respondError(413, "body over " + std::to_string(limit) +
+                                " bytes (http.max_body_bytes; only POST /v1/push/job takes more)");
+      }
+    });
+  }
+  ASSIGN_OR_RETURN(http_,
+                   http::HttpServer::listen(loop_, http, std::move(router), std::move(chain)));
   address_ = http_->address();
   ASSIGN_OR_RETURN(admin_, service::startAdmin(loop_, options_.admin, admin_info));
   if (admin_) admin_address_ = admin_->address();
@@ -265,240 +274,97 @@ void CenterServer::track(const std::shared_ptr<Pending>& p) {
 
 // ---- POST /v1/push ----
 
-namespace {
-
-// One register lookup key per distinct user of `targets` (several devices of a user share
-// it); `user_index` gets, per target, the index of its user's key.
-std::vector<reg::UserKey> lookupKeys(const std::string& app,
-                                     const std::vector<ParsedPush::Target>& targets,
-                                     std::vector<uint32_t>* user_index) {
-  std::vector<reg::UserKey> keys;
-  keys.reserve(targets.size());
-  std::unordered_map<std::string_view, uint32_t> key_of_user;
-  user_index->reserve(targets.size());
-  for (const auto& t : targets) {
-    uint32_t index = static_cast<uint32_t>(keys.size());
-    if (targets.size() > 1) {
-      auto [it, added] = key_of_user.emplace(t.user, index);
-      if (!added) index = it->second;
-    }
-    user_index->push_back(index);
-    if (index == keys.size()) {
-      reg::UserKey& k = keys.emplace_back();
-      k.set_app(app);
-      k.set_user(t.user);
-    }
-  }
-  return keys;
-}
-
-}  // namespace
-
 void CenterServer::handlePush(http::HttpRequest& req, http::HttpResponder r) {
   // The key first: nothing of the body is read for a caller without one.
   AppState* app = authenticate(req, r);
   if (!app || rateLimited(*app, r)) return;
-  Result<ParsedPush> parsed = parsePushRequest(req.body(), options_.push);
+  // With jobs enabled a push may name up to job_max_targets users: over
+  // max_targets_per_request it becomes a job (JobApi).
+  PushLimits limits = options_.push;
+  if (jobs_->enabled())
+    limits.max_targets = std::max(limits.max_targets, options_.jobs.max_targets);
+  Result<ParsedPush> parsed = parsePushRequest(req.body(), limits);
   if (!parsed.isOk()) return r.respondError(400, parsed.status().message());
   if (parsed->app != app->config.name) return refuseAuth(req, r);
+  if (parsed->targets.size() > options_.push.max_targets) {
+    return jobs_->submit(indexOf(app), std::move(parsed).value(), std::move(r));
+  }
 
   auto call = std::make_shared<PushCall>();
-  call->push = std::move(parsed).value();
-  Message& m = call->message;
+  Message m;
   m.set_id(ids_->next());
-  m.set_app(call->push.app);
-  m.set_payload(std::move(call->push.payload));
-  m.set_qos(call->push.qos);
+  m.set_app(parsed->app);
+  m.set_payload(std::move(parsed->payload));
+  m.set_qos(parsed->qos);
   m.set_created_ms(Clock::system().wallMillis());
-  m.set_ttl_s(call->push.ttl_s);
-  const size_t targets = call->push.targets.size();
-  call->connections.assign(targets, 0);
-  call->failed.assign(targets, false);
+  m.set_ttl_s(parsed->ttl_s);
+  call->message_id = m.id();
   ++app->pushes;
   ++pushes_;
   centerMetrics().pushes.inc();
-  centerMetrics().targets.inc(targets);
-
-  std::vector<reg::UserKey> keys = lookupKeys(m.app(), call->push.targets, &call->user_index);
+  centerMetrics().targets.inc(parsed->targets.size());
   call->responder = std::move(r);
   track(call);
-  register_->lookup(
-      std::move(keys), [this, alive = liveness_.token(), call](
-                           const Status& st, std::vector<std::vector<Session>>&& found) {
+  deliverer_->deliver(
+      std::move(m), std::move(parsed->targets),
+      [this, alive = liveness_.token(), call](const Status& st, Deliverer::Outcome&& outcome) {
         if (!alive.alive() || call->responder.responded()) return;
         if (!st.isOk()) {
-          LOG_EVERY_SEC(Warn, Center, 1, "register lookup failed: {}", st.toString());
           return call->responder.respondError(503, "session lookup failed: " + st.toString());
         }
-        call->sessions = std::move(found);
-        deliver(call);
+        finishPush(*call, outcome);
       });
 }
 
 // ---- POST /v1/broadcast ----
 
+size_t CenterServer::indexOf(const AppState* app) const {
+  return static_cast<size_t>(
+      std::find_if(apps_.begin(), apps_.end(), [app](const auto& a) { return a.get() == app; }) -
+      apps_.begin());
+}
+
 void CenterServer::handleBroadcast(http::HttpRequest& req, http::HttpResponder r) {
   AppState* app = authenticate(req, r);
   if (!app) return;
-  const size_t index = static_cast<size_t>(
-      std::find_if(apps_.begin(), apps_.end(), [app](const auto& a) { return a.get() == app; }) -
-      apps_.begin());
   broadcast_->handle(
-      index, req, std::move(r),
+      indexOf(app), req, std::move(r),
       [this](const http::HttpRequest& q, http::HttpResponder& w) { refuseAuth(q, w); });
 }
 
-void CenterServer::deliver(std::shared_ptr<PushCall> call) {
-  // Group targets by room. Most pushes reach one or a few rooms, so rooms are found by a
-  // linear scan until there are many.
-  struct RoomTargets {
-    std::string_view address;
-    std::vector<size_t> targets;  // indexes into call->push.targets
-  };
-  std::vector<RoomTargets> per_room;
-  std::unordered_map<std::string_view, size_t> room_index;  // used past kLinearRooms
-  constexpr size_t kLinearRooms = 8;
-  auto roomFor = [&](std::string_view address) -> RoomTargets& {
-    if (per_room.size() <= kLinearRooms) {
-      for (RoomTargets& room : per_room) {
-        if (room.address == address) return room;
-      }
-      if (per_room.size() == kLinearRooms) {
-        for (size_t i = 0; i < per_room.size(); ++i)
-          room_index.emplace(per_room[i].address, i);
-      }
-    } else if (auto it = room_index.find(address); it != room_index.end()) {
-      return per_room[it->second];
-    }
-    if (per_room.size() >= kLinearRooms) room_index.emplace(address, per_room.size());
-    RoomTargets& room = per_room.emplace_back();
-    room.address = address;
-    return room;
-  };
-  std::vector<std::string_view> rooms;  // of one target, without repeats
-  for (size_t t = 0; t < call->push.targets.size(); ++t) {
-    const std::string& device = call->push.targets[t].device;
-    rooms.clear();
-    for (const Session& s : call->sessions[call->user_index[t]]) {
-      if (!device.empty() && s.device() != device) continue;
-      if (std::find(rooms.begin(), rooms.end(), s.room_address()) == rooms.end()) {
-        rooms.push_back(s.room_address());
-      }
-    }
-    for (std::string_view address : rooms)
-      roomFor(address).targets.push_back(t);
-  }
-  if (per_room.empty()) return finishPush(call);
-  // A room's targets go in items of at most max_targets, so no item alone outgrows a batch.
-  const size_t chunk = std::max<size_t>(1, options_.deliver_batch.max_targets);
-  for (const RoomTargets& room : per_room)
-    call->items_pending += (room.targets.size() + chunk - 1) / chunk;
-  for (const RoomTargets& room : per_room) {
-    const std::string address(room.address);
-    for (size_t begin = 0; begin < room.targets.size(); begin += chunk) {
-      queueItem(address, call, room.targets, begin, std::min(room.targets.size(), begin + chunk));
-    }
-  }
-  if (!deliver_flush_scheduled_) {
-    deliver_flush_scheduled_ = true;
-    loop_.runBeforePoll([this, alive = liveness_.token()] {
-      if (alive.alive()) flushDeliveries();
-    });
-  }
+// ---- POST /v1/push/job, GET /v1/jobs/{id} ----
+
+void CenterServer::handleJobUpload(http::HttpRequest& req, http::HttpResponder r) {
+  AppState* app = authenticate(req, r);
+  if (!app || rateLimited(*app, r)) return;
+  jobs_->handleUpload(
+      indexOf(app), req, std::move(r),
+      [this](const http::HttpRequest& q, http::HttpResponder& w) { refuseAuth(q, w); });
 }
 
-void CenterServer::queueItem(const std::string& address, std::shared_ptr<PushCall> call,
-                             const std::vector<size_t>& targets, size_t begin, size_t end) {
-  room::DeliverRequest item;
-  *item.mutable_message() = call->message;
-  for (size_t i = begin; i < end; ++i) {
-    const ParsedPush::Target& t = call->push.targets[targets[i]];
-    room::DeliverTarget* target = item.add_targets();
-    target->set_user(t.user);
-    target->set_device(t.device);
-  }
-  auto& queue = pending_deliveries_[address];
-  if (!queue) queue = std::make_unique<RoomQueue>(options_.deliver_batch);
-  if (queue->splitter.add(BatchSplitter::itemBytes(item.ByteSizeLong()), end - begin)) {
-    queue->batches.push_back(std::make_unique<RoomBatch>());
-  }
-  RoomBatch& batch = *queue->batches.back();
-  *batch.request.add_items() = std::move(item);
-  batch.owners.emplace_back(std::move(call),
-                            std::vector<size_t>(targets.begin() + begin, targets.begin() + end));
+void CenterServer::handleGetJob(http::HttpRequest& req, http::HttpResponder r) {
+  AppState* app = authenticate(req, r);
+  if (!app || rateLimited(*app, r)) return;
+  jobs_->handleGet(indexOf(app), req, std::move(r));
 }
 
-void CenterServer::flushDeliveries() {
-  deliver_flush_scheduled_ = false;
-  auto queues = std::move(pending_deliveries_);
-  pending_deliveries_.clear();
-  for (auto& [address, queue] : queues) {
-    for (auto& batch : queue->batches)
-      sendBatch(address, std::move(batch));
-  }
-}
-
-void CenterServer::sendBatch(const std::string& address, std::unique_ptr<RoomBatch> batch) {
-  struct Rpc {
-    rpc::Controller controller;
-    room::DeliverBatchResponse response;
-    std::unique_ptr<RoomBatch> batch;
-    std::string address;
-  };
-  auto rpc = std::make_shared<Rpc>();
-  rpc->batch = std::move(batch);
-  rpc->address = address;
-  auto finish = [this, alive = liveness_.token(), rpc] {
-    if (!alive.alive()) return;
-    const auto& owners = rpc->batch->owners;
-    const bool ok = rpc->controller.status().isOk() &&
-                    rpc->response.items_size() == static_cast<int>(owners.size());
-    if (!ok) {
-      LOG_EVERY_SEC(Warn, Center, 1, "DeliverBatch to room {} failed: {}", rpc->address,
-                    rpc->controller.status().toString());
-    }
-    for (size_t k = 0; k < owners.size(); ++k) {
-      const auto& [call, index] = owners[k];
-      const room::DeliverResponse* r = ok ? &rpc->response.items(static_cast<int>(k)) : nullptr;
-      const bool item_ok = r && r->connections_size() == static_cast<int>(index.size());
-      for (size_t j = 0; j < index.size(); ++j) {
-        if (item_ok) {
-          call->connections[index[j]] += r->connections(static_cast<int>(j));
-        } else {
-          call->failed[index[j]] = true;
-        }
-      }
-      if (--call->items_pending == 0) finishPush(call);
-    }
-  };
-  centerMetrics().deliver_batches.inc();
-  rpc::Channel* channel = rooms_->get(address);
-  if (!channel) {
-    rpc->controller.setStatus(unavailable("bad room address"));
-    return finish();
-  }
-  room::Room_Stub(channel).DeliverBatch(&rpc->controller, &rpc->batch->request, &rpc->response,
-                                        rpc::newCallback(finish));
-}
-
-void CenterServer::finishPush(std::shared_ptr<PushCall> call) {
-  if (call->responder.responded()) return;  // answered 503 by stop()
+void CenterServer::finishPush(PushCall& call, const Deliverer::Outcome& outcome) {
   // The JSON is written straight from the call: {"messageId":"…","results":[{"user":…,
   // "device":…,"status":…,"connections":n}],"delivered":n,"offline":n}.
-  const auto& targets = call->push.targets;
+  const auto& targets = outcome.targets;
   std::string json;
   json.reserve(64 + 64 * targets.size());
   json += "{\"messageId\":\"";
-  json += std::to_string(call->message.id());
+  json += std::to_string(call.message_id);
   json += "\",\"results\":[";
   uint32_t delivered = 0, offline = 0;
   for (size_t t = 0; t < targets.size(); ++t) {
-    const uint32_t connections = call->connections[t];
+    const uint32_t connections = outcome.connections[t];
     const char* status;
     if (connections > 0) {
       status = "delivered";
       ++delivered;
-    } else if (call->failed[t]) {
+    } else if (outcome.failed[t]) {
       status = "error";
     } else {
       status = "offline";
@@ -529,7 +395,7 @@ void CenterServer::finishPush(std::shared_ptr<PushCall> call) {
   json += ",\"offline\":";
   json += std::to_string(offline);
   json += '}';
-  call->responder.respond(200, std::move(json), "application/json");
+  call.responder.respond(200, std::move(json), "application/json");
 }
 
 // ---- GET /v1/apps/{app}/users/{user} and POST .../kick ----
@@ -650,6 +516,8 @@ void CenterServer::stop(std::function<void()> done) {
   if (!http_) return finishStop();  // never started
   stop_deadline_ms_ = loop_.nowMs() + options_.stop_grace.count();
   http_->stopAccepting();
+  // No new chunks; those in flight finish (or go back to queued when the worker is destroyed).
+  if (job_worker_) job_worker_->stop([] {});
   LOG_INFO(Center, "stopping: {} requests in flight, up to {} ms", pendingRequests(),
            options_.stop_grace.count());
   stop_timer_ = net::PeriodicTimer::create(
@@ -678,6 +546,10 @@ void CenterServer::onStopTick() {
     centerMetrics().stop_abandoned.inc(broadcast_->pending());
     broadcast_->abandon("center is stopping");
   }
+  if (late && jobs_ && jobs_->pending() > 0) {
+    centerMetrics().stop_abandoned.inc(jobs_->pending());
+    jobs_->abandon("center is stopping");
+  }
   http_->closeIdleConnections(std::chrono::milliseconds(kStopIdleMs));
   const bool quiet = pendingRequests() == 0 &&
                      (http_->connectionCount() == 0 || now - last_activity_ms_ >= kStopIdleMs);
@@ -700,15 +572,18 @@ void CenterServer::finishStop() {
   http_.reset();
   admin_.reset();
   pending_.clear();
-  pending_deliveries_.clear();
   broadcast_.reset();
+  job_worker_.reset();
+  jobs_.reset();
+  deliverer_.reset();
   rooms_.reset();
   register_.reset();
   if (stop_done_) loop_.post(std::move(stop_done_));
 }
 
 size_t CenterServer::pendingRequests() const {
-  return pending_.size() + (broadcast_ ? broadcast_->pending() : 0);
+  return pending_.size() + (broadcast_ ? broadcast_->pending() : 0) +
+         (jobs_ ? jobs_->pending() : 0);
 }
 
 std::string CenterServer::statusJson() const {
@@ -722,12 +597,15 @@ std::string CenterServer::statusJson() const {
   w.key("stopping").boolean(stopping_);
   w.key("rooms").uint64(rooms_ ? rooms_->size() : 0);
   w.key("broadcast").boolean(broadcast_ && broadcast_->enabled());
+  w.key("jobs").boolean(jobs_ && jobs_->enabled());
+  w.key("job_chunks_done").uint64(job_worker_ ? job_worker_->chunksDone() : 0);
   w.key("apps").beginObject();
   for (size_t i = 0; i < apps_.size(); ++i) {
     const auto& app = apps_[i];
     w.key(app->config.name).beginObject();
     w.key("pushes").uint64(app->pushes);
     if (broadcast_) w.key("broadcasts").uint64(broadcast_->accepted(i));
+    if (jobs_) w.key("jobs").uint64(jobs_->accepted(i));
     w.endObject();
   }
   w.endObject();

@@ -15,6 +15,7 @@
 #include "services/center/api_key_table.h"
 #include "services/center/auth_failure_limiter.h"
 #include "services/center/center_options.h"
+#include "services/center/deliverer.h"
 #include "services/center/rate_limiter.h"
 #include "services/center/room_pool.h"
 #include "services/register/register_client.h"
@@ -26,12 +27,18 @@ class KickRequest;
 namespace push::center {
 
 class BroadcastApi;
+class JobApi;
+class JobWorker;
 
 // The operator HTTP API (docs/ARCHITECTURE.md §2, center):
 //   POST /v1/push                              push to users or devices of an app
 //   POST /v1/broadcast                         one message to every connection of an app, via
 //                                              queued (BroadcastApi,
 //                                              services/center/broadcast_api.h)
+//   POST /v1/push/job                          a multicast job from an uploaded id list; a
+//                                              /v1/push over max_targets_per_request becomes
+//                                              one too (JobApi, services/center/job_api.h)
+//   GET  /v1/jobs/{id}                         a job's progress (from any center)
 //   GET  /v1/apps/{app}/users/{user}           the user's online sessions
 //   POST /v1/apps/{app}/users/{user}/kick      close the user's sessions (optional device)
 // plus /healthz, /metrics and /status (also on a separate admin port when options.admin has
@@ -45,8 +52,10 @@ class BroadcastApi;
 // client's address (AuthFailureLimiter); a client over it gets 429 with Retry-After before its
 // key is looked at. Each app has a token-bucket rate limit (429 with Retry-After beyond it).
 //
-// A push: key -> app rate limit -> body (parsePushRequest; 400 names the rule) -> message id
-// (IdGenerator, node_id) -> register Lookup (one batched call per register shard) -> targets
+// A push: key -> app rate limit -> body (parsePushRequest; 400 names the rule; more targets
+// than options.push.max_targets: a job, JobApi) -> message id (IdGenerator, node_id) ->
+// Deliverer (services/center/deliverer.h, shared with job chunks): register Lookup (one
+// batched call per register shard) -> targets
 // grouped by room -> one loop turn's items per room sent as Room.DeliverBatch calls cut by
 // BatchSplitter (bytes, items, targets: a room closes a channel that sends a frame over its
 // limit) -> per-target outcome. Users not online are "offline" (stored delivery comes with
@@ -94,8 +103,6 @@ class CenterServer {
   struct AppState;
   struct Pending;
   struct PushCall;
-  struct RoomBatch;
-  struct RoomQueue;
   CenterServer(net::EventLoop& loop, CenterOptions options);
 
   // Per-IP failure limit, then the bearer key. Returns the key's app, or answers 429/401
@@ -110,6 +117,9 @@ class CenterServer {
 
   void handlePush(http::HttpRequest& req, http::HttpResponder r);
   void handleBroadcast(http::HttpRequest& req, http::HttpResponder r);
+  void handleJobUpload(http::HttpRequest& req, http::HttpResponder r);
+  void handleGetJob(http::HttpRequest& req, http::HttpResponder r);
+  size_t indexOf(const AppState* app) const;
   void handleGetUser(http::HttpRequest& req, http::HttpResponder r);
   void handleKick(http::HttpRequest& req, http::HttpResponder r);
   // The sessions of one user for the request `pending`: `found` runs with them, unless the
@@ -119,12 +129,7 @@ class CenterServer {
                   std::function<void(std::vector<Session>&&)> found);
   void kickInRooms(std::shared_ptr<Pending> pending, std::vector<std::string> rooms,
                    room::KickRequest request);
-  void deliver(std::shared_ptr<PushCall> call);
-  void queueItem(const std::string& address, std::shared_ptr<PushCall> call,
-                 const std::vector<size_t>& targets, size_t begin, size_t end);
-  void flushDeliveries();
-  void sendBatch(const std::string& address, std::unique_ptr<RoomBatch> batch);
-  void finishPush(std::shared_ptr<PushCall> call);
+  void finishPush(PushCall& call, const Deliverer::Outcome& outcome);
 
   // Keeps `p` in pending_ until it is answered (any way: the responder's completion hook).
   void track(const std::shared_ptr<Pending>& p);
@@ -141,16 +146,15 @@ class CenterServer {
   std::unique_ptr<BroadcastApi> broadcast_;  // uses *ids_
   std::unique_ptr<reg::RegisterClient> register_;
   std::unique_ptr<RoomPool> rooms_;
+  std::unique_ptr<Deliverer> deliverer_;   // uses *register_, *rooms_
+  std::unique_ptr<JobApi> jobs_;           // uses *ids_
+  std::unique_ptr<JobWorker> job_worker_;  // uses *jobs_'s store, *deliverer_
   http::HttpServerPtr http_;
   http::HttpServerPtr admin_;
   net::InetAddress address_;
   net::InetAddress admin_address_;
   Liveness liveness_;
   uint64_t pushes_ = 0;
-  // Deliveries of this loop turn per room address, already cut into batches: all sent just
-  // before the loop waits for I/O.
-  std::unordered_map<std::string, std::unique_ptr<RoomQueue>> pending_deliveries_;
-  bool deliver_flush_scheduled_ = false;
   // Requests waiting for register or rooms, by id.
   std::unordered_map<uint64_t, std::weak_ptr<Pending>> pending_;
   uint64_t next_pending_id_ = 1;
