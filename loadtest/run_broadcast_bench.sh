@@ -46,9 +46,11 @@
 #   last_p50/p99_ms  = over broadcasts, from the API call to the LAST client that got it
 #   lost = clients * broadcasts center accepted - unique deliveries; dups = second copies
 # and prints the cores each process used over the run (from /proc/<pid>/stat, workers
-# summed). Then the same with Redis 7 (W redis-server processes on free ports, --save "",
-# N subscribers each; the publisher PUBLISHes every message to each of them, pipelined, the
-# same WINDOW in flight), then push-broadcast-floor (raw epoll, frames coalesced into one
+# summed). Right after each W's push runs, the same with Redis 7 (W redis-server processes on
+# free ports, --save "", N subscribers each; the publisher PUBLISHes every message to each of
+# them, pipelined, the same WINDOW in flight): back to back, so that other work on the shared
+# cores moves as little as possible between the two halves of a ratio. Then
+# push-broadcast-floor (raw epoll, frames coalesced into one
 # write() per subscriber per pass) with N = each of NS and as many broadcasts as the
 # throughput run, received by push-load raw-broadcast.
 #
@@ -336,9 +338,9 @@ echo "# machine: $(nproc) cores shared by every server AND the load generators (
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) build=$build commit=$(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo ?) workers=\"$workers_list\" ns=\"$ns\" deliveries=$deliveries window=$window room_rate=$room_rate max_in_flight=$max_in_flight lat_rate=$lat_rate lat_seconds=$lat_seconds"
 echo "# payload 256 bytes, qos 0; cpu_* = cores over the run's window (first API call to last receipt)"
 
-# ---- push
-for w in $workers_list; do
-  [[ $impls == *" push "* ]] || break
+# ---- push: push_block W (W room workers, every N)
+push_block() {
+  local w=$1
   cat >"$tmp/register.conf" <<CONF
 rpc { listen { address: "127.0.0.1:0" } }
 admin { listen { address: "127.0.0.1:0" } }
@@ -393,11 +395,11 @@ CONF
   stop_receivers
   kill -INT "$room_pid" 2>/dev/null || true  # SIGINT: stop at once (SIGTERM would drain)
   stop "$center_pid" "$room_pid" "$queued_pid" "$register_pid"
-done
+}
 
-# ---- redis: W single-threaded redis-server processes, N subscribers each
-for w in $workers_list; do
-  [[ $impls == *" redis "* ]] || break
+# ---- redis: redis_block W (W single-threaded redis-server processes, N subscribers each)
+redis_block() {
+  local w=$1
   redis_ports=()
   redis_pids=()
   for ((r = 0; r < w; r++)); do
@@ -424,6 +426,13 @@ for w in $workers_list; do
   done
   stop_receivers
   stop "${redis_pids[@]}"
+}
+
+# Push and Redis of one W back to back, so that the load other work puts on the shared cores
+# moves as little as possible between the two halves of a ratio.
+for w in $workers_list; do
+  [[ $impls != *" push "* ]] || push_block "$w"
+  [[ $impls != *" redis "* ]] || redis_block "$w"
 done
 
 # ---- floor: raw epoll, coalesced writes
