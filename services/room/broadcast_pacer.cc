@@ -6,6 +6,7 @@
 #include <chrono>
 #include <utility>
 
+#include "common/net/frame_codec.h"
 #include "common/net/periodic_timer.h"
 #include "services/room/client_conn.h"
 #include "services/room/client_protocol.h"
@@ -24,6 +25,13 @@ int64_t nowUs() {
 // The bucket holds at most this much time's worth of tokens: a pass that waited does not
 // burst past 10 ms of its rate.
 constexpr double kBurstSeconds = 0.010;
+// A pass's broadcasts are a bit mask per connection.
+constexpr size_t kMaxBatch = 64;
+
+BroadcastPacer::Options withBatchLimit(BroadcastPacer::Options o) {
+  o.max_batch = std::clamp<size_t>(o.max_batch, 1, kMaxBatch);
+  return o;
+}
 
 }  // namespace
 
@@ -33,7 +41,7 @@ BroadcastPacer::BroadcastPacer(net::EventLoop& loop, ConnectionTable& table, con
       table_(table),
       tags_(tags),
       protocol_(protocol),
-      options_(options),
+      options_(withBatchLimit(options)),
       on_done_(std::move(on_done)) {
   timer_ = net::PeriodicTimer::create(loop_, [this] {
     scheduled_ = false;
@@ -92,6 +100,14 @@ void BroadcastPacer::runSlice() {
       waiting_.pop_front();
     }
     cursor_ = 0;
+    pass_wire_.clear();
+    pass_wire_.reserve(bytes + pass_.size() * net::kLengthPrefixBytes);
+    for (const Item& item : pass_) {
+      char prefix[net::kLengthPrefixBytes];
+      net::encodeLengthPrefix(static_cast<uint32_t>(item.frame.size()), prefix);
+      pass_wire_.append(prefix, sizeof prefix);
+      pass_wire_.append(item.frame);
+    }
   }
   if (pass_.empty()) return;
   refill();
@@ -101,12 +117,26 @@ void BroadcastPacer::runSlice() {
     ClientConn& c = table_.slot(cursor_++);
     ++work;
     if (!c.in_use || c.state != ConnState::Active) continue;
-    for (Item& item : pass_) {
-      if (!wants(item, c)) continue;
-      // False: the connection is over its output limit and closing (SlowPeer); the rest of
-      // the pass skips it.
-      if (!protocol_.sendEncoded(c, item.frame)) break;
-      ++item.written;
+    uint64_t wanted = 0;
+    for (size_t i = 0; i < pass_.size(); ++i) {
+      if (wants(pass_[i], c)) wanted |= uint64_t{1} << i;
+    }
+    if (wanted == 0) continue;
+    const uint64_t all = pass_.size() == 64 ? ~uint64_t{0} : (uint64_t{1} << pass_.size()) - 1;
+    if (wanted == all && !c.ws) {
+      // False: the connection is over its output limit and closing (SlowPeer).
+      if (!protocol_.sendFramed(c, pass_wire_)) continue;
+      for (Item& item : pass_)
+        ++item.written;
+      work += pass_.size();
+      tokens_ -= static_cast<double>(pass_.size());
+      continue;
+    }
+    for (size_t i = 0; i < pass_.size(); ++i) {
+      if (!(wanted & (uint64_t{1} << i))) continue;
+      // False: closing (SlowPeer); the rest of the pass skips it.
+      if (!protocol_.sendEncoded(c, pass_[i].frame)) break;
+      ++pass_[i].written;
       ++work;
       tokens_ -= 1;
     }

@@ -27,7 +27,9 @@ class TagIndex;
 // Passes: broadcasts wait in a FIFO; a pass takes up to Options::max_batch of them (and at most
 // Options::max_pass_bytes of frames) and walks
 // the connection table once, writing to each connection every broadcast of the pass meant for
-// it. The connection's output coalesces them into one write at the end of the loop turn, which
+// it. A plain TCP connection that wants every broadcast of the pass (the usual case: one app,
+// no tag) gets the pass's frames as one block encoded once per pass (one copy, not one per
+// frame). The connection's output coalesces them into one write at the end of the loop turn, which
 // is what makes fan-out cheap (one syscall per connection for many messages, not one per
 // message: ../shared/ANCHORS.md "Broadcast fan-out"). A connection that takes its slot during
 // a pass gets the broadcast when the walk has not passed its slot yet; one that closes first
@@ -48,7 +50,7 @@ class BroadcastPacer {
   struct Options {
     // Deliveries per second at most. Default: 4,000,000.
     uint32_t rate_per_s = 4'000'000;
-    // Broadcasts written in one pass over the connections. Default: 64.
+    // Broadcasts written in one pass over the connections, 1..64. Default: 64.
     size_t max_batch = 64;
     // Frame bytes of one pass (at least one broadcast): what one pass adds to a connection's
     // output at most, far under its hard limit, so a client that reads is never closed for
@@ -100,7 +102,8 @@ class BroadcastPacer {
 
   std::deque<Item> waiting_;
   std::vector<Item> pass_;
-  size_t cursor_ = 0;  // next slot of the pass's walk
+  std::string pass_wire_;  // every frame of the pass, length-prefixed, back to back
+  size_t cursor_ = 0;      // next slot of the pass's walk
   double tokens_ = 0;
   int64_t refilled_us_ = 0;
   net::PeriodicTimerPtr timer_;  // next slice

@@ -434,6 +434,10 @@ bool ClientProtocol::sendEncoded(ClientConn& c, std::string_view frame_bytes) {
   return true;
 }
 
+bool ClientProtocol::sendFramed(ClientConn& c, std::string_view length_prefixed_frames) {
+  return c.tcp->send(length_prefixed_frames);
+}
+
 void ClientProtocol::fail(ClientConn& c, client::ErrorCode code, std::string message) {
   client::Frame err;
   err.mutable_error()->set_code(code);

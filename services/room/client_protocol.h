@@ -74,6 +74,9 @@ class ClientProtocol final : private net::TcpConnection::Handler,
   // connection is closing or the output is over its hard limit (it is then closing).
   bool sendFrame(ClientConn& c, const client::Frame& frame);
   bool sendEncoded(ClientConn& c, std::string_view frame_bytes);
+  // Plain TCP connections only (not WebSocket): bytes already in the TCP wire form, any number
+  // of length-prefixed frames back to back (a broadcast pass encodes them once for everyone).
+  bool sendFramed(ClientConn& c, std::string_view length_prefixed_frames);
   // Error frame, then closeAfterError().
   void fail(ClientConn& c, client::ErrorCode code, std::string message);
   // Kick frame with `reason`, then closeAfterError().

@@ -128,6 +128,29 @@ TEST_F(RoomBroadcastTest, ManyBroadcastsArriveInOrderAndShareOnePassPerBatch) {
   }
 }
 
+TEST_F(RoomBroadcastTest, APassMixingAppsGivesEachConnectionExactlyItsOwnInOrder) {
+  startRoom();
+  FrameSocket& one = authed("app1", "alice", "phone");
+  FrameSocket& two = authed("app2", "bob", "phone");
+  FrameSocket& both = authed("app1", "carol", "phone");
+  Frame bind;
+  bind.mutable_bind()->set_token(token("app2", "carol", "phone"));
+  both.send(bind);
+  ASSERT_EQ(expectFrame(both, Frame::kBindResult).bind_result().code(), client::ERROR_NONE);
+  // One pass: odd sequences to app1, even ones to app2.
+  for (uint64_t seq = 1; seq <= 10; ++seq) {
+    const bool odd = seq % 2 == 1;
+    room_->pacer().enqueue(seq, odd ? kApp1 : kApp2, "",
+                           broadcastFrame(odd ? "app1" : "app2", seq, "m"));
+  }
+  drainPacer();
+  EXPECT_EQ(room_->pacer().passes(), 1u);
+  EXPECT_EQ(seqsOf(one), (std::vector<uint64_t>{1, 3, 5, 7, 9}));
+  EXPECT_EQ(seqsOf(two), (std::vector<uint64_t>{2, 4, 6, 8, 10}));
+  EXPECT_EQ(seqsOf(both), (std::vector<uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
+  EXPECT_EQ(room_->pacer().deliveries(), 20u);
+}
+
 TEST_F(RoomBroadcastTest, PacingSpreadsDeliveriesOverTime) {
   RoomOptions o = defaultOptions();
   o.broadcast_rate_per_s = 1000;  // the lowest the config allows
