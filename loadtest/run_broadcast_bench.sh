@@ -25,7 +25,7 @@
 #                          (self time, by process name) go to stdout as "# perf" lines
 #   WINDOW [64]            broadcasts in flight at the publisher (center answers after queued)
 #   ROOM_RATE [100000000]  room broadcast_rate_per_s (pacing; the maximum: measure capacity)
-#   MAX_IN_FLIGHT [64]     room broadcast_max_in_flight
+#   MAX_IN_FLIGHT [256]    room broadcast_max_in_flight (the room's default)
 #   IMPLS ["push redis floor"]  which parts run (a subset for a quick look)
 #   PER_PROC [9500]        clients per push-load process (a process may open 20000 files)
 #   QUIET_MS [1500]        a run is over once the publisher is done and no receiver read
@@ -72,7 +72,7 @@ perf_on=${PERF:-0}
 lat_seconds=${LAT_SECONDS:-3}
 window=${WINDOW:-64}
 room_rate=${ROOM_RATE:-100000000}
-max_in_flight=${MAX_IN_FLIGHT:-64}
+max_in_flight=${MAX_IN_FLIGHT:-256}
 impls=" ${IMPLS:-push redis floor} "
 per_proc=${PER_PROC:-9500}
 quiet_ms=${QUIET_MS:-1500}

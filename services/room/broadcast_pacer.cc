@@ -25,13 +25,6 @@ int64_t nowUs() {
 // The bucket holds at most this much time's worth of tokens: a pass that waited does not
 // burst past 10 ms of its rate.
 constexpr double kBurstSeconds = 0.010;
-// A pass's broadcasts are a bit mask per connection.
-constexpr size_t kMaxBatch = 64;
-
-BroadcastPacer::Options withBatchLimit(BroadcastPacer::Options o) {
-  o.max_batch = std::clamp<size_t>(o.max_batch, 1, kMaxBatch);
-  return o;
-}
 
 }  // namespace
 
@@ -41,7 +34,7 @@ BroadcastPacer::BroadcastPacer(net::EventLoop& loop, ConnectionTable& table, con
       table_(table),
       tags_(tags),
       protocol_(protocol),
-      options_(withBatchLimit(options)),
+      options_(options),
       on_done_(std::move(on_done)) {
   timer_ = net::PeriodicTimer::create(loop_, [this] {
     scheduled_ = false;
@@ -100,6 +93,10 @@ void BroadcastPacer::runSlice() {
       waiting_.pop_front();
     }
     cursor_ = 0;
+    uniform_ = true;
+    for (const Item& item : pass_) {
+      if (item.app != pass_.front().app || item.tag != pass_.front().tag) uniform_ = false;
+    }
     pass_wire_.clear();
     pass_wire_.reserve(bytes + pass_.size() * net::kLengthPrefixBytes);
     for (const Item& item : pass_) {
@@ -117,26 +114,24 @@ void BroadcastPacer::runSlice() {
     ClientConn& c = table_.slot(cursor_++);
     ++work;
     if (!c.in_use || c.state != ConnState::Active) continue;
-    uint64_t wanted = 0;
-    for (size_t i = 0; i < pass_.size(); ++i) {
-      if (wants(pass_[i], c)) wanted |= uint64_t{1} << i;
+    if (uniform_) {
+      // One target for the whole pass: one check, and a TCP connection takes the block.
+      if (!wants(pass_.front(), c)) continue;
+      if (!c.ws) {
+        // False: the connection is over its output limit and closing (SlowPeer).
+        if (!protocol_.sendFramed(c, pass_wire_)) continue;
+        for (Item& item : pass_)
+          ++item.written;
+        work += pass_.size();
+        tokens_ -= static_cast<double>(pass_.size());
+        continue;
+      }
     }
-    if (wanted == 0) continue;
-    const uint64_t all = pass_.size() == 64 ? ~uint64_t{0} : (uint64_t{1} << pass_.size()) - 1;
-    if (wanted == all && !c.ws) {
-      // False: the connection is over its output limit and closing (SlowPeer).
-      if (!protocol_.sendFramed(c, pass_wire_)) continue;
-      for (Item& item : pass_)
-        ++item.written;
-      work += pass_.size();
-      tokens_ -= static_cast<double>(pass_.size());
-      continue;
-    }
-    for (size_t i = 0; i < pass_.size(); ++i) {
-      if (!(wanted & (uint64_t{1} << i))) continue;
+    for (Item& item : pass_) {
+      if (!uniform_ && !wants(item, c)) continue;
       // False: closing (SlowPeer); the rest of the pass skips it.
-      if (!protocol_.sendEncoded(c, pass_[i].frame)) break;
-      ++pass_[i].written;
+      if (!protocol_.sendEncoded(c, item.frame)) break;
+      ++item.written;
       ++work;
       tokens_ -= 1;
     }

@@ -27,14 +27,14 @@ class TagIndex;
 // Passes: broadcasts wait in a FIFO; a pass takes up to Options::max_batch of them (and at most
 // Options::max_pass_bytes of frames) and walks
 // the connection table once, writing to each connection every broadcast of the pass meant for
-// it. A plain TCP connection that wants every broadcast of the pass (the usual case: one app,
-// no tag) gets the pass's frames as one block encoded once per pass (one copy, not one per
-// frame). The connection's output coalesces them into one write at the end of the loop turn, which
-// is what makes fan-out cheap (one syscall per connection for many messages, not one per
-// message: ../shared/ANCHORS.md "Broadcast fan-out"). A connection that takes its slot during
-// a pass gets the broadcast when the walk has not passed its slot yet; one that closes first
-// does not. A connection over its output hard limit is closed by its TcpConnection (SlowPeer)
-// and skipped for the rest of the pass; the others do not wait for it.
+// it. When every broadcast of the pass has the same target (the usual case: one app, no tag),
+// one check per connection decides, and a plain TCP connection gets the pass's frames as one
+// block encoded once per pass (one copy, not one per frame). The connection's output coalesces them
+// into one write at the end of the loop turn, which is what makes fan-out cheap (one syscall per
+// connection for many messages, not one per message: ../shared/ANCHORS.md "Broadcast fan-out"). A
+// connection that takes its slot during a pass gets the broadcast when the walk has not passed its
+// slot yet; one that closes first does not. A connection over its output hard limit is closed by
+// its TcpConnection (SlowPeer) and skipped for the rest of the pass; the others do not wait for it.
 //
 // Pacing: a token bucket of Options::rate_per_s deliveries (burst: 10 ms worth); besides, one
 // slice visits at most Options::slice connections-or-deliveries, then the loop polls I/O
@@ -50,8 +50,8 @@ class BroadcastPacer {
   struct Options {
     // Deliveries per second at most. Default: 4,000,000.
     uint32_t rate_per_s = 4'000'000;
-    // Broadcasts written in one pass over the connections, 1..64. Default: 64.
-    size_t max_batch = 64;
+    // Broadcasts written in one pass over the connections. Default: 128.
+    size_t max_batch = 128;
     // Frame bytes of one pass (at least one broadcast): what one pass adds to a connection's
     // output at most, far under its hard limit, so a client that reads is never closed for
     // a burst; one that does not read fills up pass after pass. Default: 64 KiB.
@@ -103,6 +103,7 @@ class BroadcastPacer {
   std::deque<Item> waiting_;
   std::vector<Item> pass_;
   std::string pass_wire_;  // every frame of the pass, length-prefixed, back to back
+  bool uniform_ = false;   // every broadcast of the pass has the same (app, tag)
   size_t cursor_ = 0;      // next slot of the pass's walk
   double tokens_ = 0;
   int64_t refilled_us_ = 0;

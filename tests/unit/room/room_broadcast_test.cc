@@ -113,12 +113,12 @@ TEST_F(RoomBroadcastTest, ManyBroadcastsArriveInOrderAndShareOnePassPerBatch) {
   std::vector<FrameSocket*> clients;
   for (int i = 0; i < 5; ++i)
     clients.push_back(&authed("app1", "u" + std::to_string(i), "d"));
-  constexpr uint64_t kCount = 100;
+  constexpr uint64_t kCount = 200;
   for (uint64_t seq = 1; seq <= kCount; ++seq) {
     room_->pacer().enqueue(seq, kApp1, "", broadcastFrame("app1", seq, "m"));
   }
   drainPacer();
-  // Default batch 64: two passes over the connections for 100 broadcasts, not 100.
+  // Default batch 128: two passes over the connections for 200 broadcasts, not 200.
   EXPECT_EQ(room_->pacer().passes(), 2u);
   for (FrameSocket* c : clients) {
     std::vector<uint64_t> seqs = seqsOf(*c);
