@@ -505,6 +505,15 @@ void RedisRouter::runFanout(Fanout fanout) {
   }
 }
 
+Status RedisRouter::setSlotForTest(uint16_t slot, const std::string& address) {
+  if (options_.mode != Mode::Cluster || slots_.empty() || slot >= kSlotCount) {
+    return Status(Code::FAILED_PRECONDITION, "no slot map");
+  }
+  ASSIGN_OR_RETURN(uint32_t node, nodeIndex(address));
+  slots_[slot] = static_cast<int32_t>(node);
+  return Status::ok();
+}
+
 std::vector<std::string> RedisRouter::primaries() const {
   if (options_.mode != Mode::Cluster) return addresses_;
   std::vector<std::string> out;

@@ -131,6 +131,8 @@ class RedisRouter {
   // The node `key` goes to now (Cluster: by the current map; empty when its slot is not known).
   std::string addressOf(std::string_view key) const;
   Mode mode() const { return options_.mode; }
+  // Cluster: points `slot` at `address` as a MOVED would (tests make a stale map with it).
+  Status setSlotForTest(uint16_t slot, const std::string& address);
   const Stats& stats() const { return stats_; }
 
  private:
