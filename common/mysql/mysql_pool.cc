@@ -26,6 +26,7 @@ struct MySqlPool::Worker {
   std::thread thread;
   std::unique_ptr<MySqlSession> session;
   Clock::time_point next_attempt{};     // no connection attempt before this
+  Clock::time_point last_used{};        // the session's last job (or its connect)
   std::chrono::milliseconds backoff{};  // the next delay after a failed attempt
   bool needs_reconnect_count = false;   // a connection was lost or an attempt failed
   std::string last_error;               // why there is no connection
@@ -218,6 +219,15 @@ void MySqlPool::workerMain(Worker& worker) {
         shared_.pop_front();
       }
     }
+    if (item && worker.session && Clock::now() - worker.last_used >= options_.ping_after_idle) {
+      // The server may have closed an idle connection (restart, wait_timeout): find out now
+      // and reconnect at once rather than fail the job for it.
+      Status alive = worker.session->ping();
+      if (!alive.isOk()) {
+        loseSession(worker, alive);
+        worker.next_attempt = Clock::now();
+      }
+    }
     if (!worker.session && Clock::now() >= worker.next_attempt) connect(worker);
     if (!item) continue;
     Status status =
@@ -225,6 +235,7 @@ void MySqlPool::workerMain(Worker& worker) {
             ? runJob(worker, item->job)
             : unavailable("MySQL " + describe(options_) + " not connected: " + worker.last_error);
     item->job = nullptr;  // what the job captured is released on the worker, not the loop
+    worker.last_used = Clock::now();
     complete(std::move(item->done), std::move(status));
   }
   try {
@@ -273,6 +284,7 @@ void MySqlPool::connect(Worker& worker) {
     LOG_INFO(Mysql, "worker {}: reconnected to {}", worker.index, describe(options_));
   }
   worker.needs_reconnect_count = false;
+  worker.last_used = Clock::now();
   worker.backoff = options_.reconnect_min;
   worker.last_error.clear();
   healthy_.store(true, std::memory_order_relaxed);
@@ -287,6 +299,19 @@ void MySqlPool::scheduleReconnect(Worker& worker) {
   worker.backoff = std::min(worker.backoff * 2, options_.reconnect_max);
 }
 
+void MySqlPool::loseSession(Worker& worker, const Status& why) {
+  worker.last_error = why.message();
+  worker.needs_reconnect_count = true;
+  healthy_.store(false, std::memory_order_relaxed);
+  LOG_EVERY_SEC(Warn, Mysql, 5, "worker {}: connection lost: {}", worker.index, why.toString());
+  try {
+    worker.session.reset();
+  } catch (...) {  // closing a dead connection
+  }
+  worker.backoff = options_.reconnect_min;
+  scheduleReconnect(worker);
+}
+
 Status MySqlPool::runJob(Worker& worker, const Job& job) {
   Status status;
   try {
@@ -298,17 +323,7 @@ Status MySqlPool::runJob(Worker& worker, const Job& job) {
     status = internalError(status.message());
   }
   if (worker.session->broken()) {
-    worker.last_error = status.message();
-    worker.needs_reconnect_count = true;
-    healthy_.store(false, std::memory_order_relaxed);
-    LOG_EVERY_SEC(Warn, Mysql, 5, "worker {}: connection lost: {}", worker.index,
-                  status.toString());
-    try {
-      worker.session.reset();
-    } catch (...) {  // closing a dead connection
-    }
-    worker.backoff = options_.reconnect_min;
-    scheduleReconnect(worker);
+    loseSession(worker, status);
   } else {
     healthy_.store(true, std::memory_order_relaxed);
   }

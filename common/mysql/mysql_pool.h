@@ -43,6 +43,7 @@ namespace push::mysql {
 //   may have run); the worker reconnects with jittered exponential backoff (reconnect_min ..
 //   reconnect_max, in the background and before its next job). While a worker has no
 //   connection, jobs it takes fail UNAVAILABLE at once, so callers see an outage immediately.
+//   A connection that died while idle is found by a ping (ping_after_idle) before the job.
 // - SQL errors: see MySqlSession (FAILED_PRECONDITION / INVALID_ARGUMENT with the server's
 //   code and message); the connection stays usable for the next job.
 class MySqlPool {
@@ -63,6 +64,10 @@ class MySqlPool {
     // is dropped (the server may still finish it). Whole seconds; 0 = no limit. Catches a
     // server that vanished without closing the socket.
     std::chrono::milliseconds io_timeout{60'000};
+    // A connection idle for this long is pinged before its next job; when it died meanwhile
+    // (server restarted, wait_timeout) the worker reconnects at once and runs the job on the
+    // new one, instead of failing the job. 0 = ping before every job.
+    std::chrono::milliseconds ping_after_idle{10'000};
     // Prepared statements kept per connection (MySqlSession's cache).
     uint32_t statement_cache = 256;
   };
@@ -113,6 +118,8 @@ class MySqlPool {
   void workerMain(Worker& worker);
   void connect(Worker& worker);
   void scheduleReconnect(Worker& worker);
+  // Drops a lost connection; the next attempt after reconnect_min (+-25%).
+  void loseSession(Worker& worker, const Status& why);
   Status runJob(Worker& worker, const Job& job);
   // Hands a finished job's Done to the loop thread.
   void complete(Done done, Status status);

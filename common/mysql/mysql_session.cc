@@ -191,6 +191,56 @@ Result<Rows> MySqlSession::query(const std::string& sql, const std::vector<Value
   }
 }
 
+Result<uint64_t> MySqlSession::executeBatch(const std::string& head, const std::vector<Row>& rows,
+                                            const std::string& tail, size_t rows_per_statement) {
+  if (rows.empty()) return uint64_t{0};
+  const size_t columns = rows.front().size();
+  if (columns == 0) return invalidArgument("executeBatch: rows without values [in: " + head + "]");
+  for (const Row& row : rows) {
+    if (row.size() != columns) {
+      return invalidArgument("executeBatch: rows of " + std::to_string(columns) + " and " +
+                             std::to_string(row.size()) + " values [in: " + head + "]");
+    }
+  }
+  constexpr size_t kMaxPlaceholders = 65535;  // the protocol's 16-bit parameter count
+  const size_t chunk = std::clamp<size_t>(rows_per_statement, 1, kMaxPlaceholders / columns);
+  std::string tuple = "(";
+  for (size_t c = 0; c < columns; ++c)
+    tuple += c == 0 ? "?" : ", ?";
+  tuple += ")";
+  uint64_t affected = 0;
+  std::vector<Value> params;
+  for (size_t begin = 0; begin < rows.size(); begin += chunk) {
+    const size_t end = std::min(rows.size(), begin + chunk);
+    std::string sql = head + " VALUES ";
+    sql.reserve(sql.size() + (end - begin) * (tuple.size() + 2) + tail.size() + 1);
+    params.clear();
+    params.reserve((end - begin) * columns);
+    for (size_t r = begin; r < end; ++r) {
+      if (r != begin) sql += ", ";
+      sql += tuple;
+      params.insert(params.end(), rows[r].begin(), rows[r].end());
+    }
+    if (!tail.empty()) sql += " " + tail;
+    ASSIGN_OR_RETURN(uint64_t n, execute(sql, params));
+    affected += n;
+  }
+  return affected;
+}
+
+Status MySqlSession::ping() {
+  if (broken_) return unavailable("MySQL connection lost (reconnecting)");
+  try {
+    if (connection_->isValid()) return Status::ok();
+  } catch (...) {
+    Status status = fail("ping");
+    broken_ = true;
+    return Status(Code::UNAVAILABLE, status.message());
+  }
+  broken_ = true;
+  return unavailable("MySQL connection lost (ping failed)");
+}
+
 Result<uint64_t> MySqlSession::executeDirect(const std::string& sql) {
   if (broken_) return unavailable("MySQL connection lost (reconnecting) [in: " + sql + "]");
   try {

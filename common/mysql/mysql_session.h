@@ -61,6 +61,20 @@ class MySqlSession {
   // Not nestable (INVALID_ARGUMENT). DDL inside commits implicitly (MySQL's rule).
   Status transaction(const std::function<Status(MySqlSession&)>& body);
 
+  // Many rows in few statements: `head` + " VALUES (?, ...), (?, ...) " + `tail`, for at most
+  // `rows_per_statement` rows per statement (capped so that one statement has at most 65535
+  // placeholders, the server's limit), every row with as many values as the first
+  // (INVALID_ARGUMENT otherwise). Full chunks share one cached statement. E.g.
+  //   executeBatch("INSERT INTO msg (id, body)", rows, "ON DUPLICATE KEY UPDATE body = body")
+  // Total rows affected; 0 and no round trip for no rows. Not atomic by itself: a failing
+  // chunk leaves the earlier ones applied (call it inside transaction() for all or nothing).
+  Result<uint64_t> executeBatch(const std::string& head, const std::vector<Row>& rows,
+                                const std::string& tail = "", size_t rows_per_statement = 500);
+
+  // A round trip to the server (COM_PING): OK, or UNAVAILABLE and broken(). The pool pings a
+  // connection that was idle for a while before giving it a job.
+  Status ping();
+
   // Runs `sql` as is, unprepared (text protocol, no placeholders, not cached): for DDL and
   // one-off statements (migrations) that would only fill the statement cache. Rows affected.
   Result<uint64_t> executeDirect(const std::string& sql);

@@ -192,6 +192,22 @@ TEST_F(MySqlPoolTest, ServerKilledJobsFailUnavailableThenThePoolReconnects) {
   EXPECT_EQ(std::get<int64_t>(rows->rows[0][0]), 1);
 }
 
+TEST_F(MySqlPoolTest, AConnectionThatDiedWhileIdleIsReplacedBeforeTheJob) {
+  MySqlPool::Options o = options();
+  o.threads = 1;
+  o.ping_after_idle = 0ms;  // every job finds out first
+  MySqlPool& p = pool(o);
+  ASSERT_TRUE(exec(p, "DO 1").isOk());
+  server_->stop(/*kill=*/true);
+  ASSERT_TRUE(server_->resume().isOk());
+  // The connection died with the server; the job still succeeds, on the first try.
+  Status status = exec(p, "DO 2");
+  EXPECT_TRUE(status.isOk()) << status;
+  EXPECT_EQ(p.stats().reconnects, 1u);
+  EXPECT_EQ(p.stats().jobs_failed, 0u);
+  EXPECT_TRUE(p.healthy());
+}
+
 // A job that blocks its worker until the test releases it.
 struct Gate {
   std::promise<void> started;

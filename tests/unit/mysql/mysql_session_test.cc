@@ -235,6 +235,42 @@ TEST_F(MySqlSessionTest, TransactionCommitsOrRollsBack) {
   EXPECT_EQ(count(), 3);
 }
 
+TEST_F(MySqlSessionTest, ExecuteBatchWritesManyRowsInFewStatements) {
+  MySqlPool& p = single();
+  ASSERT_TRUE(exec(p, "DROP TABLE IF EXISTS batch").isOk());
+  ASSERT_TRUE(
+      exec(p, "CREATE TABLE batch (id BIGINT UNSIGNED PRIMARY KEY, body BLOB, n INT)").isOk());
+  std::vector<Row> rows;
+  for (uint64_t i = 0; i < 1234; ++i)
+    rows.push_back({i, std::string("body\0", 5) + std::to_string(i), int64_t{1}});
+  Status status = runJob(p, [&](MySqlSession& s) {
+    const uint64_t prepared = s.statementsPrepared();
+    auto n = s.executeBatch("INSERT INTO batch (id, body, n)", rows, "", 500);
+    if (!n.isOk()) return n.status();
+    EXPECT_EQ(*n, 1234u);
+    // Chunks of 500, 500 and 234 rows: two statement texts.
+    EXPECT_EQ(s.statementsPrepared() - prepared, 2u);
+    // The tail applies to every chunk: each row updated counts 2 (MySQL's rule).
+    auto again = s.executeBatch("INSERT INTO batch (id, body, n)", rows,
+                                "ON DUPLICATE KEY UPDATE n = n + 1", 1000);
+    if (!again.isOk()) return again.status();
+    EXPECT_EQ(*again, 2u * 1234u);
+    auto none = s.executeBatch("INSERT INTO batch (id, body, n)", {});
+    EXPECT_TRUE(none.isOk() && *none == 0u);
+    auto ragged =
+        s.executeBatch("INSERT INTO batch (id, body, n)",
+                       {{uint64_t{5000}, std::string("x"), int64_t{1}}, {uint64_t{5001}}});
+    EXPECT_EQ(ragged.status().code(), Code::INVALID_ARGUMENT);
+    return Status::ok();
+  });
+  ASSERT_TRUE(status.isOk()) << status;
+  auto check = query(p, "SELECT COUNT(*), SUM(n), MAX(body) FROM batch WHERE body LIKE 'body%'");
+  ASSERT_TRUE(check.isOk()) << check.status();
+  EXPECT_EQ(std::get<int64_t>(check->rows.at(0).at(0)), 1234);
+  EXPECT_EQ(std::get<std::string>(check->rows.at(0).at(1)), "2468");
+  EXPECT_EQ(std::get<std::string>(check->rows.at(0).at(2)), std::string("body\0", 5) + "999");
+}
+
 TEST_F(MySqlSessionTest, ExecuteDirectRunsUnpreparedStatements) {
   MySqlPool& p = single();
   Status status = runJob(p, [](MySqlSession& s) {
