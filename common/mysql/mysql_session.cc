@@ -20,6 +20,7 @@ struct MySqlSession::CachedStatement {
   std::string sql;
   std::unique_ptr<sql::PreparedStatement> statement;
   size_t parameters = 0;
+  bool has_rows = false;  // a SELECT-like statement: its rows must be read
 };
 
 namespace {
@@ -78,8 +79,8 @@ void MySqlSession::evict(const std::string& sql) {
   }
 }
 
-Result<sql::PreparedStatement*> MySqlSession::prepareAndBind(const std::string& sql,
-                                                             const std::vector<Value>& params) {
+Result<MySqlSession::CachedStatement*> MySqlSession::prepareAndBind(
+    const std::string& sql, const std::vector<Value>& params) {
   if (broken_) return unavailable("MySQL connection lost (reconnecting) [in: " + sql + "]");
   CachedStatement* entry = nullptr;
   auto it = cache_.find(sql);
@@ -92,6 +93,7 @@ Result<sql::PreparedStatement*> MySqlSession::prepareAndBind(const std::string& 
     try {
       fresh->statement.reset(connection_->prepareStatement(sql));
       fresh->parameters = fresh->statement->getParameterMetaData()->getParameterCount();
+      fresh->has_rows = fresh->statement->getMetaData()->getColumnCount() > 0;
     } catch (...) {
       return fail(sql);
     }
@@ -126,7 +128,7 @@ Result<sql::PreparedStatement*> MySqlSession::prepareAndBind(const std::string& 
         statement.setString(index, sql::SQLString(std::get<std::string>(value)));
       }
     }
-    return entry->statement.get();
+    return entry;
   } catch (...) {
     Status status = fail(sql);
     evict(sql);
@@ -135,10 +137,14 @@ Result<sql::PreparedStatement*> MySqlSession::prepareAndBind(const std::string& 
 }
 
 Result<uint64_t> MySqlSession::execute(const std::string& sql, const std::vector<Value>& params) {
-  ASSIGN_OR_RETURN(sql::PreparedStatement * statement, prepareAndBind(sql, params));
+  ASSIGN_OR_RETURN(CachedStatement * entry, prepareAndBind(sql, params));
   try {
-    int affected = statement->executeUpdate();
-    return static_cast<uint64_t>(std::max(affected, 0));
+    if (entry->has_rows) {
+      // Its rows must be read, or the connection is out of sync for the next statement.
+      std::unique_ptr<sql::ResultSet> ignored(entry->statement->executeQuery());
+      return uint64_t{0};
+    }
+    return static_cast<uint64_t>(std::max(entry->statement->executeUpdate(), 0));
   } catch (...) {
     Status status = fail(sql);
     evict(sql);
@@ -147,9 +153,14 @@ Result<uint64_t> MySqlSession::execute(const std::string& sql, const std::vector
 }
 
 Result<Rows> MySqlSession::query(const std::string& sql, const std::vector<Value>& params) {
-  ASSIGN_OR_RETURN(sql::PreparedStatement * statement, prepareAndBind(sql, params));
+  ASSIGN_OR_RETURN(CachedStatement * entry, prepareAndBind(sql, params));
   try {
-    std::unique_ptr<sql::ResultSet> results(statement->executeQuery());
+    if (!entry->has_rows) {
+      // No result set (an INSERT, a DO): run it, no columns, no rows.
+      (void)entry->statement->executeUpdate();
+      return Rows{};
+    }
+    std::unique_ptr<sql::ResultSet> results(entry->statement->executeQuery());
     sql::ResultSetMetaData* meta = results->getMetaData();  // owned by `results`
     const unsigned count = meta->getColumnCount();
     Rows out;

@@ -51,9 +51,11 @@ class MySqlSession {
   // from the cache (prepared again next time).
   //
   // Rows affected by an INSERT / UPDATE / DELETE (MySQL counts rows changed, not matched;
-  // INSERT ... ON DUPLICATE KEY UPDATE counts 2 per updated row).
+  // INSERT ... ON DUPLICATE KEY UPDATE counts 2 per updated row); 0 for a statement that
+  // returns rows (they are read and dropped).
   Result<uint64_t> execute(const std::string& sql, const std::vector<Value>& params = {});
-  // Every row of a SELECT (or SHOW), buffered.
+  // Every row of a SELECT (or SHOW), buffered; no columns and no rows for a statement that
+  // returns none.
   Result<Rows> query(const std::string& sql, const std::vector<Value>& params = {});
 
   // Runs `body` in one transaction: START TRANSACTION, body, COMMIT; ROLLBACK when body
@@ -89,8 +91,7 @@ class MySqlSession {
  private:
   struct CachedStatement;
   // The cached (or newly prepared) statement for `sql` with `params` bound.
-  Result<sql::PreparedStatement*> prepareAndBind(const std::string& sql,
-                                                 const std::vector<Value>& params);
+  Result<CachedStatement*> prepareAndBind(const std::string& sql, const std::vector<Value>& params);
   void evict(const std::string& sql);
   // Turns the current exception into a Status; marks the session broken when the
   // connection is gone. Call only inside a catch block.

@@ -72,6 +72,13 @@ Status currentExceptionStatus(const std::string& context, bool* connection_lost)
       return Status(Code::INTERNAL, std::string("MySQL client error: ") + e.what() +
                                         " [in: " + shortContext(context) + "]");
     }
+    if (code == 2014) {
+      // CR_COMMANDS_OUT_OF_SYNC: the client library lost track of the protocol; a bug here,
+      // not the caller's. The connection cannot be trusted any more.
+      *connection_lost = true;
+      return Status(Code::INTERNAL,
+                    statusForError(code, e.getSQLState(), e.what(), context).message());
+    }
     *connection_lost = isConnectionLost(code);
     return statusForError(code, e.getSQLState(), e.what(), context);
   } catch (const std::exception& e) {

@@ -271,6 +271,28 @@ TEST_F(MySqlSessionTest, ExecuteBatchWritesManyRowsInFewStatements) {
   EXPECT_EQ(std::get<std::string>(check->rows.at(0).at(2)), std::string("body\0", 5) + "999");
 }
 
+TEST_F(MySqlSessionTest, ExecuteOfASelectAndQueryOfADoLeaveTheConnectionInSync) {
+  MySqlPool& p = single();
+  Status status = runJob(p, [](MySqlSession& s) {
+    // execute() reads and drops the rows of a statement that has some.
+    auto selected = s.execute("SELECT 1 UNION SELECT 2");
+    EXPECT_TRUE(selected.isOk() && *selected == 0u) << selected.status();
+    auto done = s.query("DO 1");
+    EXPECT_TRUE(done.isOk()) << done.status();
+    if (done.isOk()) {
+      EXPECT_TRUE(done->columns.empty());
+      EXPECT_TRUE(done->rows.empty());
+    }
+    auto next = s.query("SELECT 2");
+    if (!next.isOk()) return next.status();
+    EXPECT_EQ(std::get<int64_t>(next->rows.at(0).at(0)), 2);
+    EXPECT_FALSE(s.broken());
+    return Status::ok();
+  });
+  EXPECT_TRUE(status.isOk()) << status;
+  EXPECT_EQ(p.stats().reconnects, 0u);
+}
+
 TEST_F(MySqlSessionTest, ExecuteDirectRunsUnpreparedStatements) {
   MySqlPool& p = single();
   Status status = runJob(p, [](MySqlSession& s) {
