@@ -1,0 +1,207 @@
+#include "services/saver/write_behind.h"
+
+#include <algorithm>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "common/base/log.h"
+#include "common/mysql/mysql_pool.h"
+#include "common/mysql/mysql_session.h"
+#include "common/net/event_loop.h"
+#include "common/net/periodic_timer.h"
+
+namespace push::saver {
+
+namespace {
+
+// Rows per statement are powers of two up to this, so a handful of distinct statements are
+// prepared (and cached by the session) whatever the batch sizes.
+constexpr size_t kMaxRowsPerStatement = 128;
+
+std::string repeatRows(const char* head, const char* row, size_t n, const char* tail) {
+  std::string sql = head;
+  for (size_t i = 0; i < n; ++i) {
+    if (i) sql += ',';
+    sql += row;
+  }
+  sql += tail;
+  return sql;
+}
+
+size_t chunkFor(size_t remaining) {
+  size_t n = kMaxRowsPerStatement;
+  while (n > remaining)
+    n >>= 1;
+  return n;
+}
+
+struct Row {
+  std::vector<mysql::Value> values;
+};
+
+// Runs `rows` as statements of `head row,row,... tail`, each of a power-of-two size.
+Status runRows(mysql::MySqlSession& session, const char* head, const char* row, const char* tail,
+               const std::vector<Row>& rows) {
+  size_t done = 0;
+  while (done < rows.size()) {
+    const size_t n = chunkFor(rows.size() - done);
+    std::vector<mysql::Value> params;
+    for (size_t i = done; i < done + n; ++i) {
+      params.insert(params.end(), rows[i].values.begin(), rows[i].values.end());
+    }
+    auto r = session.execute(repeatRows(head, row, n, tail), params);
+    if (!r.isOk()) return r.status();
+    done += n;
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+WriteBehind::WriteBehind(net::EventLoop& loop, mysql::MySqlPool& pool, Options options,
+                         NowMs now_ms)
+    : loop_(loop), pool_(pool), options_(options), now_ms_(std::move(now_ms)) {
+  timer_ = net::PeriodicTimer::create(loop_, [this] { onTick(); });
+  timer_->start(options_.interval);
+}
+
+WriteBehind::~WriteBehind() {
+  liveness_.kill();
+}
+
+void WriteBehind::stored(const std::string& app, const std::string& user, uint64_t id,
+                         int64_t expire_ms, std::string message_bytes) {
+  push(Fact{Fact::Kind::Store, app, user, id, 0, expire_ms, std::move(message_bytes), now_ms_()});
+}
+
+void WriteBehind::removed(const std::string& app, const std::string& user, uint64_t id) {
+  push(Fact{Fact::Kind::Remove, app, user, id, 0, 0, {}, now_ms_()});
+}
+
+void WriteBehind::broadcast(const broadcast::BroadcastMessage& b) {
+  uint64_t& pending = pending_broadcasts_[b.app()];
+  pending = std::max(pending, b.sequence());
+  push(Fact{Fact::Kind::Broadcast,
+            b.app(),
+            {},
+            b.message_id(),
+            b.sequence(),
+            static_cast<int64_t>(b.expires_ms()),
+            b.SerializeAsString(),
+            now_ms_()});
+}
+
+uint64_t WriteBehind::pendingBroadcastSequence(const std::string& app) const {
+  auto it = pending_broadcasts_.find(app);
+  return it == pending_broadcasts_.end() ? 0 : it->second;
+}
+
+int64_t WriteBehind::oldestAgeMs() const {
+  return facts_.empty() ? 0 : std::max<int64_t>(0, now_ms_() - facts_.front().at_ms);
+}
+
+void WriteBehind::push(Fact fact) {
+  if (facts_.size() >= options_.max_backlog) {
+    // The oldest fact not being written goes: Redis has it; only MySQL's copy is short.
+    if (facts_.size() > in_flight_) {
+      facts_.erase(facts_.begin() + static_cast<std::ptrdiff_t>(in_flight_));
+    } else {
+      return;  // everything is in flight (max_backlog below a batch): drop the new one
+    }
+    if (dropped_++ % 10'000 == 0) {
+      LOG_WARN(Saver, "write-behind backlog at its cap ({} facts): dropping the oldest ({} so far)",
+               options_.max_backlog, dropped_);
+    }
+  }
+  facts_.push_back(std::move(fact));
+  if (ready_ && facts_.size() - in_flight_ >= options_.batch && in_flight_ == 0 &&
+      now_ms_() >= retry_at_ms_) {
+    send();
+  }
+}
+
+void WriteBehind::onTick() {
+  if (ready_ && in_flight_ == 0 && !facts_.empty() && now_ms_() >= retry_at_ms_) send();
+  if (on_drained_ && (facts_.empty() || now_ms_() >= drain_deadline_ms_)) {
+    auto fn = std::move(on_drained_);
+    on_drained_ = nullptr;
+    fn();
+  }
+}
+
+void WriteBehind::drain(std::chrono::milliseconds deadline, std::function<void()> done) {
+  on_drained_ = std::move(done);
+  drain_deadline_ms_ = now_ms_() + deadline.count();
+  retry_at_ms_ = 0;
+  onTick();
+}
+
+void WriteBehind::send() {
+  // Take the batch (copied: the job runs on a worker thread while facts_ keeps changing).
+  auto inserts = std::make_shared<std::vector<Row>>();
+  auto removes = std::make_shared<std::vector<Row>>();
+  auto broadcasts = std::make_shared<std::vector<Row>>();
+  size_t bytes = 0;
+  size_t n = 0;
+  while (n < facts_.size() && n < options_.batch && (n == 0 || bytes < options_.batch_bytes)) {
+    const Fact& f = facts_[n++];
+    bytes += f.app.size() + f.user.size() + f.bytes.size() + 32;
+    switch (f.kind) {
+      case Fact::Kind::Store:
+        inserts->push_back(Row{{f.app, f.user, f.id, f.expire_ms, f.bytes}});
+        break;
+      case Fact::Kind::Remove:
+        removes->push_back(Row{{f.app, f.user, f.id}});
+        break;
+      case Fact::Kind::Broadcast:
+        broadcasts->push_back(Row{{f.app, f.sequence, f.id, f.expire_ms, f.bytes}});
+        break;
+    }
+  }
+  in_flight_ = n;
+  // Inserts before deletes: a message stored and acked within one batch ends up deleted.
+  pool_.runOrdered(
+      [inserts, removes, broadcasts](mysql::MySqlSession& session) -> Status {
+        return session.transaction([&](mysql::MySqlSession& s) -> Status {
+          RETURN_IF_ERROR(runRows(s,
+                                  "INSERT IGNORE INTO inbox (app_name, user_id, message_id, "
+                                  "expire_ms, body) VALUES ",
+                                  "(?,?,?,?,?)", "", *inserts));
+          RETURN_IF_ERROR(runRows(s,
+                                  "INSERT IGNORE INTO broadcasts (app_name, seq, message_id, "
+                                  "expire_ms, body) VALUES ",
+                                  "(?,?,?,?,?)", "", *broadcasts));
+          return runRows(s, "DELETE FROM inbox WHERE (app_name, user_id, message_id) IN (",
+                         "(?,?,?)", ")", *removes);
+        });
+      },
+      [this, alive = liveness_.token()](Status st) {
+        if (!alive.alive()) return;
+        const size_t n = in_flight_;
+        in_flight_ = 0;
+        if (!st.isOk()) {
+          if (healthy_) LOG_WARN(Saver, "write-behind to MySQL failed: {}", st.toString());
+          healthy_ = false;
+          retry_at_ms_ = now_ms_() + options_.retry.count();
+          return;
+        }
+        if (!healthy_) LOG_INFO(Saver, "write-behind to MySQL works again");
+        healthy_ = true;
+        for (size_t i = 0; i < n && !facts_.empty(); ++i) {
+          const Fact& f = facts_.front();
+          if (f.kind == Fact::Kind::Broadcast) {
+            auto it = pending_broadcasts_.find(f.app);
+            if (it != pending_broadcasts_.end() && it->second <= f.sequence) {
+              pending_broadcasts_.erase(it);
+            }
+          }
+          facts_.pop_front();
+        }
+        written_ += n;
+        // More waiting: go on at once rather than at the next tick.
+        if (facts_.size() >= options_.batch) send();
+      });
+}
+
+}  // namespace push::saver

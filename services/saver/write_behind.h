@@ -1,0 +1,102 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <string>
+#include <unordered_map>
+
+#include "common/base/liveness.h"
+#include "common/net/owning_ptrs.h"
+#include "proto/broadcast.pb.h"
+
+namespace push::net {
+class EventLoop;
+}
+namespace push::mysql {
+class MySqlPool;
+}
+
+namespace push::saver {
+
+// Every fact saver puts in Redis, written behind to MySQL (mysql_schema.h has the tables) in
+// batches on the pool's ordered lane, so facts reach MySQL in the order they happened here (a
+// message's store before its ack).
+//
+// MySQL down: the batch fails, stays at the front and is tried again every `retry`; new facts
+// wait behind it up to `max_backlog`, beyond which the oldest waiting ones are dropped and
+// counted (dropped()): Redis still holds them, only the recovery copy is incomplete. A saver
+// that dies loses its backlog the same way.
+//
+// Loop-thread only. `pool` outlives this object.
+class WriteBehind {
+ public:
+  struct Options {
+    uint32_t batch = 1000;
+    std::chrono::milliseconds interval{20};
+    size_t max_backlog = 1'000'000;
+    std::chrono::milliseconds retry{1000};
+    // Bytes of one batch's rows at most (MySQL's max_allowed_packet is 16 MiB by default).
+    size_t batch_bytes = 4u << 20;
+  };
+  using NowMs = std::function<int64_t()>;
+
+  WriteBehind(net::EventLoop& loop, mysql::MySqlPool& pool, Options options, NowMs now_ms);
+  ~WriteBehind();
+
+  void stored(const std::string& app, const std::string& user, uint64_t id, int64_t expire_ms,
+              std::string message_bytes);
+  void removed(const std::string& app, const std::string& user, uint64_t id);
+  void broadcast(const broadcast::BroadcastMessage& b);  // sequence set
+
+  // Sends what is waiting now (without waiting for the interval); `done` runs once the
+  // backlog is empty or `deadline` passed (shutdown). Later facts still go.
+  void drain(std::chrono::milliseconds deadline, std::function<void()> done);
+
+  // Until ready (the schema is applied), facts wait and nothing is written. Default: ready.
+  void setReady(bool ready) { ready_ = ready; }
+
+  size_t backlog() const { return facts_.size(); }
+  int64_t oldestAgeMs() const;
+  uint64_t written() const { return written_; }
+  uint64_t dropped() const { return dropped_; }
+  bool healthy() const { return healthy_; }
+  // The highest broadcast sequence of `app` not yet in MySQL (0: none waiting).
+  uint64_t pendingBroadcastSequence(const std::string& app) const;
+
+ private:
+  struct Fact {
+    enum class Kind : uint8_t { Store, Remove, Broadcast };
+    Kind kind = Kind::Store;
+    std::string app, user;  // user empty for a broadcast
+    uint64_t id = 0;
+    uint64_t sequence = 0;
+    int64_t expire_ms = 0;
+    std::string bytes;
+    int64_t at_ms = 0;
+  };
+
+  void push(Fact fact);
+  void onTick();
+  void send();
+
+  net::EventLoop& loop_;
+  mysql::MySqlPool& pool_;
+  const Options options_;
+  NowMs now_ms_;
+  std::deque<Fact> facts_;
+  size_t in_flight_ = 0;  // facts_[0..in_flight_) are being written
+  int64_t retry_at_ms_ = 0;
+  bool healthy_ = true;
+  bool ready_ = true;
+  uint64_t written_ = 0;
+  uint64_t dropped_ = 0;
+  std::unordered_map<std::string, uint64_t> pending_broadcasts_;  // app -> highest waiting
+  net::PeriodicTimerPtr timer_;
+  std::function<void()> on_drained_;
+  int64_t drain_deadline_ms_ = 0;
+  Liveness liveness_;
+};
+
+}  // namespace push::saver

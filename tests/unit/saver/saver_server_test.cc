@@ -1,0 +1,435 @@
+// SaverServer on a real loop against real redis-server and mariadbd on loopback, called through
+// an rpc::Channel: the Saver contract (proto/saver.proto) end to end inside one process.
+#include "services/saver/saver_server.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/base/clock.h"
+#include "common/net/event_loop.h"
+#include "common/rpc/channel.h"
+#include "common/rpc/controller.h"
+#include "proto/saver.pb.h"
+#include "tests/support/mariadb_server.h"
+#include "tests/support/redis_cluster.h"
+#include "tests/support/redis_server.h"
+
+namespace push::saver {
+namespace {
+
+using namespace std::chrono_literals;
+namespace pb = google::protobuf;
+
+int64_t nowMs() {
+  return Clock::system().wallMillis();
+}
+
+template <typename Req, typename Resp>
+Status call(net::EventLoop& loop, Saver_Stub& stub,
+            void (Saver_Stub::*method)(pb::RpcController*, const Req*, Resp*, pb::Closure*),
+            const Req& request, Resp* response, std::chrono::milliseconds wait = 10s) {
+  rpc::Controller controller;
+  controller.setTimeout(wait);
+  bool done = false;
+  (stub.*method)(&controller, &request, response, rpc::newCallback([&done] { done = true; }));
+  if (!loop.runUntil([&] { return done; }, wait + 1s)) return Status(Code::TIMEOUT, "no reply");
+  return controller.status();
+}
+
+Message message(uint64_t id, const std::string& app, const std::string& payload, uint32_t ttl_s = 0,
+                int64_t created_ms = 0) {
+  Message m;
+  m.set_id(id);
+  m.set_app(app);
+  m.set_payload(payload);
+  m.set_qos(1);
+  m.set_created_ms(created_ms ? created_ms : nowMs());
+  m.set_ttl_s(ttl_s);
+  return m;
+}
+
+class SaverServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto db = testing::MariaDbServer::start();
+    if (db.isOk()) mariadb_ = std::move(db).value().release();
+  }
+  static void TearDownTestSuite() {
+    delete mariadb_;
+    mariadb_ = nullptr;
+  }
+
+  void SetUp() override {
+    auto redis = testing::RedisServer::start();
+    if (!redis.isOk()) GTEST_SKIP() << redis.status().toString();
+    redis_ = std::move(redis).value();
+  }
+
+  void TearDown() override {
+    stub_.reset();
+    channel_.reset();
+    stopServer();
+  }
+
+  SaverOptions options(bool with_mysql) {
+    SaverOptions o;
+    o.redis.addresses = {redis_->address()};
+    o.redis.client.timeout = 1s;
+    o.rpc.address = "127.0.0.1:0";
+    o.recovery.check_interval = 100ms;
+    o.write_behind.interval = 5ms;
+    o.write_behind.retry = 100ms;
+    if (with_mysql) {
+      mysql::MySqlPool::Options m;
+      m.host = "127.0.0.1";
+      m.port = static_cast<uint16_t>(mariadb_->port());
+      m.user = mariadb_->user();
+      m.password = mariadb_->password();
+      m.database = mariadb_->database();
+      m.reconnect_min = 50ms;
+      m.reconnect_max = 200ms;
+      o.mysql = m;
+    }
+    return o;
+  }
+
+  void startServer(SaverOptions o) {
+    auto server = SaverServer::create(loop_, std::move(o));
+    ASSERT_TRUE(server.isOk()) << server.status().toString();
+    server_ = std::move(server).value();
+    ASSERT_TRUE(server_->start().isOk());
+    rpc::Channel::Options co;
+    auto channel = rpc::Channel::create(loop_, co);
+    ASSERT_TRUE(channel.isOk());
+    channel_ = std::move(channel).value();
+    ASSERT_TRUE(
+        channel_->setEndpoints(std::vector<std::string>{server_->address().toString()}).isOk());
+    stub_ = std::make_unique<Saver_Stub>(channel_.get());
+  }
+
+  void stopServer() {
+    if (!server_) return;
+    bool done = false;
+    server_->stop([&] { done = true; });
+    EXPECT_TRUE(loop_.runUntil([&] { return done; }, 15s));
+    server_.reset();
+  }
+
+  bool waitSchema() {
+    return loop_.runUntil([&] { return server_->schemaVersion() > 0; }, 20s);
+  }
+
+  Status store(const Message& m, const std::vector<std::string>& users,
+               StoreResponse* out = nullptr) {
+    StoreRequest req;
+    StoreItem* item = req.add_items();
+    *item->mutable_message() = m;
+    for (const auto& u : users)
+      item->add_users(u);
+    StoreResponse resp;
+    Status st = call(loop_, *stub_, &Saver_Stub::Store, req, &resp);
+    if (out) *out = resp;
+    return st;
+  }
+
+  LoadResponse load(const std::string& app, const std::string& user, uint64_t after = 0,
+                    uint32_t limit = 0) {
+    LoadRequest req;
+    req.set_app(app);
+    req.set_user(user);
+    req.set_after_id(after);
+    req.set_limit(limit);
+    LoadResponse resp;
+    Status st = call(loop_, *stub_, &Saver_Stub::Load, req, &resp);
+    EXPECT_TRUE(st.isOk()) << st.toString();
+    return resp;
+  }
+
+  uint32_t ack(const std::string& app, const std::string& user, std::vector<uint64_t> ids) {
+    AckRequest req;
+    AckItem* item = req.add_items();
+    item->set_app(app);
+    item->set_user(user);
+    for (uint64_t id : ids)
+      item->add_message_ids(id);
+    AckResponse resp;
+    Status st = call(loop_, *stub_, &Saver_Stub::Ack, req, &resp);
+    EXPECT_TRUE(st.isOk()) << st.toString();
+    return resp.removed();
+  }
+
+  Result<uint64_t> storeBroadcast(uint64_t id, const std::string& app, uint64_t expires_ms = 0) {
+    StoreBroadcastRequest req;
+    auto* b = req.mutable_broadcast();
+    b->set_message_id(id);
+    b->set_app(app);
+    b->set_payload("b" + std::to_string(id));
+    b->set_qos(1);
+    b->set_created_ms(static_cast<uint64_t>(nowMs()));
+    b->set_expires_ms(expires_ms);
+    StoreBroadcastResponse resp;
+    Status st = call(loop_, *stub_, &Saver_Stub::StoreBroadcast, req, &resp);
+    if (!st.isOk()) return st;
+    return resp.sequence();
+  }
+
+  LoadBroadcastsResponse loadBroadcasts(const std::string& app, uint64_t after) {
+    LoadBroadcastsRequest req;
+    req.set_app(app);
+    req.set_after_sequence(after);
+    LoadBroadcastsResponse resp;
+    Status st = call(loop_, *stub_, &Saver_Stub::LoadBroadcasts, req, &resp);
+    EXPECT_TRUE(st.isOk()) << st.toString();
+    return resp;
+  }
+
+  StatsResponse stats() {
+    StatsResponse resp;
+    EXPECT_TRUE(call(loop_, *stub_, &Saver_Stub::Stats, StatsRequest(), &resp).isOk());
+    return resp;
+  }
+
+  static std::vector<uint64_t> idsOf(const LoadResponse& r) {
+    std::vector<uint64_t> ids;
+    for (const auto& m : r.messages())
+      ids.push_back(m.message().id());
+    return ids;
+  }
+
+  static testing::MariaDbServer* mariadb_;
+  net::EventLoop loop_;
+  std::unique_ptr<testing::RedisServer> redis_;
+  std::unique_ptr<SaverServer> server_;
+  rpc::ChannelPtr channel_;
+  std::unique_ptr<Saver_Stub> stub_;
+};
+
+testing::MariaDbServer* SaverServerTest::mariadb_ = nullptr;
+
+TEST_F(SaverServerTest, StoredMessagesLoadInOrderUntilAcked) {
+  startServer(options(false));
+  // Stored out of id order, loaded in id order (send order).
+  for (uint64_t id : {30, 10, 20}) {
+    ASSERT_TRUE(store(message(id, "app", "p" + std::to_string(id)), {"alice", "bob"}).isOk());
+  }
+  LoadResponse first = load("app", "alice");
+  EXPECT_EQ(idsOf(first), (std::vector<uint64_t>{10, 20, 30}));
+  EXPECT_EQ(first.messages(0).message().payload(), "p10");
+  EXPECT_EQ(first.messages(0).loads(), 1u);
+  EXPECT_FALSE(first.more());
+  // Loaded again (no ack yet): counted.
+  EXPECT_EQ(load("app", "alice").messages(0).loads(), 2u);
+  // An ack removes for the user only, once.
+  EXPECT_EQ(ack("app", "alice", {10, 30, 999}), 2u);
+  EXPECT_EQ(ack("app", "alice", {10}), 0u);
+  EXPECT_EQ(idsOf(load("app", "alice")), (std::vector<uint64_t>{20}));
+  EXPECT_EQ(idsOf(load("app", "bob")), (std::vector<uint64_t>{10, 20, 30}));
+  EXPECT_TRUE(load("other", "alice").messages().empty());
+}
+
+TEST_F(SaverServerTest, RetriedStoreCountsDuplicatesAndPagesFollowIds) {
+  startServer(options(false));
+  StoreResponse r;
+  ASSERT_TRUE(store(message(5, "app", "x"), {"u1", "u2"}, &r).isOk());
+  EXPECT_EQ(r.stored(), 2u);
+  ASSERT_TRUE(store(message(5, "app", "x"), {"u1", "u2", "u3"}, &r).isOk());
+  EXPECT_EQ(r.stored(), 1u);
+  EXPECT_EQ(r.duplicates(), 2u);
+
+  for (uint64_t id = 100; id < 350; ++id)
+    ASSERT_TRUE(store(message(id, "app", "m"), {"pager"}).isOk());
+  std::vector<uint64_t> all;
+  uint64_t after = 0;
+  for (int page = 0; page < 10; ++page) {
+    LoadResponse resp = load("app", "pager", after, 100);
+    for (uint64_t id : idsOf(resp))
+      all.push_back(id);
+    if (!resp.more()) break;
+    after = all.back();
+  }
+  ASSERT_EQ(all.size(), 250u);
+  for (size_t i = 0; i < all.size(); ++i)
+    EXPECT_EQ(all[i], 100 + i);
+}
+
+TEST_F(SaverServerTest, AMessageLoadedMaxLoadsTimesWithoutAnAckIsDroppedAndCounted) {
+  SaverOptions o = options(false);
+  o.inbox.max_loads = 3;
+  startServer(std::move(o));
+  ASSERT_TRUE(store(message(1, "app", "never acked"), {"u"}).isOk());
+  for (uint32_t i = 1; i <= 3; ++i) {
+    LoadResponse r = load("app", "u");
+    ASSERT_EQ(r.messages_size(), 1);
+    EXPECT_EQ(r.messages(0).loads(), i);
+  }
+  const uint64_t dropped_before = stats().dropped_max_loads();
+  LoadResponse r = load("app", "u");
+  EXPECT_EQ(r.messages_size(), 0);
+  EXPECT_EQ(r.dropped(), 1u);
+  EXPECT_EQ(stats().dropped_max_loads(), dropped_before + 1);
+  EXPECT_EQ(load("app", "u").messages_size(), 0);
+}
+
+TEST_F(SaverServerTest, ExpiredMessagesAreNeitherStoredNorLoaded) {
+  startServer(options(false));
+  StoreResponse r;
+  // Created two seconds ago with a one-second ttl: expired on arrival.
+  ASSERT_TRUE(store(message(1, "app", "late", 1, nowMs() - 2000), {"u"}, &r).isOk());
+  EXPECT_EQ(r.expired(), 1u);
+  EXPECT_EQ(r.stored(), 0u);
+  // Expires 300 ms from now: stored, then gone once that passed, while a message stored
+  // with it that lives longer keeps the user's keys (so Load itself finds it expired).
+  const int64_t created = nowMs() - 700;
+  ASSERT_TRUE(store(message(2, "app", "soon", 1, created), {"u"}, &r).isOk());
+  EXPECT_EQ(r.stored(), 1u);
+  ASSERT_TRUE(store(message(3, "app", "later", 600), {"u"}, &r).isOk());
+  ASSERT_TRUE(store(message(4, "app", "alone", 1, created), {"v"}, &r).isOk());
+  ASSERT_TRUE(loop_.runUntil([&] { return nowMs() > created + 1000; }, 5s));
+  LoadResponse l = load("app", "u");
+  EXPECT_EQ(idsOf(l), (std::vector<uint64_t>{3}));
+  EXPECT_EQ(l.expired(), 1u);
+  // A user whose only message expired: Redis dropped the keys themselves.
+  EXPECT_EQ(load("app", "v").messages_size(), 0);
+}
+
+TEST_F(SaverServerTest, BadRequestsAreRefusedWithInvalidArgument) {
+  SaverOptions o = options(false);
+  o.limits.max_users_per_store = 2;
+  startServer(std::move(o));
+  EXPECT_EQ(store(message(1, "", "x"), {"u"}).code(), Code::INVALID_ARGUMENT);
+  EXPECT_EQ(store(message(0, "app", "x"), {"u"}).code(), Code::INVALID_ARGUMENT);
+  EXPECT_EQ(store(message(1, "app", "x"), {""}).code(), Code::INVALID_ARGUMENT);
+  EXPECT_EQ(store(message(1, "app", "x"), {std::string(256, 'u')}).code(), Code::INVALID_ARGUMENT);
+  EXPECT_EQ(store(message(1, "app", "x"), {"a", "b", "c"}).code(), Code::INVALID_ARGUMENT);
+  LoadRequest req;
+  LoadResponse resp;
+  EXPECT_EQ(call(loop_, *stub_, &Saver_Stub::Load, req, &resp).code(), Code::INVALID_ARGUMENT);
+  EXPECT_EQ(storeBroadcast(0, "app").status().code(), Code::INVALID_ARGUMENT);
+}
+
+TEST_F(SaverServerTest, BroadcastsGetDenseSequencesAndLoadAfterAPosition) {
+  startServer(options(false));
+  for (uint64_t i = 1; i <= 3; ++i) {
+    auto seq = storeBroadcast(1000 + i, "app");
+    ASSERT_TRUE(seq.isOk()) << seq.status().toString();
+    EXPECT_EQ(*seq, i);
+  }
+  // A retried call gets its first sequence; another app counts on its own.
+  EXPECT_EQ(*storeBroadcast(1002, "app"), 2u);
+  EXPECT_EQ(*storeBroadcast(7, "other"), 1u);
+  // Expired ones are not replayed.
+  ASSERT_TRUE(storeBroadcast(1004, "app", static_cast<uint64_t>(nowMs() - 1)).isOk());
+
+  LoadBroadcastsResponse r = loadBroadcasts("app", 1);
+  ASSERT_EQ(r.broadcasts_size(), 2);
+  EXPECT_EQ(r.broadcasts(0).sequence(), 2u);
+  EXPECT_EQ(r.broadcasts(0).payload(), "b1002");
+  EXPECT_EQ(r.broadcasts(1).sequence(), 3u);
+  EXPECT_EQ(r.latest_sequence(), 4u);
+  // A client that saw nothing gets nothing but the position.
+  LoadBroadcastsResponse none = loadBroadcasts("app", 0);
+  EXPECT_EQ(none.broadcasts_size(), 0);
+  EXPECT_EQ(none.latest_sequence(), 4u);
+  // A reconnect wave is answered from memory.
+  const uint64_t hits = stats().broadcast_cache_hits();
+  for (int i = 0; i < 50; ++i)
+    EXPECT_EQ(loadBroadcasts("app", 2).broadcasts_size(), 1);
+  EXPECT_GE(stats().broadcast_cache_hits(), hits + 40);
+  // A broadcast stored after the memory was filled is seen at once.
+  EXPECT_EQ(*storeBroadcast(1005, "app"), 5u);
+  EXPECT_EQ(loadBroadcasts("app", 4).broadcasts(0).payload(), "b1005");
+}
+
+TEST_F(SaverServerTest, RedisDownFailsStoreWithUnavailableNeverOk) {
+  startServer(options(false));
+  ASSERT_TRUE(store(message(1, "app", "x"), {"u"}).isOk());
+  redis_->stop();
+  Status st = store(message(2, "app", "x"), {"u"});
+  EXPECT_FALSE(st.isOk());
+  EXPECT_TRUE(st.code() == Code::UNAVAILABLE || st.code() == Code::TIMEOUT) << st.toString();
+  EXPECT_FALSE(storeBroadcast(9, "app").isOk());
+}
+
+TEST_F(SaverServerTest, RedisRestartedEmptyIsRefilledFromMySql) {
+  if (!mariadb_) GTEST_SKIP() << "no mariadbd";
+  startServer(options(true));
+  ASSERT_TRUE(waitSchema());
+  for (uint64_t id = 1; id <= 20; ++id) {
+    ASSERT_TRUE(store(message(id, "rapp", "m" + std::to_string(id)), {"carol"}).isOk());
+  }
+  EXPECT_EQ(ack("rapp", "carol", {1, 2}), 2u);
+  for (uint64_t i = 1; i <= 3; ++i)
+    ASSERT_TRUE(storeBroadcast(500 + i, "rapp").isOk());
+  // Everything written behind.
+  ASSERT_TRUE(loop_.runUntil([&] { return stats().write_behind_backlog() == 0; }, 10s));
+
+  redis_->stop();
+  ASSERT_TRUE(redis_->resume().isOk());
+  ASSERT_TRUE(loop_.runUntil(
+      [&] {
+        StatsResponse s = stats();
+        return s.recoveries() >= 2 && s.recovered_messages() >= 18;
+      },
+      20s));
+  std::vector<uint64_t> expected;
+  for (uint64_t id = 3; id <= 20; ++id)
+    expected.push_back(id);
+  ASSERT_TRUE(
+      loop_.runUntil([&] { return idsOf(load("rapp", "carol", 0, 1000)).size() == 18; }, 10s));
+  EXPECT_EQ(idsOf(load("rapp", "carol", 0, 1000)), expected);
+  // The broadcast sequence goes on from where it was, never from 1 again.
+  auto seq = storeBroadcast(600, "rapp");
+  ASSERT_TRUE(seq.isOk()) << seq.status().toString();
+  EXPECT_EQ(*seq, 4u);
+  EXPECT_EQ(loadBroadcasts("rapp", 1).broadcasts_size(), 3);
+}
+
+TEST_F(SaverServerTest, MySqlDownQueuesTheWriteBehindAndCatchesUp) {
+  if (!mariadb_) GTEST_SKIP() << "no mariadbd";
+  startServer(options(true));
+  ASSERT_TRUE(waitSchema());
+  mariadb_->stop();
+  for (uint64_t id = 1; id <= 50; ++id) {
+    ASSERT_TRUE(store(message(9000 + id, "mapp", "m"), {"dave"}).isOk());  // Redis serves
+  }
+  EXPECT_EQ(load("mapp", "dave", 0, 1000).messages_size(), 50);
+  ASSERT_TRUE(loop_.runUntil([&] { return !stats().mysql_ok(); }, 10s));
+  EXPECT_GE(stats().write_behind_backlog(), 50u);
+  ASSERT_TRUE(mariadb_->resume().isOk());
+  ASSERT_TRUE(loop_.runUntil([&] { return stats().write_behind_backlog() == 0; }, 30s));
+  EXPECT_TRUE(stats().mysql_ok());
+  auto count = mariadb_->rootQuery("SELECT COUNT(*) FROM " + mariadb_->database() +
+                                   ".inbox WHERE app_name = 'mapp' AND user_id = 'dave'");
+  ASSERT_TRUE(count.isOk()) << count.status().toString();
+  EXPECT_EQ(count->substr(0, count->find('\n')), "50");
+}
+
+TEST_F(SaverServerTest, WorksOnARedisCluster) {
+  if (!testing::RedisCluster::available()) GTEST_SKIP() << "no redis cluster tools";
+  auto cluster = testing::RedisCluster::start(3);
+  ASSERT_TRUE(cluster.isOk()) << cluster.status().toString();
+  SaverOptions o = options(false);
+  o.redis.mode = redis::RedisRouter::Mode::Cluster;
+  o.redis.addresses = (*cluster)->addresses();
+  startServer(std::move(o));
+  std::vector<std::string> users;
+  for (int i = 0; i < 60; ++i)
+    users.push_back("user" + std::to_string(i));
+  ASSERT_TRUE(store(message(42, "capp", "clustered"), users).isOk());
+  ASSERT_TRUE(store(message(43, "capp", "second"), users).isOk());
+  for (const auto& u : users) {
+    EXPECT_EQ(idsOf(load("capp", u)), (std::vector<uint64_t>{42, 43})) << u;
+  }
+  EXPECT_EQ(ack("capp", "user7", {42}), 1u);
+  EXPECT_EQ(idsOf(load("capp", "user7")), (std::vector<uint64_t>{43}));
+  EXPECT_EQ(*storeBroadcast(1, "capp"), 1u);
+  EXPECT_EQ(*storeBroadcast(2, "capp"), 2u);
+  EXPECT_EQ(loadBroadcasts("capp", 1).broadcasts_size(), 1);
+}
+
+}  // namespace
+}  // namespace push::saver
