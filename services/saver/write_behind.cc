@@ -104,15 +104,12 @@ int64_t WriteBehind::oldestAgeMs() const {
 void WriteBehind::push(Fact fact) {
   if (facts_.size() >= options_.max_backlog) {
     // The oldest fact not being written goes: Redis has it; only MySQL's copy is short.
-    if (facts_.size() > in_flight_) {
-      facts_.erase(facts_.begin() + static_cast<std::ptrdiff_t>(in_flight_));
-    } else {
-      return;  // everything is in flight (max_backlog below a batch): drop the new one
-    }
     if (dropped_++ % 10'000 == 0) {
       LOG_WARN(Saver, "write-behind backlog at its cap ({} facts): dropping the oldest ({} so far)",
                options_.max_backlog, dropped_);
     }
+    if (facts_.size() <= in_flight_) return;  // all in flight (cap below a batch): drop this one
+    facts_.erase(facts_.begin() + static_cast<std::ptrdiff_t>(in_flight_));
   }
   facts_.push_back(std::move(fact));
   if (ready_ && facts_.size() - in_flight_ >= options_.batch && in_flight_ == 0 &&

@@ -48,6 +48,7 @@ Result<std::unique_ptr<LocalCluster>> LocalCluster::start(Options options) {
   if (!::mkdtemp(tmpl)) return internalError("mkdtemp failed");
   c->dir_ = tmpl;
   RETURN_IF_ERROR(c->startRegister());
+  if (c->options_.saver) RETURN_IF_ERROR(c->startSaver());
 
   std::string room_cfg =
       "name: \"room\"\n"
@@ -57,7 +58,7 @@ Result<std::unique_ptr<LocalCluster>> LocalCluster::start(Options options) {
       "register { shards { address: \"" +
       c->register_address_ + "\" slots: \"0-1023\" } }\n" + appsConfig(c->options_.apps);
   if (c->options_.websocket) room_cfg += "websocket { address: \"127.0.0.1:0\" }\n";
-  room_cfg += c->clusterKeyConfig() + c->options_.room_config;
+  room_cfg += c->clusterKeyConfig() + c->saverClientConfig() + c->options_.room_config;
   RETURN_IF_ERROR(writeFile(c->dir_ + "/room.conf", room_cfg));
   ASSIGN_OR_RETURN(c->room_,
                    Subprocess::start({binPath("push-room"), "--config", c->dir_ + "/room.conf",
@@ -69,7 +70,7 @@ Result<std::unique_ptr<LocalCluster>> LocalCluster::start(Options options) {
         "http { listen { address: \"127.0.0.1:0\" } }\n"
         "register { shards { address: \"" +
         c->register_address_ + "\" slots: \"0-1023\" } }\n" + appsConfig(c->options_.apps) +
-        c->clusterKeyConfig() + c->options_.center_config;
+        c->clusterKeyConfig() + c->saverClientConfig() + c->options_.center_config;
     RETURN_IF_ERROR(writeFile(c->dir_ + "/center.conf", center_cfg));
     ASSIGN_OR_RETURN(
         c->center_, Subprocess::start({binPath("push-center"), "--config", c->dir_ + "/center.conf",
@@ -100,6 +101,46 @@ Status LocalCluster::startRegister() {
   ASSIGN_OR_RETURN(register_address_, register_->waitForLine("RPC_ADDRESS"));
   ASSIGN_OR_RETURN(register_admin_, register_->waitForLine("ADMIN_ADDRESS"));
   return Status::ok();
+}
+
+Status LocalCluster::startSaver() {
+  if (!redis_) {
+    ASSIGN_OR_RETURN(redis_, RedisServer::start());
+    if (options_.saver_mysql) {
+      ASSIGN_OR_RETURN(mariadb_, MariaDbServer::start());
+    }
+  }
+  std::string listen = saver_address_.empty() ? "127.0.0.1:0" : saver_address_;
+  std::string cfg = "rpc { listen { address: \"" + listen +
+                    "\" } }\n"
+                    "admin { listen { address: \"127.0.0.1:0\" } }\n"
+                    "redis { addresses: \"" +
+                    redis_->address() + "\" }\nrecovery_check_ms: 200\n";
+  if (mariadb_) {
+    cfg += "mysql { host: \"127.0.0.1\" port: " + std::to_string(mariadb_->port()) + " user: \"" +
+           mariadb_->user() + "\" password: \"" + mariadb_->password() + "\" database: \"" +
+           mariadb_->database() + "\" }\n";
+  }
+  cfg += clusterKeyConfig() + options_.saver_config;
+  RETURN_IF_ERROR(writeFile(dir_ + "/saver.conf", cfg));
+  ASSIGN_OR_RETURN(saver_,
+                   Subprocess::start({binPath("push-saver"), "--config", dir_ + "/saver.conf"}));
+  ASSIGN_OR_RETURN(saver_address_, saver_->waitForLine("RPC_ADDRESS"));
+  ASSIGN_OR_RETURN(saver_admin_, saver_->waitForLine("ADMIN_ADDRESS"));
+  return Status::ok();
+}
+
+Status LocalCluster::restartSaver() {
+  if (saver_) {
+    saver_->sendSignal(SIGKILL);
+    saver_->wait();
+  }
+  return startSaver();
+}
+
+std::string LocalCluster::saverClientConfig() const {
+  if (!options_.saver) return "";
+  return "saver { addresses: \"" + saver_address_ + "\" " + options_.saver_client_config + " }\n";
 }
 
 Status LocalCluster::restartRegister() {
@@ -138,6 +179,9 @@ LocalCluster::~LocalCluster() {
   center_.reset();
   room_.reset();
   register_.reset();
+  saver_.reset();
+  mariadb_.reset();
+  redis_.reset();
   std::error_code ec;
   if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
 }

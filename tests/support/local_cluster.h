@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "common/base/result.h"
+#include "tests/support/mariadb_server.h"
+#include "tests/support/redis_server.h"
 #include "tests/support/subprocess.h"
 
 namespace push::testing {
@@ -34,6 +36,14 @@ class LocalCluster {
     // Every config gets this top-level cluster_key (the RPC listeners require it, the channels
     // present it): the e2e tests run the keyed path. Empty: no key.
     std::string cluster_key = "local-cluster-key-0123456789";
+    // Saver (issue 16): a redis-server of its own and push-saver, with `saver { addresses }` in
+    // the room and center configs; with saver_mysql also a mariadbd the saver writes behind to.
+    bool saver = false;
+    bool saver_mysql = false;
+    // Extra SaverConfig text, and extra SaverClientConfig text for the rooms' and center's
+    // `saver { ... }` sections.
+    std::string saver_config;
+    std::string saver_client_config;
   };
   struct Room {
     int worker = 0;
@@ -69,6 +79,15 @@ class LocalCluster {
   Status refreshRooms(size_t expected,
                       std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+  // Saver, when started (Options::saver).
+  const std::string& saverAddress() const { return saver_address_; }
+  const std::string& saverAdmin() const { return saver_admin_; }
+  Subprocess& saverProcess() { return *saver_; }
+  RedisServer& redis() { return *redis_; }
+  MariaDbServer* mariadb() { return mariadb_.get(); }
+  // Starts push-saver again on the same address (after it was stopped or killed).
+  Status restartSaver();
+
   // POST /v1/push with this JSON body and the first app's key.
   std::string apiKey(int app = 0) const {
     return options_.apps.at(static_cast<size_t>(app)).api_key;
@@ -77,9 +96,14 @@ class LocalCluster {
  private:
   LocalCluster() = default;
   Status startRegister();
+  Status startSaver();
+  std::string saverClientConfig() const;
   Options options_;
   std::string dir_;
-  std::unique_ptr<Subprocess> register_, room_, center_;
+  std::unique_ptr<Subprocess> register_, room_, center_, saver_;
+  std::unique_ptr<RedisServer> redis_;
+  std::unique_ptr<MariaDbServer> mariadb_;
+  std::string saver_address_, saver_admin_;
   std::string register_address_, register_admin_, center_address_;
   std::vector<Room> rooms_;
 };

@@ -408,6 +408,29 @@ TEST_F(SaverServerTest, MySqlDownQueuesTheWriteBehindAndCatchesUp) {
   EXPECT_EQ(count->substr(0, count->find('\n')), "50");
 }
 
+TEST_F(SaverServerTest, AFullWriteBehindBacklogDropsTheOldestAndCountsThem) {
+  if (!mariadb_) GTEST_SKIP() << "no mariadbd";
+  SaverOptions o = options(true);
+  o.write_behind.max_backlog = 20;
+  startServer(std::move(o));
+  ASSERT_TRUE(waitSchema());
+  mariadb_->stop();
+  for (uint64_t id = 1; id <= 30; ++id) {
+    ASSERT_TRUE(store(message(7000 + id, "fapp", "m"), {"fred"}).isOk());
+  }
+  // Redis has all of them; MySQL's copy will miss the oldest ten.
+  EXPECT_EQ(load("fapp", "fred", 0, 1000).messages_size(), 30);
+  StatsResponse s = stats();
+  EXPECT_EQ(s.write_behind_backlog(), 20u);
+  EXPECT_EQ(s.write_behind_dropped(), 10u);
+  ASSERT_TRUE(mariadb_->resume().isOk());
+  ASSERT_TRUE(loop_.runUntil([&] { return stats().write_behind_backlog() == 0; }, 30s));
+  auto rows = mariadb_->rootQuery("SELECT MIN(message_id), COUNT(*) FROM " + mariadb_->database() +
+                                  ".inbox WHERE app_name = 'fapp'");
+  ASSERT_TRUE(rows.isOk()) << rows.status().toString();
+  EXPECT_EQ(rows->substr(0, rows->find('\n')), "7011\t20");
+}
+
 TEST_F(SaverServerTest, WorksOnARedisCluster) {
   if (!testing::RedisCluster::available()) GTEST_SKIP() << "no redis cluster tools";
   auto cluster = testing::RedisCluster::start(3);
