@@ -11,6 +11,7 @@
 #include "common/queue/client/producer.h"
 #include "proto/broadcast.pb.h"
 #include "services/center/broadcast_request.h"
+#include "services/center/saver_client.h"
 
 namespace push::center {
 
@@ -22,7 +23,8 @@ struct BroadcastMetrics {
       "POST /v1/broadcast answered 4xx/5xx before publishing, by reason (401s are in "
       "push_center_auth_failures_total).";
   static constexpr std::string_view kFailed =
-      "POST /v1/broadcast answered 503: queued did not take the message, by reason.";
+      "POST /v1/broadcast answered 503: saver (reason storage) or queued did not take the "
+      "message, by reason.";
   metrics::Counter& accepted =
       r.counter("push_center_broadcasts_total", "Broadcasts published to queued (answered 200).",
                 R"(result="accepted")");
@@ -40,6 +42,8 @@ struct BroadcastMetrics {
       r.counter("push_center_broadcasts_failed_total", kFailed, R"(reason="overloaded")");
   metrics::Counter& other =
       r.counter("push_center_broadcasts_failed_total", kFailed, R"(reason="other")");
+  metrics::Counter& storage =
+      r.counter("push_center_broadcasts_failed_total", kFailed, R"(reason="storage")");
 };
 BroadcastMetrics& broadcastMetrics() {
   static BroadcastMetrics* m = new BroadcastMetrics();
@@ -68,6 +72,7 @@ struct BroadcastApi::Call {
   size_t app = 0;
   uint64_t message_id = 0;
   uint64_t sequence = 0;
+  bool stored = false;  // in saver's log (StoreBroadcast succeeded)
 };
 
 uint64_t BroadcastApi::sequenceFor(size_t /*app*/, uint64_t id) {
@@ -76,9 +81,9 @@ uint64_t BroadcastApi::sequenceFor(size_t /*app*/, uint64_t id) {
 
 Result<std::unique_ptr<BroadcastApi>> BroadcastApi::create(net::EventLoop& loop,
                                                            const CenterOptions& options,
-                                                           IdGenerator& ids) {
+                                                           IdGenerator& ids, SaverClient* saver) {
   RETURN_IF_ERROR(options.validateBroadcast());
-  std::unique_ptr<BroadcastApi> api(new BroadcastApi(loop, options, ids));
+  std::unique_ptr<BroadcastApi> api(new BroadcastApi(loop, options, ids, saver));
   for (const auto& address : options.broadcast.queued) {
     auto producer = queue::Producer::create(loop, address, options.broadcast.producer);
     if (!producer.isOk()) return producer.status().withContext("queued " + address);
@@ -88,8 +93,9 @@ Result<std::unique_ptr<BroadcastApi>> BroadcastApi::create(net::EventLoop& loop,
   return api;
 }
 
-BroadcastApi::BroadcastApi(net::EventLoop& loop, const CenterOptions& options, IdGenerator& ids)
-    : loop_(loop), ids_(ids), max_payload_bytes_(options.push.max_payload_bytes) {
+BroadcastApi::BroadcastApi(net::EventLoop& loop, const CenterOptions& options, IdGenerator& ids,
+                           SaverClient* saver)
+    : loop_(loop), ids_(ids), saver_(saver), max_payload_bytes_(options.push.max_payload_bytes) {
   for (const auto& a : options.apps) {
     apps_.push_back(AppState{a.name, broadcastTopic(a.name),
                              TokenBucket(a.broadcast_rate_per_s, a.broadcast_burst), 0});
@@ -130,24 +136,54 @@ void BroadcastApi::handle(size_t app_index, http::HttpRequest& req, http::HttpRe
   call->responder = std::move(r);
   call->app = app_index;
   call->message_id = ids_.next();
-  call->sequence = sequenceFor(app_index, call->message_id);
-  broadcast::BroadcastMessage msg;
-  msg.set_message_id(call->message_id);
-  msg.set_app(app.name);
-  msg.set_sequence(call->sequence);
-  msg.set_payload(std::move(parsed->payload));
-  msg.set_qos(parsed->qos);
+  auto msg = std::make_shared<broadcast::BroadcastMessage>();
+  msg->set_message_id(call->message_id);
+  msg->set_app(app.name);
+  msg->set_payload(std::move(parsed->payload));
+  msg->set_qos(parsed->qos);
   const uint64_t created = static_cast<uint64_t>(Clock::system().wallMillis());
-  msg.set_created_ms(created);
-  if (parsed->ttl_s) msg.set_expires_ms(created + uint64_t{parsed->ttl_s} * 1000);
-  msg.set_tag(std::move(parsed->tag));
+  msg->set_created_ms(created);
+  if (parsed->ttl_s) msg->set_expires_ms(created + uint64_t{parsed->ttl_s} * 1000);
+  msg->set_tag(std::move(parsed->tag));
 
   const uint64_t id = next_call_id_++;
   calls_.emplace(id, call);
+  if (!saver_) {
+    call->sequence = sequenceFor(app_index, call->message_id);
+    msg->set_sequence(call->sequence);
+    return publish(id, *msg);
+  }
+  if (msg->qos() == 0) {
+    // Not stored, so not in the replay log: sequence 0 (a client's last broadcast
+    // sequence, which it reports at auth for the replay, stays where it was).
+    return publish(id, *msg);
+  }
+  // Store, then publish: the sequence is the one saver assigned in the app's log.
+  saver_->storeBroadcast(*msg, [this, alive = liveness_.token(), id, msg](Result<uint64_t> seq) {
+    if (!alive.alive()) return;
+    auto it = calls_.find(id);
+    if (it == calls_.end()) return;  // abandoned
+    if (!seq.isOk()) {
+      std::shared_ptr<Call> call = std::move(it->second);
+      calls_.erase(it);
+      broadcastMetrics().storage.inc();
+      if (call->responder.responded()) return;
+      return call->responder.respondError(503,
+                                          "storage unavailable: " + seq.status().toString() +
+                                              "; the broadcast was not published, retry later");
+    }
+    it->second->sequence = *seq;
+    it->second->stored = true;
+    msg->set_sequence(*seq);
+    publish(id, *msg);
+  });
+}
+
+void BroadcastApi::publish(uint64_t call_id, const broadcast::BroadcastMessage& msg) {
   // `done` may run inside publish() (overloaded): finish() copes, the call is in calls_.
-  pickProducer().publish(app.topic, msg.SerializeAsString(),
-                         [this, alive = liveness_.token(), id](Status st) {
-                           if (alive.alive()) finish(id, st);
+  pickProducer().publish(apps_[calls_.at(call_id)->app].topic, msg.SerializeAsString(),
+                         [this, alive = liveness_.token(), call_id](Status st) {
+                           if (alive.alive()) finish(call_id, st);
                          });
 }
 
@@ -172,8 +208,12 @@ void BroadcastApi::finish(uint64_t call_id, const Status& status) {
   if (!status.isOk()) {
     countFailure(status);
     LOG_EVERY_SEC(Warn, Center, 1, "broadcast to queued failed: {}", status.toString());
-    return call->responder.respondError(
-        503, "queued did not take the broadcast (" + status.toString() + "); retry later");
+    std::string why = "queued did not take the broadcast (" + status.toString() + "); retry later";
+    if (call->stored) {
+      why += " (it is in the app's replay log as sequence " + std::to_string(call->sequence) +
+             ": clients that reconnect may get it)";
+    }
+    return call->responder.respondError(503, why);
   }
   ++apps_[call->app].accepted;
   broadcastMetrics().accepted.inc();

@@ -44,12 +44,23 @@ Status checkRanges(const config::CenterConfig& c, const ConfigFile* file, uint64
       {"job_ttl_s", 60, 2'592'000},
       {"job_worker_max_in_flight", 1, 1'000},
       {"job_max_attempts", 1, 100},
+      // SaverClientConfig: center uses timeout_ms; the room's fields are checked too, so a
+      // config shared with rooms is refused here as there.
+      {"saver.timeout_ms", 10, 60'000},
+      {"saver.ack_batch_max", 1, 100'000},
+      {"saver.ack_batch_interval_ms", 1, 10'000},
+      {"saver.ack_backlog_max", 1'000, 10'000'000},
+      {"saver.replay_max_messages", 1, 100'000},
+      {"saver.replay_page", 1, 1'000},
+      {"saver.replay_timeout_ms", 10, 60'000},
+      {"saver.replay_hold_max", 1, 65'536},
   };
   return checkFieldRanges(
       c, file,
       service::joinRanges({service::httpServerRanges("http"), service::httpServerRanges("admin"),
                            service::rpcChannelRanges("room_channel"),
-                           service::rpcChannelRanges("register.channel"), own}));
+                           service::rpcChannelRanges("register.channel"),
+                           service::rpcChannelRanges("saver.channel"), own}));
 }
 
 Result<std::vector<CenterOptions::App>> appsFromConfig(const config::CenterConfig& c) {
@@ -152,8 +163,10 @@ Result<CenterOptions> CenterOptions::fromConfig(const config::CenterConfig& c,
   o.admin.address = c.admin().listen().address();  // "" stays "": no admin port
   ASSIGN_OR_RETURN(o.apps, appsFromConfig(c));
   ASSIGN_OR_RETURN(o.register_client, reg::RegisterClient::Options::fromConfig(c.register_()));
-  RETURN_IF_ERROR(service::applyClusterKey(c.cluster_key(), file, nullptr,
-                                           {&o.room_channel, &o.register_client.channel}));
+  ASSIGN_OR_RETURN(o.saver, SaverClient::Options::fromConfig(c.saver()));
+  RETURN_IF_ERROR(
+      service::applyClusterKey(c.cluster_key(), file, nullptr,
+                               {&o.room_channel, &o.register_client.channel, &o.saver.channel}));
   o.node_id = c.node_id();
   if (c.max_targets_per_request()) o.push.max_targets = c.max_targets_per_request();
   if (c.max_payload_bytes()) o.push.max_payload_bytes = c.max_payload_bytes();

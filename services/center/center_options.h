@@ -15,6 +15,7 @@
 #include "services/center/auth_failure_limiter.h"
 #include "services/center/batch_splitter.h"
 #include "services/center/push_request.h"
+#include "services/center/saver_client.h"
 #include "services/register/register_client.h"
 
 namespace push::config {
@@ -121,6 +122,12 @@ struct CenterOptions {
   Broadcast broadcast;
   Jobs jobs;
   bool jobsEnabled() const { return jobs.enabled(broadcast); }
+  // Saver (issue 16, SaverClient): with addresses, QoS 1 pushes and job chunks are stored
+  // before they are sent (store, then send; saver failing -> 503 / chunk requeued) and QoS 1
+  // broadcasts get their sequence from saver's StoreBroadcast. Without (default): nothing is
+  // stored, users not online are "offline", broadcast sequences are message ids.
+  SaverClient::Options saver;
+  bool saverEnabled() const { return saver.enabled(); }
 
   // The largest request a room channel sends (Channel::Options::max_request_bytes, default
   // 16 MiB). Deliver batches stay a margin below it.

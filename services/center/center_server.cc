@@ -6,6 +6,7 @@
 #include <set>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "common/base/clock.h"
 #include "common/base/json_reader.h"
@@ -24,6 +25,7 @@
 #include "services/center/job_api.h"
 #include "services/center/job_worker.h"
 #include "services/center/push_request.h"
+#include "services/center/saver_client.h"
 #include "services/common/admin_port.h"
 
 namespace push::center {
@@ -41,6 +43,11 @@ struct CenterMetrics {
       r.counter("push_center_target_results_total", "Push target outcomes.", R"(status="offline")");
   metrics::Counter& errors =
       r.counter("push_center_target_results_total", "Push target outcomes.", R"(status="error")");
+  metrics::Counter& stored =
+      r.counter("push_center_target_results_total", "Push target outcomes.", R"(status="stored")");
+  metrics::Counter& storage_failed =
+      r.counter("push_center_storage_failed_total",
+                "QoS 1 pushes answered 503 because saver did not store them (nothing delivered).");
   metrics::Counter& rate_limited =
       r.counter("push_center_rate_limited_total", "Requests answered 429 (an app's rate limit).");
   metrics::Counter& auth_failures = r.counter(
@@ -97,6 +104,7 @@ struct CenterServer::Pending {
 // One POST /v1/push in flight.
 struct CenterServer::PushCall : Pending {
   uint64_t message_id = 0;
+  bool stored = false;  // saver has the message for every target's user
 };
 
 Result<std::unique_ptr<CenterServer>> CenterServer::create(net::EventLoop& loop,
@@ -110,16 +118,20 @@ Result<std::unique_ptr<CenterServer>> CenterServer::create(net::EventLoop& loop,
     }
   }
   ASSIGN_OR_RETURN(center->ids_, IdGenerator::create(center->options_.node_id));
-  ASSIGN_OR_RETURN(center->broadcast_, BroadcastApi::create(loop, center->options_, *center->ids_));
+  if (center->options_.saverEnabled()) {
+    ASSIGN_OR_RETURN(center->saver_, SaverClient::create(loop, center->options_.saver));
+  }
+  ASSIGN_OR_RETURN(center->broadcast_, BroadcastApi::create(loop, center->options_, *center->ids_,
+                                                            center->saver_.get()));
   ASSIGN_OR_RETURN(center->register_,
                    reg::RegisterClient::create(loop, center->options_.register_client));
   center->deliverer_ = std::make_unique<Deliverer>(loop, *center->register_, *center->rooms_,
                                                    center->options_.deliver_batch);
   ASSIGN_OR_RETURN(center->jobs_, JobApi::create(loop, center->options_, *center->ids_));
   if (center->jobs_->enabled()) {
-    ASSIGN_OR_RETURN(
-        center->job_worker_,
-        JobWorker::create(loop, center->options_, *center->jobs_->store(), *center->deliverer_));
+    ASSIGN_OR_RETURN(center->job_worker_,
+                     JobWorker::create(loop, center->options_, *center->jobs_->store(),
+                                       *center->deliverer_, center->saver_.get()));
   }
   return center;
 }
@@ -305,8 +317,35 @@ void CenterServer::handlePush(http::HttpRequest& req, http::HttpResponder r) {
   centerMetrics().targets.inc(parsed->targets.size());
   call->responder = std::move(r);
   track(call);
+  if (!saver_ || m.qos() == 0) return deliverPush(call, std::move(m), std::move(parsed->targets));
+  // Store, then send: nothing is delivered (and success never claimed) unless saver has the
+  // message for every target's user.
+  std::vector<std::string> users;
+  users.reserve(parsed->targets.size());
+  std::unordered_set<std::string_view> seen;
+  for (const auto& t : parsed->targets) {
+    if (seen.insert(t.user).second) users.push_back(t.user);
+  }
+  auto pending_message = std::make_shared<Message>(std::move(m));
+  saver_->store(*pending_message, std::move(users),
+                [this, alive = liveness_.token(), call, pending_message,
+                 targets = std::move(parsed->targets)](const Status& st) mutable {
+                  if (!alive.alive() || call->responder.responded()) return;
+                  if (!st.isOk()) {
+                    centerMetrics().storage_failed.inc();
+                    return call->responder.respondError(
+                        503, "storage unavailable: " + st.toString() +
+                                 "; the message was not delivered, retry later");
+                  }
+                  call->stored = true;
+                  deliverPush(call, std::move(*pending_message), std::move(targets));
+                });
+}
+
+void CenterServer::deliverPush(std::shared_ptr<PushCall> call, Message message,
+                               std::vector<ParsedPush::Target> targets) {
   deliverer_->deliver(
-      std::move(m), std::move(parsed->targets),
+      std::move(message), std::move(targets),
       [this, alive = liveness_.token(), call](const Status& st, Deliverer::Outcome&& outcome) {
         if (!alive.alive() || call->responder.responded()) return;
         if (!st.isOk()) {
@@ -350,14 +389,15 @@ void CenterServer::handleGetJob(http::HttpRequest& req, http::HttpResponder r) {
 
 void CenterServer::finishPush(PushCall& call, const Deliverer::Outcome& outcome) {
   // The JSON is written straight from the call: {"messageId":"…","results":[{"user":…,
-  // "device":…,"status":…,"connections":n}],"delivered":n,"offline":n}.
+  // "device":…,"status":…,"connections":n}],"delivered":n,"offline":n} and, when the message
+  // was stored, "stored":n (users not online are then "stored", not "offline").
   const auto& targets = outcome.targets;
   std::string json;
   json.reserve(64 + 64 * targets.size());
   json += "{\"messageId\":\"";
   json += std::to_string(call.message_id);
   json += "\",\"results\":[";
-  uint32_t delivered = 0, offline = 0;
+  uint32_t delivered = 0, offline = 0, stored = 0;
   for (size_t t = 0; t < targets.size(); ++t) {
     const uint32_t connections = outcome.connections[t];
     const char* status;
@@ -366,6 +406,9 @@ void CenterServer::finishPush(PushCall& call, const Deliverer::Outcome& outcome)
       ++delivered;
     } else if (outcome.failed[t]) {
       status = "error";
+    } else if (call.stored) {
+      status = "stored";
+      ++stored;
     } else {
       status = "offline";
       ++offline;
@@ -386,14 +429,19 @@ void CenterServer::finishPush(PushCall& call, const Deliverer::Outcome& outcome)
     }
     json += '}';
   }
-  const size_t errors = targets.size() - delivered - offline;
+  const size_t errors = targets.size() - delivered - offline - stored;
   centerMetrics().delivered.inc(delivered);
   centerMetrics().offline.inc(offline);
+  centerMetrics().stored.inc(stored);
   if (errors) centerMetrics().errors.inc(errors);
   json += "],\"delivered\":";
   json += std::to_string(delivered);
   json += ",\"offline\":";
   json += std::to_string(offline);
+  if (call.stored) {
+    json += ",\"stored\":";
+    json += std::to_string(stored);
+  }
   json += '}';
   call.responder.respond(200, std::move(json), "application/json");
 }
@@ -576,6 +624,7 @@ void CenterServer::finishStop() {
   job_worker_.reset();
   jobs_.reset();
   deliverer_.reset();
+  saver_.reset();  // after its users (broadcast_, job_worker_)
   rooms_.reset();
   register_.reset();
   if (stop_done_) loop_.post(std::move(stop_done_));
@@ -598,6 +647,7 @@ std::string CenterServer::statusJson() const {
   w.key("rooms").uint64(rooms_ ? rooms_->size() : 0);
   w.key("broadcast").boolean(broadcast_ && broadcast_->enabled());
   w.key("jobs").boolean(jobs_ && jobs_->enabled());
+  w.key("saver").boolean(saver_ != nullptr);
   w.key("job_chunks_done").uint64(job_worker_ ? job_worker_->chunksDone() : 0);
   w.key("apps").beginObject();
   for (size_t i = 0; i < apps_.size(); ++i) {

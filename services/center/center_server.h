@@ -29,6 +29,7 @@ namespace push::center {
 class BroadcastApi;
 class JobApi;
 class JobWorker;
+class SaverClient;
 
 // The operator HTTP API (docs/ARCHITECTURE.md §2, center):
 //   POST /v1/push                              push to users or devices of an app
@@ -58,8 +59,14 @@ class JobWorker;
 // batched call per register shard) -> targets
 // grouped by room -> one loop turn's items per room sent as Room.DeliverBatch calls cut by
 // BatchSplitter (bytes, items, targets: a room closes a channel that sends a frame over its
-// limit) -> per-target outcome. Users not online are "offline" (stored delivery comes with
-// saver); targets whose room did not answer are "error".
+// limit) -> per-target outcome. Targets whose room did not answer are "error".
+//
+// Saver (options.saver, SaverClient): a QoS 1 push is stored first — Store(message, every
+// distinct user of its targets) — and delivered only once saver has it (store, then send).
+// Saver failing (unreachable, UNAVAILABLE, timeout) -> 503 {"error":"storage unavailable:
+// ..."}, nothing delivered. Users not online are then "stored" (the room replays the message
+// at their next auth) and the answer has a "stored" count. QoS 0 is never stored; without
+// saver, users not online are "offline" and nothing is stored.
 //
 // Ownership: create(), start(); stop(done) is graceful (below); destroy after `done` ran.
 // Loop-thread only.
@@ -88,7 +95,8 @@ class CenterServer {
   // A second call is ignored (the first `done` still runs). Loop-thread only.
   void stop(std::function<void()> done);
   bool stopping() const { return stopping_; }
-  // Requests waiting for register, rooms or queued (answered by stop() at its deadline).
+  // Requests waiting for saver, register, rooms or queued (answered by stop() at its
+  // deadline).
   size_t pendingRequests() const;
   std::string statusJson() const;
 
@@ -129,6 +137,9 @@ class CenterServer {
                   std::function<void(std::vector<Session>&&)> found);
   void kickInRooms(std::shared_ptr<Pending> pending, std::vector<std::string> rooms,
                    room::KickRequest request);
+  // Register lookup + room delivery of a push, then finishPush.
+  void deliverPush(std::shared_ptr<PushCall> call, Message message,
+                   std::vector<ParsedPush::Target> targets);
   void finishPush(PushCall& call, const Deliverer::Outcome& outcome);
 
   // Keeps `p` in pending_ until it is answered (any way: the responder's completion hook).
@@ -143,12 +154,13 @@ class CenterServer {
   ApiKeyTable keys_;
   AuthFailureLimiter auth_failures_;
   std::unique_ptr<IdGenerator> ids_;
-  std::unique_ptr<BroadcastApi> broadcast_;  // uses *ids_
+  std::unique_ptr<SaverClient> saver_;       // null without options.saver; outlives its users
+  std::unique_ptr<BroadcastApi> broadcast_;  // uses *ids_, *saver_
   std::unique_ptr<reg::RegisterClient> register_;
   std::unique_ptr<RoomPool> rooms_;
   std::unique_ptr<Deliverer> deliverer_;   // uses *register_, *rooms_
   std::unique_ptr<JobApi> jobs_;           // uses *ids_
-  std::unique_ptr<JobWorker> job_worker_;  // uses *jobs_'s store, *deliverer_
+  std::unique_ptr<JobWorker> job_worker_;  // uses *jobs_'s store, *deliverer_, *saver_
   http::HttpServerPtr http_;
   http::HttpServerPtr admin_;
   net::InetAddress address_;

@@ -312,6 +312,7 @@ void JobApi::handleGet(size_t app, http::HttpRequest& req, http::HttpResponder r
     w.key("delivered").uint64(p->delivered);
     w.key("offline").uint64(p->offline);
     w.key("failed").uint64(p->failed);
+    w.key("stored").uint64(p->stored);
     w.key("connections").uint64(p->connections);
     w.key("createdMs").int64(p->created_ms);
     w.key("updatedMs").int64(p->updated_ms);

@@ -27,7 +27,7 @@ if redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[7]) then return 0 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
 redis.call('HSET', KEYS[1], 'app', ARGV[2], 'state', 'publishing', 'chunks', ARGV[3],
   'chunksDone', 0, 'targets', ARGV[4], 'delivered', 0, 'offline', 0, 'failed', 0,
-  'connections', 0, 'createdMs', ARGV[5], 'updatedMs', ARGV[5], 'publishDeadlineMs', ARGV[8])
+  'stored', 0, 'connections', 0, 'createdMs', ARGV[5], 'updatedMs', ARGV[5], 'publishDeadlineMs', ARGV[8])
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[6])
@@ -58,7 +58,7 @@ end
 return s
 )lua";
 
-// KEYS: job, done set. ARGV: chunk, delivered, offline, failed, connections, now, id.
+// KEYS: job, done set. ARGV: chunk, delivered, offline, failed, connections, now, id, stored.
 constexpr std::string_view kRecord = R"lua(
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
@@ -68,6 +68,7 @@ redis.call('HINCRBY', KEYS[1], 'delivered', ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'offline', ARGV[3])
 redis.call('HINCRBY', KEYS[1], 'failed', ARGV[4])
 redis.call('HINCRBY', KEYS[1], 'connections', ARGV[5])
+redis.call('HINCRBY', KEYS[1], 'stored', ARGV[8])
 local done = redis.call('HINCRBY', KEYS[1], 'chunksDone', 1)
 redis.call('HSET', KEYS[1], 'updatedMs', ARGV[6])
 if done >= tonumber(redis.call('HGET', KEYS[1], 'chunks')) then
@@ -144,7 +145,7 @@ void JobStore::recordChunk(const std::string& id, uint32_t chunk, const ChunkCou
   redis_.command(
       {"EVAL", std::string(kRecord), "2", jobKey(id), jobKey(id) + ":done", std::to_string(chunk),
        std::to_string(c.delivered), std::to_string(c.offline), std::to_string(c.failed),
-       std::to_string(c.connections), std::to_string(now_ms), id},
+       std::to_string(c.connections), std::to_string(now_ms), id, std::to_string(c.stored)},
       [done = std::move(done)](Result<redis::Reply> r) {
         if (!r.isOk()) return done(r.status());
         if (r->integer < 0) return done(notFound("the job expired"));
@@ -177,6 +178,8 @@ void JobStore::get(const std::string& id, std::function<void(Result<Progress>)> 
         p.offline = toU64(v);
       else if (k == "failed")
         p.failed = toU64(v);
+      else if (k == "stored")
+        p.stored = toU64(v);
       else if (k == "connections")
         p.connections = toU64(v);
       else if (k == "createdMs")

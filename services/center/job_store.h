@@ -17,7 +17,8 @@ namespace push::center {
 // and a job outlives the center that accepted it). Keys, all expiring `ttl` after the job was
 // created:
 //   job:<id>               hash: app, state, chunks, chunksDone, targets, delivered, offline,
-//                          failed, connections, createdMs, updatedMs, publishDeadlineMs
+//                          failed, stored, connections, createdMs, updatedMs,
+//                          publishDeadlineMs
 //   job:<id>:done          set of the chunk numbers counted (each chunk is counted once)
 //   jobs:running:<app>     set of the app's job ids not finished (max_running_per_app)
 // Every change is one Lua script (EVAL), so it is atomic: a chunk delivered twice (queued
@@ -48,7 +49,8 @@ class JobStore {
     uint32_t chunks_done = 0;
     uint64_t targets = 0;
     uint64_t delivered = 0;    // users with at least one connection reached
-    uint64_t offline = 0;      // users without a session
+    uint64_t offline = 0;      // users without a session (message not stored: qos 0 or no saver)
+    uint64_t stored = 0;       // users without a session, the message stored for them (saver)
     uint64_t failed = 0;       // users whose room (or register) did not answer, or expired
     uint64_t connections = 0;  // connections the message was handed to
     int64_t created_ms = 0;
@@ -62,7 +64,7 @@ class JobStore {
     Counted,  // the chunk was counted already (a redelivery): finish it
   };
   struct ChunkCounts {
-    uint64_t delivered = 0, offline = 0, failed = 0, connections = 0;
+    uint64_t delivered = 0, offline = 0, failed = 0, connections = 0, stored = 0;
   };
 
   JobStore(redis::RedisClient& redis, Options options) : redis_(redis), options_(options) {}

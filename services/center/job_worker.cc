@@ -11,6 +11,7 @@
 #include "services/center/deliverer.h"
 #include "services/center/job_request.h"
 #include "services/center/job_store.h"
+#include "services/center/saver_client.h"
 
 namespace push::center {
 
@@ -36,6 +37,8 @@ struct WorkerMetrics {
       r.counter("push_center_job_targets_total", kTargets, R"(status="offline")");
   metrics::Counter& failed =
       r.counter("push_center_job_targets_total", kTargets, R"(status="failed")");
+  metrics::Counter& stored =
+      r.counter("push_center_job_targets_total", kTargets, R"(status="stored")");
 };
 WorkerMetrics& workerMetrics() {
   static WorkerMetrics* m = new WorkerMetrics();
@@ -46,8 +49,8 @@ WorkerMetrics& workerMetrics() {
 
 Result<std::unique_ptr<JobWorker>> JobWorker::create(net::EventLoop& loop,
                                                      const CenterOptions& options, JobStore& store,
-                                                     Deliverer& deliverer) {
-  std::unique_ptr<JobWorker> worker(new JobWorker(loop, options, store, deliverer));
+                                                     Deliverer& deliverer, SaverClient* saver) {
+  std::unique_ptr<JobWorker> worker(new JobWorker(loop, options, store, deliverer, saver));
   queue::Consumer::Options o;
   o.topic = std::string(kJobTopic);
   o.channel = std::string(kJobChannel);
@@ -69,8 +72,8 @@ Result<std::unique_ptr<JobWorker>> JobWorker::create(net::EventLoop& loop,
 }
 
 JobWorker::JobWorker(net::EventLoop& loop, const CenterOptions& options, JobStore& store,
-                     Deliverer& deliverer)
-    : loop_(loop), options_(options.jobs), store_(store), deliverer_(deliverer) {
+                     Deliverer& deliverer, SaverClient* saver)
+    : loop_(loop), options_(options.jobs), store_(store), deliverer_(deliverer), saver_(saver) {
   for (const auto& a : options.apps)
     apps_.insert(a.name);
 }
@@ -150,6 +153,7 @@ void JobWorker::deliver(std::shared_ptr<queue::Message> msg,
                            workerMetrics().delivered.inc(counts.delivered);
                            workerMetrics().offline.inc(counts.offline);
                            workerMetrics().failed.inc(counts.failed);
+                           workerMetrics().stored.inc(counts.stored);
                          } else {
                            workerMetrics().duplicate.inc();
                          }
@@ -169,35 +173,55 @@ void JobWorker::deliver(std::shared_ptr<queue::Message> msg,
   m.set_qos(task->qos());
   m.set_created_ms(static_cast<int64_t>(task->created_ms()));
   m.set_ttl_s(task->ttl_s());
-  std::vector<ParsedPush::Target> targets;
-  targets.reserve(static_cast<size_t>(task->users_size()));
-  for (const auto& u : task->users())
-    targets.push_back({u, ""});
   const bool last_try = msg->attempts() >= options_.max_attempts;
-  deliverer_.deliver(std::move(m), std::move(targets),
-                     [this, alive = liveness_.token(), msg, last_try, record](
-                         const Status& lookup, Deliverer::Outcome&& outcome) {
-                       if (!alive.alive()) return;
-                       JobStore::ChunkCounts counts;
-                       if (!lookup.isOk()) {
-                         if (!last_try) return requeue(*msg, options_.requeue_delay);
-                         counts.failed = outcome.targets.size();
-                         return record(counts);
-                       }
-                       for (size_t t = 0; t < outcome.targets.size(); ++t) {
-                         counts.connections += outcome.connections[t];
-                         if (outcome.connections[t] > 0) {
-                           ++counts.delivered;
-                         } else if (outcome.failed[t]) {
-                           ++counts.failed;
-                         } else {
-                           ++counts.offline;
+  auto send = [this, msg, task, last_try, record](Message m, bool stored) {
+    std::vector<ParsedPush::Target> targets;
+    targets.reserve(static_cast<size_t>(task->users_size()));
+    for (const auto& u : task->users())
+      targets.push_back({u, ""});
+    deliverer_.deliver(std::move(m), std::move(targets),
+                       [this, alive = liveness_.token(), msg, last_try, stored, record](
+                           const Status& lookup, Deliverer::Outcome&& outcome) {
+                         if (!alive.alive()) return;
+                         JobStore::ChunkCounts counts;
+                         if (!lookup.isOk()) {
+                           if (!last_try) return requeue(*msg, options_.requeue_delay);
+                           counts.failed = outcome.targets.size();
+                           return record(counts);
                          }
-                       }
-                       if (counts.failed > 0 && !last_try)
-                         return requeue(*msg, options_.requeue_delay);
-                       record(counts);
-                     });
+                         for (size_t t = 0; t < outcome.targets.size(); ++t) {
+                           counts.connections += outcome.connections[t];
+                           if (outcome.connections[t] > 0) {
+                             ++counts.delivered;
+                           } else if (outcome.failed[t]) {
+                             ++counts.failed;
+                           } else if (stored) {
+                             ++counts.stored;
+                           } else {
+                             ++counts.offline;
+                           }
+                         }
+                         if (counts.failed > 0 && !last_try)
+                           return requeue(*msg, options_.requeue_delay);
+                         record(counts);
+                       });
+  };
+  if (!saver_ || m.qos() == 0) return send(std::move(m), false);
+  // Store, then send: nothing of the chunk is delivered unless saver has it for every user.
+  std::vector<std::string> users(task->users().begin(), task->users().end());
+  auto stored_m = std::make_shared<Message>(std::move(m));
+  saver_->store(*stored_m, std::move(users),
+                [this, alive = liveness_.token(), msg, task, last_try, record, send,
+                 stored_m](const Status& st) {
+                  if (!alive.alive()) return;
+                  if (st.isOk()) return send(std::move(*stored_m), true);
+                  LOG_EVERY_SEC(Warn, Center, 1, "job chunk not stored (saver: {}): {}",
+                                st.toString(), last_try ? "counted failed" : "requeued");
+                  if (!last_try) return requeue(*msg, options_.requeue_delay);
+                  JobStore::ChunkCounts counts;
+                  counts.failed = static_cast<uint64_t>(task->users_size());
+                  record(counts);
+                });
 }
 
 }  // namespace push::center

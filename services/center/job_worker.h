@@ -25,6 +25,7 @@ namespace push::center {
 
 class Deliverer;
 class JobStore;
+class SaverClient;
 
 // Large multicast jobs, the working side: consumes queued topic center.tasks, channel workers
 // (every center does: chunks are spread over them, and a chunk whose center died is delivered
@@ -34,7 +35,12 @@ class JobStore;
 //                         Drop (job failed / expired)  -> FIN, nothing delivered
 //                         Counted (a redelivery)       -> FIN
 //                         Deliver                      -> expired message? count its users
-//                                                         failed; else Deliverer::deliver
+//                                                         failed; else (qos 1 with saver)
+//                                                         SaverClient::store, then
+//                                                         Deliverer::deliver
+//   saver's Store failed                               -> nothing delivered; REQ after
+//       requeue_delay (queued redelivers the chunk, here or to another center) until the
+//       chunk's max_attempts-th delivery: then its users count as failed
 //   register lookup failed, or a room did not answer   -> REQ after requeue_delay (another
 //       center may take it), until the chunk's max_attempts-th delivery: then its users count
 //       as failed (offline/delivered for those that did get it)
@@ -42,18 +48,22 @@ class JobStore;
 // A chunk delivered twice reaches each client twice with the same message id; the SDK drops
 // the second (its dedup by message id). Redis failing at beginChunk -> REQ.
 //
+// Users without a session count as `stored` when the chunk's message was stored (qos 1 with
+// saver), else `offline`.
+//
 // Metrics: push_center_job_chunks_total{result=done|requeued|dropped|duplicate|bad},
-// push_center_job_targets_total{status=delivered|offline|failed}.
+// push_center_job_targets_total{status=delivered|offline|stored|failed}.
 //
 // stop(done): the consumer stops (CLS, then waits for chunks in flight). Destroying the worker
 // leaves unanswered chunks to queued, which gives them to another center after msg_timeout.
 // Loop-thread only.
 class JobWorker {
  public:
-  // `store` and `deliverer` must outlive this object. Starts consuming at once.
+  // `store`, `deliverer` and `saver` (null: no saver, nothing stored) must outlive this
+  // object. Starts consuming at once.
   static Result<std::unique_ptr<JobWorker>> create(net::EventLoop& loop,
                                                    const CenterOptions& options, JobStore& store,
-                                                   Deliverer& deliverer);
+                                                   Deliverer& deliverer, SaverClient* saver);
   ~JobWorker();
 
   void stop(std::function<void()> done);
@@ -62,7 +72,7 @@ class JobWorker {
 
  private:
   JobWorker(net::EventLoop& loop, const CenterOptions& options, JobStore& store,
-            Deliverer& deliverer);
+            Deliverer& deliverer, SaverClient* saver);
   void onMessage(queue::Message message);
   void deliver(std::shared_ptr<queue::Message> message,
                std::shared_ptr<center_task::CenterTask> task);
@@ -73,6 +83,7 @@ class JobWorker {
   std::set<std::string, std::less<>> apps_;
   JobStore& store_;
   Deliverer& deliverer_;
+  SaverClient* saver_;  // null: no saver
   std::unique_ptr<queue::Consumer> consumer_;
   uint64_t chunks_done_ = 0;
   Liveness liveness_;

@@ -2,6 +2,7 @@
 //
 //   push-center [--config FILE] [--http HOST:PORT] [--admin HOST:PORT] [--node-id N]
 //               [--workers N] [--queued HOST:PORT[,HOST:PORT...]]
+//               [--saver HOST:PORT[,HOST:PORT...]]
 //
 // Center keeps no state between requests, so --workers N forks N instances that share the
 // API port with SO_REUSEPORT (port 0 is resolved once, by the parent) and use N cores. Worker
@@ -13,6 +14,8 @@
 //
 // --queued (overrides the config's `queued` list) enables POST /v1/broadcast: it publishes to
 // those queued/nsqd TCP addresses; without any, broadcast answers 501.
+// --saver (overrides saver.addresses) stores QoS 1 pushes, job chunks and broadcasts in saver
+// before they are sent (CenterServer); without any, nothing is stored.
 //
 // Prints "HTTP_ADDRESS <host:port>" once serving (each worker prints it), then
 // "ADMIN_ADDRESS <host:port>" when there is an admin port. SIGTERM/SIGINT stop it gracefully
@@ -80,6 +83,8 @@ int main(int argc, char** argv) {
   cl.option("workers", "N", "center processes sharing the API port (SO_REUSEPORT), default 1");
   cl.option("queued", "HOST:PORT,...",
             "queued/nsqd TCP addresses broadcasts are published to (overrides queued)");
+  cl.option("saver", "HOST:PORT,...",
+            "saver RPC addresses QoS 1 messages are stored in first (overrides saver.addresses)");
   config::CenterConfig cfg;
   auto file = service::loadConfig(cl, argc, argv, &cfg);
   if (!file.isOk()) {
@@ -89,15 +94,23 @@ int main(int argc, char** argv) {
   }
   if (cl.has("http")) cfg.mutable_http()->mutable_listen()->set_address(cl.get("http"));
   if (cl.has("admin")) cfg.mutable_admin()->mutable_listen()->set_address(cl.get("admin"));
-  if (cl.has("queued")) {
-    cfg.clear_queued();
-    const std::string list = cl.get("queued");
+  // "a,b,c" -> each non-empty part.
+  auto addEach = [](const std::string& list, auto add) {
     for (size_t begin = 0; begin <= list.size();) {
       size_t end = list.find(',', begin);
       if (end == std::string::npos) end = list.size();
-      if (end > begin) cfg.add_queued(list.substr(begin, end - begin));
+      if (end > begin) add(list.substr(begin, end - begin));
       begin = end + 1;
     }
+  };
+  if (cl.has("queued")) {
+    cfg.clear_queued();
+    addEach(cl.get("queued"), [&](std::string a) { cfg.add_queued(std::move(a)); });
+  }
+  if (cl.has("saver")) {
+    cfg.mutable_saver()->clear_addresses();
+    addEach(cl.get("saver"),
+            [&](std::string a) { cfg.mutable_saver()->add_addresses(std::move(a)); });
   }
   auto node = cl.getInt("node-id", cfg.node_id(), 0, IdGenerator::kMaxNode);
   if (!node.isOk()) {
