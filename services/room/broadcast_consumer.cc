@@ -1,5 +1,6 @@
 #include "services/room/broadcast_consumer.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "common/base/clock.h"
@@ -53,6 +54,7 @@ Result<std::unique_ptr<BroadcastConsumer>> BroadcastConsumer::create(net::EventL
   }
   std::unique_ptr<BroadcastConsumer> self(new BroadcastConsumer(pacer, channelFor(room_id)));
   self->apps_ = &apps;
+  self->latest_seq_.assign(apps.size(), 0);
   for (size_t i = 0; i < apps.size(); ++i) {
     const std::string& app = apps.name(static_cast<uint16_t>(i));
     RETURN_IF_ERROR(service::checkBroadcastTopic(app));
@@ -94,6 +96,8 @@ void BroadcastConsumer::onMessage(uint16_t app, queue::Message message) {
              service::broadcastTopic(name), message.body().size(), bm.app());
     return;  // dropped: finished
   }
+  // Expired or not, the app has reached this sequence.
+  latest_seq_[app] = std::max(latest_seq_[app], bm.sequence());
   if (bm.expires_ms() != 0 &&
       static_cast<int64_t>(bm.expires_ms()) <= Clock::system().wallMillis()) {
     ++stats_.expired;

@@ -76,6 +76,11 @@ class BroadcastConsumer {
 
   Stats stats() const;
   const std::string& channel() const { return channel_; }
+  // The highest broadcast sequence read for `app` (AppTable index) since start; 0: none. A new
+  // client starts from it (AuthResult.broadcast_seq).
+  uint64_t latestSequence(uint16_t app) const {
+    return app < latest_seq_.size() ? latest_seq_[app] : 0;
+  }
 
  private:
   BroadcastConsumer(BroadcastPacer& pacer, std::string channel);
@@ -86,6 +91,7 @@ class BroadcastConsumer {
   const AppTable* apps_ = nullptr;
   std::vector<std::unique_ptr<queue::Consumer>> consumers_;  // by app index
   std::unordered_map<uint64_t, queue::Message> held_;        // token -> message at the pacer
+  std::vector<uint64_t> latest_seq_;                         // by app index
   uint64_t next_token_ = 1;
   Stats stats_;
   size_t stopping_left_ = 0;

@@ -6,10 +6,13 @@
 #include "common/base/log.h"
 #include "common/net/event_loop.h"
 #include "common/net/frame_codec.h"
+#include "services/room/ack_forwarder.h"
 #include "services/room/ack_tracker.h"
 #include "services/room/app_table.h"
+#include "services/room/broadcast_consumer.h"
 #include "services/room/connection_table.h"
 #include "services/room/ip_filter.h"
+#include "services/room/offline_replay.h"
 #include "services/room/room_metrics.h"
 #include "services/room/room_options.h"
 #include "services/room/sessions.h"
@@ -100,6 +103,7 @@ void ClientProtocol::onClosed(net::TcpConnection& conn, net::TcpConnection::Clos
   ClientConn& c = ConnectionTable::of(conn);
   ctx_.sessions.closeAll(c);
   ctx_.tags.removeConnection(ConnectionTable::idOf(c));
+  if (replay_) replay_->connectionClosed(ConnectionTable::idOf(c));
   if (c.ip_counted) ctx_.ip_filter.release(c.peer);
   LOG_CONN(Debug, Room, conn.id(), "closed ({}): user '{}' device '{}'",
            net::TcpConnection::reasonName(reason), c.user, c.device);
@@ -314,8 +318,11 @@ void ClientProtocol::onAuth(ClientConn& c, const client::Auth& auth) {
   r->set_device(c.device);
   r->set_server_time_ms(static_cast<uint64_t>(c.since_ms));
   r->set_room(ctx_.room_id);
+  if (broadcasts_) r->set_broadcast_seq(broadcasts_->latestSequence(v.app));
   sendFrame(c, reply);
   deadlines_.arm(c);  // the heartbeat deadline may come before the auth deadline
+  // After the AuthResult, before any live push (OfflineReplay holds those meanwhile).
+  if (replay_) replay_->start(c, v.app, auth.last_broadcast_seq());
   LOG_CONN(Debug, Room, c.tcp->id(), "authenticated app '{}' user '{}' device '{}' heartbeat {} s",
            ctx_.apps.name(v.app), c.user, c.device, c.heartbeat_s);
 }
@@ -356,7 +363,13 @@ void ClientProtocol::onBind(ClientConn& c, const client::Bind& bind) {
   }
   r->set_code(code);
   if (code != client::ERROR_NONE) r->set_message(why);
+  if (code == client::ERROR_NONE && broadcasts_) {
+    r->set_broadcast_seq(broadcasts_->latestSequence(v.app));
+  }
   sendFrame(c, reply);
+  // A Bind of an app already bound replays again: harmless (the SDK drops duplicates), and
+  // the client asked for that app's state.
+  if (code == client::ERROR_NONE && replay_) replay_->start(c, v.app, bind.last_broadcast_seq());
 }
 
 void ClientProtocol::onUnbind(ClientConn& c, const client::Unbind& unbind) {
@@ -377,17 +390,18 @@ void ClientProtocol::onUnbind(ClientConn& c, const client::Unbind& unbind) {
 void ClientProtocol::onAck(ClientConn& c, const client::Ack& ack) {
   for (uint64_t id : ack.message_ids()) {
     // Only a message written to this connection: an ack of anything else (another user's
-    // message, a guessed id) is counted and dropped.
-    if (c.pending_acks && c.pending_acks->take(id)) {
+    // message, a guessed id) is counted and dropped, and never reaches saver.
+    uint16_t app = 0;
+    if (c.pending_acks && c.pending_acks->take(id, &app)) {
       roomMetrics().acks.inc();
       ctx_.acks.acked(id);
+      // Saver removes it from the user's inbox (batched), so it is not sent again.
+      if (forwarder_) forwarder_->acked(app, c.user, id);
     } else {
       roomMetrics().unknown_acks.inc();
     }
   }
   if (c.pending_acks && c.pending_acks->empty()) c.pending_acks.reset();
-  // TODO(saver, issue 16): batch the accepted acks to saver.Ack so stored messages are not
-  // re-sent.
 }
 
 void ClientProtocol::onUpstream(ClientConn& c, const client::Upstream& up) {

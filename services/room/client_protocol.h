@@ -16,9 +16,12 @@ class EventLoop;
 
 namespace push::room {
 
+class AckForwarder;
 class AckTracker;
 class AppTable;
+class BroadcastConsumer;
 class ConnectionTable;
+class OfflineReplay;
 class IpFilter;
 class Sessions;
 class TagIndex;
@@ -66,6 +69,14 @@ class ClientProtocol final : private net::TcpConnection::Handler,
   void setDraining(bool draining) { draining_ = draining; }
   // Runs after every connection that closed (RoomServer finishes a drain or a stop with it).
   void setOnConnectionClosed(std::function<void()> fn) { on_closed_ = std::move(fn); }
+  // With saver (RoomServer::start): accepted acks go to `forwarder`, and every Auth and Bind
+  // starts a replay. Null (the default): neither. They must outlive their use here.
+  void setSaver(AckForwarder* forwarder, OfflineReplay* replay) {
+    forwarder_ = forwarder;
+    replay_ = replay;
+  }
+  // With queued: AuthResult and BindResult carry the app's latest broadcast sequence.
+  void setBroadcasts(const BroadcastConsumer* broadcasts) { broadcasts_ = broadcasts; }
 
   // A connection accepted on the TCP listener, or on the WebSocket one.
   void accept(net::TcpConnection& conn, bool websocket);
@@ -117,6 +128,9 @@ class ClientProtocol final : private net::TcpConnection::Handler,
   ClientConn* current_ws_ = nullptr;  // the connection whose WebSocket input is being decoded
   bool draining_ = false;
   std::function<void()> on_closed_;
+  AckForwarder* forwarder_ = nullptr;
+  OfflineReplay* replay_ = nullptr;
+  const BroadcastConsumer* broadcasts_ = nullptr;
 };
 
 }  // namespace push::room

@@ -7,6 +7,7 @@
 #include "services/room/app_table.h"
 #include "services/room/client_protocol.h"
 #include "services/room/connection_table.h"
+#include "services/room/offline_replay.h"
 #include "services/room/room_metrics.h"
 #include "services/room/sessions.h"
 
@@ -31,11 +32,16 @@ void Delivery::deliver(const DeliverRequest& request, DeliverResponse* response)
         ClientConn* c = table_.find(id);
         if (!c || c->state != ConnState::Active) continue;
         if (!t.device().empty() && c->device != t.device()) continue;
+        if (replay_ &&
+            replay_->holdIfReplaying(*c, msg.id(), static_cast<uint16_t>(app), msg.qos(), bytes)) {
+          ++written;  // after the replay (which adds it to PendingAcks then)
+          continue;
+        }
         if (!protocol_.sendEncoded(*c, bytes)) continue;
         ++written;
         if (msg.qos() > 0) {
           if (!c->pending_acks) c->pending_acks = std::make_unique<PendingAcks>();
-          c->pending_acks->add(msg.id(), max_unacked_);
+          c->pending_acks->add(msg.id(), max_unacked_, static_cast<uint16_t>(app));
         }
       }
     }

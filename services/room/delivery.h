@@ -8,6 +8,7 @@ class AckTracker;
 class AppTable;
 class ClientProtocol;
 class ConnectionTable;
+class OfflineReplay;
 class Sessions;
 
 // Room.Deliver: writes one message to every connection of each target (user, or one device of
@@ -28,8 +29,12 @@ class Delivery {
         acks_(acks),
         max_unacked_(max_unacked_per_connection) {}
 
-  // Fills `response->connections`, one count per target in order (0: none here).
+  // Fills `response->connections`, one count per target in order (0: none here). A push to
+  // a connection whose replay from saver is in flight is held by `replay` and written after
+  // it (counted as written here).
   void deliver(const DeliverRequest& request, DeliverResponse* response);
+  // With saver (RoomServer::start); null: nothing is held.
+  void setReplay(OfflineReplay* replay) { replay_ = replay; }
 
  private:
   const AppTable& apps_;
@@ -38,6 +43,7 @@ class Delivery {
   ClientProtocol& protocol_;
   AckTracker& acks_;
   const size_t max_unacked_;
+  OfflineReplay* replay_ = nullptr;
 };
 
 }  // namespace push::room

@@ -42,6 +42,29 @@ RoomMetrics& roomMetrics() {
                       R"(result="invalid")"),
         .broadcast_writes = r.counter("push_room_broadcast_writes_total",
                                       "Broadcast Push frames written to clients."),
+        .saver_acks_forwarded =
+            r.counter("push_room_saver_acks_total", "Accepted client acks, by what became of them.",
+                      R"(result="forwarded")"),
+        .saver_acks_dropped =
+            r.counter("push_room_saver_acks_total", "Accepted client acks, by what became of them.",
+                      R"(result="dropped")"),
+        .saver_ack_calls_failed = r.counter("push_room_saver_ack_calls_failed_total",
+                                            "Saver.Ack calls that failed (their acks retried)."),
+        .replayed_messages = r.counter("push_room_replayed_total",
+                                       "Messages replayed from saver at auth.", R"(kind="stored")"),
+        .replayed_broadcasts =
+            r.counter("push_room_replayed_total", "Messages replayed from saver at auth.",
+                      R"(kind="broadcast")"),
+        .replay_load_failures = r.counter("push_room_replay_load_failures_total",
+                                          "Saver Load or LoadBroadcasts calls that failed."),
+        .replay_timeouts = r.counter("push_room_replay_timeouts_total",
+                                     "Replays still loading at replay_timeout: held pushes sent."),
+        .replay_hold_overflows =
+            r.counter("push_room_replay_hold_overflows_total",
+                      "Replays whose held live pushes reached replay_hold_max: held pushes sent."),
+        .replay_seconds = r.histogram(
+            "push_room_replay_seconds", "Time from auth to the end of its replay from saver.",
+            {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5}),
     };
   }();
   return *m;

@@ -25,6 +25,16 @@ struct RoomMetrics {
   metrics::Counter& broadcasts_expired;    // read at or after their expires_ms: dropped
   metrics::Counter& broadcasts_invalid;    // undecodable, or not for the topic's app: dropped
   metrics::Counter& broadcast_writes;      // one broadcast written to one connection
+  // Saver (AckForwarder, OfflineReplay).
+  metrics::Counter& saver_acks_forwarded;    // acks saver answered
+  metrics::Counter& saver_acks_dropped;      // over the backlog bound: never forwarded
+  metrics::Counter& saver_ack_calls_failed;  // Ack calls that failed (retried)
+  metrics::Counter& replayed_messages;       // stored messages written at auth
+  metrics::Counter& replayed_broadcasts;     // missed broadcasts written at auth
+  metrics::Counter& replay_load_failures;    // Load / LoadBroadcasts calls that failed
+  metrics::Counter& replay_timeouts;         // replays that outlived replay_timeout
+  metrics::Counter& replay_hold_overflows;   // replays whose held pushes hit replay_hold_max
+  metrics::Histogram& replay_seconds;        // auth to the end of its replay
 };
 RoomMetrics& roomMetrics();
 

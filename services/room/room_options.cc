@@ -45,9 +45,18 @@ std::vector<FieldRange> roomRanges() {
       {"queued_lookup_interval_ms", 100, 600'000},
       {"broadcast_rate_per_s", 1'000, 100'000'000},
       {"broadcast_max_in_flight", 1, 2'500},
+      {"saver.timeout_ms", 10, 60'000},
+      {"saver.ack_batch_max", 1, 100'000},
+      {"saver.ack_batch_interval_ms", 1, 10'000},
+      {"saver.ack_backlog_max", 1'000, 10'000'000},
+      {"saver.replay_max_messages", 1, 100'000},
+      {"saver.replay_page", 1, 1'000},
+      {"saver.replay_timeout_ms", 10, 60'000},
+      {"saver.replay_hold_max", 1, 65'536},
   };
   return service::joinRanges({service::rpcServerRanges("rpc"), service::httpServerRanges("admin"),
                               service::rpcChannelRanges("register.channel"),
+                              service::rpcChannelRanges("saver.channel"),
                               std::vector<FieldRange>(std::begin(kOwn), std::end(kOwn))});
 }
 
@@ -147,6 +156,32 @@ Status broadcastFromConfig(const config::RoomConfig& c, RoomOptions* o) {
   return Status::ok();
 }
 
+// Without saver addresses there is no saver: the other fields are then ignored.
+Status saverFromConfig(const config::SaverClientConfig& c, RoomOptions* o) {
+  if (c.addresses_size() == 0) return Status::ok();
+  RoomOptions::Saver s;
+  for (const std::string& address : c.addresses()) {
+    const size_t colon = address.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) {
+      return invalidArgument("saver.addresses: bad address '" + address + "' (host:port)");
+    }
+    s.addresses.push_back(address);
+  }
+  ASSIGN_OR_RETURN(s.channel, rpc::Channel::Options::fromConfig(c.channel()));
+  if (c.timeout_ms()) s.timeout = std::chrono::milliseconds(c.timeout_ms());
+  if (c.ack_batch_max()) s.ack_batch_max = c.ack_batch_max();
+  if (c.ack_batch_interval_ms()) {
+    s.ack_batch_interval = std::chrono::milliseconds(c.ack_batch_interval_ms());
+  }
+  if (c.ack_backlog_max()) s.ack_backlog_max = c.ack_backlog_max();
+  if (c.replay_max_messages()) s.replay_max_messages = c.replay_max_messages();
+  if (c.replay_page()) s.replay_page = c.replay_page();
+  if (c.replay_timeout_ms()) s.replay_timeout = std::chrono::milliseconds(c.replay_timeout_ms());
+  if (c.replay_hold_max()) s.replay_hold_max = c.replay_hold_max();
+  o->saver = std::move(s);
+  return Status::ok();
+}
+
 }  // namespace
 
 Result<RoomOptions> RoomOptions::fromConfig(const config::RoomConfig& c, const ConfigFile* file) {
@@ -177,8 +212,11 @@ Result<RoomOptions> RoomOptions::fromConfig(const config::RoomConfig& c, const C
     o.register_client = std::move(rc);
   }
   RETURN_IF_ERROR(broadcastFromConfig(c, &o));
-  RETURN_IF_ERROR(service::applyClusterKey(
-      c.cluster_key(), file, &o.rpc, {o.register_client ? &o.register_client->channel : nullptr}));
+  RETURN_IF_ERROR(saverFromConfig(c.saver(), &o));
+  RETURN_IF_ERROR(
+      service::applyClusterKey(c.cluster_key(), file, &o.rpc,
+                               {o.register_client ? &o.register_client->channel : nullptr,
+                                o.saver ? &o.saver->channel : nullptr}));
   o.websocket.max_message_bytes = o.max_frame_bytes;
   return o;
 }

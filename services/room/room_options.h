@@ -10,6 +10,7 @@
 #include "common/base/result.h"
 #include "common/http/websocket.h"
 #include "common/net/tcp_connection.h"
+#include "common/rpc/channel.h"
 #include "common/rpc/server.h"
 #include "services/register/register_client.h"
 #include "services/room/app_table.h"
@@ -59,6 +60,21 @@ struct RoomOptions {
   uint32_t broadcast_max_in_flight = 256;
   // Absent: no register (a room alone, for tests).
   std::optional<reg::RegisterClient::Options> register_client;
+  // Saver (issue 16): acks forwarded (AckForwarder), stored messages and missed broadcasts
+  // replayed at auth (OfflineReplay). Absent: neither, the room behaves as before saver.
+  struct Saver {
+    std::vector<std::string> addresses;  // "host:port", at least one
+    rpc::Channel::Options channel;
+    std::chrono::milliseconds timeout{2'000};  // one saver call
+    uint32_t ack_batch_max = 1'000;            // ids per Ack call
+    std::chrono::milliseconds ack_batch_interval{10};
+    uint32_t ack_backlog_max = 100'000;    // acks waiting for saver; over it the oldest go
+    uint32_t replay_max_messages = 1'000;  // stored messages replayed per auth, oldest first
+    uint32_t replay_page = 100;            // Load limit per call
+    std::chrono::milliseconds replay_timeout{2'000};  // live pushes held at most this long
+    uint32_t replay_hold_max = 256;                   // and at most this many per connection
+  };
+  std::optional<Saver> saver;
   http::WebSocketServerSession::Options websocket;
 
   // Fails with the field name (and file:line when `file` is given) on bad values.

@@ -8,7 +8,9 @@
 #include "common/base/json_writer.h"
 #include "common/base/log.h"
 #include "common/net/event_loop.h"
+#include "proto/saver.pb.h"
 #include "services/common/admin_port.h"
+#include "services/room/ack_forwarder.h"
 #include "services/room/ack_tracker.h"
 #include "services/room/app_table.h"
 #include "services/room/broadcast_consumer.h"
@@ -17,6 +19,7 @@
 #include "services/room/connection_table.h"
 #include "services/room/delivery.h"
 #include "services/room/ip_filter.h"
+#include "services/room/offline_replay.h"
 #include "services/room/room_drain.h"
 #include "services/room/room_rpc_service.h"
 #include "services/room/session_announcer.h"
@@ -98,9 +101,37 @@ bool RoomServer::draining() const {
   return drain_->active();
 }
 
+Status RoomServer::startSaver() {
+  if (!options_.saver) return Status::ok();
+  const RoomOptions::Saver& o = *options_.saver;
+  ASSIGN_OR_RETURN(saver_channel_, rpc::Channel::create(loop_, o.channel));
+  RETURN_IF_ERROR(saver_channel_->setEndpoints(o.addresses));
+  saver_stub_ = std::make_unique<saver::Saver_Stub>(saver_channel_.get());
+  AckForwarder::Options fo;
+  fo.timeout = o.timeout;
+  fo.batch_max = o.ack_batch_max;
+  fo.batch_interval = o.ack_batch_interval;
+  fo.backlog_max = o.ack_backlog_max;
+  forwarder_ = std::make_unique<AckForwarder>(loop_, *saver_stub_, *apps_, fo);
+  OfflineReplay::Options ro;
+  ro.max_messages = o.replay_max_messages;
+  ro.page = o.replay_page;
+  ro.timeout = o.replay_timeout;
+  ro.call_timeout = o.timeout;
+  ro.hold_max = o.replay_hold_max;
+  ro.max_unacked = options_.max_unacked_per_connection;
+  replay_ = std::make_unique<OfflineReplay>(loop_, *saver_stub_, *apps_, *table_, *protocol_, ro);
+  protocol_->setSaver(forwarder_.get(), replay_.get());
+  delivery_->setReplay(replay_.get());
+  LOG_INFO(Room, "saver: acks forwarded and replays loaded from {} address(es)",
+           o.addresses.size());
+  return Status::ok();
+}
+
 Status RoomServer::start() {
   loop_.assertInLoopThread();
   protocol_->start();
+  RETURN_IF_ERROR(startSaver());
   net::TcpServer::Options tcp;
   tcp.address = options_.tcp_address;
   tcp.reuse_port = options_.reuse_port;
@@ -148,6 +179,7 @@ Status RoomServer::start() {
     bo.max_in_flight = options_.broadcast_max_in_flight;
     ASSIGN_OR_RETURN(broadcasts_,
                      BroadcastConsumer::create(loop_, std::move(bo), *apps_, room_id_, *pacer_));
+    protocol_->setBroadcasts(broadcasts_.get());
   }
   LOG_INFO(Room, "room {} serving clients on tcp {}{}{}, rpc {}", room_id_, tcp_address_.toString(),
            ws_listener_ ? ", ws " : "", ws_listener_ ? ws_address_.toString() : "",
@@ -189,6 +221,7 @@ void RoomServer::stop(std::function<void()> done) {
   closeListeners();
   admin_.reset();
   housekeeping_.reset();
+  if (replay_) replay_->clear();  // nothing held is written to connections that are closing
   for (size_t i = 0; i < table_->slotCount(); ++i) {
     if (table_->slot(i).in_use) table_->slot(i).tcp->close();
   }
@@ -227,10 +260,22 @@ void RoomServer::maybeFinishStop() {
     on_stopped_ = nullptr;
     done();
   };
-  if (!announcer_) return loop_.post(std::move(finish));
-  // The Offline batches of the connections that just closed: register stops routing to this
-  // room now instead of at its room timeout.
-  announcer_->flush(std::move(finish));
+  auto flushAnnouncer = [this, finish = std::move(finish)]() mutable {
+    protocol_->setSaver(nullptr, nullptr);
+    delivery_->setReplay(nullptr);
+    replay_.reset();
+    forwarder_.reset();
+    saver_stub_.reset();
+    saver_channel_.reset();  // after the last call it carried
+    if (!announcer_) return loop_.post(std::move(finish));
+    // The Offline batches of the connections that just closed: register stops routing to
+    // this room now instead of at its room timeout.
+    announcer_->flush(std::move(finish));
+  };
+  // The acks accepted last go to saver first (one attempt, bounded by the call timeout):
+  // otherwise their messages are sent again.
+  if (forwarder_) return forwarder_->flush(std::move(flushAnnouncer));
+  flushAnnouncer();
 }
 
 std::string RoomServer::statusJson() const {
@@ -259,6 +304,29 @@ std::string RoomServer::statusJson() const {
   w.key("pending").uint64(pacer_->pending());
   w.key("writes").uint64(pacer_->deliveries());
   w.endObject();
+  if (forwarder_ && replay_) {
+    const AckForwarder::Stats a = forwarder_->stats();
+    const OfflineReplay::Stats r = replay_->stats();
+    w.key("saver").beginObject();
+    w.key("usable_endpoints").uint64(saver_channel_ ? saver_channel_->usableEndpoints() : 0);
+    w.key("acks_accepted").uint64(a.accepted);
+    w.key("acks_forwarded").uint64(a.forwarded);
+    w.key("acks_removed").uint64(a.removed);
+    w.key("acks_dropped").uint64(a.dropped);
+    w.key("acks_backlog").uint64(a.backlog);
+    w.key("acks_in_flight").uint64(a.in_flight);
+    w.key("ack_calls_failed").uint64(a.failed_calls);
+    w.key("replays_active").uint64(r.active);
+    w.key("replays_started").uint64(r.started);
+    w.key("replays_completed").uint64(r.completed);
+    w.key("replays_abandoned").uint64(r.abandoned);
+    w.key("replayed_messages").uint64(r.messages);
+    w.key("replayed_broadcasts").uint64(r.broadcasts);
+    w.key("replay_expired").uint64(r.expired);
+    w.key("replay_load_failures").uint64(r.load_failures);
+    w.key("replay_held").uint64(r.held);
+    w.endObject();
+  }
   w.key("acks");
   acks_->writeRecent(w, 20);
   w.endObject();

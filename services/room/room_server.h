@@ -11,15 +11,20 @@
 #include "common/net/inet_address.h"
 #include "common/net/periodic_timer.h"
 #include "common/net/tcp_server.h"
+#include "common/rpc/channel.h"
 #include "common/rpc/server.h"
 #include "services/room/room_options.h"
 
 namespace push::net {
 class EventLoop;
 }
+namespace push::saver {
+class Saver_Stub;
+}
 
 namespace push::room {
 
+class AckForwarder;
 class AckTracker;
 class AppTable;
 class BroadcastConsumer;
@@ -28,6 +33,7 @@ class ClientProtocol;
 class ConnectionTable;
 class Delivery;
 class IpFilter;
+class OfflineReplay;
 class RoomDrain;
 class RoomRpcService;
 class SessionAnnouncer;
@@ -46,6 +52,9 @@ class TagIndex;
 //   TagIndex           (app, tag) -> subscribed connections (Subscribe frames; broadcasts)
 //   BroadcastConsumer  bcast.<app> from queued, one channel per room instance (when configured)
 //   BroadcastPacer     a broadcast to the app's (or tag's) connections, paced, coalesced
+//   AckForwarder       accepted client acks to saver, batched, retried (when configured)
+//   OfflineReplay      at Auth/Bind: stored messages and missed broadcasts from saver, before
+//                      live pushes (when configured)
 //   AppTable, IpFilter, AckTracker
 // plus the TCP and WebSocket listeners, the RPC server and the admin port.
 //
@@ -86,10 +95,14 @@ class RoomServer final {
   RoomRpcService& rpcService() { return *rpc_service_; }
   BroadcastPacer& pacer() { return *pacer_; }
   const BroadcastConsumer* broadcasts() const { return broadcasts_.get(); }
+  // Null without saver.
+  const AckForwarder* ackForwarder() const { return forwarder_.get(); }
+  const OfflineReplay* replay() const { return replay_.get(); }
 
  private:
   RoomServer(net::EventLoop& loop, RoomOptions options, IpFilter filter);
   void closeListeners();
+  Status startSaver();
   void onConnectionClosed();
   void maybeFinishStop();
 
@@ -111,6 +124,12 @@ class RoomServer final {
   std::unique_ptr<BroadcastPacer> pacer_;
   std::unique_ptr<BroadcastConsumer> broadcasts_;  // null without queued; after pacer_
   std::unique_ptr<SessionAnnouncer> announcer_;    // null without register
+  // Saver (all null without it): the parts before the stub before the channel in
+  // destruction order (calls completing later find the parts gone and do nothing).
+  rpc::ChannelPtr saver_channel_;
+  std::unique_ptr<saver::Saver_Stub> saver_stub_;
+  std::unique_ptr<AckForwarder> forwarder_;
+  std::unique_ptr<OfflineReplay> replay_;
 
   net::TcpServerPtr tcp_listener_;
   net::TcpServerPtr ws_listener_;
