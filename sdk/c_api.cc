@@ -342,6 +342,20 @@ push_status push_client_unsubscribe(push_client* client, const char* app, const 
   return tagRequest(client, app, tags, tag_count, seq, false);
 }
 
+uint64_t push_client_last_broadcast_seq(const push_client* client, const char* app) {
+  if (!client || !app) return 0;
+  try {
+    return client->client->lastBroadcastSeq(app);
+  } catch (...) {
+    return 0;  // out of memory copying the name: nothing may unwind through C
+  }
+}
+
+push_status push_client_set_last_broadcast_seq(push_client* client, const char* app, uint64_t seq) {
+  if (!client || !app || !*app) return PUSH_ERR_INVALID_ARGUMENT;
+  return guarded([&] { return toStatus(client->client->setLastBroadcastSeq(app, seq)); });
+}
+
 push_state push_client_state(const push_client* client) {
   if (!client) return PUSH_STATE_CLOSED;
   return static_cast<push_state>(client->client->state());

@@ -1,5 +1,6 @@
 #include "sdk/client.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -167,6 +168,31 @@ Result<uint64_t> Client::Impl::sendUpstream(std::string_view app, std::string_vi
     }
   });
   return seq;
+}
+
+uint64_t Client::Impl::lastBroadcastSeq(const std::string& app) const {
+  std::lock_guard lock(seq_mu_);
+  auto it = broadcast_seqs_.find(app);
+  return it == broadcast_seqs_.end() ? 0 : it->second;
+}
+
+Status Client::Impl::setLastBroadcastSeq(const std::string& app, uint64_t seq) {
+  if (app.empty()) return invalidArgument("empty app");
+  std::lock_guard lock(seq_mu_);
+  if (seq == 0) {
+    broadcast_seqs_.erase(app);
+  } else {
+    broadcast_seqs_[app] = seq;
+  }
+  return Status::ok();
+}
+
+void Client::Impl::noteBroadcastSeq(const std::string& app, uint64_t seq, bool if_none) {
+  if (seq == 0 || app.empty()) return;
+  std::lock_guard lock(seq_mu_);
+  uint64_t& known = broadcast_seqs_[app];
+  if (if_none && known != 0) return;
+  known = std::max(known, seq);
 }
 
 Status Client::Impl::setToken(std::string token) {
@@ -359,6 +385,12 @@ Result<uint64_t> Client::unsubscribe(std::string app, std::vector<std::string> t
 }
 void Client::close() {
   impl_->close();
+}
+uint64_t Client::lastBroadcastSeq(const std::string& app) const {
+  return impl_->lastBroadcastSeq(app);
+}
+Status Client::setLastBroadcastSeq(const std::string& app, uint64_t seq) {
+  return impl_->setLastBroadcastSeq(app, seq);
 }
 State Client::state() const {
   return impl_->state();

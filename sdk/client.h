@@ -239,6 +239,18 @@ class Client {
   // thread ends after the callback. Idempotent; safe from any thread, concurrently.
   void close();
 
+  // The highest broadcast sequence seen for `app` (Push.broadcast_seq of the broadcasts
+  // received; a room's AuthResult/BindResult.broadcast_seq while the client has none yet): 0
+  // when none. Sent in Auth and Bind on every connection so that a room with storage replays
+  // the broadcasts missed meanwhile (sdk/PROTOCOL.md "Stored messages and replay"). Persist it
+  // (e.g. when the app goes to the background) and give it back with setLastBroadcastSeq()
+  // after a process restart. Thread-safe.
+  uint64_t lastBroadcastSeq(const std::string& app) const;
+  // Sets it (replaces: a lower value makes the next replay start earlier; the dedup window
+  // drops what the client already had). Takes effect on the next Auth or Bind. Thread-safe;
+  // INVALID_ARGUMENT for an empty app.
+  Status setLastBroadcastSeq(const std::string& app, uint64_t seq);
+
   // The current state. Thread-safe.
   State state() const;
 

@@ -6,6 +6,7 @@
 
 #include "common/base/log.h"
 #include "common/net/frame_codec.h"
+#include "sdk/token_app.h"
 
 // Client::Impl, the wire protocol on one open link (sdk/PROTOCOL.md): frames from the room
 // decoded and dispatched (AuthResult, Push, UpstreamAck, BindResult, Kick, Reconnect, Error),
@@ -147,6 +148,8 @@ void Client::Impl::onAuthResult(Link& link, const client::AuthResult& result) {
   link.online_since_ms = now;
   link.heartbeat_s = heartbeatInterval(result.heartbeat_interval_s(), options_);
   link.room = result.room();
+  // A client that has seen no broadcast of the app starts from the room's latest.
+  noteBroadcastSeq(result.app(), result.broadcast_seq(), true);
   server_index_ = link.server;  // sticky: come back here after a drop
   if (&link == next_) {
     Link* old = primary_;
@@ -178,6 +181,8 @@ void Client::Impl::onAuthResult(Link& link, const client::AuthResult& result) {
 void Client::Impl::onPush(Link& link, const client::Push& push) {
   const uint64_t id = push.message_id();
   const bool fresh = id == 0 || dedup_.insert(id);  // id 0 is "no id": never suppressed
+  // A replayed broadcast may come after a live one with a higher sequence: keep the highest.
+  noteBroadcastSeq(push.app(), push.broadcast_seq(), false);
   if (fresh) {
     Message message;
     message.id = id;
@@ -216,6 +221,7 @@ void Client::Impl::onBindResult(Link& link, const client::BindResult& result) {
   if (result.code() == client::ERROR_NONE) {
     const bool first = it->app.empty();
     it->app = result.app();
+    noteBroadcastSeq(result.app(), result.broadcast_seq(), true);
     // A newer token for the same app replaces the older one.
     std::erase_if(binds_,
                   [&](const BindEntry& e) { return e.app == result.app() && e.token != token; });
@@ -295,12 +301,14 @@ void Client::Impl::sendAuth(Link& link) {
   auth->set_client_version(options_.client_version);
   for (uint64_t id : dedup_.recent(options_.auth_recent_ids))
     auth->add_recent_message_ids(id);
+  auth->set_last_broadcast_seq(lastBroadcastSeq(tokenApp(token_)));
   sendFrame(link, frame);
 }
 
 void Client::Impl::sendBind(Link& link, const std::string& token) {
   client::Frame frame;
   frame.mutable_bind()->set_token(token);
+  frame.mutable_bind()->set_last_broadcast_seq(lastBroadcastSeq(tokenApp(token)));
   if (sendFrame(link, frame)) link.binds_inflight.push_back(token);
 }
 

@@ -59,6 +59,8 @@ class Client::Impl {
   Status unbind(std::string app);
   Result<uint64_t> tagRequest(std::string app, std::vector<std::string> tags, bool subscribe);
   void close();
+  uint64_t lastBroadcastSeq(const std::string& app) const;
+  Status setLastBroadcastSeq(const std::string& app, uint64_t seq);
   State state() const { return state_.load(std::memory_order_acquire); }
   bool onSdkThread() const {
     return sdk_thread_.load(std::memory_order_acquire) == std::this_thread::get_id();
@@ -140,6 +142,9 @@ class Client::Impl {
   // Work posted before close() that runs after it is dropped.
   bool stopped() const { return closing_ || closed_.load(std::memory_order_acquire); }
   void failUpstream(uint64_t seq, int code, const std::string& message);
+  // Raises the app's last broadcast sequence to `seq` (never lowers it); with `if_none`, only
+  // when the app has none yet (a room's latest: a starting position, not something seen).
+  void noteBroadcastSeq(const std::string& app, uint64_t seq, bool if_none);
 
   template <typename Fn, typename... Args>
   void invoke(const Fn& fn, Args&&... args);
@@ -162,6 +167,10 @@ class Client::Impl {
   Callbacks callbacks_;            // read-only on the SDK thread once started_
   std::mutex join_mu_;             // one joiner at a time
   bool delete_when_done_ = false;  // SDK thread only
+
+  // App -> highest broadcast sequence seen (lastBroadcastSeq), read and set from any thread.
+  mutable std::mutex seq_mu_;
+  std::map<std::string, uint64_t> broadcast_seqs_;
 
   // SDK thread only.
   std::string token_;

@@ -254,6 +254,17 @@ push_status push_client_subscribe(push_client* client, const char* app, const ch
 push_status push_client_unsubscribe(push_client* client, const char* app, const char* const* tags,
                                     size_t tag_count, uint64_t* seq);
 
+/* The highest broadcast sequence the client has seen for `app` (0: none). Auth and Bind send
+ * it on every connection, so a room with storage replays the broadcasts missed meanwhile.
+ * Save it (e.g. when the app goes to the background) and restore it with
+ * push_client_set_last_broadcast_seq() after a restart. 0 for a NULL client or app. */
+uint64_t push_client_last_broadcast_seq(const push_client* client, const char* app);
+
+/* Sets the last broadcast sequence of `app` (used from the next Auth or Bind on; 0 forgets
+ * it). PUSH_ERR_INVALID_ARGUMENT for a NULL client or a NULL or empty app. */
+push_status push_client_set_last_broadcast_seq(push_client* client, const char* app,
+                                               uint64_t seq);
+
 /* The current state. */
 push_state push_client_state(const push_client* client);
 

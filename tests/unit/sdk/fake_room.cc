@@ -146,6 +146,9 @@ void FakeRoom::onFrame(Conn& c, const client::Frame& frame) {
       send(c, reply);
       break;
     }
+    case client::Frame::kBind:
+      c.bind_frames.push_back(frame.bind());  // answered by the test (send a BindResult)
+      break;
     default:
       break;
   }
@@ -177,6 +180,7 @@ void FakeRoom::sendAuthResult(Conn& c) {
   r->set_user("alice");
   r->set_device("phone-1");
   r->set_room("fake-" + std::to_string(c.index));
+  r->set_broadcast_seq(auth_broadcast_seq);
   send(c, frame);
   c.auth_result_ms = steadyMs();
 }

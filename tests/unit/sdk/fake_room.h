@@ -41,6 +41,7 @@ class FakeRoom : private net::TcpConnection::Handler {
     std::vector<uint64_t> acked;  // every id of every Ack, in order
     int ack_frames = 0;
     std::vector<client::Upstream> upstreams;
+    std::vector<client::Bind> bind_frames;
     std::vector<client::Frame::BodyCase> frames;        // every frame type received
     std::vector<client::Frame> tag_requests;            // Subscribe and Unsubscribe frames
     std::map<std::string, std::set<std::string>> tags;  // what it is subscribed to now
@@ -61,6 +62,8 @@ class FakeRoom : private net::TcpConnection::Handler {
   // Called for every accepted connection (e.g. to close it at once).
   std::function<void(Conn&)> on_accept;
   uint32_t heartbeat_s = 1;
+  // AuthResult.broadcast_seq (the room's latest broadcast sequence of the app).
+  uint64_t auth_broadcast_seq = 0;
   bool answer_pings = true;
   bool answer_upstream = true;
   // Subscribe/Unsubscribe are answered with a SubscribeResult (as a room does); a Subscribe
