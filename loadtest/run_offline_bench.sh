@@ -7,7 +7,8 @@
 #
 # BUILD_DIR defaults to build-release. Build first with
 #   cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DPUSH_BUILD_TESTS=OFF
-#   cmake --build build-release --target push-saver push-saver-bench
+#   cmake --build build-release --target push-saver push-saver-bench push-load push-room \
+#     push-register push-center
 # Environment (defaults in brackets):
 #   MESSAGES [1000000] USERS [10000] DEPTH [16] BATCH [100] PAYLOAD [64]: store-ack
 #     (push-saver-bench: D lanes, each Stores BATCH messages, one user each, in one call, then
@@ -17,6 +18,13 @@
 #   MYSQL [1]: 1 starts mariadbd and gives saver its write-behind (as deployed); 0 Redis only
 #   REDIS_N [1000000] REDIS_CLIENTS [8] REDIS_PIPELINE [16]: the redis-benchmark yardstick
 #   MAX_SECONDS [120]: each phase's bound (push-saver-bench --max-seconds)
+#   E2E [1] E2E_USERS [1000] E2E_SECONDS [8] E2E_CONFIG [8x8: HTTP connections x depth]
+#   E2E_CENTER_WORKERS [1]: the end-to-end run (0 skips it; needs push-load, push-room,
+#     push-register, push-center): push-load unicast (qos 1 by center's default) through
+#     center and a room that both have saver configured; e2e_msg_per_s = pushes received by
+#     the clients, e2e_stored / e2e_acked = saver's counters over the run
+#   SAVER_LD_PRELOAD []: LD_PRELOAD for push-saver only (e.g. /usr/lib/x86_64-linux-gnu/
+#     libjemalloc.so.2, to compare allocators; the build links none into push-saver)
 #
 # Starts redis-server (no persistence) and mariadbd (a data directory made by
 # mariadb-install-db, as tests/support/mariadb_server.cc does) on free loopback ports in a
@@ -46,7 +54,14 @@ redis_n=${REDIS_N:-1000000}
 redis_clients=${REDIS_CLIENTS:-8}
 redis_pipeline=${REDIS_PIPELINE:-16}
 max_seconds=${MAX_SECONDS:-120}
-for b in push-saver push-saver-bench; do
+e2e=${E2E:-1}
+e2e_users=${E2E_USERS:-1000}
+e2e_seconds=${E2E_SECONDS:-8}
+e2e_config=${E2E_CONFIG:-8x8}
+e2e_center_workers=${E2E_CENTER_WORKERS:-1}
+needed="push-saver push-saver-bench"
+[ "$e2e" = 1 ] && needed+=" push-load push-room push-register push-center"
+for b in $needed; do
   [ -x "$bin/$b" ] || { echo "missing $bin/$b: build it first (see the header of $0)" >&2; exit 2; }
 done
 for b in redis-server redis-cli redis-benchmark; do
@@ -110,19 +125,34 @@ rpc { listen { address: "127.0.0.1:0" } }
 redis { mode: "single" addresses: "127.0.0.1:$rport" }
 $mysql_conf
 CONF
-start saver RPC_ADDRESS "$bin/push-saver" --config "$tmp/saver.conf"
+start saver RPC_ADDRESS env LD_PRELOAD="${SAVER_LD_PRELOAD:-}" "$bin/push-saver" --config "$tmp/saver.conf"
 saver_pid=$pid
 saver=$line
 
 echo "# offline storage bench: push-saver ($saver) on redis-server :$rport$([ "$use_mysql" = 1 ] && echo " and mariadbd :$mport (write-behind)")"
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) build=$build $(nproc) cores shared by saver, Redis, MariaDB and the load generator; loadavg at start $(cut -d' ' -f1-3 /proc/loadavg)"
 
+# CPU ticks (user + system) of a process; 0 when it is gone.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+hz=$(getconf CLK_TCK)
+
 echo "# store-ack: $messages messages to $users users, $depth lanes x Store($batch) then Ack($batch)"
+t0=$(date +%s.%N)
+redis_t0=$(ticks "$redis_pid")
+mysql_t0=$([ "$use_mysql" = 1 ] && ticks "$mysql_pid" || echo 0)
+saver_t0=$(ticks "$saver_pid")
 store_out=$("$bin/push-saver-bench" store-ack --target "$saver" --messages "$messages" \
   --users "$users" --depth "$depth" --batch "$batch" --payload "$payload" --pid "$saver_pid" \
   --max-seconds "$max_seconds" --drain-seconds "$([ "$use_mysql" = 1 ] && echo "$max_seconds" || echo 0)" \
   2>"$tmp/store.err") || fail "store-ack failed: $(cat "$tmp/store.err") $store_out"
 echo "$store_out"
+# CPU per stored+acked message of each process over the whole store-ack (drain included), us.
+t1=$(date +%s.%N)
+us_per() { awk -v a="$1" -v b="$2" -v hz="$hz" -v n="$messages" 'BEGIN {printf "%.2f", (b - a) / hz * 1e6 / n}'; }
+saver_us=$(us_per "$saver_t0" "$(ticks "$saver_pid")")
+redis_us=$(us_per "$redis_t0" "$(ticks "$redis_pid")")
+mysql_us=$([ "$use_mysql" = 1 ] && us_per "$mysql_t0" "$(ticks "$mysql_pid")" || echo 0)
+echo "cpu_us_per_message saver=$saver_us redis=$redis_us mariadbd=$mysql_us wall_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}')"
 store_line=$(grep '^mode=store-ack' <<<"$store_out")
 store_stats=$(grep '^STATS' <<<"$store_out")
 stored_acked=$(field stored_acked_per_s <<<" $store_line")
@@ -156,15 +186,65 @@ return n"
 now_ms=$(date +%s%3N)
 value="$((now_ms + 3600000)) $(head -c "$payload" /dev/zero | tr '\0' p)"
 echo "# redis-benchmark: EVAL <store+ack script> per message, $redis_clients clients x pipeline $redis_pipeline, $redis_n calls"
+redis_b0=$(ticks "$redis_pid")
 redis_rate=$(redis-benchmark -p "$rport" -c "$redis_clients" -P "$redis_pipeline" -n "$redis_n" \
   -r "$redis_n" -q EVAL "$store_ack_lua" 3 'in:{bench/u__rand_int__}' 'mb:{bench/u__rand_int__}' \
   'ml:{bench/u__rand_int__}' '00000000__rand_int__' "$value" "$((now_ms + 3600000))" "$now_ms" 2>/dev/null |
   tr '\r' '\n' | sed -n 's/.*: \([0-9.]*\) requests per second.*/\1/p' | tail -1)
 [ -n "$redis_rate" ] || fail "redis-benchmark printed no rate"
 redis_rate=${redis_rate%.*}
-echo "impl=redis-benchmark eval_store_ack_per_s=$redis_rate"
+redis_bench_us=$(awk -v a="$redis_b0" -v b="$(ticks "$redis_pid")" -v hz="$hz" -v n="$redis_n" 'BEGIN {printf "%.2f", (b - a) / hz * 1e6 / n}')
+echo "impl=redis-benchmark eval_store_ack_per_s=$redis_rate redis_cpu_us_per_message=$redis_bench_us"
+
+# End to end: POST /v1/push (qos 1, center's default) -> center Stores in saver -> room ->
+# client acks -> room batches the acks to saver. push-load's msg_per_s counts pushes the
+# clients received; saver's counters over the run say how many were stored and acked.
+e2e_result=" e2e=skipped"
+if [ "$e2e" = 1 ]; then
+  app=bench
+  secret=bench-secret-0123456789abcdef
+  api_key=bench-api-key-0123456789abcdef
+  cat >"$tmp/register.conf" <<CONF
+rpc { listen { address: "127.0.0.1:0" } }
+CONF
+  start register RPC_ADDRESS "$bin/push-register" --config "$tmp/register.conf"
+  register=$line
+  cat >"$tmp/room.conf" <<CONF
+name: "offbench"
+tcp { address: "127.0.0.1:0" }
+rpc { listen { address: "127.0.0.1:0" } }
+register { shards { address: "$register" slots: "0-1023" } }
+apps { name: "$app" secret: "$secret" }
+saver { addresses: "$saver" }
+CONF
+  start room ROOM "$bin/push-room" --config "$tmp/room.conf"
+  room_tcp=$(sed -n 's/.* tcp=\([^ ]*\).*/\1/p' <<<"$line")
+  cat >"$tmp/center.conf" <<CONF
+http { listen { address: "127.0.0.1:0" } }
+register { shards { address: "$register" slots: "0-1023" } }
+apps { name: "$app" api_keys: "$api_key" push_rate_per_s: 10000000 push_burst: 10000000 }
+saver { addresses: "$saver" }
+CONF
+  start center HTTP_ADDRESS "$bin/push-center" --config "$tmp/center.conf" --workers "$e2e_center_workers"
+  center=$line
+  before=$("$bin/push-saver-bench" stats --target "$saver" | grep '^STATS')
+  c=${e2e_config%x*}
+  d=${e2e_config#*x}
+  echo "# end to end: push-load unicast, $e2e_users clients acking, ${c}x${d} HTTP, ${e2e_seconds}s, center+room with saver"
+  e2e_line=$("$bin/push-load" unicast --center "$center" --api-key "$api_key" --app "$app" \
+    --secret "$secret" --room "$room_tcp" --users "$e2e_users" --user-prefix e --seconds "$e2e_seconds" \
+    --http-connections "$c" --depth "$d" --max-seconds $((e2e_seconds + 60)) 2>"$tmp/load.log" |
+    grep '^impl=push') || fail "push-load failed: $(tail -5 "$tmp/load.log")"
+  echo "$e2e_line"
+  # The room sends acks every ack_batch_interval_ms: wait (bounded) for them and the write-behind.
+  after=$("$bin/push-saver-bench" stats --target "$saver" --drain-seconds 10 | grep '^STATS')
+  echo "saver before: $before"
+  echo "saver after:  $after"
+  e2e_stored=$(($(field stored <<<" $after") - $(field stored <<<" $before")))
+  e2e_acked=$(($(field acked <<<" $after") - $(field acked <<<" $before")))
+  e2e_result=" e2e_msg_per_s=$(field msg_per_s <<<" $e2e_line") e2e_p99_ms=$(field p99_ms <<<" $e2e_line") e2e_stored=$e2e_stored e2e_acked=$e2e_acked e2e_errors=$(field errors <<<" $e2e_line")"
+fi
 
 ratio=$(awk -v a="$stored_acked" -v b="$redis_rate" 'BEGIN {printf "%.2f", a / b}')
 echo "# goals (issue 16): >= 100000 stored+acked/s; replay of 100 at connect p99 < 20 ms"
-echo "# end to end (center stores, room acks, qos 1 through push-load): not in this script"
-echo "RESULT offline_bench stored_acked_per_s=$stored_acked redis_ops_per_s=$redis_rate ratio=$ratio replay100_p50_ms=$(field p50_ms <<<" $replay_line") replay100_p99_ms=$(field p99_ms <<<" $replay_line") replay100_max_ms=$(field max_ms <<<" $replay_line") replay_full=$(field full <<<" $replay_line")/$(field loads <<<" $replay_line") replay_loads_per_s=$(field loads_per_s <<<" $replay_line") cpu_saver=$(field cpu_saver <<<" $store_line") mysql=$use_mysql drain_s=$drain write_behind_backlog=$backlog stored_acked_with_mysql_per_s=$with_mysql messages=$messages depth=$depth batch=$batch errors=$(($(field errors <<<" $store_line") + $(field errors <<<" $replay_line")))"
+echo "RESULT offline_bench stored_acked_per_s=$stored_acked redis_ops_per_s=$redis_rate ratio=$ratio replay100_p50_ms=$(field p50_ms <<<" $replay_line") replay100_p99_ms=$(field p99_ms <<<" $replay_line") replay100_max_ms=$(field max_ms <<<" $replay_line") replay_full=$(field full <<<" $replay_line")/$(field loads <<<" $replay_line") replay_loads_per_s=$(field loads_per_s <<<" $replay_line") cpu_saver=$(field cpu_saver <<<" $store_line") saver_us_per_msg=$saver_us redis_us_per_msg=$redis_us redis_bench_us_per_msg=$redis_bench_us mariadbd_us_per_msg=$mysql_us mysql=$use_mysql drain_s=$drain write_behind_backlog=$backlog stored_acked_with_mysql_per_s=$with_mysql messages=$messages depth=$depth batch=$batch errors=$(($(field errors <<<" $store_line") + $(field errors <<<" $replay_line")))$e2e_result"

@@ -5,7 +5,8 @@
 //                    [--batch B] [--payload P] [--pid SAVER_PID] [--max-seconds S]
 //   push-saver-bench replay    --target HOST:PORT [--users U] [--per-user M] [--limit L]
 //                    [--depth D] [--batch B] [--payload P] [--pid SAVER_PID] [--max-seconds S]
-//   both: [--app A] [--connections C] (Channel connections, default 2) [--drain-seconds S]
+//   push-saver-bench stats     --target HOST:PORT   only the STATS line below
+//   all: [--app A] [--connections C] (Channel connections, default 2) [--drain-seconds S]
 //
 // store-ack: N QoS 1 messages, message i to user "u<i % U>". D lanes run at once; a lane
 // Stores B messages in one call (one StoreItem per message with its one user, as center's
@@ -408,7 +409,8 @@ void printStats(net::EventLoop& loop, rpc::Channel* channel, double drain_second
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: push-saver-bench store-ack|replay --target HOST:PORT [flags]\n");
+    std::fprintf(stderr,
+                 "usage: push-saver-bench store-ack|replay|stats --target HOST:PORT [flags]\n");
     return 2;
   }
   (void)push::log::setLevel("warn");
@@ -455,7 +457,8 @@ int main(int argc, char** argv) {
   if (args.target.empty() || args.users == 0 || args.depth == 0 || args.depth > 4096 ||
       args.batch == 0 || args.limit == 0 || args.max_seconds <= 0 || args.max_seconds > 3600 ||
       args.drain_seconds < 0 || args.drain_seconds > 3600 || args.connections == 0 ||
-      args.connections > 64 || (args.mode != "store-ack" && args.mode != "replay")) {
+      args.connections > 64 ||
+      (args.mode != "store-ack" && args.mode != "replay" && args.mode != "stats")) {
     std::fprintf(stderr, "push-saver-bench: bad arguments\n");
     return 2;
   }
@@ -475,8 +478,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "push-saver-bench: cannot connect to %s\n", args.target.c_str());
     return 1;
   }
-  int rc = args.mode == "store-ack" ? storeAck(loop, channel.get(), args)
-                                    : replay(loop, channel.get(), args);
+  int rc = 0;
+  if (args.mode == "store-ack") rc = storeAck(loop, channel.get(), args);
+  if (args.mode == "replay") rc = replay(loop, channel.get(), args);
   printStats(loop, channel.get(), args.drain_seconds);
   std::fflush(stdout);
   channel.reset();
