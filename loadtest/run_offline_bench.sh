@@ -165,7 +165,7 @@ with_mysql=$(awk -v a="$acked" -v s="$seconds" -v d="$drain" 'BEGIN {printf "%.0
 echo "# replay: $replay_users users x 100 stored, then Load(user, limit 100) each, $replay_depth in flight"
 replay_out=$("$bin/push-saver-bench" replay --target "$saver" --users "$replay_users" \
   --per-user 100 --limit 100 --depth "$replay_depth" --batch "$batch" --payload "$payload" \
-  --pid "$saver_pid" --max-seconds "$max_seconds" 2>"$tmp/replay.err") ||
+  --pid "$saver_pid" --redis-pid "$redis_pid" --max-seconds "$max_seconds" 2>"$tmp/replay.err") ||
   fail "replay failed: $(cat "$tmp/replay.err") $replay_out"
 echo "$replay_out"
 replay_line=$(grep '^mode=replay' <<<"$replay_out")
@@ -247,4 +247,4 @@ fi
 
 ratio=$(awk -v a="$stored_acked" -v b="$redis_rate" 'BEGIN {printf "%.2f", a / b}')
 echo "# goals (issue 16): >= 100000 stored+acked/s; replay of 100 at connect p99 < 20 ms"
-echo "RESULT offline_bench stored_acked_per_s=$stored_acked redis_ops_per_s=$redis_rate ratio=$ratio replay100_p50_ms=$(field p50_ms <<<" $replay_line") replay100_p99_ms=$(field p99_ms <<<" $replay_line") replay100_max_ms=$(field max_ms <<<" $replay_line") replay_full=$(field full <<<" $replay_line")/$(field loads <<<" $replay_line") replay_loads_per_s=$(field loads_per_s <<<" $replay_line") cpu_saver=$(field cpu_saver <<<" $store_line") saver_us_per_msg=$saver_us redis_us_per_msg=$redis_us redis_bench_us_per_msg=$redis_bench_us mariadbd_us_per_msg=$mysql_us mysql=$use_mysql drain_s=$drain write_behind_backlog=$backlog stored_acked_with_mysql_per_s=$with_mysql messages=$messages depth=$depth batch=$batch errors=$(($(field errors <<<" $store_line") + $(field errors <<<" $replay_line")))$e2e_result"
+echo "RESULT offline_bench stored_acked_per_s=$stored_acked redis_ops_per_s=$redis_rate ratio=$ratio replay100_p50_ms=$(field p50_ms <<<" $replay_line") replay100_p99_ms=$(field p99_ms <<<" $replay_line") replay100_max_ms=$(field max_ms <<<" $replay_line") replay_full=$(field full <<<" $replay_line")/$(field loads <<<" $replay_line") replay_loads_per_s=$(field loads_per_s <<<" $replay_line") replay_cpu_redis=$(field cpu_redis <<<" $replay_line") cpu_saver=$(field cpu_saver <<<" $store_line") saver_us_per_msg=$saver_us redis_us_per_msg=$redis_us redis_bench_us_per_msg=$redis_bench_us mariadbd_us_per_msg=$mysql_us mysql=$use_mysql drain_s=$drain write_behind_backlog=$backlog stored_acked_with_mysql_per_s=$with_mysql messages=$messages depth=$depth batch=$batch errors=$(($(field errors <<<" $store_line") + $(field errors <<<" $replay_line")))$e2e_result"

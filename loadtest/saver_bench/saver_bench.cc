@@ -5,6 +5,7 @@
 //                    [--batch B] [--payload P] [--pid SAVER_PID] [--max-seconds S]
 //   push-saver-bench replay    --target HOST:PORT [--users U] [--per-user M] [--limit L]
 //                    [--depth D] [--batch B] [--payload P] [--pid SAVER_PID] [--max-seconds S]
+//                    [--redis-pid REDIS_PID]
 //   push-saver-bench stats     --target HOST:PORT   only the STATS line below
 //   all: [--app A] [--connections C] (Channel connections, default 2) [--drain-seconds S]
 //
@@ -22,7 +23,8 @@
 // authenticates, D Loads in flight. Prints
 //   mode=replay users=... per_user=... setup_per_s=... loads=... seconds=... loads_per_s=...
 //   p50_ms=... p99_ms=... max_ms=... full=... errors=... cpu_saver=... complete=0|1
-// full = Loads that returned L messages.
+// full = Loads that returned L messages; cpu_redis (with --redis-pid) is Redis's CPU over the
+// Loads, cores.
 //
 // Bounded: each phase stops issuing calls after --max-seconds (default 60) and waits at most
 // 15 s more for the calls in flight; a run cut short prints complete=0 and exits 1. Any failed
@@ -57,7 +59,7 @@ struct Args {
   uint64_t messages = 100000;
   uint32_t users = 1000, depth = 8, batch = 100, payload = 64, per_user = 100, limit = 100;
   uint32_t connections = 2;
-  int pid = 0;
+  int pid = 0, redis_pid = 0;
   double max_seconds = 60;
   double drain_seconds = 0;
 };
@@ -336,9 +338,9 @@ int replay(net::EventLoop& loop, rpc::Channel* channel, const Args& args) {
     return true;
   });
   self = &load;
-  CpuWindow cpu(args.pid);
+  CpuWindow cpu(args.pid), redis_cpu(args.redis_pid);
   complete = load.run(loop) && complete && loads == args.users;
-  double cores = cpu.cores();
+  double cores = cpu.cores(), redis_cores = redis_cpu.cores();
   errors += load.errors();
   std::sort(latencies_us.begin(), latencies_us.end());
   auto pct = [&](double p) -> double {
@@ -350,13 +352,13 @@ int replay(net::EventLoop& loop, rpc::Channel* channel, const Args& args) {
   std::printf(
       "mode=replay users=%u per_user=%u limit=%u depth=%u payload=%u setup_per_s=%.0f loads=%llu "
       "seconds=%.3f loads_per_s=%.0f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f full=%llu errors=%llu "
-      "cpu_saver=%.2f complete=%d\n",
+      "cpu_saver=%.2f cpu_redis=%.2f complete=%d\n",
       args.users, args.per_user, args.limit, args.depth, args.payload, setup_per_s,
       static_cast<unsigned long long>(loads), seconds,
       seconds > 0 ? static_cast<double>(loads) / seconds : 0.0, pct(0.50), pct(0.99),
       latencies_us.empty() ? 0.0 : static_cast<double>(latencies_us.back()) / 1000.0,
       static_cast<unsigned long long>(full), static_cast<unsigned long long>(errors), cores,
-      complete ? 1 : 0);
+      redis_cores, complete ? 1 : 0);
   return complete && errors == 0 ? 0 : 1;
 }
 
@@ -441,6 +443,8 @@ int main(int argc, char** argv) {
         args.connections = static_cast<uint32_t>(std::stoul(v));
       else if (arg == "--pid")
         args.pid = std::stoi(v);
+      else if (arg == "--redis-pid")
+        args.redis_pid = std::stoi(v);
       else if (arg == "--max-seconds")
         args.max_seconds = std::stod(v);
       else if (arg == "--drain-seconds")
