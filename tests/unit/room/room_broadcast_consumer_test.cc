@@ -107,6 +107,18 @@ TEST_F(RoomBroadcastConsumerTest, DeliversEachBroadcastToTheAppsConnectionsAsAPu
   EXPECT_NE(s.find(room_->broadcasts()->channel()), std::string::npos) << s;
   const std::string status = room_->statusJson();
   EXPECT_NE(status.find("\"broadcast\":{\"channel\":"), std::string::npos) << status;
+  // A client connecting now starts from the latest sequence this room has read for its app
+  // (AuthResult.broadcast_seq; sdk/PROTOCOL.md 6a); 0 for an app without broadcasts.
+  auto authSeq = [&](const std::string& app) {
+    FrameSocket& c = connect();
+    Frame auth;
+    auth.mutable_auth()->set_token(token(app, "dave", "phone"));
+    c.send(auth);
+    return expectFrame(c, Frame::kAuthResult).auth_result().broadcast_seq();
+  };
+  EXPECT_EQ(authSeq("app1"), 42u);
+  EXPECT_EQ(authSeq("app2"), 51u);
+  EXPECT_EQ(authSeq("app3"), 0u);
 }
 
 TEST_F(RoomBroadcastConsumerTest, ExpiredInvalidAndMisaddressedMessagesAreDroppedNotDelivered) {

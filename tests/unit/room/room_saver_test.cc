@@ -361,6 +361,27 @@ TEST_F(RoomSaverTest, HeldPushesAreWrittenWhenTheReplayTimesOut) {
   EXPECT_TRUE(roundTrip(alice).empty());
 }
 
+TEST_F(RoomSaverTest, HeldPushesOverTheBoundAreWrittenAtOnce) {
+  RoomOptions o = withSaver();
+  o.saver->replay_hold_max = 2;
+  startRoom(o);
+  saver_->hold_loads = true;
+  testing::FrameSocket& alice = authedAt("app1", "alice", "phone", 0);
+  ASSERT_TRUE(loop_.runUntil([&] { return saver_->heldLoads() == 1; }, 5s, testing::kPoll));
+  deliver("app1", {"alice"}, 901, "live", 1);
+  EXPECT_TRUE(roundTrip(alice).empty());
+  deliver("app1", {"alice"}, 902, "live", 0);  // the bound: both go now, in order
+  std::vector<client::Push> got = pushes(alice, 2);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].message_id(), 901u);
+  EXPECT_EQ(got[1].message_id(), 902u);
+  EXPECT_EQ(room_->replay()->stats().abandoned, 1u);
+  deliver("app1", {"alice"}, 903, "live", 0);  // no replay any more: written at once
+  EXPECT_EQ(pushes(alice, 1).at(0).message_id(), 903u);
+  ack(alice, {901});
+  ASSERT_TRUE(loop_.runUntil([&] { return saver_->acked.size() == 1; }, 5s, testing::kPoll));
+}
+
 TEST_F(RoomSaverTest, AConnectionClosingMidReplayDropsItsState) {
   startRoom(withSaver());
   saver_->storeMessage("alice", stored(701, "app1"));
