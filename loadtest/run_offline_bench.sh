@@ -77,6 +77,23 @@ trap 'exit 130' INT TERM HUP PIPE
 
 fail() { echo "offline_bench: $*" >&2; exit 1; }
 
+# run_wait NAME COMMAND...: runs a long step in the background and waits for it (stdout in
+# $tmp/NAME.out, stderr in $tmp/NAME.err): bash runs a trap only once the foreground command
+# is over, and a $(...) of a minute would hold off INT/TERM and the cleanup that long, while
+# `wait` returns at once. The step is in $pids (stopped by the EXIT trap) while it runs.
+run_wait() {
+  local name=$1
+  shift
+  "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+  local p=$! rc=0
+  pids+=("$p")
+  wait "$p" || rc=$?
+  local left=() q
+  for q in "${pids[@]}"; do [ "$q" = "$p" ] || left+=("$q"); done
+  pids=("${left[@]}")
+  return "$rc"
+}
+
 # Redis: no persistence (saver's durable copy is MySQL).
 rport=$(free_port)
 redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
@@ -141,10 +158,11 @@ t0=$(date +%s.%N)
 redis_t0=$(ticks "$redis_pid")
 mysql_t0=$([ "$use_mysql" = 1 ] && ticks "$mysql_pid" || echo 0)
 saver_t0=$(ticks "$saver_pid")
-store_out=$("$bin/push-saver-bench" store-ack --target "$saver" --messages "$messages" \
+run_wait store "$bin/push-saver-bench" store-ack --target "$saver" --messages "$messages" \
   --users "$users" --depth "$depth" --batch "$batch" --payload "$payload" --pid "$saver_pid" \
-  --max-seconds "$max_seconds" --drain-seconds "$([ "$use_mysql" = 1 ] && echo "$max_seconds" || echo 0)" \
-  2>"$tmp/store.err") || fail "store-ack failed: $(cat "$tmp/store.err") $store_out"
+  --max-seconds "$max_seconds" --drain-seconds "$([ "$use_mysql" = 1 ] && echo "$max_seconds" || echo 0)" ||
+  fail "store-ack failed: $(cat "$tmp/store.err" "$tmp/store.out")"
+store_out=$(cat "$tmp/store.out")
 echo "$store_out"
 # CPU per stored+acked message of each process over the whole store-ack (drain included), us.
 t1=$(date +%s.%N)
@@ -163,10 +181,11 @@ backlog=$(field write_behind_backlog <<<" $store_stats")
 with_mysql=$(awk -v a="$acked" -v s="$seconds" -v d="$drain" 'BEGIN {printf "%.0f", a / (s + d)}')
 
 echo "# replay: $replay_users users x 100 stored, then Load(user, limit 100) each, $replay_depth in flight"
-replay_out=$("$bin/push-saver-bench" replay --target "$saver" --users "$replay_users" \
+run_wait replay "$bin/push-saver-bench" replay --target "$saver" --users "$replay_users" \
   --per-user 100 --limit 100 --depth "$replay_depth" --batch "$batch" --payload "$payload" \
-  --pid "$saver_pid" --redis-pid "$redis_pid" --max-seconds "$max_seconds" 2>"$tmp/replay.err") ||
-  fail "replay failed: $(cat "$tmp/replay.err") $replay_out"
+  --pid "$saver_pid" --redis-pid "$redis_pid" --max-seconds "$max_seconds" ||
+  fail "replay failed: $(cat "$tmp/replay.err" "$tmp/replay.out")"
+replay_out=$(cat "$tmp/replay.out")
 echo "$replay_out"
 replay_line=$(grep '^mode=replay' <<<"$replay_out")
 
@@ -187,10 +206,12 @@ now_ms=$(date +%s%3N)
 value="$((now_ms + 3600000)) $(head -c "$payload" /dev/zero | tr '\0' p)"
 echo "# redis-benchmark: EVAL <store+ack script> per message, $redis_clients clients x pipeline $redis_pipeline, $redis_n calls"
 redis_b0=$(ticks "$redis_pid")
-redis_rate=$(redis-benchmark -p "$rport" -c "$redis_clients" -P "$redis_pipeline" -n "$redis_n" \
-  -r "$redis_n" -q EVAL "$store_ack_lua" 3 'in:{bench/u__rand_int__}' 'mb:{bench/u__rand_int__}' \
-  'ml:{bench/u__rand_int__}' '00000000__rand_int__' "$value" "$((now_ms + 3600000))" "$now_ms" 2>/dev/null |
-  tr '\r' '\n' | sed -n 's/.*: \([0-9.]*\) requests per second.*/\1/p' | tail -1)
+run_wait redis-benchmark redis-benchmark -p "$rport" -c "$redis_clients" -P "$redis_pipeline" \
+  -n "$redis_n" -r "$redis_n" -q EVAL "$store_ack_lua" 3 'in:{bench/u__rand_int__}' \
+  'mb:{bench/u__rand_int__}' 'ml:{bench/u__rand_int__}' '00000000__rand_int__' "$value" \
+  "$((now_ms + 3600000))" "$now_ms" || fail "redis-benchmark failed: $(cat "$tmp/redis-benchmark.err")"
+redis_rate=$(tr '\r' '\n' <"$tmp/redis-benchmark.out" |
+  sed -n 's/.*: \([0-9.]*\) requests per second.*/\1/p' | tail -1)
 [ -n "$redis_rate" ] || fail "redis-benchmark printed no rate"
 redis_rate=${redis_rate%.*}
 redis_bench_us=$(awk -v a="$redis_b0" -v b="$(ticks "$redis_pid")" -v hz="$hz" -v n="$redis_n" 'BEGIN {printf "%.2f", (b - a) / hz * 1e6 / n}')
@@ -231,10 +252,11 @@ CONF
   c=${e2e_config%x*}
   d=${e2e_config#*x}
   echo "# end to end: push-load unicast, $e2e_users clients acking, ${c}x${d} HTTP, ${e2e_seconds}s, center+room with saver"
-  e2e_line=$("$bin/push-load" unicast --center "$center" --api-key "$api_key" --app "$app" \
-    --secret "$secret" --room "$room_tcp" --users "$e2e_users" --user-prefix e --seconds "$e2e_seconds" \
-    --http-connections "$c" --depth "$d" --max-seconds $((e2e_seconds + 60)) 2>"$tmp/load.log" |
-    grep '^impl=push') || fail "push-load failed: $(tail -5 "$tmp/load.log")"
+  run_wait load "$bin/push-load" unicast --center "$center" --api-key "$api_key" --app "$app" \
+    --secret "$secret" --room "$room_tcp" --users "$e2e_users" --user-prefix e \
+    --seconds "$e2e_seconds" --http-connections "$c" --depth "$d" \
+    --max-seconds $((e2e_seconds + 60)) || fail "push-load failed: $(tail -5 "$tmp/load.err")"
+  e2e_line=$(grep '^impl=push' "$tmp/load.out") || fail "push-load printed no result"
   echo "$e2e_line"
   # The room sends acks every ack_batch_interval_ms: wait (bounded) for them and the write-behind.
   after=$("$bin/push-saver-bench" stats --target "$saver" --drain-seconds 10 | grep '^STATS')
