@@ -4,10 +4,13 @@
 #
 #   deploy/run-local.sh [--build DIR] [--stay]
 #
-# Starts push-register, push-room (2 workers sharing the client port), push-queued,
+# Starts redis-server and mariadbd (on free loopback ports, data in the run directory),
+# push-saver, push-register, push-room (2 workers sharing the client port), push-queued,
 # push-center, connects a demo client (push-cli), sends it a push with curl through center's
 # API, and shows the client printing it; then a broadcast through center and queued reaches
-# the client. Configs, logs and the demo's token go to a run directory printed at the start.
+# the client; then a message sent while a user is offline is stored by saver and arrives when
+# that user's client connects. Configs, logs and the demo's token go to a run directory printed
+# at the start.
 set -euo pipefail
 
 build=build
@@ -20,7 +23,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 bin=$build/bin
-for b in push-register push-room push-center push-cli push-queued; do
+for b in push-register push-room push-center push-cli push-queued push-saver; do
   [ -x "$bin/$b" ] || { echo "no $b in $bin: build first (see README.md)" >&2; exit 2; }
 done
 
@@ -60,6 +63,51 @@ api_key=demo-api-key-change-me-0123456789
 cluster_key=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 umask 077  # the configs hold the keys
 
+# A free TCP port on 127.0.0.1 (the kernel picks; nothing holds it afterwards).
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Redis and MariaDB for saver: throwaway instances, data in the run directory.
+redis_port=$(free_port)
+redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$run" \
+  >"$run/redis.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG && break; sleep 0.05; done
+redis-cli -p "$redis_port" ping | grep -q PONG || { echo "redis-server did not start:" >&2; cat "$run/redis.log" >&2; exit 1; }
+echo "started redis-server (pid ${pids[-1]}): 127.0.0.1:$redis_port"
+
+mysql_port=$(free_port)
+mysql_password=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+mysql_opts=(--innodb-buffer-pool-size=16M --innodb-log-file-size=4M --skip-log-bin --skip-name-resolve)
+mariadb-install-db --no-defaults --datadir="$run/mysql" --auth-root-authentication-method=socket \
+  --skip-test-db --user="$(id -un)" "${mysql_opts[@]}" >"$run/mariadb-install.log" 2>&1 ||
+  { echo "mariadb-install-db failed:" >&2; cat "$run/mariadb-install.log" >&2; exit 1; }
+"$(command -v mariadbd || echo /usr/sbin/mariadbd)" --no-defaults --datadir="$run/mysql" --port="$mysql_port" --bind-address=127.0.0.1 \
+  --socket="$run/mysqld.sock" --pid-file="$run/mysqld.pid" --log-error="$run/mariadb.log" \
+  --user="$(id -un)" "${mysql_opts[@]}" >/dev/null 2>&1 &
+pids+=($!)
+for _ in $(seq 1 200); do
+  mariadb --no-defaults -S "$run/mysqld.sock" -uroot -e 'SELECT 1' >/dev/null 2>&1 && break
+  sleep 0.05
+done
+mariadb --no-defaults -S "$run/mysqld.sock" -uroot -e "
+  CREATE DATABASE push; CREATE USER 'push'@'127.0.0.1' IDENTIFIED BY '$mysql_password';
+  GRANT ALL PRIVILEGES ON push.* TO 'push'@'127.0.0.1';" ||
+  { echo "mariadbd did not start:" >&2; cat "$run/mariadb.log" >&2; exit 1; }
+echo "started mariadbd (pid ${pids[-1]}): 127.0.0.1:$mysql_port"
+
+cat >"$run/saver.conf" <<CONF
+rpc { listen { address: "127.0.0.1:0" } }
+admin { listen { address: "127.0.0.1:0" } }
+redis { addresses: "127.0.0.1:$redis_port" }
+mysql { host: "127.0.0.1" port: $mysql_port user: "push" password: "$mysql_password" database: "push" }
+cluster_key: "$cluster_key"
+CONF
+start saver RPC_ADDRESS "$bin/push-saver" --config "$run/saver.conf"
+saver=$line
+saver_admin=$(awk '$1 == "ADMIN_ADDRESS" {print $2; exit}' "$run/saver.out")
+
 cat >"$run/register.conf" <<CONF
 rpc { listen { address: "127.0.0.1:0" } }
 admin { listen { address: "127.0.0.1:0" } }
@@ -84,6 +132,7 @@ admin { listen { address: "127.0.0.1:0" } }
 register { shards { address: "$register" slots: "0-1023" } }
 apps { name: "$app" secret: "$secret" }
 queued: "$queued_tcp"
+saver { addresses: "$saver" }
 cluster_key: "$cluster_key"
 CONF
 start room ROOM "$bin/push-room" --config "$run/room.conf" --workers 2
@@ -95,6 +144,7 @@ http { listen { address: "127.0.0.1:0" } }
 register { shards { address: "$register" slots: "0-1023" } }
 apps { name: "$app" api_keys: "$api_key" push_rate_per_s: 1000 }
 queued: "$queued_tcp"
+saver { addresses: "$saver" }
 cluster_key: "$cluster_key"
 CONF
 start center HTTP_ADDRESS "$bin/push-center" --config "$run/center.conf"
@@ -162,6 +212,23 @@ wait "$cli" || true
 grep "^PUSH" "$run/cli2.out" ||
   { echo "no broadcast received; client and room logs:" >&2; cat "$run/cli2.log" "$run/room.log" >&2; exit 1; }
 
+echo
+echo "== 7. a message for bob, who is offline: saver stores it (Redis, written behind to MySQL) =="
+echo "\$ curl -H 'Authorization: Bearer ...' -d '{\"app\":\"$app\",\"users\":[\"bob\"],\"payload\":\"while you were away\",\"qos\":1}' http://$center/v1/push"
+curl -s -H "Authorization: Bearer $api_key" -H "Content-Type: application/json" \
+  -d "{\"app\":\"$app\",\"users\":[\"bob\"],\"payload\":\"while you were away\",\"qos\":1}" \
+  "http://$center/v1/push" | tee "$run/offline.out"
+echo
+grep -q '"stored"' "$run/offline.out" ||
+  { echo "center did not store it; center and saver logs:" >&2; cat "$run/center.log" "$run/saver.log" >&2; exit 1; }
+echo "bob's client connects and prints it (then acks it: saver forgets it):"
+bob=$("$bin/push-cli" mint --app "$app" --user bob --device laptop --secret "$secret" --ttl 3600)
+"$bin/push-cli" connect --server "$room_tcp" --token "$bob" --exit-after 1 >"$run/bob.out" 2>"$run/bob.log" || true
+grep "^PUSH" "$run/bob.out" ||
+  { echo "bob got nothing; client, room and saver logs:" >&2; cat "$run/bob.log" "$run/room.log" "$run/saver.log" >&2; exit 1; }
+for _ in $(seq 1 100); do curl -s "http://$saver_admin/status" | grep -q '"acked":1' && break; sleep 0.05; done
+echo "saver: $(curl -s "http://$saver_admin/status" | grep -o '"stored":[0-9]*,"loaded":[0-9]*,"acked":[0-9]*')"
+
 if [ "$stay" -eq 1 ]; then
   cat <<MSG
 
@@ -171,7 +238,7 @@ running. Try:
   curl -H 'Authorization: Bearer $api_key' -d '{"app":"$app","users":["bob"],"payload":"hi"}' http://$center/v1/push
   curl -H 'Authorization: Bearer $api_key' http://$center/v1/apps/$app/users/bob
   curl -H 'Authorization: Bearer $api_key' -d '{"app":"$app","payload":"to all"}' http://$center/v1/broadcast
-WebSocket clients: ws://$room_ws/ws   Metrics: http://$center/metrics
+WebSocket clients: ws://$room_ws/ws   Metrics: http://$center/metrics  Saver: http://$saver_admin/status
 queued (NSQ protocol): nsq://$(awk '$1 == "TCP_ADDRESS" {print $2; exit}' "$run/queued.out")  HTTP: http://$queued_http/stats
 press Ctrl-C to stop
 MSG
