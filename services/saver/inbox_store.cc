@@ -11,13 +11,22 @@ namespace push::saver {
 
 namespace {
 
-// KEYS: inbox, bodies. ARGV: id hex, value, expire ms, now ms. 1: stored, 0: already there.
-// The keys' expiry only ever moves out, to the latest message's.
+// The three keys of a user exist together or not at all: the loads hash holds a placeholder
+// field ('') from the first Store on, and the scripts delete it when the inbox empties. A Redis
+// Cluster node whose slot is migrating or importing answers TRYAGAIN to a script whose keys are
+// partly missing, and fails a command inside a script on a missing key ("non local key") after
+// the script's earlier writes: with keys missing, a user with stored but never loaded messages
+// (no loads hash yet) could not Load or Ack for the whole migration of its slot, and a Load
+// that emptied the loads hash failed halfway.
+//
+// KEYS: inbox, bodies, loads. ARGV: id hex, value, expire ms, now ms. 1: stored, 0: already
+// there. The keys' expiry only ever moves out, to the latest message's.
 constexpr const char* kStoreScript = R"lua(
 if redis.call('ZADD', KEYS[1], 'NX', 0, ARGV[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('HSETNX', KEYS[3], '', 0)
 local at, now = tonumber(ARGV[3]), tonumber(ARGV[4])
-for i = 1, 2 do
+for i = 1, 3 do
   local ttl = redis.call('PTTL', KEYS[i])
   if ttl < 0 or now + ttl < at then redis.call('PEXPIRE', KEYS[i], at - now) end
 end
@@ -32,10 +41,16 @@ local ids = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], '+', 'LIMIT', 0, limit +
 local more = 0
 if #ids > limit then more = 1 end
 local dropped, expired, out = {}, {}, {}
+local left = redis.call('ZCARD', KEYS[1])
 local function forget(id)
   redis.call('ZREM', KEYS[1], id)
   redis.call('HDEL', KEYS[2], id)
-  redis.call('HDEL', KEYS[3], id)
+  left = left - 1
+  if left == 0 then
+    redis.call('DEL', KEYS[3])
+  else
+    redis.call('HDEL', KEYS[3], id)
+  end
 end
 for i = 1, math.min(#ids, limit) do
   local id = ids[i]
@@ -57,6 +72,7 @@ for i = 1, math.min(#ids, limit) do
   end
 end
 if #out > 0 then
+  redis.call('HSETNX', KEYS[3], '', 0)  -- data stored before the placeholder existed
   local ttl = redis.call('PTTL', KEYS[1])
   if ttl > 0 then redis.call('PEXPIRE', KEYS[3], ttl) end
 end
@@ -65,9 +81,15 @@ return {more, dropped, expired, out}
 
 // KEYS: inbox, bodies, loads. ARGV: id hex... Returns how many were stored.
 constexpr const char* kAckScript = R"lua(
+local before = redis.call('ZCARD', KEYS[1])
 local n = redis.call('ZREM', KEYS[1], unpack(ARGV))
+if n == 0 then return 0 end
 redis.call('HDEL', KEYS[2], unpack(ARGV))
-redis.call('HDEL', KEYS[3], unpack(ARGV))
+if n == before then
+  redis.call('DEL', KEYS[3])
+else
+  redis.call('HDEL', KEYS[3], unpack(ARGV))
+end
 return n
 )lua";
 
@@ -125,7 +147,7 @@ void InboxStore::storeOne(const std::string& app, const std::string& user,
                           const std::string& id_hex, int64_t expire_ms, const std::string& value,
                           std::function<void(Result<int64_t>)> done) {
   UserKeys keys = userKeys(app, user);
-  store_script_.run(redis_, {std::move(keys.inbox), std::move(keys.bodies)},
+  store_script_.run(redis_, {std::move(keys.inbox), std::move(keys.bodies), std::move(keys.loads)},
                     {id_hex, value, std::to_string(expire_ms), std::to_string(now_ms_())},
                     [done = std::move(done)](Result<redis::Reply> r) {
                       if (!r.isOk()) return done(r.status());
