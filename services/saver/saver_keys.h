@@ -12,7 +12,9 @@ namespace push::saver {
 //   in:{a/u}  ZSET   the user's stored message ids, 16 hex digits each, all score 0: lexical
 //                    order is id order (a double score could not hold a 64-bit id)
 //   mb:{a/u}  HASH   id -> "<expire_ms> <serialized push.Message>"
-//   ml:{a/u}  HASH   id -> loads so far
+//   ml:{a/u}  HASH   id -> loads so far, plus a placeholder field '' so that the three keys
+//                    exist together or not at all (a script over keys of a migrating slot
+//                    that finds only some of them gets TRYAGAIN)
 //   bs:{a}    STRING the app's last broadcast sequence
 //   bl:{a}    ZSET   score sequence -> "<expire_ms> <message id hex> <serialized BroadcastMessage>"
 struct UserKeys {

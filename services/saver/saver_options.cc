@@ -63,6 +63,10 @@ Result<SaverOptions> SaverOptions::fromConfig(const config::SaverConfig& c,
   if (o.redis.mode == redis::RedisRouter::Mode::Single && o.redis.addresses.size() != 1) {
     return fieldError(file, "redis.addresses", "mode single takes exactly one address");
   }
+  // A slot migrating under a user's keys answers TRYAGAIN until the user's keys moved together;
+  // the router backs off 10 ms doubling to 500 ms per retry, so retries are bounded by the
+  // command's deadline rather than by a count that would give up after ~0.3 s.
+  o.redis.max_redirects = 30;
   if (c.redis().timeout_ms()) {
     o.redis.client.timeout = std::chrono::milliseconds(c.redis().timeout_ms());
   }

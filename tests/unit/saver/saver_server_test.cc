@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "common/base/clock.h"
+#include "common/base/metrics.h"
 #include "common/net/event_loop.h"
+#include "common/redis/redis_client.h"
 #include "common/rpc/channel.h"
 #include "common/rpc/controller.h"
 #include "proto/saver.pb.h"
@@ -399,6 +401,10 @@ TEST_F(SaverServerTest, MySqlDownQueuesTheWriteBehindAndCatchesUp) {
   EXPECT_EQ(load("mapp", "dave", 0, 1000).messages_size(), 50);
   ASSERT_TRUE(loop_.runUntil([&] { return !stats().mysql_ok(); }, 10s));
   EXPECT_GE(stats().write_behind_backlog(), 50u);
+  // The backlog shows on /metrics (the admin port renders the global registry).
+  const std::string metrics = metrics::Registry::global().render();
+  EXPECT_NE(metrics.find("push_saver_mysql_up 0"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("push_saver_write_behind_backlog 5"), std::string::npos);
   ASSERT_TRUE(mariadb_->resume().isOk());
   ASSERT_TRUE(loop_.runUntil([&] { return stats().write_behind_backlog() == 0; }, 30s));
   EXPECT_TRUE(stats().mysql_ok());
@@ -429,6 +435,35 @@ TEST_F(SaverServerTest, AFullWriteBehindBacklogDropsTheOldestAndCountsThem) {
                                   ".inbox WHERE app_name = 'fapp'");
   ASSERT_TRUE(rows.isOk()) << rows.status().toString();
   EXPECT_EQ(rows->substr(0, rows->find('\n')), "7011\t20");
+}
+
+TEST_F(SaverServerTest, WorksOnSeveralRedisShards) {
+  auto second = testing::RedisServer::start();
+  auto third = testing::RedisServer::start();
+  ASSERT_TRUE(second.isOk() && third.isOk());
+  SaverOptions o = options(false);
+  o.redis.mode = redis::RedisRouter::Mode::Shards;
+  o.redis.addresses = {redis_->address(), (*second)->address(), (*third)->address()};
+  startServer(std::move(o));
+  std::vector<std::string> users;
+  for (int i = 0; i < 60; ++i)
+    users.push_back("user" + std::to_string(i));
+  ASSERT_TRUE(store(message(42, "sapp", "sharded"), users).isOk());
+  for (const auto& u : users)
+    EXPECT_EQ(idsOf(load("sapp", u)), (std::vector<uint64_t>{42})) << u;
+  EXPECT_EQ(ack("sapp", "user3", {42}), 1u);
+  EXPECT_TRUE(load("sapp", "user3").messages().empty());
+  EXPECT_EQ(*storeBroadcast(1, "sapp"), 1u);
+  // Every shard holds some of the users.
+  for (auto* server : {redis_.get(), second->get(), third->get()}) {
+    auto client = redis::RedisClient::create(loop_, server->address(), {});
+    ASSERT_TRUE(client.isOk());
+    int64_t keys = -1;
+    (*client)->command({"DBSIZE"},
+                       [&](Result<redis::Reply> r) { keys = r.isOk() ? r->integer : -2; });
+    ASSERT_TRUE(loop_.runUntil([&] { return keys != -1; }, 5s));
+    EXPECT_GT(keys, 0) << server->address();
+  }
 }
 
 TEST_F(SaverServerTest, WorksOnARedisCluster) {
