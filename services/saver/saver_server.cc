@@ -174,6 +174,10 @@ void SaverServer::registerGauges() {
     gauges_.push_back(r.gaugeCallback("push_saver_write_behind_dropped",
                                       "Facts dropped from a full write-behind backlog.", "",
                                       [this] { return double(write_behind_->dropped()); }));
+    gauges_.push_back(
+        r.gaugeCallback("push_saver_write_behind_coalesced",
+                        "Stores taken out of the write-behind because their ack came first.", "",
+                        [this] { return double(write_behind_->coalesced()); }));
     gauges_.push_back(r.gaugeCallback("push_saver_write_behind_written", "Facts written to MySQL.",
                                       "", [this] { return double(write_behind_->written()); }));
     gauges_.push_back(r.gaugeCallback("push_saver_mysql_up",

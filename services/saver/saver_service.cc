@@ -228,6 +228,8 @@ void SaverService::writeStatus(JsonWriter& w) const {
   w.key("write_behind_backlog").uint64(s.write_behind_backlog());
   w.key("write_behind_oldest_ms").uint64(s.write_behind_oldest_ms());
   w.key("write_behind_dropped").uint64(s.write_behind_dropped());
+  w.key("write_behind_coalesced").uint64(write_behind_ ? write_behind_->coalesced() : 0);
+  w.key("mysql_rows_purged").uint64(write_behind_ ? write_behind_->purged() : 0);
   w.key("mysql_ok").boolean(s.mysql_ok());
   w.key("redis_ok").boolean(s.redis_ok());
   w.key("recoveries").uint64(s.recoveries());

@@ -62,6 +62,7 @@ Status runRows(mysql::MySqlSession& session, const char* head, const char* row, 
 WriteBehind::WriteBehind(net::EventLoop& loop, mysql::MySqlPool& pool, Options options,
                          NowMs now_ms)
     : loop_(loop), pool_(pool), options_(options), now_ms_(std::move(now_ms)) {
+  next_purge_ms_ = now_ms_() + options_.purge_interval.count();
   timer_ = net::PeriodicTimer::create(loop_, [this] { onTick(); });
   timer_->start(options_.interval);
 }
@@ -70,12 +71,29 @@ WriteBehind::~WriteBehind() {
   liveness_.kill();
 }
 
+std::string WriteBehind::keyOf(const std::string& app, const std::string& user, uint64_t id) {
+  std::string key;
+  key.reserve(app.size() + user.size() + 10);
+  key.append(app).push_back('\0');
+  key.append(user).push_back('\0');
+  key.append(reinterpret_cast<const char*>(&id), sizeof id);
+  return key;
+}
+
 void WriteBehind::stored(const std::string& app, const std::string& user, uint64_t id,
                          int64_t expire_ms, std::string message_bytes) {
   push(Fact{Fact::Kind::Store, app, user, id, 0, expire_ms, std::move(message_bytes), now_ms_()});
 }
 
 void WriteBehind::removed(const std::string& app, const std::string& user, uint64_t id) {
+  auto it = waiting_stores_.find(keyOf(app, user, id));
+  if (it != waiting_stores_.end()) {
+    // Stored and removed before MySQL saw either: neither needs writing.
+    facts_.erase(it->second);
+    waiting_stores_.erase(it);
+    ++coalesced_;
+    return;
+  }
   push(Fact{Fact::Kind::Remove, app, user, id, 0, 0, {}, now_ms_()});
 }
 
@@ -109,9 +127,18 @@ void WriteBehind::push(Fact fact) {
                options_.max_backlog, dropped_);
     }
     if (facts_.size() <= in_flight_) return;  // all in flight (cap below a batch): drop this one
-    facts_.erase(facts_.begin() + static_cast<std::ptrdiff_t>(in_flight_));
+    auto oldest = std::next(facts_.begin(), static_cast<std::ptrdiff_t>(in_flight_));
+    if (oldest->kind == Fact::Kind::Store) {
+      auto w = waiting_stores_.find(keyOf(oldest->app, oldest->user, oldest->id));
+      if (w != waiting_stores_.end() && w->second == oldest) waiting_stores_.erase(w);
+    }
+    facts_.erase(oldest);
   }
   facts_.push_back(std::move(fact));
+  if (facts_.back().kind == Fact::Kind::Store) {
+    const Fact& f = facts_.back();
+    waiting_stores_[keyOf(f.app, f.user, f.id)] = std::prev(facts_.end());
+  }
   if (ready_ && facts_.size() - in_flight_ >= options_.batch && in_flight_ == 0 &&
       now_ms_() >= retry_at_ms_) {
     send();
@@ -120,6 +147,7 @@ void WriteBehind::push(Fact fact) {
 
 void WriteBehind::onTick() {
   if (ready_ && in_flight_ == 0 && !facts_.empty() && now_ms_() >= retry_at_ms_) send();
+  if (ready_ && !purging_ && now_ms_() >= next_purge_ms_) purge();
   if (on_drained_ && (facts_.empty() || now_ms_() >= drain_deadline_ms_)) {
     auto fn = std::move(on_drained_);
     on_drained_ = nullptr;
@@ -141,8 +169,15 @@ void WriteBehind::send() {
   auto broadcasts = std::make_shared<std::vector<Row>>();
   size_t bytes = 0;
   size_t n = 0;
+  auto next = facts_.begin();
   while (n < facts_.size() && n < options_.batch && (n == 0 || bytes < options_.batch_bytes)) {
-    const Fact& f = facts_[n++];
+    const Fact& f = *next++;
+    ++n;
+    if (f.kind == Fact::Kind::Store) {
+      // In flight now: an ack from here on is written as a removal.
+      auto w = waiting_stores_.find(keyOf(f.app, f.user, f.id));
+      if (w != waiting_stores_.end() && w->second == std::prev(next)) waiting_stores_.erase(w);
+    }
     bytes += f.app.size() + f.user.size() + f.bytes.size() + 32;
     switch (f.kind) {
       case Fact::Kind::Store:
@@ -198,6 +233,34 @@ void WriteBehind::send() {
         written_ += n;
         // More waiting: go on at once rather than at the next tick.
         if (facts_.size() >= options_.batch) send();
+      });
+}
+
+void WriteBehind::purge() {
+  purging_ = true;
+  next_purge_ms_ = now_ms_() + options_.purge_interval.count();
+  auto removed = std::make_shared<uint64_t>(0);
+  const int64_t now = now_ms_();
+  const std::string limit = " LIMIT " + std::to_string(options_.purge_slice);
+  pool_.run(
+      [removed, now, limit, slice = options_.purge_slice](mysql::MySqlSession& s) -> Status {
+        // Slices, so no statement holds locks for long; a bounded number per run.
+        for (int round = 0; round < 100; ++round) {
+          auto inbox = s.execute("DELETE FROM inbox WHERE expire_ms < ?" + limit, {now});
+          if (!inbox.isOk()) return inbox.status();
+          auto bcast = s.execute(
+              "DELETE FROM broadcasts WHERE expire_ms > 0 AND expire_ms < ?" + limit, {now});
+          if (!bcast.isOk()) return bcast.status();
+          *removed += *inbox + *bcast;
+          if (*inbox < slice && *bcast < slice) break;
+        }
+        return Status::ok();
+      },
+      [this, alive = liveness_.token(), removed](Status st) {
+        if (!alive.alive()) return;
+        purging_ = false;
+        purged_ += *removed;
+        if (!st.isOk()) LOG_WARN(Saver, "purging expired rows from MySQL: {}", st.toString());
       });
 }
 

@@ -2,8 +2,8 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
+#include <list>
 #include <string>
 #include <unordered_map>
 
@@ -24,6 +24,15 @@ namespace push::saver {
 // batches on the pool's ordered lane, so facts reach MySQL in the order they happened here (a
 // message's store before its ack).
 //
+// A store whose ack (or drop) comes while the store still waits for its batch is taken out of
+// the backlog and the removal is not written either: a message an online client acked within
+// the write-behind interval costs MySQL nothing (coalesced()). The one case this leaves a row
+// behind is a message stored twice for the same user (a retried Store) whose first store was
+// already written: the row then stays until its expiry purge.
+//
+// Expired rows are purged every `purge_interval` (`DELETE ... WHERE expire_ms < now`, in
+// slices of `purge_slice` rows), so MySQL holds about what Redis holds.
+//
 // MySQL down: the batch fails, stays at the front and is tried again every `retry`; new facts
 // wait behind it up to `max_backlog`, beyond which the oldest waiting ones are dropped and
 // counted (dropped()): Redis still holds them, only the recovery copy is incomplete. A saver
@@ -39,6 +48,8 @@ class WriteBehind {
     std::chrono::milliseconds retry{1000};
     // Bytes of one batch's rows at most (MySQL's max_allowed_packet is 16 MiB by default).
     size_t batch_bytes = 4u << 20;
+    std::chrono::milliseconds purge_interval{60'000};
+    uint32_t purge_slice = 10'000;
   };
   using NowMs = std::function<int64_t()>;
 
@@ -61,6 +72,8 @@ class WriteBehind {
   int64_t oldestAgeMs() const;
   uint64_t written() const { return written_; }
   uint64_t dropped() const { return dropped_; }
+  uint64_t coalesced() const { return coalesced_; }
+  uint64_t purged() const { return purged_; }
   bool healthy() const { return healthy_; }
   // The highest broadcast sequence of `app` not yet in MySQL (0: none waiting).
   uint64_t pendingBroadcastSequence(const std::string& app) const;
@@ -80,18 +93,26 @@ class WriteBehind {
   void push(Fact fact);
   void onTick();
   void send();
+  void purge();
+  static std::string keyOf(const std::string& app, const std::string& user, uint64_t id);
 
   net::EventLoop& loop_;
   mysql::MySqlPool& pool_;
   const Options options_;
   NowMs now_ms_;
-  std::deque<Fact> facts_;
-  size_t in_flight_ = 0;  // facts_[0..in_flight_) are being written
+  std::list<Fact> facts_;  // a list: a coalesced store is taken out of the middle
+  size_t in_flight_ = 0;   // the first in_flight_ facts are being written
+  // Store facts not in flight, by (app, user, id), for coalescing with their removal.
+  std::unordered_map<std::string, std::list<Fact>::iterator> waiting_stores_;
   int64_t retry_at_ms_ = 0;
   bool healthy_ = true;
   bool ready_ = true;
   uint64_t written_ = 0;
   uint64_t dropped_ = 0;
+  uint64_t coalesced_ = 0;
+  uint64_t purged_ = 0;
+  int64_t next_purge_ms_ = 0;
+  bool purging_ = false;
   std::unordered_map<std::string, uint64_t> pending_broadcasts_;  // app -> highest waiting
   net::PeriodicTimerPtr timer_;
   std::function<void()> on_drained_;

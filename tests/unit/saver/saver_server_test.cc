@@ -437,6 +437,44 @@ TEST_F(SaverServerTest, AFullWriteBehindBacklogDropsTheOldestAndCountsThem) {
   EXPECT_EQ(rows->substr(0, rows->find('\n')), "7011\t20");
 }
 
+TEST_F(SaverServerTest, AStoreAckedBeforeItsBatchCostsMySqlNothing) {
+  if (!mariadb_) GTEST_SKIP() << "no mariadbd";
+  SaverOptions o = options(true);
+  o.write_behind.interval = 1500ms;  // the facts wait for the tick
+  startServer(std::move(o));
+  ASSERT_TRUE(waitSchema());
+  for (uint64_t id = 1; id <= 10; ++id) {
+    ASSERT_TRUE(store(message(8000 + id, "capp", "m"), {"cleo"}).isOk());
+  }
+  // Eight acked at once (an online client), two never.
+  EXPECT_EQ(ack("capp", "cleo", {8001, 8002, 8003, 8004, 8005, 8006, 8007, 8008}), 8u);
+  EXPECT_EQ(server_->statusJson().find("\"write_behind_coalesced\":8") != std::string::npos, true)
+      << server_->statusJson();
+  ASSERT_TRUE(loop_.runUntil([&] { return stats().write_behind_backlog() == 0; }, 10s));
+  auto rows = mariadb_->rootQuery("SELECT GROUP_CONCAT(message_id ORDER BY message_id) FROM " +
+                                  mariadb_->database() + ".inbox WHERE app_name = 'capp'");
+  ASSERT_TRUE(rows.isOk()) << rows.status().toString();
+  EXPECT_EQ(rows->substr(0, rows->find('\n')), "8009,8010");
+}
+
+TEST_F(SaverServerTest, ExpiredRowsArePurgedFromMySql) {
+  if (!mariadb_) GTEST_SKIP() << "no mariadbd";
+  SaverOptions o = options(true);
+  o.write_behind.purge_interval = 100ms;
+  startServer(std::move(o));
+  ASSERT_TRUE(waitSchema());
+  const int64_t created = nowMs() - 700;  // expires 300 ms from now
+  ASSERT_TRUE(store(message(6001, "papp", "short", 1, created), {"pat"}).isOk());
+  ASSERT_TRUE(store(message(6002, "papp", "long", 600), {"pat"}).isOk());
+  auto ids = [&] {
+    auto rows = mariadb_->rootQuery("SELECT GROUP_CONCAT(message_id ORDER BY message_id) FROM " +
+                                    mariadb_->database() + ".inbox WHERE app_name = 'papp'");
+    return rows.isOk() ? rows->substr(0, rows->find('\n')) : rows.status().toString();
+  };
+  ASSERT_TRUE(loop_.runUntil([&] { return ids() == "6001,6002" || nowMs() > created + 1000; }, 5s));
+  ASSERT_TRUE(loop_.runUntil([&] { return ids() == "6002"; }, 10s)) << ids();
+}
+
 TEST_F(SaverServerTest, WorksOnSeveralRedisShards) {
   auto second = testing::RedisServer::start();
   auto third = testing::RedisServer::start();
