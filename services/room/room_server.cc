@@ -114,7 +114,10 @@ Status RoomServer::startSaver() {
   fo.backlog_max = o.ack_backlog_max;
   forwarder_ = std::make_unique<AckForwarder>(loop_, *saver_stub_, *apps_, fo);
   OfflineReplay::Options ro;
-  ro.max_messages = o.replay_max_messages;
+  // No more than the connection can track for acks: an ack of a message its PendingAcks
+  // forgot is not forwarded, so that message would be loaded again at every connect until
+  // max_loads dropped it. The rest comes at the next connect, once these are acked.
+  ro.max_messages = std::min<uint32_t>(o.replay_max_messages, options_.max_unacked_per_connection);
   ro.page = o.replay_page;
   ro.timeout = o.replay_timeout;
   ro.call_timeout = o.timeout;
