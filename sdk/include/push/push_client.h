@@ -262,8 +262,7 @@ uint64_t push_client_last_broadcast_seq(const push_client* client, const char* a
 
 /* Sets the last broadcast sequence of `app` (used from the next Auth or Bind on; 0 forgets
  * it). PUSH_ERR_INVALID_ARGUMENT for a NULL client or a NULL or empty app. */
-push_status push_client_set_last_broadcast_seq(push_client* client, const char* app,
-                                               uint64_t seq);
+push_status push_client_set_last_broadcast_seq(push_client* client, const char* app, uint64_t seq);
 
 /* The current state. */
 push_state push_client_state(const push_client* client);
