@@ -24,7 +24,9 @@ Result<std::unique_ptr<FrameClient>> FrameClient::connect(const std::string& add
   return std::unique_ptr<FrameClient>(new FrameClient(fd));
 }
 
-FrameClient::~FrameClient() { ::close(fd_); }
+FrameClient::~FrameClient() {
+  ::close(fd_);
+}
 
 Status FrameClient::sendRaw(const std::string& bytes) {
   size_t sent = 0;
@@ -47,7 +49,8 @@ Result<client::Frame> FrameClient::read(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     net::FrameView view;
-    if (net::decodeLengthPrefixed(in_.data(), in_.size(), 16 << 20, &view) == net::FrameStatus::Complete) {
+    if (net::decodeLengthPrefixed(in_.data(), in_.size(), 16 << 20, &view) ==
+        net::FrameStatus::Complete) {
       client::Frame frame;
       bool ok = frame.ParseFromArray(view.payload, static_cast<int>(view.size));
       in_.erase(0, view.consumed);
@@ -55,7 +58,8 @@ Result<client::Frame> FrameClient::read(std::chrono::milliseconds timeout) {
       return frame;
     }
     if (closed_) return unavailable("connection closed by the room");
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return Status(Code::TIMEOUT, "no frame");
     pollfd pfd{fd_, POLLIN, 0};
     if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) continue;
@@ -73,7 +77,8 @@ Result<client::Frame> FrameClient::readUntil(client::Frame::BodyCase type,
                                              std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return Status(Code::TIMEOUT, "no frame of the wanted type");
     ASSIGN_OR_RETURN(client::Frame f, read(left));
     if (f.body_case() == type) return f;
@@ -83,7 +88,8 @@ Result<client::Frame> FrameClient::readUntil(client::Frame::BodyCase type,
 bool FrameClient::waitClosed(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return false;
     auto f = read(left);
     if (!f.isOk() && f.status().code() == Code::UNAVAILABLE) return true;
@@ -91,7 +97,8 @@ bool FrameClient::waitClosed(std::chrono::milliseconds timeout) {
   }
 }
 
-Result<client::AuthResult> FrameClient::auth(const std::string& token, client::NetworkType network) {
+Result<client::AuthResult> FrameClient::auth(const std::string& token,
+                                             client::NetworkType network) {
   client::Frame frame;
   frame.mutable_auth()->set_token(token);
   frame.mutable_auth()->set_network(network);
@@ -100,7 +107,8 @@ Result<client::AuthResult> FrameClient::auth(const std::string& token, client::N
   ASSIGN_OR_RETURN(client::Frame reply, read());
   if (reply.has_auth_result()) return reply.auth_result();
   if (reply.has_error()) {
-    return Status(Code::UNAUTHENTICATED, std::to_string(reply.error().code()) + " " + reply.error().message());
+    return Status(Code::UNAUTHENTICATED,
+                  std::to_string(reply.error().code()) + " " + reply.error().message());
   }
   return internalError("unexpected frame after Auth");
 }

@@ -32,8 +32,10 @@ Result<HttpReply> httpRequest(const std::string& address, const std::string& met
     ::close(fd);
     return unavailable("connect " + address + ": " + std::strerror(err));
   }
-  std::string req = method + " " + path + " HTTP/1.1\r\nHost: " + address + "\r\nConnection: close\r\n";
-  for (const auto& [k, v] : headers) req += k + ": " + v + "\r\n";
+  std::string req =
+      method + " " + path + " HTTP/1.1\r\nHost: " + address + "\r\nConnection: close\r\n";
+  for (const auto& [k, v] : headers)
+    req += k + ": " + v + "\r\n";
   if (!body.empty() || method == "POST" || method == "PUT") {
     req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   }
@@ -57,7 +59,8 @@ Result<HttpReply> httpRequest(const std::string& address, const std::string& met
         in.size() >= header_end + 4 + content_length) {
       break;
     }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       ::close(fd);
       return Status(Code::TIMEOUT, "no complete HTTP reply from " + address);
@@ -84,7 +87,8 @@ Result<HttpReply> httpRequest(const std::string& address, const std::string& met
           size_t colon = line.find(':');
           if (colon != std::string::npos) {
             std::string k = line.substr(0, colon), v = line.substr(colon + 1);
-            while (!v.empty() && v.front() == ' ') v.erase(0, 1);
+            while (!v.empty() && v.front() == ' ')
+              v.erase(0, 1);
             if (strcasecmp(k.c_str(), "Content-Length") == 0) content_length = std::stoul(v);
             reply.headers.emplace_back(k, v);
           }

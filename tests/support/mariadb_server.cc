@@ -45,18 +45,6 @@ std::string clientPath() {
   return findBinary("MARIADB_CLIENT_BIN", {"/usr/bin/mariadb", "/usr/bin/mysql"});
 }
 
-bool canConnect(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
-
 std::string readFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream out;
@@ -183,7 +171,7 @@ Status MariaDbServer::launch() {
   // creates its listening sockets just before "ready for connections".
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline) {
-    if (canConnect(port_)) return Status::ok();
+    if (loopbackPortAccepts(port_)) return Status::ok();
     if (!process_->running()) {
       process_.reset();
       return unavailable("mariadbd exited at start: " + errorLogTail());

@@ -14,7 +14,13 @@ namespace push::testing {
 
 namespace {
 
-bool canConnect(int port) {
+int portOf(const std::string& address) {
+  return std::atoi(address.substr(address.rfind(':') + 1).c_str());
+}
+
+}  // namespace
+
+bool loopbackPortAccepts(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
   sockaddr_in addr{};
@@ -25,12 +31,6 @@ bool canConnect(int port) {
   ::close(fd);
   return ok;
 }
-
-int portOf(const std::string& address) {
-  return std::atoi(address.substr(address.rfind(':') + 1).c_str());
-}
-
-}  // namespace
 
 int freeLoopbackPort() {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -92,7 +92,7 @@ Status NsqDaemon::launch() {
   ASSIGN_OR_RETURN(process_, Subprocess::start(argv));
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {
-    if (canConnect(portOf(tcp_address_)) && canConnect(portOf(http_address_))) {
+    if (loopbackPortAccepts(portOf(tcp_address_)) && loopbackPortAccepts(portOf(http_address_))) {
       return Status::ok();
     }
     if (!process_->running()) return Status(Code::UNAVAILABLE, kind_ + " exited at start");

@@ -55,5 +55,7 @@ class NsqDaemon {
 
 // A free TCP port on 127.0.0.1 (bound and released: a tiny race, fine for tests).
 int freeLoopbackPort();
+// True when something accepts a TCP connection on 127.0.0.1:`port` (servers' readiness).
+bool loopbackPortAccepts(int port);
 
 }  // namespace push::testing

@@ -17,18 +17,6 @@ namespace push::testing {
 
 namespace {
 
-bool canConnect(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
-
 std::string cliBinary() {
   std::vector<std::string> candidates;
   if (const char* env = std::getenv("REDIS_CLI_BIN")) candidates.emplace_back(env);
@@ -120,7 +108,7 @@ Status RedisCluster::launch(Node& node) {
                                                     "warning"}));
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {
-    if (canConnect(node.port)) return Status::ok();
+    if (loopbackPortAccepts(node.port)) return Status::ok();
     if (!node.process->running()) return Status(Code::UNAVAILABLE, "redis-server exited at start");
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

@@ -28,8 +28,9 @@ class Subprocess {
   Result<std::string> waitForLine(std::string_view prefix,
                                   std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // The rest of each of the first `count` lines starting with `prefix` (waits for them).
-  Result<std::vector<std::string>> waitForLines(std::string_view prefix, size_t count,
-                                                std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  Result<std::vector<std::string>> waitForLines(
+      std::string_view prefix, size_t count,
+      std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // Every stdout line read so far.
   const std::vector<std::string>& lines() const { return lines_; }
 

@@ -12,7 +12,8 @@
 
 namespace push::testing {
 
-Result<std::unique_ptr<WsClient>> WsClient::connect(const std::string& address, const std::string& path) {
+Result<std::unique_ptr<WsClient>> WsClient::connect(const std::string& address,
+                                                    const std::string& path) {
   ASSIGN_OR_RETURN(net::InetAddress addr, net::InetAddress::parse(address));
   int fd = ::socket(addr.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (::connect(fd, addr.sockaddrPtr(), addr.length()) != 0) {
@@ -21,9 +22,10 @@ Result<std::unique_ptr<WsClient>> WsClient::connect(const std::string& address, 
     return unavailable(std::string("connect: ") + std::strerror(err));
   }
   std::unique_ptr<WsClient> c(new WsClient(fd));
-  std::string req = "GET " + path + " HTTP/1.1\r\nHost: " + address +
-                    "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  std::string req =
+      "GET " + path + " HTTP/1.1\r\nHost: " + address +
+      "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
   if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
     return unavailable("send failed");
   }
@@ -45,11 +47,14 @@ Result<std::unique_ptr<WsClient>> WsClient::connect(const std::string& address, 
   return c;
 }
 
-WsClient::~WsClient() { ::close(fd_); }
+WsClient::~WsClient() {
+  ::close(fd_);
+}
 
 Status WsClient::fill(std::chrono::steady_clock::time_point deadline) {
   if (eof_) return unavailable("closed");
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
   if (left.count() <= 0) return Status(Code::TIMEOUT, "no data");
   pollfd pfd{fd_, POLLIN, 0};
   if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) return Status::ok();
@@ -75,21 +80,28 @@ Status WsClient::sendFrame(uint8_t opcode, const std::string& payload) {
     f.push_back(static_cast<char>(n & 0xff));
   } else {
     f.push_back(static_cast<char>(0x80 | 127));
-    for (int i = 7; i >= 0; --i) f.push_back(static_cast<char>((static_cast<uint64_t>(n) >> (8 * i)) & 0xff));
+    for (int i = 7; i >= 0; --i)
+      f.push_back(static_cast<char>((static_cast<uint64_t>(n) >> (8 * i)) & 0xff));
   }
   static std::mt19937 rng(12345);
   char mask[4];
-  for (char& m : mask) m = static_cast<char>(rng() & 0xff);
+  for (char& m : mask)
+    m = static_cast<char>(rng() & 0xff);
   f.append(mask, 4);
-  for (size_t i = 0; i < n; ++i) f.push_back(static_cast<char>(payload[i] ^ mask[i % 4]));
+  for (size_t i = 0; i < n; ++i)
+    f.push_back(static_cast<char>(payload[i] ^ mask[i % 4]));
   if (::send(fd_, f.data(), f.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(f.size())) {
     return unavailable("send failed");
   }
   return Status::ok();
 }
 
-Status WsClient::sendBinary(const std::string& payload) { return sendFrame(0x2, payload); }
-Status WsClient::sendText(const std::string& payload) { return sendFrame(0x1, payload); }
+Status WsClient::sendBinary(const std::string& payload) {
+  return sendFrame(0x2, payload);
+}
+Status WsClient::sendText(const std::string& payload) {
+  return sendFrame(0x1, payload);
+}
 
 Result<std::string> WsClient::readMessage(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -102,7 +114,8 @@ Result<std::string> WsClient::readMessage(std::chrono::milliseconds timeout) {
         hdr = 4;
       } else if (len == 127 && in_.size() >= 10) {
         len = 0;
-        for (int i = 0; i < 8; ++i) len = (len << 8) | static_cast<uint8_t>(in_[2 + i]);
+        for (int i = 0; i < 8; ++i)
+          len = (len << 8) | static_cast<uint8_t>(in_[2 + i]);
         hdr = 10;
       } else if (len >= 126) {
         hdr = 0;  // header incomplete
@@ -112,9 +125,10 @@ Result<std::string> WsClient::readMessage(std::chrono::milliseconds timeout) {
         in_.erase(0, hdr + len);
         const uint8_t opcode = b0 & 0x0f;
         if (opcode == 0x8) {
-          close_code_ = payload.size() >= 2 ? static_cast<uint16_t>((static_cast<uint8_t>(payload[0]) << 8) |
-                                                                    static_cast<uint8_t>(payload[1]))
-                                            : 1005;
+          close_code_ = payload.size() >= 2
+                            ? static_cast<uint16_t>((static_cast<uint8_t>(payload[0]) << 8) |
+                                                    static_cast<uint8_t>(payload[1]))
+                            : 1005;
           closed_ = true;
           return unavailable("close frame " + std::to_string(close_code_));
         }
@@ -146,7 +160,8 @@ Result<client::AuthResult> WsClient::auth(const std::string& token) {
   ASSIGN_OR_RETURN(client::Frame reply, read());
   if (reply.has_auth_result()) return reply.auth_result();
   if (reply.has_error()) {
-    return Status(Code::UNAUTHENTICATED, std::to_string(reply.error().code()) + " " + reply.error().message());
+    return Status(Code::UNAUTHENTICATED,
+                  std::to_string(reply.error().code()) + " " + reply.error().message());
   }
   return internalError("unexpected frame after Auth");
 }
@@ -154,7 +169,8 @@ Result<client::AuthResult> WsClient::auth(const std::string& token) {
 bool WsClient::waitClosed(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {  // read until the close frame (or EOF)
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return false;
     auto m = readMessage(left);
     if (m.isOk()) continue;
@@ -162,7 +178,8 @@ bool WsClient::waitClosed(std::chrono::milliseconds timeout) {
     break;
   }
   while (!eof_) {  // then the TCP close
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return false;
     pollfd pfd{fd_, POLLIN, 0};
     if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) continue;

@@ -30,6 +30,7 @@
 #include "services/saver/saver_keys.h"
 #include "services/saver/saver_server.h"
 #include "tests/support/redis_cluster.h"
+#include "tests/unit/saver/saver_test_util.h"
 
 namespace push::saver {
 namespace {
@@ -37,9 +38,7 @@ namespace {
 using namespace std::chrono_literals;
 using redis::Reply;
 
-int64_t nowMs() {
-  return Clock::system().wallMillis();
-}
+using testing::nowMs;
 
 Message message(uint64_t id, const std::string& app) {
   Message m;
@@ -87,14 +86,7 @@ class SaverClusterTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    stub_.reset();
-    channel_.reset();
-    if (server_) {
-      bool done = false;
-      server_->stop([&] { done = true; });
-      EXPECT_TRUE(loop_.runUntil([&] { return done; }, 15s));
-      server_.reset();
-    }
+    saver_.stop(loop_);
     direct_.clear();
   }
 
@@ -106,17 +98,7 @@ class SaverClusterTest : public ::testing::Test {
     o.rpc.address = "127.0.0.1:0";
     // Messages kept unacked are loaded many times here; they must not be dropped for that.
     o.inbox.max_loads = 1000;
-    auto server = SaverServer::create(loop_, std::move(o));
-    ASSERT_TRUE(server.isOk()) << server.status().toString();
-    server_ = std::move(server).value();
-    ASSERT_TRUE(server_->start().isOk());
-    rpc::Channel::Options co;
-    auto channel = rpc::Channel::create(loop_, co);
-    ASSERT_TRUE(channel.isOk());
-    channel_ = std::move(channel).value();
-    ASSERT_TRUE(
-        channel_->setEndpoints(std::vector<std::string>{server_->address().toString()}).isOk());
-    stub_ = std::make_unique<Saver_Stub>(channel_.get());
+    saver_.start(loop_, std::move(o));
   }
 
   // A command on one node, not through the router.
@@ -159,9 +141,7 @@ class SaverClusterTest : public ::testing::Test {
   static std::string* start_error_;
   net::EventLoop loop_;
   std::map<std::string, std::unique_ptr<RedisClient>> direct_;
-  std::unique_ptr<SaverServer> server_;
-  rpc::ChannelPtr channel_;
-  std::unique_ptr<Saver_Stub> stub_;
+  testing::RunningSaver saver_;
 };
 
 testing::RedisCluster* SaverClusterTest::cluster_ = nullptr;
@@ -443,7 +423,7 @@ class Driver {
 
 void SaverClusterTest::migrateUnderTraffic(const std::string& app, bool split_first) {
   startServer();
-  ASSERT_NE(stub_, nullptr);
+  ASSERT_NE(saver_.stub, nullptr);
   uint16_t slot = 0;
   const std::vector<std::string> users = usersOfOneSlot(app, 6, &slot);
   ASSERT_EQ(users.size(), 6u);
@@ -465,7 +445,7 @@ void SaverClusterTest::migrateUnderTraffic(const std::string& app, bool split_fi
   auto target_id = direct(target, {"CLUSTER", "MYID"});
   ASSERT_TRUE(source_id.isOk() && target_id.isOk());
 
-  Driver driver(loop_, *stub_, app, users);
+  Driver driver(loop_, *saver_.stub, app, users);
   driver.start();
   auto traffic = [&](uint64_t ops) {
     const uint64_t until = driver.issued() + ops;
@@ -588,7 +568,7 @@ void SaverClusterTest::migrateUnderTraffic(const std::string& app, bool split_fi
     rpc::Controller controller;
     controller.setTimeout(10s);
     bool done = false;
-    stub_->Load(&controller, &req, &resp, rpc::newCallback([&done] { done = true; }));
+    saver_.stub->Load(&controller, &req, &resp, rpc::newCallback([&done] { done = true; }));
     ASSERT_TRUE(loop_.runUntil([&] { return done; }, 15s));
     ASSERT_TRUE(controller.status().isOk()) << controller.status().toString();
     std::vector<uint64_t> got;
@@ -612,7 +592,7 @@ void SaverClusterTest::migrateUnderTraffic(const std::string& app, bool split_fi
 // therefore exist together.)
 TEST_F(SaverClusterTest, UsersNeverLoadedAreServedWhileTheirSlotMigrates) {
   startServer();
-  ASSERT_NE(stub_, nullptr);
+  ASSERT_NE(saver_.stub, nullptr);
   const std::string app = "freshapp";
   uint16_t slot = 0;
   const std::vector<std::string> users = usersOfOneSlot(app, 2, &slot);
@@ -629,7 +609,7 @@ TEST_F(SaverClusterTest, UsersNeverLoadedAreServedWhileTheirSlotMigrates) {
     rpc::Controller controller;
     controller.setTimeout(10s);
     bool done = false;
-    ((*stub_).*method)(&controller, &req, resp, rpc::newCallback([&done] { done = true; }));
+    ((*saver_.stub).*method)(&controller, &req, resp, rpc::newCallback([&done] { done = true; }));
     EXPECT_TRUE(loop_.runUntil([&] { return done; }, 15s));
     return controller.status();
   };

@@ -1,6 +1,7 @@
 // SaverServer on a real loop against real redis-server and mariadbd on loopback, called through
 // an rpc::Channel: the Saver contract (proto/saver.proto) end to end inside one process.
 #include "services/saver/saver_server.h"
+#include "tests/unit/saver/saver_test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -26,9 +27,7 @@ namespace {
 using namespace std::chrono_literals;
 namespace pb = google::protobuf;
 
-int64_t nowMs() {
-  return Clock::system().wallMillis();
-}
+using testing::nowMs;
 
 template <typename Req, typename Resp>
 Status call(net::EventLoop& loop, Saver_Stub& stub,
@@ -71,11 +70,7 @@ class SaverServerTest : public ::testing::Test {
     redis_ = std::move(redis).value();
   }
 
-  void TearDown() override {
-    stub_.reset();
-    channel_.reset();
-    stopServer();
-  }
+  void TearDown() override { saver_.stop(loop_); }
 
   SaverOptions options(bool with_mysql) {
     SaverOptions o;
@@ -99,30 +94,10 @@ class SaverServerTest : public ::testing::Test {
     return o;
   }
 
-  void startServer(SaverOptions o) {
-    auto server = SaverServer::create(loop_, std::move(o));
-    ASSERT_TRUE(server.isOk()) << server.status().toString();
-    server_ = std::move(server).value();
-    ASSERT_TRUE(server_->start().isOk());
-    rpc::Channel::Options co;
-    auto channel = rpc::Channel::create(loop_, co);
-    ASSERT_TRUE(channel.isOk());
-    channel_ = std::move(channel).value();
-    ASSERT_TRUE(
-        channel_->setEndpoints(std::vector<std::string>{server_->address().toString()}).isOk());
-    stub_ = std::make_unique<Saver_Stub>(channel_.get());
-  }
-
-  void stopServer() {
-    if (!server_) return;
-    bool done = false;
-    server_->stop([&] { done = true; });
-    EXPECT_TRUE(loop_.runUntil([&] { return done; }, 15s));
-    server_.reset();
-  }
+  void startServer(SaverOptions o) { saver_.start(loop_, std::move(o)); }
 
   bool waitSchema() {
-    return loop_.runUntil([&] { return server_->schemaVersion() > 0; }, 20s);
+    return loop_.runUntil([&] { return saver_.server->schemaVersion() > 0; }, 20s);
   }
 
   Status store(const Message& m, const std::vector<std::string>& users,
@@ -133,7 +108,7 @@ class SaverServerTest : public ::testing::Test {
     for (const auto& u : users)
       item->add_users(u);
     StoreResponse resp;
-    Status st = call(loop_, *stub_, &Saver_Stub::Store, req, &resp);
+    Status st = call(loop_, *saver_.stub, &Saver_Stub::Store, req, &resp);
     if (out) *out = resp;
     return st;
   }
@@ -146,7 +121,7 @@ class SaverServerTest : public ::testing::Test {
     req.set_after_id(after);
     req.set_limit(limit);
     LoadResponse resp;
-    Status st = call(loop_, *stub_, &Saver_Stub::Load, req, &resp);
+    Status st = call(loop_, *saver_.stub, &Saver_Stub::Load, req, &resp);
     EXPECT_TRUE(st.isOk()) << st.toString();
     return resp;
   }
@@ -159,7 +134,7 @@ class SaverServerTest : public ::testing::Test {
     for (uint64_t id : ids)
       item->add_message_ids(id);
     AckResponse resp;
-    Status st = call(loop_, *stub_, &Saver_Stub::Ack, req, &resp);
+    Status st = call(loop_, *saver_.stub, &Saver_Stub::Ack, req, &resp);
     EXPECT_TRUE(st.isOk()) << st.toString();
     return resp.removed();
   }
@@ -174,7 +149,7 @@ class SaverServerTest : public ::testing::Test {
     b->set_created_ms(static_cast<uint64_t>(nowMs()));
     b->set_expires_ms(expires_ms);
     StoreBroadcastResponse resp;
-    Status st = call(loop_, *stub_, &Saver_Stub::StoreBroadcast, req, &resp);
+    Status st = call(loop_, *saver_.stub, &Saver_Stub::StoreBroadcast, req, &resp);
     if (!st.isOk()) return st;
     return resp.sequence();
   }
@@ -184,14 +159,14 @@ class SaverServerTest : public ::testing::Test {
     req.set_app(app);
     req.set_after_sequence(after);
     LoadBroadcastsResponse resp;
-    Status st = call(loop_, *stub_, &Saver_Stub::LoadBroadcasts, req, &resp);
+    Status st = call(loop_, *saver_.stub, &Saver_Stub::LoadBroadcasts, req, &resp);
     EXPECT_TRUE(st.isOk()) << st.toString();
     return resp;
   }
 
   StatsResponse stats() {
     StatsResponse resp;
-    EXPECT_TRUE(call(loop_, *stub_, &Saver_Stub::Stats, StatsRequest(), &resp).isOk());
+    EXPECT_TRUE(call(loop_, *saver_.stub, &Saver_Stub::Stats, StatsRequest(), &resp).isOk());
     return resp;
   }
 
@@ -205,9 +180,7 @@ class SaverServerTest : public ::testing::Test {
   static testing::MariaDbServer* mariadb_;
   net::EventLoop loop_;
   std::unique_ptr<testing::RedisServer> redis_;
-  std::unique_ptr<SaverServer> server_;
-  rpc::ChannelPtr channel_;
-  std::unique_ptr<Saver_Stub> stub_;
+  testing::RunningSaver saver_;
 };
 
 testing::MariaDbServer* SaverServerTest::mariadb_ = nullptr;
@@ -309,7 +282,8 @@ TEST_F(SaverServerTest, BadRequestsAreRefusedWithInvalidArgument) {
   EXPECT_EQ(store(message(1, "app", "x"), {"a", "b", "c"}).code(), Code::INVALID_ARGUMENT);
   LoadRequest req;
   LoadResponse resp;
-  EXPECT_EQ(call(loop_, *stub_, &Saver_Stub::Load, req, &resp).code(), Code::INVALID_ARGUMENT);
+  EXPECT_EQ(call(loop_, *saver_.stub, &Saver_Stub::Load, req, &resp).code(),
+            Code::INVALID_ARGUMENT);
   EXPECT_EQ(storeBroadcast(0, "app").status().code(), Code::INVALID_ARGUMENT);
 }
 
@@ -448,8 +422,9 @@ TEST_F(SaverServerTest, AStoreAckedBeforeItsBatchCostsMySqlNothing) {
   }
   // Eight acked at once (an online client), two never.
   EXPECT_EQ(ack("capp", "cleo", {8001, 8002, 8003, 8004, 8005, 8006, 8007, 8008}), 8u);
-  EXPECT_EQ(server_->statusJson().find("\"write_behind_coalesced\":8") != std::string::npos, true)
-      << server_->statusJson();
+  EXPECT_EQ(saver_.server->statusJson().find("\"write_behind_coalesced\":8") != std::string::npos,
+            true)
+      << saver_.server->statusJson();
   ASSERT_TRUE(loop_.runUntil([&] { return stats().write_behind_backlog() == 0; }, 10s));
   auto rows = mariadb_->rootQuery("SELECT GROUP_CONCAT(message_id ORDER BY message_id) FROM " +
                                   mariadb_->database() + ".inbox WHERE app_name = 'capp'");
