@@ -15,42 +15,24 @@ namespace push::saver {
 
 namespace {
 
-// Rows per statement are powers of two up to this, so a handful of distinct statements are
-// prepared (and cached by the session) whatever the batch sizes.
-constexpr size_t kMaxRowsPerStatement = 128;
-
-std::string repeatRows(const char* head, const char* row, size_t n, const char* tail) {
-  std::string sql = head;
-  for (size_t i = 0; i < n; ++i) {
-    if (i) sql += ',';
-    sql += row;
-  }
-  sql += tail;
-  return sql;
-}
-
-size_t chunkFor(size_t remaining) {
-  size_t n = kMaxRowsPerStatement;
-  while (n > remaining)
-    n >>= 1;
-  return n;
-}
-
-struct Row {
-  std::vector<mysql::Value> values;
-};
-
-// Runs `rows` as statements of `head row,row,... tail`, each of a power-of-two size.
-Status runRows(mysql::MySqlSession& session, const char* head, const char* row, const char* tail,
-               const std::vector<Row>& rows) {
+// Removed rows by their key, in statements of `(key) IN ((?,?,?), ...)` (executeBatch's VALUES
+// form cannot express a row list for IN). Chunks are powers of two up to 128 rows, so a handful
+// of distinct statements are prepared (and cached by the session) whatever the batch sizes.
+Status deleteInboxRows(mysql::MySqlSession& session, const std::vector<mysql::Row>& rows) {
   size_t done = 0;
   while (done < rows.size()) {
-    const size_t n = chunkFor(rows.size() - done);
+    size_t n = 128;
+    while (n > rows.size() - done)
+      n >>= 1;
+    std::string sql = "DELETE FROM inbox WHERE (app_name, user_id, message_id) IN (";
     std::vector<mysql::Value> params;
-    for (size_t i = done; i < done + n; ++i) {
-      params.insert(params.end(), rows[i].values.begin(), rows[i].values.end());
+    params.reserve(n * 3);
+    for (size_t i = 0; i < n; ++i) {
+      sql += i ? ",(?,?,?)" : "(?,?,?)";
+      params.insert(params.end(), rows[done + i].begin(), rows[done + i].end());
     }
-    auto r = session.execute(repeatRows(head, row, n, tail), params);
+    sql += ')';
+    auto r = session.execute(sql, params);
     if (!r.isOk()) return r.status();
     done += n;
   }
@@ -164,9 +146,9 @@ void WriteBehind::drain(std::chrono::milliseconds deadline, std::function<void()
 
 void WriteBehind::send() {
   // Take the batch (copied: the job runs on a worker thread while facts_ keeps changing).
-  auto inserts = std::make_shared<std::vector<Row>>();
-  auto removes = std::make_shared<std::vector<Row>>();
-  auto broadcasts = std::make_shared<std::vector<Row>>();
+  auto inserts = std::make_shared<std::vector<mysql::Row>>();
+  auto removes = std::make_shared<std::vector<mysql::Row>>();
+  auto broadcasts = std::make_shared<std::vector<mysql::Row>>();
   size_t bytes = 0;
   size_t n = 0;
   auto next = facts_.begin();
@@ -181,13 +163,13 @@ void WriteBehind::send() {
     bytes += f.app.size() + f.user.size() + f.bytes.size() + 32;
     switch (f.kind) {
       case Fact::Kind::Store:
-        inserts->push_back(Row{{f.app, f.user, f.id, f.expire_ms, f.bytes}});
+        inserts->push_back(mysql::Row{f.app, f.user, f.id, f.expire_ms, f.bytes});
         break;
       case Fact::Kind::Remove:
-        removes->push_back(Row{{f.app, f.user, f.id}});
+        removes->push_back(mysql::Row{f.app, f.user, f.id});
         break;
       case Fact::Kind::Broadcast:
-        broadcasts->push_back(Row{{f.app, f.sequence, f.id, f.expire_ms, f.bytes}});
+        broadcasts->push_back(mysql::Row{f.app, f.sequence, f.id, f.expire_ms, f.bytes});
         break;
     }
   }
@@ -196,16 +178,15 @@ void WriteBehind::send() {
   pool_.runOrdered(
       [inserts, removes, broadcasts](mysql::MySqlSession& session) -> Status {
         return session.transaction([&](mysql::MySqlSession& s) -> Status {
-          RETURN_IF_ERROR(runRows(s,
-                                  "INSERT IGNORE INTO inbox (app_name, user_id, message_id, "
-                                  "expire_ms, body) VALUES ",
-                                  "(?,?,?,?,?)", "", *inserts));
-          RETURN_IF_ERROR(runRows(s,
-                                  "INSERT IGNORE INTO broadcasts (app_name, seq, message_id, "
-                                  "expire_ms, body) VALUES ",
-                                  "(?,?,?,?,?)", "", *broadcasts));
-          return runRows(s, "DELETE FROM inbox WHERE (app_name, user_id, message_id) IN (",
-                         "(?,?,?)", ")", *removes);
+          auto r = s.executeBatch(
+              "INSERT IGNORE INTO inbox (app_name, user_id, message_id, expire_ms, body)",
+              *inserts);
+          if (!r.isOk()) return r.status();
+          r = s.executeBatch(
+              "INSERT IGNORE INTO broadcasts (app_name, seq, message_id, expire_ms, body)",
+              *broadcasts);
+          if (!r.isOk()) return r.status();
+          return deleteInboxRows(s, *removes);
         });
       },
       [this, alive = liveness_.token()](Status st) {
