@@ -523,6 +523,18 @@ std::vector<std::string> RedisRouter::primaries() const {
   return out;
 }
 
+uint32_t RedisRouter::placementOf(std::string_view key) const {
+  switch (options_.mode) {
+    case Mode::Single:
+      return 0;
+    case Mode::Shards:
+      return shardOf(key);
+    case Mode::Cluster:
+      break;
+  }
+  return keySlot(key);
+}
+
 std::string RedisRouter::addressOf(std::string_view key) const {
   switch (options_.mode) {
     case Mode::Single:

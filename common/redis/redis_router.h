@@ -130,6 +130,11 @@ class RedisRouter {
   std::vector<std::string> primaries() const;
   // The node `key` goes to now (Cluster: by the current map; empty when its slot is not known).
   std::string addressOf(std::string_view key) const;
+  // Keys with the same placement live on one node for the router's life, whatever the slot map
+  // does (a Cluster slot moves as a whole): Single 0 for every key; Shards the index of the
+  // key's instance; Cluster the key's slot. What a multi-key script of several hash tags
+  // groups its keys by (RedisScript::runGrouped).
+  uint32_t placementOf(std::string_view key) const;
   Mode mode() const { return options_.mode; }
   // Cluster: points `slot` at `address` as a MOVED would (tests make a stale map with it).
   Status setSlotForTest(uint16_t slot, const std::string& address);

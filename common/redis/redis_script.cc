@@ -36,6 +36,25 @@ void RedisScript::run(RedisRouter& redis, std::vector<std::string> keys,
                                   "' have different hash tags (they may live on two nodes)"));
     }
   }
+  send(redis, std::move(keys), std::move(argv), std::move(done));
+}
+
+void RedisScript::runGrouped(RedisRouter& redis, std::vector<std::string> keys,
+                             std::vector<std::string> argv, RedisClient::Done done) const {
+  if (!keys.empty()) {
+    const uint32_t placement = redis.placementOf(keys[0]);
+    for (size_t i = 1; i < keys.size(); ++i) {
+      if (redis.placementOf(keys[i]) != placement) {
+        return done(invalidArgument("redis script: keys '" + keys[0] + "' and '" + keys[i] +
+                                    "' are placed on different nodes"));
+      }
+    }
+  }
+  send(redis, std::move(keys), std::move(argv), std::move(done));
+}
+
+void RedisScript::send(RedisRouter& redis, std::vector<std::string> keys,
+                       std::vector<std::string> argv, RedisClient::Done done) const {
   std::string route = keys.empty() ? std::string() : keys[0];
   // EVALSHA <sha1> <numkeys> <keys...> <argv...>; args[1] becomes the source for EVAL.
   std::vector<std::string> args;

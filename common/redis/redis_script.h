@@ -39,7 +39,17 @@ class RedisScript {
   void run(RedisRouter& redis, std::vector<std::string> keys, std::vector<std::string> argv,
            RedisClient::Done done) const;
 
+  // As run(), for keys of several hash tags that the caller grouped by
+  // RedisRouter::placementOf (one call for many users' keys on one node: one script call
+  // instead of one per user). Keys of different placements fail INVALID_ARGUMENT inside the
+  // call. Such a call only runs where the router put it: in Cluster mode its keys share a slot.
+  void runGrouped(RedisRouter& redis, std::vector<std::string> keys, std::vector<std::string> argv,
+                  RedisClient::Done done) const;
+
  private:
+  void send(RedisRouter& redis, std::vector<std::string> keys, std::vector<std::string> argv,
+            RedisClient::Done done) const;
+
   std::shared_ptr<const std::string> source_;
   std::string sha1_;
 };

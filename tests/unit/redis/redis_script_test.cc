@@ -135,5 +135,47 @@ TEST_F(RedisScriptTest, ScriptOnTwoKeysOfOneTagRunsOnTheirShard) {
   }
 }
 
+TEST_F(RedisScriptTest, GroupedKeysOfSeveralTagsRunOnTheirShardAndMixedPlacementsAreRefused) {
+  start(RedisRouter::Mode::Shards, 3);
+  RedisScript script(kSetBoth);
+  // Pairs of users' keys: grouped by placement they run, and a plain router read of each key
+  // finds the value (it was written on the key's own shard); across shards they are refused.
+  int grouped = 0, refused = 0;
+  for (int u = 0; u + 1 < 40; u += 2) {
+    const std::string a = "{g" + std::to_string(u) + "}.k";
+    const std::string b = "{g" + std::to_string(u + 1) + "}.k";
+    std::optional<Result<Reply>> out;
+    script.runGrouped(*router_, {a, b}, {"x" + std::to_string(u), "y" + std::to_string(u)},
+                      [&](Result<Reply> r) { out = std::move(r); });
+    if (router_->placementOf(a) != router_->placementOf(b)) {
+      ASSERT_TRUE(out.has_value());  // refused inside the call
+      EXPECT_EQ(out->status().code(), Code::INVALID_ARGUMENT) << out->status();
+      ++refused;
+      continue;
+    }
+    ASSERT_TRUE(loop_.runUntil([&] { return out.has_value(); }, 10s));
+    ASSERT_TRUE(out->isOk()) << out->status();
+    auto ra = command(a, {"GET", a});
+    auto rb = command(b, {"GET", b});
+    ASSERT_TRUE(ra.isOk() && rb.isOk());
+    EXPECT_EQ(ra->str, "x" + std::to_string(u));
+    EXPECT_EQ(rb->str, "y" + std::to_string(u));
+    ++grouped;
+  }
+  EXPECT_GT(grouped, 0);
+  EXPECT_GT(refused, 0);
+}
+
+TEST_F(RedisScriptTest, InSingleModeEveryKeyHasOnePlacement) {
+  start(RedisRouter::Mode::Single, 1);
+  RedisScript script(kSetBoth);
+  std::optional<Result<Reply>> out;
+  script.runGrouped(*router_, {"{u1}.a", "{u2}.b"}, {"1", "2"},
+                    [&](Result<Reply> r) { out = std::move(r); });
+  ASSERT_TRUE(loop_.runUntil([&] { return out.has_value(); }, 10s));
+  ASSERT_TRUE(out->isOk()) << out->status();
+  EXPECT_EQ((*out)->elements[1].str, "2");
+}
+
 }  // namespace
 }  // namespace push::redis
