@@ -19,18 +19,30 @@ namespace {
 // (no loads hash yet) could not Load or Ack for the whole migration of its slot, and a Load
 // that emptied the loads hash failed halfway.
 //
-// KEYS: inbox, bodies, loads. ARGV: id hex, value, expire ms, now ms. 1: stored, 0: already
-// there. The keys' expiry only ever moves out, to the latest message's.
+// One call stores many (message, user) pairs of one placement (RedisScript::runGrouped): per
+// Redis call the script's fixed cost (lookup, argument parsing, reply) is paid once, not per
+// pair. KEYS: inbox, bodies, loads of pair 1, of pair 2, ... (a user may repeat). ARGV per
+// pair: id hex, value, keys' expire-at ms. Returns per pair 1 (stored) or 0 (already there).
+// The loads hash's placeholder holds the keys' expire-at, so only a message that outlives
+// the keys moves their expiry (PEXPIREAT, later only): a store is ZADD, HSET and HGET.
 constexpr const char* kStoreScript = R"lua(
-if redis.call('ZADD', KEYS[1], 'NX', 0, ARGV[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-redis.call('HSETNX', KEYS[3], '', 0)
-local at, now = tonumber(ARGV[3]), tonumber(ARGV[4])
-for i = 1, 3 do
-  local ttl = redis.call('PTTL', KEYS[i])
-  if ttl < 0 or now + ttl < at then redis.call('PEXPIRE', KEYS[i], at - now) end
+local out = {}
+for i = 1, #KEYS / 3 do
+  local k = (i - 1) * 3
+  local id, at = ARGV[k + 1], ARGV[k + 3]
+  if redis.call('ZADD', KEYS[k + 1], 'NX', 0, id) == 0 then
+    out[i] = 0
+  else
+    redis.call('HSET', KEYS[k + 2], id, ARGV[k + 2])
+    local keys_at = tonumber(redis.call('HGET', KEYS[k + 3], '') or '0')
+    if keys_at < tonumber(at) then
+      redis.call('HSET', KEYS[k + 3], '', at)
+      for j = 1, 3 do redis.call('PEXPIREAT', KEYS[k + j], at) end
+    end
+    out[i] = 1
+  end
 end
-return 1
+return out
 )lua";
 
 // KEYS: inbox, bodies, loads. ARGV: range start ("-" or "(<id hex>"), limit, max loads, now ms.
@@ -79,26 +91,50 @@ end
 return {more, dropped, expired, out}
 )lua";
 
-// KEYS: inbox, bodies, loads. ARGV: id hex... Returns how many were stored.
+// One call acks for many users of one placement. KEYS: inbox, bodies, loads of entry 1, of
+// entry 2, ... ARGV per entry: the count of its ids, then the ids (hex). Returns per entry how
+// many of its ids were stored.
 constexpr const char* kAckScript = R"lua(
-local before = redis.call('ZCARD', KEYS[1])
-local n = redis.call('ZREM', KEYS[1], unpack(ARGV))
-if n == 0 then return 0 end
-redis.call('HDEL', KEYS[2], unpack(ARGV))
-if n == before then
-  redis.call('DEL', KEYS[3])
-else
-  redis.call('HDEL', KEYS[3], unpack(ARGV))
+local out, a = {}, 1
+for i = 1, #KEYS / 3 do
+  local k = (i - 1) * 3
+  local n = tonumber(ARGV[a])
+  local ids = {}
+  for j = 1, n do ids[j] = ARGV[a + j] end
+  a = a + n + 1
+  local before = redis.call('ZCARD', KEYS[k + 1])
+  local removed = 0
+  if before > 0 and n > 0 then removed = redis.call('ZREM', KEYS[k + 1], unpack(ids)) end
+  if removed > 0 then
+    redis.call('HDEL', KEYS[k + 2], unpack(ids))
+    if removed == before then
+      redis.call('DEL', KEYS[k + 3])
+    else
+      redis.call('HDEL', KEYS[k + 3], unpack(ids))
+    end
+  end
+  out[i] = removed
 end
-return n
+return out
 )lua";
 
-// Lua's unpack() has a stack limit (~8000): acks go in slices.
+// Lua's unpack() has a stack limit (~8000): one ack call carries at most this many ids.
 constexpr size_t kAckSlice = 1000;
+// (message, user) pairs per store call: a script blocks its Redis while it runs (~0.3 ms).
+constexpr size_t kStorePairs = 128;
+// The keys' expiry is rounded up to this step, so that most stores leave it alone (a user's
+// keys outlive their last message by less than a step; Load never returns an expired one).
+constexpr int64_t kKeyExpiryStepMs = 60'000;
+
+Status unexpected(const char* what) {
+  return Status(Code::INTERNAL, std::string("unexpected Redis reply to ") + what);
+}
+
+}  // namespace
 
 // Completions of many commands, reported once: the first error, or the sum.
 template <typename Counts>
-struct Gather {
+struct InboxGather {
   size_t outstanding = 0;
   Status first_error;
   Counts counts;
@@ -117,11 +153,7 @@ struct Gather {
   }
 };
 
-Status unexpected(const char* what) {
-  return Status(Code::INTERNAL, std::string("unexpected Redis reply to ") + what);
-}
-
-}  // namespace
+struct InboxStore::StoreGather : InboxGather<InboxStore::StoreCounts> {};
 
 InboxStore::InboxStore(redis::RedisRouter& redis, Options options, NowMs now_ms)
     : redis_(redis),
@@ -143,23 +175,53 @@ uint32_t InboxStore::clampLimit(uint32_t limit) const {
   return std::min(limit, options_.max_load_limit);
 }
 
-void InboxStore::storeOne(const std::string& app, const std::string& user,
-                          const std::string& id_hex, int64_t expire_ms, const std::string& value,
-                          std::function<void(Result<int64_t>)> done) {
+void InboxStore::runStore(StoreCall call, const std::shared_ptr<StoreGather>& gather) {
+  ++gather->outstanding;
+  const size_t pairs = call.keys.size() / 3;
+  store_script_.runGrouped(redis_, std::move(call.keys), std::move(call.argv),
+                           [gather, pairs](Result<redis::Reply> r) {
+                             if (r.isOk() && (!r->isArray() || r->elements.size() != pairs))
+                               r = unexpected("store");
+                             if (r.isOk()) {
+                               for (const redis::Reply& one : r->elements) {
+                                 if (one.isInteger() && one.integer == 1) {
+                                   ++gather->counts.stored;
+                                 } else {
+                                   ++gather->counts.duplicates;
+                                 }
+                               }
+                             }
+                             gather->finishOne(r.status());
+                           });
+}
+
+void InboxStore::addPair(std::unordered_map<uint32_t, StoreCall>& calls, const std::string& app,
+                         const std::string& user, const std::string& id_hex,
+                         const std::string& value, const std::string& keys_at,
+                         const std::shared_ptr<StoreGather>& gather) {
   UserKeys keys = userKeys(app, user);
-  store_script_.run(redis_, {std::move(keys.inbox), std::move(keys.bodies), std::move(keys.loads)},
-                    {id_hex, value, std::to_string(expire_ms), std::to_string(now_ms_())},
-                    [done = std::move(done)](Result<redis::Reply> r) {
-                      if (!r.isOk()) return done(r.status());
-                      if (!r->isInteger()) return done(unexpected("store"));
-                      done(r->integer);
-                    });
+  StoreCall& call = calls[redis_.placementOf(keys.inbox)];
+  call.keys.push_back(std::move(keys.inbox));
+  call.keys.push_back(std::move(keys.bodies));
+  call.keys.push_back(std::move(keys.loads));
+  call.argv.push_back(id_hex);
+  call.argv.push_back(value);
+  call.argv.push_back(keys_at);
+  if (call.keys.size() / 3 >= kStorePairs) {
+    runStore(std::move(call), gather);
+    call = StoreCall();
+  }
+}
+
+std::string InboxStore::keysExpireAt(int64_t expire_ms) {
+  return std::to_string((expire_ms + kKeyExpiryStepMs - 1) / kKeyExpiryStepMs * kKeyExpiryStepMs);
 }
 
 void InboxStore::store(const StoreRequest& request, std::function<void(Result<StoreCounts>)> done) {
-  auto gather = std::make_shared<Gather<StoreCounts>>();
+  auto gather = std::make_shared<StoreGather>();
   gather->done = std::move(done);
-  gather->outstanding = 1;  // released below, once every command is made
+  gather->outstanding = 1;                        // released below, once every call is made
+  std::unordered_map<uint32_t, StoreCall> calls;  // by placement
   const int64_t now = now_ms_();
   for (const StoreItem& item : request.items()) {
     const Message& m = item.message();
@@ -170,19 +232,12 @@ void InboxStore::store(const StoreRequest& request, std::function<void(Result<St
     }
     const std::string id_hex = idHex(m.id());
     const std::string value = std::to_string(expire_ms) + " " + m.SerializeAsString();
-    for (const std::string& user : item.users()) {
-      ++gather->outstanding;
-      storeOne(m.app(), user, id_hex, expire_ms, value, [gather](Result<int64_t> r) {
-        if (r.isOk()) {
-          if (*r == 1) {
-            ++gather->counts.stored;
-          } else {
-            ++gather->counts.duplicates;
-          }
-        }
-        gather->finishOne(r.status());
-      });
-    }
+    const std::string keys_at = keysExpireAt(expire_ms);
+    for (const std::string& user : item.users())
+      addPair(calls, m.app(), user, id_hex, value, keys_at, gather);
+  }
+  for (auto& [placement, call] : calls) {
+    if (!call.keys.empty()) runStore(std::move(call), gather);
   }
   gather->finishOne(Status::ok());
 }
@@ -191,8 +246,15 @@ void InboxStore::restore(const std::string& app, const std::string& user, uint64
                          int64_t expire_ms, const std::string& message_bytes,
                          std::function<void(Status)> done) {
   if (expire_ms <= now_ms_()) return done(Status::ok());
-  storeOne(app, user, idHex(id), expire_ms, std::to_string(expire_ms) + " " + message_bytes,
-           [done = std::move(done)](Result<int64_t> r) { done(r.status()); });
+  auto gather = std::make_shared<StoreGather>();
+  gather->done = [done = std::move(done)](Result<StoreCounts> r) { done(r.status()); };
+  gather->outstanding = 1;
+  std::unordered_map<uint32_t, StoreCall> calls;
+  addPair(calls, app, user, idHex(id), std::to_string(expire_ms) + " " + message_bytes,
+          keysExpireAt(expire_ms), gather);
+  for (auto& [placement, call] : calls)
+    runStore(std::move(call), gather);
+  gather->finishOne(Status::ok());
 }
 
 void InboxStore::load(const LoadRequest& request, std::function<void(Result<Loaded>)> done) {
@@ -239,29 +301,57 @@ void InboxStore::load(const LoadRequest& request, std::function<void(Result<Load
       });
 }
 
-void InboxStore::ack(const AckItem& item, std::function<void(Result<uint32_t>)> done) {
-  auto gather = std::make_shared<Gather<uint32_t>>();
+void InboxStore::ack(const AckRequest& request, std::function<void(Result<uint32_t>)> done) {
+  auto gather = std::make_shared<InboxGather<uint32_t>>();
   gather->done = std::move(done);
   gather->counts = 0;
   gather->outstanding = 1;
-  const auto& ids = item.message_ids();
-  for (int begin = 0; begin < ids.size(); begin += static_cast<int>(kAckSlice)) {
-    const int end = std::min(ids.size(), begin + static_cast<int>(kAckSlice));
-    std::vector<std::string> argv;
-    argv.reserve(static_cast<size_t>(end - begin));
-    for (int i = begin; i < end; ++i)
-      argv.push_back(idHex(ids[i]));
-    UserKeys keys = userKeys(item.app(), item.user());
+  struct AckCall {
+    std::vector<std::string> keys, argv;
+    size_t ids = 0, entries = 0;
+  };
+  auto run = [this, gather](AckCall& call) {
     ++gather->outstanding;
-    ack_script_.run(redis_, {std::move(keys.inbox), std::move(keys.bodies), std::move(keys.loads)},
-                    std::move(argv), [gather](Result<redis::Reply> r) {
-                      if (r.isOk() && r->isInteger()) {
-                        gather->counts += static_cast<uint32_t>(r->integer);
-                        gather->finishOne(Status::ok());
-                      } else {
-                        gather->finishOne(r.isOk() ? unexpected("ack") : r.status());
-                      }
-                    });
+    const size_t entries = call.entries;
+    ack_script_.runGrouped(redis_, std::move(call.keys), std::move(call.argv),
+                           [gather, entries](Result<redis::Reply> r) {
+                             if (r.isOk() && (!r->isArray() || r->elements.size() != entries)) {
+                               r = unexpected("ack");
+                             }
+                             if (r.isOk()) {
+                               for (const redis::Reply& one : r->elements) {
+                                 if (one.isInteger()) {
+                                   gather->counts += static_cast<uint32_t>(one.integer);
+                                 }
+                               }
+                             }
+                             gather->finishOne(r.status());
+                           });
+    call = AckCall();
+  };
+  std::unordered_map<uint32_t, AckCall> calls;  // by placement
+  for (const AckItem& item : request.items()) {
+    const auto& ids = item.message_ids();
+    UserKeys keys = userKeys(item.app(), item.user());
+    AckCall& call = calls[redis_.placementOf(keys.inbox)];
+    for (int begin = 0; begin < ids.size();) {
+      // An entry takes what fits in the call; a user with more ids than that spans calls.
+      const int room = static_cast<int>(kAckSlice - call.ids);
+      const int end = std::min(ids.size(), begin + room);
+      call.keys.push_back(keys.inbox);
+      call.keys.push_back(keys.bodies);
+      call.keys.push_back(keys.loads);
+      call.argv.push_back(std::to_string(end - begin));
+      for (int i = begin; i < end; ++i)
+        call.argv.push_back(idHex(ids[i]));
+      call.ids += static_cast<size_t>(end - begin);
+      ++call.entries;
+      begin = end;
+      if (call.ids >= kAckSlice) run(call);
+    }
+  }
+  for (auto& [placement, call] : calls) {
+    if (call.entries > 0) run(call);
   }
   gather->finishOne(Status::ok());
 }

@@ -3,7 +3,9 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/base/result.h"
@@ -17,12 +19,15 @@ class RedisRouter;
 namespace push::saver {
 
 // Users' stored QoS 1 messages in Redis (saver_keys.h has the layout): Store, Load and Ack as
-// one Lua script per user each, so a user's inbox, bodies and load counts change together
-// and a script touches one node (the keys share the user's hash tag).
+// Lua scripts, so a user's inbox, bodies and load counts change together. Load is one call per
+// user; Store and Ack group the users of a request by RedisRouter::placementOf and make one
+// call per group (per node; per slot on a Redis Cluster), so a batch of 100 users costs one
+// script call rather than 100.
 //
 // A stored message expires at created_ms + ttl (ttl_s, or default_ttl; at most max_ttl): Load
 // never returns it after that, and Redis forgets the user's keys once the last of their
-// messages expired (the keys' expiry is pushed out to the latest message's).
+// messages expired (the keys' expiry is pushed out to the latest message's, rounded up to a
+// minute so that most stores leave it alone).
 //
 // Loop-thread only. `redis` must outlive this object; a callback never runs inside the call
 // that made it, and not after the RedisRouter is destroyed (it completes CANCELLED then).
@@ -60,15 +65,25 @@ class InboxStore {
   };
   void load(const LoadRequest& request, std::function<void(Result<Loaded>)> done);
 
-  // Removes acked ids; the count of ids that were stored.
-  void ack(const AckItem& item, std::function<void(Result<uint32_t>)> done);
+  // Removes the acked ids of every item; the count of ids that were stored. Fails with the
+  // first Redis error (a retry is harmless: ids already gone count 0).
+  void ack(const AckRequest& request, std::function<void(Result<uint32_t>)> done);
 
   uint32_t clampLimit(uint32_t limit) const;
 
  private:
-  void storeOne(const std::string& app, const std::string& user, const std::string& id_hex,
-                int64_t expire_ms, const std::string& value,
-                std::function<void(Result<int64_t>)> done);
+  struct StoreGather;
+  // One store script call being built: keys and arguments of its pairs.
+  struct StoreCall {
+    std::vector<std::string> keys, argv;
+  };
+  // Adds a pair to the call of its placement; a full call is sent at once.
+  void addPair(std::unordered_map<uint32_t, StoreCall>& calls, const std::string& app,
+               const std::string& user, const std::string& id_hex, const std::string& value,
+               const std::string& keys_at, const std::shared_ptr<StoreGather>& gather);
+  void runStore(StoreCall call, const std::shared_ptr<StoreGather>& gather);
+  // The expiry of a user's keys for a message expiring at `expire_ms` (rounded up).
+  static std::string keysExpireAt(int64_t expire_ms);
 
   redis::RedisRouter& redis_;
   const Options options_;

@@ -14,7 +14,8 @@ namespace push::saver {
 //   mb:{a/u}  HASH   id -> "<expire_ms> <serialized push.Message>"
 //   ml:{a/u}  HASH   id -> loads so far, plus a placeholder field '' so that the three keys
 //                    exist together or not at all (a script over keys of a migrating slot
-//                    that finds only some of them gets TRYAGAIN)
+//                    that finds only some of them gets TRYAGAIN); its value is the keys'
+//                    expire-at (ms), so a store reads it instead of three PTTLs
 //   bs:{a}    STRING the app's last broadcast sequence
 //   bl:{a}    ZSET   score sequence -> "<expire_ms> <message id hex> <serialized BroadcastMessage>"
 struct UserKeys {

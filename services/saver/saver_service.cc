@@ -118,36 +118,18 @@ void SaverService::Ack(pb::RpcController* controller, const AckRequest* request,
     if (st.isOk()) st = checkName(item.user(), "user");
     if (!st.isOk()) return finish(controller, done, st);
   }
-  struct Pending {
-    size_t left = 1;
-    Status first;
-    uint32_t removed = 0;
-  };
-  auto pending = std::make_shared<Pending>();
-  auto one = [this, pending, controller, request, response, done](const Status& st) {
-    if (!st.isOk() && pending->first.isOk()) pending->first = st;
-    if (--pending->left != 0) return;
-    if (pending->first.isOk()) {
-      response->set_removed(pending->removed);
-      saverMetrics().acked.inc(pending->removed);
-      if (write_behind_) {
-        for (const AckItem& item : request->items()) {
-          for (uint64_t id : item.message_ids())
-            write_behind_->removed(item.app(), item.user(), id);
-        }
+  inbox_.ack(*request, [this, controller, request, response, done](Result<uint32_t> r) {
+    if (!r.isOk()) return finish(controller, done, r.status());
+    response->set_removed(*r);
+    saverMetrics().acked.inc(*r);
+    if (write_behind_) {
+      for (const AckItem& item : request->items()) {
+        for (uint64_t id : item.message_ids())
+          write_behind_->removed(item.app(), item.user(), id);
       }
     }
-    finish(controller, done, pending->first);
-  };
-  for (const AckItem& item : request->items()) {
-    if (item.message_ids_size() == 0) continue;
-    ++pending->left;
-    inbox_.ack(item, [pending, one](Result<uint32_t> r) {
-      if (r.isOk()) pending->removed += *r;
-      one(r.status());
-    });
-  }
-  one(Status::ok());
+    finish(controller, done, Status::ok());
+  });
 }
 
 void SaverService::StoreBroadcast(pb::RpcController* controller,
