@@ -30,6 +30,7 @@ std::vector<FieldRange> saverRanges() {
       {"write_behind_batch", 1, 100'000},
       {"write_behind_interval_ms", 1, 60'000},
       {"write_behind_max_backlog", 1000, 100'000'000},
+      {"write_behind_min_age_ms", 1, 60'000},
       {"recovery_check_ms", 100, 600'000},
       {"shutdown_grace_ms", 1, 60'000},
   };
@@ -116,6 +117,9 @@ Result<SaverOptions> SaverOptions::fromConfig(const config::SaverConfig& c,
     o.write_behind.interval = std::chrono::milliseconds(c.write_behind_interval_ms());
   }
   if (c.write_behind_max_backlog()) o.write_behind.max_backlog = c.write_behind_max_backlog();
+  if (c.write_behind_min_age_ms()) {
+    o.write_behind.min_age = std::chrono::milliseconds(c.write_behind_min_age_ms());
+  }
   if (c.recovery_check_ms()) {
     o.recovery.check_interval = std::chrono::milliseconds(c.recovery_check_ms());
   }

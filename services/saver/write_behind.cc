@@ -122,13 +122,20 @@ void WriteBehind::push(Fact fact) {
     waiting_stores_[keyOf(f.app, f.user, f.id)] = std::prev(facts_.end());
   }
   if (ready_ && facts_.size() - in_flight_ >= options_.batch && in_flight_ == 0 &&
-      now_ms_() >= retry_at_ms_) {
+      now_ms_() >= retry_at_ms_ && ripe()) {
     send();
   }
 }
 
+bool WriteBehind::ripe() const {
+  if (facts_.size() <= in_flight_) return false;
+  if (on_drained_ || facts_.size() >= options_.max_backlog / 2) return true;
+  const Fact& next = *std::next(facts_.begin(), static_cast<std::ptrdiff_t>(in_flight_));
+  return now_ms_() - next.at_ms >= options_.min_age.count();
+}
+
 void WriteBehind::onTick() {
-  if (ready_ && in_flight_ == 0 && !facts_.empty() && now_ms_() >= retry_at_ms_) send();
+  if (ready_ && in_flight_ == 0 && now_ms_() >= retry_at_ms_ && ripe()) send();
   if (ready_ && !purging_ && now_ms_() >= next_purge_ms_) purge();
   if (on_drained_ && (facts_.empty() || now_ms_() >= drain_deadline_ms_)) {
     auto fn = std::move(on_drained_);
@@ -151,8 +158,11 @@ void WriteBehind::send() {
   auto broadcasts = std::make_shared<std::vector<mysql::Row>>();
   size_t bytes = 0;
   size_t n = 0;
+  const bool urgent = on_drained_ || facts_.size() >= options_.max_backlog / 2;
+  const int64_t ripe_before = now_ms_() - options_.min_age.count();
   auto next = facts_.begin();
-  while (n < facts_.size() && n < options_.batch && (n == 0 || bytes < options_.batch_bytes)) {
+  while (n < facts_.size() && n < options_.batch && (n == 0 || bytes < options_.batch_bytes) &&
+         (urgent || next->at_ms <= ripe_before)) {
     const Fact& f = *next++;
     ++n;
     if (f.kind == Fact::Kind::Store) {
@@ -213,7 +223,7 @@ void WriteBehind::send() {
         }
         written_ += n;
         // More waiting: go on at once rather than at the next tick.
-        if (facts_.size() >= options_.batch) send();
+        if (facts_.size() >= options_.batch && ripe()) send();
       });
 }
 

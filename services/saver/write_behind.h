@@ -24,11 +24,12 @@ namespace push::saver {
 // batches on the pool's ordered lane, so facts reach MySQL in the order they happened here (a
 // message's store before its ack).
 //
-// A store whose ack (or drop) comes while the store still waits for its batch is taken out of
-// the backlog and the removal is not written either: a message an online client acked within
-// the write-behind interval costs MySQL nothing (coalesced()). The one case this leaves a row
-// behind is a message stored twice for the same user (a retried Store) whose first store was
-// already written: the row then stays until its expiry purge.
+// A fact waits until it is `min_age` old before it is written (drain(), and a backlog above half
+// its cap, write at once). A store whose ack (or drop) comes while the store still waits is
+// taken out of the backlog and the removal is not written either: a message an online client
+// acked within `min_age` costs MySQL nothing (coalesced()), and that is most of them. The one case
+// this leaves a row behind is a message stored twice for the same user (a retried Store) whose
+// first store was already written: the row then stays until its expiry purge.
 //
 // Expired rows are purged every `purge_interval` (`DELETE ... WHERE expire_ms < now`, in
 // slices of `purge_slice` rows), so MySQL holds about what Redis holds.
@@ -43,7 +44,8 @@ class WriteBehind {
  public:
   struct Options {
     uint32_t batch = 1000;
-    std::chrono::milliseconds interval{20};
+    std::chrono::milliseconds interval{20};  // how often waiting facts are looked at
+    std::chrono::milliseconds min_age{500};
     size_t max_backlog = 1'000'000;
     std::chrono::milliseconds retry{1000};
     // Bytes of one batch's rows at most (MySQL's max_allowed_packet is 16 MiB by default).
@@ -91,6 +93,8 @@ class WriteBehind {
   };
 
   void push(Fact fact);
+  // Whether the oldest fact not in flight may be written now.
+  bool ripe() const;
   void onTick();
   void send();
   void purge();

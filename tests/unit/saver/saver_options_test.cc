@@ -72,6 +72,7 @@ TEST(SaverOptionsTest, EmptyConfigGivesTheDefaults) {
   EXPECT_EQ(o->write_behind.batch, 1000u);
   EXPECT_EQ(o->write_behind.interval, 20ms);
   EXPECT_EQ(o->write_behind.max_backlog, 1'000'000u);
+  EXPECT_EQ(o->write_behind.min_age, 500ms);
   EXPECT_EQ(o->recovery.check_interval, 1000ms);
   EXPECT_EQ(o->shutdown_grace, 5000ms);
   EXPECT_EQ(o->rpc.address, "127.0.0.1:7400");
@@ -98,6 +99,7 @@ TEST(SaverOptionsTest, TakesEveryField) {
     write_behind_batch: 66
     write_behind_interval_ms: 77
     write_behind_max_backlog: 8888
+    write_behind_min_age_ms: 66
     recovery_check_ms: 999
     shutdown_grace_ms: 250
   )",
@@ -126,6 +128,7 @@ TEST(SaverOptionsTest, TakesEveryField) {
   EXPECT_EQ(o->write_behind.batch, 66u);
   EXPECT_EQ(o->write_behind.interval, 77ms);
   EXPECT_EQ(o->write_behind.max_backlog, 8888u);
+  EXPECT_EQ(o->write_behind.min_age, 66ms);
   EXPECT_EQ(o->recovery.check_interval, 999ms);
   EXPECT_EQ(o->shutdown_grace, 250ms);
   EXPECT_EQ(o->rpc.address, "127.0.0.1:0");
@@ -156,6 +159,7 @@ TEST(SaverOptionsTest, EveryIntegerRangeIsChecked) {
       {"write_behind_batch: 100001", "write_behind_batch"},
       {"write_behind_interval_ms: 60001", "write_behind_interval_ms"},
       {"write_behind_max_backlog: 999", "write_behind_max_backlog"},
+      {"write_behind_min_age_ms: 60001", "write_behind_min_age_ms"},
       {"write_behind_max_backlog: 100000001", "write_behind_max_backlog"},
       {"recovery_check_ms: 99", "recovery_check_ms"},
       {"recovery_check_ms: 600001", "recovery_check_ms"},
@@ -182,7 +186,7 @@ TEST(SaverOptionsTest, NoIntegerFieldGoesUnchecked) {
       [](const config::SaverConfig& cfg) {
         return SaverOptions::fromConfig(cfg, nullptr).status();
       },
-      16);
+      17);
 }
 
 TEST(SaverOptionsTest, WithoutAFileTheErrorStartsWithTheField) {

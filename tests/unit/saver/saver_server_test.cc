@@ -79,6 +79,7 @@ class SaverServerTest : public ::testing::Test {
     o.rpc.address = "127.0.0.1:0";
     o.recovery.check_interval = 100ms;
     o.write_behind.interval = 5ms;
+    o.write_behind.min_age = 5ms;
     o.write_behind.retry = 100ms;
     if (with_mysql) {
       mysql::MySqlPool::Options m;
@@ -414,7 +415,8 @@ TEST_F(SaverServerTest, AFullWriteBehindBacklogDropsTheOldestAndCountsThem) {
 TEST_F(SaverServerTest, AStoreAckedBeforeItsBatchCostsMySqlNothing) {
   if (!mariadb_) GTEST_SKIP() << "no mariadbd";
   SaverOptions o = options(true);
-  o.write_behind.interval = 1500ms;  // the facts wait for the tick
+  o.write_behind.interval = 5ms;   // the write-behind looks often...
+  o.write_behind.min_age = 3600s;  // ...but writes nothing younger than this
   startServer(std::move(o));
   ASSERT_TRUE(waitSchema());
   for (uint64_t id = 1; id <= 10; ++id) {
@@ -425,11 +427,84 @@ TEST_F(SaverServerTest, AStoreAckedBeforeItsBatchCostsMySqlNothing) {
   EXPECT_EQ(saver_.server->statusJson().find("\"write_behind_coalesced\":8") != std::string::npos,
             true)
       << saver_.server->statusJson();
-  ASSERT_TRUE(loop_.runUntil([&] { return stats().write_behind_backlog() == 0; }, 10s));
+  EXPECT_EQ(stats().write_behind_backlog(), 2u);
+  auto count = [&] {
+    auto rows = mariadb_->rootQuery("SELECT COUNT(*) FROM " + mariadb_->database() +
+                                    ".inbox WHERE app_name = 'capp'");
+    return rows.isOk() ? rows->substr(0, rows->find('\n')) : rows.status().toString();
+  };
+  // Many ticks later the two are still waiting for their age, and MySQL has nothing.
+  EXPECT_FALSE(loop_.runUntil([&] { return stats().write_behind_backlog() < 2; }, 300ms));
+  EXPECT_EQ(count(), "0");
+  // Shutdown does not wait for the age: the two unacked messages reach MySQL, the rest never.
+  saver_.stop(loop_);
   auto rows = mariadb_->rootQuery("SELECT GROUP_CONCAT(message_id ORDER BY message_id) FROM " +
                                   mariadb_->database() + ".inbox WHERE app_name = 'capp'");
   ASSERT_TRUE(rows.isOk()) << rows.status().toString();
   EXPECT_EQ(rows->substr(0, rows->find('\n')), "8009,8010");
+}
+
+TEST_F(SaverServerTest, FactsAreWrittenOnceTheyAreMinAgeOld) {
+  if (!mariadb_) GTEST_SKIP() << "no mariadbd";
+  SaverOptions o = options(true);
+  o.write_behind.min_age = 200ms;
+  startServer(std::move(o));
+  ASSERT_TRUE(waitSchema());
+  const int64_t stored_at = nowMs();
+  ASSERT_TRUE(store(message(8101, "dapp", "m"), {"dora"}).isOk());
+  ASSERT_TRUE(loop_.runUntil([&] { return stats().write_behind_backlog() == 0; }, 10s));
+  // Not before its age (the clock is the wall clock the write-behind reads too).
+  EXPECT_GE(nowMs() - stored_at, 200);
+  auto rows = mariadb_->rootQuery("SELECT message_id FROM " + mariadb_->database() +
+                                  ".inbox WHERE app_name = 'dapp'");
+  ASSERT_TRUE(rows.isOk()) << rows.status().toString();
+  EXPECT_EQ(rows->substr(0, rows->find('\n')), "8101");
+}
+
+TEST_F(SaverServerTest, ManyUsersAndLongAckListsGoInSeveralGroupedCalls) {
+  // 300 users in one Store (more than one store call holds) and one user acking 2500 ids (more
+  // than one ack call holds): every pair stored once, every id acked, in every mode's grouping.
+  startServer(options(false));
+  std::vector<std::string> users;
+  for (int i = 0; i < 300; ++i)
+    users.push_back("g" + std::to_string(i));
+  StoreResponse stored;
+  ASSERT_TRUE(store(message(8200, "gapp", "all"), users, &stored).isOk());
+  EXPECT_EQ(stored.stored(), 300u);
+  StoreRequest many;
+  std::vector<uint64_t> ids;
+  for (uint64_t id = 9000; id < 11500; ++id) {
+    StoreItem* item = many.add_items();
+    *item->mutable_message() = message(id, "gapp", "x");
+    item->add_users("heavy");
+    ids.push_back(id);
+  }
+  StoreResponse heavy;
+  ASSERT_TRUE(call(loop_, *saver_.stub, &Saver_Stub::Store, many, &heavy).isOk());
+  EXPECT_EQ(heavy.stored(), 2500u);
+  // A retry is all duplicates.
+  ASSERT_TRUE(store(message(8200, "gapp", "all"), users, &stored).isOk());
+  EXPECT_EQ(stored.stored(), 0u);
+  EXPECT_EQ(stored.duplicates(), 300u);
+  // One Ack request for everyone: 300 users with one id each, and the heavy user's 2500.
+  AckRequest req;
+  for (const auto& u : users) {
+    AckItem* item = req.add_items();
+    item->set_app("gapp");
+    item->set_user(u);
+    item->add_message_ids(8200);
+  }
+  AckItem* item = req.add_items();
+  item->set_app("gapp");
+  item->set_user("heavy");
+  for (uint64_t id : ids)
+    item->add_message_ids(id);
+  AckResponse acked;
+  ASSERT_TRUE(call(loop_, *saver_.stub, &Saver_Stub::Ack, req, &acked).isOk());
+  EXPECT_EQ(acked.removed(), 2800u);
+  EXPECT_EQ(load("gapp", "heavy").messages_size(), 0);
+  EXPECT_EQ(load("gapp", "g0").messages_size(), 0);
+  EXPECT_EQ(load("gapp", "g299").messages_size(), 0);
 }
 
 TEST_F(SaverServerTest, ExpiredRowsArePurgedFromMySql) {
