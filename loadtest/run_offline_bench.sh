@@ -29,11 +29,12 @@
 # Starts redis-server (no persistence) and mariadbd (a data directory made by
 # mariadb-install-db, as tests/support/mariadb_server.cc does) on free loopback ports in a
 # temp dir, then push-saver with both. Runs store-ack (saver's CPU measured, then waits for the
-# write-behind to reach MySQL: drain_s), replay, and redis-benchmark with
-#   EVAL <store script; ack script> 3 in:{b/u<r>} mb:{b/u<r>} ml:{b/u<r>} <id> <value> ...
-# a script of the same shape as saver's two per message (ZADD NX, HSET, PTTL/PEXPIRE x2, then
-# ZREM, HDEL x2) in ONE call: redis_ops_per_s is Redis's own rate for saver's Redis work per
-# stored+acked message, the ceiling saver (two EVALSHA calls per message) is compared to.
+# write-behind to reach MySQL: drain_s), replay, and redis-benchmark running saver's Redis
+# work per stored+acked message (store: ZADD NX, HSET, HGET, and HSET + PEXPIREAT x3 for a new
+# user; ack: ZCARD, ZREM, HDEL, DEL) as one EVAL of BATCH messages: redis_ops_per_s is Redis's
+# own rate for that work in saver's batch shape (both halves in one call: a ceiling saver,
+# with a store call and an ack call per batch, is compared to); and as one EVAL per message
+# (redis_per_message_eval_per_s: what a design without batching could reach at most).
 # Ends with
 #   RESULT offline_bench stored_acked_per_s=... redis_ops_per_s=... ratio=... replay100_p50_ms=... replay100_p99_ms=... ...
 # Goals (issue 16): >= 100000 stored and acked messages/s, replay of 100 at connect p99 < 20 ms.
@@ -180,42 +181,65 @@ drain=$(field drain_s <<<" $store_stats")
 backlog=$(field write_behind_backlog <<<" $store_stats")
 with_mysql=$(awk -v a="$acked" -v s="$seconds" -v d="$drain" 'BEGIN {printf "%.0f", a / (s + d)}')
 
-echo "# replay: $replay_users users x 100 stored, then Load(user, limit 100) each, $replay_depth in flight"
+echo "# replay: $replay_users users x 100 stored (and written behind), then Load(user, limit 100) each, $replay_depth in flight"
 run_wait replay "$bin/push-saver-bench" replay --target "$saver" --users "$replay_users" \
   --per-user 100 --limit 100 --depth "$replay_depth" --batch "$batch" --payload "$payload" \
-  --pid "$saver_pid" --redis-pid "$redis_pid" --max-seconds "$max_seconds" ||
+  --pid "$saver_pid" --redis-pid "$redis_pid" --max-seconds "$max_seconds" \
+  --drain-seconds "$([ "$use_mysql" = 1 ] && echo "$max_seconds" || echo 0)" ||
   fail "replay failed: $(cat "$tmp/replay.err" "$tmp/replay.out")"
 replay_out=$(cat "$tmp/replay.out")
 echo "$replay_out"
 replay_line=$(grep '^mode=replay' <<<"$replay_out")
 
-# The yardstick, on the same Redis: saver's store script then its ack script as one EVAL per
-# message (ids and users random in 0..REDIS_N, so nearly every ZADD NX stores).
-store_ack_lua="if redis.call('ZADD', KEYS[1], 'NX', 0, ARGV[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-local at, now = tonumber(ARGV[3]), tonumber(ARGV[4])
-for i = 1, 2 do
-  local ttl = redis.call('PTTL', KEYS[i])
-  if ttl < 0 or now + ttl < at then redis.call('PEXPIRE', KEYS[i], at - now) end
+# The yardstick, on the same Redis: the Redis work saver does per stored+acked message (its
+# store script's ZADD NX, HSET, HGET of the keys' expiry, HSET + PEXPIREAT x3 when the user's
+# keys are new, and its ack script's ZCARD, ZREM, HDEL, DEL), run by redis-benchmark twice:
+# BATCH messages per EVAL (the shape saver sends: one store call and one ack call per batch of
+# a node's users; here both halves in one call, so an upper bound) and one EVAL per message.
+# Ids and users random in 0..REDIS_N, so nearly every ZADD NX stores and every user is new.
+store_ack_lua="local function one(k, id, value, at)
+  if redis.call('ZADD', KEYS[k + 1], 'NX', 0, id) == 0 then return 0 end
+  redis.call('HSET', KEYS[k + 2], id, value)
+  local keys_at = tonumber(redis.call('HGET', KEYS[k + 3], '') or '0')
+  if keys_at < at then
+    redis.call('HSET', KEYS[k + 3], '', at)
+    for j = 1, 3 do redis.call('PEXPIREAT', KEYS[k + j], at) end
+  end
+  local before = redis.call('ZCARD', KEYS[k + 1])
+  local n = redis.call('ZREM', KEYS[k + 1], id)
+  redis.call('HDEL', KEYS[k + 2], id)
+  if n == before then redis.call('DEL', KEYS[k + 3]) else redis.call('HDEL', KEYS[k + 3], id) end
+  return n
 end
-local n = redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
-redis.call('HDEL', KEYS[3], ARGV[1])
+local at, value, n = tonumber(ARGV[1]), ARGV[2], 0
+for i = 1, #KEYS / 3 do n = n + one((i - 1) * 3, ARGV[2 + i], value, at) end
 return n"
 now_ms=$(date +%s%3N)
 value="$((now_ms + 3600000)) $(head -c "$payload" /dev/zero | tr '\0' p)"
-echo "# redis-benchmark: EVAL <store+ack script> per message, $redis_clients clients x pipeline $redis_pipeline, $redis_n calls"
-redis_b0=$(ticks "$redis_pid")
-run_wait redis-benchmark redis-benchmark -p "$rport" -c "$redis_clients" -P "$redis_pipeline" \
-  -n "$redis_n" -r "$redis_n" -q EVAL "$store_ack_lua" 3 'in:{bench/u__rand_int__}' \
-  'mb:{bench/u__rand_int__}' 'ml:{bench/u__rand_int__}' '00000000__rand_int__' "$value" \
-  "$((now_ms + 3600000))" "$now_ms" || fail "redis-benchmark failed: $(cat "$tmp/redis-benchmark.err")"
-redis_rate=$(tr '\r' '\n' <"$tmp/redis-benchmark.out" |
-  sed -n 's/.*: \([0-9.]*\) requests per second.*/\1/p' | tail -1)
-[ -n "$redis_rate" ] || fail "redis-benchmark printed no rate"
-redis_rate=${redis_rate%.*}
-redis_bench_us=$(awk -v a="$redis_b0" -v b="$(ticks "$redis_pid")" -v hz="$hz" -v n="$redis_n" 'BEGIN {printf "%.2f", (b - a) / hz * 1e6 / n}')
-echo "impl=redis-benchmark eval_store_ack_per_s=$redis_rate redis_cpu_us_per_message=$redis_bench_us"
+# redis_eval MESSAGES_PER_CALL CALLS: prints "<messages/s> <Redis CPU us per message>".
+redis_eval() {
+  local per=$1 calls=$2 keys=() ids=() i rate b0
+  for ((i = 0; i < per; i++)); do
+    keys+=('in:{bench/u__rand_int__}' 'mb:{bench/u__rand_int__}' 'ml:{bench/u__rand_int__}')
+    ids+=('00000000__rand_int__')
+  done
+  b0=$(ticks "$redis_pid")
+  run_wait redis-benchmark redis-benchmark -p "$rport" -c "$redis_clients" -P "$redis_pipeline" \
+    -n "$calls" -r "$redis_n" -q EVAL "$store_ack_lua" "${#keys[@]}" "${keys[@]}" \
+    "$((now_ms + 3600000))" "$value" "${ids[@]}" ||
+    fail "redis-benchmark failed: $(cat "$tmp/redis-benchmark.err")"
+  rate=$(tr '\r' '\n' <"$tmp/redis-benchmark.out" |
+    sed -n 's/.*: \([0-9.]*\) requests per second.*/\1/p' | tail -1)
+  [ -n "$rate" ] || fail "redis-benchmark printed no rate"
+  awk -v r="$rate" -v per="$per" -v a="$b0" -v b="$(ticks "$redis_pid")" -v hz="$hz" \
+    -v n="$((calls * per))" 'BEGIN {printf "%.0f %.2f\n", r * per, (b - a) / hz * 1e6 / n}'
+}
+echo "# redis-benchmark: EVAL of saver's Redis work, $batch messages per call, $redis_clients clients x pipeline $redis_pipeline, $redis_n messages"
+read -r redis_rate redis_bench_us < <(redis_eval "$batch" $((redis_n / batch)))
+echo "impl=redis-benchmark messages_per_call=$batch store_ack_per_s=$redis_rate redis_cpu_us_per_message=$redis_bench_us"
+echo "# redis-benchmark: the same work as one EVAL per message, $redis_n messages"
+read -r redis_single_rate redis_single_us < <(redis_eval 1 "$redis_n")
+echo "impl=redis-benchmark messages_per_call=1 store_ack_per_s=$redis_single_rate redis_cpu_us_per_message=$redis_single_us"
 
 # End to end: POST /v1/push (qos 1, center's default) -> center Stores in saver -> room ->
 # client acks -> room batches the acks to saver. push-load's msg_per_s counts pushes the
@@ -269,4 +293,4 @@ fi
 
 ratio=$(awk -v a="$stored_acked" -v b="$redis_rate" 'BEGIN {printf "%.2f", a / b}')
 echo "# goals (issue 16): >= 100000 stored+acked/s; replay of 100 at connect p99 < 20 ms"
-echo "RESULT offline_bench stored_acked_per_s=$stored_acked redis_ops_per_s=$redis_rate ratio=$ratio replay100_p50_ms=$(field p50_ms <<<" $replay_line") replay100_p99_ms=$(field p99_ms <<<" $replay_line") replay100_max_ms=$(field max_ms <<<" $replay_line") replay_full=$(field full <<<" $replay_line")/$(field loads <<<" $replay_line") replay_loads_per_s=$(field loads_per_s <<<" $replay_line") replay_cpu_redis=$(field cpu_redis <<<" $replay_line") cpu_saver=$(field cpu_saver <<<" $store_line") saver_us_per_msg=$saver_us redis_us_per_msg=$redis_us redis_bench_us_per_msg=$redis_bench_us mariadbd_us_per_msg=$mysql_us mysql=$use_mysql drain_s=$drain write_behind_backlog=$backlog stored_acked_with_mysql_per_s=$with_mysql messages=$messages depth=$depth batch=$batch errors=$(($(field errors <<<" $store_line") + $(field errors <<<" $replay_line")))$e2e_result"
+echo "RESULT offline_bench stored_acked_per_s=$stored_acked redis_ops_per_s=$redis_rate ratio=$ratio replay100_p50_ms=$(field p50_ms <<<" $replay_line") replay100_p99_ms=$(field p99_ms <<<" $replay_line") replay100_max_ms=$(field max_ms <<<" $replay_line") replay_full=$(field full <<<" $replay_line")/$(field loads <<<" $replay_line") replay_loads_per_s=$(field loads_per_s <<<" $replay_line") replay_cpu_redis=$(field cpu_redis <<<" $replay_line") cpu_saver=$(field cpu_saver <<<" $store_line") saver_us_per_msg=$saver_us redis_us_per_msg=$redis_us redis_bench_us_per_msg=$redis_bench_us redis_per_message_eval_per_s=$redis_single_rate mariadbd_us_per_msg=$mysql_us mysql=$use_mysql drain_s=$drain write_behind_backlog=$backlog stored_acked_with_mysql_per_s=$with_mysql messages=$messages depth=$depth batch=$batch errors=$(($(field errors <<<" $store_line") + $(field errors <<<" $replay_line")))$e2e_result"
