@@ -16,6 +16,8 @@
 #   REPLAY_USERS [5000] REPLAY_DEPTH [16]: replay (each user gets 100 messages, then one
 #     Load(user, limit 100) each, REPLAY_DEPTH in flight, as clients connecting)
 #   MYSQL [1]: 1 starts mariadbd and gives saver its write-behind (as deployed); 0 Redis only
+#   MIN_AGE_MS [saver's default, 500]: saver's write_behind_min_age_ms; 1 makes nearly every
+#     store and ack reach MySQL (the case of clients that ack later than the age)
 #   REDIS_N [1000000] REDIS_CLIENTS [8] REDIS_PIPELINE [16]: the redis-benchmark yardstick
 #   MAX_SECONDS [120]: each phase's bound (push-saver-bench --max-seconds)
 #   E2E [1] E2E_USERS [1000] E2E_SECONDS [8] E2E_CONFIG [8x8: HTTP connections x depth]
@@ -51,6 +53,7 @@ payload=${PAYLOAD:-64}
 replay_users=${REPLAY_USERS:-5000}
 replay_depth=${REPLAY_DEPTH:-16}
 use_mysql=${MYSQL:-1}
+min_age_ms=${MIN_AGE_MS:-}
 redis_n=${REDIS_N:-1000000}
 redis_clients=${REDIS_CLIENTS:-8}
 redis_pipeline=${REDIS_PIPELINE:-16}
@@ -136,6 +139,7 @@ CREATE USER 'push'@'127.0.0.1' IDENTIFIED BY 'bench';
 GRANT ALL PRIVILEGES ON push.* TO 'push'@'127.0.0.1';
 SQL
   mysql_conf="mysql { host: \"127.0.0.1\" port: $mport user: \"push\" password: \"bench\" database: \"push\" }"
+  [ -n "$min_age_ms" ] && mysql_conf+=" write_behind_min_age_ms: $min_age_ms"
 fi
 
 cat >"$tmp/saver.conf" <<CONF
