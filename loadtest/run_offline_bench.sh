@@ -239,10 +239,14 @@ redis_eval() {
     -v n="$((calls * per))" 'BEGIN {printf "%.0f %.2f\n", r * per, (b - a) / hz * 1e6 / n}'
 }
 echo "# redis-benchmark: EVAL of saver's Redis work, $batch messages per call, $redis_clients clients x pipeline $redis_pipeline, $redis_n messages"
-read -r redis_rate redis_bench_us < <(redis_eval "$batch" $((redis_n / batch)))
+# (Through a file, not a process substitution: redis_eval must run in this shell, so that its
+# redis-benchmark is in $pids for the EXIT trap and its `fail` ends the script.)
+redis_eval "$batch" $((redis_n / batch)) >"$tmp/yardstick"
+read -r redis_rate redis_bench_us <"$tmp/yardstick"
 echo "impl=redis-benchmark messages_per_call=$batch store_ack_per_s=$redis_rate redis_cpu_us_per_message=$redis_bench_us"
 echo "# redis-benchmark: the same work as one EVAL per message, $redis_n messages"
-read -r redis_single_rate redis_single_us < <(redis_eval 1 "$redis_n")
+redis_eval 1 "$redis_n" >"$tmp/yardstick"
+read -r redis_single_rate redis_single_us <"$tmp/yardstick"
 echo "impl=redis-benchmark messages_per_call=1 store_ack_per_s=$redis_single_rate redis_cpu_us_per_message=$redis_single_us"
 
 # End to end: POST /v1/push (qos 1, center's default) -> center Stores in saver -> room ->

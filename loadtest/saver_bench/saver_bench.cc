@@ -326,7 +326,12 @@ int replay(net::EventLoop& loop, rpc::Channel* channel, const Args& args) {
   if (args.drain_seconds > 0) {
     const auto drain_start = Clock::now();
     saver::StatsResponse drained;
-    if (!awaitDrained(loop, channel, args.drain_seconds, &drained)) ++errors;
+    if (!awaitDrained(loop, channel, args.drain_seconds, &drained) ||
+        drained.write_behind_backlog() > 0) {
+      std::fprintf(stderr, "replay: the write-behind did not drain within %.0f s\n",
+                   args.drain_seconds);
+      ++errors;
+    }
     setup_drain_s = secondsSince(drain_start);
   }
 

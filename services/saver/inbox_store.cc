@@ -4,6 +4,7 @@
 #include <memory>
 #include <utility>
 
+#include "common/redis/key_slot.h"
 #include "common/redis/redis_router.h"
 #include "services/saver/saver_keys.h"
 
@@ -19,23 +20,32 @@ namespace {
 // (no loads hash yet) could not Load or Ack for the whole migration of its slot, and a Load
 // that emptied the loads hash failed halfway.
 //
-// One call stores many (message, user) pairs of one placement (RedisScript::runGrouped): per
-// Redis call the script's fixed cost (lookup, argument parsing, reply) is paid once, not per
-// pair. KEYS: inbox, bodies, loads of pair 1, of pair 2, ... (a user may repeat). ARGV per
-// pair: id hex, value, keys' expire-at ms. Returns per pair 1 (stored) or 0 (already there).
-// The loads hash's placeholder holds the keys' expire-at, so only a message that outlives
-// the keys moves their expiry (PEXPIREAT, later only): a store is ZADD, HSET and HGET.
+// One call stores many (message, user) pairs of one group (InboxStore::groupOf): per Redis
+// call the script's fixed cost (lookup, argument parsing, reply) is paid once, not per pair.
+// KEYS: inbox, bodies, loads of pair 1, of pair 2, ... (a user may repeat). ARGV: now ms, then
+// per pair: id hex, value, keys' expire-at ms. Returns per pair 1 (stored) or 0 (already
+// there). The loads hash's placeholder holds the keys' expire-at, so only a message that
+// outlives the keys moves their expiry (PEXPIREAT, never earlier): a store is ZADD, HSET and
+// HGET. A placeholder of 0 (made by a Load, or data from before it held the expiry) is read
+// from the inbox's own PTTL instead; a fresh inbox (ZCARD 1: its keys were all gone, or only
+// it was evicted) always gets the expiry, so no key is left without one.
 constexpr const char* kStoreScript = R"lua(
+local now = tonumber(ARGV[1])
 local out = {}
 for i = 1, #KEYS / 3 do
   local k = (i - 1) * 3
-  local id, at = ARGV[k + 1], ARGV[k + 3]
+  local id, at = ARGV[k + 2], tonumber(ARGV[k + 4])
   if redis.call('ZADD', KEYS[k + 1], 'NX', 0, id) == 0 then
     out[i] = 0
   else
-    redis.call('HSET', KEYS[k + 2], id, ARGV[k + 2])
+    redis.call('HSET', KEYS[k + 2], id, ARGV[k + 3])
     local keys_at = tonumber(redis.call('HGET', KEYS[k + 3], '') or '0')
-    if keys_at < tonumber(at) then
+    if keys_at == 0 then
+      local ttl = redis.call('PTTL', KEYS[k + 1])
+      if ttl > 0 then keys_at = now + ttl end
+    end
+    if keys_at < at or redis.call('ZCARD', KEYS[k + 1]) == 1 then
+      if keys_at > at then at = keys_at end
       redis.call('HSET', KEYS[k + 3], '', at)
       for j = 1, 3 do redis.call('PEXPIREAT', KEYS[k + j], at) end
     end
@@ -91,9 +101,9 @@ end
 return {more, dropped, expired, out}
 )lua";
 
-// One call acks for many users of one placement. KEYS: inbox, bodies, loads of entry 1, of
-// entry 2, ... ARGV per entry: the count of its ids, then the ids (hex). Returns per entry how
-// many of its ids were stored.
+// One call acks for many users of one group (each user once). KEYS: inbox, bodies, loads of entry
+// 1, of entry 2, ... ARGV per entry: the count of its ids, then the ids (hex). Returns per entry
+// how many of its ids were stored.
 constexpr const char* kAckScript = R"lua(
 local out, a = {}, 1
 for i = 1, #KEYS / 3 do
@@ -195,12 +205,22 @@ void InboxStore::runStore(StoreCall call, const std::shared_ptr<StoreGather>& ga
                            });
 }
 
-void InboxStore::addPair(std::unordered_map<uint32_t, StoreCall>& calls, const std::string& app,
-                         const std::string& user, const std::string& id_hex,
-                         const std::string& value, const std::string& keys_at,
+std::string InboxStore::groupOf(const std::string& inbox_key) const {
+  // On a Cluster a call holds one user: users sharing a slot would make the call fail TRYAGAIN
+  // for the whole migration of that slot as soon as some of them moved (and few users share a
+  // slot anyway). Elsewhere a node's users go together.
+  if (redis_.mode() == redis::RedisRouter::Mode::Cluster)
+    return std::string(redis::hashTag(inbox_key));
+  return std::to_string(redis_.placementOf(inbox_key));
+}
+
+void InboxStore::addPair(StoreCalls& calls, const std::string& app, const std::string& user,
+                         const std::string& id_hex, const std::string& value,
+                         const std::string& keys_at, const std::string& now,
                          const std::shared_ptr<StoreGather>& gather) {
   UserKeys keys = userKeys(app, user);
-  StoreCall& call = calls[redis_.placementOf(keys.inbox)];
+  StoreCall& call = calls[groupOf(keys.inbox)];
+  if (call.argv.empty()) call.argv.push_back(now);
   call.keys.push_back(std::move(keys.inbox));
   call.keys.push_back(std::move(keys.bodies));
   call.keys.push_back(std::move(keys.loads));
@@ -220,9 +240,10 @@ std::string InboxStore::keysExpireAt(int64_t expire_ms) {
 void InboxStore::store(const StoreRequest& request, std::function<void(Result<StoreCounts>)> done) {
   auto gather = std::make_shared<StoreGather>();
   gather->done = std::move(done);
-  gather->outstanding = 1;                        // released below, once every call is made
-  std::unordered_map<uint32_t, StoreCall> calls;  // by placement
+  gather->outstanding = 1;  // released below, once every call is made
+  StoreCalls calls;
   const int64_t now = now_ms_();
+  const std::string now_text = std::to_string(now);
   for (const StoreItem& item : request.items()) {
     const Message& m = item.message();
     const int64_t expire_ms = expireMs(m);
@@ -234,9 +255,9 @@ void InboxStore::store(const StoreRequest& request, std::function<void(Result<St
     const std::string value = std::to_string(expire_ms) + " " + m.SerializeAsString();
     const std::string keys_at = keysExpireAt(expire_ms);
     for (const std::string& user : item.users())
-      addPair(calls, m.app(), user, id_hex, value, keys_at, gather);
+      addPair(calls, m.app(), user, id_hex, value, keys_at, now_text, gather);
   }
-  for (auto& [placement, call] : calls) {
+  for (auto& [group, call] : calls) {
     if (!call.keys.empty()) runStore(std::move(call), gather);
   }
   gather->finishOne(Status::ok());
@@ -245,14 +266,15 @@ void InboxStore::store(const StoreRequest& request, std::function<void(Result<St
 void InboxStore::restore(const std::string& app, const std::string& user, uint64_t id,
                          int64_t expire_ms, const std::string& message_bytes,
                          std::function<void(Status)> done) {
-  if (expire_ms <= now_ms_()) return done(Status::ok());
+  const int64_t now = now_ms_();
+  if (expire_ms <= now) return done(Status::ok());
   auto gather = std::make_shared<StoreGather>();
   gather->done = [done = std::move(done)](Result<StoreCounts> r) { done(r.status()); };
   gather->outstanding = 1;
-  std::unordered_map<uint32_t, StoreCall> calls;
+  StoreCalls calls;
   addPair(calls, app, user, idHex(id), std::to_string(expire_ms) + " " + message_bytes,
-          keysExpireAt(expire_ms), gather);
-  for (auto& [placement, call] : calls)
+          keysExpireAt(expire_ms), std::to_string(now), gather);
+  for (auto& [group, call] : calls)
     runStore(std::move(call), gather);
   gather->finishOne(Status::ok());
 }
@@ -329,28 +351,44 @@ void InboxStore::ack(const AckRequest& request, std::function<void(Result<uint32
                            });
     call = AckCall();
   };
-  std::unordered_map<uint32_t, AckCall> calls;  // by placement
+  // Each user once (a request may name a user in several items): an entry that empties a
+  // user's keys must not be followed by another entry on them in the same call.
+  struct UserAcks {
+    UserKeys keys;
+    std::vector<std::string> ids;
+  };
+  std::vector<UserAcks> users;
+  std::unordered_map<std::string, size_t> user_index;  // by inbox key
   for (const AckItem& item : request.items()) {
-    const auto& ids = item.message_ids();
+    if (item.message_ids_size() == 0) continue;
     UserKeys keys = userKeys(item.app(), item.user());
-    AckCall& call = calls[redis_.placementOf(keys.inbox)];
-    for (int begin = 0; begin < ids.size();) {
+    auto [it, inserted] = user_index.emplace(keys.inbox, users.size());
+    if (inserted) users.push_back(UserAcks{std::move(keys), {}});
+    std::vector<std::string>& ids = users[it->second].ids;
+    for (uint64_t id : item.message_ids())
+      ids.push_back(idHex(id));
+  }
+  std::unordered_map<std::string, AckCall> calls;  // by group
+  for (UserAcks& user : users) {
+    const std::string group = groupOf(user.keys.inbox);
+    const size_t total = user.ids.size();
+    for (size_t begin = 0; begin < total;) {
       // An entry takes what fits in the call; a user with more ids than that spans calls.
-      const int room = static_cast<int>(kAckSlice - call.ids);
-      const int end = std::min(ids.size(), begin + room);
-      call.keys.push_back(keys.inbox);
-      call.keys.push_back(keys.bodies);
-      call.keys.push_back(keys.loads);
+      AckCall& call = calls[group];
+      const size_t end = std::min(total, begin + (kAckSlice - call.ids));
+      call.keys.push_back(user.keys.inbox);
+      call.keys.push_back(user.keys.bodies);
+      call.keys.push_back(user.keys.loads);
       call.argv.push_back(std::to_string(end - begin));
-      for (int i = begin; i < end; ++i)
-        call.argv.push_back(idHex(ids[i]));
-      call.ids += static_cast<size_t>(end - begin);
+      for (size_t i = begin; i < end; ++i)
+        call.argv.push_back(std::move(user.ids[i]));
+      call.ids += end - begin;
       ++call.entries;
       begin = end;
       if (call.ids >= kAckSlice) run(call);
     }
   }
-  for (auto& [placement, call] : calls) {
+  for (auto& [group, call] : calls) {
     if (call.entries > 0) run(call);
   }
   gather->finishOne(Status::ok());

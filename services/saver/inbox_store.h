@@ -20,9 +20,9 @@ namespace push::saver {
 
 // Users' stored QoS 1 messages in Redis (saver_keys.h has the layout): Store, Load and Ack as
 // Lua scripts, so a user's inbox, bodies and load counts change together. Load is one call per
-// user; Store and Ack group the users of a request by RedisRouter::placementOf and make one
-// call per group (per node; per slot on a Redis Cluster), so a batch of 100 users costs one
-// script call rather than 100.
+// user; Store and Ack group the users of a request by node (RedisRouter::placementOf) and make
+// one call per group, so a batch of 100 users costs one script call rather than 100 (on a Redis
+// Cluster one call per user: see groupOf).
 //
 // A stored message expires at created_ms + ttl (ttl_s, or default_ttl; at most max_ttl): Load
 // never returns it after that, and Redis forgets the user's keys once the last of their
@@ -77,10 +77,14 @@ class InboxStore {
   struct StoreCall {
     std::vector<std::string> keys, argv;
   };
-  // Adds a pair to the call of its placement; a full call is sent at once.
-  void addPair(std::unordered_map<uint32_t, StoreCall>& calls, const std::string& app,
-               const std::string& user, const std::string& id_hex, const std::string& value,
-               const std::string& keys_at, const std::shared_ptr<StoreGather>& gather);
+  using StoreCalls = std::unordered_map<std::string, StoreCall>;  // by groupOf
+  // Which keys go in one script call: Single/Shards the node's (RedisRouter::placementOf),
+  // Cluster the user's (hash tag).
+  std::string groupOf(const std::string& inbox_key) const;
+  // Adds a pair to the call of its group; a full call is sent at once.
+  void addPair(StoreCalls& calls, const std::string& app, const std::string& user,
+               const std::string& id_hex, const std::string& value, const std::string& keys_at,
+               const std::string& now, const std::shared_ptr<StoreGather>& gather);
   void runStore(StoreCall call, const std::shared_ptr<StoreGather>& gather);
   // The expiry of a user's keys for a message expiring at `expire_ms` (rounded up).
   static std::string keysExpireAt(int64_t expire_ms);

@@ -129,7 +129,10 @@ void Recovery::begin() {
   running_ = true;
   owed_ = false;
   ++recoveries_;
-  nextMessages(Cursor{});
+  if (!before_scan_) return nextMessages(Cursor{});
+  before_scan_([this, alive = liveness_.token()] {
+    if (alive.alive()) nextMessages(Cursor{});
+  });
 }
 
 void Recovery::nextMessages(Cursor cursor) {

@@ -50,6 +50,12 @@ class Recovery {
   ~Recovery();
 
   void start();
+  // Runs before each recovery reads MySQL, which waits for its `go` (SaverServer flushes the
+  // write-behind there: facts saver still holds must be in MySQL before it is read back, or a
+  // message stored just before Redis lost its data would be missed). Call before start().
+  void setBeforeScan(std::function<void(std::function<void()> go)> before_scan) {
+    before_scan_ = std::move(before_scan);
+  }
   bool running() const { return running_; }
   uint64_t recoveries() const { return recoveries_; }
   uint64_t recoveredMessages() const { return recovered_messages_; }
@@ -70,6 +76,7 @@ class Recovery {
   void nextBroadcasts(std::string app, uint64_t seq);
   void finish(const Status& st);
 
+  std::function<void(std::function<void()>)> before_scan_;
   net::EventLoop& loop_;
   redis::RedisRouter& redis_;
   mysql::MySqlPool& pool_;

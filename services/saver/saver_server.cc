@@ -53,6 +53,11 @@ Result<std::unique_ptr<SaverServer>> SaverServer::create(net::EventLoop& loop, O
     s->write_behind_->setReady(false);  // until the schema is applied
     s->recovery_ = std::make_unique<Recovery>(loop, *s->redis_, *s->mysql_, *s->inbox_,
                                               *s->broadcasts_, s->options_.recovery, wallMs);
+    // Facts still waiting for their age go to MySQL before a recovery reads it (bounded: with
+    // MySQL down the read fails anyway and is retried).
+    s->recovery_->setBeforeScan([wb = s->write_behind_.get()](std::function<void()> go) {
+      wb->drain(std::chrono::seconds(5), std::move(go));
+    });
   }
   s->service_ = std::make_unique<SaverService>(*s->inbox_, *s->broadcasts_, s->write_behind_.get(),
                                                s->recovery_.get(), s->options_.limits);

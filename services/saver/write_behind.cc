@@ -44,7 +44,7 @@ Status deleteInboxRows(mysql::MySqlSession& session, const std::vector<mysql::Ro
 WriteBehind::WriteBehind(net::EventLoop& loop, mysql::MySqlPool& pool, Options options,
                          NowMs now_ms)
     : loop_(loop), pool_(pool), options_(options), now_ms_(std::move(now_ms)) {
-  next_purge_ms_ = now_ms_() + options_.purge_interval.count();
+  next_purge_ms_ = steadyMs() + options_.purge_interval.count();
   timer_ = net::PeriodicTimer::create(loop_, [this] { onTick(); });
   timer_->start(options_.interval);
 }
@@ -64,7 +64,7 @@ std::string WriteBehind::keyOf(const std::string& app, const std::string& user, 
 
 void WriteBehind::stored(const std::string& app, const std::string& user, uint64_t id,
                          int64_t expire_ms, std::string message_bytes) {
-  push(Fact{Fact::Kind::Store, app, user, id, 0, expire_ms, std::move(message_bytes), now_ms_()});
+  push(Fact{Fact::Kind::Store, app, user, id, 0, expire_ms, std::move(message_bytes), 0});
 }
 
 void WriteBehind::removed(const std::string& app, const std::string& user, uint64_t id) {
@@ -76,7 +76,7 @@ void WriteBehind::removed(const std::string& app, const std::string& user, uint6
     ++coalesced_;
     return;
   }
-  push(Fact{Fact::Kind::Remove, app, user, id, 0, 0, {}, now_ms_()});
+  push(Fact{Fact::Kind::Remove, app, user, id, 0, 0, {}, 0});
 }
 
 void WriteBehind::broadcast(const broadcast::BroadcastMessage& b) {
@@ -89,7 +89,7 @@ void WriteBehind::broadcast(const broadcast::BroadcastMessage& b) {
             b.sequence(),
             static_cast<int64_t>(b.expires_ms()),
             b.SerializeAsString(),
-            now_ms_()});
+            0});
 }
 
 uint64_t WriteBehind::pendingBroadcastSequence(const std::string& app) const {
@@ -98,7 +98,7 @@ uint64_t WriteBehind::pendingBroadcastSequence(const std::string& app) const {
 }
 
 int64_t WriteBehind::oldestAgeMs() const {
-  return facts_.empty() ? 0 : std::max<int64_t>(0, now_ms_() - facts_.front().at_ms);
+  return facts_.empty() ? 0 : std::max<int64_t>(0, steadyMs() - facts_.front().at_ms);
 }
 
 void WriteBehind::push(Fact fact) {
@@ -116,39 +116,64 @@ void WriteBehind::push(Fact fact) {
     }
     facts_.erase(oldest);
   }
+  fact.at_ms = steadyMs();
+  fact.seq = ++last_seq_;
   facts_.push_back(std::move(fact));
   if (facts_.back().kind == Fact::Kind::Store) {
     const Fact& f = facts_.back();
     waiting_stores_[keyOf(f.app, f.user, f.id)] = std::prev(facts_.end());
   }
   if (ready_ && facts_.size() - in_flight_ >= options_.batch && in_flight_ == 0 &&
-      now_ms_() >= retry_at_ms_ && ripe()) {
+      steadyMs() >= retry_at_ms_ && ripe()) {
     send();
   }
 }
 
 bool WriteBehind::ripe() const {
   if (facts_.size() <= in_flight_) return false;
-  if (on_drained_ || facts_.size() >= options_.max_backlog / 2) return true;
+  if (urgent()) return true;
   const Fact& next = *std::next(facts_.begin(), static_cast<std::ptrdiff_t>(in_flight_));
-  return now_ms_() - next.at_ms >= options_.min_age.count();
+  return steadyMs() - next.at_ms >= options_.min_age.count();
+}
+
+bool WriteBehind::urgent() const {
+  return !drains_.empty() || facts_.size() >= options_.max_backlog / 2;
+}
+
+int64_t WriteBehind::steadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void WriteBehind::finishDrains() {
+  if (drains_.empty()) return;
+  // Written (or dropped): every fact up to last_seq is out of facts_.
+  const uint64_t oldest = facts_.empty() ? UINT64_MAX : facts_.front().seq;
+  const int64_t now = steadyMs();
+  std::vector<std::function<void()>> ready;
+  for (auto it = drains_.begin(); it != drains_.end();) {
+    if (it->last_seq < oldest || now >= it->deadline_ms) {
+      ready.push_back(std::move(it->done));
+      it = drains_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& fn : ready)
+    fn();
 }
 
 void WriteBehind::onTick() {
-  if (ready_ && in_flight_ == 0 && now_ms_() >= retry_at_ms_ && ripe()) send();
-  if (ready_ && !purging_ && now_ms_() >= next_purge_ms_) purge();
-  if (on_drained_ && (facts_.empty() || now_ms_() >= drain_deadline_ms_)) {
-    auto fn = std::move(on_drained_);
-    on_drained_ = nullptr;
-    fn();
-  }
+  if (ready_ && in_flight_ == 0 && steadyMs() >= retry_at_ms_ && ripe()) send();
+  if (ready_ && !purging_ && steadyMs() >= next_purge_ms_) purge();
+  finishDrains();
 }
 
 void WriteBehind::drain(std::chrono::milliseconds deadline, std::function<void()> done) {
-  on_drained_ = std::move(done);
-  drain_deadline_ms_ = now_ms_() + deadline.count();
+  drains_.push_back(Drain{last_seq_, steadyMs() + deadline.count(), std::move(done)});
   retry_at_ms_ = 0;
-  onTick();
+  if (ready_ && in_flight_ == 0 && ripe()) send();  // its done runs from the tick or a batch
 }
 
 void WriteBehind::send() {
@@ -158,11 +183,11 @@ void WriteBehind::send() {
   auto broadcasts = std::make_shared<std::vector<mysql::Row>>();
   size_t bytes = 0;
   size_t n = 0;
-  const bool urgent = on_drained_ || facts_.size() >= options_.max_backlog / 2;
-  const int64_t ripe_before = now_ms_() - options_.min_age.count();
+  const bool now_urgent = urgent();
+  const int64_t ripe_before = steadyMs() - options_.min_age.count();
   auto next = facts_.begin();
   while (n < facts_.size() && n < options_.batch && (n == 0 || bytes < options_.batch_bytes) &&
-         (urgent || next->at_ms <= ripe_before)) {
+         (now_urgent || next->at_ms <= ripe_before)) {
     const Fact& f = *next++;
     ++n;
     if (f.kind == Fact::Kind::Store) {
@@ -206,7 +231,7 @@ void WriteBehind::send() {
         if (!st.isOk()) {
           if (healthy_) LOG_WARN(Saver, "write-behind to MySQL failed: {}", st.toString());
           healthy_ = false;
-          retry_at_ms_ = now_ms_() + options_.retry.count();
+          retry_at_ms_ = steadyMs() + options_.retry.count();
           return;
         }
         if (!healthy_) LOG_INFO(Saver, "write-behind to MySQL works again");
@@ -224,12 +249,13 @@ void WriteBehind::send() {
         written_ += n;
         // More waiting: go on at once rather than at the next tick.
         if (facts_.size() >= options_.batch && ripe()) send();
+        finishDrains();
       });
 }
 
 void WriteBehind::purge() {
   purging_ = true;
-  next_purge_ms_ = now_ms_() + options_.purge_interval.count();
+  next_purge_ms_ = steadyMs() + options_.purge_interval.count();
   auto removed = std::make_shared<uint64_t>(0);
   const int64_t now = now_ms_();
   const std::string limit = " LIMIT " + std::to_string(options_.purge_slice);

@@ -6,6 +6,7 @@
 #include <list>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "common/base/liveness.h"
 #include "common/net/owning_ptrs.h"
@@ -63,8 +64,9 @@ class WriteBehind {
   void removed(const std::string& app, const std::string& user, uint64_t id);
   void broadcast(const broadcast::BroadcastMessage& b);  // sequence set
 
-  // Sends what is waiting now (without waiting for the interval); `done` runs once the
-  // backlog is empty or `deadline` passed (shutdown). Later facts still go.
+  // Writes what is waiting now without waiting for its age; `done` runs once every fact that
+  // was waiting at the call is written (or dropped), or `deadline` passed (shutdown, and a
+  // recovery before it reads MySQL). Later facts still go, at their age. Never inside the call.
   void drain(std::chrono::milliseconds deadline, std::function<void()> done);
 
   // Until ready (the schema is applied), facts wait and nothing is written. Default: ready.
@@ -89,12 +91,20 @@ class WriteBehind {
     uint64_t sequence = 0;
     int64_t expire_ms = 0;
     std::string bytes;
-    int64_t at_ms = 0;
+    int64_t at_ms = 0;  // steady clock, set by push()
+    uint64_t seq = 0;   // set by push(): 1, 2, ...
   };
 
   void push(Fact fact);
   // Whether the oldest fact not in flight may be written now.
   bool ripe() const;
+  // Ages are not waited for: a drain is pending, or the backlog is past half its cap.
+  bool urgent() const;
+  // Runs the drains whose facts are all out of facts_ or whose deadline passed.
+  void finishDrains();
+  // Ages, retries and deadlines use the steady clock: a wall clock stepped back must not hold
+  // the backlog (expiry, a wall-clock fact, uses now_ms_).
+  static int64_t steadyMs();
   void onTick();
   void send();
   void purge();
@@ -119,8 +129,13 @@ class WriteBehind {
   bool purging_ = false;
   std::unordered_map<std::string, uint64_t> pending_broadcasts_;  // app -> highest waiting
   net::PeriodicTimerPtr timer_;
-  std::function<void()> on_drained_;
-  int64_t drain_deadline_ms_ = 0;
+  struct Drain {
+    uint64_t last_seq;  // the newest fact when drain() was called
+    int64_t deadline_ms;
+    std::function<void()> done;
+  };
+  std::vector<Drain> drains_;
+  uint64_t last_seq_ = 0;
   Liveness liveness_;
 };
 

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "common/rpc/channel.h"
 #include "common/rpc/controller.h"
 #include "proto/saver.pb.h"
+#include "services/saver/saver_keys.h"
 #include "tests/support/mariadb_server.h"
 #include "tests/support/redis_cluster.h"
 #include "tests/support/redis_server.h"
@@ -99,6 +101,17 @@ class SaverServerTest : public ::testing::Test {
 
   bool waitSchema() {
     return loop_.runUntil([&] { return saver_.server->schemaVersion() > 0; }, 20s);
+  }
+  // The schema, and the recovery a saver runs at start on an empty Redis: that recovery first
+  // writes out the write-behind, so a test about the write-behind's timing waits for it.
+  bool waitSchemaAndStartupRecovery() {
+    return waitSchema() && loop_.runUntil(
+                               [&] {
+                                 return stats().recoveries() >= 1 &&
+                                        saver_.server->statusJson().find("\"recovering\":false") !=
+                                            std::string::npos;
+                               },
+                               20s);
   }
 
   Status store(const Message& m, const std::vector<std::string>& users,
@@ -418,7 +431,7 @@ TEST_F(SaverServerTest, AStoreAckedBeforeItsBatchCostsMySqlNothing) {
   o.write_behind.interval = 5ms;   // the write-behind looks often...
   o.write_behind.min_age = 3600s;  // ...but writes nothing younger than this
   startServer(std::move(o));
-  ASSERT_TRUE(waitSchema());
+  ASSERT_TRUE(waitSchemaAndStartupRecovery());
   for (uint64_t id = 1; id <= 10; ++id) {
     ASSERT_TRUE(store(message(8000 + id, "capp", "m"), {"cleo"}).isOk());
   }
@@ -449,7 +462,7 @@ TEST_F(SaverServerTest, FactsAreWrittenOnceTheyAreMinAgeOld) {
   SaverOptions o = options(true);
   o.write_behind.min_age = 200ms;
   startServer(std::move(o));
-  ASSERT_TRUE(waitSchema());
+  ASSERT_TRUE(waitSchemaAndStartupRecovery());
   const int64_t stored_at = nowMs();
   ASSERT_TRUE(store(message(8101, "dapp", "m"), {"dora"}).isOk());
   ASSERT_TRUE(loop_.runUntil([&] { return stats().write_behind_backlog() == 0; }, 10s));
@@ -463,7 +476,7 @@ TEST_F(SaverServerTest, FactsAreWrittenOnceTheyAreMinAgeOld) {
 
 TEST_F(SaverServerTest, ManyUsersAndLongAckListsGoInSeveralGroupedCalls) {
   // 300 users in one Store (more than one store call holds) and one user acking 2500 ids (more
-  // than one ack call holds): every pair stored once, every id acked, in every mode's grouping.
+  // than one ack call holds): every pair stored once, every id acked (one Redis: one group).
   startServer(options(false));
   std::vector<std::string> users;
   for (int i = 0; i < 300; ++i)
@@ -505,6 +518,79 @@ TEST_F(SaverServerTest, ManyUsersAndLongAckListsGoInSeveralGroupedCalls) {
   EXPECT_EQ(load("gapp", "heavy").messages_size(), 0);
   EXPECT_EQ(load("gapp", "g0").messages_size(), 0);
   EXPECT_EQ(load("gapp", "g299").messages_size(), 0);
+}
+
+TEST_F(SaverServerTest, ARecoveryFirstWritesOutWhatTheWriteBehindStillHolds) {
+  if (!mariadb_) GTEST_SKIP() << "no mariadbd";
+  SaverOptions o = options(true);
+  o.write_behind.min_age = 3600s;  // nothing reaches MySQL by age in this test
+  startServer(std::move(o));
+  ASSERT_TRUE(waitSchemaAndStartupRecovery());
+  for (uint64_t id = 1; id <= 5; ++id) {
+    ASSERT_TRUE(store(message(7100 + id, "fapp", "m"), {"eve"}).isOk());
+  }
+  EXPECT_EQ(ack("fapp", "eve", {7101}), 1u);
+  EXPECT_EQ(stats().write_behind_backlog(), 4u);  // the acked one coalesced away
+  // Redis loses everything while the four are still only in saver's backlog.
+  redis_->stop();
+  ASSERT_TRUE(redis_->resume().isOk());
+  ASSERT_TRUE(loop_.runUntil(
+      [&] {
+        StatsResponse s = stats();
+        return s.recoveries() >= 2 && s.recovered_messages() >= 4;
+      },
+      20s))
+      << saver_.server->statusJson();
+  ASSERT_TRUE(loop_.runUntil([&] { return load("fapp", "eve").messages_size() == 4; }, 10s));
+  EXPECT_EQ(idsOf(load("fapp", "eve")), (std::vector<uint64_t>{7102, 7103, 7104, 7105}));
+}
+
+TEST_F(SaverServerTest, AStoreNeverShortensOrDropsTheKeysExpiry) {
+  startServer(options(false));
+  auto client = redis::RedisClient::create(loop_, redis_->address(), {});
+  ASSERT_TRUE(client.isOk());
+  auto direct = [&](std::vector<std::string> args) -> Result<redis::Reply> {
+    std::optional<Result<redis::Reply>> out;
+    (*client)->command(std::move(args), [&](Result<redis::Reply> r) { out = std::move(r); });
+    if (!loop_.runUntil([&] { return out.has_value(); }, 5s)) return Status(Code::TIMEOUT, "");
+    return std::move(*out);
+  };
+  const UserKeys keys = userKeys("xapp", "ivy");
+  const int64_t day_ms = 86'400'000;
+  // A 20-day message, then the placeholder reset to 0 (as a Load makes it for data stored
+  // before the placeholder held the expiry): a 1-hour message must not pull the keys in.
+  ASSERT_TRUE(store(message(7201, "xapp", "long", 20 * 86'400), {"ivy"}).isOk());
+  ASSERT_TRUE(direct({"HSET", keys.loads, "", "0"}).isOk());
+  ASSERT_TRUE(store(message(7202, "xapp", "short", 3600), {"ivy"}).isOk());
+  auto ttl = direct({"PTTL", keys.inbox});
+  ASSERT_TRUE(ttl.isOk());
+  EXPECT_GT(ttl->integer, 19 * day_ms);
+  // The inbox alone evicted (the loads hash kept its expiry): the next store gives the new
+  // inbox an expiry too, never a key that lives forever.
+  ASSERT_TRUE(direct({"DEL", keys.inbox}).isOk());
+  ASSERT_TRUE(store(message(7203, "xapp", "after", 3600), {"ivy"}).isOk());
+  ttl = direct({"PTTL", keys.inbox});
+  ASSERT_TRUE(ttl.isOk());
+  EXPECT_GT(ttl->integer, 0);
+  EXPECT_EQ(idsOf(load("xapp", "ivy")), (std::vector<uint64_t>{7203}));
+}
+
+TEST_F(SaverServerTest, AUserNamedInSeveralAckItemsIsAckedOnce) {
+  startServer(options(false));
+  for (uint64_t id = 1; id <= 4; ++id) {
+    ASSERT_TRUE(store(message(7300 + id, "yapp", "m"), {"jo"}).isOk());
+  }
+  AckRequest req;
+  for (uint64_t id : {7301, 7302, 7303, 7304, 7301}) {  // the last one again
+    AckItem* item = req.add_items();
+    item->set_app("yapp");
+    item->set_user("jo");
+    item->add_message_ids(id);
+  }
+  AckResponse resp;
+  ASSERT_TRUE(call(loop_, *saver_.stub, &Saver_Stub::Ack, req, &resp).isOk());
+  EXPECT_EQ(resp.removed(), 4u);
+  EXPECT_TRUE(load("yapp", "jo").messages().empty());
 }
 
 TEST_F(SaverServerTest, ExpiredRowsArePurgedFromMySql) {
