@@ -466,7 +466,8 @@ TEST_F(SaverServerTest, FactsAreWrittenOnceTheyAreMinAgeOld) {
   const int64_t stored_at = nowMs();
   ASSERT_TRUE(store(message(8101, "dapp", "m"), {"dora"}).isOk());
   ASSERT_TRUE(loop_.runUntil([&] { return stats().write_behind_backlog() == 0; }, 10s));
-  // Not before its age (the clock is the wall clock the write-behind reads too).
+  // Not before its age (measured here on the wall clock; the write-behind ages facts on the
+  // steady clock, which runs no faster).
   EXPECT_GE(nowMs() - stored_at, 200);
   auto rows = mariadb_->rootQuery("SELECT message_id FROM " + mariadb_->database() +
                                   ".inbox WHERE app_name = 'dapp'");
