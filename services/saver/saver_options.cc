@@ -117,6 +117,10 @@ Result<SaverOptions> SaverOptions::fromConfig(const config::SaverConfig& c,
     o.write_behind.interval = std::chrono::milliseconds(c.write_behind_interval_ms());
   }
   if (c.write_behind_max_backlog()) o.write_behind.max_backlog = c.write_behind_max_backlog();
+  if (o.write_behind.max_backlog < 2ull * o.write_behind.batch) {
+    // A batch in flight is never dropped: a cap within a batch would drop the newest facts.
+    return fieldError(file, "write_behind_max_backlog", "is below twice write_behind_batch");
+  }
   if (c.write_behind_min_age_ms()) {
     o.write_behind.min_age = std::chrono::milliseconds(c.write_behind_min_age_ms());
   }

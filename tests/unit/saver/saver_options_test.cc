@@ -335,5 +335,19 @@ TEST(SaverOptionsTest, ZeroMeansTheDefault) {
   EXPECT_EQ(o->shutdown_grace, 5000ms);
 }
 
+TEST(SaverOptionsTest, ABacklogCapWithinTwoBatchesIsRefused) {
+  // A batch in flight is never dropped, so a cap near the batch size would drop the newest facts.
+  config::SaverConfig cfg;
+  auto o = fromText("write_behind_batch: 1000 write_behind_max_backlog: 1999", &cfg);
+  ASSERT_FALSE(o.isOk());
+  EXPECT_NE(
+      o.status().message().find("write_behind_max_backlog: is below twice write_behind_batch"),
+      std::string::npos)
+      << o.status().message();
+  config::SaverConfig cfg2;
+  o = fromText("write_behind_batch: 1000 write_behind_max_backlog: 2000", &cfg2);
+  EXPECT_TRUE(o.isOk()) << o.status().toString();
+}
+
 }  // namespace
 }  // namespace push::saver
