@@ -210,6 +210,14 @@ TEST_F(CurlClientTest, ConnectionClosedWithoutAnswerIsUnavailable) {
   EXPECT_EQ(r.status().code(), Code::UNAVAILABLE) << r.status();
 }
 
+TEST_F(CurlClientTest, ConnectionClosedMidBodyIsUnavailable) {
+  RawServer raw(loop_, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nonly ten b");
+  makeClient();
+  Result<Response> r = run({.url = "http://127.0.0.1:" + std::to_string(raw.port()) + "/"});
+  ASSERT_FALSE(r.isOk());
+  EXPECT_EQ(r.status().code(), Code::UNAVAILABLE) << r.status();
+}
+
 TEST_F(CurlClientTest, BadUrlsAndHeadersAreInvalidArgument) {
   makeClient();
   for (const std::string url : {"not a url", "ftp://127.0.0.1/file", "http://"}) {
