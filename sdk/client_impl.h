@@ -32,7 +32,7 @@
 #include "common/net/periodic_timer.h"
 #include "common/net/tcp_connection.h"
 #include "proto/client.pb.h"
-#include "sdk/backoff.h"
+#include "common/base/backoff.h"
 #include "sdk/client.h"
 #include "sdk/dedup_window.h"
 #include "sdk/server_address.h"

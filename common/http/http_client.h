@@ -44,6 +44,9 @@ struct ClientResponse {
 // /lookup, queued's auth server): one new connection per request ("Connection: close"),
 // names resolved off the loop (net::HostResolver), the response parsed with llhttp
 // (Content-Length, chunked, or until the server closes), one deadline for the whole request.
+// No TLS, no connection reuse, no caps: for streams of requests to outside servers (the apps'
+// webhooks) use http::CurlClient (curl_client.h, libcurl multi on the loop) instead; this one
+// stays for callers that must not depend on libcurl.
 //
 //   http::HttpClient client(loop);
 //   client.get("http://127.0.0.1:4161/lookup?topic=t",

@@ -1,8 +1,8 @@
-#include "sdk/backoff.h"
+#include "common/base/backoff.h"
 
 #include <algorithm>
 
-namespace push::sdk {
+namespace push {
 
 Backoff::Backoff(Options options, uint64_t seed) : options_(options) {
   options_.initial = std::max(options_.initial, std::chrono::milliseconds(1));
@@ -27,4 +27,4 @@ std::chrono::milliseconds Backoff::next() {
   return std::chrono::milliseconds(std::max<int64_t>(jittered, 1));
 }
 
-}  // namespace push::sdk
+}  // namespace push

@@ -1,8 +1,8 @@
-#include "sdk/backoff.h"
+#include "common/base/backoff.h"
 
 #include <gtest/gtest.h>
 
-namespace push::sdk {
+namespace push {
 namespace {
 
 using namespace std::chrono_literals;
@@ -45,4 +45,4 @@ TEST(BackoffTest, ManyAttemptsDoNotOverflow) {
 }
 
 }  // namespace
-}  // namespace push::sdk
+}  // namespace push

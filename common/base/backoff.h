@@ -4,11 +4,12 @@
 #include <cstdint>
 #include <random>
 
-namespace push::sdk {
+namespace push {
 
-// Jittered exponential backoff between reconnect attempts: `initial`, doubling per attempt up
-// to `max`, each delay multiplied by a random factor in [1 - jitter, 1 + jitter] so that a
-// million clients dropped at once by a room crash do not come back in lock-step.
+// Jittered exponential backoff between attempts: `initial`, doubling per attempt up to `max`,
+// each delay multiplied by a random factor in [1 - jitter, 1 + jitter] so that a million clients
+// dropped at once by a room crash (the SDK's reconnects) or webhook calls failed by one outage
+// (http::RetryingPoster) do not come back in lock-step.
 //
 //   Backoff b({.initial = 500ms, .max = 60s, .jitter = 0.2});
 //   auto d1 = b.next();  // ~500 ms
@@ -44,4 +45,4 @@ class Backoff {
   std::mt19937_64 rng_;
 };
 
-}  // namespace push::sdk
+}  // namespace push
