@@ -34,7 +34,7 @@ Result<ServiceInstance> decodeInstance(std::string_view id, std::string_view dat
       google::protobuf::StringPiece(data.data(), data.size()), &doc, options);
   if (!parsed.ok()) {
     return invalidArgument("instance " + std::string(id) +
-                           ": not a JSON object: " + std::string(parsed.message()));
+                           ": not a JSON object: " + parsed.ToString());
   }
   ServiceInstance out;
   out.id = std::string(id);

@@ -3,6 +3,7 @@
 #include <zookeeper/zookeeper.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <mutex>
 #include <set>
@@ -29,7 +30,7 @@ struct ZkReply {
 // ZkSession's owner after zookeeper_close returned (its threads are joined by then).
 struct ZkCall {
   ZkSession* session;
-  ZkClient::ReplyFn done;  // built and run on the loop thread; only moved elsewhere
+  std::function<void(ZkReply&)> done;  // built and run on the loop thread; only moved elsewhere
 };
 
 // One zhandle_t and what the C client's threads share with the loop: the loop to post to, the
@@ -454,7 +455,7 @@ void ZkClient::issue(const std::string& full, ReplyFn done, const StartFn& start
 }
 
 namespace {
-ZkClient::StartFn startCreate(std::string data, int mode) {
+std::function<int(void*, const char*, void*)> startCreate(std::string data, int mode) {
   return [data = std::move(data), mode](void* zh, const char* path, void* ctx) {
     return zoo_acreate(static_cast<zhandle_t*>(zh), path, data.data(),
                        static_cast<int>(data.size()), &ZOO_OPEN_ACL_UNSAFE, mode, &onString, ctx);

@@ -82,9 +82,10 @@ TEST_F(ServiceRegistryTest, RegisteredInstanceAndItsLoadAreSeenWithinTwoSeconds)
   ASSERT_TRUE(loop_.runUntil([&] { return w->updates() > 0; }, 10s));
   EXPECT_TRUE(seen_.empty());
 
-  auto zk = client();
+  auto zk = connectedClient();
+  ASSERT_TRUE(zk);
   auto reg = registry(*zk, "room-1");
-  ASSERT_TRUE(loop_.runUntil([&] { return listed("room-1"); }, 2s + 5s /* first connect */));
+  ASSERT_TRUE(loop_.runUntil([&] { return listed("room-1"); }, 2s));
   const ServiceInstance* i = find("room-1");
   EXPECT_EQ(i->endpoints.at("rpc"), "127.0.0.1:5000");
   EXPECT_EQ(i->endpoints.at("tcp"), "127.0.0.1:7000");
