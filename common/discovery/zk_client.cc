@@ -37,6 +37,8 @@ struct ZkCall {
 // client's liveness (checked on the loop only; the token's copies are atomic refcounts) and
 // the calls in flight. Lives from zookeeper_init until after zookeeper_close.
 struct ZkSession {
+  explicit ZkSession(Liveness::Token token) : alive(std::move(token)) {}
+
   net::EventLoop* loop = nullptr;
   ZkClient* client = nullptr;  // touched on the loop only, after alive.alive()
   Liveness::Token alive;
@@ -235,10 +237,9 @@ ZkClient::~ZkClient() {
 
 void ZkClient::openSession() {
   ++generation_;
-  auto session = std::make_unique<detail::ZkSession>();
+  auto session = std::make_unique<detail::ZkSession>(liveness_.token());
   session->loop = &loop_;
   session->client = this;
-  session->alive = liveness_.token();
   session->generation = generation_;
   zhandle_t* zh = zookeeper_init2(options_.hosts.c_str(), &detail::ZkSession::onWatch,
                                   static_cast<int>(options_.session_timeout.count()), nullptr,
