@@ -39,7 +39,9 @@ class ZkTest : public ::testing::Test {
   void SetUp() override {
     if (!testing::ZooKeeperServer::available()) GTEST_SKIP() << "java or zookeeper.jar not found";
     ASSERT_TRUE(server_ != nullptr) << "zookeeper did not start: " << start_error_;
-    if (!server_->running()) ASSERT_TRUE(server_->resume().isOk());
+    if (!server_->running()) {
+      ASSERT_TRUE(server_->resume().isOk());
+    }
     root_ = "/push/t" + std::to_string(++counter_);
   }
   void TearDown() override {
@@ -63,7 +65,9 @@ class ZkTest : public ::testing::Test {
   }
   std::unique_ptr<ZkClient> connectedClient() {
     auto c = client();
-    if (c) EXPECT_TRUE(loop_.runUntil([&] { return c->connected(); }, 10s));
+    if (c) {
+      EXPECT_TRUE(loop_.runUntil([&] { return c->connected(); }, 10s));
+    }
     return c;
   }
 
