@@ -3,6 +3,7 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "common/base/json_writer.h"
@@ -33,8 +34,10 @@ Result<ServiceInstance> decodeInstance(std::string_view id, std::string_view dat
   auto parsed = google::protobuf::util::JsonStringToMessage(
       google::protobuf::StringPiece(data.data(), data.size()), &doc, options);
   if (!parsed.ok()) {
-    return invalidArgument("instance " + std::string(id) +
-                           ": not a JSON object: " + parsed.ToString());
+    // protobuf's message spans lines (the text with a caret under the error): keep one line.
+    std::string why = parsed.ToString();
+    std::replace(why.begin(), why.end(), '\n', ' ');
+    return invalidArgument("instance " + std::string(id) + ": not a JSON object: " + why);
   }
   ServiceInstance out;
   out.id = std::string(id);

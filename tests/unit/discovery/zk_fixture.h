@@ -97,7 +97,8 @@ class ZkTest : public ::testing::Test {
       if (zh == nullptr) return false;
       loop_.runUntil([&] { return zoo_state(zh) == ZOO_CONNECTED_STATE; }, 5s, 10ms);
       zookeeper_close(zh);
-      if (loop_.runUntil([&] { return zk.sessions() > before; }, 5s)) return true;
+      // Taken and closed: the client hears of the expiry within milliseconds.
+      if (loop_.runUntil([&] { return zk.sessions() > before; }, 2s)) return true;
     }
     return false;
   }
