@@ -12,6 +12,29 @@
 #include "common/net/event_loop.h"
 #include "common/net/periodic_timer.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define PUSH_ZK_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PUSH_ZK_ASAN 1
+#endif
+#endif
+
+#ifdef PUSH_ZK_ASAN
+// libzookeeper_mt 3.8.0 leaks what a zookeeper_close finds in flight: the completion entries
+// (with their watch registrations and reply buffers) it queues as ZCLOSING after the
+// completion thread stopped are never freed. Seen as LeakSanitizer reports whose stacks end in
+// libzookeeper_mt frames (calloc in zoo_awexists, ...) when a client is destroyed with calls
+// outstanding (zk_client_test's DestroyedClientNeverCallsBack: 95 objects for 19 calls). Our
+// per-call contexts are allocated on the loop thread and freed by closeSession(), so this does
+// not cover them; it would hide a leak of ours allocated inside a completion (on the library's
+// thread), which the code does not keep (everything there is moved into the posted task).
+// Sanitizer builds only; the one definition of this hook in the project.
+extern "C" const char* __lsan_default_suppressions() {
+  return "leak:libzookeeper_mt.so\n";
+}
+#endif
+
 namespace push::discovery {
 
 namespace detail {
