@@ -71,6 +71,11 @@ struct ZkSession {
   std::set<ZkCall*> calls;  // guarded by mu
 
   // The default watcher: session events and the watches set with watch=1 (C client threads).
+  // Why not zoo_awget & co. with a context per watch: the C client calls every registered
+  // watcher object again on each session event (and not at all for watches that die with a
+  // closed handle), so a per-watch heap context has no point where it can be freed safely.
+  // One watcher whose context lives exactly as long as the handle, dispatching by path on the
+  // loop, needs no such bookkeeping.
   static void onWatch(zhandle_t*, int type, int state, const char* path, void* ctx) {
     auto* self = static_cast<ZkSession*>(ctx);
     std::string p = path != nullptr ? path : "";
