@@ -56,24 +56,24 @@ TEST_F(NodeWatcherTest, SeesCreatedChangedDeletedAndCreatedAgain) {
                 admin->createRecursive("/config/room", "v1", ZkClient::CreateMode::Persistent,
                                        done);
               }).isOk());
-  ASSERT_TRUE(loop_.runUntil([&] { return seen_.size() == 2; }, 2s));
+  ASSERT_TRUE(loop_.runUntil([&] { return seen_.size() == 2; }, 10s));
   EXPECT_EQ(text().back(), "v1");
   EXPECT_TRUE(w->exists());
 
   EXPECT_TRUE(wait([&](auto done) { admin->set("/config/room", "v2", -1, done); }).isOk());
-  ASSERT_TRUE(loop_.runUntil([&] { return seen_.size() == 3; }, 2s));
+  ASSERT_TRUE(loop_.runUntil([&] { return seen_.size() == 3; }, 10s));
   EXPECT_EQ(text().back(), "v2");
   EXPECT_EQ(w->version(), 1);
 
   EXPECT_TRUE(wait([&](auto done) { admin->remove("/config/room", -1, done); }).isOk());
-  ASSERT_TRUE(loop_.runUntil([&] { return seen_.size() == 4; }, 2s));
+  ASSERT_TRUE(loop_.runUntil([&] { return seen_.size() == 4; }, 10s));
   EXPECT_EQ(text().back(), "NOT_FOUND");
 
   EXPECT_TRUE(wait([&](auto done) {
                 admin->create("/config/room", "v3", ZkClient::CreateMode::Persistent,
                               [done](Result<std::string> r) { done(r.status()); });
               }).isOk());
-  ASSERT_TRUE(loop_.runUntil([&] { return seen_.size() == 5; }, 2s));
+  ASSERT_TRUE(loop_.runUntil([&] { return seen_.size() == 5; }, 10s));
   EXPECT_EQ(text().back(), "v3");
   // Nothing more than that (no duplicate deliveries).
   loop_.runUntil([&] { return seen_.size() > 5; }, 200ms, 10ms);
