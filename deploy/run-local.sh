@@ -4,13 +4,14 @@
 #
 #   deploy/run-local.sh [--build DIR] [--stay]
 #
-# Starts redis-server and mariadbd (on free loopback ports, data in the run directory),
-# push-saver, push-register, push-room (2 workers sharing the client port), push-queued,
+# Starts ZooKeeper, redis-server and mariadbd (on free loopback ports, data in the run
+# directory), push-saver, push-register, push-room (2 workers sharing the client port), push-queued,
 # push-center, connects a demo client (push-cli), sends it a push with curl through center's
 # API, and shows the client printing it; then a broadcast through center and queued reaches
 # the client; then a message sent while a user is offline is stored by saver and arrives when
-# that user's client connects. Configs, logs and the demo's token go to a run directory printed
-# at the start.
+# that user's client connects. Every service registers itself in ZooKeeper (pushctl lists them);
+# room and center find saver there. Configs, logs and the demo's token go to a run directory
+# printed at the start.
 set -euo pipefail
 
 build=build
@@ -23,7 +24,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 bin=$build/bin
-for b in push-register push-room push-center push-cli push-queued push-saver; do
+for b in push-register push-room push-center push-cli push-queued push-saver pushctl; do
   [ -x "$bin/$b" ] || { echo "no $b in $bin: build first (see README.md)" >&2; exit 2; }
 done
 
@@ -97,12 +98,46 @@ mariadb --no-defaults -S "$run/mysqld.sock" -uroot -e "
   { echo "mariadbd did not start:" >&2; cat "$run/mariadb.log" >&2; exit 1; }
 echo "started mariadbd (pid ${pids[-1]}): 127.0.0.1:$mysql_port"
 
+# ZooKeeper: one standalone server, data in the run directory.
+zk_jar=/usr/share/java/zookeeper.jar
+[ -r "$zk_jar" ] || { echo "no $zk_jar: run deploy/install-deps.sh (package zookeeper)" >&2; exit 2; }
+zk_cp=$zk_jar
+[ -r /usr/share/java/slf4j-simple.jar ] && zk_cp=$zk_cp:/usr/share/java/slf4j-simple.jar
+zk_port=$(free_port)
+mkdir -p "$run/zookeeper"
+cat >"$run/zoo.cfg" <<CONF
+tickTime=500
+dataDir=$run/zookeeper
+clientPort=$zk_port
+clientPortAddress=127.0.0.1
+admin.enableServer=false
+4lw.commands.whitelist=srvr,ruok
+CONF
+java -Xms32m -Xmx256m -XX:+UseSerialGC -Djava.net.preferIPv4Stack=true \
+  -Dzookeeper.admin.enableServer=false -Dorg.slf4j.simpleLogger.logFile="$run/zookeeper.log" \
+  -cp "$zk_cp" org.apache.zookeeper.server.ZooKeeperServerMain "$run/zoo.cfg" \
+  >"$run/zookeeper.out" 2>&1 &
+pids+=($!)
+zk=127.0.0.1:$zk_port
+export PUSH_ZOOKEEPER=$zk PUSH_ZK_ROOT=/push/local
+for _ in $(seq 1 300); do
+  "$bin/pushctl" --timeout-ms 200 services >/dev/null 2>&1 && break
+  kill -0 "${pids[-1]}" 2>/dev/null || break
+  sleep 0.1
+done
+"$bin/pushctl" --timeout-ms 1000 services >/dev/null ||
+  { echo "ZooKeeper did not start:" >&2; cat "$run/zookeeper.out" "$run/zookeeper.log" >&2 2>/dev/null; exit 1; }
+echo "started ZooKeeper (pid ${pids[-1]}): $zk"
+# Every service's discovery block: registered under /push/local/services/<svc>.
+discovery="discovery { zookeeper: \"$zk\" root: \"/push/local\" session_timeout_ms: 4000 refresh_ms: 1000 }"
+
 cat >"$run/saver.conf" <<CONF
 rpc { listen { address: "127.0.0.1:0" } }
 admin { listen { address: "127.0.0.1:0" } }
 redis { addresses: "127.0.0.1:$redis_port" }
 mysql { host: "127.0.0.1" port: $mysql_port user: "push" password: "$mysql_password" database: "push" }
 cluster_key: "$cluster_key"
+$discovery
 CONF
 start saver RPC_ADDRESS "$bin/push-saver" --config "$run/saver.conf"
 saver=$line
@@ -112,6 +147,7 @@ cat >"$run/register.conf" <<CONF
 rpc { listen { address: "127.0.0.1:0" } }
 admin { listen { address: "127.0.0.1:0" } }
 cluster_key: "$cluster_key"
+$discovery
 CONF
 start register RPC_ADDRESS "$bin/push-register" --config "$run/register.conf"
 register=$line
@@ -132,8 +168,9 @@ admin { listen { address: "127.0.0.1:0" } }
 register { shards { address: "$register" slots: "0-1023" } }
 apps { name: "$app" secret: "$secret" }
 queued: "$queued_tcp"
-saver { addresses: "$saver" }
+saver { discover: true }
 cluster_key: "$cluster_key"
+$discovery
 CONF
 start room ROOM "$bin/push-room" --config "$run/room.conf" --workers 2
 room_tcp=$(sed -n 's/.* tcp=\([^ ]*\).*/\1/p' <<<"$line")
@@ -144,11 +181,22 @@ http { listen { address: "127.0.0.1:0" } }
 register { shards { address: "$register" slots: "0-1023" } }
 apps { name: "$app" api_keys: "$api_key" push_rate_per_s: 1000 }
 queued: "$queued_tcp"
-saver { addresses: "$saver" }
+saver { discover: true }
 cluster_key: "$cluster_key"
+$discovery
 CONF
 start center HTTP_ADDRESS "$bin/push-center" --config "$run/center.conf"
 center=$line
+
+echo
+echo "== 0. every service registered itself in ZooKeeper ($zk); room and center found saver there =="
+for _ in $(seq 1 100); do
+  [ "$("$bin/pushctl" services | awk 'NR > 1 {print $1}' | sort -u | tr '\n' ' ')" = "center register room saver " ] &&
+    [ "$("$bin/pushctl" services room | awk 'NR > 1' | wc -l)" -eq 2 ] && break
+  sleep 0.1
+done
+echo "\$ pushctl --zk $zk --root /push/local services"
+"$bin/pushctl" services
 
 echo
 echo "== 1. the app's server mints a token for user alice on device phone =="

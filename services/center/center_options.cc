@@ -60,7 +60,8 @@ Status checkRanges(const config::CenterConfig& c, const ConfigFile* file, uint64
       service::joinRanges({service::httpServerRanges("http"), service::httpServerRanges("admin"),
                            service::rpcChannelRanges("room_channel"),
                            service::rpcChannelRanges("register.channel"),
-                           service::rpcChannelRanges("saver.channel"), own}));
+                           service::rpcChannelRanges("saver.channel"),
+                           service::discoveryRanges("discovery"), own}));
 }
 
 Result<std::vector<CenterOptions::App>> appsFromConfig(const config::CenterConfig& c) {
@@ -164,6 +165,11 @@ Result<CenterOptions> CenterOptions::fromConfig(const config::CenterConfig& c,
   ASSIGN_OR_RETURN(o.apps, appsFromConfig(c));
   ASSIGN_OR_RETURN(o.register_client, reg::RegisterClient::Options::fromConfig(c.register_()));
   ASSIGN_OR_RETURN(o.saver, SaverClient::Options::fromConfig(c.saver()));
+  ASSIGN_OR_RETURN(o.discovery,
+                   service::DiscoveryOptions::fromConfig(c.discovery(), file, "discovery"));
+  if (o.saver.discover && !o.discovery.enabled()) {
+    return invalidArgument("saver.discover: needs discovery.zookeeper");
+  }
   RETURN_IF_ERROR(
       service::applyClusterKey(c.cluster_key(), file, nullptr,
                                {&o.room_channel, &o.register_client.channel, &o.saver.channel}));

@@ -16,6 +16,7 @@
 #include "services/center/batch_splitter.h"
 #include "services/center/push_request.h"
 #include "services/center/saver_client.h"
+#include "services/common/discovery_link.h"
 #include "services/register/register_client.h"
 
 namespace push::config {
@@ -127,6 +128,9 @@ struct CenterOptions {
   // broadcasts get their sequence from saver's StoreBroadcast. Without (default): nothing is
   // stored, users not online are "offline", broadcast sequences are message ids.
   SaverClient::Options saver;
+  // ZooKeeper: registers this center as services/center (endpoints http, admin) and, with
+  // saver.discover, finds saver there. Off by default.
+  service::DiscoveryOptions discovery;
   bool saverEnabled() const { return saver.enabled(); }
 
   // The largest request a room channel sends (Channel::Options::max_request_bytes, default

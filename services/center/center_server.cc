@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <string_view>
 #include <unordered_map>
@@ -118,8 +119,13 @@ Result<std::unique_ptr<CenterServer>> CenterServer::create(net::EventLoop& loop,
     }
   }
   ASSIGN_OR_RETURN(center->ids_, IdGenerator::create(center->options_.node_id));
+  ASSIGN_OR_RETURN(center->discovery_,
+                   service::DiscoveryLink::create(loop, center->options_.discovery));
   if (center->options_.saverEnabled()) {
     ASSIGN_OR_RETURN(center->saver_, SaverClient::create(loop, center->options_.saver));
+    if (center->options_.saver.discover) {
+      RETURN_IF_ERROR(center->discovery_->feedChannel("saver", "rpc", center->saver_->channel()));
+    }
   }
   ASSIGN_OR_RETURN(center->broadcast_, BroadcastApi::create(loop, center->options_, *center->ids_,
                                                             center->saver_.get()));
@@ -210,6 +216,13 @@ Status CenterServer::start() {
   address_ = http_->address();
   ASSIGN_OR_RETURN(admin_, service::startAdmin(loop_, options_.admin, admin_info));
   if (admin_) admin_address_ = admin_->address();
+  if (discovery_) {
+    std::map<std::string, net::InetAddress> endpoints{{"http", address_}};
+    if (admin_) endpoints.emplace("admin", admin_address_);
+    const std::string id =
+        "center-" + std::to_string(::getpid()) + "-" + std::to_string(Clock::system().wallMillis());
+    RETURN_IF_ERROR(discovery_->registerSelf("center", id, endpoints, nullptr));
+  }
   LOG_INFO(Center, "center API on {} ({} apps)", address_.toString(), apps_.size());
   return Status::ok();
 }
@@ -564,6 +577,7 @@ void CenterServer::stop(std::function<void()> done) {
   if (!http_) return finishStop();  // never started
   stop_deadline_ms_ = loop_.nowMs() + options_.stop_grace.count();
   http_->stopAccepting();
+  if (discovery_) discovery_->stop(nullptr);
   // No new chunks; those in flight finish (or go back to queued when the worker is destroyed).
   if (job_worker_) job_worker_->stop([] {});
   LOG_INFO(Center, "stopping: {} requests in flight, up to {} ms", pendingRequests(),
@@ -624,7 +638,8 @@ void CenterServer::finishStop() {
   job_worker_.reset();
   jobs_.reset();
   deliverer_.reset();
-  saver_.reset();  // after its users (broadcast_, job_worker_)
+  discovery_.reset();  // feeds saver_'s channel
+  saver_.reset();      // after its users (broadcast_, job_worker_)
   rooms_.reset();
   register_.reset();
   if (stop_done_) loop_.post(std::move(stop_done_));
@@ -648,6 +663,7 @@ std::string CenterServer::statusJson() const {
   w.key("broadcast").boolean(broadcast_ && broadcast_->enabled());
   w.key("jobs").boolean(jobs_ && jobs_->enabled());
   w.key("saver").boolean(saver_ != nullptr);
+  if (discovery_) w.key("discovery").raw(discovery_->statusJson());
   w.key("job_chunks_done").uint64(job_worker_ ? job_worker_->chunksDone() : 0);
   w.key("apps").beginObject();
   for (size_t i = 0; i < apps_.size(); ++i) {

@@ -163,6 +163,8 @@ class CenterServer {
   std::unique_ptr<JobWorker> job_worker_;  // uses *jobs_'s store, *deliverer_, *saver_
   http::HttpServerPtr http_;
   http::HttpServerPtr admin_;
+  // Null without ZooKeeper. Feeds saver_'s channel: destroyed (finishStop) before saver_.
+  std::unique_ptr<service::DiscoveryLink> discovery_;
   net::InetAddress address_;
   net::InetAddress admin_address_;
   Liveness liveness_;

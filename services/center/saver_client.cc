@@ -75,6 +75,10 @@ Result<SaverClient::Options> SaverClient::Options::fromConfig(const config::Save
     }
     o.addresses.push_back(address);
   }
+  o.discover = c.discover();
+  if (o.discover && !o.addresses.empty()) {
+    return invalidArgument("saver: addresses and discover: true exclude each other");
+  }
   ASSIGN_OR_RETURN(o.channel, rpc::Channel::Options::fromConfig(c.channel()));
   if (c.timeout_ms()) o.timeout = std::chrono::milliseconds(c.timeout_ms());
   return o;
@@ -84,8 +88,10 @@ Result<std::unique_ptr<SaverClient>> SaverClient::create(net::EventLoop& loop, O
   if (!options.enabled()) return invalidArgument("saver: no addresses");
   std::unique_ptr<SaverClient> client(new SaverClient(loop, std::move(options)));
   ASSIGN_OR_RETURN(client->channel_, rpc::Channel::create(loop, client->options_.channel));
-  RETURN_IF_ERROR(
-      client->channel_->setEndpoints(client->options_.addresses).withContext("saver.addresses"));
+  if (!client->options_.discover) {
+    RETURN_IF_ERROR(
+        client->channel_->setEndpoints(client->options_.addresses).withContext("saver.addresses"));
+  }
   const auto* store = saver::Saver::descriptor()->FindMethodByName("Store");
   client->max_request_bytes_ = client->channel_->maxRequestBodyBytes(store);
   (void)saverMetrics();

@@ -60,7 +60,10 @@ class SaverClient {
     // max_users_per_store (default 10000). Default: 10000.
     uint32_t max_users_per_call = 10'000;
 
-    bool enabled() const { return !addresses.empty(); }
+    // Endpoints from ZooKeeper (services/saver) instead of `addresses`: the center feeds
+    // channel() from its DiscoveryLink.
+    bool discover = false;
+    bool enabled() const { return !addresses.empty() || discover; }
     // From CenterConfig.saver: addresses parse as numeric "host:port" (INVALID_ARGUMENT
     // "saver.addresses: ..." otherwise). Ranges are checked by the caller
     // (CenterOptions::fromConfig checks every field of its file in one table).
@@ -85,6 +88,9 @@ class SaverClient {
 
   // Store calls (RPCs) in flight, and stores waiting for this loop turn's flush.
   size_t callsInFlight() const { return in_flight_; }
+
+  // The channel, for a DiscoveryLink to feed its endpoints (options.discover).
+  rpc::Channel& channel() { return *channel_; }
 
  private:
   struct Op;

@@ -48,6 +48,16 @@ std::vector<FieldRange> httpServerRanges(std::string_view prefix) {
   return joinRanges({withPrefix(prefix, kListen), withPrefix(prefix, kRanges)});
 }
 
+std::vector<FieldRange> discoveryRanges(std::string_view prefix) {
+  static const FieldRange kRanges[] = {
+      {"weight", 1, 1000},
+      {"session_timeout_ms", 200, 60'000},
+      {"refresh_ms", 100, 600'000},
+      {"capacity", 1, 100'000'000},
+  };
+  return withPrefix(prefix, kRanges);
+}
+
 std::vector<FieldRange> joinRanges(std::initializer_list<std::vector<FieldRange>> parts) {
   std::vector<FieldRange> out;
   for (const auto& part : parts)

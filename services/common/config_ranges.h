@@ -15,6 +15,7 @@ namespace push::service {
 std::vector<FieldRange> rpcServerRanges(std::string_view prefix);   // RpcServerConfig
 std::vector<FieldRange> rpcChannelRanges(std::string_view prefix);  // RpcChannelConfig
 std::vector<FieldRange> httpServerRanges(std::string_view prefix);  // HttpServerConfig
+std::vector<FieldRange> discoveryRanges(std::string_view prefix);   // DiscoveryConfig
 
 // Every range of `parts` in one table.
 std::vector<FieldRange> joinRanges(std::initializer_list<std::vector<FieldRange>> parts);

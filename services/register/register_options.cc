@@ -24,6 +24,7 @@ std::vector<FieldRange> registerRanges() {
       {"shutdown_grace_ms", 1, 60'000},
   };
   return service::joinRanges({service::rpcServerRanges("rpc"), service::httpServerRanges("admin"),
+                              service::discoveryRanges("discovery"),
                               std::vector<FieldRange>(std::begin(kOwn), std::end(kOwn))});
 }
 
@@ -57,6 +58,8 @@ Result<RegisterOptions> RegisterOptions::fromConfig(const config::RegisterConfig
   if (!c.admin().listen().address().empty()) {
     o.admin = http::HttpServer::Options::fromConfig(c.admin());
   }
+  ASSIGN_OR_RETURN(o.discovery,
+                   service::DiscoveryOptions::fromConfig(c.discovery(), file, "discovery"));
   return o;
 }
 

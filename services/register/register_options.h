@@ -6,6 +6,7 @@
 #include "common/base/result.h"
 #include "common/http/http_server.h"
 #include "common/rpc/server.h"
+#include "services/common/discovery_link.h"
 #include "services/register/register_service.h"
 
 namespace push::config {
@@ -24,6 +25,9 @@ struct RegisterOptions {
   rpc::Server::Options rpc;
   // The admin HTTP port (/healthz, /metrics, /status). Empty address (the default): none.
   http::HttpServer::Options admin = noAdmin();
+  // ZooKeeper: registers this register as services/register (endpoints rpc, admin) and
+  // watches services/room (a room whose node goes loses its sessions at once). Off by default.
+  service::DiscoveryOptions discovery;
   // RegisterServer::stop(): how long calls already running (and their responses) get before
   // every connection is closed. Default: 5 s. From config: 1 ms..60 s.
   std::chrono::milliseconds shutdown_grace{5000};

@@ -1,7 +1,11 @@
 #include "services/register/register_server.h"
 
+#include <unistd.h>
+
+#include <map>
 #include <utility>
 
+#include "common/base/clock.h"
 #include "common/base/json_writer.h"
 #include "common/base/log.h"
 #include "common/net/event_loop.h"
@@ -64,6 +68,26 @@ Status RegisterServer::start() {
   }
   admin_ = std::move(admin).value();
   if (admin_) admin_address_ = admin_->address();
+  auto link = service::DiscoveryLink::create(loop_, options_.discovery);
+  if (!link.isOk()) {
+    rpc_.reset();
+    admin_.reset();
+    return link.status().withContext("discovery");
+  }
+  discovery_ = std::move(link).value();
+  if (discovery_) {
+    std::map<std::string, net::InetAddress> endpoints{{"rpc", rpc_address_}};
+    if (admin_) endpoints.emplace("admin", admin_address_);
+    const std::string id = "register-" + std::to_string(::getpid()) + "-" +
+                           std::to_string(Clock::system().wallMillis());
+    RETURN_IF_ERROR(discovery_->registerSelf("register", id, endpoints, nullptr));
+    RETURN_IF_ERROR(discovery_->watch("room", [this](const auto& rooms) {
+      std::vector<std::string> ids;
+      for (const discovery::ServiceInstance& r : rooms)
+        ids.push_back(r.id);
+      service_->roomsInDiscovery(ids);
+    }));
+  }
   LOG_INFO(Register, "register serving slots {} on {}", options_.service.slots.toString(),
            rpc_address_.toString());
   return Status::ok();
@@ -74,6 +98,7 @@ void RegisterServer::stop(std::function<void()> done) {
   if (stopping_) return;
   stopping_ = true;
   admin_.reset();
+  if (discovery_) discovery_->stop(nullptr);
   if (!rpc_) {  // never started (or start() failed)
     service_->close();
     loop_.post(std::move(done));
@@ -100,6 +125,7 @@ std::string RegisterServer::statusJson() const {
     w.null();
   }
   w.key("stopping").boolean(stopping_);
+  if (discovery_) w.key("discovery").raw(discovery_->statusJson());
   service_->writeStatus(w);
   w.endObject();
   return w.take();

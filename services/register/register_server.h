@@ -68,6 +68,7 @@ class RegisterServer {
   std::unique_ptr<RegisterService> service_;
   rpc::ServerPtr rpc_;  // null before start() and once stopping
   http::HttpServerPtr admin_;
+  std::unique_ptr<service::DiscoveryLink> discovery_;  // null without ZooKeeper
   net::InetAddress rpc_address_;
   net::InetAddress admin_address_;
   bool started_ = false;

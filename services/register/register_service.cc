@@ -169,6 +169,21 @@ void RegisterService::RoomHeartbeat(pb::RpcController* controller,
   response->set_resync(!room.synced);
 }
 
+void RegisterService::roomsInDiscovery(const std::vector<std::string>& room_ids) {
+  std::unordered_set<std::string> now(room_ids.begin(), room_ids.end());
+  for (const std::string& id : rooms_in_discovery_) {
+    if (now.count(id)) continue;
+    auto it = rooms_.find(id);
+    if (it == rooms_.end()) continue;
+    const size_t dropped = table_.dropRoom(id);
+    LOG_WARN(Register, "room {} at {} left ZooKeeper: dropped {} sessions", id, it->second.address,
+             dropped);
+    regMetrics().rooms_lost.inc();
+    rooms_.erase(it);
+  }
+  rooms_in_discovery_ = std::move(now);
+}
+
 void RegisterService::checkLiveness() {
   const int64_t now = nowMs();
   for (auto it = rooms_.begin(); it != rooms_.end();) {

@@ -65,6 +65,13 @@ class RegisterService final : public Register {
                      const RoomHeartbeatRequest* request, RoomHeartbeatResponse* response,
                      google::protobuf::Closure* done) override;
 
+  // The ids of the rooms registered in ZooKeeper now (services/room). A room seen there before
+  // and gone now (its process died: the ephemeral node went with its session) loses its
+  // sessions at once instead of after room_timeout. Rooms never seen in ZooKeeper are left to
+  // their heartbeats. A room that is alive after all comes back with its next heartbeat (and
+  // its sessions with the pull that follows).
+  void roomsInDiscovery(const std::vector<std::string>& room_ids);
+
   const SessionTable& table() const { return table_; }
   size_t roomCount() const { return rooms_.size(); }
   // {"sessions":N,"users":N,"slots":"0-1023","rooms":[{"id":..,"address":..,"sessions":N,
@@ -95,6 +102,7 @@ class RegisterService final : public Register {
   Options options_;
   SessionTable table_;
   std::unordered_map<std::string, RoomState> rooms_;
+  std::unordered_set<std::string> rooms_in_discovery_;
   net::PeriodicTimerPtr liveness_timer_;
   Liveness liveness_;                       // pulls in flight check it after close()
   std::vector<std::weak_ptr<Pull>> pulls_;  // closed by close()

@@ -57,6 +57,7 @@ std::vector<FieldRange> roomRanges() {
   return service::joinRanges({service::rpcServerRanges("rpc"), service::httpServerRanges("admin"),
                               service::rpcChannelRanges("register.channel"),
                               service::rpcChannelRanges("saver.channel"),
+                              service::discoveryRanges("discovery"),
                               std::vector<FieldRange>(std::begin(kOwn), std::end(kOwn))});
 }
 
@@ -156,10 +157,20 @@ Status broadcastFromConfig(const config::RoomConfig& c, RoomOptions* o) {
   return Status::ok();
 }
 
-// Without saver addresses there is no saver: the other fields are then ignored.
+// Without saver addresses (or discover) there is no saver: the other fields are then ignored.
 Status saverFromConfig(const config::SaverClientConfig& c, RoomOptions* o) {
-  if (c.addresses_size() == 0) return Status::ok();
+  if (c.discover()) {
+    if (c.addresses_size() > 0) {
+      return invalidArgument("saver: addresses and discover: true exclude each other");
+    }
+    if (!o->discovery.enabled()) {
+      return invalidArgument("saver.discover: needs discovery.zookeeper");
+    }
+  } else if (c.addresses_size() == 0) {
+    return Status::ok();
+  }
   RoomOptions::Saver s;
+  s.discover = c.discover();
   for (const std::string& address : c.addresses()) {
     const size_t colon = address.rfind(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) {
@@ -212,6 +223,8 @@ Result<RoomOptions> RoomOptions::fromConfig(const config::RoomConfig& c, const C
     o.register_client = std::move(rc);
   }
   RETURN_IF_ERROR(broadcastFromConfig(c, &o));
+  ASSIGN_OR_RETURN(o.discovery,
+                   service::DiscoveryOptions::fromConfig(c.discovery(), file, "discovery"));
   RETURN_IF_ERROR(saverFromConfig(c.saver(), &o));
   RETURN_IF_ERROR(
       service::applyClusterKey(c.cluster_key(), file, &o.rpc,

@@ -12,6 +12,7 @@
 #include "common/net/tcp_connection.h"
 #include "common/rpc/channel.h"
 #include "common/rpc/server.h"
+#include "services/common/discovery_link.h"
 #include "services/register/register_client.h"
 #include "services/room/app_table.h"
 #include "services/room/client_conn.h"
@@ -63,7 +64,8 @@ struct RoomOptions {
   // Saver (issue 16): acks forwarded (AckForwarder), stored messages and missed broadcasts
   // replayed at auth (OfflineReplay). Absent: neither, the room behaves as before saver.
   struct Saver {
-    std::vector<std::string> addresses;  // "host:port", at least one
+    std::vector<std::string> addresses;  // "host:port", at least one unless discover
+    bool discover = false;               // endpoints from ZooKeeper services/saver instead
     rpc::Channel::Options channel;
     std::chrono::milliseconds timeout{2'000};  // one saver call
     uint32_t ack_batch_max = 1'000;            // ids per Ack call
@@ -75,6 +77,9 @@ struct RoomOptions {
     uint32_t replay_hold_max = 256;                   // and at most this many per connection
   };
   std::optional<Saver> saver;
+  // ZooKeeper: registers this room as services/room (endpoints rpc, tcp, ws, admin; load =
+  // connections / capacity) and, with saver.discover, finds saver there. Off by default.
+  service::DiscoveryOptions discovery;
   http::WebSocketServerSession::Options websocket;
 
   // Fails with the field name (and file:line when `file` is given) on bad values.

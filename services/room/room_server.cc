@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 
 #include "common/base/clock.h"
 #include "common/base/json_writer.h"
@@ -105,7 +106,11 @@ Status RoomServer::startSaver() {
   if (!options_.saver) return Status::ok();
   const RoomOptions::Saver& o = *options_.saver;
   ASSIGN_OR_RETURN(saver_channel_, rpc::Channel::create(loop_, o.channel));
-  RETURN_IF_ERROR(saver_channel_->setEndpoints(o.addresses));
+  if (o.discover) {
+    RETURN_IF_ERROR(discovery_->feedChannel("saver", "rpc", *saver_channel_));
+  } else {
+    RETURN_IF_ERROR(saver_channel_->setEndpoints(o.addresses));
+  }
   saver_stub_ = std::make_unique<saver::Saver_Stub>(saver_channel_.get());
   AckForwarder::Options fo;
   fo.timeout = o.timeout;
@@ -126,14 +131,19 @@ Status RoomServer::startSaver() {
   replay_ = std::make_unique<OfflineReplay>(loop_, *saver_stub_, *apps_, *table_, *protocol_, ro);
   protocol_->setSaver(forwarder_.get(), replay_.get());
   delivery_->setReplay(replay_.get());
-  LOG_INFO(Room, "saver: acks forwarded and replays loaded from {} address(es)",
-           o.addresses.size());
+  if (o.discover) {
+    LOG_INFO(Room, "saver: acks forwarded and replays loaded from savers found in ZooKeeper");
+  } else {
+    LOG_INFO(Room, "saver: acks forwarded and replays loaded from {} address(es)",
+             o.addresses.size());
+  }
   return Status::ok();
 }
 
 Status RoomServer::start() {
   loop_.assertInLoopThread();
   protocol_->start();
+  ASSIGN_OR_RETURN(discovery_, service::DiscoveryLink::create(loop_, options_.discovery));
   RETURN_IF_ERROR(startSaver());
   net::TcpServer::Options tcp;
   tcp.address = options_.tcp_address;
@@ -184,6 +194,17 @@ Status RoomServer::start() {
                      BroadcastConsumer::create(loop_, std::move(bo), *apps_, room_id_, *pacer_));
     protocol_->setBroadcasts(broadcasts_.get());
   }
+  if (discovery_) {
+    std::map<std::string, net::InetAddress> endpoints{{"tcp", tcp_address_}};
+    if (ws_listener_) endpoints.emplace("ws", ws_address_);
+    if (admin_) endpoints.emplace("admin", admin_address_);
+    auto rpc = net::InetAddress::parse(advertised_rpc_);
+    endpoints.emplace("rpc", rpc.isOk() ? *rpc : rpc_address_);
+    const double capacity = options_.discovery.capacity;
+    RETURN_IF_ERROR(discovery_->registerSelf("room", room_id_, endpoints, [this, capacity] {
+      return draining() ? 1.0 : static_cast<double>(table_->size()) / capacity;
+    }));
+  }
   LOG_INFO(Room, "room {} serving clients on tcp {}{}{}, rpc {}", room_id_, tcp_address_.toString(),
            ws_listener_ ? ", ws " : "", ws_listener_ ? ws_address_.toString() : "",
            rpc_address_.toString());
@@ -200,6 +221,7 @@ void RoomServer::drain(std::chrono::milliseconds window, std::chrono::millisecon
                        std::function<void()> on_drained) {
   if (!on_drained) on_drained = on_drained_;
   closeListeners();
+  if (discovery_) discovery_->refreshNow();  // load 1 from now: dispatcher sends no one here
   drain_->start(window, deadline, std::move(on_drained));
 }
 
@@ -223,6 +245,7 @@ void RoomServer::stop(std::function<void()> done) {
   protocol_->setDraining(true);
   closeListeners();
   admin_.reset();
+  if (discovery_) discovery_->stop(nullptr);  // dispatcher stops sending clients here
   housekeeping_.reset();
   if (replay_) replay_->clear();  // nothing held is written to connections that are closing
   for (size_t i = 0; i < table_->slotCount(); ++i) {
@@ -269,6 +292,7 @@ void RoomServer::maybeFinishStop() {
     replay_.reset();
     forwarder_.reset();
     saver_stub_.reset();
+    discovery_.reset();      // its watcher feeds saver_channel_; the session closes
     saver_channel_.reset();  // after the last call it carried
     if (!announcer_) return loop_.post(std::move(finish));
     // The Offline batches of the connections that just closed: register stops routing to
@@ -293,6 +317,7 @@ std::string RoomServer::statusJson() const {
   w.key("tags").uint64(tags_->entries());  // (app, tag) pairs with a subscriber
   w.key("tag_subscriptions").uint64(tags_->subscriptions());
   w.key("draining").boolean(draining());
+  if (discovery_) w.key("discovery").raw(discovery_->statusJson());
   w.key("ip_tracked").uint64(ip_filter_->trackedAddresses());
   w.key("broadcast").beginObject();
   if (broadcasts_) {

@@ -135,6 +135,8 @@ class RoomServer final {
   net::TcpServerPtr ws_listener_;
   rpc::ServerPtr rpc_server_;  // after rpc_service_: the server calls into it until closed
   http::HttpServerPtr admin_;
+  // Null without ZooKeeper. Feeds saver_channel_ (declared after it, so destroyed before it).
+  std::unique_ptr<service::DiscoveryLink> discovery_;
   net::PeriodicTimerPtr housekeeping_;  // IP filter sweep, register heartbeat
 
   net::InetAddress tcp_address_, ws_address_, rpc_address_, admin_address_;

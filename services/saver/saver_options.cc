@@ -35,6 +35,7 @@ std::vector<FieldRange> saverRanges() {
       {"shutdown_grace_ms", 1, 60'000},
   };
   return service::joinRanges({service::rpcServerRanges("rpc"), service::httpServerRanges("admin"),
+                              service::discoveryRanges("discovery"),
                               std::vector<FieldRange>(std::begin(kOwn), std::end(kOwn))});
 }
 
@@ -137,6 +138,8 @@ Result<SaverOptions> SaverOptions::fromConfig(const config::SaverConfig& c,
   if (!c.admin().listen().address().empty()) {
     o.admin = http::HttpServer::Options::fromConfig(c.admin());
   }
+  ASSIGN_OR_RETURN(o.discovery,
+                   service::DiscoveryOptions::fromConfig(c.discovery(), file, "discovery"));
   return o;
 }
 

@@ -9,6 +9,7 @@
 #include "common/mysql/mysql_pool.h"
 #include "common/redis/redis_router.h"
 #include "common/rpc/server.h"
+#include "services/common/discovery_link.h"
 #include "services/saver/broadcast_log.h"
 #include "services/saver/inbox_store.h"
 #include "services/saver/recovery.h"
@@ -35,6 +36,8 @@ struct SaverOptions {
   // The Saver RPC listener. From config the address defaults to "127.0.0.1:7400".
   rpc::Server::Options rpc;
   http::HttpServer::Options admin = noAdmin();
+  // ZooKeeper: registers this saver as services/saver (endpoints rpc, admin). Off by default.
+  service::DiscoveryOptions discovery;
   std::chrono::milliseconds shutdown_grace{5000};
 
   // Checks every integer field's range (INVALID_ARGUMENT naming the field, file:line:col when

@@ -1,5 +1,8 @@
 #include "services/saver/saver_server.h"
 
+#include <unistd.h>
+
+#include <map>
 #include <utility>
 
 #include "common/base/clock.h"
@@ -105,6 +108,20 @@ Status SaverServer::start() {
   }
   admin_ = std::move(admin).value();
   if (admin_) admin_address_ = admin_->address();
+  auto link = service::DiscoveryLink::create(loop_, options_.discovery);
+  if (!link.isOk()) {
+    rpc_.reset();
+    admin_.reset();
+    return link.status().withContext("discovery");
+  }
+  discovery_ = std::move(link).value();
+  if (discovery_) {
+    std::map<std::string, net::InetAddress> endpoints{{"rpc", rpc_address_}};
+    if (admin_) endpoints.emplace("admin", admin_address_);
+    const std::string id =
+        "saver-" + std::to_string(::getpid()) + "-" + std::to_string(Clock::system().wallMillis());
+    RETURN_IF_ERROR(discovery_->registerSelf("saver", id, endpoints, nullptr));
+  }
   registerGauges();
   if (mysql_) migrate();
   LOG_INFO(Saver, "saver on {} (redis {} x{}, mysql {})", rpc_address_.toString(),
@@ -208,6 +225,9 @@ void SaverServer::stop(std::function<void()> done) {
   stopping_ = true;
   admin_.reset();
   migrate_retry_.reset();
+  // The node goes first so rooms and centers stop picking this saver; calls already sent get
+  // the RPC server's grace below.
+  if (discovery_) discovery_->stop(nullptr);
   auto finish = [this, alive = liveness_.token(), done = std::move(done)]() mutable {
     if (!alive.alive() || !write_behind_) return loop_.post(std::move(done));
     write_behind_->drain(
@@ -229,6 +249,7 @@ std::string SaverServer::statusJson() const {
     w.string(p);
   w.endArray();
   service_->writeStatus(w);
+  if (discovery_) w.key("discovery").raw(discovery_->statusJson());
   w.endObject();
   return w.take();
 }

@@ -68,6 +68,7 @@ class SaverServer {
   std::unique_ptr<SaverService> service_;
   rpc::ServerPtr rpc_;
   http::HttpServerPtr admin_;
+  std::unique_ptr<service::DiscoveryLink> discovery_;  // null without ZooKeeper
   net::PeriodicTimerPtr migrate_retry_;
   net::InetAddress rpc_address_, admin_address_;
   std::vector<uint64_t> gauges_;

@@ -237,5 +237,24 @@ TEST(CenterOptionsTest, ClusterKeyGoesToTheRoomAndRegisterChannels) {
       << o.status().message();
 }
 
+TEST(CenterOptionsTest, SaverFromZooKeeperNeedsTheDiscoveryBlock) {
+  const std::string base =
+      std::string(kRegister) + app("app", R"(api_keys: "key-0123456789abcdef")");
+  auto o = fromText(base + R"(saver { discover: true })");
+  ASSERT_FALSE(o.isOk());
+  EXPECT_NE(o.status().message().find("saver.discover: needs discovery.zookeeper"),
+            std::string::npos)
+      << o.status().message();
+  o = fromText(base + R"(saver { discover: true addresses: "127.0.0.1:1" }
+                         discovery { zookeeper: "127.0.0.1:2181" })");
+  ASSERT_FALSE(o.isOk());
+  EXPECT_NE(o.status().message().find("exclude each other"), std::string::npos);
+  o = fromText(base + R"(saver { discover: true } discovery { zookeeper: "127.0.0.1:2181" })");
+  ASSERT_TRUE(o.isOk()) << o.status().toString();
+  EXPECT_TRUE(o->saverEnabled());
+  EXPECT_TRUE(o->saver.discover);
+  EXPECT_TRUE(o->discovery.enabled());
+}
+
 }  // namespace
 }  // namespace push::center

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "common/base/config.h"
 #include "proto/config.pb.h"
@@ -299,6 +300,52 @@ TEST(RoomOptionsTest, ClusterKeyGoesToTheRpcServerAndTheRegisterChannel) {
   ASSERT_FALSE(o.isOk());
   EXPECT_NE(o.status().message().find("room.conf:2:1: cluster_key: 5 bytes"), std::string::npos)
       << o.status().message();
+}
+
+TEST(RoomOptionsTest, DiscoveryBlockAndSaverFromZooKeeper) {
+  auto o = fromText(std::string(kApp) + R"(
+    discovery { zookeeper: "127.0.0.1:2181" region: "eu-1" weight: 50 capacity: 20000 }
+    saver { discover: true })");
+  ASSERT_TRUE(o.isOk()) << o.status().toString();
+  EXPECT_TRUE(o->discovery.enabled());
+  EXPECT_EQ(o->discovery.zk.hosts, "127.0.0.1:2181");
+  EXPECT_EQ(o->discovery.zk.root, "/push/default");
+  EXPECT_EQ(o->discovery.region, "eu-1");
+  EXPECT_EQ(o->discovery.weight, 50u);
+  EXPECT_EQ(o->discovery.capacity, 20000u);
+  EXPECT_EQ(o->discovery.zk.session_timeout, 10s);
+  EXPECT_EQ(o->discovery.advertise_host, "127.0.0.1");
+  ASSERT_TRUE(o->saver.has_value());
+  EXPECT_TRUE(o->saver->discover);
+  EXPECT_TRUE(o->saver->addresses.empty());
+
+  // Without a discovery block: off, and the static addresses rule.
+  o = fromText(kApp);
+  ASSERT_TRUE(o.isOk());
+  EXPECT_FALSE(o->discovery.enabled());
+  EXPECT_FALSE(o->saver.has_value());
+}
+
+TEST(RoomOptionsTest, BadDiscoverySettingsAreRefusedNamingTheField) {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"(saver { discover: true })", "saver.discover: needs discovery.zookeeper"},
+      {R"(discovery { zookeeper: "h:1" } saver { discover: true addresses: "127.0.0.1:1" })",
+       "exclude each other"},
+      {R"(discovery { zookeeper: "h:1" root: "push" })", "discovery.root"},
+      {R"(discovery { zookeeper: "h:1" root: "/push/" })", "discovery.root"},
+      {R"(discovery { zookeeper: "h:1" region: "eu 1" })", "discovery.region"},
+      {R"(discovery { zookeeper: "h:1" advertise_host: "0.0.0.0" })", "discovery.advertise_host"},
+      {R"(discovery { zookeeper: "h:1" advertise_host: "my-host" })", "discovery.advertise_host"},
+      {R"(discovery { weight: 1001 })", "discovery.weight"},
+      {R"(discovery { session_timeout_ms: 100 })", "discovery.session_timeout_ms"},
+  };
+  for (const auto& [text, why] : cases) {
+    auto o = fromText(std::string(kApp) + "\n" + text);
+    ASSERT_FALSE(o.isOk()) << text;
+    EXPECT_EQ(o.status().code(), Code::INVALID_ARGUMENT) << text;
+    EXPECT_NE(o.status().message().find(why), std::string::npos)
+        << text << " -> " << o.status().message();
+  }
 }
 
 }  // namespace
