@@ -1,4 +1,5 @@
 #include "services/center/center_server.h"
+#include "proto/config.pb.h"
 
 #include <unistd.h>
 
@@ -222,6 +223,9 @@ Status CenterServer::start() {
     const std::string id =
         "center-" + std::to_string(::getpid()) + "-" + std::to_string(Clock::system().wallMillis());
     RETURN_IF_ERROR(discovery_->registerSelf("center", id, endpoints, nullptr));
+    // Live config (config/center): its log levels (DiscoveryLink applies them).
+    RETURN_IF_ERROR(discovery_->watchConfig("center", std::make_unique<config::CenterConfig>(),
+                                            [](const auto&) { return Status::ok(); }));
   }
   LOG_INFO(Center, "center API on {} ({} apps)", address_.toString(), apps_.size());
   return Status::ok();

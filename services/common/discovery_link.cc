@@ -4,8 +4,11 @@
 #include <cctype>
 #include <utility>
 
+#include <google/protobuf/message.h>
+
 #include "common/base/json_writer.h"
 #include "common/base/log.h"
+#include "common/discovery/node_watcher.h"
 #include "common/discovery/service_registry.h"
 #include "common/discovery/service_watcher.h"
 #include "common/net/event_loop.h"
@@ -68,6 +71,7 @@ DiscoveryLink::~DiscoveryLink() {
   liveness_.kill();
   // Watchers and the registry hold the client: they go first.
   watches_.clear();
+  config_watcher_.reset();
   registry_.reset();
   zk_.reset();
 }
@@ -163,6 +167,47 @@ void DiscoveryLink::stop(std::function<void()> done) {
   });
 }
 
+Status DiscoveryLink::watchConfig(const std::string& service,
+                                  std::unique_ptr<google::protobuf::Message> prototype,
+                                  ConfigFn apply) {
+  if (config_watcher_) return Status(Code::FAILED_PRECONDITION, "discovery: config watched twice");
+  config_prototype_ = std::move(prototype);
+  const std::string path = "/config/" + service;
+  auto onData = [this, path, apply = std::move(apply),
+                 alive = liveness_.token()](Result<std::string> data) {
+    if (!alive.alive()) return;
+    if (!data.isOk()) {
+      if (data.status().code() != Code::NOT_FOUND) {
+        LOG_WARN(Zk, "live config {}: {}", path, data.status().toString());
+      }
+      return;  // no live config (or it went): what is applied stays
+    }
+    std::unique_ptr<google::protobuf::Message> config(config_prototype_->New());
+    Status st = [&]() -> Status {
+      auto file = ConfigFile::parse(*data, path, config.get());
+      if (!file.isOk()) return file.status();
+      const auto* log_field = config->GetDescriptor()->FindFieldByName("log");
+      if (log_field && config->GetReflection()->HasField(*config, log_field)) {
+        const auto& log_config = static_cast<const config::LogConfig&>(
+            config->GetReflection()->GetMessage(*config, log_field));
+        RETURN_IF_ERROR(log::configure(log_config));
+      }
+      return apply(*config);
+    }();
+    if (!st.isOk()) {
+      ++configs_rejected_;
+      config_error_ = st.toString();
+      LOG_WARN(Zk, "live config {} refused, the previous one stays: {}", path, config_error_);
+      return;
+    }
+    ++configs_applied_;
+    LOG_INFO(Zk, "live config {} applied ({} bytes)", path, data->size());
+  };
+  ASSIGN_OR_RETURN(config_watcher_, discovery::NodeWatcher::create(*zk_, path, std::move(onData)));
+  config_watcher_->start();
+  return Status::ok();
+}
+
 void DiscoveryLink::refreshNow() {
   if (registry_) registry_->refreshNow();
 }
@@ -178,6 +223,11 @@ std::string DiscoveryLink::statusJson() const {
   w.key("sessions").uint64(zk_->sessions());
   w.key("root").string(options_.zk.root);
   w.key("registered").boolean(registry_ && registry_->registered());
+  w.key("config").beginObject();
+  w.key("applied").uint64(configs_applied_);
+  w.key("rejected").uint64(configs_rejected_);
+  w.key("last_error").string(config_error_);
+  w.endObject();
   w.key("watching").beginObject();
   for (const Watch& wt : watches_)
     w.key(wt.service).uint64(wt.watcher->instances().size());

@@ -30,6 +30,9 @@
 #include "common/discovery/service_instance.h"
 #include "common/discovery/zk_client.h"
 
+namespace google::protobuf {
+class Message;
+}
 namespace push::config {
 class DiscoveryConfig;
 }
@@ -41,6 +44,7 @@ namespace push::rpc {
 class Channel;
 }
 namespace push::discovery {
+class NodeWatcher;
 class ServiceRegistry;
 class ServiceWatcher;
 }  // namespace push::discovery
@@ -95,6 +99,15 @@ class DiscoveryLink {
   // Writes this instance's load now rather than at the next refresh.
   void refreshNow();
 
+  // Watches config/<service>, the live config: each version is parsed (protobuf text format,
+  // as the service's config file) into a copy of `prototype`; its `log` block, when it has one,
+  // is applied (levels), then `apply` gets it. A version that does not parse, or that `apply`
+  // refuses, is logged (WARN, with the reason) and counted, and what was applied before stays.
+  // A missing node changes nothing. Once per link.
+  using ConfigFn = std::function<Status(const google::protobuf::Message& config)>;
+  Status watchConfig(const std::string& service,
+                     std::unique_ptr<google::protobuf::Message> prototype, ConfigFn apply);
+
   // Removes this instance's node (users stop picking it at once), then calls `done`. Watches
   // stay until destruction.
   void stop(std::function<void()> done);
@@ -117,6 +130,11 @@ class DiscoveryLink {
     std::unique_ptr<discovery::ServiceWatcher> watcher;
   };
   std::vector<Watch> watches_;
+  std::unique_ptr<discovery::NodeWatcher> config_watcher_;
+  std::unique_ptr<google::protobuf::Message> config_prototype_;
+  uint64_t configs_applied_ = 0;
+  uint64_t configs_rejected_ = 0;
+  std::string config_error_;  // of the last version refused
   Liveness liveness_;
 };
 

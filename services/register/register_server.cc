@@ -1,4 +1,5 @@
 #include "services/register/register_server.h"
+#include "proto/config.pb.h"
 
 #include <unistd.h>
 
@@ -81,6 +82,9 @@ Status RegisterServer::start() {
     const std::string id = "register-" + std::to_string(::getpid()) + "-" +
                            std::to_string(Clock::system().wallMillis());
     RETURN_IF_ERROR(discovery_->registerSelf("register", id, endpoints, nullptr));
+    // Live config (config/register): its log levels (DiscoveryLink applies them).
+    RETURN_IF_ERROR(discovery_->watchConfig("register", std::make_unique<config::RegisterConfig>(),
+                                            [](const auto&) { return Status::ok(); }));
     RETURN_IF_ERROR(discovery_->watch("room", [this](const auto& rooms) {
       std::vector<std::string> ids;
       for (const discovery::ServiceInstance& r : rooms)

@@ -41,6 +41,7 @@ client::ErrorCode refusalCode(IpFilter::Verdict verdict) {
 
 ClientProtocol::ClientProtocol(Context context)
     : ctx_(context),
+      heartbeats_(context.options.heartbeats()),
       deadlines_(ctx_.loop, ctx_.table, ctx_.options.auth_timeout,
                  [this](ClientConn& c, int64_t now) { onDeadline(c, now); }) {
   (void)roomMetrics();
@@ -253,12 +254,11 @@ void ClientProtocol::onFrame(ClientConn& c, const char* data, size_t len) {
 }
 
 uint32_t ClientProtocol::heartbeatFor(client::NetworkType network) const {
-  const RoomOptions& o = ctx_.options;
-  uint32_t s = o.heartbeat_unknown_s;
-  if (network == client::NETWORK_WIFI || network == client::NETWORK_ETHERNET)
-    s = o.heartbeat_wifi_s;
-  if (network == client::NETWORK_CELLULAR) s = o.heartbeat_cellular_s;
-  return std::clamp(s, o.heartbeat_min_s, o.heartbeat_max_s);
+  const RoomOptions::HeartbeatHints& h = heartbeats_;
+  uint32_t s = h.unknown_s;
+  if (network == client::NETWORK_WIFI || network == client::NETWORK_ETHERNET) s = h.wifi_s;
+  if (network == client::NETWORK_CELLULAR) s = h.cellular_s;
+  return std::clamp(s, h.min_s, h.max_s);
 }
 
 bool ClientProtocol::makeRoom(ClientConn& c, uint16_t app, std::string* why) {

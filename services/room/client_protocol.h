@@ -9,6 +9,7 @@
 #include "common/net/tcp_connection.h"
 #include "proto/client.pb.h"
 #include "services/room/connection_deadlines.h"
+#include "services/room/room_options.h"
 
 namespace push::net {
 class EventLoop;
@@ -98,6 +99,10 @@ class ClientProtocol final : private net::TcpConnection::Handler,
   // Closes `c` at loop time `at_ms` unless it leaves before (a drain's Reconnect).
   void closeAt(ClientConn& c, int64_t at_ms);
 
+  // Live config: the hints given to connections authenticating from now on.
+  void setHeartbeats(const RoomOptions::HeartbeatHints& hints) { heartbeats_ = hints; }
+  const RoomOptions::HeartbeatHints& heartbeats() const { return heartbeats_; }
+
  private:
   // net::TcpConnection::Handler
   size_t onData(net::TcpConnection& conn, const char* data, size_t len) override;
@@ -123,6 +128,7 @@ class ClientProtocol final : private net::TcpConnection::Handler,
   uint32_t heartbeatFor(client::NetworkType network) const;
 
   Context ctx_;
+  RoomOptions::HeartbeatHints heartbeats_;
   ConnectionDeadlines deadlines_;
   client::Frame scratch_frame_;       // parsing reuses its memory
   ClientConn* current_ws_ = nullptr;  // the connection whose WebSocket input is being decoded

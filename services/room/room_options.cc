@@ -195,6 +195,25 @@ Status saverFromConfig(const config::SaverClientConfig& c, RoomOptions* o) {
 
 }  // namespace
 
+Result<RoomOptions::HeartbeatHints> RoomOptions::liveHeartbeats(const config::RoomConfig& live,
+                                                                const ConfigFile* file,
+                                                                HeartbeatHints base) {
+  const FieldRange ranges[] = {
+      {"heartbeat.min_s", 1, 3600},      {"heartbeat.unknown_s", 1, 3600},
+      {"heartbeat.cellular_s", 1, 3600}, {"heartbeat.wifi_s", 1, 3600},
+      {"heartbeat.max_s", 1, 3600},
+  };
+  RETURN_IF_ERROR(checkFieldRanges(live, file, ranges));
+  RoomOptions o;
+  o.heartbeat_wifi_s = base.wifi_s;
+  o.heartbeat_cellular_s = base.cellular_s;
+  o.heartbeat_unknown_s = base.unknown_s;
+  o.heartbeat_min_s = base.min_s;
+  o.heartbeat_max_s = base.max_s;
+  RETURN_IF_ERROR(heartbeatFromConfig(live.heartbeat(), &o));
+  return o.heartbeats();
+}
+
 Result<RoomOptions> RoomOptions::fromConfig(const config::RoomConfig& c, const ConfigFile* file) {
   RETURN_IF_ERROR(checkFieldRanges(c, file, roomRanges()));
   RoomOptions o;

@@ -41,6 +41,18 @@ struct RoomOptions {
   // Heartbeat proposed by network type, seconds, clamped to [min, max].
   uint32_t heartbeat_wifi_s = 60, heartbeat_cellular_s = 180, heartbeat_unknown_s = 90;
   uint32_t heartbeat_min_s = 5, heartbeat_max_s = 600;
+  struct HeartbeatHints {
+    uint32_t wifi_s, cellular_s, unknown_s, min_s, max_s;
+  };
+  HeartbeatHints heartbeats() const {
+    return {heartbeat_wifi_s, heartbeat_cellular_s, heartbeat_unknown_s, heartbeat_min_s,
+            heartbeat_max_s};
+  }
+  // A live config (ZooKeeper config/room) over `base`: the heartbeat fields `live` sets, range
+  // checked (INVALID_ARGUMENT naming the field, or min_s above max_s). The rest of `live` is not
+  // reloadable here and is ignored (its log block is applied by the DiscoveryLink).
+  static Result<HeartbeatHints> liveHeartbeats(const config::RoomConfig& live,
+                                               const ConfigFile* file, HeartbeatHints base);
   net::TcpConnection::Limits limits;
   IpFilter::Options ip_filter;
   uint32_t max_apps_per_connection = 8;

@@ -5,10 +5,13 @@
 #include <algorithm>
 #include <map>
 
+#include <google/protobuf/message.h>
+
 #include "common/base/clock.h"
 #include "common/base/json_writer.h"
 #include "common/base/log.h"
 #include "common/net/event_loop.h"
+#include "proto/config.pb.h"
 #include "proto/saver.pb.h"
 #include "services/common/admin_port.h"
 #include "services/room/ack_forwarder.h"
@@ -204,6 +207,18 @@ Status RoomServer::start() {
     RETURN_IF_ERROR(discovery_->registerSelf("room", room_id_, endpoints, [this, capacity] {
       return draining() ? 1.0 : static_cast<double>(table_->size()) / capacity;
     }));
+    // Live config (config/room): log levels and the heartbeat hints of new connections.
+    RETURN_IF_ERROR(discovery_->watchConfig(
+        "room", std::make_unique<config::RoomConfig>(),
+        [this](const google::protobuf::Message& m) -> Status {
+          const auto& live = static_cast<const config::RoomConfig&>(m);
+          ASSIGN_OR_RETURN(auto hints,
+                           RoomOptions::liveHeartbeats(live, nullptr, options_.heartbeats()));
+          protocol_->setHeartbeats(hints);
+          LOG_INFO(Room, "live config: heartbeats wifi {} s, cellular {} s, unknown {} s [{}, {}]",
+                   hints.wifi_s, hints.cellular_s, hints.unknown_s, hints.min_s, hints.max_s);
+          return Status::ok();
+        }));
   }
   LOG_INFO(Room, "room {} serving clients on tcp {}{}{}, rpc {}", room_id_, tcp_address_.toString(),
            ws_listener_ ? ", ws " : "", ws_listener_ ? ws_address_.toString() : "",
@@ -317,6 +332,12 @@ std::string RoomServer::statusJson() const {
   w.key("tags").uint64(tags_->entries());  // (app, tag) pairs with a subscriber
   w.key("tag_subscriptions").uint64(tags_->subscriptions());
   w.key("draining").boolean(draining());
+  const RoomOptions::HeartbeatHints& hb = protocol_->heartbeats();
+  w.key("heartbeat").beginObject();
+  w.key("wifi_s").uint64(hb.wifi_s).key("cellular_s").uint64(hb.cellular_s);
+  w.key("unknown_s").uint64(hb.unknown_s).key("min_s").uint64(hb.min_s);
+  w.key("max_s").uint64(hb.max_s);
+  w.endObject();
   if (discovery_) w.key("discovery").raw(discovery_->statusJson());
   w.key("ip_tracked").uint64(ip_filter_->trackedAddresses());
   w.key("broadcast").beginObject();

@@ -1,4 +1,5 @@
 #include "services/saver/saver_server.h"
+#include "proto/config.pb.h"
 
 #include <unistd.h>
 
@@ -121,6 +122,9 @@ Status SaverServer::start() {
     const std::string id =
         "saver-" + std::to_string(::getpid()) + "-" + std::to_string(Clock::system().wallMillis());
     RETURN_IF_ERROR(discovery_->registerSelf("saver", id, endpoints, nullptr));
+    // Live config (config/saver): its log levels (DiscoveryLink applies them).
+    RETURN_IF_ERROR(discovery_->watchConfig("saver", std::make_unique<config::SaverConfig>(),
+                                            [](const auto&) { return Status::ok(); }));
   }
   registerGauges();
   if (mysql_) migrate();

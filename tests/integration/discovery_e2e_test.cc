@@ -117,6 +117,37 @@ class DiscoveryE2eTest : public ::testing::Test {
     return names;
   }
 
+  // Creates or replaces a node's data (as pushctl does).
+  void putNode(const std::string& path, const std::string& data) {
+    (void)instances("room");  // opens the test's session
+    ASSERT_TRUE(zk_client_);
+    std::optional<Status> created;
+    zk_client_->createRecursive(path, data, discovery::ZkClient::CreateMode::Persistent,
+                                [&](Status st) { created = st; });
+    ASSERT_TRUE(loop_.runUntil([&] { return created.has_value(); }, 10s));
+    if (created->code() != Code::ALREADY_EXISTS) {
+      ASSERT_TRUE(created->isOk()) << created->toString();
+      return;
+    }
+    std::optional<Status> set;
+    zk_client_->set(path, data, -1, [&](Status st) { set = st; });
+    ASSERT_TRUE(loop_.runUntil([&] { return set.has_value(); }, 10s));
+    ASSERT_TRUE(set->isOk()) << set->toString();
+  }
+
+  // The heartbeat a new wifi connection is given.
+  uint32_t heartbeatOfANewConnection() {
+    auto c = FrameClient::connect(cluster_->roomTcp());
+    if (!c.isOk()) return 0;
+    auto r = (*c)->auth(cluster_->token("hb", "phone"));
+    return r.isOk() ? r->heartbeat_interval_s() : 0;
+  }
+
+  std::string roomStatus() {
+    auto r = httpRequest(cluster_->rooms().at(0).admin, "GET", "/status");
+    return r.isOk() ? r->body : "";
+  }
+
   // A qos 1 push to a user never connected: "stored" once center reaches a saver.
   std::string pushToOffline(const std::string& user) {
     auto r = httpRequest(
@@ -209,6 +240,28 @@ TEST_F(DiscoveryE2eTest, ARoomKilledLeavesZooKeeperAndItsUsersReadOffline) {
   ASSERT_TRUE(eventually([&] { return !userOnline("cy"); }, 10s));
   // register's room timeout is 10 minutes: only the ZooKeeper node's end explains this.
   EXPECT_LT(std::chrono::steady_clock::now() - killed, 8s);
+}
+
+TEST_F(DiscoveryE2eTest, ALiveConfigChangesTheRoomsHeartbeatAndABadOneIsRefused) {
+  ASSERT_NO_FATAL_FAILURE(startCluster());
+  const int pid = cluster_->roomProcess().pid();
+  EXPECT_EQ(heartbeatOfANewConnection(), 60u);  // the default for wifi
+  ASSERT_NO_FATAL_FAILURE(putNode("/config/room", "heartbeat { wifi_s: 45 }\n"));
+  ASSERT_TRUE(eventually([&] { return heartbeatOfANewConnection() == 45u; }, 10s)) << roomStatus();
+  // Out of range, and min above max: refused, counted, the previous one stays.
+  ASSERT_NO_FATAL_FAILURE(putNode("/config/room", "heartbeat { min_s: 50 max_s: 40 }\n"));
+  ASSERT_TRUE(eventually([&] { return roomStatus().find("\"rejected\":1") != std::string::npos; }))
+      << roomStatus();
+  EXPECT_NE(roomStatus().find("min_s must not exceed max_s"), std::string::npos) << roomStatus();
+  ASSERT_NO_FATAL_FAILURE(putNode("/config/room", "heartbeat { wifi_s: 9999 }\n"));
+  ASSERT_TRUE(eventually([&] { return roomStatus().find("\"rejected\":2") != std::string::npos; }))
+      << roomStatus();
+  ASSERT_NO_FATAL_FAILURE(putNode("/config/room", "not a config"));
+  ASSERT_TRUE(eventually([&] { return roomStatus().find("\"rejected\":3") != std::string::npos; }))
+      << roomStatus();
+  EXPECT_EQ(heartbeatOfANewConnection(), 45u);
+  EXPECT_EQ(cluster_->roomProcess().pid(), pid);
+  EXPECT_TRUE(cluster_->roomProcess().running());
 }
 
 }  // namespace
