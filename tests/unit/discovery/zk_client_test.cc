@@ -169,6 +169,8 @@ TEST_F(ZkClientTest, ExpiredSessionIsReplacedAndListenersAreTold) {
 }
 
 TEST_F(ZkClientTest, ServerRestartKeepsTheSession) {
+  testing::ZooKeeperServer* server = privateServer();
+  ASSERT_TRUE(server);
   ZkClient::Options o = options();
   o.session_timeout = 4s;  // the server's maximum: outlives a JVM restart
   auto made = ZkClient::create(loop_, o);
@@ -181,7 +183,7 @@ TEST_F(ZkClientTest, ServerRestartKeepsTheSession) {
   EXPECT_TRUE(wait([&](auto done) {
                 zk->createRecursive("/eph", "", ZkClient::CreateMode::Ephemeral, done);
               }).isOk());
-  ASSERT_TRUE(server_->restart().isOk());
+  ASSERT_TRUE(server->restart().isOk());
   ASSERT_TRUE(loop_.runUntil(
       [&] { return !events.empty() && events.back() == ZkClient::SessionEvent::Connected; }, 10s));
   EXPECT_EQ(events.front(), ZkClient::SessionEvent::Disconnected);
