@@ -195,10 +195,8 @@ Status ZooKeeperServer::launch() {
       return unavailable("zookeeper on port " + std::to_string(port_) +
                          " exited at start: " + logTail());
     }
-    if (loopbackPortAccepts(port_)) {
-      auto reply = fourLetterWord("srvr", std::chrono::milliseconds(500));
-      if (reply.isOk() && reply->find("Mode:") != std::string::npos) return Status::ok();
-    }
+    auto reply = fourLetterWord("srvr", std::chrono::milliseconds(500));
+    if (reply.isOk() && reply->find("Mode:") != std::string::npos) return Status::ok();
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   std::string tail = logTail();
@@ -207,6 +205,30 @@ Status ZooKeeperServer::launch() {
 }
 
 namespace {
+
+// Connects to 127.0.0.1:`port` within `timeout`; the fd (blocking again), or -1. Not a
+// blocking connect: one to a listener that never accepts (a full backlog) would hang for
+// minutes of SYN retries.
+int connectLoopback(int port, std::chrono::milliseconds timeout) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    pollfd p{fd, POLLOUT, 0};
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (errno != EINPROGRESS || ::poll(&p, 1, static_cast<int>(timeout.count())) != 1 ||
+        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+      ::close(fd);
+      return -1;
+    }
+  }
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  return fd;
+}
 
 struct SharedState {
   pid_t pid = 0;
@@ -305,7 +327,9 @@ Result<std::string> ZooKeeperServer::sharedAddress() {
   if (!isSharedServer(state)) {
     return notFound("shared zookeeper pid " + std::to_string(state.pid) + " is not running");
   }
-  if (!loopbackPortAccepts(state.port)) {
+  if (int fd = connectLoopback(state.port, std::chrono::seconds(2)); fd >= 0) {
+    ::close(fd);
+  } else {
     return notFound("shared zookeeper port " + std::to_string(state.port) + " does not accept");
   }
   return "127.0.0.1:" + std::to_string(state.port);
@@ -313,16 +337,8 @@ Result<std::string> ZooKeeperServer::sharedAddress() {
 
 Result<std::string> ZooKeeperServer::fourLetterWord(std::string_view word,
                                                     std::chrono::milliseconds timeout) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return unavailable("socket failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port_));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return unavailable("connect failed");
-  }
+  int fd = connectLoopback(port_, timeout);
+  if (fd < 0) return unavailable("connect to port " + std::to_string(port_) + " failed");
   if (::send(fd, word.data(), word.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(word.size())) {
     ::close(fd);
     return unavailable("send failed");
