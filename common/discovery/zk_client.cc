@@ -13,26 +13,14 @@
 #include "common/net/periodic_timer.h"
 
 #if defined(__SANITIZE_ADDRESS__)
-#define PUSH_ZK_ASAN 1
+#define PUSH_ZK_LSAN 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
-#define PUSH_ZK_ASAN 1
+#define PUSH_ZK_LSAN 1
 #endif
 #endif
-
-#ifdef PUSH_ZK_ASAN
-// libzookeeper_mt 3.8.0 leaks what a zookeeper_close finds in flight: the completion entries
-// (with their watch registrations and reply buffers) it queues as ZCLOSING after the
-// completion thread stopped are never freed. Seen as LeakSanitizer reports whose stacks end in
-// libzookeeper_mt frames (calloc in zoo_awexists, ...) when a client is destroyed with calls
-// outstanding (zk_client_test's DestroyedClientNeverCallsBack: 95 objects for 19 calls). Our
-// per-call contexts are allocated on the loop thread and freed by closeSession(), so this does
-// not cover them; it would hide a leak of ours allocated inside a completion (on the library's
-// thread), which the code does not keep (everything there is moved into the posted task).
-// Sanitizer builds only; the one definition of this hook in the project.
-extern "C" const char* __lsan_default_suppressions() {
-  return "leak:libzookeeper_mt.so\n";
-}
+#ifdef PUSH_ZK_LSAN
+#include <sanitizer/lsan_interface.h>
 #endif
 
 namespace push::discovery {
@@ -48,12 +36,15 @@ struct ZkReply {
   std::vector<std::string> children;
 };
 
-// One outstanding async call: the context pointer handed to the C API. Deleted by its
-// completion (on the completion thread), or, for the calls the C client never completed, by
-// ZkSession's owner after zookeeper_close returned (its threads are joined by then).
+// One outstanding async call: the context pointer handed to the C API. Deleted exactly once,
+// by whoever removes it from ZkSession::calls (under its mutex): its completion (on the
+// completion thread), issue() when the C client refused it before registering a completion,
+// or, for the calls the C client never completed, ZkSession's owner after zookeeper_close
+// returned (its threads are joined by then).
 struct ZkCall {
   ZkSession* session;
-  std::function<void(ZkReply&)> done;  // built and run on the loop thread; only moved elsewhere
+  // Built and run on the loop thread; moved out under ZkSession::mu (empty once answered).
+  std::function<void(ZkReply&)> done;
 };
 
 // One zhandle_t and what the C client's threads share with the loop: the loop to post to, the
@@ -76,30 +67,48 @@ struct ZkSession {
   // closed handle), so a per-watch heap context has no point where it can be freed safely.
   // One watcher whose context lives exactly as long as the handle, dispatching by path on the
   // loop, needs no such bookkeeping.
-  static void onWatch(zhandle_t*, int type, int state, const char* path, void* ctx) {
+  //
+  // A session event that says connected carries the session's id and password, read here:
+  // the I/O thread writes them into the handle before it queues that event to this thread, so
+  // this read is ordered after the write, where a read on the loop could race a later rewrite
+  // (a reconnect).
+  static void onWatch(zhandle_t* zh, int type, int state, const char* path, void* ctx) {
     auto* self = static_cast<ZkSession*>(ctx);
     std::string p = path != nullptr ? path : "";
+    ZkClient::Credentials credentials;
+    if (type == ZOO_SESSION_EVENT &&
+        (state == ZOO_CONNECTED_STATE || state == ZOO_READONLY_STATE)) {
+      if (const clientid_t* id = zoo_client_id(zh); id != nullptr) {
+        credentials.first = id->client_id;
+        credentials.second.assign(id->passwd, sizeof id->passwd);
+      }
+    }
     self->loop->post([client = self->client, alive = self->alive, gen = self->generation, type,
-                      state, p = std::move(p)] {
+                      state, p = std::move(p), credentials = std::move(credentials)] {
       if (!alive.alive()) return;
-      client->onWatcherEvent(gen, type, state, p);
+      client->onWatcherEvent(gen, type, state, p, credentials);
     });
   }
 
-  // Completion side of a call: forget it, post its reply, free it.
+  // Completion side of a call: forget it, post its reply (unless issue() already answered
+  // it: a call refused by a zoo_a* that had registered its completion anyway), free it. `done`
+  // is taken under the lock because issue() may take it from the loop thread.
   static void finish(const void* data, ZkReply&& reply) {
     auto* call = static_cast<ZkCall*>(const_cast<void*>(data));
     ZkSession* self = call->session;
+    std::function<void(ZkReply&)> done;
     {
       std::lock_guard<std::mutex> lock(self->mu);
       self->calls.erase(call);
+      done = std::move(call->done);
     }
+    delete call;
+    if (!done) return;
     self->loop->post(
-        [done = std::move(call->done), alive = self->alive, reply = std::move(reply)]() mutable {
+        [done = std::move(done), alive = self->alive, reply = std::move(reply)]() mutable {
           if (!alive.alive()) return;
           done(reply);
         });
-    delete call;
   }
 };
 
@@ -294,6 +303,7 @@ void ZkClient::closeSession() {
   // still alive and wants them: they fail UNAVAILABLE, ZCLOSING).
   zookeeper_close(session_->zh);
   session_->zh = nullptr;
+  credentials_ = {0, ""};
   std::set<detail::ZkCall*> leftover;
   {
     std::lock_guard<std::mutex> lock(session_->mu);
@@ -306,22 +316,16 @@ void ZkClient::closeSession() {
   session_.reset();
 }
 
-int64_t ZkClient::sessionId() const {
-  if (!session_ || session_->zh == nullptr) return 0;
-  const clientid_t* id = zoo_client_id(session_->zh);
-  return id != nullptr ? id->client_id : 0;
-}
-
 std::pair<int64_t, std::string> ZkClient::sessionCredentialsForTest() const {
-  if (!session_ || session_->zh == nullptr) return {0, ""};
-  const clientid_t* id = zoo_client_id(session_->zh);
-  if (id == nullptr) return {0, ""};
-  return {id->client_id, std::string(id->passwd, sizeof id->passwd)};
+  return credentials_;
 }
 
-void ZkClient::onWatcherEvent(uint64_t generation, int type, int state, const std::string& path) {
+void ZkClient::onWatcherEvent(uint64_t generation, int type, int state, const std::string& path,
+                              const Credentials& credentials) {
   if (generation != generation_) return;  // an event of a handle already closed
   if (type == ZOO_SESSION_EVENT) {
+    // Connected: the id the server gave (the same one after a reconnect within the session).
+    if (credentials.first != 0) credentials_ = credentials;
     onSessionEvent(generation, state);
     return;
   }
@@ -466,21 +470,47 @@ void ZkClient::issue(const std::string& full, ReplyFn done, const StartFn& start
     fail(std::move(done), ZINVALIDSTATE);  // expired, the next session not opened yet
     return;
   }
-  auto* call = new detail::ZkCall{session_.get(), std::move(done)};
+  auto owned = std::make_unique<detail::ZkCall>(detail::ZkCall{session_.get(), std::move(done)});
+  detail::ZkCall* call = owned.get();
   {
     std::lock_guard<std::mutex> lock(session_->mu);
-    session_->calls.insert(call);
+    session_->calls.insert(call);  // may throw: `owned` still frees it
   }
-  int rc = start(session_->zh, full.c_str(), call);
-  if (rc != ZOK) {
-    // Refused synchronously: the C client will never complete it (and has not).
-    {
-      std::lock_guard<std::mutex> lock(session_->mu);
-      session_->calls.erase(call);
-    }
-    fail(std::move(call->done), rc);
-    delete call;
+  owned.release();  // tracked: freed by whoever takes it out of the set
+  int rc;
+  {
+#ifdef PUSH_ZK_LSAN
+    // libzookeeper_mt 3.8.0 leaks what a zookeeper_close finds in flight: the completion
+    // entries it queues as ZCLOSING after its completion thread stopped are never freed, nor
+    // what hangs off them (request buffer, watch registration, path copy), all allocated here,
+    // inside the zoo_a* call on this thread. LeakSanitizer ignores what this thread allocates
+    // while disabled, so exactly these allocations are exempt: not ours made before the call
+    // (the ZkCall), nor anything allocated on the library's threads (our completions). A
+    // suppression could not be this narrow: the library's allocating functions are static and
+    // stripped, so its leak stacks name no function, only the module, and a module suppression
+    // also hides our allocations in completions (their callers are library frames).
+    __lsan::ScopedDisabler library_allocations;
+#endif
+    rc = start(session_->zh, full.c_str(), call);
   }
+  if (rc == ZOK) return;
+  // Refused. ZBADARGUMENTS and ZINVALIDSTATE come from the checks a zoo_a* makes before it
+  // registers the completion: it will never run, the call is ours to free. Other codes
+  // (ZMARSHALLINGERROR) may come after the completion was registered (the request then failed
+  // to queue): the C client will run it later (connection loss, close) or zookeeper_close
+  // leaves it to closeSession(), so the call stays tracked and only its `done` is taken here.
+  // It may also have run already, on the completion thread: then it answered and freed the
+  // call, and the set no longer holds it.
+  const bool never_registered = rc == ZBADARGUMENTS || rc == ZINVALIDSTATE;
+  ReplyFn answer;
+  {
+    std::lock_guard<std::mutex> lock(session_->mu);
+    if (session_->calls.count(call) == 0) return;  // completed and freed by finish()
+    answer = std::move(call->done);
+    if (never_registered) session_->calls.erase(call);
+  }
+  if (never_registered) delete call;
+  if (answer) fail(std::move(answer), rc);
 }
 
 namespace {

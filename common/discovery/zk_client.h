@@ -149,8 +149,10 @@ class ZkClient {
 
   SessionState state() const { return state_; }
   bool connected() const { return state_ == SessionState::Connected; }
-  // The current session's id (0 before the first connection).
-  int64_t sessionId() const;
+  // The current session's id: 0 before the first connection and from an expiry until the next
+  // session connects. A copy taken when the session connected (the C client's own copy is
+  // written by its I/O thread).
+  int64_t sessionId() const { return credentials_.first; }
   // Session handles opened so far (zookeeper_init calls that succeeded or were tried): 1 +
   // the number of expiries recovered from, unless an init failed.
   uint64_t sessions() const { return generation_; }
@@ -169,6 +171,7 @@ class ZkClient {
 
  private:
   friend struct detail::ZkSession;
+  using Credentials = std::pair<int64_t, std::string>;  // session id, password
   using ReplyFn = std::function<void(detail::ZkReply&)>;
   using StartFn = std::function<int(void* zh, const char* full_path, void* ctx)>;
 
@@ -177,7 +180,9 @@ class ZkClient {
   void openSession();
   void closeSession();
   // Loop side of the C client's default watcher (posted).
-  void onWatcherEvent(uint64_t generation, int type, int state, const std::string& path);
+  // `credentials` are the session's when a session event says connected, else {0, ""}.
+  void onWatcherEvent(uint64_t generation, int type, int state, const std::string& path,
+                      const Credentials& credentials);
   void onSessionEvent(uint64_t generation, int state);
   void notifySession(SessionEvent event);
   // The path as the server knows it (root + path), "" when root is empty and path is "/".
@@ -185,7 +190,8 @@ class ZkClient {
   std::string relativePath(std::string_view full) const;
   // Starts one async call on the server path `full`: `start` issues it with the C API given
   // the zhandle_t and the completion context, and returns the C API's return code. `done`
-  // runs on the loop (posted), also when there is no session or the call was refused.
+  // runs on the loop (posted), exactly once, also when there is no session or the call was
+  // refused (see zk_client.cc for a refusal whose completion was registered anyway).
   void issue(const std::string& full, ReplyFn done, const StartFn& start);
   // Posts `done` with a reply carrying the ZooKeeper code `rc`.
   void fail(ReplyFn done, int rc);
@@ -198,7 +204,8 @@ class ZkClient {
   std::unique_ptr<detail::ZkSession> session_;
   SessionState state_ = SessionState::Connecting;
   uint64_t generation_ = 0;
-  bool expired_before_ = false;  // the session being opened replaces an expired one
+  bool expired_before_ = false;     // the session being opened replaces an expired one
+  Credentials credentials_{0, ""};  // of the connected session (see sessionId())
   net::PeriodicTimerPtr reinit_timer_;
   uint64_t next_id_ = 1;
   std::multimap<std::string, std::pair<uint64_t, WatchFn>> watches_;  // by full path

@@ -168,12 +168,14 @@ TEST_F(ServiceRegistryTest, MalformedChildIsSkipped) {
 }
 
 TEST_F(ServiceRegistryTest, ZooKeeperRestartedInstanceStillListed) {
+  testing::ZooKeeperServer* server = privateServer();
+  ASSERT_TRUE(server);
   auto zk_watch = client();
   auto w = watcher(*zk_watch);
   auto zk = client();
   auto reg = registry(*zk, "room-1");
   ASSERT_TRUE(loop_.runUntil([&] { return listed("room-1"); }, 10s));
-  ASSERT_TRUE(server_->restart().isOk());
+  ASSERT_TRUE(server->restart().isOk());
   ASSERT_TRUE(loop_.runUntil([&] { return zk->connected() && zk_watch->connected(); }, 10s));
   // Listed again (or still): a new registration after an expiry, or the same node.
   reg->setLoad(0.25);

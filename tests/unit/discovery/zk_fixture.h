@@ -1,9 +1,13 @@
 #pragma once
 
-// Shared by the discovery tests: one real ZooKeeper per test binary (a JVM start costs about a
-// second), a loop per test, a fresh root per test so tests do not see each other's nodes, and a
-// way to expire a session the way Curator's KillSession does.
+// Shared by the discovery tests: one real ZooKeeper for all of them (under ctest, the run's
+// shared server from the ZkSharedServer fixture; run directly, one per test binary: a JVM
+// start costs about a second), a private one for a test that stops or restarts it, a loop per
+// test, a root per test (named after the test and the process) so tests sharing a server do
+// not see each other's nodes, and a way to expire a session the way Curator's KillSession
+// does.
 
+#include <unistd.h>
 #include <zookeeper/zookeeper.h>
 
 #include <gtest/gtest.h>
@@ -27,33 +31,65 @@ class ZkTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (!testing::ZooKeeperServer::available()) return;
+    if (auto shared = testing::ZooKeeperServer::sharedAddress(); shared.isOk()) {
+      shared_address_ = *shared;
+      return;
+    }
     auto started = testing::ZooKeeperServer::start();
     if (started.isOk()) {
-      server_ = std::move(started).value();
+      own_ = std::move(started).value();
+      shared_address_ = own_->address();
     } else {
       start_error_ = started.status().toString();
     }
   }
-  static void TearDownTestSuite() { server_.reset(); }
+  static void TearDownTestSuite() {
+    own_.reset();
+    shared_address_.clear();
+  }
 
   void SetUp() override {
     if (!testing::ZooKeeperServer::available()) GTEST_SKIP() << "java or zookeeper.jar not found";
-    ASSERT_TRUE(server_ != nullptr) << "zookeeper did not start: " << start_error_;
-    if (!server_->running()) {
-      ASSERT_TRUE(server_->resume().isOk());
+    ASSERT_FALSE(shared_address_.empty()) << "zookeeper did not start: " << start_error_;
+    if (own_ && !own_->running()) {
+      ASSERT_TRUE(own_->resume().isOk());  // a restart test failed half-way
     }
-    root_ = "/push/t" + std::to_string(++counter_);
+    hosts_ = shared_address_;
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    root_ = "/push/" + std::string(info->test_suite_name()) + "." + info->name() + "." +
+            std::to_string(::getpid()) + "." + std::to_string(++counter_);
+    std::replace(root_.begin() + 1, root_.end(), '/', '_');
   }
   void TearDown() override {
     destroyAll();
     EXPECT_TRUE(loop_.shutdown().isOk());
+    private_.reset();
   }
   // Destroys what the test made on the loop, before the loop's shutdown.
   virtual void destroyAll() {}
 
+  // A server the test may stop and restart without disturbing other tests: the binary's own
+  // (tests of one process run one after another) or, when the tests share the run's server, a
+  // new one for this test, stopped at TearDown. Clients made afterwards use it. Call it before
+  // making clients; nullptr (with a failure recorded) when it cannot start.
+  testing::ZooKeeperServer* privateServer() {
+    if (own_) {
+      hosts_ = own_->address();
+      return own_.get();
+    }
+    if (!private_) {
+      auto started = testing::ZooKeeperServer::start();
+      EXPECT_TRUE(started.isOk()) << started.status();
+      if (!started.isOk()) return nullptr;
+      private_ = std::move(started).value();
+    }
+    hosts_ = private_->address();
+    return private_.get();
+  }
+
   ZkClient::Options options() {
     ZkClient::Options o;
-    o.hosts = server_->address();
+    o.hosts = hosts_;
     o.root = root_;
     o.session_timeout = 2s;  // the server clamps into [200 ms, 4 s]
     return o;
@@ -92,8 +128,8 @@ class ZkTest : public ::testing::Test {
       client_id.client_id = id;
       std::memcpy(client_id.passwd, passwd.data(),
                   std::min(passwd.size(), sizeof client_id.passwd));
-      zhandle_t* zh = zookeeper_init(server_->address().c_str(), &ignoreWatch, 2000, &client_id,
-                                     nullptr, ZOO_NO_LOG_CLIENTENV);
+      zhandle_t* zh = zookeeper_init(hosts_.c_str(), &ignoreWatch, 2000, &client_id, nullptr,
+                                     ZOO_NO_LOG_CLIENTENV);
       if (zh == nullptr) return false;
       loop_.runUntil([&] { return zoo_state(zh) == ZOO_CONNECTED_STATE; }, 5s, 10ms);
       zookeeper_close(zh);
@@ -105,9 +141,13 @@ class ZkTest : public ::testing::Test {
 
   static void ignoreWatch(zhandle_t*, int, int, const char*, void*) {}
 
-  static inline std::unique_ptr<testing::ZooKeeperServer> server_;
+  // The suite's server: the run's shared one, or own_ when there is none.
+  static inline std::string shared_address_;
+  static inline std::unique_ptr<testing::ZooKeeperServer> own_;
   static inline std::string start_error_;
   static inline int counter_ = 0;
+  std::unique_ptr<testing::ZooKeeperServer> private_;  // privateServer() under sharing
+  std::string hosts_;                                  // what options() connects to
   net::EventLoop loop_;
   std::string root_;
 };
