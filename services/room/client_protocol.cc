@@ -17,6 +17,7 @@
 #include "services/room/room_options.h"
 #include "services/room/sessions.h"
 #include "services/room/tag_index.h"
+#include "services/room/upstream_forwarder.h"
 
 namespace push::room {
 
@@ -405,7 +406,6 @@ void ClientProtocol::onAck(ClientConn& c, const client::Ack& ack) {
 }
 
 void ClientProtocol::onUpstream(ClientConn& c, const client::Upstream& up) {
-  // TODO(coordinator, issue 17): forward to coordinator.Upstream and the app's webhook.
   client::Frame reply;
   auto* r = reply.mutable_upstream_ack();
   r->set_seq(up.seq());
@@ -413,10 +413,21 @@ void ClientProtocol::onUpstream(ClientConn& c, const client::Upstream& up) {
   if (app < 0 || !c.hasApp(static_cast<uint16_t>(app))) {
     r->set_code(client::ERROR_NOT_BOUND);
     r->set_message("app '" + up.app() + "' is not bound to this connection");
-  } else {
+    sendFrame(c, reply);
+    return;
+  }
+  if (!upstream_) {
     r->set_code(client::ERROR_UNAVAILABLE);
     r->set_message("upstream forwarding is not enabled on this room");
+    sendFrame(c, reply);
+    return;
   }
+  // Forwarded to the coordinator; the UpstreamAck comes later (UpstreamForwarder).
+  Status st = upstream_->submit(ConnectionTable::idOf(c), c,
+                                ctx_.apps.name(static_cast<uint16_t>(app)), up);
+  if (st.isOk()) return;
+  r->set_code(client::ERROR_UNAVAILABLE);
+  r->set_message(st.message());
   sendFrame(c, reply);
 }
 

@@ -26,6 +26,7 @@ class OfflineReplay;
 class IpFilter;
 class Sessions;
 class TagIndex;
+class UpstreamForwarder;
 struct ClientConn;
 struct RoomOptions;
 
@@ -76,6 +77,9 @@ class ClientProtocol final : private net::TcpConnection::Handler,
     forwarder_ = forwarder;
     replay_ = replay;
   }
+  // With a coordinator (RoomServer::start): Upstream frames go to `upstream`. Null (the
+  // default): they are answered ERROR_UNAVAILABLE. It must outlive its use here.
+  void setUpstream(UpstreamForwarder* upstream) { upstream_ = upstream; }
   // With queued: AuthResult and BindResult carry the app's latest broadcast sequence.
   void setBroadcasts(const BroadcastConsumer* broadcasts) { broadcasts_ = broadcasts; }
 
@@ -137,6 +141,7 @@ class ClientProtocol final : private net::TcpConnection::Handler,
   AckForwarder* forwarder_ = nullptr;
   OfflineReplay* replay_ = nullptr;
   const BroadcastConsumer* broadcasts_ = nullptr;
+  UpstreamForwarder* upstream_ = nullptr;
 };
 
 }  // namespace push::room

@@ -53,11 +53,18 @@ std::vector<FieldRange> roomRanges() {
       {"saver.replay_page", 1, 1'000},
       {"saver.replay_timeout_ms", 10, 60'000},
       {"saver.replay_hold_max", 1, 65'536},
+      {"coordinator.timeout_ms", 10, 600'000},
+      {"coordinator.batch_max", 1, 10'000},
+      {"coordinator.batch_interval_ms", 1, 10'000},
+      {"coordinator.max_pending_per_connection", 1, 65'536},
+      {"coordinator.max_pending", 1, 10'000'000},
+      {"coordinator.event_backlog_max", 1, 10'000'000},
   };
   return service::joinRanges({service::rpcServerRanges("rpc"), service::httpServerRanges("admin"),
                               service::rpcChannelRanges("register.channel"),
                               service::rpcChannelRanges("saver.channel"),
                               service::discoveryRanges("discovery"),
+                              service::rpcChannelRanges("coordinator.channel"),
                               std::vector<FieldRange>(std::begin(kOwn), std::end(kOwn))});
 }
 
@@ -193,6 +200,28 @@ Status saverFromConfig(const config::SaverClientConfig& c, RoomOptions* o) {
   return Status::ok();
 }
 
+// Without coordinator addresses there is no coordinator: the other fields are then ignored.
+Status coordinatorFromConfig(const config::CoordinatorClientConfig& c, RoomOptions* o) {
+  if (c.addresses_size() == 0) return Status::ok();
+  RoomOptions::Coordinator k;
+  for (const std::string& address : c.addresses()) {
+    const size_t colon = address.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) {
+      return invalidArgument("coordinator.addresses: bad address '" + address + "' (host:port)");
+    }
+    k.addresses.push_back(address);
+  }
+  ASSIGN_OR_RETURN(k.channel, rpc::Channel::Options::fromConfig(c.channel()));
+  if (c.timeout_ms()) k.timeout = std::chrono::milliseconds(c.timeout_ms());
+  if (c.batch_max()) k.batch_max = c.batch_max();
+  if (c.batch_interval_ms()) k.batch_interval = std::chrono::milliseconds(c.batch_interval_ms());
+  if (c.max_pending_per_connection()) k.max_pending_per_connection = c.max_pending_per_connection();
+  if (c.max_pending()) k.max_pending = c.max_pending();
+  if (c.event_backlog_max()) k.event_backlog_max = c.event_backlog_max();
+  o->coordinator = std::move(k);
+  return Status::ok();
+}
+
 }  // namespace
 
 Result<RoomOptions::HeartbeatHints> RoomOptions::liveHeartbeats(const config::RoomConfig& live,
@@ -245,10 +274,11 @@ Result<RoomOptions> RoomOptions::fromConfig(const config::RoomConfig& c, const C
   ASSIGN_OR_RETURN(o.discovery,
                    service::DiscoveryOptions::fromConfig(c.discovery(), file, "discovery"));
   RETURN_IF_ERROR(saverFromConfig(c.saver(), &o));
-  RETURN_IF_ERROR(
-      service::applyClusterKey(c.cluster_key(), file, &o.rpc,
-                               {o.register_client ? &o.register_client->channel : nullptr,
-                                o.saver ? &o.saver->channel : nullptr}));
+  RETURN_IF_ERROR(coordinatorFromConfig(c.coordinator(), &o));
+  RETURN_IF_ERROR(service::applyClusterKey(
+      c.cluster_key(), file, &o.rpc,
+      {o.register_client ? &o.register_client->channel : nullptr,
+       o.saver ? &o.saver->channel : nullptr, o.coordinator ? &o.coordinator->channel : nullptr}));
   o.websocket.max_message_bytes = o.max_frame_bytes;
   return o;
 }

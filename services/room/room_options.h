@@ -92,6 +92,19 @@ struct RoomOptions {
   // ZooKeeper: registers this room as services/room (endpoints rpc, tcp, ws, admin; load =
   // connections / capacity) and, with saver.discover, finds saver there. Off by default.
   service::DiscoveryOptions discovery;
+  // Coordinator (issue 17): Upstream frames forwarded to the apps' webhooks and session
+  // events sent (UpstreamForwarder). Absent: Upstream is answered ERROR_UNAVAILABLE.
+  struct Coordinator {
+    std::vector<std::string> addresses;  // "host:port", at least one
+    rpc::Channel::Options channel;
+    std::chrono::milliseconds timeout{15'000};  // one Upstream or Events call
+    uint32_t batch_max = 100;                   // frames per Upstream call
+    std::chrono::milliseconds batch_interval{5};
+    uint32_t max_pending_per_connection = 64;  // frames waiting for their answer
+    uint32_t max_pending = 100'000;            // ... in the whole room
+    uint32_t event_backlog_max = 100'000;      // events waiting; over it the oldest go
+  };
+  std::optional<Coordinator> coordinator;
   http::WebSocketServerSession::Options websocket;
 
   // Fails with the field name (and file:line when `file` is given) on bad values.

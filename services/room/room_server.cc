@@ -12,6 +12,7 @@
 #include "common/base/log.h"
 #include "common/net/event_loop.h"
 #include "proto/config.pb.h"
+#include "proto/coordinator.pb.h"
 #include "proto/saver.pb.h"
 #include "services/common/admin_port.h"
 #include "services/room/ack_forwarder.h"
@@ -29,6 +30,7 @@
 #include "services/room/session_announcer.h"
 #include "services/room/sessions.h"
 #include "services/room/tag_index.h"
+#include "services/room/upstream_forwarder.h"
 
 namespace push::room {
 
@@ -143,11 +145,36 @@ Status RoomServer::startSaver() {
   return Status::ok();
 }
 
+Status RoomServer::startCoordinator() {
+  if (!options_.coordinator) return Status::ok();
+  const RoomOptions::Coordinator& o = *options_.coordinator;
+  ASSIGN_OR_RETURN(coordinator_channel_, rpc::Channel::create(loop_, o.channel));
+  RETURN_IF_ERROR(coordinator_channel_->setEndpoints(o.addresses));
+  coordinator_stub_ = std::make_unique<coord::Coordinator_Stub>(coordinator_channel_.get());
+  UpstreamForwarder::Options uo;
+  uo.timeout = o.timeout;
+  uo.batch_max = o.batch_max;
+  uo.batch_interval = o.batch_interval;
+  uo.max_pending_per_connection = o.max_pending_per_connection;
+  uo.max_pending = o.max_pending;
+  uo.event_backlog_max = o.event_backlog_max;
+  upstream_ = std::make_unique<UpstreamForwarder>(
+      loop_, *coordinator_stub_, room_id_, uo, [this](net::ConnId id, const client::Frame& frame) {
+        // The connection may have closed meanwhile: a stale id finds nothing.
+        if (ClientConn* c = table_->find(id)) protocol_->sendFrame(*c, frame);
+      });
+  protocol_->setUpstream(upstream_.get());
+  sessions_->setUpstream(upstream_.get());
+  LOG_INFO(Room, "coordinator: upstream and session events to {} address(es)", o.addresses.size());
+  return Status::ok();
+}
+
 Status RoomServer::start() {
   loop_.assertInLoopThread();
   protocol_->start();
   ASSIGN_OR_RETURN(discovery_, service::DiscoveryLink::create(loop_, options_.discovery));
   RETURN_IF_ERROR(startSaver());
+  RETURN_IF_ERROR(startCoordinator());
   net::TcpServer::Options tcp;
   tcp.address = options_.tcp_address;
   tcp.reuse_port = options_.reuse_port;
@@ -297,6 +324,11 @@ void RoomServer::maybeFinishStop() {
   auto finish = [this] {
     sessions_->setAnnouncer(nullptr);
     announcer_.reset();  // closes its channels
+    sessions_->setUpstream(nullptr);
+    protocol_->setUpstream(nullptr);
+    upstream_.reset();
+    coordinator_stub_.reset();
+    coordinator_channel_.reset();
     auto done = std::move(on_stopped_);
     on_stopped_ = nullptr;
     done();

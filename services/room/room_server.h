@@ -21,6 +21,9 @@ class EventLoop;
 namespace push::saver {
 class Saver_Stub;
 }
+namespace push::coord {
+class Coordinator_Stub;
+}
 
 namespace push::room {
 
@@ -39,6 +42,7 @@ class RoomRpcService;
 class SessionAnnouncer;
 class Sessions;
 class TagIndex;
+class UpstreamForwarder;
 
 // One room instance (docs/ARCHITECTURE.md §2): owns and wires its parts, and runs its life (start,
 // drain, stop). The parts, one concern each:
@@ -53,6 +57,8 @@ class TagIndex;
 //   BroadcastConsumer  bcast.<app> from queued, one channel per room instance (when configured)
 //   BroadcastPacer     a broadcast to the app's (or tag's) connections, paced, coalesced
 //   AckForwarder       accepted client acks to saver, batched, retried (when configured)
+//   UpstreamForwarder  Upstream frames to coordinator and UpstreamAcks back; session events
+//                      (when configured)
 //   OfflineReplay      at Auth/Bind: stored messages and missed broadcasts from saver, before
 //                      live pushes (when configured)
 //   AppTable, IpFilter, AckTracker
@@ -98,11 +104,14 @@ class RoomServer final {
   // Null without saver.
   const AckForwarder* ackForwarder() const { return forwarder_.get(); }
   const OfflineReplay* replay() const { return replay_.get(); }
+  // Null without a coordinator.
+  const UpstreamForwarder* upstreamForwarder() const { return upstream_.get(); }
 
  private:
   RoomServer(net::EventLoop& loop, RoomOptions options, IpFilter filter);
   void closeListeners();
   Status startSaver();
+  Status startCoordinator();
   void onConnectionClosed();
   void maybeFinishStop();
 
@@ -130,6 +139,10 @@ class RoomServer final {
   std::unique_ptr<saver::Saver_Stub> saver_stub_;
   std::unique_ptr<AckForwarder> forwarder_;
   std::unique_ptr<OfflineReplay> replay_;
+  // Coordinator (all null without it), in the same order as saver's.
+  rpc::ChannelPtr coordinator_channel_;
+  std::unique_ptr<coord::Coordinator_Stub> coordinator_stub_;
+  std::unique_ptr<UpstreamForwarder> upstream_;
 
   net::TcpServerPtr tcp_listener_;
   net::TcpServerPtr ws_listener_;

@@ -7,6 +7,7 @@
 #include "services/room/app_table.h"
 #include "services/room/connection_table.h"
 #include "services/room/session_announcer.h"
+#include "services/room/upstream_forwarder.h"
 
 namespace push::room {
 
@@ -76,6 +77,7 @@ void Sessions::open(ClientConn& c, uint16_t app) {
   index_[keyOf(app, c.user)].push_back(c.tcp->id());
   ++count_;
   if (announcer_) announcer_->online(c, apps_.name(app));
+  if (upstream_) upstream_->sessionEvent(c, c.tcp->id(), apps_.name(app), true);
 }
 
 void Sessions::close(ClientConn& c, uint16_t app) {
@@ -91,6 +93,7 @@ void Sessions::close(ClientConn& c, uint16_t app) {
   }
   --count_;
   if (announcer_) announcer_->offline(c, apps_.name(app));
+  if (upstream_) upstream_->sessionEvent(c, c.tcp->id(), apps_.name(app), false);
 }
 
 void Sessions::closeAll(ClientConn& c) {

@@ -17,6 +17,7 @@ namespace push::room {
 class AppTable;
 class ConnectionTable;
 class SessionAnnouncer;
+class UpstreamForwarder;
 struct ClientConn;
 
 // The sessions of a room: a session is one app carried by one authenticated connection (Auth
@@ -46,6 +47,9 @@ class Sessions {
 
   Sessions(const AppTable& apps, ConnectionTable& table, Limits limits);
   void setAnnouncer(SessionAnnouncer* announcer) { announcer_ = announcer; }
+  // With a coordinator: every session opened or closed is also an online/offline event for
+  // the app (UpstreamForwarder::sessionEvent). Null: none.
+  void setUpstream(UpstreamForwarder* upstream) { upstream_ = upstream; }
 
   // What to do before `c` (authenticated as user/device) opens a session of `app`.
   struct Admission {
@@ -78,6 +82,7 @@ class Sessions {
   ConnectionTable& table_;
   const Limits limits_;
   SessionAnnouncer* announcer_ = nullptr;
+  UpstreamForwarder* upstream_ = nullptr;
   // 2 bytes of app number + user -> connection ids (unordered; removal swaps with the last).
   std::unordered_map<std::string, std::vector<net::ConnId>> index_;
   size_t count_ = 0;
