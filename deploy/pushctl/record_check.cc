@@ -1,23 +1,15 @@
 #include "deploy/pushctl/record_check.h"
 
-#include <google/protobuf/struct.pb.h>
-#include <google/protobuf/util/json_util.h>
-
 #include <memory>
 
 #include "common/base/config.h"
+#include "common/discovery/app_record.h"
 #include "proto/config.pb.h"
 
 namespace push::tools {
 
 Status checkAppRecord(std::string_view name, std::string_view data) {
-  google::protobuf::Struct doc;
-  auto parsed = google::protobuf::util::JsonStringToMessage(std::string(data), &doc);
-  if (!parsed.ok()) {
-    return invalidArgument("app " + std::string(name) +
-                           ": not a JSON object: " + std::string(parsed.message()));
-  }
-  return Status::ok();
+  return discovery::decodeAppRecord(name, data).status();
 }
 
 Status checkConfigRecord(std::string_view service, std::string_view data) {

@@ -9,8 +9,8 @@
 
 namespace push::tools {
 
-// apps/<name>: a JSON object (the app record, common/discovery). INVALID_ARGUMENT with the
-// reason otherwise.
+// apps/<name>: an app record (common/discovery/app_record.h: secrets, API keys, webhooks,
+// events, limits). INVALID_ARGUMENT with the reason otherwise.
 Status checkAppRecord(std::string_view name, std::string_view data);
 
 // config/<service>: the service's config in protobuf text format, as its config file

@@ -138,9 +138,11 @@ TEST_F(PushctlTest, AppRecordsArePutReadListedAndDeleted) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "demo\n");
   // Replacing works too.
-  r = pushctl("app put demo " + file("demo2.json", R"({"secrets":[]})"));
+  const std::string rotated =
+      R"({"secrets":[{"id":"k1","secret":"0123456789abcdef"},{"id":"k2","secret":"fedcba9876543210"}]})";
+  r = pushctl("app put demo " + file("demo2.json", rotated));
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(pushctl("app get demo").out, "{\"secrets\":[]}\n");
+  EXPECT_EQ(pushctl("app get demo").out, rotated + "\n");
   r = pushctl("app delete demo");
   ASSERT_EQ(r.code, 0) << r.err;
   r = pushctl("app get demo");
@@ -152,7 +154,13 @@ TEST_F(PushctlTest, AppRecordsArePutReadListedAndDeleted) {
 TEST_F(PushctlTest, BadInputIsRefusedWithExitTwoAndNothingWritten) {
   CtlRun r = pushctl("app put demo " + file("bad.json", "{\"secrets\": ["));
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("not a JSON object"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("app demo: "), std::string::npos) << r.err;
+  r = pushctl("app put demo " + file("short.json", R"({"secrets":[{"id":"k","secret":"short"}]})"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("secret 'k' is 5"), std::string::npos) << r.err;
+  r = pushctl("app put demo " + file("none.json", R"({"secrets":[]})"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("secrets is empty"), std::string::npos) << r.err;
   EXPECT_EQ(pushctl("app get demo").code, 1);  // nothing was written
   r = pushctl("app put 'a/b' " + file("ok.json", "{}"));
   EXPECT_EQ(r.code, 2);
