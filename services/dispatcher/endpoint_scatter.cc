@@ -12,7 +12,7 @@ const std::vector<RouteEndpoint>& endpointsOf(const RouteRoom& room, EndpointKin
 // True when an entry of `out` has c's host or c's port.
 bool used(const std::vector<const RouteEndpoint*>& out, const RouteEndpoint& c) {
   for (const RouteEndpoint* e : out) {
-    if (e->host == c.host || e->port == c.port) return true;
+    if (e->host_id == c.host_id || e->port == c.port) return true;
   }
   return false;
 }
@@ -53,7 +53,7 @@ void scatterEndpoints(const RouteTable& table, const std::vector<uint32_t>& orde
       if (c == nullptr) continue;
       if (tier[4] == nullptr) tier[4] = &c;
       if (last == nullptr) break;
-      const bool other_host = c->host != last->host;
+      const bool other_host = c->host_id != last->host_id;
       const bool other_port = c->port != last->port;
       if (other_host && other_port && tier[1] == nullptr) tier[1] = &c;
       if (other_host && tier[2] == nullptr) tier[2] = &c;

@@ -115,6 +115,15 @@ std::shared_ptr<const RouteTable> RouteTable::build(
     room.region_json = jsonString(in.region);
     table->rooms_.push_back(std::move(room));
   }
+  std::map<std::string, uint32_t, std::less<>> host_ids;
+  for (RouteRoom& room : table->rooms_) {
+    for (auto* list : {&room.tcp, &room.ws}) {
+      for (RouteEndpoint& ep : *list) {
+        ep.host_id =
+            host_ids.emplace(ep.host, static_cast<uint32_t>(host_ids.size())).first->second;
+      }
+    }
+  }
   const auto n = static_cast<uint32_t>(table->rooms_.size());
   for (uint32_t i = 0; i < n; ++i) {
     table->everyone_.own.push_back(i);

@@ -17,6 +17,9 @@ struct RouteEndpoint {
   std::string address;  // "host:port" as the room registered it
   std::string host;     // the part before the last ':' (what "same IP" compares)
   uint16_t port = 0;
+  // `host` numbered within its table (equal hosts, equal ids): the scattering compares these,
+  // not the strings.
+  uint32_t host_id = 0;
   std::string json;  // the client's form as a JSON string: "\"h:p\"" or "\"ws://h:p/ws\""
 };
 

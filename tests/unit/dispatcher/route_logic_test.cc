@@ -152,6 +152,10 @@ TEST(DispatcherRouteTable, EndpointsOrderedByIndex) {
   EXPECT_EQ(tcp[1].host, "::1");
   EXPECT_EQ(tcp[2].address, "10.0.0.1:7002");
   EXPECT_EQ(tcp[3].port, 7010);
+  // Hosts are numbered per table: equal hosts, equal ids (what the scattering compares).
+  EXPECT_EQ(tcp[0].host_id, tcp[2].host_id);
+  EXPECT_EQ(tcp[0].host_id, t->rooms()[0].ws[0].host_id);
+  EXPECT_NE(tcp[0].host_id, tcp[1].host_id);
   EXPECT_EQ(t->rooms()[0].ws[0].json, "\"ws://10.0.0.1:7001/ws\"");
 }
 
