@@ -116,11 +116,14 @@ std::shared_ptr<const RouteTable> RouteTable::build(
     table->rooms_.push_back(std::move(room));
   }
   std::map<std::string, uint32_t, std::less<>> host_ids;
+  std::map<uint16_t, uint32_t> port_ids;
   for (RouteRoom& room : table->rooms_) {
     for (auto* list : {&room.tcp, &room.ws}) {
       for (RouteEndpoint& ep : *list) {
         ep.host_id =
             host_ids.emplace(ep.host, static_cast<uint32_t>(host_ids.size())).first->second;
+        ep.port_id =
+            port_ids.emplace(ep.port, static_cast<uint32_t>(port_ids.size())).first->second;
       }
     }
   }

@@ -20,6 +20,8 @@ struct RouteEndpoint {
   // `host` numbered within its table (equal hosts, equal ids): the scattering compares these,
   // not the strings.
   uint32_t host_id = 0;
+  // `port` numbered the same way (ids below 64 let the scattering keep sets as bit masks).
+  uint32_t port_id = 0;
   std::string json;  // the client's form as a JSON string: "\"h:p\"" or "\"ws://h:p/ws\""
 };
 

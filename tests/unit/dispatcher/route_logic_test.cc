@@ -273,6 +273,41 @@ TEST(DispatcherScatter, ConsecutiveEntriesDifferInIpAndPort) {
     EXPECT_GT(n, 700) << p;
 }
 
+// More than 64 hosts: ids past the bit masks fall back to scanning the list; same rules.
+TEST(DispatcherScatter, ManyHosts) {
+  std::vector<ServiceInstance> list;
+  for (int h = 0; h < 80; ++h) {
+    ServiceInstance in;
+    in.id = "room" + std::to_string(h);
+    const std::string host = "10.0." + std::to_string(h / 200) + "." + std::to_string(h % 200);
+    in.endpoints["tcp"] = host + ":7000";
+    in.endpoints["tcp.1"] = host + ":443";
+    list.push_back(in);
+  }
+  auto t = RouteTable::build(list, {.max_rooms = 64});
+  RouteTable::Scratch s;
+  std::vector<uint32_t> order;
+  std::vector<const RouteEndpoint*> cand, out;
+  for (int u = 0; u < 200; ++u) {
+    const uint64_t c = clientHash("a", std::to_string(u));
+    t->route(c, "", 0, &s, &order);
+    ASSERT_EQ(order.size(), 64u);
+    scatterEndpoints(*t, order, c, EndpointKind::Tcp, 16, &cand, &out);
+    ASSERT_EQ(out.size(), 16u);
+    std::set<std::string> seen;
+    for (size_t k = 0; k < out.size(); ++k) {
+      EXPECT_TRUE(seen.insert(out[k]->address).second);
+      if (k > 0) {
+        EXPECT_NE(out[k]->host_id, out[k - 1]->host_id);
+        EXPECT_NE(out[k]->port, out[k - 1]->port);
+      }
+    }
+    // The first two: two hosts and both ports; the third may not reuse the first two hosts
+    // (a new host exists) though it must reuse a port.
+    EXPECT_NE(out[2]->host_id, out[0]->host_id);
+  }
+}
+
 // One host only: consecutive entries at least differ in port; two rooms on one port of two
 // hosts: they differ in IP.
 TEST(DispatcherScatter, FallsBackToWhatTheRoomsAllow) {
