@@ -19,6 +19,8 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc
   # servers for tests and the local cluster
   redis-server redis-tools mariadb-server zookeeper
+  # nginx: the static-file baseline of loadtest/run_route_bench.sh
+  nginx-light
   # tools the scripts use
   curl python3 procps iproute2
 )
