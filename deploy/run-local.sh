@@ -5,13 +5,16 @@
 #   deploy/run-local.sh [--build DIR] [--stay]
 #
 # Starts ZooKeeper, redis-server and mariadbd (on free loopback ports, data in the run
-# directory), push-saver, push-register, push-room (2 workers sharing the client port), push-queued,
-# push-center, connects a demo client (push-cli), sends it a push with curl through center's
-# API, and shows the client printing it; then a broadcast through center and queued reaches
-# the client; then a message sent while a user is offline is stored by saver and arrives when
-# that user's client connects. Every service registers itself in ZooKeeper (pushctl lists them);
-# room and center find saver there. Configs, logs and the demo's token go to a run directory
-# printed at the start.
+# directory), push-saver, push-register, push-room (2 workers sharing the client port),
+# push-queued, push-center, push-coordinator (with a small webhook standing in for the app's
+# server) and push-dispatcher; connects a demo client (push-cli) to the room the dispatcher
+# routes it to, sends it a push with curl through center's API, and shows the client printing
+# it; then a broadcast through center and queued reaches the client; then a message sent while
+# a user is offline is stored by saver and arrives when that user's client connects; then the
+# client sends data upstream and the webhook's answer comes back. Every service registers
+# itself in ZooKeeper (pushctl lists them); room and center find saver there, the dispatcher
+# finds the rooms. Configs, logs and the demo's token go to a run directory printed at the
+# start.
 set -euo pipefail
 
 build=build
@@ -24,7 +27,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 bin=$build/bin
-for b in push-register push-room push-center push-cli push-queued push-saver pushctl; do
+for b in push-register push-room push-center push-cli push-queued push-saver pushctl push-dispatcher \
+  push-coordinator; do
   [ -x "$bin/$b" ] || { echo "no $b in $bin: build first (see README.md)" >&2; exit 2; }
 done
 
@@ -152,6 +156,39 @@ CONF
 start register RPC_ADDRESS "$bin/push-register" --config "$run/register.conf"
 register=$line
 
+# The app's own server, as far as the demo needs one: a webhook that logs what coordinator
+# POSTs (upstream data, online/offline events) and answers upstream with a small JSON reply.
+cat >"$run/webhook.py" <<'PY'
+import http.server, sys
+class Hook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        with open(sys.argv[2], "ab") as log:
+            log.write(self.path.encode() + b" " + body + b"\n")
+        out = b'{"reply":"thanks, got it"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+print("WEBHOOK 127.0.0.1:%d" % server.server_address[1], flush=True)
+server.serve_forever()
+PY
+start webhook WEBHOOK python3 "$run/webhook.py" /dev/null "$run/webhook.requests"
+webhook=$line
+
+cat >"$run/coordinator.conf" <<CONF
+rpc { listen { address: "127.0.0.1:0" } }
+admin { listen { address: "127.0.0.1:0" } }
+apps { name: "$app" upstream_url: "http://$webhook/upstream" events_url: "http://$webhook/events" }
+cluster_key: "$cluster_key"
+CONF
+start coordinator RPC_ADDRESS "$bin/push-coordinator" --config "$run/coordinator.conf"
+coordinator=$line
+
 # queued first: center publishes broadcasts to it, rooms consume them from it.
 mkdir -p "$run/queued-data"
 start queued TCP_ADDRESS "$bin/push-queued" --tcp-address=127.0.0.1:0 --http-address=127.0.0.1:0 \
@@ -169,6 +206,7 @@ register { shards { address: "$register" slots: "0-1023" } }
 apps { name: "$app" secret: "$secret" }
 queued: "$queued_tcp"
 saver { discover: true }
+coordinator { addresses: "$coordinator" }
 cluster_key: "$cluster_key"
 $discovery
 CONF
@@ -188,6 +226,13 @@ CONF
 start center HTTP_ADDRESS "$bin/push-center" --config "$run/center.conf"
 center=$line
 
+cat >"$run/dispatcher.conf" <<CONF
+http { listen { address: "127.0.0.1:0" } }
+zookeeper { hosts: "$zk" root: "/push/local" }
+CONF
+start dispatcher HTTP_ADDRESS "$bin/push-dispatcher" --config "$run/dispatcher.conf"
+dispatcher=$line
+
 echo
 echo "== 0. every service registered itself in ZooKeeper ($zk); room and center found saver there =="
 for _ in $(seq 1 100); do
@@ -205,8 +250,17 @@ echo "$token" >"$run/alice.token"
 echo "token: $token"
 
 echo
-echo "== 2. alice's client connects to the room ($room_tcp) =="
-"$bin/push-cli" connect --server "$room_tcp" --token "$token" --exit-after 1 >"$run/cli.out" 2>"$run/cli.log" &
+echo "== 2. alice's client asks the dispatcher for a route and connects to the first room =="
+echo "\$ curl 'http://$dispatcher/v1/route?app=$app&user=alice&net=wifi'"
+for _ in $(seq 1 100); do
+  route=$(curl -s "http://$dispatcher/v1/route?app=$app&user=alice&net=wifi")
+  grep -q '"tcp":\["' <<<"$route" && break
+  sleep 0.1
+done
+echo "$route"
+first_tcp=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["tcp"][0])' <<<"$route") ||
+  { echo "no route from the dispatcher; its log:" >&2; cat "$run/dispatcher.log" >&2; exit 1; }
+"$bin/push-cli" connect --server "$first_tcp" --token "$token" --exit-after 1 >"$run/cli.out" 2>"$run/cli.log" &
 cli=$!
 pids+=($cli)
 for _ in $(seq 1 100); do grep -q "^STATE online" "$run/cli.out" && break; sleep 0.05; done
@@ -277,6 +331,20 @@ grep "^PUSH" "$run/bob.out" ||
 for _ in $(seq 1 100); do curl -s "http://$saver_admin/status" | grep -q '"acked":1' && break; sleep 0.05; done
 echo "saver: $(curl -s "http://$saver_admin/status" | grep -o '"stored":[0-9]*,"loaded":[0-9]*,"acked":[0-9]*')"
 
+echo
+echo "== 8. alice's client sends data upstream: room -> coordinator -> the app's webhook, whose answer comes back =="
+"$bin/push-cli" connect --server "$room_tcp" --token "$token" --upstream "hello app" >"$run/up.out" 2>"$run/up.log" &
+cli=$!
+pids+=($cli)
+for _ in $(seq 1 100); do grep -q "^UPSTREAM_ACK" "$run/up.out" && break; sleep 0.05; done
+kill "$cli" 2>/dev/null || true
+wait "$cli" 2>/dev/null || true
+grep "^UPSTREAM_ACK" "$run/up.out" ||
+  { echo "no upstream answer; client, room and coordinator logs:" >&2; cat "$run/up.log" "$run/room.log" "$run/coordinator.log" >&2; exit 1; }
+for _ in $(seq 1 100); do grep -q "^/events" "$run/webhook.requests" 2>/dev/null && break; sleep 0.05; done
+echo "the app's webhook received:"
+cut -c1-220 "$run/webhook.requests"
+
 if [ "$stay" -eq 1 ]; then
   cat <<MSG
 
@@ -287,6 +355,8 @@ running. Try:
   curl -H 'Authorization: Bearer $api_key' http://$center/v1/apps/$app/users/bob
   curl -H 'Authorization: Bearer $api_key' -d '{"app":"$app","payload":"to all"}' http://$center/v1/broadcast
 WebSocket clients: ws://$room_ws/ws   Metrics: http://$center/metrics  Saver: http://$saver_admin/status
+Routes: curl 'http://$dispatcher/v1/route?app=$app&user=bob&net=cellular'
+Services in ZooKeeper: PUSH_ZOOKEEPER=$zk PUSH_ZK_ROOT=/push/local $bin/pushctl services
 queued (NSQ protocol): nsq://$(awk '$1 == "TCP_ADDRESS" {print $2; exit}' "$run/queued.out")  HTTP: http://$queued_http/stats
 press Ctrl-C to stop
 MSG

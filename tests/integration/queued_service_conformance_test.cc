@@ -2,6 +2,8 @@
 // queued_conformance.h): ephemeral channels, the HTTP API, disk durability and clean stops,
 // nsqlookupd registration, deflate/snappy/TLS sessions, AUTH against an auth server.
 #include <atomic>
+#include <chrono>
+#include <cstdlib>
 #include <future>
 #include <set>
 #include <string>
@@ -108,6 +110,19 @@ TEST_P(QueuedConformance, MessagesOnDiskSurviveKill9) {
   // nsqd with --sync-every=1 fsyncs 500 times before it answers: slow on a busy disk.
   ASSERT_EQ(producer->read(30s).data, "OK");
   producer.reset();
+  // nsqd moves a topic's messages to its channels in a goroutine: one killed while a message is
+  // between the topic's disk queue and the channel's loses it. What must survive kill -9 is what
+  // sits in the channel's queue, so the kill waits until all 500 are there.
+  auto channelDepth = [&] {
+    const std::string body = http("GET", "/stats?format=json&topic=d").body;
+    const size_t at = body.find(R"("channel_name":"c")");
+    const size_t depth = at == std::string::npos ? at : body.find(R"("depth":)", at);
+    return depth == std::string::npos ? -1L : std::strtol(body.c_str() + depth + 8, nullptr, 10);
+  };
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (channelDepth() != 500 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(20ms);
+  ASSERT_EQ(channelDepth(), 500);
   ASSERT_TRUE(daemon_->restart(/*kill=*/true).isOk());
   auto consumer = connect();
   consumer->subscribe("d", "c", 100);

@@ -23,6 +23,18 @@
 
 #include "tests/support/nsq_daemon.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+// Test binaries that talk to ZooKeeper link this file. libzookeeper_mt 3.8.0 leaks on its own
+// threads: completion entries it holds when a session expires or is closed with calls in
+// flight, allocated by the library's I/O thread, so the ScopedDisabler around our zoo_a* calls
+// (common/discovery/zk_client.cc) cannot cover them, and their stacks hold only the stripped
+// library's frames. Seen in AppDirectoryTest's session expiry, about one run in ten. The
+// suppression lives here, in the tests, never in the library the services link.
+extern "C" const char* __lsan_default_suppressions() {
+  return "leak:libzookeeper_mt.so\n";
+}
+#endif
+
 namespace push::testing {
 
 namespace {
