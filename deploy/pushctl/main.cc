@@ -63,7 +63,9 @@ int exitCodeOf(const Status& st) {
   }
 }
 
-// One ZooKeeper session driven synchronously: each call runs the loop until it completes.
+// One ZooKeeper session driven synchronously: each call runs the loop until it completes. A
+// call that times out ends the command (its completion, should it come, would write into a
+// frame that is gone, so nothing runs the loop after it; close() drops it).
 class Session {
  public:
   Session(net::EventLoop& loop, std::chrono::milliseconds timeout)
@@ -179,7 +181,12 @@ int listServices(Session& zk, const std::vector<std::string>& args) {
     std::sort(ids->begin(), ids->end());
     for (const std::string& id : *ids) {
       auto node = zk.get("/services/" + svc + "/" + id);
-      if (!node.isOk()) continue;  // gone between the listing and the read
+      if (!node.isOk()) {
+        if (node.status().code() == Code::NOT_FOUND) continue;  // gone since the listing
+        // Anything else (a timeout above all) ends the command: a call that timed out may
+        // still complete, and no other call may run the loop after it.
+        return fail(exitCodeOf(node.status()), node.status().toString());
+      }
       auto in = discovery::decodeInstance(id, node->data);
       if (!in.isOk()) {
         std::printf("%-10s %-36s (bad data: %s)\n", svc.c_str(), id.c_str(),
@@ -261,7 +268,7 @@ int main(int argc, char** argv) {
   int split = 1;
   while (split < argc && std::string_view(argv[split]).starts_with("--")) {
     const std::string_view f(argv[split]);
-    split += (f == "--help") ? 1 : 2;
+    split += (f == "--help" || f.find('=') != std::string_view::npos) ? 1 : 2;
   }
   split = std::min(split, argc);
   if (Status st = cl.parse(split, argv); !st.isOk()) return fail(kUsage, st.message());

@@ -125,6 +125,7 @@ Result<std::unique_ptr<CenterServer>> CenterServer::create(net::EventLoop& loop,
   if (center->options_.saverEnabled()) {
     ASSIGN_OR_RETURN(center->saver_, SaverClient::create(loop, center->options_.saver));
     if (center->options_.saver.discover) {
+      if (!center->discovery_) return invalidArgument("saver.discover: needs discovery.zookeeper");
       RETURN_IF_ERROR(center->discovery_->feedChannel("saver", "rpc", center->saver_->channel()));
     }
   }

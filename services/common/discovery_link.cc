@@ -186,13 +186,26 @@ Status DiscoveryLink::watchConfig(const std::string& service,
     Status st = [&]() -> Status {
       auto file = ConfigFile::parse(*data, path, config.get());
       if (!file.isOk()) return file.status();
+      const config::LogConfig* log_config = nullptr;
       const auto* log_field = config->GetDescriptor()->FindFieldByName("log");
       if (log_field && config->GetReflection()->HasField(*config, log_field)) {
-        const auto& log_config = static_cast<const config::LogConfig&>(
-            config->GetReflection()->GetMessage(*config, log_field));
-        RETURN_IF_ERROR(log::configure(log_config));
+        log_config = static_cast<const config::LogConfig*>(
+            &config->GetReflection()->GetMessage(*config, log_field));
+        // Swapping sinks races the threads that log (MySQL workers, the ZooKeeper client's):
+        // only levels are reloadable.
+        if (!log_config->file().empty()) {
+          return invalidArgument("log.file is not reloadable (restart to change it)");
+        }
       }
-      return apply(*config);
+      // The service's part first: a version it refuses changes nothing, levels included.
+      RETURN_IF_ERROR(apply(*config));
+      if (log_config) {
+        Status levels = log::configure(*log_config);
+        if (!levels.isOk()) {
+          return levels.withContext("the service's part was applied, the log levels were not");
+        }
+      }
+      return Status::ok();
     }();
     if (!st.isOk()) {
       ++configs_rejected_;

@@ -100,10 +100,11 @@ class DiscoveryLink {
   void refreshNow();
 
   // Watches config/<service>, the live config: each version is parsed (protobuf text format,
-  // as the service's config file) into a copy of `prototype`; its `log` block, when it has one,
-  // is applied (levels), then `apply` gets it. A version that does not parse, or that `apply`
-  // refuses, is logged (WARN, with the reason) and counted, and what was applied before stays.
-  // A missing node changes nothing. Once per link.
+  // as the service's config file) into a copy of `prototype`, `apply` gets it, then its `log`
+  // block's levels are applied (log.file is not reloadable: such a version is refused). A
+  // version that does not parse, or that `apply` refuses, is logged (WARN, with the reason) and
+  // counted, and what was applied before stays; bad levels in a version `apply` took are
+  // refused alone. A missing node changes nothing. Once per link.
   using ConfigFn = std::function<Status(const google::protobuf::Message& config)>;
   Status watchConfig(const std::string& service,
                      std::unique_ptr<google::protobuf::Message> prototype, ConfigFn apply);

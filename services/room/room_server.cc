@@ -112,6 +112,7 @@ Status RoomServer::startSaver() {
   const RoomOptions::Saver& o = *options_.saver;
   ASSIGN_OR_RETURN(saver_channel_, rpc::Channel::create(loop_, o.channel));
   if (o.discover) {
+    if (!discovery_) return invalidArgument("saver.discover: needs discovery.zookeeper");
     RETURN_IF_ERROR(discovery_->feedChannel("saver", "rpc", *saver_channel_));
   } else {
     RETURN_IF_ERROR(saver_channel_->setEndpoints(o.addresses));

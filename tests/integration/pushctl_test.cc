@@ -187,7 +187,7 @@ TEST_F(PushctlTest, BadInputIsRefusedWithExitTwoAndNothingWritten) {
 
 TEST_F(PushctlTest, AnUnreachableZooKeeperIsExitThreeWithinTheTimeout) {
   const auto start = std::chrono::steady_clock::now();
-  CtlRun r = pushctl("--timeout-ms 500 services", "127.0.0.1:1");
+  CtlRun r = pushctl("--timeout-ms=500 services", "127.0.0.1:1");  // the --flag=value form too
   EXPECT_EQ(r.code, 3) << r.out << r.err;
   EXPECT_NE(r.err.find("not reachable within 500 ms"), std::string::npos) << r.err;
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
