@@ -60,12 +60,11 @@ std::vector<FieldRange> roomRanges() {
       {"coordinator.max_pending", 1, 10'000'000},
       {"coordinator.event_backlog_max", 1, 10'000'000},
   };
-  return service::joinRanges({service::rpcServerRanges("rpc"), service::httpServerRanges("admin"),
-                              service::rpcChannelRanges("register.channel"),
-                              service::rpcChannelRanges("saver.channel"),
-                              service::discoveryRanges("discovery"),
-                              service::rpcChannelRanges("coordinator.channel"),
-                              std::vector<FieldRange>(std::begin(kOwn), std::end(kOwn))});
+  return service::joinRanges(
+      {service::rpcServerRanges("rpc"), service::httpServerRanges("admin"),
+       service::rpcChannelRanges("register.channel"), service::rpcChannelRanges("saver.channel"),
+       service::discoveryRanges("discovery"), service::rpcChannelRanges("coordinator.channel"),
+       std::vector<FieldRange>(std::begin(kOwn), std::end(kOwn))});
 }
 
 Result<std::vector<AppSecret>> appsFromConfig(const config::RoomConfig& c) {
