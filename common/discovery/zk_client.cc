@@ -525,10 +525,7 @@ std::function<int(void*, const char*, void*)> startCreate(std::string data, int 
 void ZkClient::create(std::string_view path, std::string_view data, CreateMode mode,
                       std::function<void(Result<std::string>)> done) {
   if (Status st = checkPath(path); !st.isOk()) {
-    loop_.post([done = std::move(done), alive = liveness_.token(), st] {
-      if (alive.alive()) done(st);
-    });
-    return;
+    return postStatus([done = std::move(done)](Status bad) { done(std::move(bad)); }, st);
   }
   std::string full = fullPath(path);
   issue(
@@ -594,10 +591,7 @@ void ZkClient::remove(std::string_view path, int32_t version, Done done) {
 
 void ZkClient::get(std::string_view path, bool watch, NodeDone done) {
   if (Status st = checkPath(path); !st.isOk()) {
-    loop_.post([done = std::move(done), alive = liveness_.token(), st] {
-      if (alive.alive()) done(st);
-    });
-    return;
+    return postStatus([done = std::move(done)](Status bad) { done(std::move(bad)); }, st);
   }
   std::string full = fullPath(path);
   issue(
@@ -617,10 +611,7 @@ void ZkClient::get(std::string_view path, bool watch, NodeDone done) {
 
 void ZkClient::getChildren(std::string_view path, bool watch, ChildrenDone done) {
   if (Status st = checkPath(path); !st.isOk()) {
-    loop_.post([done = std::move(done), alive = liveness_.token(), st] {
-      if (alive.alive()) done(st);
-    });
-    return;
+    return postStatus([done = std::move(done)](Status bad) { done(std::move(bad)); }, st);
   }
   std::string full = fullPath(path);
   issue(

@@ -221,12 +221,11 @@ Status CenterServer::start() {
   if (discovery_) {
     std::map<std::string, net::InetAddress> endpoints{{"http", address_}};
     if (admin_) endpoints.emplace("admin", admin_address_);
-    const std::string id =
-        "center-" + std::to_string(::getpid()) + "-" + std::to_string(Clock::system().wallMillis());
-    RETURN_IF_ERROR(discovery_->registerSelf("center", id, endpoints, nullptr));
-    // Live config (config/center): its log levels (DiscoveryLink applies them).
-    RETURN_IF_ERROR(discovery_->watchConfig("center", std::make_unique<config::CenterConfig>(),
-                                            [](const auto&) { return Status::ok(); }));
+    RETURN_IF_ERROR(discovery_->registerSelf("center", service::DiscoveryLink::instanceId("center"),
+                                             endpoints, nullptr));
+    // Live config (config/center): its log levels only.
+    RETURN_IF_ERROR(
+        discovery_->watchConfig("center", std::make_unique<config::CenterConfig>(), nullptr));
   }
   LOG_INFO(Center, "center API on {} ({} apps)", address_.toString(), apps_.size());
   return Status::ok();

@@ -1,11 +1,14 @@
 #include "services/common/discovery_link.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <utility>
 
 #include <google/protobuf/message.h>
 
+#include "common/base/clock.h"
 #include "common/base/json_writer.h"
 #include "common/base/log.h"
 #include "common/discovery/node_watcher.h"
@@ -100,6 +103,11 @@ Result<std::unique_ptr<DiscoveryLink>> DiscoveryLink::create(net::EventLoop& loo
         }
       });
   return link;
+}
+
+std::string DiscoveryLink::instanceId(std::string_view service) {
+  return std::string(service) + "-" + std::to_string(::getpid()) + "-" +
+         std::to_string(Clock::system().wallMillis());
 }
 
 Status DiscoveryLink::registerSelf(const std::string& service, const std::string& id,
@@ -198,7 +206,7 @@ Status DiscoveryLink::watchConfig(const std::string& service,
         }
       }
       // The service's part first: a version it refuses changes nothing, levels included.
-      RETURN_IF_ERROR(apply(*config));
+      if (apply) RETURN_IF_ERROR(apply(*config));
       if (log_config) {
         Status levels = log::configure(*log_config);
         if (!levels.isOk()) {

@@ -80,6 +80,9 @@ class DiscoveryLink {
   DiscoveryLink(const DiscoveryLink&) = delete;
   DiscoveryLink& operator=(const DiscoveryLink&) = delete;
 
+  // "<service>-<pid>-<start ms>": an instance id unique on a host and across restarts.
+  static std::string instanceId(std::string_view service);
+
   // Registers this process as instance `id` of `service` with these endpoints (name ->
   // bound address; a wildcard host becomes advertise_host). `load` (may be null) is read every
   // refresh. Once per link.
@@ -104,7 +107,8 @@ class DiscoveryLink {
   // block's levels are applied (log.file is not reloadable: such a version is refused). A
   // version that does not parse, or that `apply` refuses, is logged (WARN, with the reason) and
   // counted, and what was applied before stays; bad levels in a version `apply` took are
-  // refused alone. A missing node changes nothing. Once per link.
+  // refused alone. A missing node changes nothing. Once per link. A null `apply`: only the
+  // log levels are reloadable.
   using ConfigFn = std::function<Status(const google::protobuf::Message& config)>;
   Status watchConfig(const std::string& service,
                      std::unique_ptr<google::protobuf::Message> prototype, ConfigFn apply);

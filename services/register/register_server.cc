@@ -79,12 +79,11 @@ Status RegisterServer::start() {
   if (discovery_) {
     std::map<std::string, net::InetAddress> endpoints{{"rpc", rpc_address_}};
     if (admin_) endpoints.emplace("admin", admin_address_);
-    const std::string id = "register-" + std::to_string(::getpid()) + "-" +
-                           std::to_string(Clock::system().wallMillis());
-    RETURN_IF_ERROR(discovery_->registerSelf("register", id, endpoints, nullptr));
-    // Live config (config/register): its log levels (DiscoveryLink applies them).
-    RETURN_IF_ERROR(discovery_->watchConfig("register", std::make_unique<config::RegisterConfig>(),
-                                            [](const auto&) { return Status::ok(); }));
+    RETURN_IF_ERROR(discovery_->registerSelf(
+        "register", service::DiscoveryLink::instanceId("register"), endpoints, nullptr));
+    // Live config (config/register): its log levels only.
+    RETURN_IF_ERROR(
+        discovery_->watchConfig("register", std::make_unique<config::RegisterConfig>(), nullptr));
     RETURN_IF_ERROR(discovery_->watch("room", [this](const auto& rooms) {
       std::vector<std::string> ids;
       for (const discovery::ServiceInstance& r : rooms)

@@ -119,12 +119,11 @@ Status SaverServer::start() {
   if (discovery_) {
     std::map<std::string, net::InetAddress> endpoints{{"rpc", rpc_address_}};
     if (admin_) endpoints.emplace("admin", admin_address_);
-    const std::string id =
-        "saver-" + std::to_string(::getpid()) + "-" + std::to_string(Clock::system().wallMillis());
-    RETURN_IF_ERROR(discovery_->registerSelf("saver", id, endpoints, nullptr));
-    // Live config (config/saver): its log levels (DiscoveryLink applies them).
-    RETURN_IF_ERROR(discovery_->watchConfig("saver", std::make_unique<config::SaverConfig>(),
-                                            [](const auto&) { return Status::ok(); }));
+    RETURN_IF_ERROR(discovery_->registerSelf("saver", service::DiscoveryLink::instanceId("saver"),
+                                             endpoints, nullptr));
+    // Live config (config/saver): its log levels only.
+    RETURN_IF_ERROR(
+        discovery_->watchConfig("saver", std::make_unique<config::SaverConfig>(), nullptr));
   }
   registerGauges();
   if (mysql_) migrate();
