@@ -422,8 +422,9 @@ TEST_F(SaverServerTest, AFullWriteBehindBacklogDropsTheOldestAndCountsThem) {
   ASSERT_TRUE(mariadb_->resume().isOk());
   ASSERT_TRUE(loop_.runUntil([&] { return stats().write_behind_backlog() == 0; }, 30s));
   // Twenty rows: the newest run up to 7030, after (when a batch was in flight on a connection not
-  // yet known dead as the cap was hit: a batch in flight is never dropped) a run from 7001. What
-  // went is the oldest of what was not in flight.
+  // yet known dead as the cap was hit: a batch in flight is never dropped) one run of at most a
+  // batch; it need not start at 7001, since an earlier failed batch is back in the backlog and
+  // may be dropped. What went is the oldest of what was not in flight.
   auto rows = mariadb_->rootQuery("SELECT GROUP_CONCAT(message_id ORDER BY message_id) FROM " +
                                   mariadb_->database() + ".inbox WHERE app_name = 'fapp'");
   ASSERT_TRUE(rows.isOk()) << rows.status().toString();
@@ -437,7 +438,7 @@ TEST_F(SaverServerTest, AFullWriteBehindBacklogDropsTheOldestAndCountsThem) {
     if (kept[i] != kept[i - 1] + 1 && runs++ == 1) first_run = i;
   }
   EXPECT_EQ(kept.back(), 7030u) << *rows;
-  EXPECT_TRUE(runs == 1 || (runs == 2 && kept.front() == 7001 && first_run <= 5)) << *rows;
+  EXPECT_TRUE(runs == 1 || (runs == 2 && first_run <= 5)) << *rows;
 }
 
 TEST_F(SaverServerTest, AStoreAckedBeforeItsBatchCostsMySqlNothing) {
