@@ -75,6 +75,7 @@ DiscoveryLink::~DiscoveryLink() {
   // Watchers and the registry hold the client: they go first.
   watches_.clear();
   config_watcher_.reset();
+  apps_.reset();
   registry_.reset();
   zk_.reset();
 }
@@ -229,6 +230,13 @@ Status DiscoveryLink::watchConfig(const std::string& service,
   return Status::ok();
 }
 
+Status DiscoveryLink::watchApps(discovery::AppDirectory::Callback fn) {
+  if (apps_) return Status(Code::FAILED_PRECONDITION, "discovery: apps watched twice");
+  ASSIGN_OR_RETURN(apps_, discovery::AppDirectory::create(*zk_, std::move(fn)));
+  apps_->start();
+  return Status::ok();
+}
+
 void DiscoveryLink::refreshNow() {
   if (registry_) registry_->refreshNow();
 }
@@ -249,6 +257,13 @@ std::string DiscoveryLink::statusJson() const {
   w.key("rejected").uint64(configs_rejected_);
   w.key("last_error").string(config_error_);
   w.endObject();
+  if (apps_) {
+    w.key("apps").beginObject();
+    w.key("known").uint64(apps_->apps().size());
+    w.key("updates").uint64(apps_->updates());
+    w.key("rejected").uint64(apps_->rejected());
+    w.endObject();
+  }
   w.key("watching").beginObject();
   for (const Watch& wt : watches_)
     w.key(wt.service).uint64(wt.watcher->instances().size());

@@ -27,6 +27,7 @@
 #include "common/base/config.h"
 #include "common/base/liveness.h"
 #include "common/base/result.h"
+#include "common/discovery/app_directory.h"
 #include "common/discovery/service_instance.h"
 #include "common/discovery/zk_client.h"
 
@@ -113,6 +114,14 @@ class DiscoveryLink {
   Status watchConfig(const std::string& service,
                      std::unique_ptr<google::protobuf::Message> prototype, ConfigFn apply);
 
+  // Watches apps/<app> (discovery::AppDirectory): `fn` gets every app's record once all were
+  // read, then again after each change (an app added, edited or removed). A record that does
+  // not decode is logged and ignored (the app keeps its previous good record). This is how a
+  // service whose config lists no static `apps` learns them. Once per link.
+  Status watchApps(discovery::AppDirectory::Callback fn);
+  // The directory watchApps made (null before), e.g. for find() on a request path.
+  const discovery::AppDirectory* apps() const { return apps_.get(); }
+
   // Removes this instance's node (users stop picking it at once), then calls `done`. Watches
   // stay until destruction.
   void stop(std::function<void()> done);
@@ -136,6 +145,7 @@ class DiscoveryLink {
   };
   std::vector<Watch> watches_;
   std::unique_ptr<discovery::NodeWatcher> config_watcher_;
+  std::unique_ptr<discovery::AppDirectory> apps_;
   std::unique_ptr<google::protobuf::Message> config_prototype_;
   uint64_t configs_applied_ = 0;
   uint64_t configs_rejected_ = 0;
