@@ -73,7 +73,22 @@ void ServiceRegistry::stop(std::function<void(Status)> done) {
 }
 
 void ServiceRegistry::refreshNow() {
-  if (started_ && !stopped_ && registered_ && !in_flight_) doRefresh();
+  if (!started_ || stopped_) return;
+  if (registered_ && !in_flight_) {
+    doRefresh();
+  } else {
+    // A write of ours is outstanding (its data may predate the change): write again once it
+    // is done rather than a refresh interval later.
+    refresh_pending_ = true;
+  }
+}
+
+void ServiceRegistry::scheduleAfterWrite() {
+  if (refresh_pending_) {
+    doRefresh();
+  } else {
+    schedule(options_.refresh_interval);
+  }
 }
 
 void ServiceRegistry::schedule(std::chrono::milliseconds delay) {
@@ -105,6 +120,7 @@ void ServiceRegistry::onFailure(const char* what, const Status& status) {
 void ServiceRegistry::doRegister() {
   if (stopped_) return;
   in_flight_ = true;
+  refresh_pending_ = false;  // data() is read now
   zk_.createRecursive(
       path_, data(), ZkClient::CreateMode::Ephemeral, [this, alive = liveness_.token()](Status st) {
         if (!alive.alive() || stopped_) return;
@@ -113,7 +129,7 @@ void ServiceRegistry::doRegister() {
           registered_ = true;
           ++stats_.registrations;
           LOG_INFO(Zk, "registry {}: registered (session 0x{:x})", path_, zk_.sessionId());
-          schedule(options_.refresh_interval);
+          scheduleAfterWrite();
         } else if (st.code() == Code::ALREADY_EXISTS) {
           onExisting();
         } else {
@@ -161,12 +177,13 @@ void ServiceRegistry::onExisting() {
 void ServiceRegistry::doRefresh() {
   if (stopped_) return;
   in_flight_ = true;
+  refresh_pending_ = false;  // data() is read now
   zk_.set(path_, data(), -1, [this, alive = liveness_.token()](Status st) {
     if (!alive.alive() || stopped_) return;
     if (st.isOk()) {
       in_flight_ = false;
       ++stats_.refreshes;
-      schedule(options_.refresh_interval);
+      scheduleAfterWrite();
     } else if (st.code() == Code::NOT_FOUND) {
       LOG_WARN(Zk, "registry {}: node vanished; registering again", path_);
       in_flight_ = false;

@@ -77,7 +77,8 @@ class ServiceRegistry {
   void setLoad(double load) { instance_.load = load; }
   // Called at each refresh for the load to write. Replaces setLoad().
   void setLoadSource(std::function<double()> source) { load_source_ = std::move(source); }
-  // Writes the data now instead of at the next interval (when registered and idle).
+  // Writes the data now instead of at the next interval: at once when registered and idle,
+  // else right after the write in flight (whose data may be older than the caller's change).
   void refreshNow();
 
   // True once the node was created (or found ours) in the current session, until a
@@ -97,6 +98,8 @@ class ServiceRegistry {
   // Next tick after `delay` (replaces a pending one).
   void schedule(std::chrono::milliseconds delay);
   void onFailure(const char* what, const Status& status);
+  // After a successful write: the pending refresh now, else the next one in refresh_interval.
+  void scheduleAfterWrite();
   std::string data();
 
   ZkClient& zk_;
@@ -109,7 +112,8 @@ class ServiceRegistry {
   bool started_ = false;
   bool stopped_ = false;
   bool registered_ = false;
-  bool in_flight_ = false;  // a create/get/delete/set of ours is outstanding
+  bool in_flight_ = false;        // a create/get/delete/set of ours is outstanding
+  bool refresh_pending_ = false;  // refreshNow() came while in flight
   Stats stats_;
   Liveness liveness_;
 };

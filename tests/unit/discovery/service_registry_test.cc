@@ -102,6 +102,30 @@ TEST_F(ServiceRegistryTest, RegisteredInstanceAndItsLoadAreSeenWithinTwoSeconds)
   EXPECT_GE(reg->stats().refreshes, 1u);
 }
 
+TEST_F(ServiceRegistryTest, RefreshNowDuringAWriteInFlightIsNotLost) {
+  // A draining room writes load 1 at once; a refreshNow() that lands while the previous write
+  // is outstanding must still reach ZooKeeper long before the (here one-hour) interval.
+  auto zk_watch = client();
+  auto w = watcher(*zk_watch);
+  auto zk = connectedClient();
+  ASSERT_TRUE(zk);
+  auto o = registryOptions("room-1");
+  o.refresh_interval = std::chrono::hours(1);
+  auto r = ServiceRegistry::create(*zk, o);
+  ASSERT_TRUE(r.isOk()) << r.status();
+  auto reg = std::move(r).value();
+  double load = 0.25;
+  reg->setLoadSource([&] { return load; });
+  reg->start();
+  ASSERT_TRUE(loop_.runUntil([&] { return reg->registered(); }, 10s));
+  load = 0.5;
+  reg->refreshNow();  // starts a write of 0.5
+  load = 1.0;
+  reg->refreshNow();  // that write is in flight: must be followed by a write of 1.0
+  ASSERT_TRUE(loop_.runUntil([&] { return find("room-1") && find("room-1")->load == 1.0; }, 5s));
+  EXPECT_EQ(reg->stats().refreshes, 2u);
+}
+
 TEST_F(ServiceRegistryTest, StoppedRegistryAndClosedSessionDisappear) {
   auto zk_watch = client();
   auto w = watcher(*zk_watch);
