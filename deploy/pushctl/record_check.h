@@ -15,7 +15,9 @@ Status checkAppRecord(std::string_view name, std::string_view data);
 
 // config/<service>: the service's config in protobuf text format, as its config file
 // (room -> RoomConfig, center -> CenterConfig, register -> RegisterConfig, saver ->
-// SaverConfig). INVALID_ARGUMENT naming the line and field, or for an unknown service.
+// SaverConfig, coordinator -> CoordinatorConfig); for room also its live heartbeat hints'
+// ranges, as the room checks them. INVALID_ARGUMENT naming the line and field, or for an
+// unknown service.
 Status checkConfigRecord(std::string_view service, std::string_view data);
 
 }  // namespace push::tools

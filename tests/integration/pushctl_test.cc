@@ -171,6 +171,14 @@ TEST_F(PushctlTest, BadInputIsRefusedWithExitTwoAndNothingWritten) {
   r = pushctl("config put room " + file("room.conf", "heartbeat { wifi_s: \"x\" }"));
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("config/room"), std::string::npos) << r.err;
+  // Parses, but the room would refuse it: out of range, and min above max.
+  r = pushctl("config put room " + file("range.conf", "heartbeat { wifi_s: 7200 }"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("heartbeat.wifi_s"), std::string::npos) << r.err;
+  r = pushctl("config put room " + file("minmax.conf", "heartbeat { min_s: 600 max_s: 60 }"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("min_s must not exceed max_s"), std::string::npos) << r.err;
+  EXPECT_EQ(pushctl("config get room").code, 1);  // nothing was written
   r = pushctl("config put nosuch " + file("x.conf", ""));
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("no config record for service 'nosuch'"), std::string::npos) << r.err;
