@@ -9,7 +9,8 @@
 //   app put NAME FILE|-     creates or replaces an app record (validated first)
 //   app delete NAME         removes an app record
 //   config get SVC          a service's live config (config/<svc>) on stdout
-//   config put SVC FILE|-   creates or replaces it
+//   config put SVC FILE|-   creates or replaces it (parsed as SVC's config; a room's
+//                           heartbeat hints range-checked as the room does)
 //
 // --zk defaults to $PUSH_ZOOKEEPER, --root to $PUSH_ZK_ROOT or /push/default.
 // Exit codes: 0 done; 1 not found; 2 bad usage or bad input (the reason on stderr);
