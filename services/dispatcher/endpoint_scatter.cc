@@ -1,5 +1,7 @@
 #include "services/dispatcher/endpoint_scatter.h"
 
+#include <algorithm>
+
 #include "common/base/hash.h"
 
 namespace push::dispatcher {
@@ -56,8 +58,15 @@ void scatterEndpoints(const RouteTable& table, const std::vector<uint32_t>& orde
     const auto& eps = endpointsOf(room, kind);
     const size_t n = eps.size();
     const uint32_t first = endpointRotation(client, room, kind);
-    for (size_t k = 0; k < n; ++k)
-      candidates->push_back(&eps[(first + k) % n]);
+    for (size_t k = 0; k < n; ++k) {
+      const RouteEndpoint* ep = &eps[(first + k) % n];
+      // The workers of one room process (--workers N) register one instance each with the
+      // same listening address: the client needs it once, at its first room's place.
+      const bool seen = std::any_of(candidates->begin(), candidates->end(), [&](auto* c) {
+        return c->host_id == ep->host_id && c->port == ep->port;
+      });
+      if (!seen) candidates->push_back(ep);
+    }
   }
   // Picked candidates are set to null in place rather than erased: the list stays small
   // (max_rooms x endpoints per room) and this keeps the pass allocation-free.

@@ -17,7 +17,8 @@ uint32_t endpointRotation(uint64_t client, const RouteRoom& room, EndpointKind k
 // The flat list of endpoints a client tries in order, scattered over IPs and ports.
 //
 // Candidates, in order: the endpoints of rooms[order[0]] (rotated, endpointRotation), then of
-// rooms[order[1]], ... Output: the first candidate, then repeatedly the first candidate left
+// rooms[order[1]], ..., each address once (room workers sharing a port register it each).
+// Output: the first candidate, then repeatedly the first candidate left
 // whose host and port are both new to the list; if there is none, the first whose host and
 // port both differ from the last entry; then the first whose host differs; then the first
 // whose port differs; then simply the first. So the first tries cover as many IPs and ports

@@ -340,6 +340,35 @@ TEST(DispatcherScatter, FallsBackToWhatTheRoomsAllow) {
   EXPECT_TRUE(out.empty());  // no ws endpoints
 }
 
+TEST(DispatcherScatter, AnAddressSharedByRoomWorkersIsListedOnce) {
+  // push-room --workers 3: three instances, one tcp address (SO_REUSEPORT); a second room.
+  std::vector<ServiceInstance> list;
+  for (int w = 0; w < 3; ++w) {
+    ServiceInstance in;
+    in.id = "room-w" + std::to_string(w);
+    in.endpoints = {{"tcp", "10.0.0.1:7000"}, {"ws", "10.0.0.1:7001"}};
+    list.push_back(in);
+  }
+  list.push_back(room("other", "", "10.0.0.2", 7000));
+  auto t = RouteTable::build(list, {});
+  RouteTable::Scratch s;
+  std::vector<uint32_t> order;
+  std::vector<const RouteEndpoint*> cand, out;
+  for (uint64_t client = 0; client < 50; ++client) {
+    t->route(client, "", 0, &s, &order);
+    ASSERT_EQ(order.size(), 4u);
+    for (EndpointKind kind : {EndpointKind::Tcp, EndpointKind::Ws}) {
+      scatterEndpoints(*t, order, client, kind, 16, &cand, &out);
+      ASSERT_EQ(out.size(), 2u) << "client " << client;
+      EXPECT_NE(out[0]->address, out[1]->address);
+      // The sticky room's address stays first.
+      const RouteRoom& sticky = t->rooms()[order[0]];
+      EXPECT_EQ(out[0]->address,
+                (kind == EndpointKind::Tcp ? sticky.tcp : sticky.ws).front().address);
+    }
+  }
+}
+
 Result<RouteQuery> parse(const std::string& target, http::HttpRequest* req) {
   Status st = req->setTarget(target);
   if (!st.isOk()) return st;
