@@ -39,8 +39,9 @@ std::string BroadcastConsumer::channelFor(const std::string& room_id) {
   return id + std::string(kEphemeral);
 }
 
-BroadcastConsumer::BroadcastConsumer(BroadcastPacer& pacer, std::string channel)
-    : pacer_(pacer), channel_(std::move(channel)) {}
+BroadcastConsumer::BroadcastConsumer(net::EventLoop& loop, Options options, BroadcastPacer& pacer,
+                                     std::string channel)
+    : loop_(loop), options_(std::move(options)), pacer_(pacer), channel_(std::move(channel)) {}
 
 BroadcastConsumer::~BroadcastConsumer() = default;
 
@@ -52,36 +53,47 @@ Result<std::unique_ptr<BroadcastConsumer>> BroadcastConsumer::create(net::EventL
   if (options.queued.empty() && options.lookupd.empty()) {
     return invalidArgument("broadcast: no queued or queued_lookupd address");
   }
-  std::unique_ptr<BroadcastConsumer> self(new BroadcastConsumer(pacer, channelFor(room_id)));
+  std::unique_ptr<BroadcastConsumer> self(
+      new BroadcastConsumer(loop, std::move(options), pacer, channelFor(room_id)));
   self->apps_ = &apps;
-  self->latest_seq_.assign(apps.size(), 0);
   for (size_t i = 0; i < apps.size(); ++i) {
-    const std::string& app = apps.name(static_cast<uint16_t>(i));
-    RETURN_IF_ERROR(service::checkBroadcastTopic(app));
-    queue::Consumer::Options o;
-    o.topic = service::broadcastTopic(app);
-    o.channel = self->channel_;
-    o.nsqd_tcp_addresses = options.queued;
-    o.lookupd_http_addresses = options.lookupd;
-    o.lookup_interval = options.lookup_interval;
-    o.max_in_flight = options.max_in_flight;
-    // A broadcast that failed to reach the room's connections is not retried (no requeue):
-    // the users missing it catch up by sequence (saver). FIN when dropped.
-    o.auto_finish = true;
-    // Nothing is held at stop (stop() drops it first): CLOSE_WAIT comes at once when queued is
-    // up, and a room must not wait long for one that is not.
-    o.stop_timeout = std::chrono::milliseconds(2'000);
-    BroadcastConsumer* raw = self.get();
-    const auto index = static_cast<uint16_t>(i);
-    ASSIGN_OR_RETURN(auto consumer,
-                     queue::Consumer::create(loop, std::move(o), [raw, index](queue::Message m) {
-                       raw->onMessage(index, std::move(m));
-                     }));
-    self->consumers_.push_back(std::move(consumer));
+    if (apps.serves(static_cast<uint16_t>(i))) {
+      RETURN_IF_ERROR(self->addApp(static_cast<uint16_t>(i)));
+    }
   }
-  LOG_INFO(Room, "broadcast: consuming bcast.<app> of {} apps, channel {}", apps.size(),
+  LOG_INFO(Room, "broadcast: consuming bcast.<app> of {} apps, channel {}", apps.served(),
            self->channel_);
   return self;
+}
+
+Status BroadcastConsumer::addApp(uint16_t index) {
+  if (stopping_) return Status::ok();  // the room is going: nothing new is subscribed
+  if (index < consumers_.size() && consumers_[index]) return Status::ok();  // back again
+  const std::string& app = apps_->name(index);
+  RETURN_IF_ERROR(service::checkBroadcastTopic(app));
+  queue::Consumer::Options o;
+  o.topic = service::broadcastTopic(app);
+  o.channel = channel_;
+  o.nsqd_tcp_addresses = options_.queued;
+  o.lookupd_http_addresses = options_.lookupd;
+  o.lookup_interval = options_.lookup_interval;
+  o.max_in_flight = options_.max_in_flight;
+  // A broadcast that failed to reach the room's connections is not retried (no requeue):
+  // the users missing it catch up by sequence (saver). FIN when dropped.
+  o.auto_finish = true;
+  // Nothing is held at stop (stop() drops it first): CLOSE_WAIT comes at once when queued is
+  // up, and a room must not wait long for one that is not.
+  o.stop_timeout = std::chrono::milliseconds(2'000);
+  ASSIGN_OR_RETURN(auto consumer,
+                   queue::Consumer::create(loop_, std::move(o), [this, index](queue::Message m) {
+                     onMessage(index, std::move(m));
+                   }));
+  if (consumers_.size() <= index) {
+    consumers_.resize(index + 1);
+    latest_seq_.resize(index + 1, 0);
+  }
+  consumers_[index] = std::move(consumer);
+  return Status::ok();
 }
 
 void BroadcastConsumer::onMessage(uint16_t app, queue::Message message) {
@@ -128,15 +140,19 @@ void BroadcastConsumer::onWritten(uint64_t token, uint32_t /*written*/) {
 }
 
 void BroadcastConsumer::stop(std::function<void()> done) {
+  stopping_ = true;
   pacer_.clear();
   held_.clear();  // unanswered: finished by the consumers (auto_finish)
   stop_done_ = std::move(done);
-  stopping_left_ = consumers_.size();
+  stopping_left_ = 0;
+  for (const auto& consumer : consumers_)
+    if (consumer) ++stopping_left_;
   if (stopping_left_ == 0) {
     if (stop_done_) std::exchange(stop_done_, nullptr)();
     return;
   }
   for (auto& consumer : consumers_) {
+    if (!consumer) continue;
     consumer->stop([this] {
       if (--stopping_left_ == 0 && stop_done_) std::exchange(stop_done_, nullptr)();
     });
@@ -147,7 +163,7 @@ BroadcastConsumer::Stats BroadcastConsumer::stats() const {
   Stats s = stats_;
   s.connections = 0;
   for (const auto& consumer : consumers_)
-    s.connections += consumer->stats().connections;
+    if (consumer) s.connections += consumer->stats().connections;
   return s;
 }
 

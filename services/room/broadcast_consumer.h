@@ -23,11 +23,11 @@ class BroadcastPacer;
 // Reads the broadcasts of every app this room serves from queued and hands them to the
 // BroadcastPacer (docs/ARCHITECTURE.md §2 "Broadcast"; proto/broadcast.proto is the message).
 //
-// One queue::Consumer per app: topic bcast.<app>, channel `room-<id>#ephemeral` (channelFor),
-// on every configured daemon and every daemon the lookupds list. Every room instance has its
-// own channel, so each gets every broadcast once; ephemeral, so a room that is gone leaves no
-// backlog behind (the users it held reconnect elsewhere; catching up on missed broadcasts is
-// the saver's part, by sequence).
+// One queue::Consumer per app served: topic bcast.<app>, channel `room-<id>#ephemeral`
+// (channelFor), on every configured daemon and every daemon the lookupds list. Every room instance
+// has its own channel, so each gets every broadcast once; ephemeral, so a room that is gone leaves
+// no backlog behind (the users it held reconnect elsewhere; catching up on missed broadcasts is the
+// saver's part, by sequence).
 //
 // A message is dropped (FIN, counted) when it does not decode, names another app than its
 // topic's, carries a bad tag, or has expired (expires_ms at or before now, wall clock:
@@ -39,6 +39,11 @@ class BroadcastPacer;
 // stop(done): drops what the pacer holds (those messages are finished: the channel is
 // ephemeral, a stopping room has no one to write them to), closes every consumer, then runs
 // `done` once. Loop-thread only; the references outlive it.
+//
+// Apps that appear later (ZooKeeper app records, AppTable::apply) get their consumer from
+// addApp(). A removed app keeps its consumer: its connections were closed and find() no longer
+// names it, so its broadcasts reach no one, and when the app comes back (same number) its
+// subscription is already there. It goes at stop() with the others.
 class BroadcastConsumer {
  public:
   struct Options {
@@ -72,6 +77,9 @@ class BroadcastConsumer {
 
   // Called by the pacer's on_done for a token this consumer enqueued.
   void onWritten(uint64_t token, uint32_t written);
+  // Subscribes to bcast.<app> of app number `index` (AppTable) unless it already is, or the
+  // consumer is stopping. INVALID_ARGUMENT when the app's name makes no topic name.
+  Status addApp(uint16_t index);
   void stop(std::function<void()> done);
 
   Stats stats() const;
@@ -83,18 +91,22 @@ class BroadcastConsumer {
   }
 
  private:
-  BroadcastConsumer(BroadcastPacer& pacer, std::string channel);
+  BroadcastConsumer(net::EventLoop& loop, Options options, BroadcastPacer& pacer,
+                    std::string channel);
   void onMessage(uint16_t app, queue::Message message);
 
+  net::EventLoop& loop_;
+  const Options options_;
   BroadcastPacer& pacer_;
   const std::string channel_;
   const AppTable* apps_ = nullptr;
-  std::vector<std::unique_ptr<queue::Consumer>> consumers_;  // by app index
+  std::vector<std::unique_ptr<queue::Consumer>> consumers_;  // by app index; null: none
   std::unordered_map<uint64_t, queue::Message> held_;        // token -> message at the pacer
   std::vector<uint64_t> latest_seq_;                         // by app index
   uint64_t next_token_ = 1;
   Stats stats_;
   size_t stopping_left_ = 0;
+  bool stopping_ = false;
   std::function<void()> stop_done_;
 };
 

@@ -56,6 +56,18 @@ void ClientProtocol::start() {
 
 void ClientProtocol::stop() {
   deadlines_.stop();
+  held_auths_.clear();
+}
+
+void ClientProtocol::setHoldAuth(bool hold) {
+  hold_auth_ = hold;
+  if (hold) return;
+  auto held = std::move(held_auths_);
+  held_auths_.clear();
+  for (auto& [id, auth] : held) {
+    ClientConn* c = ctx_.table.find(id);
+    if (c != nullptr && c->state == ConnState::Authenticating) onAuth(*c, auth);
+  }
 }
 
 // ---------------------------------------------------------------- accept and close
@@ -288,9 +300,17 @@ void ClientProtocol::onAuth(ClientConn& c, const client::Auth& auth) {
     fail(c, client::ERROR_DRAINING, "room is draining: reconnect elsewhere");
     return;
   }
+  if (hold_auth_) {
+    if (held_auths_.size() >= kMaxHeldAuths) {
+      fail(c, client::ERROR_DRAINING, "room is starting: its apps are not loaded yet");
+      return;
+    }
+    held_auths_.insert_or_assign(ConnectionTable::idOf(c), auth);
+    return;
+  }
   AppTable::Verified v;
   std::string why;
-  client::ErrorCode code = ctx_.apps.verify(auth.token(), wallMs() / 1000, &v, &why);
+  client::ErrorCode code = ctx_.apps.verify(auth.token(), wallMs(), &v, &why);
   if (code != client::ERROR_NONE) {
     roomMetrics().auth_failed.inc();
     LOG_EVERY_SEC(Info, Room, 1, "auth from {} refused: {}", ctx_.ip_filter.describe(c.peer), why);
@@ -338,7 +358,7 @@ void ClientProtocol::onBind(ClientConn& c, const client::Bind& bind) {
     code = client::ERROR_DRAINING;
     why = "room is draining: reconnect elsewhere";
   } else {
-    code = ctx_.apps.verify(bind.token(), wallMs() / 1000, &v, &why);
+    code = ctx_.apps.verify(bind.token(), wallMs(), &v, &why);
     if (!v.claims.app.empty()) r->set_app(v.claims.app);  // the token parsed
   }
   if (code == client::ERROR_NONE && v.claims.device != c.device) {

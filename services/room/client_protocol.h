@@ -2,10 +2,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 
 #include "common/http/websocket.h"
+#include "common/net/conn_id.h"
 #include "common/net/tcp_connection.h"
 #include "proto/client.pb.h"
 #include "services/room/connection_deadlines.h"
@@ -107,6 +109,14 @@ class ClientProtocol final : private net::TcpConnection::Handler,
   void setHeartbeats(const RoomOptions::HeartbeatHints& hints) { heartbeats_ = hints; }
   const RoomOptions::HeartbeatHints& heartbeats() const { return heartbeats_; }
 
+  // Apps from ZooKeeper (RoomServer): until the first list has arrived, Auth frames are held
+  // (the auth deadline still runs) rather than refused ERROR_UNKNOWN_APP, which would stop the
+  // SDK for good. setHoldAuth(false) answers the held ones, in arrival order per connection
+  // id. At most kMaxHeldAuths are held; more are refused ERROR_DRAINING (reconnect).
+  static constexpr size_t kMaxHeldAuths = 10'000;
+  void setHoldAuth(bool hold);
+  size_t heldAuths() const { return held_auths_.size(); }
+
  private:
   // net::TcpConnection::Handler
   size_t onData(net::TcpConnection& conn, const char* data, size_t len) override;
@@ -142,6 +152,10 @@ class ClientProtocol final : private net::TcpConnection::Handler,
   OfflineReplay* replay_ = nullptr;
   const BroadcastConsumer* broadcasts_ = nullptr;
   UpstreamForwarder* upstream_ = nullptr;
+  bool hold_auth_ = false;
+  // Held Auth frames by connection id; a connection that closed meanwhile is skipped (its id
+  // finds nothing).
+  std::map<net::ConnId, client::Auth> held_auths_;
 };
 
 }  // namespace push::room

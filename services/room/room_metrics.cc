@@ -65,6 +65,9 @@ RoomMetrics& roomMetrics() {
         .replay_seconds = r.histogram(
             "push_room_replay_seconds", "Time from auth to the end of its replay from saver.",
             {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5}),
+        .apps_served = r.gauge("push_room_apps", "Apps this room serves now."),
+        .app_updates = r.counter("push_room_app_updates_total",
+                                 "App lists taken from ZooKeeper apps/<app> (each change)."),
     };
   }();
   return *m;

@@ -35,6 +35,9 @@ struct RoomMetrics {
   metrics::Counter& replay_timeouts;         // replays that outlived replay_timeout
   metrics::Counter& replay_hold_overflows;   // replays whose held pushes hit replay_hold_max
   metrics::Histogram& replay_seconds;        // auth to the end of its replay
+  // Apps (AppTable): served now, and the app lists taken from ZooKeeper.
+  metrics::Gauge& apps_served;
+  metrics::Counter& app_updates;
 };
 RoomMetrics& roomMetrics();
 

@@ -272,6 +272,12 @@ Result<RoomOptions> RoomOptions::fromConfig(const config::RoomConfig& c, const C
   RETURN_IF_ERROR(broadcastFromConfig(c, &o));
   ASSIGN_OR_RETURN(o.discovery,
                    service::DiscoveryOptions::fromConfig(c.discovery(), file, "discovery"));
+  // The lead's rule for every service: static apps, or (none listed) the apps of ZooKeeper.
+  if (o.apps.empty() && !o.discovery.enabled()) {
+    return invalidArgument(
+        "apps: none configured: list apps, or configure discovery.zookeeper to take them from "
+        "ZooKeeper apps/<app>");
+  }
   RETURN_IF_ERROR(saverFromConfig(c.saver(), &o));
   RETURN_IF_ERROR(coordinatorFromConfig(c.coordinator(), &o));
   RETURN_IF_ERROR(service::applyClusterKey(

@@ -35,6 +35,9 @@ struct RoomOptions {
   rpc::Server::Options rpc;   // rpc.address: the room's RPC listener
   std::string advertise_rpc;  // empty: the bound RPC address
   std::string admin_address;  // empty: no admin HTTP
+  // The static apps. Empty with discovery enabled: the room serves the apps of ZooKeeper
+  // apps/<app> and follows them live (RoomServer, AppTable::apply). Empty without discovery:
+  // refused (fromConfig, RoomServer::create).
   std::vector<AppSecret> apps;
   uint32_t max_frame_bytes = 64 * 1024;
   std::chrono::milliseconds auth_timeout{10'000};

@@ -26,6 +26,7 @@
 #include "services/room/ip_filter.h"
 #include "services/room/offline_replay.h"
 #include "services/room/room_drain.h"
+#include "services/room/room_metrics.h"
 #include "services/room/room_rpc_service.h"
 #include "services/room/session_announcer.h"
 #include "services/room/sessions.h"
@@ -35,7 +36,11 @@
 namespace push::room {
 
 Result<std::unique_ptr<RoomServer>> RoomServer::create(net::EventLoop& loop, RoomOptions options) {
-  if (options.apps.empty()) return invalidArgument("room: no apps configured");
+  if (options.apps.empty() && !options.discovery.enabled()) {
+    return invalidArgument(
+        "room: no apps configured: list apps, or configure discovery.zookeeper to take them from "
+        "ZooKeeper apps/<app>");
+  }
   if (options.max_apps_per_connection > kMaxAppsPerConnection) {
     return invalidArgument("room: max_apps_per_connection over " +
                            std::to_string(kMaxAppsPerConnection));
@@ -65,6 +70,7 @@ RoomServer::RoomServer(net::EventLoop& loop, RoomOptions options, IpFilter filte
   room_id_ = options_.name + "-" + std::to_string(::getpid()) + "-" +
              std::to_string(Clock::system().wallMillis());
   apps_ = std::make_unique<AppTable>(options_.apps);
+  roomMetrics().apps_served.set(static_cast<int64_t>(apps_->served()));
   ip_filter_ = std::make_unique<IpFilter>(std::move(filter));
   acks_ = std::make_unique<AckTracker>();
   table_ = std::make_unique<ConnectionTable>();
@@ -248,10 +254,62 @@ Status RoomServer::start() {
           return Status::ok();
         }));
   }
+  if (discovery_ && options_.apps.empty()) {
+    // No static apps: ZooKeeper's, followed live. Until the first list arrives Auth frames
+    // wait (ClientProtocol::setHoldAuth), bounded by the auth deadline.
+    protocol_->setHoldAuth(true);
+    RETURN_IF_ERROR(discovery_->watchApps(
+        [this](const discovery::AppDirectory::Apps& apps) { applyApps(apps); }));
+  }
   LOG_INFO(Room, "room {} serving clients on tcp {}{}{}, rpc {}", room_id_, tcp_address_.toString(),
            ws_listener_ ? ", ws " : "", ws_listener_ ? ws_address_.toString() : "",
            rpc_address_.toString());
   return Status::ok();
+}
+
+void RoomServer::applyApps(const discovery::AppDirectory::Apps& records) {
+  if (stopping_) return;  // connections are closing anyway; nothing new is subscribed
+  const AppTable::Changes changes = apps_->apply(records);
+  ++app_updates_;
+  roomMetrics().app_updates.inc();
+  roomMetrics().apps_served.set(static_cast<int64_t>(apps_->served()));
+  std::string added, removed, edited;
+  for (uint16_t app : changes.added) {
+    added += (added.empty() ? "" : ",") + apps_->name(app);
+    if (!broadcasts_) continue;
+    // The app is served without broadcasts rather than refused: pushes still reach it.
+    if (Status st = broadcasts_->addApp(app); !st.isOk()) {
+      LOG_ERROR(Room, "apps: no broadcasts for '{}': {}", apps_->name(app), st.toString());
+    }
+  }
+  for (uint16_t app : changes.removed) {
+    removed += (removed.empty() ? "" : ",") + apps_->name(app);
+    closeAppConnections(app);
+  }
+  for (uint16_t app : changes.edited)
+    edited += (edited.empty() ? "" : ",") + apps_->name(app);
+  protocol_->setHoldAuth(false);  // the first list: the Auth frames that waited for it
+  LOG_INFO(Room, "apps from ZooKeeper: {} served; added [{}] removed [{}] secrets changed [{}]{}",
+           apps_->served(), added, removed, edited,
+           changes.ignored ? " (" + std::to_string(changes.ignored) + " over the bound ignored)"
+                           : std::string());
+}
+
+void RoomServer::closeAppConnections(uint16_t app) {
+  // Every connection carrying the app, as its Auth app or bound: its sessions would otherwise
+  // stay registered for an app no one may push to any more. An Error frame says why; the SDK
+  // stops reconnecting on ERROR_UNKNOWN_APP (sdk/PROTOCOL.md "Errors").
+  size_t closed = 0;
+  for (size_t i = 0; i < table_->slotCount(); ++i) {
+    ClientConn& c = table_->slot(i);
+    if (!c.in_use || c.state != ConnState::Active || !c.hasApp(app)) continue;
+    protocol_->fail(c, client::ERROR_UNKNOWN_APP,
+                    "app '" + apps_->name(app) + "' is no longer served here");
+    ++closed;
+  }
+  if (closed > 0) {
+    LOG_INFO(Room, "apps: '{}' removed: {} connection(s) closed", apps_->name(app), closed);
+  }
 }
 
 void RoomServer::closeListeners() {
@@ -372,6 +430,14 @@ std::string RoomServer::statusJson() const {
   w.key("max_s").uint64(hb.max_s);
   w.endObject();
   if (discovery_) w.key("discovery").raw(discovery_->statusJson());
+  w.key("apps").beginObject();
+  w.key("source").string(options_.apps.empty() ? "zookeeper" : "config");
+  w.key("served").uint64(apps_->served());
+  w.key("numbered").uint64(apps_->size());  // served or removed: numbers are never reused
+  w.key("updates").uint64(app_updates_);
+  w.key("ignored_over_bound").uint64(apps_->ignoredOverLimit());
+  w.key("held_auths").uint64(protocol_->heldAuths());
+  w.endObject();
   w.key("ip_tracked").uint64(ip_filter_->trackedAddresses());
   w.key("broadcast").beginObject();
   if (broadcasts_) {

@@ -113,6 +113,10 @@ class RoomServer final {
   Status startSaver();
   Status startCoordinator();
   void onConnectionClosed();
+  // ZooKeeper apps/<app> (rooms without static apps): the table follows the records; a new app
+  // gets its broadcast subscription, a removed one's connections are closed (ERROR_UNKNOWN_APP).
+  void applyApps(const discovery::AppDirectory::Apps& records);
+  void closeAppConnections(uint16_t app);
   void maybeFinishStop();
 
   net::EventLoop& loop_;
@@ -154,6 +158,7 @@ class RoomServer final {
 
   net::InetAddress tcp_address_, ws_address_, rpc_address_, admin_address_;
   std::function<void()> on_drained_;
+  uint64_t app_updates_ = 0;  // app lists applied from ZooKeeper
   bool stopping_ = false;
   bool rpc_stopped_ = false;
   bool broadcasts_stopped_ = false;
