@@ -100,8 +100,11 @@ AppDispatcher::~AppDispatcher() {
   events_timer_.reset();
   poster_.reset();
   retired_.clear();
-  metrics_->waiting->set(0);
-  metrics_->in_flight->set(0);
+  if (!retiring_) {
+    // A retired one is idle or answered above: the gauges may belong to a re-added namesake.
+    metrics_->waiting->set(0);
+    metrics_->in_flight->set(0);
+  }
   liveness_.kill();
 }
 
@@ -121,7 +124,11 @@ void AppDispatcher::upstream(const UpstreamItem& item, Done done) {
   }
   // The task may run later: it owns copies of what it needs.
   auto task = [this, item = item, url = url, done](bool run) mutable {
-    metrics_->waiting->set(static_cast<int64_t>(gate_.queued()));
+    if (!retiring_) metrics_->waiting->set(static_cast<int64_t>(gate_.queued()));
+    if (!run && retiring_ && !stopping_) {
+      metrics_->unknown->inc();
+      return done(result(client::ERROR_UNKNOWN_APP, "app '" + settings_.name + "' was removed"));
+    }
     if (!run || stopping_) {
       if (run) gate_.release();
       metrics_->failed->inc();
@@ -195,9 +202,35 @@ void AppDispatcher::onOutcome(http::RetryingPoster::Outcome o, const Done& done,
                   st.toString(), o.attempts);
   }
   gate_.release();  // may start a waiting item (inside this call)
-  metrics_->waiting->set(static_cast<int64_t>(gate_.queued()));
+  if (!retiring_) metrics_->waiting->set(static_cast<int64_t>(gate_.queued()));
   if (!retired_.empty()) collectRetired();
   done(std::move(r));
+  maybeIdle();
+}
+
+void AppDispatcher::retire(std::function<void()> idle) {
+  if (retiring_) return;
+  retiring_ = true;
+  idle_ = std::move(idle);
+  events_timer_->stop();
+  if (!events_.empty()) {
+    metrics_->events_dropped->inc(events_.size());
+    events_.clear();
+  }
+  gate_.cancelQueued();  // ERROR_UNKNOWN_APP (the task sees retiring_)
+  metrics_->waiting->set(0);
+  LOG_INFO(Coordinator, "app {} removed: {} webhook request(s) still finishing", settings_.name,
+           gate_.running());
+  maybeIdle();
+}
+
+void AppDispatcher::maybeIdle() {
+  if (!retiring_ || stopping_ || !idle_ || gate_.running() > 0 || events_in_flight_) return;
+  // Posted: the owner destroys this object in `idle`, which must not be inside its own calls.
+  shared_.loop.post([alive = liveness_.token(), idle = std::move(idle_)] {
+    if (alive.alive()) idle();
+  });
+  idle_ = nullptr;
 }
 
 void AppDispatcher::update(AppSettings settings) {
@@ -248,7 +281,7 @@ void AppDispatcher::scheduleEvents() {
 }
 
 void AppDispatcher::sendEvents() {
-  if (events_in_flight_ || events_.empty() || stopping_) return;
+  if (events_in_flight_ || events_.empty() || stopping_ || retiring_) return;
   if (settings_.events_url.empty()) {
     // The app stopped wanting events (update): what waited goes nowhere.
     metrics_->events_dropped->inc(events_.size());
@@ -280,6 +313,7 @@ void AppDispatcher::sendEvents() {
                   }
                   if (stopping_) return;
                   if (!retired_.empty()) collectRetired();
+                  if (retiring_) return maybeIdle();
                   scheduleEvents();
                 });
 }

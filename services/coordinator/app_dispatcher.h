@@ -40,7 +40,10 @@ namespace push::coord {
 //
 // Ownership: CoordinatorService owns it; everything in Shared outlives it. Destroying it
 // answers every upstream item still waiting or in flight ERROR_UNAVAILABLE "coordinator
-// stopping" (inside the destructor) and drops queued events. Loop-thread only.
+// stopping" (inside the destructor) and drops queued events. An app removed while it has work
+// is retire()d first: what waits is answered ERROR_UNKNOWN_APP, what runs finishes. Two
+// dispatchers of one name (a removed app re-added while the old one finishes) share its
+// metrics series. Loop-thread only.
 class AppDispatcher {
  public:
   // What every app shares: the loop, the HTTP client and the coordinator-wide limits.
@@ -73,6 +76,15 @@ class AppDispatcher {
   // New settings for this app (same name): limits apply at once; requests in flight keep the
   // timeout they started with.
   void update(AppSettings settings);
+  // The app was removed (its ZooKeeper record went): items waiting for the cap are answered
+  // ERROR_UNKNOWN_APP "app '<name>' was removed" inside this call, events not yet sent are
+  // dropped (counted), and requests already at the webhook finish normally (their answers
+  // reach their callers). `idle` runs once, posted to the loop (never inside this call), when
+  // nothing is in flight any more: the owner destroys the dispatcher then (or earlier: the
+  // destructor answers what is left "coordinator stopping"). Once; upstream(), event() and
+  // update() must not be called afterwards.
+  void retire(std::function<void()> idle);
+  bool retired() const { return retiring_; }
   const AppSettings& settings() const { return settings_; }
 
   size_t running() const { return gate_.running(); }
@@ -89,6 +101,8 @@ class AppDispatcher {
   void scheduleEvents();
   void sendEvents();
   void collectRetired();
+  // Retired: posts idle_ once nothing is in flight.
+  void maybeIdle();
 
   Shared& shared_;
   AppSettings settings_;
@@ -102,6 +116,8 @@ class AppDispatcher {
   net::PeriodicTimerPtr events_timer_;
   uint64_t next_request_ = 0;
   bool stopping_ = false;
+  bool retiring_ = false;
+  std::function<void()> idle_;  // retire()'s, until posted
   Liveness liveness_;
 };
 

@@ -1,5 +1,6 @@
 #include "services/coordinator/app_settings.h"
 
+#include "common/discovery/app_record.h"
 #include "proto/config.pb.h"
 
 namespace push::coord {
@@ -89,6 +90,27 @@ Result<AppSettings> AppSettings::fromConfig(const config::CoordinatorAppConfig& 
   if (c.max_queued()) s.max_queued = c.max_queued();
   if (c.timeout_ms()) s.timeout = std::chrono::milliseconds(c.timeout_ms());
   RETURN_IF_ERROR(s.validate(field));
+  return s;
+}
+
+Result<AppSettings> AppSettings::fromRecord(const discovery::AppRecord& r,
+                                            const AppSettings& defaults) {
+  AppSettings s;
+  s.name = r.name;
+  for (const auto& [type, url] : r.upstream_webhooks) {
+    if (type == "default") {
+      s.upstream_url = url;
+    } else {
+      s.upstream_urls[type] = url;
+    }
+  }
+  s.events_url = r.events_webhook;
+  s.online_events = r.wantsEvent("online");
+  s.offline_events = r.wantsEvent("offline");
+  s.max_concurrency = defaults.max_concurrency;
+  s.max_queued = defaults.max_queued;
+  s.timeout = defaults.timeout;
+  RETURN_IF_ERROR(s.validate("apps/" + r.name));
   return s;
 }
 

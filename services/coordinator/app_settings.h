@@ -10,12 +10,15 @@
 namespace push::config {
 class CoordinatorAppConfig;
 }
+namespace push::discovery {
+struct AppRecord;
+}
 
 namespace push::coord {
 
 // Everything the coordinator knows about one app: where its webhooks are, which session events
 // it wants, and how much of the coordinator it may use. One plain value, so that a source of
-// app records (static config now, ZooKeeper apps/<app> later) hands over a whole record and
+// app records (the static config, or ZooKeeper apps/<app>) hands over a whole record and
 // CoordinatorService::updateApp() applies it in one step.
 struct AppSettings {
   // [A-Za-z0-9._-], 1..64 bytes (it is also a metrics label value).
@@ -47,6 +50,15 @@ struct AppSettings {
   // From the config record; range-checked by validate(). 0/empty fields keep the defaults.
   static Result<AppSettings> fromConfig(const config::CoordinatorAppConfig& config,
                                         const std::string& field);
+  // From ZooKeeper apps/<app>: the record's upstream webhooks (its "default" entry is
+  // upstream_url, the others by type), events webhook and events (the record's list as is:
+  // empty means none, as AppRecord::wantsEvent says); the caps (max_concurrency, max_queued,
+  // timeout) from `defaults`, since a record has none. Validated (INVALID_ARGUMENT naming the
+  // app, e.g. a node name outside [A-Za-z0-9._-]).
+  static Result<AppSettings> fromRecord(const discovery::AppRecord& record,
+                                        const AppSettings& defaults);
+
+  bool operator==(const AppSettings& other) const = default;
 };
 
 }  // namespace push::coord

@@ -16,14 +16,24 @@ namespace {
 // The apps' own fields are repeated (not reached by checkFieldRanges): AppSettings::validate.
 std::vector<FieldRange> coordinatorRanges() {
   static const FieldRange kOwn[] = {
-      {"webhook_max_attempts", 1, 20},        {"webhook_min_backoff_ms", 1, 60'000},
-      {"webhook_max_backoff_ms", 1, 600'000}, {"webhook_deadline_ms", 10, 600'000},
-      {"max_reply_bytes", 0, 65'536},         {"event_queue_max", 1, 10'000'000},
-      {"event_batch_max", 1, 100'000},        {"event_batch_interval_ms", 1, 60'000},
-      {"http_max_transfers", 1, 100'000},     {"http_max_transfers_per_host", 1, 10'000},
+      {"webhook_max_attempts", 1, 20},
+      {"webhook_min_backoff_ms", 1, 60'000},
+      {"webhook_max_backoff_ms", 1, 600'000},
+      {"webhook_deadline_ms", 10, 600'000},
+      {"max_reply_bytes", 0, 65'536},
+      {"event_queue_max", 1, 10'000'000},
+      {"event_batch_max", 1, 100'000},
+      {"event_batch_interval_ms", 1, 60'000},
+      {"http_max_transfers", 1, 100'000},
+      {"http_max_transfers_per_host", 1, 10'000},
       {"shutdown_grace_ms", 1, 60'000},
+      // The caps of apps from ZooKeeper (AppSettings::validate has the same ranges).
+      {"app_defaults.max_concurrency", 1, 10'000},
+      {"app_defaults.max_queued", 0, 1'000'000},
+      {"app_defaults.timeout_ms", 10, 600'000},
   };
   return service::joinRanges({service::rpcServerRanges("rpc"), service::httpServerRanges("admin"),
+                              service::discoveryRanges("discovery"),
                               std::vector<FieldRange>(std::begin(kOwn), std::end(kOwn))});
 }
 
@@ -47,6 +57,18 @@ Result<CoordinatorOptions> CoordinatorOptions::fromConfig(const config::Coordina
     }
     o.apps.push_back(std::move(app).value());
   }
+  ASSIGN_OR_RETURN(o.discovery,
+                   service::DiscoveryOptions::fromConfig(c.discovery(), file, "discovery"));
+  // The lead's rule for every service: no static apps means "from ZooKeeper", which needs it.
+  if (o.apps.empty() && !o.discovery.enabled()) {
+    return fieldError(file, "apps",
+                      "no apps: list them (apps { name: ... upstream_url: ... }) or configure "
+                      "discovery { zookeeper: ... } to take them from ZooKeeper apps/<app>");
+  }
+  const config::CoordinatorAppConfig& d = c.app_defaults();
+  if (d.max_concurrency()) o.app_defaults.max_concurrency = d.max_concurrency();
+  if (d.max_queued()) o.app_defaults.max_queued = d.max_queued();
+  if (d.timeout_ms()) o.app_defaults.timeout = std::chrono::milliseconds(d.timeout_ms());
   if (c.webhook_max_attempts()) o.retry.max_attempts = c.webhook_max_attempts();
   if (c.webhook_min_backoff_ms()) {
     o.retry.min_backoff = std::chrono::milliseconds(c.webhook_min_backoff_ms());

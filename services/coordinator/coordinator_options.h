@@ -10,6 +10,7 @@
 #include "common/http/http_server.h"
 #include "common/http/retrying_poster.h"
 #include "common/rpc/server.h"
+#include "services/common/discovery_link.h"
 #include "services/coordinator/app_settings.h"
 
 namespace push::config {
@@ -27,8 +28,16 @@ struct CoordinatorOptions {
   rpc::Server::Options rpc;
   // The admin HTTP port (/healthz, /metrics, /status). Empty address (the default): none.
   http::HttpServer::Options admin = noAdmin();
-  // The apps served at startup (CoordinatorService::updateApp later).
+  // The apps served (static). Empty with discovery enabled: the apps come from ZooKeeper
+  // apps/<app> and follow it live (CoordinatorServer); empty without discovery: none (from
+  // config that is an error; built in code, e.g. a test adding apps with updateApp, it is not).
   std::vector<AppSettings> apps;
+  // ZooKeeper (DiscoveryLink): services/coordinator/<id> with endpoint "rpc", config/coordinator
+  // (log levels), and apps/<app> when `apps` is empty. Off by default.
+  service::DiscoveryOptions discovery;
+  // The caps (max_concurrency, max_queued, timeout) of apps from ZooKeeper, whose records have
+  // none; its name and URLs are unused. Defaults: AppSettings' (32, 1000, 5 s).
+  AppSettings app_defaults;
   // Retries of one upstream item or events batch: max_attempts, backoff, overall deadline
   // (attempt_timeout comes from each app). Defaults: 3 attempts, 200 ms doubling to 2 s,
   // 10 s deadline.

@@ -4,13 +4,16 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <utility>
+#include <vector>
 
 #include "common/base/clock.h"
 #include "common/base/json_writer.h"
 #include "common/base/log.h"
 #include "common/http/curl_client.h"
 #include "common/net/event_loop.h"
+#include "proto/config.pb.h"
 #include "services/common/admin_port.h"
 #include "services/coordinator/coordinator_service.h"
 
@@ -48,6 +51,7 @@ CoordinatorServer::CoordinatorServer(net::EventLoop& loop, Options options)
 
 CoordinatorServer::~CoordinatorServer() {
   liveness_.kill();
+  discovery_.reset();  // its app callback calls into service_
   admin_.reset();
   grace_timer_.reset();
   rpc_.reset();  // no handler runs after this; the calls still pending are answered next
@@ -78,15 +82,68 @@ Status CoordinatorServer::start() {
   }
   admin_ = std::move(admin).value();
   if (admin_) admin_address_ = admin_->address();
-  LOG_INFO(Coordinator, "coordinator on {} ({} apps)", rpc_address_.toString(),
-           options_.apps.size());
+  st = startDiscovery();
+  if (!st.isOk()) {
+    discovery_.reset();
+    admin_.reset();
+    rpc_.reset();
+    return st.withContext("discovery");
+  }
+  if (discovery_ && options_.apps.empty()) {
+    LOG_INFO(Coordinator, "coordinator on {} (apps from ZooKeeper {}/apps)",
+             rpc_address_.toString(), options_.discovery.zk.root);
+  } else {
+    LOG_INFO(Coordinator, "coordinator on {} ({} apps)", rpc_address_.toString(),
+             options_.apps.size());
+  }
   return Status::ok();
+}
+
+Status CoordinatorServer::startDiscovery() {
+  ASSIGN_OR_RETURN(discovery_, service::DiscoveryLink::create(loop_, options_.discovery));
+  if (!discovery_) return Status::ok();
+  std::map<std::string, net::InetAddress> endpoints{{"rpc", rpc_address_}};
+  if (admin_) endpoints.emplace("admin", admin_address_);
+  RETURN_IF_ERROR(discovery_->registerSelf(
+      "coordinator", service::DiscoveryLink::instanceId("coordinator"), endpoints, nullptr));
+  // Live config (config/coordinator): its log levels only.
+  RETURN_IF_ERROR(discovery_->watchConfig("coordinator",
+                                          std::make_unique<config::CoordinatorConfig>(), nullptr));
+  // The rule of every service: static apps win; none listed means ZooKeeper's.
+  if (options_.apps.empty()) {
+    RETURN_IF_ERROR(discovery_->watchApps(
+        [this](const discovery::AppDirectory::Apps& records) { onApps(records); }));
+  }
+  return Status::ok();
+}
+
+void CoordinatorServer::onApps(const discovery::AppDirectory::Apps& records) {
+  if (stopping_) return;  // removeAll() has run or is about to: nothing new is served
+  std::vector<AppSettings> apps;
+  apps.reserve(records.size());
+  for (const auto& [name, record] : records) {
+    auto settings = AppSettings::fromRecord(record, options_.app_defaults);
+    if (settings.isOk()) {
+      apps.push_back(std::move(settings).value());
+    } else if (const AppDispatcher* known = service_->app(name)) {
+      // A record the coordinator cannot use does not take a working app away.
+      LOG_WARN(Coordinator, "app {}: record not applied, the previous one stays: {}", name,
+               settings.status().toString());
+      apps.push_back(known->settings());
+    } else {
+      LOG_WARN(Coordinator, "app {}: record not applied: {}", name, settings.status().toString());
+    }
+  }
+  service_->setApps(apps);
 }
 
 void CoordinatorServer::stop(std::function<void()> done) {
   loop_.assertInLoopThread();
   if (stopping_) return;
   stopping_ = true;
+  // The node goes first so rooms stop picking this coordinator; calls already sent get the
+  // RPC server's grace below.
+  if (discovery_) discovery_->stop(nullptr);
   admin_.reset();
   if (!rpc_) {
     service_->removeAll();
@@ -119,6 +176,7 @@ std::string CoordinatorServer::statusJson() const {
   }
   w.key("stopping").boolean(stopping_);
   service_->writeStatus(w);
+  if (discovery_) w.key("discovery").raw(discovery_->statusJson());
   w.endObject();
   return w.take();
 }

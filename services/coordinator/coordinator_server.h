@@ -26,7 +26,10 @@ class CoordinatorService;
 
 // One coordinator instance (services/coordinator/README.md): the Coordinator RPC service on its
 // listener, the HTTP client its webhooks go through (CurlClient on the loop), and the admin
-// HTTP port (/healthz, /metrics, /status) when options.admin.address is set.
+// HTTP port (/healthz, /metrics, /status) when options.admin.address is set. With
+// options.discovery: registered as services/coordinator/<id> (endpoint "rpc", and "admin"),
+// live log levels from config/coordinator, and, when options.apps is empty, the apps from
+// ZooKeeper apps/<app> (CoordinatorService::setApps on each change).
 //
 // Ownership: create(), start(); stop(done) stops gracefully and runs `done` once everything is
 // closed; destroy the CoordinatorServer after that. Destroying it without stop() closes at once
@@ -46,7 +49,8 @@ class CoordinatorServer {
   // UNAVAILABLE when one cannot be bound (nothing stays open; stop() is still allowed). Once.
   Status start();
 
-  // Graceful stop: the admin port closes, calls arriving now are answered UNAVAILABLE, calls
+  // Graceful stop: the ZooKeeper node goes first (rooms stop picking this instance), the admin
+  // port closes, calls arriving now are answered UNAVAILABLE, calls
   // running get options.shutdown_grace (webhooks in flight may finish), then whatever is
   // still pending is answered "coordinator stopping" and everything closes. `done` runs on the
   // loop thread after that (never inside stop()). Call once; later calls are ignored.
@@ -62,6 +66,9 @@ class CoordinatorServer {
 
  private:
   CoordinatorServer(net::EventLoop& loop, Options options);
+  Status startDiscovery();
+  // AppDirectory's callback: the records become the service's apps.
+  void onApps(const discovery::AppDirectory::Apps& records);
 
   net::EventLoop& loop_;
   const Options options_;
@@ -70,6 +77,7 @@ class CoordinatorServer {
   std::unique_ptr<CoordinatorService> service_;  // before rpc_: the server calls into it
   rpc::ServerPtr rpc_;
   http::HttpServerPtr admin_;
+  std::unique_ptr<service::DiscoveryLink> discovery_;  // null without ZooKeeper
   net::PeriodicTimerPtr grace_timer_;  // stop(): answers what is still pending after the grace
   net::InetAddress rpc_address_;
   net::InetAddress admin_address_;

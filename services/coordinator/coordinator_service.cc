@@ -1,5 +1,6 @@
 #include "services/coordinator/coordinator_service.h"
 
+#include <set>
 #include <utility>
 
 #include "common/base/json_writer.h"
@@ -111,14 +112,47 @@ bool CoordinatorService::removeApp(const std::string& name) {
   // Taken out of the map first: the items it answers as it goes may not find it.
   std::unique_ptr<AppDispatcher> gone = std::move(it->second);
   apps_.erase(it);
-  gone.reset();
+  AppDispatcher* raw = gone.get();
+  finishing_.emplace(raw, std::move(gone));
+  // The callback is posted by the dispatcher and never runs after it is destroyed
+  // (removeAll, the destructor), so `this` and `raw` are alive when it runs.
+  raw->retire([this, raw] { finishing_.erase(raw); });
   return true;
+}
+
+size_t CoordinatorService::setApps(const std::vector<AppSettings>& apps) {
+  std::set<std::string> listed;
+  size_t skipped = 0;
+  for (const AppSettings& a : apps) {
+    listed.insert(a.name);
+    const AppDispatcher* known = app(a.name);
+    if (known && known->settings() == a) continue;
+    Status st = updateApp(a);
+    if (!st.isOk()) {
+      ++skipped;
+      LOG_WARN(Coordinator, "app {} not applied: {}", a.name, st.toString());
+    } else {
+      LOG_INFO(Coordinator, "app {} {}: webhook {}{} by type, events {}", a.name,
+               known ? "updated" : "added", a.upstream_url.empty() ? "(none)" : a.upstream_url,
+               a.upstream_urls.empty() ? "" : " +" + std::to_string(a.upstream_urls.size()),
+               a.events_url.empty() ? "(none)" : a.events_url);
+    }
+  }
+  std::vector<std::string> gone;
+  for (const auto& [name, dispatcher] : apps_)
+    if (!listed.contains(name)) gone.push_back(name);
+  for (const std::string& name : gone)
+    removeApp(name);  // logs
+  return skipped;
 }
 
 void CoordinatorService::removeAll() {
   std::map<std::string, std::unique_ptr<AppDispatcher>> gone;
   gone.swap(apps_);
   gone.clear();
+  std::map<AppDispatcher*, std::unique_ptr<AppDispatcher>> finishing;
+  finishing.swap(finishing_);
+  finishing.clear();
 }
 
 const AppDispatcher* CoordinatorService::app(const std::string& name) const {
@@ -137,6 +171,7 @@ void CoordinatorService::writeStatus(JsonWriter& out) const {
     out.endObject();
   }
   out.endArray();
+  out.key("apps_finishing").uint64(finishing_.size());
 }
 
 }  // namespace push::coord

@@ -3,6 +3,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/base/result.h"
 #include "proto/coordinator.pb.h"
@@ -19,9 +20,10 @@ namespace push::coord {
 // session event to its app's AppDispatcher. Upstream answers once every item of the batch has
 // its outcome (one result per item, in order); Events answers at once.
 //
-// The app records: updateApp() adds or replaces one (a static config at startup; ZooKeeper
-// apps/<app> later), removeApp() takes one away (its waiting and in-flight items are answered
-// ERROR_UNAVAILABLE "coordinator stopping").
+// The app records: updateApp() adds or replaces one (a static config at startup), setApps()
+// makes the set equal to a whole list (ZooKeeper apps/<app>), removeApp() takes one away: its
+// items waiting for the app's cap are answered ERROR_UNKNOWN_APP, those at the webhook finish
+// (AppDispatcher::retire), and new ones are answered ERROR_UNKNOWN_APP at once.
 //
 // Ownership: `shared` outlives the service; the RPC server that dispatches to it must be
 // closed before it is destroyed (items still pending are answered inside the destructor).
@@ -39,19 +41,28 @@ class CoordinatorService final : public Coordinator {
   // Adds the app or applies new settings to it (AppDispatcher::update). INVALID_ARGUMENT when
   // `settings` does not validate; nothing changes then.
   Status updateApp(AppSettings settings);
-  // False when there is no such app.
+  // False when there is no such app. See the class comment; the app's dispatcher lives on
+  // (retired, counted in /status "apps_finishing") until its requests in flight are done.
   bool removeApp(const std::string& name);
-  // Removes every app (stopping): everything pending is answered at once.
+  // The apps become exactly `apps`: each is added or updated (updateApp; unchanged ones are
+  // left alone), every other app is removed (removeApp). An app that does not validate is
+  // skipped and logged (a known app of that name keeps its settings). Returns how many were
+  // skipped.
+  size_t setApps(const std::vector<AppSettings>& apps);
+  // Removes every app, retired ones included (stopping): everything pending is answered at once.
   void removeAll();
   // Null when unknown.
   const AppDispatcher* app(const std::string& name) const;
 
-  // "apps":[{"name","running","queued","events_waiting"}...] members of /status.
+  // "apps":[{"name","running","queued","events_waiting"}...],"apps_finishing":n members of
+  // /status (apps_finishing: removed apps whose requests in flight have not finished yet).
   void writeStatus(JsonWriter& out) const;
 
  private:
   AppDispatcher::Shared& shared_;
   std::map<std::string, std::unique_ptr<AppDispatcher>> apps_;
+  // Removed apps whose webhook requests are still finishing; each erases itself when idle.
+  std::map<AppDispatcher*, std::unique_ptr<AppDispatcher>> finishing_;
 };
 
 }  // namespace push::coord

@@ -199,10 +199,21 @@ Status saverFromConfig(const config::SaverClientConfig& c, RoomOptions* o) {
   return Status::ok();
 }
 
-// Without coordinator addresses there is no coordinator: the other fields are then ignored.
+// Without coordinator addresses (or discover) there is no coordinator: the other fields are
+// then ignored.
 Status coordinatorFromConfig(const config::CoordinatorClientConfig& c, RoomOptions* o) {
-  if (c.addresses_size() == 0) return Status::ok();
+  if (c.discover()) {
+    if (c.addresses_size() > 0) {
+      return invalidArgument("coordinator: addresses and discover: true exclude each other");
+    }
+    if (!o->discovery.enabled()) {
+      return invalidArgument("coordinator.discover: needs discovery.zookeeper");
+    }
+  } else if (c.addresses_size() == 0) {
+    return Status::ok();
+  }
   RoomOptions::Coordinator k;
+  k.discover = c.discover();
   for (const std::string& address : c.addresses()) {
     const size_t colon = address.rfind(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) {

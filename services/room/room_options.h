@@ -93,12 +93,14 @@ struct RoomOptions {
   };
   std::optional<Saver> saver;
   // ZooKeeper: registers this room as services/room (endpoints rpc, tcp, ws, admin; load =
-  // connections / capacity) and, with saver.discover, finds saver there. Off by default.
+  // connections / capacity) and, with saver.discover (coordinator.discover), finds saver
+  // (coordinator) there. Off by default.
   service::DiscoveryOptions discovery;
   // Coordinator (issue 17): Upstream frames forwarded to the apps' webhooks and session
   // events sent (UpstreamForwarder). Absent: Upstream is answered ERROR_UNAVAILABLE.
   struct Coordinator {
-    std::vector<std::string> addresses;  // "host:port", at least one
+    std::vector<std::string> addresses;  // "host:port", at least one unless discover
+    bool discover = false;               // endpoints from ZooKeeper services/coordinator instead
     rpc::Channel::Options channel;
     std::chrono::milliseconds timeout{15'000};  // one Upstream or Events call
     uint32_t batch_max = 100;                   // frames per Upstream call
@@ -106,6 +108,9 @@ struct RoomOptions {
     uint32_t max_pending_per_connection = 64;  // frames waiting for their answer
     uint32_t max_pending = 100'000;            // ... in the whole room
     uint32_t event_backlog_max = 100'000;      // events waiting; over it the oldest go
+    // At stop, how long the events still queued (the offline events of the connections the
+    // stop closed) get to reach the coordinator (UpstreamForwarder::flushEvents).
+    std::chrono::milliseconds stop_flush{2'000};
   };
   std::optional<Coordinator> coordinator;
   http::WebSocketServerSession::Options websocket;

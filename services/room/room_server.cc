@@ -156,7 +156,12 @@ Status RoomServer::startCoordinator() {
   if (!options_.coordinator) return Status::ok();
   const RoomOptions::Coordinator& o = *options_.coordinator;
   ASSIGN_OR_RETURN(coordinator_channel_, rpc::Channel::create(loop_, o.channel));
-  RETURN_IF_ERROR(coordinator_channel_->setEndpoints(o.addresses));
+  if (o.discover) {
+    if (!discovery_) return invalidArgument("coordinator.discover: needs discovery.zookeeper");
+    RETURN_IF_ERROR(discovery_->feedChannel("coordinator", "rpc", *coordinator_channel_));
+  } else {
+    RETURN_IF_ERROR(coordinator_channel_->setEndpoints(o.addresses));
+  }
   coordinator_stub_ = std::make_unique<coord::Coordinator_Stub>(coordinator_channel_.get());
   UpstreamForwarder::Options uo;
   uo.timeout = o.timeout;
@@ -172,7 +177,12 @@ Status RoomServer::startCoordinator() {
       });
   protocol_->setUpstream(upstream_.get());
   sessions_->setUpstream(upstream_.get());
-  LOG_INFO(Room, "coordinator: upstream and session events to {} address(es)", o.addresses.size());
+  if (o.discover) {
+    LOG_INFO(Room, "coordinator: upstream and session events to coordinators found in ZooKeeper");
+  } else {
+    LOG_INFO(Room, "coordinator: upstream and session events to {} address(es)",
+             o.addresses.size());
+  }
   return Status::ok();
 }
 
@@ -392,7 +402,13 @@ void RoomServer::maybeFinishStop() {
     on_stopped_ = nullptr;
     done();
   };
-  auto flushAnnouncer = [this, finish = std::move(finish)]() mutable {
+  // The session events queued last (the offline events of the connections the stop closed)
+  // go to the coordinator before it is let go, bounded by stop_flush.
+  auto flushEvents = [this, finish = std::move(finish)]() mutable {
+    if (!upstream_) return finish();
+    upstream_->flushEvents(options_.coordinator->stop_flush, std::move(finish));
+  };
+  auto flushAnnouncer = [this, finish = std::move(flushEvents)]() mutable {
     protocol_->setSaver(nullptr, nullptr);
     delivery_->setReplay(nullptr);
     replay_.reset();

@@ -180,13 +180,26 @@ void UpstreamForwarder::sessionEvent(const ClientConn& c, net::ConnId conn, cons
     LOG_EVERY_SEC(Warn, Room, 5, "coordinator: session events dropped (backlog over {})",
                   options_.event_backlog_max);
   }
-  if (!events_in_flight_ && !events_backing_off_ && !events_timer_->active()) {
-    events_timer_->start(options_.batch_interval, false);
+  if (events_calls_ == 0 && !events_backing_off_ && !events_timer_->active()) {
+    events_timer_->start(flushing_ ? std::chrono::milliseconds(0) : options_.batch_interval, false);
   }
 }
 
 void UpstreamForwarder::sendEvents() {
-  if (events_in_flight_ || events_backing_off_ || events_.empty()) return;
+  if (flushing_) {
+    // Everything at once, each call bounded by what is left of the flush's deadline.
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        flush_deadline_ - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return;
+    while (!events_.empty())
+      sendEventsBatch(std::min(left, options_.timeout));
+    return;
+  }
+  if (events_calls_ > 0 || events_backing_off_ || events_.empty()) return;
+  sendEventsBatch(options_.timeout);
+}
+
+void UpstreamForwarder::sendEventsBatch(std::chrono::milliseconds timeout) {
   auto call = std::make_unique<EventsCall>();
   const size_t n = std::min<size_t>(events_.size(), options_.event_batch_max);
   call->events.assign(std::make_move_iterator(events_.begin()),
@@ -202,8 +215,8 @@ void UpstreamForwarder::sendEvents() {
     out->set_online(e.online);
     out->set_time_ms(e.time_ms);
   }
-  call->controller.setTimeout(options_.timeout);
-  events_in_flight_ = true;
+  call->controller.setTimeout(timeout);
+  ++events_calls_;
   EventsCall* raw = call.release();
   std::shared_ptr<bool> alive = alive_;
   stub_.Events(&raw->controller, &raw->request, &raw->response,
@@ -214,13 +227,22 @@ void UpstreamForwarder::sendEvents() {
 }
 
 void UpstreamForwarder::onEventsDone(EventsCall& call) {
-  events_in_flight_ = false;
+  --events_calls_;
   if (call.controller.status().isOk()) {
     stats_.events_sent += call.events.size();
     upstreamMetrics().events_sent.inc(call.events.size());
     events_backoff_ = std::chrono::milliseconds(0);
     if (!events_.empty()) events_timer_->start(std::chrono::milliseconds(0), false);
+    if (flushing_) maybeFlushed();
     return;
+  }
+  if (flushing_) {
+    // Stopping: no retry, the room is about to exit.
+    LOG_WARN(Room, "coordinator: {} session events lost at stop: {}", call.events.size(),
+             call.controller.status().toString());
+    stats_.events_dropped += call.events.size();
+    upstreamMetrics().events_dropped.inc(call.events.size());
+    return maybeFlushed();
   }
   LOG_EVERY_SEC(Warn, Room, 5, "coordinator: Events of {} failed: {} (retrying)",
                 call.events.size(), call.controller.status().toString());
@@ -238,6 +260,41 @@ void UpstreamForwarder::onEventsDone(EventsCall& call) {
                         : std::min(events_backoff_ * 2, options_.retry_max);
   events_backing_off_ = true;
   events_timer_->start(events_backoff_, false);
+}
+
+void UpstreamForwarder::flushEvents(std::chrono::milliseconds deadline,
+                                    std::function<void()> done) {
+  if (flushing_) return;
+  flushing_ = true;
+  flushed_ = std::move(done);
+  flush_deadline_ = std::chrono::steady_clock::now() + deadline;
+  flush_timer_ = net::PeriodicTimer::create(loop_, [this] {
+    if (!events_.empty() || events_calls_ > 0) {
+      LOG_WARN(Room,
+               "coordinator: session events not all sent by the stop's deadline ({} queued, "
+               "{} call(s) in flight)",
+               events_.size(), events_calls_);
+    }
+    // What is still queued is dropped; calls still in flight complete later, unwaited.
+    stats_.events_dropped += events_.size();
+    upstreamMetrics().events_dropped.inc(events_.size());
+    events_.clear();
+    flush_expired_ = true;
+    maybeFlushed();
+  });
+  flush_timer_->start(std::max(deadline, std::chrono::milliseconds(1)), false);
+  events_backing_off_ = false;
+  events_timer_->stop();
+  sendEvents();
+  maybeFlushed();  // nothing to send: done now (posted)
+}
+
+void UpstreamForwarder::maybeFlushed() {
+  if (!flushed_ || (!flush_expired_ && (events_calls_ > 0 || !events_.empty()))) return;
+  flush_timer_.reset();
+  // Posted: the owner may destroy this object in `done`.
+  loop_.post(std::move(flushed_));
+  flushed_ = nullptr;
 }
 
 UpstreamForwarder::Stats UpstreamForwarder::stats() const {

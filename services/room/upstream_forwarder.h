@@ -88,6 +88,14 @@ class UpstreamForwarder {
   // Queued; never blocks, never fails (over the backlog the oldest event is dropped).
   void sessionEvent(const ClientConn& c, net::ConnId conn, const std::string& app, bool online);
 
+  // The room's stop: sends every session event still queued now (in as many Events calls as
+  // it takes, at once: no batching delay, no backoff, no retry; each call bounded by what is
+  // left of `deadline`), so the offline events of the connections the stop closed reach the
+  // coordinator. `done` runs once (posted, never inside this call) when no Events call is in
+  // flight any more, or at `deadline` at the latest. Events of a call that fails then are lost
+  // (counted as dropped). Once.
+  void flushEvents(std::chrono::milliseconds deadline, std::function<void()> done);
+
   Stats stats() const;
 
  private:
@@ -105,7 +113,9 @@ class UpstreamForwarder {
   void answer(const Item& item, client::ErrorCode code, const std::string& message,
               const std::string& reply);
   void sendEvents();
+  void sendEventsBatch(std::chrono::milliseconds timeout);
   void onEventsDone(EventsCall& call);
+  void maybeFlushed();
 
   net::EventLoop& loop_;
   coord::Coordinator_Stub& stub_;
@@ -126,11 +136,17 @@ class UpstreamForwarder {
     int64_t time_ms;
   };
   std::deque<Event> events_;
-  bool events_in_flight_ = false;
+  size_t events_calls_ = 0;  // Events calls in flight: at most one, but for flushEvents()
   bool events_backing_off_ = false;
   std::chrono::milliseconds events_backoff_{0};
   net::PeriodicTimerPtr events_timer_;
-  std::shared_ptr<bool> alive_;  // false once destroyed: late call completions do nothing
+  // flushEvents(): set while flushing; `flushed_` runs once (then cleared).
+  bool flushing_ = false;
+  bool flush_expired_ = false;  // the deadline passed: done without waiting for calls
+  std::chrono::steady_clock::time_point flush_deadline_;
+  std::function<void()> flushed_;
+  net::PeriodicTimerPtr flush_timer_;  // the deadline
+  std::shared_ptr<bool> alive_;        // false once destroyed: late call completions do nothing
   Stats stats_;
 };
 
