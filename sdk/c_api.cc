@@ -68,6 +68,7 @@ struct push_client {
   push_on_error_fn on_error = nullptr;
   void* user_data = nullptr;
   push_on_upstream_ack_fn on_upstream_ack = nullptr;
+  push_on_upstream_reply_fn on_upstream_reply = nullptr;  // preferred when set
   void* upstream_user_data = nullptr;
   push_on_subscribe_fn on_subscribe = nullptr;
   void* subscribe_user_data = nullptr;
@@ -133,12 +134,19 @@ ClientOptions toOptions(const push_client_config& config) {
   o.backoff_max = std::chrono::milliseconds(config.backoff_max_ms);
   o.max_frame_bytes = config.max_frame_bytes;
   o.dedup_window = config.dedup_window;
+  if (config.dispatcher) o.dispatcher = config.dispatcher;
+  if (config.region) o.region = config.region;
+  o.route_failures = config.route_failures;
   return o;
 }
 
 push::Status checkConfig(const push_client_config* config) {
   if (!config) return push::invalidArgument("config is NULL");
-  if (!config->servers || !*config->servers) return push::invalidArgument("servers: required");
+  const bool has_servers = config->servers && *config->servers;
+  const bool has_dispatcher = config->dispatcher && *config->dispatcher;
+  if (!has_servers && !has_dispatcher) {
+    return push::invalidArgument("servers: required (or a dispatcher)");
+  }
   if (config->network < PUSH_NETWORK_UNKNOWN || config->network > PUSH_NETWORK_ETHERNET) {
     return push::invalidArgument("network: not a push_network value");
   }
@@ -168,8 +176,14 @@ push::sdk::Client::Callbacks forwarders(push_client* c) {
   cb.on_error = [c](int code, const std::string& message) {
     if (c->on_error) c->on_error(c->user_data, code, message.c_str());
   };
-  cb.on_upstream_ack = [c](uint64_t seq, int code, const std::string& message) {
-    if (c->on_upstream_ack) c->on_upstream_ack(c->upstream_user_data, seq, code, message.c_str());
+  cb.on_upstream_ack = [c](uint64_t seq, int code, const std::string& message,
+                           const std::string& reply) {
+    if (c->on_upstream_reply) {
+      c->on_upstream_reply(c->upstream_user_data, seq, code, message.c_str(),
+                           reinterpret_cast<const uint8_t*>(reply.data()), reply.size());
+    } else if (c->on_upstream_ack) {
+      c->on_upstream_ack(c->upstream_user_data, seq, code, message.c_str());
+    }
   };
   cb.on_subscribe = [c](uint64_t seq, const std::string& app, int code, const std::string& message,
                         const std::vector<std::string>& tags) {
@@ -203,6 +217,7 @@ void push_client_config_init(push_client_config* config) {
   config->backoff_max_ms = static_cast<uint32_t>(defaults.backoff_max.count());
   config->max_frame_bytes = defaults.max_frame_bytes;
   config->dedup_window = static_cast<uint32_t>(defaults.dedup_window);
+  config->route_failures = defaults.route_failures;
 }
 
 push_status push_client_config_check(const push_client_config* config, char* why, size_t why_len) {
@@ -260,6 +275,17 @@ push_status push_client_set_upstream_callback(push_client* client,
   return PUSH_OK;
 }
 
+push_status push_client_set_upstream_reply_callback(push_client* client,
+                                                    push_on_upstream_reply_fn on_upstream_reply,
+                                                    void* user_data) {
+  if (!client) return PUSH_ERR_INVALID_ARGUMENT;
+  std::lock_guard lock(client->mu);
+  if (client->connected) return PUSH_ERR_WRONG_STATE;
+  client->on_upstream_reply = on_upstream_reply;
+  client->upstream_user_data = user_data;
+  return PUSH_OK;
+}
+
 push_status push_client_set_subscribe_callback(push_client* client,
                                                push_on_subscribe_fn on_subscribe, void* user_data) {
   if (!client) return PUSH_ERR_INVALID_ARGUMENT;
@@ -294,6 +320,34 @@ push_status push_client_send_upstream(push_client* client, const char* app, cons
     if (!r.isOk()) return toStatus(r.status());
     if (seq) *seq = *r;
     return PUSH_OK;
+  });
+}
+
+push_status push_client_send_upstream_typed(push_client* client, const char* app, const char* type,
+                                            const void* data, size_t len, uint64_t* seq) {
+  if (!client || (!data && len > 0)) return PUSH_ERR_INVALID_ARGUMENT;
+  return guarded([&] {
+    auto r = client->client->sendUpstream(
+        app ? std::string_view(app) : std::string_view(),
+        std::string_view(static_cast<const char*>(data), data ? len : 0),
+        type ? std::string_view(type) : std::string_view());
+    if (!r.isOk()) return toStatus(r.status());
+    if (seq) *seq = *r;
+    return PUSH_OK;
+  });
+}
+
+push_status push_client_set_network(push_client* client, push_network network) {
+  // A C caller may pass any int: read it as one (a C++ load of an enum outside its values is
+  // undefined).
+  static_assert(sizeof(push_network) == sizeof(int));
+  int value = 0;
+  std::memcpy(&value, &network, sizeof value);
+  if (!client || value < PUSH_NETWORK_UNKNOWN || value > PUSH_NETWORK_ETHERNET) {
+    return PUSH_ERR_INVALID_ARGUMENT;
+  }
+  return guarded([&] {
+    return toStatus(client->client->setNetworkType(static_cast<push::sdk::Network>(network)));
   });
 }
 

@@ -1,6 +1,8 @@
 #include "sdk/client.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,7 +31,9 @@ constexpr uint32_t kOutputHardLimit = 8u << 20;
 constexpr size_t kMaxBindTokens = 16;
 // Tags in one subscribe()/unsubscribe() at most (a room's maximum per connection and app).
 constexpr size_t kMaxTagsPerRequest = 4096;
-// Bytes of an Upstream frame besides payload and app name (tags, lengths, seq).
+// Upstream.type: at most this many bytes (the room's limit, proto/client.proto).
+constexpr size_t kMaxUpstreamTypeBytes = 64;
+// Bytes of an Upstream frame besides payload, app name and type (tags, lengths, seq).
 constexpr size_t kUpstreamOverhead = 32;
 
 // Largest heartbeat interval ClientOptions may allow (heartbeat_max_s, default_heartbeat_s).
@@ -59,8 +63,30 @@ const char* stateName(State state) {
   return "unknown";
 }
 
+const char* networkName(Network network) {
+  switch (network) {
+    case Network::Wifi:
+      return "wifi";
+    case Network::Cellular:
+      return "cellular";
+    case Network::Ethernet:
+      return "ethernet";
+    case Network::Unknown:
+      break;
+  }
+  return "unknown";
+}
+
 bool validTag(std::string_view tag) {
   return isValidTagName(tag);
+}
+
+bool validUpstreamType(std::string_view type) {
+  if (type.size() > kMaxUpstreamTypeBytes) return false;
+  return std::all_of(type.begin(), type.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+  });
 }
 
 const char* errorName(int code) {
@@ -86,9 +112,11 @@ const char* errorName(int code) {
 
 // ------------------------------------------------------------------------------------ Impl
 
-Client::Impl::Impl(ClientOptions options, std::vector<ServerAddress> servers)
+Client::Impl::Impl(ClientOptions options, std::vector<ServerAddress> servers,
+                   std::optional<HttpUrl> dispatcher)
     : options_(std::move(options)),
       servers_(std::move(servers)),
+      dispatcher_(std::move(dispatcher)),
       backoff_({options_.backoff_initial, options_.backoff_max, options_.backoff_jitter}),
       dedup_(options_.dedup_window) {
   limits_.max_input = options_.max_frame_bytes + static_cast<uint32_t>(net::kLengthPrefixBytes);
@@ -96,6 +124,13 @@ Client::Impl::Impl(ClientOptions options, std::vector<ServerAddress> servers)
   limits_.high_watermark = kOutputHardLimit;
   limits_.low_watermark = kOutputHardLimit / 2;
   token_ = options_.token;
+  network_ = options_.network;
+  if (!dispatcher_) {
+    // No dispatcher: the configured list for good.
+    targets_ = servers_;
+    targets_until_ms_ = INT64_MAX;
+    route_stale_ = false;
+  }
 }
 
 Client::Impl::~Impl() {
@@ -146,9 +181,13 @@ Status Client::Impl::ack(uint64_t message_id) {
   return Status::ok();
 }
 
-Result<uint64_t> Client::Impl::sendUpstream(std::string_view app, std::string_view payload) {
+Result<uint64_t> Client::Impl::sendUpstream(std::string_view app, std::string_view payload,
+                                            std::string_view type) {
   if (closed_) return Status(Code::CANCELLED, "client is closed");
-  if (payload.size() + app.size() + kUpstreamOverhead > options_.max_frame_bytes) {
+  if (!validUpstreamType(type)) {
+    return invalidArgument("upstream type: at most 64 bytes of [A-Za-z0-9._-]");
+  }
+  if (payload.size() + app.size() + type.size() + kUpstreamOverhead > options_.max_frame_bytes) {
     return invalidArgument("upstream of " + std::to_string(payload.size()) +
                            " bytes does not fit in a frame of " +
                            std::to_string(options_.max_frame_bytes) + " bytes");
@@ -159,7 +198,8 @@ Result<uint64_t> Client::Impl::sendUpstream(std::string_view app, std::string_vi
                                         " upstream messages pending already");
   }
   const uint64_t seq = next_seq_.fetch_add(1);
-  loop_.post([this, up = PendingUpstream{seq, std::string(app), std::string(payload)}]() mutable {
+  loop_.post([this, up = PendingUpstream{seq, std::string(app), std::string(type),
+                                         std::string(payload)}]() mutable {
     if (stopped()) return;
     if (Link* link = onlineLink()) {
       sendUpstreamFrame(*link, std::move(up));
@@ -205,6 +245,18 @@ Status Client::Impl::setToken(std::string token) {
       backoff_.reset();
       openLink();
     }
+  });
+  return Status::ok();
+}
+
+Status Client::Impl::setNetworkType(Network network) {
+  if (static_cast<int>(network) > static_cast<int>(Network::Ethernet)) {
+    return invalidArgument("network: not a Network value");
+  }
+  if (closed_) return Status(Code::CANCELLED, "client is closed");
+  // Before connect() this runs first on the SDK thread, before the first attempt.
+  loop_.post([this, network] {
+    if (!stopped()) onNetworkChange(network);
   });
   return Status::ok();
 }
@@ -304,7 +356,28 @@ void Client::Impl::threadMain() {
 // ------------------------------------------------------------------------------------ Client
 
 Result<std::unique_ptr<Client>> Client::create(ClientOptions options) {
-  if (options.servers.empty()) return invalidArgument("servers: at least one address");
+  if (options.servers.empty() && options.dispatcher.empty()) {
+    return invalidArgument("servers: at least one address (or a dispatcher)");
+  }
+  std::optional<HttpUrl> dispatcher;
+  if (!options.dispatcher.empty()) {
+    auto url = HttpUrl::parse(options.dispatcher);
+    if (!url.isOk()) return url.status();
+    dispatcher = std::move(*url);
+  }
+  if (options.region.size() > 64 ||
+      !std::all_of(options.region.begin(), options.region.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '.' || c == '_' || c == '-';
+      })) {
+    return invalidArgument("region: at most 64 bytes of [A-Za-z0-9._-]");
+  }
+  if (options.route_failures < 1 || options.route_failures > 100) {
+    return invalidArgument("route_failures: 1..100");
+  }
+  if (static_cast<int>(options.network) > static_cast<int>(Network::Ethernet)) {
+    return invalidArgument("network: not a Network value");
+  }
   std::vector<ServerAddress> servers;
   for (const std::string& s : options.servers) {
     auto server = parseServer(s);
@@ -314,6 +387,9 @@ Result<std::unique_ptr<Client>> Client::create(ClientOptions options) {
   auto in = [](milliseconds v, milliseconds lo, milliseconds hi) { return v >= lo && v <= hi; };
   if (!in(options.connect_timeout, milliseconds(1), std::chrono::minutes(10))) {
     return invalidArgument("connect_timeout: 1 ms..10 min");
+  }
+  if (!in(options.route_timeout, milliseconds(10), std::chrono::minutes(1))) {
+    return invalidArgument("route_timeout: 10 ms..60 s");
   }
   if (!in(options.auth_timeout, milliseconds(1), std::chrono::minutes(10))) {
     return invalidArgument("auth_timeout: 1 ms..10 min");
@@ -344,7 +420,7 @@ Result<std::unique_ptr<Client>> Client::create(ClientOptions options) {
       options.backoff_reset_after.count() < 0) {
     return invalidArgument("switch_grace, close_timeout, backoff_reset_after: not negative");
   }
-  auto impl = std::make_unique<Impl>(std::move(options), std::move(servers));
+  auto impl = std::make_unique<Impl>(std::move(options), std::move(servers), std::move(dispatcher));
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
 
@@ -365,11 +441,15 @@ Status Client::connect() {
 Status Client::ack(uint64_t message_id) {
   return impl_->ack(message_id);
 }
-Result<uint64_t> Client::sendUpstream(std::string_view app, std::string_view payload) {
-  return impl_->sendUpstream(app, payload);
+Result<uint64_t> Client::sendUpstream(std::string_view app, std::string_view payload,
+                                      std::string_view type) {
+  return impl_->sendUpstream(app, payload, type);
 }
 Status Client::setToken(std::string token) {
   return impl_->setToken(std::move(token));
+}
+Status Client::setNetworkType(Network network) {
+  return impl_->setNetworkType(network);
 }
 Status Client::bind(std::string token) {
   return impl_->bind(std::move(token));

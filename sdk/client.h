@@ -44,6 +44,8 @@ const char* stateName(State state);
 // Network type sent in Auth; the room picks the heartbeat interval from it. Values equal
 // push.client.NetworkType.
 enum class Network : uint8_t { Unknown = 0, Wifi = 1, Cellular = 2, Ethernet = 3 };
+// "unknown", "wifi", "cellular", "ethernet" (as the dispatcher's `net` parameter).
+const char* networkName(Network network);
 
 // Error codes reported to Callbacks::on_error and on_upstream_ack. 1..999 are
 // push.client.ErrorCode values from the room (sdk/PROTOCOL.md has the table); the SDK's own
@@ -74,19 +76,22 @@ struct Message {
 
 // Tag names (sdk/PROTOCOL.md "Tags"): 1..64 bytes of [A-Za-z0-9_.:-].
 bool validTag(std::string_view tag);
+// Upstream types (sdk/PROTOCOL.md 8): empty, or at most 64 bytes of [A-Za-z0-9._-].
+bool validUpstreamType(std::string_view type);
 
 struct ClientOptions {
-  // Room addresses "host:port": numeric ("127.0.0.1:7100", "[::1]:7100"; "localhost" is
-  // 127.0.0.1) or a host name ("push.example.com:7100"), resolved off the SDK thread before
-  // every connection attempt, its addresses tried in the resolver's order within
-  // connect_timeout each (resolving counts against connect_timeout too; a failed lookup is
-  // reported as kErrorConnectFailed). Servers are tried in order; every failed attempt moves
-  // to the next one. Required.
+  // Room addresses "host:port" (the fallback list when `dispatcher` is set): numeric
+  // ("127.0.0.1:7100", "[::1]:7100"; "localhost" is 127.0.0.1) or a host name
+  // ("push.example.com:7100"), resolved off the SDK thread before every connection attempt, its
+  // addresses tried in the resolver's order within connect_timeout each (resolving counts against
+  // connect_timeout too; a failed lookup is reported as kErrorConnectFailed). Servers are tried in
+  // order; every failed attempt moves to the next one. Required unless `dispatcher` is set.
   std::vector<std::string> servers;
   // Auth token from the app's server (sdk/PROTOCOL.md "Token"). Empty: connect() goes to
   // NeedsToken and waits for setToken().
   std::string token;
-  // Sent in Auth; decides the heartbeat interval the room proposes. Default Unknown.
+  // Sent in Auth; decides the heartbeat interval the room proposes, and picks the cached
+  // dispatcher route. The initial value: setNetworkType() changes it. Default Unknown.
   Network network = Network::Unknown;
   // Free text in Auth, for the room's logs. Default "push-sdk-cpp/0.1".
   std::string client_version = "push-sdk-cpp/0.1";
@@ -130,6 +135,28 @@ struct ClientOptions {
   // limit is 64 KiB by default). A bigger frame from the room is a protocol error: the
   // connection is dropped and re-established. Default 64 KiB; range 1 KiB..16 MiB.
   uint32_t max_frame_bytes = 64 * 1024;
+  // The dispatcher (services/dispatcher): "http://host[:port][/prefix]", asked
+  // GET <prefix>/v1/route?app=&user=&net=&region=&retry= (app and user read from the token,
+  // unverified; net the current network type). Empty (default): no dispatcher, `servers` is
+  // the list. Set: before a connection attempt the client takes the route of the current
+  // network type from its cache, or asks the dispatcher; it tries the answer's tcp addresses
+  // in order, keeps the answer per network type for its ttl_s (kept within 10 s..24 h), and
+  // uses its heartbeat_s when a room proposes no interval. It asks again (retry=n, n counting
+  // such refreshes since the client was last online, at most 100) after `route_failures`
+  // connection attempts in a row failed on the route, and after setNetworkType() changed the
+  // network (when that network has no fresh cached route). When the dispatcher cannot be
+  // reached or gives no usable answer, `servers` is used (for 60 s, then the dispatcher is
+  // asked again at the next attempt); `servers` may be empty then, and the client waits with
+  // backoff and asks again. sdk/README.md "Routing".
+  std::string dispatcher;
+  // Sent to the dispatcher as `region`; empty: none (the dispatcher's default region).
+  // At most 64 bytes of [A-Za-z0-9._-].
+  std::string region;
+  // Failed connection attempts in a row on one route before the dispatcher is asked again.
+  // Default 3; 1..100.
+  uint32_t route_failures = 3;
+  // Bound on one dispatcher request (resolve, connect, answer). Default 5 s; 10 ms..60 s.
+  std::chrono::milliseconds route_timeout{5'000};
   // Message ids remembered for duplicate suppression. Default 4096; at least 1.
   size_t dedup_window = 4096;
   // How many of the newest remembered ids Auth carries (recent_message_ids). Default 64.
@@ -167,10 +194,16 @@ class Client {
     // An Error frame from the room, or a failed connection (SDK codes). Informational: the
     // client reacts by itself (reconnects, or moves to NeedsToken).
     std::function<void(int code, const std::string& message)> on_error;
-    // The outcome of sendUpstream(`seq`): code 0 accepted; a push.client.ErrorCode when the
-    // room refused it; kErrorConnectionLost when the connection closed before the answer (the
-    // room may or may not have got it). Exactly once per seq, unless close() came first.
-    std::function<void(uint64_t seq, int code, const std::string& message)> on_upstream_ack;
+    // The outcome of sendUpstream(`seq`): code 0 accepted (the app's webhook answered 2xx) and
+    // `reply`, the webhook's answer body (bytes; empty when it sent none); a
+    // push.client.ErrorCode when the room, the coordinator or the app refused it
+    // (ERROR_BAD_FRAME for a bad type, ERROR_UNKNOWN_APP when the app has no webhook for the
+    // type, ERROR_UNAVAILABLE: try later); kErrorConnectionLost when the connection closed
+    // before the answer (the room may or may not have got it). Exactly once per seq, unless
+    // close() came first.
+    std::function<void(uint64_t seq, int code, const std::string& message,
+                       const std::string& reply)>
+        on_upstream_ack;
     // The outcome of bind(): code 0 and the app when it is bound (again after every
     // reconnect, silently), or the refusal (the token is then forgotten).
     std::function<void(const std::string& app, int code, const std::string& message)> on_bind;
@@ -205,11 +238,23 @@ class Client {
   // connection, batched with other acks of the same loop turn; queued while offline.
   Status ack(uint64_t message_id);
 
-  // Queues `payload` for the app's servers (`app` empty: the authenticated app). Returns the
-  // seq that on_upstream_ack will report. Sent at once when online, else when next online.
-  // INVALID_ARGUMENT when the frame would exceed max_frame_bytes; OVERLOADED over
+  // Queues `payload` for the app's servers (`app` empty: the authenticated app). `type` picks
+  // the app's webhook for that type of data (empty: its default webhook); at most 64 bytes of
+  // [A-Za-z0-9._-] (validUpstreamType). Returns the seq that on_upstream_ack will report, with
+  // the webhook's reply. Sent at once when online, else when next online. INVALID_ARGUMENT
+  // for a bad type or when the frame would exceed max_frame_bytes; OVERLOADED over
   // max_pending_upstream; CANCELLED after close(). Copies its arguments.
-  Result<uint64_t> sendUpstream(std::string_view app, std::string_view payload);
+  Result<uint64_t> sendUpstream(std::string_view app, std::string_view payload,
+                                std::string_view type = {});
+
+  // The device's network type changed (call it from the OS's connectivity callback). Sent in
+  // the next Auth; with a dispatcher, that network's cached route is used or the dispatcher
+  // asked. Online: a new connection is opened and the old one closed once the new one is
+  // authenticated (make before break: after a network change the old socket is usually dead,
+  // and the heartbeat interval depends on the network). Backoff: connects now. Connecting or
+  // authenticating: that attempt finishes first. The same type again: nothing. CANCELLED
+  // after close().
+  Status setNetworkType(Network network);
 
   // Replaces the token used by the next Auth (the current connection is not touched). In
   // NeedsToken, connects again at once. INVALID_ARGUMENT for an empty token.

@@ -52,8 +52,11 @@ bool needsNewToken(int code) {
 }
 
 // The interval to use for a room's AuthResult.heartbeat_interval_s (ClientOptions: 0 means
-// none proposed; others are kept within [heartbeat_min_s, heartbeat_max_s]).
-uint32_t heartbeatInterval(uint32_t proposed_s, const ClientOptions& options) {
+// none proposed: the dispatcher's hint for the network when there is one, else
+// default_heartbeat_s; values are kept within [heartbeat_min_s, heartbeat_max_s]). The room's
+// proposal wins over the hint: the room closes a connection silent for 2.5 of its intervals.
+uint32_t heartbeatInterval(uint32_t proposed_s, uint32_t hint_s, const ClientOptions& options) {
+  if (proposed_s == 0) proposed_s = hint_s;
   if (proposed_s == 0) return options.default_heartbeat_s;
   return std::clamp(proposed_s, options.heartbeat_min_s, options.heartbeat_max_s);
 }
@@ -146,11 +149,14 @@ void Client::Impl::onAuthResult(Link& link, const client::AuthResult& result) {
   link.phase = Link::Phase::Online;
   link.was_online = true;
   link.online_since_ms = now;
-  link.heartbeat_s = heartbeatInterval(result.heartbeat_interval_s(), options_);
+  link.heartbeat_s =
+      heartbeatInterval(result.heartbeat_interval_s(), link.heartbeat_hint_s, options_);
   link.room = result.room();
   // A client that has seen no broadcast of the app starts from the room's latest.
   noteBroadcastSeq(result.app(), result.broadcast_seq(), true);
-  server_index_ = link.server;  // sticky: come back here after a drop
+  if (link.route_gen == route_gen_) server_index_ = link.server;  // sticky after a drop
+  failures_in_row_ = 0;
+  route_retry_ = 0;
   if (&link == next_) {
     Link* old = primary_;
     primary_ = &link;
@@ -160,7 +166,7 @@ void Client::Impl::onAuthResult(Link& link, const client::AuthResult& result) {
   armHeartbeat(link);
   LOG_DEBUG(Sdk, "link {}: online at room {} (heartbeat {} s)", link.serial, link.room,
             link.heartbeat_s);
-  setState(State::Online, "room=" + link.room + " server=" + servers_[link.server].text +
+  setState(State::Online, "room=" + link.room + " server=" + link.address.text +
                               " heartbeat=" + std::to_string(link.heartbeat_s));
   if (link.phase != Link::Phase::Online || closing_) return;  // the callback changed things
   for (const BindEntry& entry : binds_)
@@ -208,7 +214,8 @@ void Client::Impl::onUpstreamAck(Link& link, const client::UpstreamAck& ack) {
   if (it == link.upstream_inflight.end()) return;  // not ours (or answered already)
   link.upstream_inflight.erase(it);
   upstream_pending_.fetch_sub(1);
-  invoke(callbacks_.on_upstream_ack, ack.seq(), static_cast<int>(ack.code()), ack.message());
+  invoke(callbacks_.on_upstream_ack, ack.seq(), static_cast<int>(ack.code()), ack.message(),
+         ack.reply());
 }
 
 void Client::Impl::onBindResult(Link& link, const client::BindResult& result) {
@@ -260,7 +267,7 @@ void Client::Impl::onReconnect(Link& link, const client::Reconnect& reconnect) {
             link.room, reconnect.delay_ms(), reconnect.reason(), delay.count());
   // This room is going away: start with the next address. The room keeps the old connection
   // for delay + a grace, so the new one is authenticated before the old one closes.
-  server_index_ = (link.server + 1) % servers_.size();
+  advancePast(link);
   retry_timer_->start(delay, false);
 }
 
@@ -273,9 +280,7 @@ void Client::Impl::onErrorFrame(Link& link, const client::Error& error) {
                   std::string("code=") + errorName(code) + " message=" + error.message());
     return;
   }
-  if (code == client::ERROR_DRAINING) {
-    server_index_ = (link.server + 1) % servers_.size();
-  }
+  if (code == client::ERROR_DRAINING) advancePast(link);
   linkFailed(link, 0, "", true);  // reported above
 }
 
@@ -297,7 +302,7 @@ void Client::Impl::sendAuth(Link& link) {
   client::Frame frame;
   auto* auth = frame.mutable_auth();
   auth->set_token(token_);
-  auth->set_network(static_cast<client::NetworkType>(options_.network));
+  auth->set_network(static_cast<client::NetworkType>(network_));
   auth->set_client_version(options_.client_version);
   for (uint64_t id : dedup_.recent(options_.auth_recent_ids))
     auth->add_recent_message_ids(id);
@@ -348,6 +353,7 @@ void Client::Impl::sendUpstreamFrame(Link& link, PendingUpstream up) {
   auto* u = frame.mutable_upstream();
   u->set_seq(up.seq);
   u->set_app(std::move(up.app));
+  u->set_type(std::move(up.type));
   u->set_payload(std::move(up.payload));
   if (sendFrame(link, frame)) {
     link.upstream_inflight.push_back(up.seq);
@@ -358,7 +364,7 @@ void Client::Impl::sendUpstreamFrame(Link& link, PendingUpstream up) {
 
 void Client::Impl::failUpstream(uint64_t seq, int code, const std::string& message) {
   upstream_pending_.fetch_sub(1);
-  invoke(callbacks_.on_upstream_ack, seq, code, message);
+  invoke(callbacks_.on_upstream_ack, seq, code, message, std::string());
 }
 
 void Client::Impl::flushAcks(Link& link) {

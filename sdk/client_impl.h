@@ -9,7 +9,10 @@
 //                     reconnect, the state machine and close()
 //   client_frames.cc  the wire protocol on one link: frames in and out, acks, heartbeat and
 //                     the per-link timer
+//   client_route.cc   where to connect: the dispatcher's routes cached per network type, the
+//                     fallback list, network changes
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -19,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -26,15 +30,16 @@
 #include <utility>
 #include <vector>
 
+#include "common/base/backoff.h"
 #include "common/base/log.h"
 #include "common/net/event_loop.h"
 #include "common/net/inet_address.h"
 #include "common/net/periodic_timer.h"
 #include "common/net/tcp_connection.h"
 #include "proto/client.pb.h"
-#include "common/base/backoff.h"
 #include "sdk/client.h"
 #include "sdk/dedup_window.h"
+#include "sdk/http_get.h"
 #include "sdk/server_address.h"
 
 namespace push::net {
@@ -46,15 +51,18 @@ namespace push::sdk {
 
 class Client::Impl {
  public:
-  Impl(ClientOptions options, std::vector<ServerAddress> servers);
+  Impl(ClientOptions options, std::vector<ServerAddress> servers,
+       std::optional<HttpUrl> dispatcher);
   ~Impl();
 
   // Any thread.
   Status setCallbacks(Callbacks callbacks);
   Status connect();
   Status ack(uint64_t message_id);
-  Result<uint64_t> sendUpstream(std::string_view app, std::string_view payload);
+  Result<uint64_t> sendUpstream(std::string_view app, std::string_view payload,
+                                std::string_view type);
   Status setToken(std::string token);
+  Status setNetworkType(Network network);
   Status bind(std::string token);
   Status unbind(std::string app);
   Result<uint64_t> tagRequest(std::string app, std::vector<std::string> tags, bool subscribe);
@@ -74,6 +82,7 @@ class Client::Impl {
   struct PendingUpstream {
     uint64_t seq;
     std::string app;
+    std::string type;
     std::string payload;
   };
   struct TagRequest {
@@ -81,6 +90,12 @@ class Client::Impl {
     std::string app;
     std::vector<std::string> tags;
     bool subscribe;
+  };
+  // A dispatcher answer kept for one network type.
+  struct CachedRoute {
+    std::vector<ServerAddress> tcp;  // empty: none
+    uint32_t heartbeat_s = 0;
+    int64_t expires_ms = 0;  // loop time
   };
   struct BindEntry {
     std::string token;
@@ -93,6 +108,23 @@ class Client::Impl {
   void startInLoop();
   void connectInLoop();
   void openLink();
+
+  // Routing (client_route.cc). True when targets_ may be used for a connection attempt now;
+  // false when a dispatcher request was started (or is running): openLink() runs again when
+  // it is answered.
+  bool ensureTargets();
+  void startRouteFetch();
+  void onRouteAnswer(Network asked, Result<HttpGet::Response> result);
+  // Makes `list` the addresses connection attempts walk, from the start.
+  void useTargets(const std::vector<ServerAddress>& list, uint32_t heartbeat_s, int64_t until_ms,
+                  bool from_dispatcher);
+  // A connection attempt of `link` failed before it was online: counts towards asking the
+  // dispatcher again.
+  void noteAttemptFailed(const Link& link);
+  // The next attempt goes to the address after the link's (if targets_ are still the ones it
+  // used; a new list starts from its beginning anyway).
+  void advancePast(const Link& link);
+  void onNetworkChange(Network network);
   void onResolved(Link& link, Result<std::vector<net::InetAddress>> result);
   // Connects to link.candidates[link.candidate].
   void connectCandidate(Link& link);
@@ -151,7 +183,8 @@ class Client::Impl {
 
   // Immutable after create().
   const ClientOptions options_;
-  const std::vector<ServerAddress> servers_;
+  const std::vector<ServerAddress> servers_;  // the configured list (fallback with a dispatcher)
+  const std::optional<HttpUrl> dispatcher_;
   net::TcpConnection::Limits limits_;
 
   net::EventLoop loop_;
@@ -180,7 +213,20 @@ class Client::Impl {
   std::list<std::unique_ptr<Link>> links_;  // every link not yet finished
   Link* primary_ = nullptr;                 // the connection the state describes
   Link* next_ = nullptr;                    // make-before-break: the replacement being established
-  size_t server_index_ = 0;                 // where the next connection attempt goes
+  size_t server_index_ = 0;                 // where the next connection attempt goes (targets_)
+  Network network_;                         // sent in Auth; picks the cached route
+  // Routing (client_route.cc): the list attempts walk now (the configured servers, or a
+  // dispatcher route), replaced whole (route_gen_ counts replacements).
+  std::vector<ServerAddress> targets_;
+  uint64_t route_gen_ = 0;
+  uint32_t targets_heartbeat_s_ = 0;  // the route's heartbeat hint; 0: none
+  int64_t targets_until_ms_ = 0;      // loop time after which the dispatcher is consulted again
+  bool targets_from_dispatcher_ = false;
+  bool route_stale_ = true;            // consult cache or dispatcher before the next attempt
+  std::array<CachedRoute, 4> routes_;  // by Network
+  uint32_t route_retry_ = 0;           // `retry` of the next dispatcher request
+  uint32_t failures_in_row_ = 0;       // attempts failed on targets_ since the last success
+  HttpGet* route_fetch_ = nullptr;     // the dispatcher request in flight
   uint64_t link_serial_ = 0;
   std::deque<PendingUpstream> upstream_queue_;  // waiting to be online
   std::deque<uint64_t> manual_acks_;            // ack() calls not written yet
@@ -209,7 +255,10 @@ struct Client::Impl::Link final : net::TcpConnection::Handler {
   }
 
   Impl& impl;
-  const size_t server;                     // index into servers_
+  const size_t server;                     // index into targets_ (of route_gen)
+  ServerAddress address;                   // targets_[server] when the link was opened
+  uint64_t route_gen = 0;                  // the targets_ it was opened on
+  uint32_t heartbeat_hint_s = 0;           // the route's hint, when the room proposes none
   const uint64_t serial;                   // for logs
   net::HostResolver* resolver = nullptr;   // while the server's name is being resolved
   net::TcpConnector* connector = nullptr;  // while the connect is in progress

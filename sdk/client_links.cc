@@ -49,15 +49,20 @@ void Client::Impl::connectInLoop() {
 }
 
 void Client::Impl::openLink() {
+  if (!ensureTargets()) return;  // asking the dispatcher: openLink() again when answered
+  if (server_index_ >= targets_.size()) server_index_ = 0;
   auto owned = std::make_unique<Link>(*this, server_index_, ++link_serial_);
   Link* link = owned.get();
+  link->address = targets_[server_index_];
+  link->route_gen = route_gen_;
+  link->heartbeat_hint_s = targets_heartbeat_s_;
   links_.push_back(std::move(owned));
   if (primary_ && primary_->phase == Link::Phase::Online) {
     next_ = link;
   } else {
     primary_ = link;
   }
-  const ServerAddress& server = servers_[link->server];
+  const ServerAddress& server = link->address;
   if (link == primary_) setState(State::Connecting, "server=" + server.text);
   if (server.host.empty()) {
     link->candidates = {server.numeric};
@@ -88,8 +93,7 @@ void Client::Impl::onResolved(Link& link, Result<std::vector<net::InetAddress>> 
 
 void Client::Impl::connectCandidate(Link& link) {
   const net::InetAddress& addr = link.candidates[link.candidate];
-  LOG_DEBUG(Sdk, "link {}: connecting to {} ({})", link.serial, addr.toString(),
-            servers_[link.server].text);
+  LOG_DEBUG(Sdk, "link {}: connecting to {} ({})", link.serial, addr.toString(), link.address.text);
   link.connector = net::TcpConnector::start(
       loop_, addr, options_.connect_timeout,
       [this, l = &link](Result<net::TcpConnection*> r) { onConnected(*l, std::move(r)); });
@@ -126,7 +130,7 @@ void Client::Impl::onConnected(Link& link, Result<net::TcpConnection*> result) {
   link.timer->start(options_.auth_timeout, false);
   sendAuth(link);
   if (&link == primary_) {
-    setState(State::Authenticating, "server=" + servers_[link.server].text);
+    setState(State::Authenticating, "server=" + link.address.text);
   }
 }
 
@@ -174,6 +178,7 @@ void Client::Impl::closeLink(Link& link, bool graceful) {
 void Client::Impl::linkFailed(Link& link, int code, const std::string& why, bool graceful) {
   const Role role = roleOf(link);
   const bool was_online = link.phase == Link::Phase::Online;
+  if (role != Role::Other && !link.was_online) noteAttemptFailed(link);
   LOG_DEBUG(Sdk, "link {}: {} ({})", link.serial, why.empty() ? "closed" : why,
             code ? errorName(code) : "reported");
   closeLink(link, graceful);
@@ -182,7 +187,7 @@ void Client::Impl::linkFailed(Link& link, int code, const std::string& why, bool
   if (!reconnectAllowed()) return;
   if (role == Role::Next) {
     // The replacement failed; the current connection still works. Try the next address.
-    server_index_ = (link.server + 1) % servers_.size();
+    advancePast(link);
     scheduleRetry(backoff_.next(), false);
     return;
   }
@@ -191,7 +196,7 @@ void Client::Impl::linkFailed(Link& link, int code, const std::string& why, bool
     next_ = nullptr;
     const State s =
         primary_->phase == Link::Phase::Connecting ? State::Connecting : State::Authenticating;
-    setState(s, "server=" + servers_[primary_->server].text);
+    setState(s, "server=" + primary_->address.text);
     return;
   }
   if (was_online) {
@@ -200,7 +205,7 @@ void Client::Impl::linkFailed(Link& link, int code, const std::string& why, bool
       backoff_.reset();
     }
   } else if (code != 0 || server_index_ == link.server) {
-    server_index_ = (link.server + 1) % servers_.size();
+    advancePast(link);
   }
   scheduleRetry(backoff_.next(), true);
 }
@@ -277,6 +282,7 @@ void Client::Impl::closeInLoop() {
   if (closing_) return;
   closing_ = true;
   retry_timer_.reset();
+  if (route_fetch_) route_fetch_->cancel();  // answered inside: route_fetch_ is reset
   std::vector<Link*> open;
   for (auto& l : links_)
     open.push_back(l.get());
@@ -287,7 +293,7 @@ void Client::Impl::closeInLoop() {
 }
 
 void Client::Impl::maybeFinishClose() {
-  if (closing_ && links_.empty()) loop_.stop();
+  if (closing_ && links_.empty() && !route_fetch_) loop_.stop();
 }
 
 }  // namespace push::sdk

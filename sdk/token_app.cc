@@ -37,7 +37,7 @@ bool decodeBase64url(std::string_view in, std::string* out) {
 
 }  // namespace
 
-std::string tokenApp(std::string_view token) {
+std::string tokenClaim(std::string_view token, std::string_view name) {
   const size_t dot = token.find('.');
   if (dot == std::string_view::npos || dot > 4096) return {};
   std::string claims;
@@ -46,14 +46,18 @@ std::string tokenApp(std::string_view token) {
   if (!r.beginObject().isOk()) return {};
   std::string key;
   while (r.nextKey(&key)) {
-    if (key == "app") {
-      std::string app;
-      if (!r.readString(&app).isOk()) return {};
-      return app;
+    if (key == name) {
+      std::string value;
+      if (!r.readString(&value).isOk()) return {};
+      return value;
     }
     if (!r.skipValue().isOk()) return {};
   }
   return {};
+}
+
+std::string tokenApp(std::string_view token) {
+  return tokenClaim(token, "app");
 }
 
 }  // namespace push::sdk

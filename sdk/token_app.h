@@ -11,4 +11,9 @@ namespace push::sdk {
 // when the token is malformed (the room then refuses it anyway).
 std::string tokenApp(std::string_view token);
 
+// The string claim `name` of a token ("app", "user", "device"), read the same way (unverified):
+// the dispatcher routes by app and user before the room has seen the token. Empty when the
+// token is malformed or has no such string claim.
+std::string tokenClaim(std::string_view token, std::string_view name);
+
 }  // namespace push::sdk

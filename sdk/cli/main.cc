@@ -1,13 +1,15 @@
 // push-cli: a command-line client of the push platform, built on the SDK.
 //
-//   push-cli connect --server HOST:PORT[,HOST:PORT] --token TOKEN [--network wifi|cellular]
-//                    [--upstream TEXT] [--exit-after N] [--tag APP:TAG]...
+//   push-cli connect [--server HOST:PORT[,HOST:PORT]] [--dispatcher URL [--region R]]
+//                    --token TOKEN [--network wifi|cellular] [--upstream TEXT
+//                    [--upstream-type TYPE]] [--exit-after N] [--tag APP:TAG]...
 //   push-cli mint --app A --user U --device D --secret S [--ttl SECONDS]
 //
 // connect prints one line per event on stdout, flushed at once (sdk/README.md lists them):
 //   STATE <state> <detail>        e.g. "STATE online room=room-1-42 server=... heartbeat=60"
 //   PUSH id=<id> app=<app> qos=<q> [broadcast_seq=<n> tag=<tag>] payload=<text, or base64:... when
-//   not printable UTF-8> UPSTREAM_ACK seq=<n> code=<name> message=<text> SUBSCRIBE seq=<n>
+//   not printable UTF-8> UPSTREAM_ACK seq=<n> code=<name> message=<text> reply=<text or
+//   base64:...> SUBSCRIBE seq=<n>
 //   app=<app> code=<name> tags=<t1,t2,...> message=<text> ERROR code=<name> message=<text>
 // and exits 0 after N pushes (--exit-after) or on SIGINT/SIGTERM, 3 when kicked, 4 when the
 // token is refused (nobody can give it a new one), 2 on bad flags.
@@ -127,8 +129,9 @@ std::string base64(std::string_view in) {
 std::string usage() {
   return "push-cli: a command-line client of the push platform\n"
          "usage:\n"
-         "  push-cli connect --server HOST:PORT[,HOST:PORT] --token TOKEN\n"
-         "                   [--network wifi|cellular|ethernet|unknown] [--upstream TEXT]\n"
+         "  push-cli connect [--server HOST:PORT[,HOST:PORT]] [--dispatcher URL [--region R]]\n"
+         "                   --token TOKEN [--network wifi|cellular|ethernet|unknown]\n"
+         "                   [--upstream TEXT [--upstream-type TYPE]]\n"
          "                   [--exit-after N] [--log-level LEVEL] [--tag APP:TAG]...\n"
          "  push-cli mint --app A --user U --device D --secret S [--ttl SECONDS]\n"
          "run 'push-cli connect --help' or 'push-cli mint --help' for the flags\n";
@@ -189,10 +192,16 @@ int runConnect(int argc, char** argv) {
   std::string tag_error;
   const bool tags_ok = takeTags(&argc, argv, &tags, &tag_error);
   CommandLine cl("push-cli connect", "connect to rooms and print every event");
-  cl.option("server", "HOST:PORT[,HOST:PORT]", "room addresses, tried in order (required)");
+  cl.option("server", "HOST:PORT[,HOST:PORT]",
+            "room addresses, tried in order (required without --dispatcher; with it, the "
+            "fallback list)");
+  cl.option("dispatcher", "URL",
+            "ask this dispatcher where to connect, e.g. http://127.0.0.1:8090");
+  cl.option("region", "REGION", "the region sent to the dispatcher");
   cl.option("token", "TOKEN", "auth token (required; see push-cli mint)");
   cl.option("network", "TYPE", "wifi, cellular, ethernet or unknown (default unknown)");
   cl.option("upstream", "TEXT", "send TEXT upstream once (printed: UPSTREAM_ACK)");
+  cl.option("upstream-type", "TYPE", "the upstream's type (the app's webhook for it)");
   cl.option("exit-after", "N", "exit after N pushes");
   cl.option("log-level", "LEVEL", "SDK log level on stderr (default warn)");
   cl.option("tag", "APP:TAG",
@@ -205,7 +214,9 @@ int runConnect(int argc, char** argv) {
     std::printf("%s", cl.usage().c_str());
     return kExitOk;
   }
-  if (!cl.has("server")) return fail("--server is required", cl.usage());
+  if (!cl.has("server") && !cl.has("dispatcher")) {
+    return fail("--server or --dispatcher is required", cl.usage());
+  }
   if (!cl.has("token")) return fail("--token is required", cl.usage());
   auto exit_after = cl.getInt("exit-after", 0, 1, 1'000'000'000);
   if (!exit_after.isOk()) return fail(exit_after.status().message(), cl.usage());
@@ -214,7 +225,9 @@ int runConnect(int argc, char** argv) {
   }
 
   sdk::ClientOptions options;
-  options.servers = split(cl.get("server"));
+  if (cl.has("server")) options.servers = split(cl.get("server"));
+  options.dispatcher = cl.get("dispatcher", "");
+  options.region = cl.get("region", "");
   options.token = cl.get("token");
   options.client_version = "push-cli/0.1";
   const std::string network = cl.get("network", "unknown");
@@ -229,7 +242,7 @@ int runConnect(int argc, char** argv) {
                 cl.usage());
   }
   auto client = sdk::Client::create(options);
-  if (!client.isOk()) return fail("--server: " + client.status().message(), cl.usage());
+  if (!client.isOk()) return fail(client.status().message(), cl.usage());
 
   // The main thread waits in sigwait(); callbacks wake it with SIGUSR1. Blocked before the
   // SDK thread starts, so it inherits the mask and never takes these signals itself.
@@ -266,9 +279,11 @@ int runConnect(int argc, char** argv) {
   cb.on_error = [](int code, const std::string& message) {
     printLine(std::string("ERROR code=") + sdk::errorName(code) + " message=" + oneLine(message));
   };
-  cb.on_upstream_ack = [](uint64_t seq, int code, const std::string& message) {
+  cb.on_upstream_ack = [](uint64_t seq, int code, const std::string& message,
+                          const std::string& reply) {
     printLine("UPSTREAM_ACK seq=" + std::to_string(seq) + " code=" + sdk::errorName(code) +
-              " message=" + oneLine(message));
+              " message=" + oneLine(message) +
+              " reply=" + (printableUtf8(reply) ? reply : "base64:" + base64(reply)));
   };
   cb.on_subscribe = [](uint64_t seq, const std::string& app, int code, const std::string& message,
                        const std::vector<std::string>& now) {
@@ -288,7 +303,7 @@ int runConnect(int argc, char** argv) {
     if (!seq.isOk()) return fail("--tag: " + seq.status().message(), "");
   }
   if (cl.has("upstream")) {
-    auto seq = (*client)->sendUpstream("", cl.get("upstream"));
+    auto seq = (*client)->sendUpstream("", cl.get("upstream"), cl.get("upstream-type", ""));
     if (!seq.isOk()) return fail("--upstream: " + seq.status().message(), "");
   }
   while (exit_code.load() < 0) {

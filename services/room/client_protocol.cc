@@ -436,6 +436,12 @@ void ClientProtocol::onUpstream(ClientConn& c, const client::Upstream& up) {
     sendFrame(c, reply);
     return;
   }
+  if (!validUpstreamType(up.type())) {
+    r->set_code(client::ERROR_BAD_FRAME);
+    r->set_message("upstream type: at most 64 bytes of [A-Za-z0-9._-]");
+    sendFrame(c, reply);
+    return;
+  }
   if (!upstream_) {
     r->set_code(client::ERROR_UNAVAILABLE);
     r->set_message("upstream forwarding is not enabled on this room");

@@ -38,6 +38,16 @@ UpstreamMetrics& upstreamMetrics() {
 
 }  // namespace
 
+bool validUpstreamType(std::string_view type) {
+  if (type.size() > kMaxUpstreamTypeBytes) return false;
+  for (char ch : type) {
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 struct UpstreamForwarder::Call {
   rpc::Controller controller;
   coord::UpstreamBatchRequest request;
@@ -85,7 +95,7 @@ Status UpstreamForwarder::submit(net::ConnId conn, const ClientConn& c, const st
   ++mine;
   ++pending_;
   ++stats_.submitted;
-  queue_.push_back(Item{conn, up.seq(), app, c.user, c.device, up.payload()});
+  queue_.push_back(Item{conn, up.seq(), app, c.user, c.device, up.type(), up.payload()});
   if (queue_.size() >= options_.batch_max) {
     // Not inside the caller's frame handling: answers may come back before it returns
     // otherwise (a call that fails at once). The timer runs it on this loop turn's end.
@@ -116,6 +126,7 @@ void UpstreamForwarder::sendBatch() {
       out->set_room(room_id_);
       out->set_conn_id(item.conn);
       out->set_seq(item.seq);
+      out->set_type(item.type);
       out->set_payload(item.payload);
     }
     call->controller.setTimeout(options_.timeout);

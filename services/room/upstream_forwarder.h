@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -24,6 +25,11 @@ class Coordinator_Stub;
 namespace push::room {
 
 struct ClientConn;
+
+// Upstream.type (proto/client.proto): empty (the app's default webhook) or at most
+// kMaxUpstreamTypeBytes of [A-Za-z0-9._-]; the room answers anything else ERROR_BAD_FRAME.
+inline constexpr size_t kMaxUpstreamTypeBytes = 64;
+bool validUpstreamType(std::string_view type);
 
 // Forwards the room's client Upstream frames to the coordinator (Coordinator.Upstream, batched)
 // and hands each item's result back as an UpstreamAck{seq, code, message, reply}; and sends the
@@ -102,7 +108,7 @@ class UpstreamForwarder {
   struct Item {
     net::ConnId conn;
     uint64_t seq;
-    std::string app, user, device, payload;
+    std::string app, user, device, type, payload;
   };
   struct Call;
   struct EventsCall;

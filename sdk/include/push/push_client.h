@@ -126,7 +126,8 @@ typedef struct push_client_config {
    * "push.example.com:7100,10.0.0.1:7100,[::1]:7100". Tried in order; each failed attempt
    * moves to the next. A host name is resolved (off the SDK thread) before every attempt and
    * its addresses are tried in turn; a failed lookup is reported as
-   * PUSH_ERROR_SDK_CONNECT_FAILED. Required. */
+   * PUSH_ERROR_SDK_CONNECT_FAILED. Required unless `dispatcher` is set (then the fallback
+   * list, used when the dispatcher cannot be reached). */
   const char* servers;
   /* Auth token from the app's server. NULL or "": push_client_connect() waits in
    * PUSH_STATE_NEEDS_TOKEN for push_client_set_token(). */
@@ -151,6 +152,20 @@ typedef struct push_client_config {
   uint32_t max_frame_bytes;
   /* Message ids remembered to drop duplicates. Default 4096. */
   uint32_t dedup_window;
+  /* The dispatcher, "http://host[:port][/prefix]" (GET <prefix>/v1/route). NULL or "": none,
+   * `servers` is the list. Set: before connecting the client asks it for a route (app and
+   * user from the token, the current network type, `region`, a retry count), caches the
+   * answer per network type for its TTL, and tries the answer's addresses in order. It asks
+   * again after `route_failures` connection attempts in a row failed on the route and after
+   * push_client_set_network() changed the network type. When the dispatcher cannot be
+   * reached (or answers no room), `servers` is used; `servers` may then be NULL, and the
+   * client keeps asking with backoff. sdk/README.md "Routing". */
+  const char* dispatcher;
+  /* Sent to the dispatcher as `region` (e.g. "east"); NULL or "": the dispatcher's default. */
+  const char* region;
+  /* Failed connection attempts in a row on a dispatcher route before asking again (with
+   * retry=n). Default 3; 1..100. */
+  uint32_t route_failures;
 } push_client_config;
 
 /* Called for each new message. With automatic acks, a QoS-1 message is acknowledged after
@@ -171,6 +186,13 @@ typedef void (*push_on_error_fn)(void* user_data, int32_t code, const char* mess
  * (the room may or may not have received it). Not called after push_client_close(). */
 typedef void (*push_on_upstream_ack_fn)(void* user_data, uint64_t seq, int32_t code,
                                         const char* message);
+/* As push_on_upstream_ack_fn, with the app webhook's answer body: `reply` (`reply_len`
+ * bytes, not NUL-terminated, may contain NULs; never NULL, empty when the app sent none),
+ * with code PUSH_ERROR_NONE. PUSH_ERROR_BAD_FRAME: the type was refused; PUSH_ERROR_UNKNOWN_APP:
+ * the app has no webhook for the type. */
+typedef void (*push_on_upstream_reply_fn)(void* user_data, uint64_t seq, int32_t code,
+                                          const char* message, const uint8_t* reply,
+                                          size_t reply_len);
 
 /* Called once per push_client_subscribe() / push_client_unsubscribe() with its `seq`: code
  * PUSH_ERROR_NONE, or the room's refusal (PUSH_ERROR_NOT_BOUND, PUSH_ERROR_BAD_TAG,
@@ -206,6 +228,13 @@ push_status push_client_set_upstream_callback(push_client* client,
                                               push_on_upstream_ack_fn on_upstream_ack,
                                               void* user_data);
 
+/* Sets the upstream result callback with the webhook's reply and its own `user_data`. When
+ * set, it is called instead of the push_client_set_upstream_callback() one. Only before the
+ * first push_client_connect(): PUSH_ERR_WRONG_STATE afterwards. */
+push_status push_client_set_upstream_reply_callback(push_client* client,
+                                                    push_on_upstream_reply_fn on_upstream_reply,
+                                                    void* user_data);
+
 /* Sets the subscribe result callback and its own `user_data`. Only before the first
  * push_client_connect(): PUSH_ERR_WRONG_STATE afterwards. */
 push_status push_client_set_subscribe_callback(push_client* client,
@@ -228,6 +257,20 @@ push_status push_client_ack(push_client* client, uint64_t message_id);
  * PUSH_ERR_QUEUE_FULL when 256 are already pending; PUSH_ERR_CLOSED after close. */
 push_status push_client_send_upstream(push_client* client, const char* app, const void* data,
                                       size_t len, uint64_t* seq);
+/* As push_client_send_upstream(), with an upstream `type` that picks the app's webhook for
+ * that kind of data (e.g. "chat"); NULL or "": the app's default webhook. At most 64 bytes of
+ * [A-Za-z0-9._-], else PUSH_ERR_INVALID_ARGUMENT. */
+push_status push_client_send_upstream_typed(push_client* client, const char* app,
+                                            const char* type, const void* data, size_t len,
+                                            uint64_t* seq);
+
+/* The device's network changed (call it from the OS's connectivity callback). The type is
+ * sent in the next Auth; with a dispatcher the client takes that network's cached route or
+ * asks again. A change while online opens a new connection first and then closes the old one
+ * (make before break; the old one is often dead after a network change); in backoff it
+ * connects now. The same type again does nothing. PUSH_ERR_INVALID_ARGUMENT for a value
+ * outside push_network; PUSH_ERR_CLOSED after close. */
+push_status push_client_set_network(push_client* client, push_network network);
 
 /* Replaces the token for the next authentication (refresh it before it expires; the
  * current connection is not touched). In PUSH_STATE_NEEDS_TOKEN, connects again at once.

@@ -163,6 +163,77 @@ TEST_F(CApiTest, RoundTripAndCloseFromAnotherThread) {
   EXPECT_EQ(seen.after_close.load(), 0);
 }
 
+// Typed upstream with the webhook's reply, and a network change, through the C API.
+struct Replies {
+  std::mutex mu;
+  std::vector<std::string> replies;
+};
+
+void onUpstreamReply(void* user_data, uint64_t, int32_t code, const char*, const uint8_t* reply,
+                     size_t reply_len) {
+  auto* r = static_cast<Replies*>(user_data);
+  std::lock_guard lock(r->mu);
+  r->replies.push_back(std::to_string(code) + ":" +
+                       std::string(reinterpret_cast<const char*>(reply), reply_len));
+}
+
+TEST_F(CApiTest, TypedUpstreamReplyAndNetworkChange) {
+  room_.upstream_reply = std::string("ok\0!", 4);
+  const std::string servers = room_.address();
+  push_client_config config;
+  push_client_config_init(&config);
+  EXPECT_EQ(config.route_failures, 3u);
+  config.servers = servers.c_str();
+  config.token = "tok";
+  config.network = PUSH_NETWORK_WIFI;
+  push_client* client = push_client_new(&config);
+  ASSERT_NE(client, nullptr);
+  Seen seen;
+  Replies replies;
+  ASSERT_EQ(push_client_set_callbacks(client, onMessage, onState, onError, &seen), PUSH_OK);
+  ASSERT_EQ(push_client_set_upstream_reply_callback(client, onUpstreamReply, &replies), PUSH_OK);
+  ASSERT_EQ(push_client_connect(client), PUSH_OK);
+  ASSERT_TRUE(until([&] { return seen.online(); }));
+  uint64_t seq = 0;
+  ASSERT_EQ(push_client_send_upstream_typed(client, nullptr, "chat", "hi", 2, &seq), PUSH_OK);
+  EXPECT_EQ(push_client_send_upstream_typed(client, nullptr, "bad type", "hi", 2, &seq),
+            PUSH_ERR_INVALID_ARGUMENT);
+  ASSERT_TRUE(until([&] {
+    std::lock_guard lock(replies.mu);
+    return !replies.replies.empty();
+  }));
+  {
+    std::lock_guard lock(replies.mu);
+    EXPECT_EQ(replies.replies[0], std::string("0:ok\0!", 6));
+  }
+  EXPECT_EQ(room_.conn(0).upstreams.at(0).type(), "chat");
+  EXPECT_EQ(push_client_set_network(client, static_cast<push_network>(9)),
+            PUSH_ERR_INVALID_ARGUMENT);
+  ASSERT_EQ(push_client_set_network(client, PUSH_NETWORK_CELLULAR), PUSH_OK);
+  ASSERT_TRUE(until([&] { return room_.authenticated() == 2; }));
+  EXPECT_EQ(room_.conn(1).auths.at(0).network(), client::NETWORK_CELLULAR);
+  std::atomic<bool> closed{false};
+  std::thread closer([&] {
+    push_client_free(client);
+    closed = true;
+  });
+  EXPECT_TRUE(until([&] { return closed.load(); }, 10s));
+  closer.join();
+}
+
+TEST(CApiConfigTest, ADispatcherStandsInForTheServers) {
+  push_client_config config;
+  push_client_config_init(&config);
+  EXPECT_EQ(push_client_config_check(&config, nullptr, 0), PUSH_ERR_INVALID_ARGUMENT);
+  config.dispatcher = "http://127.0.0.1:8090";
+  config.region = "east";
+  EXPECT_EQ(push_client_config_check(&config, nullptr, 0), PUSH_OK);
+  config.dispatcher = "https://x";
+  char why[128];
+  EXPECT_EQ(push_client_config_check(&config, why, sizeof why), PUSH_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(why).find("dispatcher"), std::string::npos) << why;
+}
+
 // The app frees the client from inside a callback (on the SDK thread): the client finishes
 // closing on its own once the callback has returned.
 struct FreeFromCallback {

@@ -113,6 +113,7 @@ void FakeRoom::onFrame(Conn& c, const client::Frame& frame) {
         client::Frame ack;
         ack.mutable_upstream_ack()->set_seq(frame.upstream().seq());
         ack.mutable_upstream_ack()->set_code(client::ERROR_NONE);
+        ack.mutable_upstream_ack()->set_reply(upstream_reply);
         send(c, ack);
       }
       break;

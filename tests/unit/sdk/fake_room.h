@@ -66,6 +66,8 @@ class FakeRoom : private net::TcpConnection::Handler {
   uint64_t auth_broadcast_seq = 0;
   bool answer_pings = true;
   bool answer_upstream = true;
+  // UpstreamAck.reply of every answered Upstream (as a webhook's answer body).
+  std::string upstream_reply;
   // Subscribe/Unsubscribe are answered with a SubscribeResult (as a room does); a Subscribe
   // naming one of these tags is refused with ERROR_TOO_MANY_TAGS and changes nothing.
   std::set<std::string> refused_tags;

@@ -37,6 +37,7 @@ class Recorder {
     uint64_t seq;
     int code;
     std::string message;
+    std::string reply;
   };
 
   Client::Callbacks callbacks() {
@@ -56,9 +57,10 @@ class Recorder {
       std::lock_guard lock(mu_);
       errors_.emplace_back(code, message);
     };
-    cb.on_upstream_ack = [this](uint64_t seq, int code, const std::string& message) {
+    cb.on_upstream_ack = [this](uint64_t seq, int code, const std::string& message,
+                                const std::string& reply) {
       std::lock_guard lock(mu_);
-      upstream_acks_.push_back({seq, code, message});
+      upstream_acks_.push_back({seq, code, message, reply});
     };
     cb.on_bind = [this](const std::string& app, int code, const std::string& message) {
       std::lock_guard lock(mu_);
