@@ -9,6 +9,7 @@
 #include "common/base/metrics.h"
 #include "common/net/event_loop.h"
 #include "common/queue/client/producer.h"
+#include "common/queue/wire.h"
 #include "proto/broadcast.pb.h"
 #include "services/center/broadcast_request.h"
 #include "services/center/saver_client.h"
@@ -98,8 +99,24 @@ BroadcastApi::BroadcastApi(net::EventLoop& loop, const CenterOptions& options, I
     : loop_(loop), ids_(ids), saver_(saver), max_payload_bytes_(options.push.max_payload_bytes) {
   for (const auto& a : options.apps) {
     apps_.push_back(AppState{a.name, broadcastTopic(a.name),
-                             TokenBucket(a.broadcast_rate_per_s, a.broadcast_burst), 0});
+                             TokenBucket(a.broadcast_rate_per_s, a.broadcast_burst), 0,
+                             a.offline_ttl_s, true});
   }
+}
+
+void BroadcastApi::setApp(size_t index, const CenterOptions::App& a) {
+  if (index == apps_.size()) {
+    const std::string topic = broadcastTopic(a.name);
+    const bool ok = queue::wire::isValidName(topic) && !queue::wire::isEphemeralName(topic);
+    apps_.push_back(AppState{a.name, topic, TokenBucket(a.broadcast_rate_per_s, a.broadcast_burst),
+                             0, a.offline_ttl_s, ok});
+    return;
+  }
+  AppState& app = apps_.at(index);
+  if (app.bucket.rate() != a.broadcast_rate_per_s || app.bucket.burst() != a.broadcast_burst) {
+    app.bucket.reconfigure(a.broadcast_rate_per_s, a.broadcast_burst, loop_.nowMs());
+  }
+  app.offline_ttl_s = a.offline_ttl_s;
 }
 
 BroadcastApi::~BroadcastApi() {
@@ -116,6 +133,13 @@ void BroadcastApi::handle(size_t app_index, http::HttpRequest& req, http::HttpRe
     return r.respondError(501, "broadcast is not enabled on this center (no queued configured)");
   }
   AppState& app = apps_[app_index];
+  if (!app.topic_ok) {
+    m.bad_request.inc();
+    return r.respondError(400, "app '" + app.name + "' cannot be broadcast to: topic '" +
+                                   app.topic +
+                                   "' is not a valid queued topic name (1..64 bytes of "
+                                   "A-Z a-z 0-9 . _ -)");
+  }
   const int64_t now = loop_.nowMs();
   if (!app.bucket.tryTake(now)) {
     m.rate_limited.inc();
@@ -143,7 +167,8 @@ void BroadcastApi::handle(size_t app_index, http::HttpRequest& req, http::HttpRe
   msg->set_qos(parsed->qos);
   const uint64_t created = static_cast<uint64_t>(Clock::system().wallMillis());
   msg->set_created_ms(created);
-  if (parsed->ttl_s) msg->set_expires_ms(created + uint64_t{parsed->ttl_s} * 1000);
+  const uint32_t ttl_s = parsed->ttl_s ? parsed->ttl_s : app.offline_ttl_s;
+  if (ttl_s) msg->set_expires_ms(created + uint64_t{ttl_s} * 1000);
   msg->set_tag(std::move(parsed->tag));
 
   const uint64_t id = next_call_id_++;

@@ -73,9 +73,16 @@ class BroadcastApi {
   ~BroadcastApi();
 
   bool enabled() const { return !producers_.empty(); }
-  // `app` is the index (in options.apps) of the request's API key.
+  // `app` is the index (in options.apps, or AppTable's for apps from ZooKeeper) of the
+  // request's API key.
   void handle(size_t app, http::HttpRequest& req, http::HttpResponder r,
               const RefuseAuth& refuse_auth);
+  // An app from ZooKeeper at `index` (AppTable): a new one (index == apps known so far,
+  // appended) or an edited one (its broadcast bucket reconfigured if its limits changed, kept
+  // otherwise; its offline TTL replaced). An app whose topic name is not valid for queued is
+  // kept but its broadcasts are answered 400. Indexes are never reused for another app.
+  void setApp(size_t index, const CenterOptions::App& app);
+  size_t apps() const { return apps_.size(); }
   // Requests waiting for saver's or queued's answer.
   size_t pending() const { return calls_.size(); }
   // Answers every waiting request 503 `why` now (their publishes may still succeed).
@@ -94,6 +101,10 @@ class BroadcastApi {
     std::string topic;
     TokenBucket bucket;
     uint64_t accepted = 0;
+    // Broadcast TTL when the request gives none (CenterOptions::App::offline_ttl_s).
+    uint32_t offline_ttl_s = 0;
+    // broadcastTopic(name) is a valid queued topic (always for static apps: validated).
+    bool topic_ok = true;
   };
   struct Call;
   BroadcastApi(net::EventLoop& loop, const CenterOptions& options, IdGenerator& ids,

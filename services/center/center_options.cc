@@ -86,7 +86,6 @@ Result<std::vector<CenterOptions::App>> appsFromConfig(const config::CenterConfi
     app.broadcast_burst = a.broadcast_burst() ? a.broadcast_burst() : 2 * app.broadcast_rate_per_s;
     apps.push_back(std::move(app));
   }
-  if (apps.empty()) return invalidArgument("center: no apps configured");
   return apps;
 }
 
@@ -115,6 +114,21 @@ Status checkBroadcast(const CenterOptions& o) {
 
 std::string broadcastTopic(std::string_view app) {
   return "bcast." + std::string(app);
+}
+
+Result<CenterOptions::App> CenterOptions::appFromRecord(const discovery::AppRecord& record,
+                                                        uint32_t workers) {
+  if (!validName(record.name)) return invalidArgument("bad app name '" + record.name + "'");
+  const double n = std::max<uint32_t>(workers, 1);
+  App app;
+  app.name = record.name;
+  app.api_keys = record.api_keys;
+  app.rate_per_s = record.push_rate_per_s / n;
+  app.burst = std::max(1.0, record.push_burst / n);
+  app.broadcast_rate_per_s = record.broadcast_rate_per_s / n;
+  app.broadcast_burst = std::max(1.0, record.broadcast_burst / n);
+  app.offline_ttl_s = record.offline_ttl_s;
+  return app;
 }
 
 Status CenterOptions::validateBroadcast() const {
@@ -167,6 +181,11 @@ Result<CenterOptions> CenterOptions::fromConfig(const config::CenterConfig& c,
   ASSIGN_OR_RETURN(o.saver, SaverClient::Options::fromConfig(c.saver()));
   ASSIGN_OR_RETURN(o.discovery,
                    service::DiscoveryOptions::fromConfig(c.discovery(), file, "discovery"));
+  if (o.apps.empty() && !o.discovery.enabled()) {
+    return invalidArgument(
+        "center: no apps configured: list them in `apps`, or configure discovery (zookeeper) "
+        "to read them live from ZooKeeper apps/<app>");
+  }
   if (o.saver.discover && !o.discovery.enabled()) {
     return invalidArgument("saver.discover: needs discovery.zookeeper");
   }

@@ -45,6 +45,12 @@ struct CenterOptions {
     // With --workers N each worker gets 1/N of both.
     double broadcast_rate_per_s = 10;
     double broadcast_burst = 20;
+    // Seconds saver keeps a message of this app for a user not online when the request gives
+    // no "ttl" (push, job, broadcast). 0 (default, and every static app): saver's own default
+    // (saver default_ttl_s). From ZooKeeper: the record's offline_ttl_s.
+    uint32_t offline_ttl_s = 0;
+
+    bool operator==(const App& other) const = default;
   };
 
   // POST /v1/broadcast (BroadcastApi).
@@ -98,7 +104,14 @@ struct CenterOptions {
   // The API port (also /healthz, /metrics, /status). Default address: 127.0.0.1:8080 from a
   // config; HttpServer's own default (127.0.0.1:0) when built in code.
   http::HttpServer::Options http;
+  // The static apps. Empty with `discovery` set: the apps come from ZooKeeper apps/<app>
+  // (liveApps(), CenterServer follows them live); empty without discovery is refused by
+  // fromConfig.
   std::vector<App> apps;
+  // Center processes sharing the API port (main's --workers): each gets 1/workers of every
+  // app's rates and bursts. main divides the static apps itself; live apps are divided as
+  // their records arrive (appFromRecord). Default: 1.
+  uint32_t workers = 1;
   reg::RegisterClient::Options register_client;
   // Options of each room channel (one per room address).
   rpc::Channel::Options room_channel;
@@ -132,6 +145,12 @@ struct CenterOptions {
   // saver.discover, finds saver there. Off by default.
   service::DiscoveryOptions discovery;
   bool saverEnabled() const { return saver.enabled(); }
+  // The apps are ZooKeeper's (apps/<app>), followed live: no static list and discovery on.
+  bool liveApps() const { return apps.empty() && discovery.enabled(); }
+
+  // An app from its ZooKeeper record (name, API keys, rate limits divided by `workers`,
+  // offline TTL). INVALID_ARGUMENT when the name is not a valid app name (validName).
+  static Result<App> appFromRecord(const discovery::AppRecord& record, uint32_t workers);
 
   // The largest request a room channel sends (Channel::Options::max_request_bytes, default
   // 16 MiB). Deliver batches stay a margin below it.
@@ -141,7 +160,8 @@ struct CenterOptions {
   static queue::Producer::Options defaultProducer();
 
   // From the config file. Every range check names the field (file:line:column when `file` is
-  // given); INVALID_ARGUMENT for a bad app name, a short or repeated key, no apps, or a bad
+  // given); INVALID_ARGUMENT for a bad app name, a short or repeated key, no apps without
+  // discovery (list apps, or configure discovery to read them from ZooKeeper), or a bad
   // register or room channel section.
   // The broadcast part: every queued address parses, and with queued set every app's topic
   // (broadcastTopic) is a valid queued topic name. INVALID_ARGUMENT naming the app or

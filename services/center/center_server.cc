@@ -91,12 +91,6 @@ void setRetryAfter(http::HttpResponse& resp, int64_t wait_ms) {
 
 }  // namespace
 
-struct CenterServer::AppState {
-  CenterOptions::App config;
-  TokenBucket bucket;
-  uint64_t pushes = 0;
-};
-
 // A request waiting for register or rooms: in pending_ from track() until answered.
 struct CenterServer::Pending {
   http::HttpResponder responder;
@@ -112,13 +106,7 @@ struct CenterServer::PushCall : Pending {
 Result<std::unique_ptr<CenterServer>> CenterServer::create(net::EventLoop& loop,
                                                            CenterOptions options) {
   std::unique_ptr<CenterServer> center(new CenterServer(loop, std::move(options)));
-  for (size_t i = 0; i < center->options_.apps.size(); ++i) {
-    for (const auto& key : center->options_.apps[i].api_keys) {
-      if (Status st = center->keys_.add(key, i); !st.isOk()) {
-        return invalidArgument("apps[" + center->options_.apps[i].name + "]: " + st.message());
-      }
-    }
-  }
+  RETURN_IF_ERROR(center->apps_.setStatic(center->options_.apps));
   ASSIGN_OR_RETURN(center->ids_, IdGenerator::create(center->options_.node_id));
   ASSIGN_OR_RETURN(center->discovery_,
                    service::DiscoveryLink::create(loop, center->options_.discovery));
@@ -146,9 +134,6 @@ Result<std::unique_ptr<CenterServer>> CenterServer::create(net::EventLoop& loop,
 
 CenterServer::CenterServer(net::EventLoop& loop, CenterOptions options)
     : loop_(loop), options_(std::move(options)), auth_failures_(options_.auth_failures) {
-  for (const auto& a : options_.apps) {
-    apps_.push_back(std::make_unique<AppState>(AppState{a, TokenBucket(a.rate_per_s, a.burst)}));
-  }
   rooms_ = std::make_unique<RoomPool>(loop_, options_.room_channel);
   (void)centerMetrics();
 }
@@ -226,8 +211,20 @@ Status CenterServer::start() {
     // Live config (config/center): its log levels only.
     RETURN_IF_ERROR(
         discovery_->watchConfig("center", std::make_unique<config::CenterConfig>(), nullptr));
+    // No static apps: ZooKeeper's apps/<app>, live (the lead's rule for every service).
+    if (options_.liveApps()) {
+      RETURN_IF_ERROR(discovery_->watchApps(
+          [this, alive = liveness_.token()](const discovery::AppDirectory::Apps& records) {
+            if (alive.alive()) applyApps(records);
+          }));
+    }
   }
-  LOG_INFO(Center, "center API on {} ({} apps)", address_.toString(), apps_.size());
+  if (options_.liveApps()) {
+    LOG_INFO(Center, "center API on {} (apps from ZooKeeper apps/<app>, live)",
+             address_.toString());
+  } else {
+    LOG_INFO(Center, "center API on {} ({} apps)", address_.toString(), apps_.size());
+  }
   return Status::ok();
 }
 
@@ -245,12 +242,9 @@ CenterServer::AppState* CenterServer::authenticate(const http::HttpRequest& req,
     r.respond(std::move(resp));
     return nullptr;
   }
-  std::optional<size_t> app = keys_.find(bearerKey(req));
-  if (!app) {
-    refuseAuth(req, r);
-    return nullptr;
-  }
-  return apps_[*app].get();
+  AppState* app = apps_.findByKey(bearerKey(req));
+  if (!app) refuseAuth(req, r);
+  return app;
 }
 
 void CenterServer::refuseAuth(const http::HttpRequest& req, http::HttpResponder& r) {
@@ -316,7 +310,7 @@ void CenterServer::handlePush(http::HttpRequest& req, http::HttpResponder r) {
   if (!parsed.isOk()) return r.respondError(400, parsed.status().message());
   if (parsed->app != app->config.name) return refuseAuth(req, r);
   if (parsed->targets.size() > options_.push.max_targets) {
-    return jobs_->submit(indexOf(app), std::move(parsed).value(), std::move(r));
+    return jobs_->submit(app->index, std::move(parsed).value(), std::move(r));
   }
 
   auto call = std::make_shared<PushCall>();
@@ -326,7 +320,8 @@ void CenterServer::handlePush(http::HttpRequest& req, http::HttpResponder r) {
   m.set_payload(std::move(parsed->payload));
   m.set_qos(parsed->qos);
   m.set_created_ms(Clock::system().wallMillis());
-  m.set_ttl_s(parsed->ttl_s);
+  // No "ttl" in the request: the app's offline TTL (0 for static apps: saver's default).
+  m.set_ttl_s(parsed->ttl_s ? parsed->ttl_s : app->config.offline_ttl_s);
   call->message_id = m.id();
   ++app->pushes;
   ++pushes_;
@@ -372,19 +367,52 @@ void CenterServer::deliverPush(std::shared_ptr<PushCall> call, Message message,
       });
 }
 
-// ---- POST /v1/broadcast ----
+// ---- apps from ZooKeeper ----
 
-size_t CenterServer::indexOf(const AppState* app) const {
-  return static_cast<size_t>(
-      std::find_if(apps_.begin(), apps_.end(), [app](const auto& a) { return a.get() == app; }) -
-      apps_.begin());
+void CenterServer::applyApps(const discovery::AppDirectory::Apps& records) {
+  std::vector<CenterOptions::App> apps;
+  apps.reserve(records.size());
+  for (const auto& [name, record] : records) {
+    Result<CenterOptions::App> app = CenterOptions::appFromRecord(record, options_.workers);
+    if (!app.isOk()) {
+      // Left out (as if absent): its keys would name an app no request body can.
+      LOG_WARN(Center, "apps/{}: ignored: {}", name, app.status().message());
+      continue;
+    }
+    apps.push_back(std::move(app).value());
+  }
+  AppTable::Changes changes = apps_.update(apps, loop_.nowMs());
+  // BroadcastApi and JobApi index their per-app state like the table: new indexes in order.
+  for (size_t index : changes.added) {
+    if (broadcast_) broadcast_->setApp(index, apps_.at(index).config);
+    if (jobs_) jobs_->setApp(index, apps_.at(index).config);
+  }
+  for (size_t index : changes.changed) {
+    if (broadcast_) broadcast_->setApp(index, apps_.at(index).config);
+    if (jobs_) jobs_->setApp(index, apps_.at(index).config);
+  }
+  for (const auto& dropped : changes.dropped_keys) {
+    LOG_WARN(Center, "apps/{} is also another app's API key: refused for this app", dropped);
+  }
+  if (!changes.any()) return;
+  auto names = [this](const std::vector<size_t>& indexes) {
+    std::string out;
+    for (size_t i : indexes)
+      out += (out.empty() ? "" : ",") + apps_.at(i).config.name;
+    return out.empty() ? std::string("-") : out;
+  };
+  LOG_INFO(Center, "apps from ZooKeeper: {} active, {} API keys; added {}, changed {}, removed {}",
+           apps_.activeCount(), apps_.keyCount(), names(changes.added), names(changes.changed),
+           names(changes.removed));
 }
+
+// ---- POST /v1/broadcast ----
 
 void CenterServer::handleBroadcast(http::HttpRequest& req, http::HttpResponder r) {
   AppState* app = authenticate(req, r);
   if (!app) return;
   broadcast_->handle(
-      indexOf(app), req, std::move(r),
+      app->index, req, std::move(r),
       [this](const http::HttpRequest& q, http::HttpResponder& w) { refuseAuth(q, w); });
 }
 
@@ -394,14 +422,14 @@ void CenterServer::handleJobUpload(http::HttpRequest& req, http::HttpResponder r
   AppState* app = authenticate(req, r);
   if (!app || rateLimited(*app, r)) return;
   jobs_->handleUpload(
-      indexOf(app), req, std::move(r),
+      app->index, req, std::move(r),
       [this](const http::HttpRequest& q, http::HttpResponder& w) { refuseAuth(q, w); });
 }
 
 void CenterServer::handleGetJob(http::HttpRequest& req, http::HttpResponder r) {
   AppState* app = authenticate(req, r);
   if (!app || rateLimited(*app, r)) return;
-  jobs_->handleGet(indexOf(app), req, std::move(r));
+  jobs_->handleGet(app->index, req, std::move(r));
 }
 
 void CenterServer::finishPush(PushCall& call, const Deliverer::Outcome& outcome) {
@@ -655,7 +683,7 @@ size_t CenterServer::pendingRequests() const {
 }
 
 std::string CenterServer::statusJson() const {
-  JsonWriter w(256 + 32 * apps_.size());
+  JsonWriter w(512 + 96 * apps_.size());
   w.beginObject();
   w.key("address").string(address_.toString());
   w.key("node_id").uint64(options_.node_id);
@@ -669,13 +697,21 @@ std::string CenterServer::statusJson() const {
   w.key("saver").boolean(saver_ != nullptr);
   if (discovery_) w.key("discovery").raw(discovery_->statusJson());
   w.key("job_chunks_done").uint64(job_worker_ ? job_worker_->chunksDone() : 0);
+  w.key("apps_source").string(options_.liveApps() ? "zookeeper" : "static");
+  w.key("apps_active").uint64(apps_.activeCount());
+  w.key("api_keys").uint64(apps_.keyCount());
+  if (options_.liveApps()) w.key("apps_updates").uint64(apps_.updates());
   w.key("apps").beginObject();
   for (size_t i = 0; i < apps_.size(); ++i) {
-    const auto& app = apps_[i];
-    w.key(app->config.name).beginObject();
-    w.key("pushes").uint64(app->pushes);
-    if (broadcast_) w.key("broadcasts").uint64(broadcast_->accepted(i));
-    if (jobs_) w.key("jobs").uint64(jobs_->accepted(i));
+    const AppState& app = apps_.at(i);
+    w.key(app.config.name).beginObject();
+    w.key("active").boolean(app.active);
+    w.key("pushes").uint64(app.pushes);
+    w.key("push_rate_per_s").number(app.config.rate_per_s);
+    w.key("push_burst").number(app.config.burst);
+    if (app.config.offline_ttl_s) w.key("offline_ttl_s").uint64(app.config.offline_ttl_s);
+    if (broadcast_ && i < broadcast_->apps()) w.key("broadcasts").uint64(broadcast_->accepted(i));
+    if (jobs_ && i < jobs_->apps()) w.key("jobs").uint64(jobs_->accepted(i));
     w.endObject();
   }
   w.endObject();

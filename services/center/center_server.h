@@ -12,7 +12,7 @@
 #include "common/base/result.h"
 #include "common/http/http_server.h"
 #include "common/net/owning_ptrs.h"
-#include "services/center/api_key_table.h"
+#include "services/center/app_table.h"
 #include "services/center/auth_failure_limiter.h"
 #include "services/center/center_options.h"
 #include "services/center/deliverer.h"
@@ -52,6 +52,16 @@ class SaverClient;
 // `WWW-Authenticate: Bearer`): nothing tells apps apart. Each failure counts against the
 // client's address (AuthFailureLimiter); a client over it gets 429 with Retry-After before its
 // key is looked at. Each app has a token-bucket rate limit (429 with Retry-After beyond it).
+//
+// Apps (AppTable): the static options.apps, or — with no static apps and options.discovery
+// set (CenterOptions::liveApps) — ZooKeeper's apps/<app> records, followed live through
+// DiscoveryLink::watchApps: an app added is served as soon as its record is read, an edit
+// (keys, rate limits, offline TTL) applies to the next request, a removed app's keys get the
+// uniform 401 at once. Until the first read of ZooKeeper every key gets 401. A record that
+// does not decode keeps the app's previous one (AppDirectory). Requests admitted before an
+// update finish under it; they hold app indexes, which stay valid for the process life.
+// An app's offline TTL is the message TTL (Message.ttl_s, saver's retention) of its pushes,
+// jobs and broadcasts that give no "ttl".
 //
 // A push: key -> app rate limit -> body (parsePushRequest; 400 names the rule; more targets
 // than options.push.max_targets: a job, JobApi) -> message id (IdGenerator, node_id) ->
@@ -108,7 +118,7 @@ class CenterServer {
   static constexpr size_t kMaxKickReasonBytes = 256;
 
  private:
-  struct AppState;
+  using AppState = AppTable::App;
   struct Pending;
   struct PushCall;
   CenterServer(net::EventLoop& loop, CenterOptions options);
@@ -127,7 +137,6 @@ class CenterServer {
   void handleBroadcast(http::HttpRequest& req, http::HttpResponder r);
   void handleJobUpload(http::HttpRequest& req, http::HttpResponder r);
   void handleGetJob(http::HttpRequest& req, http::HttpResponder r);
-  size_t indexOf(const AppState* app) const;
   void handleGetUser(http::HttpRequest& req, http::HttpResponder r);
   void handleKick(http::HttpRequest& req, http::HttpResponder r);
   // The sessions of one user for the request `pending`: `found` runs with them, unless the
@@ -141,6 +150,9 @@ class CenterServer {
   void deliverPush(std::shared_ptr<PushCall> call, Message message,
                    std::vector<ParsedPush::Target> targets);
   void finishPush(PushCall& call, const Deliverer::Outcome& outcome);
+  // A delivery of ZooKeeper's apps (liveApps): the table and BroadcastApi's and JobApi's
+  // per-app state follow it.
+  void applyApps(const discovery::AppDirectory::Apps& records);
 
   // Keeps `p` in pending_ until it is answered (any way: the responder's completion hook).
   void track(const std::shared_ptr<Pending>& p);
@@ -150,8 +162,7 @@ class CenterServer {
 
   net::EventLoop& loop_;
   CenterOptions options_;
-  std::vector<std::unique_ptr<AppState>> apps_;
-  ApiKeyTable keys_;
+  AppTable apps_;
   AuthFailureLimiter auth_failures_;
   std::unique_ptr<IdGenerator> ids_;
   std::unique_ptr<SaverClient> saver_;       // null without options.saver; outlives its users

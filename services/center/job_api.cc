@@ -100,8 +100,19 @@ JobApi::JobApi(net::EventLoop& loop, const CenterOptions& options, IdGenerator& 
       ids_(ids),
       options_(options.jobs),
       max_payload_bytes_(options.push.max_payload_bytes) {
-  for (const auto& a : options.apps)
-    apps_.push_back(AppState{a.name, TokenBucket(options.jobs.rate_per_s, options.jobs.burst), 0});
+  for (const auto& a : options.apps) {
+    apps_.push_back(
+        AppState{a.name, TokenBucket(options_.rate_per_s, options_.burst), 0, a.offline_ttl_s});
+  }
+}
+
+void JobApi::setApp(size_t index, const CenterOptions::App& a) {
+  if (index == apps_.size()) {
+    apps_.push_back(
+        AppState{a.name, TokenBucket(options_.rate_per_s, options_.burst), 0, a.offline_ttl_s});
+    return;
+  }
+  apps_.at(index).offline_ttl_s = a.offline_ttl_s;
 }
 
 JobApi::~JobApi() {
@@ -176,6 +187,7 @@ void JobApi::admit(size_t app_index, JobSpec&& spec, http::HttpResponder r) {
     setRetryAfterMs(resp, app.bucket.waitMs(now));
     return r.respond(std::move(resp));
   }
+  if (spec.ttl_s == 0) spec.ttl_s = app.offline_ttl_s;
   start(app_index, std::move(spec), std::move(r));
 }
 

@@ -80,6 +80,11 @@ class JobApi {
   // than one request holds.
   void submit(size_t app, ParsedPush&& push, http::HttpResponder r);
   void handleGet(size_t app, http::HttpRequest& req, http::HttpResponder r);
+  // An app from ZooKeeper at `index` (AppTable): a new one (index == apps known so far,
+  // appended, with a fresh job bucket) or an edited one (its offline TTL replaced; the job
+  // bucket is center-wide config, kept). Indexes are never reused for another app.
+  void setApp(size_t index, const CenterOptions::App& app);
+  size_t apps() const { return apps_.size(); }
 
   // Requests waiting for Redis or queued.
   size_t pending() const { return calls_.size(); }
@@ -92,6 +97,8 @@ class JobApi {
     std::string name;
     TokenBucket bucket;
     uint64_t accepted = 0;
+    // The job message's TTL when the request gives none (CenterOptions::App::offline_ttl_s).
+    uint32_t offline_ttl_s = 0;
   };
   struct Call;
   JobApi(net::EventLoop& loop, const CenterOptions& options, IdGenerator& ids);

@@ -151,6 +151,8 @@ int main(int argc, char** argv) {
   options->http.address = *http;
   options->http.reuse_port = true;
   const int n = static_cast<int>(*workers);
+  // Apps from ZooKeeper are divided the same way as their records arrive.
+  options->workers = static_cast<uint32_t>(n);
   for (auto& app : options->apps) {
     app.rate_per_s /= n;
     app.burst = std::max(1.0, app.burst / n);

@@ -28,6 +28,13 @@ int64_t TokenBucket::waitMs(int64_t now_ms) {
   return static_cast<int64_t>(std::ceil((1.0 - tokens_) * 1000.0 / rate_));
 }
 
+void TokenBucket::reconfigure(double rate_per_s, double burst, int64_t now_ms) {
+  refill(now_ms);  // what was earned at the old rate is kept
+  rate_ = std::max(rate_per_s, 0.001);
+  burst_ = std::max(burst, 1.0);
+  tokens_ = std::min(tokens_, burst_);
+}
+
 bool TokenBucket::full(int64_t now_ms) {
   refill(now_ms);
   return tokens_ >= burst_;

@@ -16,6 +16,12 @@ class TokenBucket {
   // True when the bucket has refilled to its burst: it then behaves exactly like a new one,
   // so a table of buckets may forget it.
   bool full(int64_t now_ms);
+  // New rate and burst (an app's limits edited live). The tokens banked so far are kept, cut
+  // to the new burst: lowering a limit never hands out a fresh burst, raising it adds tokens
+  // only as they refill.
+  void reconfigure(double rate_per_s, double burst, int64_t now_ms);
+  double rate() const { return rate_; }
+  double burst() const { return burst_; }
 
  private:
   void refill(int64_t now_ms);
