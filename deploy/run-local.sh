@@ -12,8 +12,9 @@
 # it; then a broadcast through center and queued reaches the client; then a message sent while
 # a user is offline is stored by saver and arrives when that user's client connects; then the
 # client sends data upstream and the webhook's answer comes back. Every service registers
-# itself in ZooKeeper (pushctl lists them); room and center find saver there, the dispatcher
-# finds the rooms. Configs, logs and the demo's token go to a run directory printed at the
+# itself in ZooKeeper (pushctl lists them); room and center find saver there, rooms find the
+# coordinator there, the dispatcher finds the rooms, and the demo app is a record in ZooKeeper
+# (pushctl app put) that room, center and coordinator read: no service config lists apps. Configs, logs and the demo's token go to a run directory printed at the
 # start.
 set -euo pipefail
 
@@ -180,11 +181,24 @@ PY
 start webhook WEBHOOK python3 "$run/webhook.py" /dev/null "$run/webhook.requests"
 webhook=$line
 
+# The demo app's record: no service below lists apps in its config; room, center and
+# coordinator read apps/<app> from ZooKeeper and follow edits live (secret rotation, keys,
+# limits, webhooks) without a restart.
+cat >"$run/app.json" <<JSON
+{"secrets":[{"id":"k1","secret":"$secret"}],
+ "api_keys":["$api_key"],
+ "webhooks":{"upstream":{"default":"http://$webhook/upstream"},"events":"http://$webhook/events"},
+ "events":["online","offline"],
+ "push_rate_per_s":1000}
+JSON
+"$bin/pushctl" app put "$app" "$run/app.json"
+echo "wrote the app record apps/$app (pushctl app put $app $run/app.json)"
+
 cat >"$run/coordinator.conf" <<CONF
 rpc { listen { address: "127.0.0.1:0" } }
 admin { listen { address: "127.0.0.1:0" } }
-apps { name: "$app" upstream_url: "http://$webhook/upstream" events_url: "http://$webhook/events" }
 cluster_key: "$cluster_key"
+$discovery
 CONF
 start coordinator RPC_ADDRESS "$bin/push-coordinator" --config "$run/coordinator.conf"
 coordinator=$line
@@ -203,10 +217,9 @@ websocket { address: "127.0.0.1:0" }
 rpc { listen { address: "127.0.0.1:0" } }
 admin { listen { address: "127.0.0.1:0" } }
 register { shards { address: "$register" slots: "0-1023" } }
-apps { name: "$app" secret: "$secret" }
 queued: "$queued_tcp"
 saver { discover: true }
-coordinator { addresses: "$coordinator" }
+coordinator { discover: true }
 cluster_key: "$cluster_key"
 $discovery
 CONF
@@ -217,7 +230,6 @@ room_ws=$(sed -n 's/.* ws=\([^ ]*\).*/\1/p' <<<"$line")
 cat >"$run/center.conf" <<CONF
 http { listen { address: "127.0.0.1:0" } }
 register { shards { address: "$register" slots: "0-1023" } }
-apps { name: "$app" api_keys: "$api_key" push_rate_per_s: 1000 }
 queued: "$queued_tcp"
 saver { discover: true }
 cluster_key: "$cluster_key"
@@ -235,8 +247,10 @@ dispatcher=$line
 
 echo
 echo "== 0. every service registered itself in ZooKeeper ($zk); room and center found saver there =="
+echo "\$ pushctl apps"
+"$bin/pushctl" apps
 for _ in $(seq 1 100); do
-  [ "$("$bin/pushctl" services | awk 'NR > 1 {print $1}' | sort -u | tr '\n' ' ')" = "center register room saver " ] &&
+  [ "$("$bin/pushctl" services | awk 'NR > 1 {print $1}' | sort -u | tr '\n' ' ')" = "center coordinator register room saver " ] &&
     [ "$("$bin/pushctl" services room | awk 'NR > 1' | wc -l)" -eq 2 ] && break
   sleep 0.1
 done
@@ -260,7 +274,8 @@ done
 echo "$route"
 first_tcp=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["tcp"][0])' <<<"$route") ||
   { echo "no route from the dispatcher; its log:" >&2; cat "$run/dispatcher.log" >&2; exit 1; }
-"$bin/push-cli" connect --server "$first_tcp" --token "$token" --exit-after 1 >"$run/cli.out" 2>"$run/cli.log" &
+echo "(the room it will try first: $first_tcp; push-cli asks the dispatcher itself)"
+"$bin/push-cli" connect --dispatcher "http://$dispatcher" --token "$token" --exit-after 1 >"$run/cli.out" 2>"$run/cli.log" &
 cli=$!
 pids+=($cli)
 for _ in $(seq 1 100); do grep -q "^STATE online" "$run/cli.out" && break; sleep 0.05; done
