@@ -46,8 +46,9 @@ bool parseSize(std::string_view s, int base, size_t* out) {
   return ec == std::errc() && ptr == s.data() + s.size();
 }
 
-// De-chunks `in` into `body`. 1: complete; 0: more bytes needed; -1: malformed.
-int dechunk(std::string_view in, std::string* body) {
+// De-chunks `in` into `body`. 1: complete; 0: more bytes needed; -1: malformed (a chunk
+// larger than `max_chunk` included: no answer that big is taken, and the size must not wrap).
+int dechunk(std::string_view in, size_t max_chunk, std::string* body) {
   body->clear();
   size_t pos = 0;
   for (;;) {
@@ -56,7 +57,7 @@ int dechunk(std::string_view in, std::string* body) {
     std::string_view line = in.substr(pos, eol - pos);
     line = trim(line.substr(0, line.find(';')));  // chunk extensions are ignored
     size_t size = 0;
-    if (!parseSize(line, 16, &size)) return -1;
+    if (!parseSize(line, 16, &size) || size > max_chunk) return -1;
     pos = eol + 2;
     if (size == 0) {
       // Trailers (ignored) end with an empty line.
@@ -67,7 +68,7 @@ int dechunk(std::string_view in, std::string* body) {
         pos = end + 2;
       }
     }
-    if (in.size() - pos < size + 2) return 0;
+    if (in.size() - pos < size || in.size() - pos - size < 2) return 0;
     body->append(in.substr(pos, size));
     if (in.substr(pos + size, 2) != "\r\n") return -1;
     pos += size + 2;
@@ -226,12 +227,13 @@ size_t HttpGet::onData(net::TcpConnection&, const char* data, size_t len) {
 
 void HttpGet::onClosed(net::TcpConnection&, net::TcpConnection::CloseReason reason) {
   conn_ = nullptr;
-  if (!decided_ && !parse(true)) {
+  if (decided_) return maybeDelete();
+  // Either way finish() runs, and with the connection gone it deletes this: nothing after.
+  if (!parse(true)) {
     finish(
         unavailable(std::string("dispatcher connection closed before the answer was complete (") +
                     net::TcpConnection::reasonName(reason) + ")"));
   }
-  maybeDelete();
 }
 
 bool HttpGet::parse(bool at_eof) {
@@ -277,7 +279,7 @@ bool HttpGet::parse(bool at_eof) {
       return parse(at_eof);
     }
   } else if (chunked) {
-    const int r = dechunk(rest, &response.body);
+    const int r = dechunk(rest, max_bytes_, &response.body);
     if (r < 0) {
       finish(Status(Code::PROTOCOL_ERROR, "dispatcher: malformed chunked body"));
       return true;

@@ -391,6 +391,13 @@ void CenterServer::applyApps(const discovery::AppDirectory::Apps& records) {
     if (broadcast_) broadcast_->setApp(index, apps_.at(index).config);
     if (jobs_) jobs_->setApp(index, apps_.at(index).config);
   }
+  if (job_worker_) {
+    std::set<std::string, std::less<>> active;
+    for (size_t i = 0; i < apps_.size(); ++i) {
+      if (apps_.at(i).active) active.insert(apps_.at(i).config.name);
+    }
+    job_worker_->setApps(std::move(active));
+  }
   for (const auto& dropped : changes.dropped_keys) {
     LOG_WARN(Center, "apps/{} is also another app's API key: refused for this app", dropped);
   }

@@ -76,6 +76,12 @@ JobWorker::JobWorker(net::EventLoop& loop, const CenterOptions& options, JobStor
     : loop_(loop), options_(options.jobs), store_(store), deliverer_(deliverer), saver_(saver) {
   for (const auto& a : options.apps)
     apps_.insert(a.name);
+  apps_known_ = !options.apps.empty();
+}
+
+void JobWorker::setApps(std::set<std::string, std::less<>> names) {
+  apps_ = std::move(names);
+  apps_known_ = true;
 }
 
 JobWorker::~JobWorker() {
@@ -101,6 +107,10 @@ void JobWorker::onMessage(queue::Message message) {
     LOG_EVERY_SEC(Warn, Center, 10, "center.tasks: a message that is no CenterTask chunk");
     message.finish();
     return;
+  }
+  if (!apps_known_) {
+    // Apps from ZooKeeper, not read yet: this center cannot tell; later, or another center.
+    return requeue(message, options_.requeue_delay);
   }
   if (!apps_.contains(task->app())) {
     // Every center should know every app; this one cannot deliver for it.

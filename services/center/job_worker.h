@@ -67,6 +67,10 @@ class JobWorker {
   ~JobWorker();
 
   void stop(std::function<void()> done);
+  // The apps this center serves now, when they come from ZooKeeper (CenterServer::applyApps):
+  // a chunk of an app not in the set is dropped. Until the first call with live apps, chunks
+  // are requeued (the apps are not known yet). Static apps: set at creation.
+  void setApps(std::set<std::string, std::less<>> names);
   // Chunks handed to this worker so far and answered (FIN) after being counted.
   uint64_t chunksDone() const { return chunks_done_; }
 
@@ -81,6 +85,7 @@ class JobWorker {
   net::EventLoop& loop_;
   const CenterOptions::Jobs options_;
   std::set<std::string, std::less<>> apps_;
+  bool apps_known_ = false;  // static apps, or a first list from ZooKeeper came
   JobStore& store_;
   Deliverer& deliverer_;
   SaverClient* saver_;  // null: no saver

@@ -94,8 +94,11 @@ class CenterAppsE2eTest : public ::testing::Test {
                                "\" slots: \"0-1023\" } }\n"
                                "discovery { zookeeper: \"" +
                                zk_address_ + "\" root: \"" + root_ +
-                               "\" session_timeout_ms: 2000 }\n" + cluster_->clusterKeyConfig() +
-                               extra;
+                               "\" session_timeout_ms: 2000 }\n"
+                               // The tests poll with keys center does not know yet: 401s
+                               // that must not turn into the limiter's 429.
+                               "auth_failure_burst: 1000000 auth_failures_per_minute: 1000000\n" +
+                               cluster_->clusterKeyConfig() + extra;
     auto p = Subprocess::start({binPath("push-center"), "--config", path});
     ASSERT_TRUE(p.isOk()) << p.status().toString();
     center_ = std::move(p).value();
