@@ -260,9 +260,8 @@ push_status push_client_send_upstream(push_client* client, const char* app, cons
 /* As push_client_send_upstream(), with an upstream `type` that picks the app's webhook for
  * that kind of data (e.g. "chat"); NULL or "": the app's default webhook. At most 64 bytes of
  * [A-Za-z0-9._-], else PUSH_ERR_INVALID_ARGUMENT. */
-push_status push_client_send_upstream_typed(push_client* client, const char* app,
-                                            const char* type, const void* data, size_t len,
-                                            uint64_t* seq);
+push_status push_client_send_upstream_typed(push_client* client, const char* app, const char* type,
+                                            const void* data, size_t len, uint64_t* seq);
 
 /* The device's network changed (call it from the OS's connectivity callback). The type is
  * sent in the next Auth; with a dispatcher the client takes that network's cached route or
