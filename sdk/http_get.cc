@@ -5,6 +5,7 @@
 #include <charconv>
 #include <utility>
 
+#include "common/base/ascii.h"
 #include "common/net/event_loop.h"
 #include "common/net/host_resolver.h"
 #include "common/net/periodic_timer.h"
@@ -25,21 +26,6 @@ const net::TcpConnection::Limits& getLimits() {
   return limits;
 }
 
-bool equalsNoCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
-
 bool parseSize(std::string_view s, int base, size_t* out) {
   if (s.empty()) return false;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *out, base);
@@ -55,7 +41,7 @@ int dechunk(std::string_view in, size_t max_chunk, std::string* body) {
     const size_t eol = in.find("\r\n", pos);
     if (eol == std::string_view::npos) return 0;
     std::string_view line = in.substr(pos, eol - pos);
-    line = trim(line.substr(0, line.find(';')));  // chunk extensions are ignored
+    line = trimBlanks(line.substr(0, line.find(';')));  // chunk extensions are ignored
     size_t size = 0;
     if (!parseSize(line, 16, &size) || size > max_chunk) return -1;
     pos = eol + 2;
@@ -85,7 +71,7 @@ Result<HttpUrl> HttpUrl::parse(std::string_view url) {
     if (c <= ' ' || c > '~') return bad("only printable ASCII, no spaces");
   }
   constexpr std::string_view kScheme = "http://";
-  if (url.size() < kScheme.size() || !equalsNoCase(url.substr(0, kScheme.size()), kScheme)) {
+  if (url.size() < kScheme.size() || !equalsIgnoreCase(url.substr(0, kScheme.size()), kScheme)) {
     return bad("expected http://host[:port][/path]");
   }
   std::string_view rest = url.substr(kScheme.size());
@@ -258,16 +244,16 @@ bool HttpGet::parse(bool at_eof) {
     headers = end == std::string_view::npos ? "" : headers.substr(end + 2);
     const size_t colon = line.find(':');
     if (colon == std::string_view::npos) continue;
-    std::string_view name = trim(line.substr(0, colon));
-    std::string_view value = trim(line.substr(colon + 1));
-    if (equalsNoCase(name, "content-length")) {
+    std::string_view name = trimBlanks(line.substr(0, colon));
+    std::string_view value = trimBlanks(line.substr(colon + 1));
+    if (equalsIgnoreCase(name, "content-length")) {
       if (!parseSize(value, 10, &length)) {
         finish(Status(Code::PROTOCOL_ERROR, "dispatcher: bad Content-Length"));
         return true;
       }
       has_length = true;
-    } else if (equalsNoCase(name, "transfer-encoding")) {
-      chunked = value.size() >= 7 && equalsNoCase(value.substr(value.size() - 7), "chunked");
+    } else if (equalsIgnoreCase(name, "transfer-encoding")) {
+      chunked = value.size() >= 7 && equalsIgnoreCase(value.substr(value.size() - 7), "chunked");
     }
   }
   std::string_view rest(in_.data() + head_end + 4, in_.size() - head_end - 4);

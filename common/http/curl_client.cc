@@ -1,13 +1,13 @@
 #include "common/http/curl_client.h"
 
 #include <curl/curl.h>
-#include <strings.h>
 #include <uv.h>
 
 #include <algorithm>
 #include <cctype>
 #include <mutex>
 
+#include "common/base/ascii.h"
 #include "common/base/log.h"
 #include "common/net/event_loop.h"
 #include "common/net/periodic_timer.h"
@@ -15,10 +15,6 @@
 namespace push::http {
 
 namespace {
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
 
 // RFC 9110 token characters: what a method or a header name may hold.
 bool isToken(std::string_view s) {

@@ -10,24 +10,12 @@ int hexValue(char c) {
   return -1;
 }
 
-char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
 std::optional<std::string_view> findParam(const std::vector<HttpRequest::Param>& params,
                                           std::string_view name) {
   for (const auto& [key, value] : params) {
     if (key == name) return std::string_view(value);
   }
   return std::nullopt;
-}
-
-std::string_view trimSpaces(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
 }
 
 bool isTokenChar(unsigned char c) {
@@ -61,14 +49,6 @@ bool isHttpToken(std::string_view s) {
   if (s.empty()) return false;
   for (unsigned char c : s) {
     if (!isTokenChar(c)) return false;
-  }
-  return true;
-}
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
   }
   return true;
 }
@@ -154,7 +134,7 @@ Status HttpRequest::setTarget(std::string target) {
 }
 
 void HttpRequest::addHeader(std::string name, std::string value) {
-  std::string_view trimmed = trimSpaces(value);
+  std::string_view trimmed = trimBlanks(value);
   if (trimmed.size() != value.size()) value = std::string(trimmed);
   headers_.emplace_back(std::move(name), std::move(value));
 }

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/base/ascii.h"
 #include "common/base/clock.h"
 #include "common/base/status.h"
 #include "common/net/inet_address.h"
@@ -110,8 +111,8 @@ class HttpRequest {
   bool keep_alive_ = true;
 };
 
-// ASCII case-insensitive equality, for header names and tokens.
-bool equalsIgnoreCase(std::string_view a, std::string_view b);
+// ASCII case-insensitive equality, for header names and tokens (common/base/ascii.h).
+using ::push::equalsIgnoreCase;
 
 // True for a non-empty RFC 9110 token (header names, methods): letters, digits and
 // !#$%&'*+-.^_`|~.

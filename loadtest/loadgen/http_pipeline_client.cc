@@ -4,6 +4,7 @@
 #include <charconv>
 #include <string>
 
+#include "common/base/ascii.h"
 #include "common/net/event_loop.h"
 #include "common/net/tcp_connector.h"
 
@@ -12,25 +13,6 @@ namespace {
 
 constexpr size_t kMaxHeaderBytes = 64 * 1024;
 constexpr size_t kMaxBodyBytes = 16u << 20;
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
 
 struct Head {
   int status = 0;
@@ -53,7 +35,7 @@ bool parseHead(std::string_view head, Head* out) {
     const size_t colon = line.find(':');
     if (colon == std::string_view::npos) continue;
     const std::string_view name = line.substr(0, colon);
-    const std::string_view value = trim(line.substr(colon + 1));
+    const std::string_view value = trimBlanks(line.substr(colon + 1));
     if (equalsIgnoreCase(name, "Content-Length")) {
       auto r = std::from_chars(value.data(), value.data() + value.size(), out->content_length);
       if (r.ec != std::errc() || r.ptr != value.data() + value.size()) return false;

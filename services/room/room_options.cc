@@ -163,27 +163,38 @@ Status broadcastFromConfig(const config::RoomConfig& c, RoomOptions* o) {
   return Status::ok();
 }
 
-// Without saver addresses (or discover) there is no saver: the other fields are then ignored.
-Status saverFromConfig(const config::SaverClientConfig& c, RoomOptions* o) {
-  if (c.discover()) {
-    if (c.addresses_size() > 0) {
-      return invalidArgument("saver: addresses and discover: true exclude each other");
+// Where the room finds a backend it calls (`name`: saver, coordinator): `discover` (its
+// instances in ZooKeeper, which needs a discovery block) or static `addresses` ("host:port"),
+// not both. Neither: *configured is false and the backend is off.
+Status backendAddresses(std::string_view name, bool discover,
+                        const google::protobuf::RepeatedPtrField<std::string>& addresses,
+                        bool discovery_enabled, bool* configured, std::vector<std::string>* out) {
+  const std::string n(name);
+  *configured = discover || !addresses.empty();
+  if (discover) {
+    if (!addresses.empty()) {
+      return invalidArgument(n + ": addresses and discover: true exclude each other");
     }
-    if (!o->discovery.enabled()) {
-      return invalidArgument("saver.discover: needs discovery.zookeeper");
-    }
-  } else if (c.addresses_size() == 0) {
-    return Status::ok();
+    if (!discovery_enabled) return invalidArgument(n + ".discover: needs discovery.zookeeper");
   }
-  RoomOptions::Saver s;
-  s.discover = c.discover();
-  for (const std::string& address : c.addresses()) {
+  for (const std::string& address : addresses) {
     const size_t colon = address.rfind(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) {
-      return invalidArgument("saver.addresses: bad address '" + address + "' (host:port)");
+      return invalidArgument(n + ".addresses: bad address '" + address + "' (host:port)");
     }
-    s.addresses.push_back(address);
+    out->push_back(address);
   }
+  return Status::ok();
+}
+
+// Without saver addresses (or discover) there is no saver: the other fields are then ignored.
+Status saverFromConfig(const config::SaverClientConfig& c, RoomOptions* o) {
+  RoomOptions::Saver s;
+  bool configured = false;
+  RETURN_IF_ERROR(backendAddresses("saver", c.discover(), c.addresses(), o->discovery.enabled(),
+                                   &configured, &s.addresses));
+  if (!configured) return Status::ok();
+  s.discover = c.discover();
   ASSIGN_OR_RETURN(s.channel, rpc::Channel::Options::fromConfig(c.channel()));
   if (c.timeout_ms()) s.timeout = std::chrono::milliseconds(c.timeout_ms());
   if (c.ack_batch_max()) s.ack_batch_max = c.ack_batch_max();
@@ -202,25 +213,12 @@ Status saverFromConfig(const config::SaverClientConfig& c, RoomOptions* o) {
 // Without coordinator addresses (or discover) there is no coordinator: the other fields are
 // then ignored.
 Status coordinatorFromConfig(const config::CoordinatorClientConfig& c, RoomOptions* o) {
-  if (c.discover()) {
-    if (c.addresses_size() > 0) {
-      return invalidArgument("coordinator: addresses and discover: true exclude each other");
-    }
-    if (!o->discovery.enabled()) {
-      return invalidArgument("coordinator.discover: needs discovery.zookeeper");
-    }
-  } else if (c.addresses_size() == 0) {
-    return Status::ok();
-  }
   RoomOptions::Coordinator k;
+  bool configured = false;
+  RETURN_IF_ERROR(backendAddresses("coordinator", c.discover(), c.addresses(),
+                                   o->discovery.enabled(), &configured, &k.addresses));
+  if (!configured) return Status::ok();
   k.discover = c.discover();
-  for (const std::string& address : c.addresses()) {
-    const size_t colon = address.rfind(':');
-    if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) {
-      return invalidArgument("coordinator.addresses: bad address '" + address + "' (host:port)");
-    }
-    k.addresses.push_back(address);
-  }
   ASSIGN_OR_RETURN(k.channel, rpc::Channel::Options::fromConfig(c.channel()));
   if (c.timeout_ms()) k.timeout = std::chrono::milliseconds(c.timeout_ms());
   if (c.batch_max()) k.batch_max = c.batch_max();

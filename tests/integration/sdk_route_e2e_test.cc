@@ -29,20 +29,8 @@ using sdk::Client;
 using sdk::ClientOptions;
 using sdk::Network;
 using sdk::State;
+using sdk::testing::deadAddress;
 using sdk::testing::Recorder;
-
-// A loopback port nothing listens on (bound by a server that is then closed).
-std::string deadAddress() {
-  net::EventLoop loop;
-  std::string address;
-  {
-    auto server = http::HttpServer::listen(loop, {}, http::Router());
-    EXPECT_TRUE(server.isOk());
-    address = server.isOk() ? (*server)->address().toString() : "127.0.0.1:1";
-  }
-  EXPECT_TRUE(loop.shutdown().isOk());
-  return address;
-}
 
 class SdkRouteE2eTest : public room::testing::RoomFixture {
  protected:

@@ -7,19 +7,11 @@
 namespace push::http::detail {
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
-
 // True when the comma-separated header value lists `token` (case-insensitive).
 bool listsToken(std::string_view value, std::string_view token) {
   while (!value.empty()) {
     const size_t comma = value.find(',');
-    if (equalsIgnoreCase(trim(value.substr(0, comma)), token)) return true;
+    if (equalsIgnoreCase(trimBlanks(value.substr(0, comma)), token)) return true;
     if (comma == std::string_view::npos) break;
     value.remove_prefix(comma + 1);
   }
@@ -137,7 +129,7 @@ int WebSocketHandshake::onHeaderValueComplete(llhttp_t* parser) {
   if (!h.addBytes(4)) return h.refuseInCallback(431, "request headers too large");
   // llhttp (non-strict build) lets spaces into names; HttpConnection refuses them too.
   if (!isHttpToken(h.field_)) return h.refuseInCallback(400, "invalid header name");
-  const std::string_view value = trim(h.value_);
+  const std::string_view value = trimBlanks(h.value_);
   if (equalsIgnoreCase(h.field_, "Host")) {
     ++h.hosts_;
     h.host_ = value;

@@ -21,19 +21,6 @@
 namespace push::sdk::testing {
 namespace {
 
-// A port nothing listens on: bound, then closed (the kernel refuses connections to it).
-std::string deadAddress() {
-  net::EventLoop loop;
-  std::string address;
-  {
-    auto server = http::HttpServer::listen(loop, {}, http::Router());
-    EXPECT_TRUE(server.isOk());
-    address = server.isOk() ? (*server)->address().toString() : "127.0.0.1:1";
-  }
-  EXPECT_TRUE(loop.shutdown().isOk());
-  return address;
-}
-
 // The dispatcher's GET /v1/route, answering `status` and `body` (a route with `tcp`).
 class FakeDispatcher {
  public:

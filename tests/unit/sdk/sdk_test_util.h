@@ -17,12 +17,29 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "common/net/event_loop.h"
 #include "sdk/client.h"
 #include "tests/unit/sdk/fake_room.h"
 
 namespace push::sdk::testing {
+
+// "127.0.0.1:<port>" of a port nothing listens on: bound, then closed (the kernel refuses
+// connections to it).
+inline std::string deadAddress() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+}
 
 using namespace std::chrono_literals;
 
