@@ -30,6 +30,11 @@ struct RegisterMetrics {
       "push_register_rooms_lost_total", "Rooms dropped for silence or replaced by a restart.");
   metrics::Counter& pulled = metrics::Registry::global().counter(
       "push_register_sessions_pulled_total", "Sessions learned from Room.ListSessions.");
+  metrics::Counter& slot_changes = metrics::Registry::global().counter(
+      "push_register_slot_changes_total", "Times this instance's slots changed.");
+  metrics::Counter& slots_dropped = metrics::Registry::global().counter(
+      "push_register_slot_sessions_dropped_total",
+      "Sessions dropped because their slot moved to another instance.");
 };
 RegisterMetrics& regMetrics() {
   static RegisterMetrics* m = new RegisterMetrics();
@@ -43,6 +48,7 @@ struct RegisterService::Pull {
   RegisterService* service;
   Liveness::Token alive;
   std::string room_id;
+  uint64_t slots_generation = 0;  // the slots it asks for; stale when setSlots took more
   rpc::ChannelPtr channel;
   rpc::Controller controller;
   room::ListSessionsRequest request;
@@ -184,6 +190,28 @@ void RegisterService::roomsInDiscovery(const std::vector<std::string>& room_ids)
   rooms_in_discovery_ = std::move(now);
 }
 
+void RegisterService::setSlots(const SlotSet& slots) {
+  const SlotSet before = options_.slots;
+  if (before == slots) return;
+  size_t taken = 0, given = 0;
+  for (uint32_t s = 0; s < kSlotCount; ++s) {
+    taken += slots.contains(s) && !before.contains(s);
+    given += before.contains(s) && !slots.contains(s);
+  }
+  options_.slots = slots;
+  regMetrics().slot_changes.inc();
+  const size_t dropped = given ? table_.keepOnlySlots(slots) : 0;
+  regMetrics().slots_dropped.inc(dropped);
+  LOG_INFO(Register, "slots now {} ({} of 1024): took over {}, gave up {} ({} sessions dropped)",
+           slots.count() ? slots.toString() : "none", slots.count(), taken, given, dropped);
+  if (taken == 0) return;
+  ++slots_generation_;
+  for (auto& [id, room] : rooms_) {
+    room.synced = false;
+    if (!room.syncing) startPull(id, room);  // a running one starts over when it ends
+  }
+}
+
 void RegisterService::checkLiveness() {
   const int64_t now = nowMs();
   for (auto it = rooms_.begin(); it != rooms_.end();) {
@@ -200,6 +228,10 @@ void RegisterService::checkLiveness() {
 }
 
 void RegisterService::startPull(const std::string& room_id, RoomState& room) {
+  if (options_.slots.count() == 0) {  // nothing to hold yet (slots not assigned)
+    room.synced = true;
+    return;
+  }
   rpc::Channel::Options options;
   options.connections_per_endpoint = 1;
   options.timeout = std::chrono::seconds(5);
@@ -208,6 +240,7 @@ void RegisterService::startPull(const std::string& room_id, RoomState& room) {
   if (!channel.isOk()) return;
   auto pull = std::make_shared<Pull>(this, liveness_.token());
   pull->room_id = room_id;
+  pull->slots_generation = slots_generation_;
   pull->channel = std::move(channel).value();
   if (!pull->channel->setEndpoints(std::vector<std::string>{room.address}).isOk()) return;
   pull->request.set_limit(options_.pull_page);
@@ -255,6 +288,20 @@ void RegisterService::pullPage(std::shared_ptr<Pull> pull) {
       return;
     }
     room.syncing = false;
+    if (pull->slots_generation != self->slots_generation_) {
+      // Slots were taken over during the pull: its pages asked for the old ones.
+      LOG_INFO(Register, "room {}: {} sessions pulled; pulling again for the slots taken over",
+               pull->room_id, pull->sessions);
+      const std::string room_id = pull->room_id;
+      self->loop_.post([self, room_id, alive = pull->alive] {
+        if (!alive.alive()) return;
+        auto again = self->rooms_.find(room_id);
+        if (again != self->rooms_.end() && !again->second.syncing) {
+          self->startPull(room_id, again->second);
+        }
+      });
+      return;
+    }
     room.synced = true;
     room.gone_during_sync.clear();
     LOG_INFO(Register, "room {}: {} sessions pulled", pull->room_id, pull->sessions);

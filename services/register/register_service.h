@@ -72,6 +72,16 @@ class RegisterService final : public Register {
   // its sessions with the pull that follows).
   void roomsInDiscovery(const std::vector<std::string>& room_ids);
 
+  // Changes the slots this instance owns (the register instances in ZooKeeper changed and the
+  // slots moved, slot_assignment.h). Sessions of slots given up are dropped at once (their new
+  // owner answers for them now); for slots taken over, every known room is pulled again
+  // (Room.ListSessions with the new slots; a pull already running starts over when it ends),
+  // and rooms not known yet are pulled on their first heartbeat as always. Until the pulls end,
+  // a lookup of a user in a slot just taken over may miss sessions: center then treats the user
+  // as offline (QoS 1 goes to saver), as it does for a room not yet synced after a restart.
+  void setSlots(const SlotSet& slots);
+  const SlotSet& slots() const { return options_.slots; }
+
   const SessionTable& table() const { return table_; }
   size_t roomCount() const { return rooms_.size(); }
   // {"sessions":N,"users":N,"slots":"0-1023","rooms":[{"id":..,"address":..,"sessions":N,
@@ -106,6 +116,7 @@ class RegisterService final : public Register {
   net::PeriodicTimerPtr liveness_timer_;
   Liveness liveness_;                       // pulls in flight check it after close()
   std::vector<std::weak_ptr<Pull>> pulls_;  // closed by close()
+  uint64_t slots_generation_ = 0;           // bumped by setSlots when slots are taken over
 };
 
 }  // namespace push::reg

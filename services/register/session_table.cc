@@ -137,6 +137,26 @@ size_t SessionTable::dropOtherRoomsAt(std::string_view address, std::string_view
   return any ? dropWhere(drop) : 0;
 }
 
+size_t SessionTable::keepOnlySlots(const SlotSet& slots) {
+  size_t dropped = 0;
+  for (auto it = users_.begin(); it != users_.end();) {
+    const std::string& k = it->first;
+    const size_t nul = k.find('\0');
+    const std::string_view app(k.data(), nul);
+    const std::string_view user(k.data() + nul + 1, k.size() - nul - 1);
+    if (slots.contains(slotOf(app, user))) {
+      ++it;
+      continue;
+    }
+    for (const Entry& e : it->second)
+      --rooms_[e.room].sessions;
+    dropped += it->second.size();
+    it = users_.erase(it);
+  }
+  sessions_ -= dropped;
+  return dropped;
+}
+
 size_t SessionTable::sessionsOfRoom(std::string_view room_id) const {
   uint32_t room;
   const Room* r = findRoom(room_id, &room);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "proto/session.pb.h"
+#include "services/register/slot_map.h"
 
 namespace push::reg {
 
@@ -32,6 +33,9 @@ class SessionTable {
   size_t dropRoom(std::string_view room_id);
   // Drops sessions of other rooms at `address` (an older instance restarted there).
   size_t dropOtherRoomsAt(std::string_view address, std::string_view keep_room_id);
+  // Drops every session whose user's slot is not in `slots` (slots this instance gave up);
+  // returns how many.
+  size_t keepOnlySlots(const SlotSet& slots);
 
   size_t sessionCount() const { return sessions_; }
   size_t userCount() const { return users_.size(); }

@@ -25,6 +25,7 @@ class SlotSet {
   size_t count() const { return bits_.count(); }
   bool overlaps(const SlotSet& other) const { return (bits_ & other.bits_).any(); }
   SlotSet unite(const SlotSet& other) const;
+  bool operator==(const SlotSet& other) const { return bits_ == other.bits_; }
   // Back to the compact text form.
   std::string toString() const;
 

@@ -297,6 +297,89 @@ TEST_F(RegisterServiceTest, PullAsksOnlyForOwnedSlotsAndKeepsOnlyThose) {
   EXPECT_TRUE(lookup({theirs[0]})[0].empty());
 }
 
+TEST_F(RegisterServiceTest, SlotsGivenUpAreDroppedAndSlotsTakenOverArePulledFromEveryRoom) {
+  auto low = SlotSet::parse("0-511");
+  auto high = SlotSet::parse("512-1023");
+  ASSERT_TRUE(low.isOk() && high.isOk());
+  RegisterService::Options options;
+  options.slots = *low;
+  start(options);
+  std::string address;
+  FakeRoom* room = startRoom(&address);
+  auto mine = testing::usersInSlots("app", *low, 1, "low");
+  auto theirs = testing::usersInSlots("app", *high, 1, "high");
+  room->sessions = {makeSession("app", mine[0], "d", "r1", address, 1),
+                    makeSession("app", theirs[0], "d", "r1", address, 2)};
+  heartbeat("r1", address);
+  ASSERT_TRUE(waitSynced("r1"));
+  ASSERT_EQ(room->list_calls, 1);
+  ASSERT_EQ(lookup({mine[0]})[0].size(), 1u);
+  ASSERT_TRUE(lookup({theirs[0]})[0].empty());
+
+  // Another instance took the low half; this one owns the high half now.
+  const uint64_t dropped_before = counterValue("push_register_slot_sessions_dropped_total");
+  service_->setSlots(*high);
+  EXPECT_EQ(counterValue("push_register_slot_sessions_dropped_total") - dropped_before, 1u);
+  EXPECT_TRUE(lookup({mine[0]})[0].empty()) << "a session of a slot given up stayed";
+  ASSERT_TRUE(loop_.runUntil([&] { return room->list_calls == 2 && synced("r1"); }, 5s))
+      << "slots taken over did not pull the room again";
+  EXPECT_EQ(room->last_request.slots_size(), 512);
+  EXPECT_EQ(room->last_request.slots(0), 512u);
+  EXPECT_EQ(lookup({theirs[0]})[0].size(), 1u);
+  EXPECT_EQ(service_->table().sessionCount(), 1u);
+  EXPECT_NE(service_->statusJson().find("\"slots\":\"512-1023\""), std::string::npos);
+
+  // The same slots again: nothing happens.
+  service_->setSlots(*high);
+  EXPECT_FALSE(heartbeat("r1", address).resync());
+  EXPECT_EQ(room->list_calls, 2);
+  // Only slots given up: dropped, no pull.
+  auto quarter = SlotSet::parse("768-1023");
+  ASSERT_TRUE(quarter.isOk());
+  service_->setSlots(*quarter);
+  EXPECT_FALSE(heartbeat("r1", address).resync());
+  EXPECT_EQ(room->list_calls, 2);
+}
+
+TEST_F(RegisterServiceTest, APullRunningWhenSlotsAreTakenOverStartsOverWithTheNewSlots) {
+  auto low = SlotSet::parse("0-511");
+  ASSERT_TRUE(low.isOk());
+  RegisterService::Options options;
+  options.slots = *low;
+  start(options);
+  std::string address;
+  FakeRoom* room = startRoom(&address);
+  auto theirs = testing::usersInSlots("app", *low, 1, "high", false);
+  room->sessions = {makeSession("app", theirs[0], "d", "r1", address, 1)};
+  room->hold_cursor = 0;  // the first page waits
+  heartbeat("r1", address);
+  ASSERT_TRUE(loop_.runUntil([&] { return room->holding(); }, 5s));
+  EXPECT_EQ(room->last_request.slots_size(), 512);
+
+  service_->setSlots(SlotSet::all());
+  EXPECT_EQ(room->list_calls, 1) << "a second pull ran beside the first";
+  room->release();
+  ASSERT_TRUE(loop_.runUntil([&] { return room->list_calls == 2 && synced("r1"); }, 5s))
+      << "the pull that asked for the old slots was taken as complete";
+  EXPECT_EQ(room->last_request.slots_size(), 0);  // every slot: no filter
+  EXPECT_EQ(lookup({theirs[0]})[0].size(), 1u);
+}
+
+TEST_F(RegisterServiceTest, WithNoSlotsARoomIsSyncedWithoutAPull) {
+  RegisterService::Options options;
+  options.slots = SlotSet();
+  start(options);
+  std::string address;
+  FakeRoom* room = startRoom(&address);
+  room->sessions = {makeSession("app", "alice", "d", "r1", address, 1)};
+  heartbeat("r1", address);
+  EXPECT_TRUE(synced("r1"));
+  EXPECT_EQ(room->list_calls, 0);
+  service_->setSlots(SlotSet::all());
+  ASSERT_TRUE(loop_.runUntil([&] { return room->list_calls == 1 && synced("r1"); }, 5s));
+  EXPECT_EQ(lookup({"alice"})[0].size(), 1u);
+}
+
 TEST_F(RegisterServiceTest, ResyncTriggersANewPull) {
   start();
   std::string address;

@@ -217,5 +217,41 @@ TEST(SessionTableTest, RestartsAtOneAddressDoNotGrowOrConfuseTheTable) {
   }
 }
 
+TEST(SessionTableTest, KeepOnlySlotsDropsTheUsersOfOtherSlotsAndKeepsCountsRight) {
+  auto half = SlotSet::parse("0-511");
+  ASSERT_TRUE(half.isOk());
+  SessionTable t;
+  std::vector<std::string> kept, dropped;
+  for (int i = 0; kept.size() < 3 || dropped.size() < 3; ++i) {
+    const std::string user = "u" + std::to_string(i);
+    auto& into = half->contains(slotOf("app", user)) ? kept : dropped;
+    if (into.size() < 3) into.push_back(user);
+  }
+  uint64_t conn = 1;
+  for (const auto& u : kept) {
+    t.add(makeSession(u, "phone", "r1", conn++));
+    t.add(makeSession(u, "pad", "r2", conn++));
+  }
+  for (const auto& u : dropped)
+    t.add(makeSession(u, "phone", "r1", conn++));
+  ASSERT_EQ(t.sessionCount(), 9u);
+
+  EXPECT_EQ(t.keepOnlySlots(*half), 3u);
+  EXPECT_EQ(t.sessionCount(), 6u);
+  EXPECT_EQ(t.userCount(), 3u);
+  EXPECT_EQ(t.sessionsOfRoom("r1"), 3u);
+  EXPECT_EQ(t.sessionsOfRoom("r2"), 3u);
+  for (const auto& u : kept)
+    EXPECT_EQ(lookup(t, u).size(), 2u) << u;
+  for (const auto& u : dropped)
+    EXPECT_TRUE(lookup(t, u).empty()) << u;
+
+  // Nothing owned: everything goes; a room's count can reach 0 and its index is reused.
+  EXPECT_EQ(t.keepOnlySlots(SlotSet()), 6u);
+  EXPECT_EQ(t.sessionCount(), 0u);
+  EXPECT_EQ(t.sessionsOfRoom("r1"), 0u);
+  EXPECT_EQ(t.keepOnlySlots(SlotSet::all()), 0u);
+}
+
 }  // namespace
 }  // namespace push::reg
