@@ -1,5 +1,7 @@
 #include "services/register/register_client.h"
 
+#include <algorithm>
+
 #include "common/base/log.h"
 #include "common/net/event_loop.h"
 #include "common/net/periodic_timer.h"
@@ -25,24 +27,35 @@ struct RegisterClient::PendingLookup {
   size_t last_call = SIZE_MAX;  // the call this lookup was last counted in (while building)
 };
 
-Result<RegisterClient::Options> RegisterClient::Options::fromConfig(
-    const config::RegisterClientConfig& config) {
-  Options o;
+namespace {
+// OK when `shards` cover every slot exactly once.
+Status checkCoverage(const std::vector<RegisterClient::Shard>& shards) {
   SlotSet covered;
-  for (const auto& s : config.shards()) {
-    auto slots = SlotSet::parse(s.slots().empty() ? "0-1023" : s.slots());
-    if (!slots.isOk()) return slots.status().withContext("register shard " + s.address());
-    if (covered.overlaps(*slots)) {
-      return invalidArgument("register shards overlap at " + s.address() + " (" + s.slots() + ")");
+  for (const auto& s : shards) {
+    if (covered.overlaps(s.slots)) {
+      return invalidArgument("register shards overlap at " + s.address + " (" + s.slots.toString() +
+                             ")");
     }
-    covered = covered.unite(*slots);
-    o.shards.push_back(Shard{s.address(), *slots});
+    covered = covered.unite(s.slots);
   }
-  if (o.shards.empty()) return invalidArgument("register: no shards configured");
   if (covered.count() != kSlotCount) {
     return invalidArgument("register shards cover " + std::to_string(covered.count()) +
                            " of 1024 slots (" + covered.toString() + ")");
   }
+  return Status::ok();
+}
+}  // namespace
+
+Result<RegisterClient::Options> RegisterClient::Options::fromConfig(
+    const config::RegisterClientConfig& config) {
+  Options o;
+  for (const auto& s : config.shards()) {
+    auto slots = SlotSet::parse(s.slots().empty() ? "0-1023" : s.slots());
+    if (!slots.isOk()) return slots.status().withContext("register shard " + s.address());
+    o.shards.push_back(Shard{s.address(), *slots});
+  }
+  if (o.shards.empty()) return invalidArgument("register: no shards configured");
+  RETURN_IF_ERROR(checkCoverage(o.shards));
   ASSIGN_OR_RETURN(o.channel, rpc::Channel::Options::fromConfig(config.channel()));
   return o;
 }
@@ -54,13 +67,7 @@ Result<std::unique_ptr<RegisterClient>> RegisterClient::create(net::EventLoop& l
   options.channel.connections_per_endpoint = 1;
   std::unique_ptr<RegisterClient> client(new RegisterClient(loop, std::move(options)));
   for (size_t i = 0; i < client->options_.shards.size(); ++i) {
-    auto channel = rpc::Channel::create(loop, client->options_.channel);
-    if (!channel.isOk()) return channel.status();
-    auto state = std::make_unique<ShardState>();
-    state->address = client->options_.shards[i].address;
-    state->channel = std::move(channel).value();
-    RETURN_IF_ERROR(state->channel->setEndpoints(std::vector<std::string>{state->address}));
-    state->stub = std::make_unique<Register_Stub>(state->channel.get());
+    ASSIGN_OR_RETURN(auto state, client->makeShard(client->options_.shards[i].address));
     for (uint32_t s = 0; s < kSlotCount; ++s) {
       if (client->options_.shards[i].slots.contains(s))
         client->slot_to_shard_[s] = static_cast<uint16_t>(i);
@@ -68,6 +75,90 @@ Result<std::unique_ptr<RegisterClient>> RegisterClient::create(net::EventLoop& l
     client->shards_.push_back(std::move(state));
   }
   return client;
+}
+
+Result<std::unique_ptr<RegisterClient::ShardState>> RegisterClient::makeShard(
+    const std::string& address) {
+  auto channel = rpc::Channel::create(loop_, options_.channel);
+  if (!channel.isOk()) return channel.status();
+  auto state = std::make_unique<ShardState>();
+  state->address = address;
+  state->channel = std::move(channel).value();
+  RETURN_IF_ERROR(state->channel->setEndpoints(std::vector<std::string>{address}));
+  state->stub = std::make_unique<Register_Stub>(state->channel.get());
+  return state;
+}
+
+Result<bool> RegisterClient::setShards(std::vector<Shard> shards) {
+  if (!shards.empty()) RETURN_IF_ERROR(checkCoverage(shards));
+  std::vector<uint16_t> slot_to_shard(kSlotCount, 0);
+  for (size_t i = 0; i < shards.size(); ++i) {
+    for (uint32_t s = 0; s < kSlotCount; ++s) {
+      if (shards[i].slots.contains(s)) slot_to_shard[s] = static_cast<uint16_t>(i);
+    }
+  }
+  bool moved = shards.empty() != shards_.empty();
+  for (uint32_t s = 0; !moved && s < kSlotCount && !shards.empty() && !shards_.empty(); ++s) {
+    moved = shards[slot_to_shard[s]].address != shards_[slot_to_shard_[s]]->address;
+  }
+  // Channels for the new addresses first: an error leaves everything as it was.
+  std::vector<std::unique_ptr<ShardState>> fresh(shards.size());
+  for (size_t i = 0; i < shards.size(); ++i) {
+    const bool kept = std::any_of(shards_.begin(), shards_.end(), [&](const auto& old) {
+      return old->address == shards[i].address;
+    });
+    if (!kept) {
+      ASSIGN_OR_RETURN(fresh[i], makeShard(shards[i].address));
+    }
+  }
+  std::vector<std::unique_ptr<ShardState>> states;
+  for (size_t i = 0; i < shards.size(); ++i) {
+    if (fresh[i]) {
+      states.push_back(std::move(fresh[i]));
+      continue;
+    }
+    auto same = std::find_if(shards_.begin(), shards_.end(), [&](const auto& old) {
+      return old && old->address == shards[i].address;
+    });
+    if (same != shards_.end()) {
+      states.push_back(std::move(*same));
+    } else {  // the same address twice in `shards`: coverage allows it (split slot sets)
+      ASSIGN_OR_RETURN(auto made, makeShard(shards[i].address));
+      states.push_back(std::move(made));
+    }
+  }
+  // Changes still queued, on kept and departing shards alike, go out by the new map.
+  std::vector<Session> online_queued;
+  std::vector<OfflineSession> offline_queued;
+  auto take = [&](ShardState& st) {
+    for (auto& s : *st.online.mutable_sessions())
+      online_queued.push_back(std::move(s));
+    for (auto& s : *st.offline.mutable_sessions())
+      offline_queued.push_back(std::move(s));
+    st.online.Clear();
+    st.offline.Clear();
+  };
+  for (auto& st : states)
+    take(*st);
+  for (auto& old : shards_) {
+    if (old) take(*old);
+  }
+  std::vector<std::unique_ptr<ShardState>> departing;
+  departing.swap(shards_);
+  shards_ = std::move(states);
+  slot_to_shard_ = std::move(slot_to_shard);
+  options_.shards = std::move(shards);
+  departing.clear();  // their calls in flight complete CANCELLED
+  for (auto& s : online_queued)
+    online(std::move(s));
+  for (auto& s : offline_queued)
+    offline(std::move(s));
+  return moved;
+}
+
+void RegisterClient::dropChange() {
+  LOG_EVERY_SEC(Warn, Register, 5, "no register instance known: session change dropped");
+  if (on_batch_failed_) on_batch_failed_(0, unavailable("no register instance known"));
 }
 
 RegisterClient::RegisterClient(net::EventLoop& loop, Options options)
@@ -99,6 +190,7 @@ void RegisterClient::scheduleFlush() {
 }
 
 void RegisterClient::online(Session session) {
+  if (shards_.empty()) return dropChange();
   size_t shard = shardOf(session.app(), session.user());
   auto& q = shards_[shard]->online;
   *q.add_sessions() = std::move(session);
@@ -110,6 +202,7 @@ void RegisterClient::online(Session session) {
 }
 
 void RegisterClient::offline(OfflineSession session) {
+  if (shards_.empty()) return dropChange();
   size_t shard = shardOf(session.app(), session.user());
   auto& q = shards_[shard]->offline;
   *q.add_sessions() = std::move(session);
@@ -160,17 +253,24 @@ void RegisterClient::sendBatch(size_t shard) {
     auto call = std::make_shared<Call>();
     call->request.Swap(&s.online);
     ++batches_in_flight_;
-    s.stub->Online(&call->controller, &call->request, &call->response,
-                   rpc::newCallback([this, alive, call, shard] {
-                     if (!alive.alive()) return;
-                     batchDone();
-                     if (call->controller.status().isOk()) return;
-                     LOG_EVERY_SEC(Warn, Register, 1,
-                                   "Online batch of {} to register {} failed: {}",
-                                   call->request.sessions_size(), shards_[shard]->address,
-                                   call->controller.status().toString());
-                     if (on_batch_failed_) on_batch_failed_(shard, call->controller.status());
-                   }));
+    s.stub->Online(
+        &call->controller, &call->request, &call->response,
+        rpc::newCallback([this, alive, call, shard, address = s.address] {
+          if (!alive.alive()) return;
+          batchDone();
+          Status st = call->controller.status();
+          // Sessions the instance refused as not its own: it and this client see
+          // different slot maps for a moment (a register joined or left). Its pull
+          // after the resync brings them to whoever owns them by then.
+          if (st.isOk() && call->response.wrong_slot() > 0) {
+            st = Status(Code::FAILED_PRECONDITION, std::to_string(call->response.wrong_slot()) +
+                                                       " sessions refused: slot owned elsewhere");
+          }
+          if (st.isOk()) return;
+          LOG_EVERY_SEC(Warn, Register, 1, "Online batch of {} to register {} failed: {}",
+                        call->request.sessions_size(), address, st.toString());
+          if (on_batch_failed_) on_batch_failed_(shard, st);
+        }));
   }
   if (s.offline.sessions_size() > 0) {
     struct Call {
@@ -182,13 +282,13 @@ void RegisterClient::sendBatch(size_t shard) {
     call->request.Swap(&s.offline);
     ++batches_in_flight_;
     s.stub->Offline(&call->controller, &call->request, &call->response,
-                    rpc::newCallback([this, alive, call, shard] {
+                    rpc::newCallback([this, alive, call, shard, address = s.address] {
                       if (!alive.alive()) return;
                       batchDone();
                       if (call->controller.status().isOk()) return;
                       LOG_EVERY_SEC(Warn, Register, 1,
                                     "Offline batch of {} to register {} failed: {}",
-                                    call->request.sessions_size(), shards_[shard]->address,
+                                    call->request.sessions_size(), address,
                                     call->controller.status().toString());
                       if (on_batch_failed_) on_batch_failed_(shard, call->controller.status());
                     }));
@@ -241,6 +341,11 @@ void RegisterClient::flushLookups() {
     std::vector<std::pair<PendingLookup*, size_t>> positions;  // per request entry
     std::vector<std::shared_ptr<PendingLookup>> owners;        // each lookup once
   };
+  if (shards_.empty()) {
+    for (auto& p : batch)
+      p->done(unavailable("no register instance known"), std::move(p->results));
+    return;
+  }
   std::vector<std::shared_ptr<ShardCall>> open(shards_.size());
   std::vector<std::shared_ptr<ShardCall>> calls;
   for (auto& p : batch) {

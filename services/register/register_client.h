@@ -50,6 +50,17 @@ class RegisterClient {
   static Result<std::unique_ptr<RegisterClient>> create(net::EventLoop& loop, Options options);
   ~RegisterClient();
 
+  // Replaces the shards: the register instances in ZooKeeper changed and their slots moved
+  // (slot_assignment.h). INVALID_ARGUMENT, and nothing changes, unless `shards` cover every
+  // slot once; an empty list is allowed (no register known: changes are dropped and reported
+  // through on_batch_failed, so the room resyncs once registers are back; lookups fail
+  // UNAVAILABLE). A shard at an address that stays keeps its channel; changes still queued are
+  // routed again by the new map; calls in flight end on their old channels (those of shards
+  // that left complete CANCELLED and are reported as failed batches). Returns whether the owner
+  // of any slot changed: the caller then asks register to pull its sessions again (resync), so
+  // the new owners learn the sessions they took over.
+  Result<bool> setShards(std::vector<Shard> shards);
+
   size_t shardCount() const { return shards_.size(); }
   size_t shardOf(std::string_view app, std::string_view user) const;
 
@@ -65,6 +76,7 @@ class RegisterClient {
   void flush(std::function<void()> done);
   // Online/Offline calls sent and not answered yet.
   size_t batchesInFlight() const { return batches_in_flight_; }
+  // `shard` is the index at the time the batch was sent (setShards may have changed it since).
   void setOnBatchFailed(std::function<void(size_t shard, const Status&)> fn) {
     on_batch_failed_ = std::move(fn);
   }
@@ -85,6 +97,8 @@ class RegisterClient {
   struct PendingLookup;
   RegisterClient(net::EventLoop& loop, Options options);
   void sendBatch(size_t shard);
+  Result<std::unique_ptr<ShardState>> makeShard(const std::string& address);
+  void dropChange();  // a change with no shard to take it
   void scheduleFlush();
   void flushLookups();
 

@@ -34,7 +34,8 @@ Result<RegisterOptions> RegisterOptions::fromConfig(const config::RegisterConfig
                                                     const ConfigFile* file) {
   RETURN_IF_ERROR(checkFieldRanges(c, file, registerRanges()));
   RegisterOptions o;
-  if (!c.slots().empty()) {
+  o.slots_from_discovery = c.slots() == "auto";
+  if (!c.slots().empty() && !o.slots_from_discovery) {
     auto slots = SlotSet::parse(c.slots());
     if (!slots.isOk()) {
       return file ? file->fieldError("slots", slots.status().message())
@@ -60,6 +61,11 @@ Result<RegisterOptions> RegisterOptions::fromConfig(const config::RegisterConfig
   }
   ASSIGN_OR_RETURN(o.discovery,
                    service::DiscoveryOptions::fromConfig(c.discovery(), file, "discovery"));
+  if (o.slots_from_discovery && !o.discovery.enabled()) {
+    const std::string message =
+        "\"auto\" takes the slots from ZooKeeper: it needs discovery.zookeeper";
+    return file ? file->fieldError("slots", message) : invalidArgument("slots: " + message);
+  }
   return o;
 }
 

@@ -28,6 +28,12 @@ struct RegisterOptions {
   // ZooKeeper: registers this register as services/register (endpoints rpc, admin) and
   // watches services/room (a room whose node goes loses its sessions at once). Off by default.
   service::DiscoveryOptions discovery;
+  // Slots from ZooKeeper (config `slots: "auto"`, needs `discovery`): this instance owns its
+  // share of the register instances registered there (slot_assignment.h), and its slots move
+  // live when one joins or leaves. Until its own node is first listed it owns none; while its node
+  // is missing later (a ZooKeeper session being re-established) it keeps what it had. Off: the
+  // static `service.slots`.
+  bool slots_from_discovery = false;
   // RegisterServer::stop(): how long calls already running (and their responses) get before
   // every connection is closed. Default: 5 s. From config: 1 ms..60 s.
   std::chrono::milliseconds shutdown_grace{5000};

@@ -12,6 +12,7 @@
 #include "common/net/event_loop.h"
 #include "common/rpc/server.h"
 #include "services/common/admin_port.h"
+#include "services/register/slot_assignment.h"
 
 namespace push::reg {
 
@@ -30,6 +31,11 @@ Result<std::unique_ptr<RegisterServer>> RegisterServer::create(net::EventLoop& l
     return invalidArgument("room_timeout_ms, max_sessions_per_user, pull_page_sessions: not 0");
   }
   if (options.shutdown_grace.count() < 0) return invalidArgument("shutdown_grace: not negative");
+  if (options.slots_from_discovery && !options.discovery.enabled()) {
+    return invalidArgument("slots from ZooKeeper need discovery.zookeeper");
+  }
+  // Owned from the list in ZooKeeper once this instance is in it, not before.
+  if (options.slots_from_discovery) options.service.slots = SlotSet();
   return std::unique_ptr<RegisterServer>(new RegisterServer(loop, std::move(options)));
 }
 
@@ -79,8 +85,23 @@ Status RegisterServer::start() {
   if (discovery_) {
     std::map<std::string, net::InetAddress> endpoints{{"rpc", rpc_address_}};
     if (admin_) endpoints.emplace("admin", admin_address_);
-    RETURN_IF_ERROR(discovery_->registerSelf(
-        "register", service::DiscoveryLink::instanceId("register"), endpoints, nullptr));
+    instance_id_ = service::DiscoveryLink::instanceId("register");
+    RETURN_IF_ERROR(discovery_->registerSelf("register", instance_id_, endpoints, nullptr));
+    if (options_.slots_from_discovery) {
+      RETURN_IF_ERROR(discovery_->watch("register", [this](const auto& registers) {
+        std::vector<std::string> ids;
+        bool listed = false;
+        for (const discovery::ServiceInstance& r : registers) {
+          ids.push_back(r.id);
+          listed = listed || r.id == instance_id_;
+        }
+        // Its own node missing (the session expired and it is registering again): keep the
+        // sessions rather than drop them all and pull them back a moment later. No caller
+        // routes here meanwhile (they follow the same list).
+        if (!listed) return;
+        service_->setSlots(slotsOf(ids, instance_id_));
+      }));
+    }
     // Live config (config/register): its log levels only.
     RETURN_IF_ERROR(
         discovery_->watchConfig("register", std::make_unique<config::RegisterConfig>(), nullptr));
@@ -91,8 +112,13 @@ Status RegisterServer::start() {
       service_->roomsInDiscovery(ids);
     }));
   }
-  LOG_INFO(Register, "register serving slots {} on {}", options_.service.slots.toString(),
-           rpc_address_.toString());
+  if (options_.slots_from_discovery) {
+    LOG_INFO(Register, "register {} on {}: slots from ZooKeeper (services/register)", instance_id_,
+             rpc_address_.toString());
+  } else {
+    LOG_INFO(Register, "register serving slots {} on {}", options_.service.slots.toString(),
+             rpc_address_.toString());
+  }
   return Status::ok();
 }
 
@@ -128,6 +154,8 @@ std::string RegisterServer::statusJson() const {
     w.null();
   }
   w.key("stopping").boolean(stopping_);
+  if (!instance_id_.empty()) w.key("instance").string(instance_id_);
+  w.key("slots_from").string(options_.slots_from_discovery ? "zookeeper" : "config");
   if (discovery_) w.key("discovery").raw(discovery_->statusJson());
   service_->writeStatus(w);
   w.endObject();

@@ -69,6 +69,7 @@ class RegisterServer {
   rpc::ServerPtr rpc_;  // null before start() and once stopping
   http::HttpServerPtr admin_;
   std::unique_ptr<service::DiscoveryLink> discovery_;  // null without ZooKeeper
+  std::string instance_id_;                            // in ZooKeeper; empty without
   net::InetAddress rpc_address_;
   net::InetAddress admin_address_;
   bool started_ = false;

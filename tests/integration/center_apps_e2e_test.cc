@@ -296,9 +296,13 @@ TEST_F(CenterAppsE2eTest, WithAStaticAppListZooKeepersRecordsAreNotRead) {
       startCenter("apps { name: \"static\" secret: \"static-secret-0123456789\" api_keys: \"" +
                   kOtherKey + "\" }\n"));
   EXPECT_EQ(push("static", kOtherKey), 200);
-  std::this_thread::sleep_for(500ms);  // a live center reads the record well within this
-  EXPECT_EQ(push("live", kKey1), 401);
+  // Its ZooKeeper session is up and its node written: had it watched apps/, the watch would be
+  // set on this session. It made no app directory at all (no "known" count in its status).
+  ASSERT_TRUE(eventually([&] { return status().find("\"registered\":true") != std::string::npos; }))
+      << status();
   const std::string st = status();
+  EXPECT_EQ(st.find("\"known\":"), std::string::npos) << st;
+  EXPECT_EQ(push("live", kKey1), 401);
   EXPECT_NE(st.find("\"apps_source\":\"static\""), std::string::npos) << st;
 }
 

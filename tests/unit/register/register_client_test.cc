@@ -384,6 +384,95 @@ TEST_F(RegisterClientTest, HeartbeatGoesToEveryShard) {
   EXPECT_EQ(shards_[1].counting->heartbeat_calls, 1);
 }
 
+TEST_F(RegisterClientTest, SetShardsRoutesQueuedAndNewChangesByTheNewMap) {
+  start();
+  const std::string high_user = usersInSlots("app", high_, 1)[0];
+  const std::string low_user = usersInSlots("app", low_, 1)[0];
+  // Queued for the high shard, not sent yet, when the low shard takes every slot.
+  client_->online(makeSession("app", high_user, "d", "r1", "10.0.0.1:1", 1));
+  shards_[0].service->setSlots(SlotSet::all());
+  auto moved = client_->setShards({{shards_[0].address, SlotSet::all()}});
+  ASSERT_TRUE(moved.isOk()) << moved.status();
+  EXPECT_TRUE(*moved);
+  EXPECT_EQ(client_->shardCount(), 1u);
+  client_->online(makeSession("app", low_user, "d", "r1", "10.0.0.1:1", 2));
+  ASSERT_TRUE(loop_.runUntil([&] { return shards_[0].service->table().sessionCount() == 2; }, 5s))
+      << "the queued change did not follow its slot to the new owner";
+  EXPECT_EQ(shards_[1].counting->online_calls, 0);
+  LookupResult& r = lookup({high_user, low_user});
+  ASSERT_TRUE(loop_.runUntil([&] { return r.done; }, 5s));
+  ASSERT_TRUE(r.status.isOk()) << r.status;
+  EXPECT_EQ(r.sessions[0].size(), 1u);
+  EXPECT_EQ(r.sessions[1].size(), 1u);
+  EXPECT_EQ(shards_[1].counting->lookup_calls, 0);
+
+  // The same map again: nothing moved.
+  auto again = client_->setShards({{shards_[0].address, SlotSet::all()}});
+  ASSERT_TRUE(again.isOk());
+  EXPECT_FALSE(*again);
+  // Back to two shards: the high slots moved again.
+  auto split = client_->setShards({{shards_[0].address, low_}, {shards_[1].address, high_}});
+  ASSERT_TRUE(split.isOk());
+  EXPECT_TRUE(*split);
+  EXPECT_EQ(client_->shardOf("app", high_user), 1u);
+}
+
+TEST_F(RegisterClientTest, SetShardsRefusesAMapThatDoesNotCoverEverySlotOnce) {
+  start();
+  auto partial = client_->setShards({{shards_[0].address, low_}});
+  ASSERT_FALSE(partial.isOk());
+  EXPECT_EQ(partial.status().code(), Code::INVALID_ARGUMENT);
+  auto overlapping =
+      client_->setShards({{shards_[0].address, SlotSet::all()}, {shards_[1].address, high_}});
+  ASSERT_FALSE(overlapping.isOk());
+  auto malformed = client_->setShards({{"not an address", SlotSet::all()}});
+  ASSERT_FALSE(malformed.isOk());
+  // Still the old map.
+  EXPECT_EQ(client_->shardCount(), 2u);
+  const std::string high_user = usersInSlots("app", high_, 1)[0];
+  client_->online(makeSession("app", high_user, "d", "r1", "10.0.0.1:1", 1));
+  ASSERT_TRUE(loop_.runUntil([&] { return shards_[1].service->table().sessionCount() == 1; }, 5s));
+}
+
+TEST_F(RegisterClientTest, WithNoShardsChangesAreReportedDroppedAndLookupsFail) {
+  start();
+  std::vector<Code> failures;
+  client_->setOnBatchFailed([&](size_t, const Status& st) { failures.push_back(st.code()); });
+  auto none = client_->setShards({});
+  ASSERT_TRUE(none.isOk());
+  EXPECT_TRUE(*none);
+  client_->online(makeSession("app", "alice", "d", "r1", "10.0.0.1:1", 1));
+  client_->offline(offlineOf(makeSession("app", "bob", "d", "r1", "10.0.0.1:1", 2)));
+  EXPECT_EQ(failures, (std::vector<Code>{Code::UNAVAILABLE, Code::UNAVAILABLE}));
+  LookupResult& r = lookup({"alice"});
+  ASSERT_TRUE(loop_.runUntil([&] { return r.done; }, 5s));
+  EXPECT_EQ(r.status.code(), Code::UNAVAILABLE);
+  bool flushed = false;
+  client_->flush([&] { flushed = true; });
+  ASSERT_TRUE(loop_.runUntil([&] { return flushed; }, 5s));
+
+  // Registers back: new channels, routing as before.
+  auto back = client_->setShards({{shards_[0].address, low_}, {shards_[1].address, high_}});
+  ASSERT_TRUE(back.isOk());
+  EXPECT_TRUE(*back);
+  const std::string low_user = usersInSlots("app", low_, 1)[0];
+  client_->online(makeSession("app", low_user, "d", "r1", "10.0.0.1:1", 3));
+  ASSERT_TRUE(loop_.runUntil([&] { return shards_[0].service->table().sessionCount() == 1; }, 5s));
+}
+
+TEST_F(RegisterClientTest, SessionsRefusedAsWrongSlotAreReportedAsAFailedBatch) {
+  // The client thinks the low shard owns everything; the shard itself owns only the low half
+  // (they see different register lists for a moment). The room must learn it, to resync.
+  start();
+  std::vector<Code> failures;
+  client_->setOnBatchFailed([&](size_t, const Status& st) { failures.push_back(st.code()); });
+  ASSERT_TRUE(client_->setShards({{shards_[0].address, SlotSet::all()}}).isOk());
+  client_->online(makeSession("app", usersInSlots("app", high_, 1)[0], "d", "r1", "10.0.0.1:1", 1));
+  ASSERT_TRUE(loop_.runUntil([&] { return !failures.empty(); }, 5s));
+  EXPECT_EQ(failures[0], Code::FAILED_PRECONDITION);
+  EXPECT_EQ(shards_[0].service->table().sessionCount(), 0u);
+}
+
 config::RegisterClientConfig shardsConfig(
     const std::vector<std::pair<std::string, std::string>>& shards) {
   config::RegisterClientConfig c;

@@ -62,6 +62,28 @@ TEST(RegisterOptionsTest, TakesEveryField) {
   EXPECT_EQ(o->admin.idle_timeout, 9000ms);
 }
 
+TEST(RegisterOptionsTest, AutoSlotsComeFromZooKeeperAndNeedDiscovery) {
+  config::RegisterConfig cfg;
+  auto refused = fromText(R"(slots: "auto")", &cfg);
+  ASSERT_FALSE(refused.isOk());
+  EXPECT_NE(refused.status().message().find("register.conf:1"), std::string::npos)
+      << refused.status().toString();
+  EXPECT_NE(refused.status().message().find("discovery.zookeeper"), std::string::npos)
+      << refused.status().toString();
+
+  config::RegisterConfig with_zk;
+  auto o = fromText(R"(slots: "auto" discovery { zookeeper: "127.0.0.1:2181" })", &with_zk);
+  ASSERT_TRUE(o.isOk()) << o.status().toString();
+  EXPECT_TRUE(o->slots_from_discovery);
+
+  config::RegisterConfig bad;
+  EXPECT_FALSE(fromText(R"(slots: "automatic")", &bad).isOk());  // not a slot list either
+  config::RegisterConfig fixed;
+  auto static_slots = fromText(R"(slots: "0-511")", &fixed);
+  ASSERT_TRUE(static_slots.isOk());
+  EXPECT_FALSE(static_slots->slots_from_discovery);
+}
+
 // Every integer field of RegisterConfig, one value out of range each: refused, naming the
 // field and the line the file set it on.
 TEST(RegisterOptionsTest, EveryIntegerRangeIsChecked) {
