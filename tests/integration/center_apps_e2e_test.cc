@@ -46,18 +46,7 @@ const std::string kOtherKey = "other-key-0123456789ab";
 
 class CenterAppsE2eTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    if (!ZooKeeperServer::available()) return;
-    if (auto shared = ZooKeeperServer::sharedAddress(); shared.isOk()) {
-      zk_address_ = *shared;
-      return;
-    }
-    auto zk = ZooKeeperServer::start();
-    if (zk.isOk()) {
-      own_zk_ = std::move(zk).value();
-      zk_address_ = own_zk_->address();
-    }
-  }
+  static void SetUpTestSuite() { zk_address_ = ZooKeeperServer::sharedOrStart(&own_zk_); }
   static void TearDownTestSuite() {
     own_zk_.reset();
     zk_address_.clear();

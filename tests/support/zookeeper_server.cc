@@ -332,6 +332,15 @@ Status ZooKeeperServer::stopShared(const std::string& state_file) {
   return Status::ok();
 }
 
+std::string ZooKeeperServer::sharedOrStart(std::unique_ptr<ZooKeeperServer>* own) {
+  if (!available()) return "";
+  if (auto shared = sharedAddress(); shared.isOk()) return *shared;
+  auto started = start();
+  if (!started.isOk()) return "";
+  *own = std::move(started).value();
+  return (*own)->address();
+}
+
 Result<std::string> ZooKeeperServer::sharedAddress() {
   const char* file = std::getenv(kSharedEnv);
   if (file == nullptr || *file == '\0') return notFound(std::string(kSharedEnv) + " is not set");

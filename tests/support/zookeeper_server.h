@@ -66,6 +66,10 @@ class ZooKeeperServer {
   // is set, its state file exists and that process is alive and accepts connections;
   // NOT_FOUND (with the reason) otherwise.
   static Result<std::string> sharedAddress();
+  // For a suite's SetUpTestSuite: the shared server's address when there is one, else a server
+  // of this suite's own, kept in `*own` (reset it in TearDownTestSuite). Empty when neither
+  // java nor the jar is there or the server did not start (the tests skip or fail on that).
+  static std::string sharedOrStart(std::unique_ptr<ZooKeeperServer>* own);
 
   // "127.0.0.1:<port>": the hosts string for a client.
   const std::string& address() const { return address_; }

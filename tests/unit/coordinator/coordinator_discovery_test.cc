@@ -45,18 +45,7 @@ using Clock = std::chrono::steady_clock;
 
 class CoordinatorDiscoveryTest : public testing::RoomFixture {
  protected:
-  static void SetUpTestSuite() {
-    if (!push::testing::ZooKeeperServer::available()) return;
-    if (auto shared = push::testing::ZooKeeperServer::sharedAddress(); shared.isOk()) {
-      hosts_ = *shared;
-      return;
-    }
-    auto started = push::testing::ZooKeeperServer::start();
-    if (started.isOk()) {
-      own_ = std::move(started).value();
-      hosts_ = own_->address();
-    }
-  }
+  static void SetUpTestSuite() { hosts_ = push::testing::ZooKeeperServer::sharedOrStart(&own_); }
   static void TearDownTestSuite() {
     own_.reset();
     hosts_.clear();

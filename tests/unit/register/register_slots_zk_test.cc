@@ -24,18 +24,7 @@ using push::testing::ZooKeeperServer;
 
 class RegisterSlotsZkTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    if (!ZooKeeperServer::available()) return;
-    if (auto shared = ZooKeeperServer::sharedAddress(); shared.isOk()) {
-      hosts_ = *shared;
-      return;
-    }
-    auto started = ZooKeeperServer::start();
-    if (started.isOk()) {
-      own_ = std::move(started).value();
-      hosts_ = own_->address();
-    }
-  }
+  static void SetUpTestSuite() { hosts_ = ZooKeeperServer::sharedOrStart(&own_); }
   static void TearDownTestSuite() {
     own_.reset();
     hosts_.clear();
