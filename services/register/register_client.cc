@@ -1,7 +1,5 @@
 #include "services/register/register_client.h"
 
-#include <algorithm>
-
 #include "common/base/log.h"
 #include "common/net/event_loop.h"
 #include "common/net/periodic_timer.h"
@@ -98,34 +96,28 @@ Result<bool> RegisterClient::setShards(std::vector<Shard> shards) {
     }
   }
   bool moved = shards.empty() != shards_.empty();
-  for (uint32_t s = 0; !moved && s < kSlotCount && !shards.empty() && !shards_.empty(); ++s) {
-    moved = shards[slot_to_shard[s]].address != shards_[slot_to_shard_[s]]->address;
+  if (!moved && !shards.empty()) {
+    for (uint32_t s = 0; s < kSlotCount && !moved; ++s)
+      moved = shards[slot_to_shard[s]].address != shards_[slot_to_shard_[s]]->address;
   }
-  // Channels for the new addresses first: an error leaves everything as it was.
-  std::vector<std::unique_ptr<ShardState>> fresh(shards.size());
+  // Each new shard takes the old state at its address (channel and queues), else a new one.
+  // The new ones are made before anything moves, so an error leaves everything as it was.
+  std::vector<std::unique_ptr<ShardState>> states(shards.size());
+  std::vector<size_t> reused(shards.size(), SIZE_MAX);
+  std::vector<bool> claimed(shards_.size(), false);
   for (size_t i = 0; i < shards.size(); ++i) {
-    const bool kept = std::any_of(shards_.begin(), shards_.end(), [&](const auto& old) {
-      return old->address == shards[i].address;
-    });
-    if (!kept) {
-      ASSIGN_OR_RETURN(fresh[i], makeShard(shards[i].address));
+    for (size_t k = 0; k < shards_.size() && reused[i] == SIZE_MAX; ++k) {
+      if (!claimed[k] && shards_[k]->address == shards[i].address) {
+        claimed[k] = true;
+        reused[i] = k;
+      }
+    }
+    if (reused[i] == SIZE_MAX) {
+      ASSIGN_OR_RETURN(states[i], makeShard(shards[i].address));
     }
   }
-  std::vector<std::unique_ptr<ShardState>> states;
   for (size_t i = 0; i < shards.size(); ++i) {
-    if (fresh[i]) {
-      states.push_back(std::move(fresh[i]));
-      continue;
-    }
-    auto same = std::find_if(shards_.begin(), shards_.end(), [&](const auto& old) {
-      return old && old->address == shards[i].address;
-    });
-    if (same != shards_.end()) {
-      states.push_back(std::move(*same));
-    } else {  // the same address twice in `shards`: coverage allows it (split slot sets)
-      ASSIGN_OR_RETURN(auto made, makeShard(shards[i].address));
-      states.push_back(std::move(made));
-    }
+    if (reused[i] != SIZE_MAX) states[i] = std::move(shards_[reused[i]]);
   }
   // Changes still queued, on kept and departing shards alike, go out by the new map.
   std::vector<Session> online_queued;
