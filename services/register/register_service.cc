@@ -35,6 +35,9 @@ struct RegisterMetrics {
   metrics::Counter& slots_dropped = metrics::Registry::global().counter(
       "push_register_slot_sessions_dropped_total",
       "Sessions dropped because their slot moved to another instance.");
+  metrics::Counter& stale_dropped = metrics::Registry::global().counter(
+      "push_register_stale_sessions_dropped_total",
+      "Sessions dropped because a full pull of their room no longer listed them.");
 };
 RegisterMetrics& regMetrics() {
   static RegisterMetrics* m = new RegisterMetrics();
@@ -48,6 +51,7 @@ struct RegisterService::Pull {
   RegisterService* service;
   Liveness::Token alive;
   std::string room_id;
+  uint64_t id = 0;                // RoomState::pull_id while it is the room's current pull
   uint64_t slots_generation = 0;  // the slots it asks for; stale when setSlots took more
   rpc::ChannelPtr channel;
   rpc::Controller controller;
@@ -170,7 +174,12 @@ void RegisterService::RoomHeartbeat(pb::RpcController* controller,
   RoomState& room = rooms_[request->room_id()];
   room.address = request->room_address();
   room.last_seen_ms = nowMs();
-  if (request->resync()) room.synced = false;
+  if (request->resync()) {
+    room.synced = false;
+    // A pull running now may have listed sessions before what made the room ask (its map
+    // moved, a batch failed): it starts over when it ends instead of counting as the resync.
+    if (room.syncing) room.resync_pending = true;
+  }
   if (!room.synced && !room.syncing) startPull(request->room_id(), room);
   response->set_resync(!room.synced);
 }
@@ -250,7 +259,11 @@ void RegisterService::startPull(const std::string& room_id, RoomState& room) {
     }
   }
   room.syncing = true;
+  room.resync_pending = false;
+  room.pull_id = ++next_pull_id_;
+  pull->id = room.pull_id;
   room.gone_during_sync.clear();
+  table_.startConfirming(room_id);  // what the pull does not list (nor an Online) goes at its end
   pulls_.erase(std::remove_if(pulls_.begin(), pulls_.end(),
                               [](const std::weak_ptr<Pull>& w) { return w.expired(); }),
                pulls_.end());
@@ -267,7 +280,8 @@ void RegisterService::pullPage(std::shared_ptr<Pull> pull) {
     if (!pull->alive.alive()) return;  // service closed; the channel closes with `pull`
     RegisterService* self = pull->service;
     auto it = self->rooms_.find(pull->room_id);
-    if (it == self->rooms_.end()) return;  // the room went away meanwhile
+    // The room went away meanwhile, or went and came back with a pull of its own.
+    if (it == self->rooms_.end() || it->second.pull_id != pull->id) return;
     RoomState& room = it->second;
     if (!pull->controller.status().isOk()) {
       LOG_WARN(Register, "pulling sessions of room {} failed: {}; retrying on its next heartbeat",
@@ -288,10 +302,12 @@ void RegisterService::pullPage(std::shared_ptr<Pull> pull) {
       return;
     }
     room.syncing = false;
-    if (pull->slots_generation != self->slots_generation_) {
-      // Slots were taken over during the pull: its pages asked for the old ones.
-      LOG_INFO(Register, "room {}: {} sessions pulled; pulling again for the slots taken over",
-               pull->room_id, pull->sessions);
+    if (pull->slots_generation != self->slots_generation_ || room.resync_pending) {
+      // Slots were taken over during the pull (its pages asked for the old ones), or the room
+      // asked for a resync meanwhile (its earlier pages may predate the reason).
+      LOG_INFO(Register, "room {}: {} sessions pulled; pulling again ({})", pull->room_id,
+               pull->sessions,
+               room.resync_pending ? "the room asked for a resync" : "slots taken over");
       const std::string room_id = pull->room_id;
       self->loop_.post([self, room_id, alive = pull->alive] {
         if (!alive.alive()) return;
@@ -304,7 +320,10 @@ void RegisterService::pullPage(std::shared_ptr<Pull> pull) {
     }
     room.synced = true;
     room.gone_during_sync.clear();
-    LOG_INFO(Register, "room {}: {} sessions pulled", pull->room_id, pull->sessions);
+    const size_t stale = self->table_.dropUnconfirmed(pull->room_id);
+    regMetrics().stale_dropped.inc(stale);
+    LOG_INFO(Register, "room {}: {} sessions pulled{}", pull->room_id, pull->sessions,
+             stale ? ", " + std::to_string(stale) + " no longer there dropped" : std::string());
   }));
 }
 

@@ -29,9 +29,13 @@ namespace push::reg {
 // Rebuild: a room heartbeats every few seconds. A room id this instance has not synced yet
 // (a fresh room, or every room after this register restarted) is asked for its sessions with
 // Room.ListSessions (this instance's slots, paginated). Offline events that arrive during the
-// pull are remembered so a page cannot resurrect a session that already left.
-// Liveness: a room silent for room_timeout loses its sessions; a new room id at the address of
-// an older one (the room restarted) drops the older one's sessions at once.
+// pull are remembered so a page cannot resurrect a session that already left. A resync asked
+// for during a pull makes it start over when it ends. A pull is also a reconcile: sessions of the
+// room that neither its pages nor an Online during it confirmed are dropped when it ends (an
+// Offline this instance never heard, e.g. sent to the slot's previous owner while rooms and
+// registers disagreed about it). Liveness: a room silent for room_timeout loses its sessions; a new
+// room id at the address of an older one (the room restarted) drops the older one's sessions at
+// once.
 //
 // Served by RegisterServer (register_server.h), which also builds the options from config
 // (RegisterOptions::fromConfig). Loop-thread only. Call close() before destroying (it stops
@@ -97,6 +101,8 @@ class RegisterService final : public Register {
     int64_t last_seen_ms = 0;
     bool synced = false;
     bool syncing = false;
+    bool resync_pending = false;  // a resync asked for while a pull was running
+    uint64_t pull_id = 0;         // the current pull (Pull::id); older pulls' answers are ignored
     // Sessions that went offline during the pull, as app '\0' user '\0' conn_id: one
     // connection may carry several apps, so the connection id alone is not enough.
     std::unordered_set<std::string> gone_during_sync;
@@ -117,6 +123,7 @@ class RegisterService final : public Register {
   Liveness liveness_;                       // pulls in flight check it after close()
   std::vector<std::weak_ptr<Pull>> pulls_;  // closed by close()
   uint64_t slots_generation_ = 0;           // bumped by setSlots when slots are taken over
+  uint64_t next_pull_id_ = 0;
 };
 
 }  // namespace push::reg

@@ -43,10 +43,15 @@ const SessionTable::Room* SessionTable::findRoom(std::string_view id, uint32_t* 
 bool SessionTable::add(const Session& s) {
   const uint32_t room = internRoom(s.room_id(), s.room_address());
   auto& entries = users_[key(s.app(), s.user())];
+  Room& r = rooms_[room];
   for (Entry& e : entries) {
     if (e.room == room && e.conn_id == s.conn_id()) {
       e.device = s.device();
       e.since_ms = s.since_ms();
+      if (e.epoch != r.epoch) {
+        e.epoch = r.epoch;
+        ++r.confirmed;
+      }
       return false;
     }
   }
@@ -54,14 +59,50 @@ bool SessionTable::add(const Session& s) {
     auto oldest =
         std::min_element(entries.begin(), entries.end(),
                          [](const Entry& a, const Entry& b) { return a.since_ms < b.since_ms; });
-    --rooms_[oldest->room].sessions;
+    forget(*oldest);
     entries.erase(oldest);
-    --sessions_;
   }
-  entries.push_back(Entry{s.device(), s.conn_id(), s.since_ms(), room});
-  ++rooms_[room].sessions;
+  entries.push_back(Entry{s.device(), s.conn_id(), s.since_ms(), room, r.epoch});
+  ++r.sessions;
+  ++r.confirmed;
   ++sessions_;
   return true;
+}
+
+void SessionTable::forget(const Entry& e) {
+  Room& r = rooms_[e.room];
+  --r.sessions;
+  if (e.epoch == r.epoch) --r.confirmed;
+  --sessions_;
+}
+
+void SessionTable::startConfirming(std::string_view room_id) {
+  uint32_t room;
+  if (!findRoom(room_id, &room)) return;
+  ++rooms_[room].epoch;
+  rooms_[room].confirmed = 0;
+}
+
+size_t SessionTable::dropUnconfirmed(std::string_view room_id) {
+  uint32_t room;
+  if (!findRoom(room_id, &room)) return 0;
+  Room& r = rooms_[room];
+  if (r.confirmed == r.sessions) return 0;  // the common case: no walk over the table
+  size_t dropped = 0;
+  for (auto it = users_.begin(); it != users_.end();) {
+    auto& entries = it->second;
+    for (size_t i = 0; i < entries.size();) {
+      if (entries[i].room == room && entries[i].epoch != r.epoch) {
+        forget(entries[i]);
+        entries.erase(entries.begin() + static_cast<long>(i));
+        ++dropped;
+      } else {
+        ++i;
+      }
+    }
+    it = entries.empty() ? users_.erase(it) : std::next(it);
+  }
+  return dropped;
 }
 
 bool SessionTable::remove(std::string_view app, std::string_view user, std::string_view room_id,
@@ -73,9 +114,8 @@ bool SessionTable::remove(std::string_view app, std::string_view user, std::stri
   auto& entries = it->second;
   for (size_t i = 0; i < entries.size(); ++i) {
     if (entries[i].room == room && entries[i].conn_id == conn_id) {
+      forget(entries[i]);
       entries.erase(entries.begin() + static_cast<long>(i));
-      --rooms_[room].sessions;
-      --sessions_;
       if (entries.empty()) users_.erase(it);
       return true;
     }
@@ -111,7 +151,7 @@ size_t SessionTable::dropWhere(const std::vector<bool>& drop_room) {
     it = entries.empty() ? users_.erase(it) : std::next(it);
   }
   for (size_t i = 0; i < rooms_.size(); ++i) {
-    if (drop_room[i]) rooms_[i].sessions = 0;
+    if (drop_room[i]) rooms_[i].sessions = rooms_[i].confirmed = 0;
   }
   sessions_ -= dropped;
   return dropped;
@@ -149,11 +189,10 @@ size_t SessionTable::keepOnlySlots(const SlotSet& slots) {
       continue;
     }
     for (const Entry& e : it->second)
-      --rooms_[e.room].sessions;
+      forget(e);
     dropped += it->second.size();
     it = users_.erase(it);
   }
-  sessions_ -= dropped;
   return dropped;
 }
 

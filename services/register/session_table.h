@@ -37,6 +37,14 @@ class SessionTable {
   // returns how many.
   size_t keepOnlySlots(const SlotSet& slots);
 
+  // Reconcile with a full pull of `room_id` (its Room.ListSessions): startConfirming() marks
+  // every session of the room unconfirmed; add() of a session of the room (a page of the pull,
+  // or an Online meanwhile) confirms it; dropUnconfirmed() then drops the sessions nobody
+  // confirmed (they left the room while this table did not hear it, e.g. an Offline that went
+  // to another register while the slot's owner was changing) and returns how many.
+  void startConfirming(std::string_view room_id);
+  size_t dropUnconfirmed(std::string_view room_id);
+
   size_t sessionCount() const { return sessions_; }
   size_t userCount() const { return users_.size(); }
   size_t sessionsOfRoom(std::string_view room_id) const;
@@ -47,16 +55,21 @@ class SessionTable {
     uint64_t conn_id;
     int64_t since_ms;
     uint32_t room;
+    uint32_t epoch;  // the room's epoch when last added: equal to it means confirmed
   };
   struct Room {
     std::string id;
     std::string address;
     size_t sessions = 0;
+    size_t confirmed = 0;  // sessions whose entry has the room's current epoch
+    uint32_t epoch = 0;    // bumped by startConfirming()
   };
   static std::string key(std::string_view app, std::string_view user);
   uint32_t internRoom(std::string_view id, std::string_view address);
   const Room* findRoom(std::string_view id, uint32_t* index) const;
   size_t dropWhere(const std::vector<bool>& drop_room);
+  // Every removal of an entry goes through it: the room's counts follow.
+  void forget(const Entry& e);
 
   uint32_t max_per_user_;
   std::unordered_map<std::string, std::vector<Entry>> users_;  // key: app '\0' user

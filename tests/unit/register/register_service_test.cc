@@ -121,6 +121,13 @@ class RegisterServiceTest : public ::testing::Test {
   }
 
   // Runs the loop until register has pulled every page of `room_id`.
+  // The service with pages of one session (pulls a test can hold between sessions) and a room.
+  FakeRoom* startWithOnePagePerSession(std::string* address) {
+    RegisterService::Options options;
+    options.pull_page = 1;
+    start(options);
+    return startRoom(address);
+  }
   bool waitSynced(const std::string& room_id) {
     return loop_.runUntil([&] { return synced(room_id); }, 5s);
   }
@@ -398,6 +405,86 @@ TEST_F(RegisterServiceTest, ResyncTriggersANewPull) {
   ASSERT_TRUE(waitSynced("r1"));
   EXPECT_EQ(lookup({"bob"})[0].size(), 1u);
   EXPECT_EQ(service_->table().sessionCount(), 2u);  // alice was refreshed, not duplicated
+}
+
+// A full pull reconciles: a session the room no longer lists goes (its Offline went elsewhere,
+// e.g. to the slot's previous owner while the map was changing); one that came online during
+// the pull stays even though the pages missed it.
+TEST_F(RegisterServiceTest, AResyncPullDropsSessionsTheRoomNoLongerHas) {
+  std::string address;
+  FakeRoom* room = startWithOnePagePerSession(&address);
+  const Session alice = makeSession("app", "alice", "d", "r1", address, 1);
+  const Session bob = makeSession("app", "bob", "d", "r1", address, 2);
+  room->sessions = {alice, bob};
+  heartbeat("r1", address);
+  ASSERT_TRUE(waitSynced("r1"));
+  // Another room's session is not this pull's business.
+  online({makeSession("app", "dan", "d", "r2", "127.0.0.1:1", 9)});
+  EXPECT_EQ(service_->table().sessionCount(), 3u);
+
+  room->sessions = {alice};  // bob left; register never heard his Offline
+  room->hold_cursor = 0;
+  EXPECT_TRUE(heartbeat("r1", address, /*resync=*/true).resync());
+  ASSERT_TRUE(loop_.runUntil([&] { return room->holding(); }, 5s));
+  online({makeSession("app", "carol", "d", "r1", address, 3)});  // not on any page
+  room->release();
+  ASSERT_TRUE(waitSynced("r1"));  // the resync heartbeat unset it
+
+  auto found = lookup({"alice", "bob", "carol", "dan"});
+  EXPECT_EQ(found[0].size(), 1u);
+  EXPECT_TRUE(found[1].empty()) << "a session the room no longer has survived its full pull";
+  EXPECT_EQ(found[2].size(), 1u);
+  EXPECT_EQ(found[3].size(), 1u);
+  EXPECT_EQ(service_->table().sessionsOfRoom("r1"), 2u);
+  EXPECT_EQ(service_->table().sessionCount(), 3u);
+}
+
+// A resync asked for while a pull runs (the room's map moved, a batch failed) is not answered by
+// that pull, whose earlier pages may list a session that has left since: it starts over.
+TEST_F(RegisterServiceTest, AResyncDuringAPullMakesItStartOver) {
+  std::string address;
+  FakeRoom* room = startWithOnePagePerSession(&address);
+  const Session alice = makeSession("app", "alice", "d", "r1", address, 1);
+  const Session bob = makeSession("app", "bob", "d", "r1", address, 2);
+  const Session carol = makeSession("app", "carol", "d", "r1", address, 3);
+  room->sessions = {alice, bob, carol};
+  room->hold_cursor = 1;  // alice's page is in, the next waits
+  heartbeat("r1", address);
+  ASSERT_TRUE(loop_.runUntil([&] { return room->holding(); }, 5s));
+  EXPECT_EQ(lookup({"alice"})[0].size(), 1u);
+
+  room->sessions = {bob, carol};  // alice left; her Offline went to another register
+  EXPECT_TRUE(heartbeat("r1", address, /*resync=*/true).resync());
+  room->release();
+  ASSERT_TRUE(waitSynced("r1"));
+  auto found = lookup({"alice", "bob", "carol"});
+  EXPECT_TRUE(found[0].empty()) << "the pull running at the resync was taken as the resync";
+  EXPECT_EQ(found[1].size(), 1u);
+  EXPECT_EQ(found[2].size(), 1u);
+}
+
+// A pull of a room that went away (ZooKeeper) and came back with a pull of its own is ignored:
+// its late pages would bring back sessions that left after the newer pull.
+TEST_F(RegisterServiceTest, APullOfARoomThatWentAndCameBackIsIgnored) {
+  start();
+  std::string address;
+  FakeRoom* room = startRoom(&address);
+  const Session alice = makeSession("app", "alice", "d", "r1", address, 1);
+  room->sessions = {alice};
+  room->hold_cursor = 0;
+  heartbeat("r1", address);
+  ASSERT_TRUE(loop_.runUntil([&] { return room->holding(); }, 5s));
+  service_->roomsInDiscovery({"r1"});
+  service_->roomsInDiscovery({});  // its node went: the room is forgotten
+  heartbeat("r1", address);        // back: a new pull, answered at once
+  ASSERT_TRUE(waitSynced("r1"));
+  EXPECT_EQ(lookup({"alice"})[0].size(), 1u);
+  EXPECT_EQ(offline({alice}).removed(), 1u);
+
+  room->release();  // the first pull's page, listing alice as she was
+  loop_.runUntil([] { return false; }, 50ms);
+  EXPECT_TRUE(lookup({"alice"})[0].empty()) << "a superseded pull brought a session back";
+  EXPECT_TRUE(synced("r1"));
 }
 
 TEST_F(RegisterServiceTest, FailedPullIsRetriedOnTheNextHeartbeat) {
