@@ -61,6 +61,7 @@ Status checkRanges(const config::CenterConfig& c, const ConfigFile* file, uint64
                            service::rpcChannelRanges("room_channel"),
                            service::rpcChannelRanges("register.channel"),
                            service::rpcChannelRanges("saver.channel"),
+                           service::coordinatorClientRanges("coordinator"),
                            service::discoveryRanges("discovery"), own}));
 }
 
@@ -160,6 +161,36 @@ http::HttpServer::Options CenterOptions::noAdmin() {
   return o;
 }
 
+namespace {
+// Kicks through a coordinator: `addresses` or `discover`, not both; neither, no coordinator
+// (center kicks by itself). The room's upstream fields of the block are not read here.
+Status coordinatorFromConfig(const config::CoordinatorClientConfig& c, const ConfigFile* file,
+                             CenterOptions* o) {
+  if (!c.discover() && c.addresses().empty()) return Status::ok();
+  auto refuse = [file](std::string_view field, const std::string& why) {
+    return file ? file->fieldError(field, why) : invalidArgument(std::string(field) + ": " + why);
+  };
+  if (c.discover() && !c.addresses().empty()) {
+    return refuse("coordinator.discover", "addresses and discover: true exclude each other");
+  }
+  if (c.discover() && !o->discovery.enabled()) {
+    return refuse("coordinator.discover", "needs discovery.zookeeper");
+  }
+  CenterOptions::Coordinator k;
+  k.discover = c.discover();
+  for (const std::string& address : c.addresses()) {
+    if (!net::InetAddress::parse(address).isOk()) {
+      return refuse("coordinator.addresses", "bad address '" + address + "' (numeric host:port)");
+    }
+    k.addresses.push_back(address);
+  }
+  ASSIGN_OR_RETURN(k.channel, rpc::Channel::Options::fromConfig(c.channel()));
+  if (c.timeout_ms()) k.timeout = std::chrono::milliseconds(c.timeout_ms());
+  o->coordinator = std::move(k);
+  return Status::ok();
+}
+}  // namespace
+
 Result<CenterOptions> CenterOptions::fromConfig(const config::CenterConfig& c,
                                                 const ConfigFile* file) {
   CenterOptions o;
@@ -186,12 +217,18 @@ Result<CenterOptions> CenterOptions::fromConfig(const config::CenterConfig& c,
         "center: no apps configured: list them in `apps`, or configure discovery (zookeeper) "
         "to read them live from ZooKeeper apps/<app>");
   }
+  if (o.register_client.discover && !o.discovery.enabled()) {
+    return file ? file->fieldError("register.discover", "needs discovery.zookeeper")
+                : invalidArgument("register.discover: needs discovery.zookeeper");
+  }
+  RETURN_IF_ERROR(coordinatorFromConfig(c.coordinator(), file, &o));
   if (o.saver.discover && !o.discovery.enabled()) {
     return invalidArgument("saver.discover: needs discovery.zookeeper");
   }
   RETURN_IF_ERROR(
       service::applyClusterKey(c.cluster_key(), file, nullptr,
-                               {&o.room_channel, &o.register_client.channel, &o.saver.channel}));
+                               {&o.room_channel, &o.register_client.channel, &o.saver.channel,
+                                o.coordinator ? &o.coordinator->channel : nullptr}));
   o.node_id = c.node_id();
   if (c.max_targets_per_request()) o.push.max_targets = c.max_targets_per_request();
   if (c.max_payload_bytes()) o.push.max_payload_bytes = c.max_payload_bytes();

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -113,6 +114,15 @@ struct CenterOptions {
   // their records arrive (appFromRecord). Default: 1.
   uint32_t workers = 1;
   reg::RegisterClient::Options register_client;
+  // Kicks go through a coordinator (config `coordinator`: Coordinator.Kick); absent, center
+  // kicks by itself (service::UserKicker: register lookup, then the rooms).
+  struct Coordinator {
+    std::vector<std::string> addresses;  // or, with `discover`, services/coordinator
+    bool discover = false;
+    rpc::Channel::Options channel;
+    std::chrono::milliseconds timeout{5'000};
+  };
+  std::optional<Coordinator> coordinator;
   // Options of each room channel (one per room address).
   rpc::Channel::Options room_channel;
   // Node number in message ids, 0..IdGenerator::kMaxNode. Default: 0.

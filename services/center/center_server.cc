@@ -21,6 +21,7 @@
 #include "common/net/periodic_timer.h"
 #include "common/rpc/controller.h"
 #include "proto/center.pb.h"
+#include "proto/coordinator.pb.h"
 #include "proto/room.pb.h"
 #include "services/center/batch_splitter.h"
 #include "services/center/broadcast_api.h"
@@ -29,6 +30,7 @@
 #include "services/center/push_request.h"
 #include "services/center/saver_client.h"
 #include "services/common/admin_port.h"
+#include "services/common/user_kicker.h"
 
 namespace push::center {
 
@@ -119,10 +121,28 @@ Result<std::unique_ptr<CenterServer>> CenterServer::create(net::EventLoop& loop,
   }
   ASSIGN_OR_RETURN(center->broadcast_, BroadcastApi::create(loop, center->options_, *center->ids_,
                                                             center->saver_.get()));
+  if (center->options_.register_client.discover && !center->discovery_) {
+    return invalidArgument("register.discover: needs discovery.zookeeper");
+  }
   ASSIGN_OR_RETURN(center->register_,
                    reg::RegisterClient::create(loop, center->options_.register_client));
   center->deliverer_ = std::make_unique<Deliverer>(loop, *center->register_, *center->rooms_,
                                                    center->options_.deliver_batch);
+  if (center->options_.coordinator) {
+    const CenterOptions::Coordinator& k = *center->options_.coordinator;
+    ASSIGN_OR_RETURN(center->coordinator_channel_, rpc::Channel::create(loop, k.channel));
+    if (k.discover) {
+      if (!center->discovery_) return invalidArgument("coordinator.discover: needs discovery");
+      RETURN_IF_ERROR(
+          center->discovery_->feedChannel("coordinator", "rpc", *center->coordinator_channel_));
+    } else {
+      RETURN_IF_ERROR(center->coordinator_channel_->setEndpoints(k.addresses));
+    }
+    center->coordinator_ =
+        std::make_unique<coord::Coordinator_Stub>(center->coordinator_channel_.get());
+  } else {
+    center->kicker_ = std::make_unique<service::UserKicker>(*center->register_, *center->rooms_);
+  }
   ASSIGN_OR_RETURN(center->jobs_, JobApi::create(loop, center->options_, *center->ids_));
   if (center->jobs_->enabled()) {
     ASSIGN_OR_RETURN(center->job_worker_,
@@ -134,7 +154,7 @@ Result<std::unique_ptr<CenterServer>> CenterServer::create(net::EventLoop& loop,
 
 CenterServer::CenterServer(net::EventLoop& loop, CenterOptions options)
     : loop_(loop), options_(std::move(options)), auth_failures_(options_.auth_failures) {
-  rooms_ = std::make_unique<RoomPool>(loop_, options_.room_channel);
+  rooms_ = std::make_unique<service::RoomPool>(loop_, options_.room_channel);
   (void)centerMetrics();
 }
 
@@ -211,6 +231,14 @@ Status CenterServer::start() {
     // Live config (config/center): its log levels only.
     RETURN_IF_ERROR(
         discovery_->watchConfig("center", std::make_unique<config::CenterConfig>(), nullptr));
+    if (options_.register_client.discover) {
+      // Until the first list arrives lookups fail UNAVAILABLE (pushes answer 503).
+      RETURN_IF_ERROR(discovery_->watch(
+          "register", [this, alive = liveness_.token()](
+                          const std::vector<discovery::ServiceInstance>& registers) {
+            if (alive.alive()) followRegisters(registers);
+          }));
+    }
     // No static apps: ZooKeeper's apps/<app>, live (the lead's rule for every service).
     if (options_.liveApps()) {
       RETURN_IF_ERROR(discovery_->watchApps(
@@ -226,6 +254,19 @@ Status CenterServer::start() {
     LOG_INFO(Center, "center API on {} ({} apps)", address_.toString(), apps_.size());
   }
   return Status::ok();
+}
+
+void CenterServer::followRegisters(const std::vector<discovery::ServiceInstance>& registers) {
+  if (!register_) return;
+  const Result<bool> moved = register_->followInstances(registers);
+  if (!moved.isOk()) {
+    LOG_ERROR(Center, "register instances from ZooKeeper not applied, the previous map stays: {}",
+              moved.status().toString());
+    return;
+  }
+  ++register_updates_;
+  LOG_INFO(Center, "register: {} instance(s) from ZooKeeper, {} shard(s){}", registers.size(),
+           register_->shardCount(), *moved ? ", slots moved" : "");
 }
 
 // ---- authentication and admission ----
@@ -558,53 +599,48 @@ void CenterServer::handleKick(http::HttpRequest& req, http::HttpResponder r) {
   auto pending = std::make_shared<Pending>();
   pending->responder = std::move(r);
   track(pending);
-  lookupUser(pending, request.app(), request.user(),
-             [this, pending, request](std::vector<Session>&& sessions) {
-               std::set<std::string> rooms;
-               for (const Session& s : sessions) {
-                 if (request.device().empty() || s.device() == request.device())
-                   rooms.insert(s.room_address());
-               }
-               kickInRooms(pending, {rooms.begin(), rooms.end()}, request);
-             });
+  kickUser(std::move(pending), std::move(request));
 }
 
-void CenterServer::kickInRooms(std::shared_ptr<Pending> pending, std::vector<std::string> rooms,
-                               room::KickRequest request) {
-  struct Tally {
-    uint32_t kicked = 0;
-    size_t waiting = 0;
-  };
-  auto tally = std::make_shared<Tally>();
-  tally->waiting = rooms.size();
-  auto reply = [pending, tally] {
+void CenterServer::kickUser(std::shared_ptr<Pending> pending, room::KickRequest request) {
+  auto reply = [pending](uint32_t kicked) {
     if (pending->responder.responded()) return;
     center::KickResponse out;
-    out.set_kicked(tally->kicked);
+    out.set_kicked(kicked);
     http::respondJson(pending->responder, 200, out);
   };
-  if (rooms.empty()) return reply();
-  for (const auto& address : rooms) {
-    struct Rpc {
-      rpc::Controller controller;
-      room::KickRequest request;
-      room::KickResponse response;
-    };
-    auto rpc = std::make_shared<Rpc>();
-    rpc->request = request;
-    auto done = [alive = liveness_.token(), rpc, tally, reply] {
-      if (!alive.alive()) return;
-      if (rpc->controller.status().isOk()) tally->kicked += rpc->response.kicked();
-      if (--tally->waiting == 0) reply();
-    };
-    rpc::Channel* channel = rooms_->get(address);
-    if (!channel) {
-      done();
-      continue;
-    }
-    room::Room_Stub(channel).Kick(&rpc->controller, &rpc->request, &rpc->response,
-                                  rpc::newCallback(done));
+  if (!coordinator_) {
+    kicker_->kick(request, [alive = liveness_.token(), pending, reply](
+                               const Status& st, const service::UserKicker::Outcome& outcome) {
+      if (!alive.alive() || pending->responder.responded()) return;
+      if (!st.isOk()) return pending->responder.respondError(503, st.toString());
+      reply(outcome.kicked);
+    });
+    return;
   }
+  struct Call {
+    rpc::Controller controller;
+    room::KickRequest request;
+    coord::KickUserResponse response;
+  };
+  auto call = std::make_shared<Call>();
+  call->request = std::move(request);
+  call->controller.setTimeout(options_.coordinator->timeout);
+  coordinator_->Kick(
+      &call->controller, &call->request, &call->response,
+      rpc::newCallback([alive = liveness_.token(), pending, call, reply] {
+        if (!alive.alive() || pending->responder.responded()) return;
+        const Status& st = call->controller.status();
+        if (!st.isOk()) {
+          // 503: none reachable, or it could not ask register (retry later);
+          // 502: it refused (e.g. its config has no register): a retry won't do.
+          const bool retry = st.code() == Code::UNAVAILABLE || st.code() == Code::TIMEOUT ||
+                             st.code() == Code::CANCELLED;
+          return pending->responder.respondError(
+              retry ? 503 : 502, "kick through coordinator failed: " + st.toString());
+        }
+        reply(call->response.kicked());
+      }));
 }
 
 // ---- graceful stop ----
@@ -677,8 +713,11 @@ void CenterServer::finishStop() {
   job_worker_.reset();
   jobs_.reset();
   deliverer_.reset();
-  discovery_.reset();  // feeds saver_'s channel
-  saver_.reset();      // after its users (broadcast_, job_worker_)
+  kicker_.reset();
+  discovery_.reset();  // feeds saver_'s and coordinator_channel_
+  coordinator_.reset();
+  coordinator_channel_.reset();
+  saver_.reset();  // after its users (broadcast_, job_worker_)
   rooms_.reset();
   register_.reset();
   if (stop_done_) loop_.post(std::move(stop_done_));
@@ -703,6 +742,11 @@ std::string CenterServer::statusJson() const {
   w.key("jobs").boolean(jobs_ && jobs_->enabled());
   w.key("saver").boolean(saver_ != nullptr);
   if (discovery_) w.key("discovery").raw(discovery_->statusJson());
+  w.key("register").beginObject();
+  w.key("source").string(options_.register_client.discover ? "zookeeper" : "config");
+  w.key("shards").uint64(register_ ? register_->shardCount() : 0);
+  w.key("updates").uint64(register_updates_);
+  w.endObject();
   w.key("job_chunks_done").uint64(job_worker_ ? job_worker_->chunksDone() : 0);
   w.key("apps_source").string(options_.liveApps() ? "zookeeper" : "static");
   w.key("apps_active").uint64(apps_.activeCount());

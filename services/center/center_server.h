@@ -17,11 +17,17 @@
 #include "services/center/center_options.h"
 #include "services/center/deliverer.h"
 #include "services/center/rate_limiter.h"
-#include "services/center/room_pool.h"
+#include "services/common/room_pool.h"
 #include "services/register/register_client.h"
 
 namespace push::room {
 class KickRequest;
+}
+namespace push::coord {
+class Coordinator_Stub;
+}
+namespace push::service {
+class UserKicker;
 }
 
 namespace push::center {
@@ -144,8 +150,8 @@ class CenterServer {
   // answered meanwhile.
   void lookupUser(std::shared_ptr<Pending> pending, const std::string& app, const std::string& user,
                   std::function<void(std::vector<Session>&&)> found);
-  void kickInRooms(std::shared_ptr<Pending> pending, std::vector<std::string> rooms,
-                   room::KickRequest request);
+  // A validated kick: through the coordinator when center has one, else by itself.
+  void kickUser(std::shared_ptr<Pending> pending, room::KickRequest request);
   // Register lookup + room delivery of a push, then finishPush.
   void deliverPush(std::shared_ptr<PushCall> call, Message message,
                    std::vector<ParsedPush::Target> targets);
@@ -153,6 +159,8 @@ class CenterServer {
   // A delivery of ZooKeeper's apps (liveApps): the table and BroadcastApi's and JobApi's
   // per-app state follow it.
   void applyApps(const discovery::AppDirectory::Apps& records);
+  // ZooKeeper services/register (register.discover): lookups route by their slot map.
+  void followRegisters(const std::vector<discovery::ServiceInstance>& registers);
 
   // Keeps `p` in pending_ until it is answered (any way: the responder's completion hook).
   void track(const std::shared_ptr<Pending>& p);
@@ -168,8 +176,12 @@ class CenterServer {
   std::unique_ptr<SaverClient> saver_;       // null without options.saver; outlives its users
   std::unique_ptr<BroadcastApi> broadcast_;  // uses *ids_, *saver_
   std::unique_ptr<reg::RegisterClient> register_;
-  std::unique_ptr<RoomPool> rooms_;
-  std::unique_ptr<Deliverer> deliverer_;   // uses *register_, *rooms_
+  std::unique_ptr<service::RoomPool> rooms_;
+  std::unique_ptr<Deliverer> deliverer_;         // uses *register_, *rooms_
+  std::unique_ptr<service::UserKicker> kicker_;  // uses *register_, *rooms_; no coordinator
+  // Kicks through a coordinator (both null without one); the stub before its channel.
+  rpc::ChannelPtr coordinator_channel_;
+  std::unique_ptr<coord::Coordinator_Stub> coordinator_;
   std::unique_ptr<JobApi> jobs_;           // uses *ids_
   std::unique_ptr<JobWorker> job_worker_;  // uses *jobs_'s store, *deliverer_, *saver_
   http::HttpServerPtr http_;
@@ -180,6 +192,7 @@ class CenterServer {
   net::InetAddress admin_address_;
   Liveness liveness_;
   uint64_t pushes_ = 0;
+  uint64_t register_updates_ = 0;  // register lists applied from ZooKeeper
   // Requests waiting for register or rooms, by id.
   std::unordered_map<uint64_t, std::weak_ptr<Pending>> pending_;
   uint64_t next_pending_id_ = 1;

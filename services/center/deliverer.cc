@@ -8,7 +8,7 @@
 #include "common/net/event_loop.h"
 #include "common/rpc/controller.h"
 #include "proto/room.pb.h"
-#include "services/center/room_pool.h"
+#include "services/common/room_pool.h"
 #include "services/register/register_client.h"
 
 namespace push::center {
@@ -72,7 +72,7 @@ struct Deliverer::RoomQueue {
   std::vector<std::unique_ptr<RoomBatch>> batches;
 };
 
-Deliverer::Deliverer(net::EventLoop& loop, reg::RegisterClient& registry, RoomPool& rooms,
+Deliverer::Deliverer(net::EventLoop& loop, reg::RegisterClient& registry, service::RoomPool& rooms,
                      BatchLimits limits)
     : loop_(loop), register_(registry), rooms_(rooms), limits_(limits) {
   (void)deliverBatches();

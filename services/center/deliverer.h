@@ -19,10 +19,11 @@ class EventLoop;
 namespace push::reg {
 class RegisterClient;
 }
+namespace push::service {
+class RoomPool;
+}
 
 namespace push::center {
-
-class RoomPool;
 
 // One message to a list of targets: register Lookup (one batched call per register shard,
 // coalesced with the other lookups of the loop turn) -> targets grouped by room -> the loop
@@ -48,7 +49,7 @@ class Deliverer {
   using Done = std::function<void(const Status& lookup, Outcome&& outcome)>;
 
   // `registry`, `rooms` must outlive this object.
-  Deliverer(net::EventLoop& loop, reg::RegisterClient& registry, RoomPool& rooms,
+  Deliverer(net::EventLoop& loop, reg::RegisterClient& registry, service::RoomPool& rooms,
             BatchLimits limits);
   ~Deliverer();
 
@@ -72,7 +73,7 @@ class Deliverer {
 
   net::EventLoop& loop_;
   reg::RegisterClient& register_;
-  RoomPool& rooms_;
+  service::RoomPool& rooms_;
   const BatchLimits limits_;
   // Deliveries of this loop turn per room address, already cut into batches: all sent just
   // before the loop waits for I/O.

@@ -1,5 +1,7 @@
 #include "services/common/config_ranges.h"
 
+#include <string>
+
 namespace push::service {
 
 namespace {
@@ -33,6 +35,16 @@ std::vector<FieldRange> rpcChannelRanges(std::string_view prefix) {
       {"max_frame_bytes", 1024, 256 << 20}, {"max_request_bytes", 1024, 256 << 20},
   };
   return withPrefix(prefix, kRanges);
+}
+
+std::vector<FieldRange> coordinatorClientRanges(std::string_view prefix) {
+  static const FieldRange kRanges[] = {
+      {"timeout_ms", 10, 600'000},      {"batch_max", 1, 10'000},
+      {"batch_interval_ms", 1, 10'000}, {"max_pending_per_connection", 1, 65'536},
+      {"max_pending", 1, 10'000'000},   {"event_backlog_max", 1, 10'000'000},
+  };
+  return joinRanges(
+      {withPrefix(prefix, kRanges), rpcChannelRanges(std::string(prefix) + ".channel")});
 }
 
 std::vector<FieldRange> httpServerRanges(std::string_view prefix) {

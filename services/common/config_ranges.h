@@ -16,6 +16,9 @@ std::vector<FieldRange> rpcServerRanges(std::string_view prefix);   // RpcServer
 std::vector<FieldRange> rpcChannelRanges(std::string_view prefix);  // RpcChannelConfig
 std::vector<FieldRange> httpServerRanges(std::string_view prefix);  // HttpServerConfig
 std::vector<FieldRange> discoveryRanges(std::string_view prefix);   // DiscoveryConfig
+// CoordinatorClientConfig, its channel included (rooms use every field, center some: both
+// check all, so one block shared by their configs is refused or taken by both alike).
+std::vector<FieldRange> coordinatorClientRanges(std::string_view prefix);
 
 // Every range of `parts` in one table.
 std::vector<FieldRange> joinRanges(std::initializer_list<std::vector<FieldRange>> parts);

@@ -34,6 +34,8 @@ std::vector<FieldRange> coordinatorRanges() {
   };
   return service::joinRanges({service::rpcServerRanges("rpc"), service::httpServerRanges("admin"),
                               service::discoveryRanges("discovery"),
+                              service::rpcChannelRanges("register.channel"),
+                              service::rpcChannelRanges("room_channel"),
                               std::vector<FieldRange>(std::begin(kOwn), std::end(kOwn))});
 }
 
@@ -98,7 +100,21 @@ Result<CoordinatorOptions> CoordinatorOptions::fromConfig(const config::Coordina
   if (!rpc.isOk()) return rpc.status().withContext(file ? file->name() : "config");
   o.rpc = std::move(*rpc);
   if (c.rpc().listen().address().empty()) o.rpc.address = "127.0.0.1:7500";
-  RETURN_IF_ERROR(service::applyClusterKey(c.cluster_key(), file, &o.rpc, {}));
+  if (c.has_register_() && c.register_().shards_size() == 0 && !c.register_().discover()) {
+    return fieldError(file, "register", "list shards, or set discover: true");
+  }
+  if (c.register_().shards_size() > 0 || c.register_().discover()) {
+    if (c.register_().discover() && !o.discovery.enabled()) {
+      return fieldError(file, "register.discover", "needs discovery.zookeeper");
+    }
+    auto rc = reg::RegisterClient::Options::fromConfig(c.register_());
+    if (!rc.isOk()) return fieldError(file, "register", rc.status().message());
+    o.register_client = std::move(rc).value();
+  }
+  ASSIGN_OR_RETURN(o.room_channel, rpc::Channel::Options::fromConfig(c.room_channel()));
+  RETURN_IF_ERROR(service::applyClusterKey(
+      c.cluster_key(), file, &o.rpc,
+      {o.register_client ? &o.register_client->channel : nullptr, &o.room_channel}));
   if (!c.admin().listen().address().empty()) {
     o.admin = http::HttpServer::Options::fromConfig(c.admin());
   }

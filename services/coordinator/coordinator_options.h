@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "common/rpc/server.h"
 #include "services/common/discovery_link.h"
 #include "services/coordinator/app_settings.h"
+#include "services/register/register_client.h"
 
 namespace push::config {
 class CoordinatorConfig;
@@ -51,6 +53,11 @@ struct CoordinatorOptions {
   // Outgoing HTTP (CurlClient): total and per-host transfers. max_body_bytes is set from
   // max_reply_bytes by the server.
   http::CurlClient::Options curl = defaultCurl();
+  // Kick (Coordinator.Kick): register lookup (static shards, or `discover`: the register
+  // instances in ZooKeeper, which needs `discovery`), then Room.Kick over channels with
+  // `room_channel`. Absent: Kick answers FAILED_PRECONDITION.
+  std::optional<reg::RegisterClient::Options> register_client;
+  rpc::Channel::Options room_channel;
   // CoordinatorServer::stop(): how long running calls get. Default: 5 s.
   std::chrono::milliseconds shutdown_grace{5'000};
 

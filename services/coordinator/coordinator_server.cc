@@ -15,6 +15,8 @@
 #include "common/net/event_loop.h"
 #include "proto/config.pb.h"
 #include "services/common/admin_port.h"
+#include "services/common/room_pool.h"
+#include "services/common/user_kicker.h"
 #include "services/coordinator/coordinator_service.h"
 
 namespace push::coord {
@@ -43,6 +45,15 @@ Result<std::unique_ptr<CoordinatorServer>> CoordinatorServer::create(net::EventL
   s->service_ = std::make_unique<CoordinatorService>(*s->shared_);
   for (const AppSettings& app : s->options_.apps)
     RETURN_IF_ERROR(s->service_->updateApp(app));
+  if (s->options_.register_client) {
+    if (s->options_.register_client->discover && !s->options_.discovery.enabled()) {
+      return invalidArgument("register.discover: needs discovery.zookeeper");
+    }
+    ASSIGN_OR_RETURN(s->register_, reg::RegisterClient::create(loop, *s->options_.register_client));
+    s->rooms_ = std::make_unique<service::RoomPool>(loop, s->options_.room_channel);
+    s->kicker_ = std::make_unique<service::UserKicker>(*s->register_, *s->rooms_);
+    s->service_->setKicker(s->kicker_.get());
+  }
   return s;
 }
 
@@ -55,7 +66,10 @@ CoordinatorServer::~CoordinatorServer() {
   admin_.reset();
   grace_timer_.reset();
   rpc_.reset();  // no handler runs after this; the calls still pending are answered next
+  kicker_.reset();
   service_.reset();
+  rooms_.reset();
+  register_.reset();
   shared_.reset();
   curl_.reset();
 }
@@ -109,12 +123,32 @@ Status CoordinatorServer::startDiscovery() {
   // Live config (config/coordinator): its log levels only.
   RETURN_IF_ERROR(discovery_->watchConfig("coordinator",
                                           std::make_unique<config::CoordinatorConfig>(), nullptr));
+  if (register_ && options_.register_client->discover) {
+    RETURN_IF_ERROR(discovery_->watch(
+        "register", [this](const std::vector<discovery::ServiceInstance>& registers) {
+          followRegisters(registers);
+        }));
+  }
   // The rule of every service: static apps win; none listed means ZooKeeper's.
   if (options_.apps.empty()) {
     RETURN_IF_ERROR(discovery_->watchApps(
         [this](const discovery::AppDirectory::Apps& records) { onApps(records); }));
   }
   return Status::ok();
+}
+
+void CoordinatorServer::followRegisters(const std::vector<discovery::ServiceInstance>& registers) {
+  const Result<bool> moved = register_->followInstances(registers);
+  if (!moved.isOk()) {
+    LOG_ERROR(Coordinator,
+              "register instances from ZooKeeper not applied, the previous map "
+              "stays: {}",
+              moved.status().toString());
+    return;
+  }
+  ++register_updates_;
+  LOG_INFO(Coordinator, "register: {} instance(s) from ZooKeeper, {} shard(s)", registers.size(),
+           register_->shardCount());
 }
 
 void CoordinatorServer::onApps(const discovery::AppDirectory::Apps& records) {
@@ -176,6 +210,14 @@ std::string CoordinatorServer::statusJson() const {
   }
   w.key("stopping").boolean(stopping_);
   service_->writeStatus(w);
+  if (register_) {
+    w.key("register").beginObject();
+    w.key("source").string(options_.register_client->discover ? "zookeeper" : "config");
+    w.key("shards").uint64(register_->shardCount());
+    w.key("updates").uint64(register_updates_);
+    w.endObject();
+  }
+  w.key("kicks").uint64(service_->kicks());
   if (discovery_) w.key("discovery").raw(discovery_->statusJson());
   w.endObject();
   return w.take();

@@ -3,6 +3,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/base/liveness.h"
 #include "common/base/result.h"
@@ -20,6 +21,11 @@ namespace push::http {
 class CurlClient;
 }
 
+namespace push::service {
+class RoomPool;
+class UserKicker;
+}  // namespace push::service
+
 namespace push::coord {
 
 class CoordinatorService;
@@ -29,7 +35,9 @@ class CoordinatorService;
 // HTTP port (/healthz, /metrics, /status) when options.admin.address is set. With
 // options.discovery: registered as services/coordinator/<id> (endpoint "rpc", and "admin"),
 // live log levels from config/coordinator, and, when options.apps is empty, the apps from
-// ZooKeeper apps/<app> (CoordinatorService::setApps on each change).
+// ZooKeeper apps/<app> (CoordinatorService::setApps on each change). With
+// options.register_client: Coordinator.Kick (service::UserKicker over a RegisterClient, whose
+// shards follow services/register with `discover`, and a RoomPool).
 //
 // Ownership: create(), start(); stop(done) stops gracefully and runs `done` once everything is
 // closed; destroy the CoordinatorServer after that. Destroying it without stop() closes at once
@@ -67,6 +75,8 @@ class CoordinatorServer {
  private:
   CoordinatorServer(net::EventLoop& loop, Options options);
   Status startDiscovery();
+  // ZooKeeper services/register (register.discover): kick lookups route by their slot map.
+  void followRegisters(const std::vector<discovery::ServiceInstance>& registers);
   // AppDirectory's callback: the records become the service's apps.
   void onApps(const discovery::AppDirectory::Apps& records);
 
@@ -74,7 +84,12 @@ class CoordinatorServer {
   const Options options_;
   std::unique_ptr<http::CurlClient> curl_;
   std::unique_ptr<AppDispatcher::Shared> shared_;
+  // Kick (all null without options.register_client): service_ borrows kicker_, which borrows
+  // register_ and rooms_; destroyed kicker_ first, then service_ (answers what waits), then these.
+  std::unique_ptr<reg::RegisterClient> register_;
+  std::unique_ptr<service::RoomPool> rooms_;
   std::unique_ptr<CoordinatorService> service_;  // before rpc_: the server calls into it
+  std::unique_ptr<service::UserKicker> kicker_;
   rpc::ServerPtr rpc_;
   http::HttpServerPtr admin_;
   std::unique_ptr<service::DiscoveryLink> discovery_;  // null without ZooKeeper
@@ -83,6 +98,7 @@ class CoordinatorServer {
   net::InetAddress admin_address_;
   bool started_ = false;
   bool stopping_ = false;
+  uint64_t register_updates_ = 0;  // register lists applied from ZooKeeper
   Liveness liveness_;
 };
 

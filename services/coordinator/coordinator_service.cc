@@ -7,6 +7,7 @@
 #include "common/base/log.h"
 #include "common/base/metrics.h"
 #include "common/rpc/controller.h"
+#include "services/common/user_kicker.h"
 
 namespace push::coord {
 
@@ -30,7 +31,59 @@ metrics::Counter& ignoredEvents() {
 
 CoordinatorService::CoordinatorService(AppDispatcher::Shared& shared) : shared_(shared) {}
 
-CoordinatorService::~CoordinatorService() = default;
+CoordinatorService::~CoordinatorService() {
+  liveness_.kill();
+  failPendingKicks();
+}
+
+void CoordinatorService::failPendingKicks() {
+  std::map<uint64_t, PendingKick> waiting;
+  waiting.swap(pending_kicks_);
+  for (auto& [id, kick] : waiting) {
+    static_cast<rpc::Controller*>(kick.controller)->setStatus(unavailable("coordinator stopping"));
+    kick.done->Run();
+  }
+}
+
+void CoordinatorService::Kick(google::protobuf::RpcController* controller,
+                              const room::KickRequest* request, KickUserResponse* response,
+                              google::protobuf::Closure* done) {
+  auto* c = static_cast<rpc::Controller*>(controller);
+  if (!kicker_) {
+    c->setStatus(
+        Status(Code::FAILED_PRECONDITION,
+               "this coordinator has no register configured (CoordinatorConfig.register)"));
+    return done->Run();
+  }
+  if (request->app().empty() || request->user().empty()) {
+    c->setStatus(invalidArgument("kick: app and user are required"));
+    return done->Run();
+  }
+  if (request->reason().size() > service::UserKicker::kMaxReasonBytes) {
+    c->setStatus(invalidArgument("kick: reason over " +
+                                 std::to_string(service::UserKicker::kMaxReasonBytes) + " bytes"));
+    return done->Run();
+  }
+  ++kicks_;
+  const uint64_t id = ++next_kick_;
+  pending_kicks_.emplace(id, PendingKick{controller, response, done});
+  kicker_->kick(*request, [this, alive = liveness_.token(), id](
+                              const Status& st, const service::UserKicker::Outcome& outcome) {
+    if (!alive.alive()) return;
+    auto it = pending_kicks_.find(id);
+    if (it == pending_kicks_.end()) return;
+    PendingKick kick = it->second;
+    pending_kicks_.erase(it);
+    if (st.isOk()) {
+      kick.response->set_kicked(outcome.kicked);
+      kick.response->set_rooms(outcome.rooms);
+      kick.response->set_rooms_failed(outcome.rooms_failed);
+    } else {
+      static_cast<rpc::Controller*>(kick.controller)->setStatus(unavailable(st.toString()));
+    }
+    kick.done->Run();
+  });
+}
 
 void CoordinatorService::Upstream(google::protobuf::RpcController*,
                                   const UpstreamBatchRequest* request,
@@ -147,6 +200,7 @@ size_t CoordinatorService::setApps(const std::vector<AppSettings>& apps) {
 }
 
 void CoordinatorService::removeAll() {
+  failPendingKicks();  // a stop's grace bounds kicks too (the kicker's answer is then ignored)
   std::map<std::string, std::unique_ptr<AppDispatcher>> gone;
   gone.swap(apps_);
   gone.clear();

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/base/liveness.h"
 #include "common/base/result.h"
 #include "proto/coordinator.pb.h"
 #include "services/coordinator/app_dispatcher.h"
@@ -12,6 +13,9 @@
 
 namespace push {
 class JsonWriter;
+}
+namespace push::service {
+class UserKicker;
 }
 
 namespace push::coord {
@@ -37,6 +41,16 @@ class CoordinatorService final : public Coordinator {
                 UpstreamBatchResponse* response, google::protobuf::Closure* done) override;
   void Events(google::protobuf::RpcController* controller, const SessionEventsRequest* request,
               SessionEventsResponse* response, google::protobuf::Closure* done) override;
+  // Through the kicker set with setKicker (FAILED_PRECONDITION without one).
+  void Kick(google::protobuf::RpcController* controller, const room::KickRequest* request,
+            KickUserResponse* response, google::protobuf::Closure* done) override;
+
+  // Kicks go through `kicker` (borrowed: destroy it before this service, whose destructor
+  // answers the kicks still waiting UNAVAILABLE). Null: no register configured.
+  void setKicker(service::UserKicker* kicker) { kicker_ = kicker; }
+  // Answers every kick still waiting for the kicker UNAVAILABLE (stopping).
+  void failPendingKicks();
+  uint64_t kicks() const { return kicks_; }
 
   // Adds the app or applies new settings to it (AppDispatcher::update). INVALID_ARGUMENT when
   // `settings` does not validate; nothing changes then.
@@ -49,7 +63,8 @@ class CoordinatorService final : public Coordinator {
   // skipped and logged (a known app of that name keeps its settings). Returns how many were
   // skipped.
   size_t setApps(const std::vector<AppSettings>& apps);
-  // Removes every app, retired ones included (stopping): everything pending is answered at once.
+  // Removes every app, retired ones included, and answers the kicks waiting (stopping):
+  // everything pending is answered at once.
   void removeAll();
   // Null when unknown.
   const AppDispatcher* app(const std::string& name) const;
@@ -60,6 +75,16 @@ class CoordinatorService final : public Coordinator {
 
  private:
   AppDispatcher::Shared& shared_;
+  service::UserKicker* kicker_ = nullptr;
+  struct PendingKick {
+    google::protobuf::RpcController* controller;
+    KickUserResponse* response;
+    google::protobuf::Closure* done;
+  };
+  std::map<uint64_t, PendingKick> pending_kicks_;  // by id, until the kicker answers
+  uint64_t next_kick_ = 0;
+  uint64_t kicks_ = 0;
+  Liveness liveness_;  // the kicker's callbacks check it
   std::map<std::string, std::unique_ptr<AppDispatcher>> apps_;
   // Removed apps whose webhook requests are still finishing; each erases itself when idle.
   std::map<AppDispatcher*, std::unique_ptr<AppDispatcher>> finishing_;

@@ -1,10 +1,12 @@
 #include "services/register/register_client.h"
 
 #include "common/base/log.h"
+#include "common/discovery/service_instance.h"
 #include "common/net/event_loop.h"
 #include "common/net/periodic_timer.h"
 #include "common/rpc/controller.h"
 #include "proto/config.pb.h"
+#include "services/register/slot_assignment.h"
 
 namespace push::reg {
 
@@ -47,6 +49,16 @@ Status checkCoverage(const std::vector<RegisterClient::Shard>& shards) {
 Result<RegisterClient::Options> RegisterClient::Options::fromConfig(
     const config::RegisterClientConfig& config) {
   Options o;
+  if (config.discover()) {
+    if (config.shards_size() > 0) {
+      return invalidArgument(
+          "register: shards and discover: choose one (discover follows the "
+          "register instances in ZooKeeper)");
+    }
+    o.discover = true;
+    ASSIGN_OR_RETURN(o.channel, rpc::Channel::Options::fromConfig(config.channel()));
+    return o;
+  }
   for (const auto& s : config.shards()) {
     auto slots = SlotSet::parse(s.slots().empty() ? "0-1023" : s.slots());
     if (!slots.isOk()) return slots.status().withContext("register shard " + s.address());
@@ -85,6 +97,34 @@ Result<std::unique_ptr<RegisterClient::ShardState>> RegisterClient::makeShard(
   RETURN_IF_ERROR(state->channel->setEndpoints(std::vector<std::string>{address}));
   state->stub = std::make_unique<Register_Stub>(state->channel.get());
   return state;
+}
+
+Result<std::vector<RegisterClient::Shard>> RegisterClient::shardsOfInstances(
+    const std::vector<discovery::ServiceInstance>& registers) {
+  std::vector<std::string> ids;
+  ids.reserve(registers.size());
+  for (const discovery::ServiceInstance& r : registers)
+    ids.push_back(r.id);
+  std::vector<SlotSet> slots = assignSlots(ids);
+  std::vector<Shard> shards;
+  shards.reserve(registers.size());
+  for (size_t i = 0; i < registers.size(); ++i) {
+    auto rpc = registers[i].endpoints.find("rpc");
+    if (rpc == registers[i].endpoints.end() || rpc->second.empty()) {
+      return invalidArgument("register instance " + registers[i].id + " has no rpc endpoint");
+    }
+    // No slot won (a duplicate id, whose first took them; or, rarely, rendezvous hashing left
+    // an instance none): no shard, so coverage still holds.
+    if (slots[i].count() == 0) continue;
+    shards.push_back(Shard{rpc->second, std::move(slots[i])});
+  }
+  return shards;
+}
+
+Result<bool> RegisterClient::followInstances(
+    const std::vector<discovery::ServiceInstance>& registers) {
+  ASSIGN_OR_RETURN(std::vector<Shard> shards, shardsOfInstances(registers));
+  return setShards(std::move(shards));
 }
 
 Result<bool> RegisterClient::setShards(std::vector<Shard> shards) {

@@ -20,6 +20,9 @@ class EventLoop;
 namespace push::config {
 class RegisterClientConfig;
 }
+namespace push::discovery {
+struct ServiceInstance;
+}
 
 namespace push::reg {
 
@@ -43,7 +46,11 @@ class RegisterClient {
     rpc::Channel::Options channel;
     std::chrono::milliseconds batch_interval{10};
     size_t max_batch = 1000;
-    // Builds options from config; INVALID_ARGUMENT unless the shards cover every slot once.
+    // The shards follow ZooKeeper (config `discover`): `shards` is empty and the owner calls
+    // setShards(shardsOfInstances(...)) each time services/register changes.
+    bool discover = false;
+    // Builds options from config; INVALID_ARGUMENT unless the shards cover every slot once,
+    // or `discover` is set and no shard is listed.
     static Result<Options> fromConfig(const config::RegisterClientConfig& config);
   };
 
@@ -60,6 +67,15 @@ class RegisterClient {
   // of any slot changed: the caller then asks register to pull its sessions again (resync), so
   // the new owners learn the sessions they took over.
   Result<bool> setShards(std::vector<Shard> shards);
+
+  // The shards of the register instances listed in ZooKeeper (services/register, sorted or
+  // not): instance i at its `rpc` endpoint owns assignSlots(ids)[i], the map registers with
+  // `slots: "auto"` compute from the same list. INVALID_ARGUMENT when an instance has no rpc
+  // endpoint (its slots would have no address).
+  static Result<std::vector<Shard>> shardsOfInstances(
+      const std::vector<discovery::ServiceInstance>& registers);
+  // setShards(shardsOfInstances(registers)): the client routes by the instances listed now.
+  Result<bool> followInstances(const std::vector<discovery::ServiceInstance>& registers);
 
   size_t shardCount() const { return shards_.size(); }
   size_t shardOf(std::string_view app, std::string_view user) const;

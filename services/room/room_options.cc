@@ -53,17 +53,11 @@ std::vector<FieldRange> roomRanges() {
       {"saver.replay_page", 1, 1'000},
       {"saver.replay_timeout_ms", 10, 60'000},
       {"saver.replay_hold_max", 1, 65'536},
-      {"coordinator.timeout_ms", 10, 600'000},
-      {"coordinator.batch_max", 1, 10'000},
-      {"coordinator.batch_interval_ms", 1, 10'000},
-      {"coordinator.max_pending_per_connection", 1, 65'536},
-      {"coordinator.max_pending", 1, 10'000'000},
-      {"coordinator.event_backlog_max", 1, 10'000'000},
   };
   return service::joinRanges(
       {service::rpcServerRanges("rpc"), service::httpServerRanges("admin"),
        service::rpcChannelRanges("register.channel"), service::rpcChannelRanges("saver.channel"),
-       service::discoveryRanges("discovery"), service::rpcChannelRanges("coordinator.channel"),
+       service::discoveryRanges("discovery"), service::coordinatorClientRanges("coordinator"),
        std::vector<FieldRange>(std::begin(kOwn), std::end(kOwn))});
 }
 
@@ -273,14 +267,22 @@ Result<RoomOptions> RoomOptions::fromConfig(const config::RoomConfig& c, const C
   if (c.register_heartbeat_ms()) {
     o.register_heartbeat = std::chrono::milliseconds(c.register_heartbeat_ms());
   }
-  if (c.register_().shards_size() > 0) {
+  RETURN_IF_ERROR(broadcastFromConfig(c, &o));
+  ASSIGN_OR_RETURN(o.discovery,
+                   service::DiscoveryOptions::fromConfig(c.discovery(), file, "discovery"));
+  if (c.has_register_() && c.register_().shards_size() == 0 && !c.register_().discover()) {
+    return file ? file->fieldError("register", "list shards, or set discover: true")
+                : invalidArgument("register: list shards, or set discover: true");
+  }
+  if (c.register_().shards_size() > 0 || c.register_().discover()) {
+    if (c.register_().discover() && !o.discovery.enabled()) {
+      return file ? file->fieldError("register.discover", "needs discovery.zookeeper")
+                  : invalidArgument("register.discover: needs discovery.zookeeper");
+    }
     ASSIGN_OR_RETURN(auto rc, reg::RegisterClient::Options::fromConfig(c.register_()));
     if (c.session_batch_ms()) rc.batch_interval = std::chrono::milliseconds(c.session_batch_ms());
     o.register_client = std::move(rc);
   }
-  RETURN_IF_ERROR(broadcastFromConfig(c, &o));
-  ASSIGN_OR_RETURN(o.discovery,
-                   service::DiscoveryOptions::fromConfig(c.discovery(), file, "discovery"));
   // The lead's rule for every service: static apps, or (none listed) the apps of ZooKeeper.
   if (o.apps.empty() && !o.discovery.enabled()) {
     return invalidArgument(

@@ -51,6 +51,10 @@ Result<std::unique_ptr<RoomServer>> RoomServer::create(net::EventLoop& loop, Roo
                            std::to_string(kMaxTagsPerConnection));
   }
   if (options.apps.size() > 65535) return invalidArgument("room: too many apps");
+  if (options.register_client && options.register_client->discover &&
+      !options.discovery.enabled()) {
+    return invalidArgument("room: register.discover needs discovery.zookeeper");
+  }
   if (options.session_limits.max_per_user == 0 || options.session_limits.max_per_device == 0) {
     return invalidArgument("room: session limits must be at least 1");
   }
@@ -264,6 +268,14 @@ Status RoomServer::start() {
           return Status::ok();
         }));
   }
+  if (announcer_ && options_.register_client->discover) {
+    // Until the first list arrives the announcer knows no register: changes are dropped and
+    // marked for a resync, which the first list's heartbeat asks for.
+    RETURN_IF_ERROR(discovery_->watch(
+        "register", [this](const std::vector<discovery::ServiceInstance>& registers) {
+          followRegisters(registers);
+        }));
+  }
   if (discovery_ && options_.apps.empty()) {
     // No static apps: ZooKeeper's, followed live. Until the first list arrives Auth frames
     // wait (ClientProtocol::setHoldAuth), bounded by the auth deadline.
@@ -275,6 +287,22 @@ Status RoomServer::start() {
            ws_listener_ ? ", ws " : "", ws_listener_ ? ws_address_.toString() : "",
            rpc_address_.toString());
   return Status::ok();
+}
+
+void RoomServer::followRegisters(const std::vector<discovery::ServiceInstance>& registers) {
+  // Followed while draining too: the Offlines of the connections closing go to the owners.
+  if (!announcer_) return;
+  auto shards = reg::RegisterClient::shardsOfInstances(registers);
+  const Status st = shards.isOk() ? announcer_->setShards(std::move(shards).value(), loop_.nowMs())
+                                  : shards.status();
+  if (!st.isOk()) {
+    LOG_ERROR(Room, "register instances from ZooKeeper not applied, the previous map stays: {}",
+              st.toString());
+    return;
+  }
+  ++register_updates_;
+  LOG_INFO(Room, "register: {} instance(s) from ZooKeeper, {} shard(s)", registers.size(),
+           announcer_->shardCount());
 }
 
 void RoomServer::applyApps(const discovery::AppDirectory::Apps& records) {
@@ -446,6 +474,13 @@ std::string RoomServer::statusJson() const {
   w.key("max_s").uint64(hb.max_s);
   w.endObject();
   if (discovery_) w.key("discovery").raw(discovery_->statusJson());
+  if (announcer_) {
+    w.key("register").beginObject();
+    w.key("source").string(options_.register_client->discover ? "zookeeper" : "config");
+    w.key("shards").uint64(announcer_->shardCount());
+    w.key("updates").uint64(register_updates_);
+    w.endObject();
+  }
   w.key("apps").beginObject();
   w.key("source").string(options_.apps.empty() ? "zookeeper" : "config");
   w.key("served").uint64(apps_->served());

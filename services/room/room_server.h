@@ -117,6 +117,8 @@ class RoomServer final {
   // gets its broadcast subscription, a removed one's connections are closed (ERROR_UNKNOWN_APP).
   void applyApps(const discovery::AppDirectory::Apps& records);
   void closeAppConnections(uint16_t app);
+  // ZooKeeper services/register (register.discover): the announcer routes by their slot map.
+  void followRegisters(const std::vector<discovery::ServiceInstance>& registers);
   void maybeFinishStop();
 
   net::EventLoop& loop_;
@@ -158,7 +160,8 @@ class RoomServer final {
 
   net::InetAddress tcp_address_, ws_address_, rpc_address_, admin_address_;
   std::function<void()> on_drained_;
-  uint64_t app_updates_ = 0;  // app lists applied from ZooKeeper
+  uint64_t app_updates_ = 0;       // app lists applied from ZooKeeper
+  uint64_t register_updates_ = 0;  // register lists applied from ZooKeeper
   bool stopping_ = false;
   bool rpc_stopped_ = false;
   bool broadcasts_stopped_ = false;

@@ -65,6 +65,14 @@ void SessionAnnouncer::heartbeat(int64_t now_ms) {
   });
 }
 
+Status SessionAnnouncer::setShards(std::vector<reg::RegisterClient::Shard> shards, int64_t now_ms) {
+  ASSIGN_OR_RETURN(const bool moved, register_->setShards(std::move(shards)));
+  if (!moved) return Status::ok();
+  resync_needed_ = true;
+  if (register_->shardCount() > 0) heartbeat(now_ms);
+  return Status::ok();
+}
+
 void SessionAnnouncer::flush(std::function<void()> done) {
   register_->flush(std::move(done));
 }

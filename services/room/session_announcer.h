@@ -42,6 +42,12 @@ class SessionAnnouncer {
   void tick(int64_t now_ms);
   // A heartbeat now (the first one introduces the room).
   void heartbeat(int64_t now_ms);
+  // The register instances changed (register.discover): routes by the new map and, when a
+  // slot changed owner, heartbeats at once asking every register to pull this room again, so
+  // the new owners learn the sessions they took over. INVALID_ARGUMENT (nothing changes) for a
+  // map that does not cover every slot once.
+  Status setShards(std::vector<reg::RegisterClient::Shard> shards, int64_t now_ms);
+  size_t shardCount() const { return register_->shardCount(); }
   // Sends what is queued now (the last announcements when the room stops) and runs `done` on
   // a later loop turn once register has answered every batch or the batches failed (by their
   // RPC timeout at the latest).

@@ -99,6 +99,126 @@ class DiscoveryE2eTest : public ::testing::Test {
     return std::move(p).value();
   }
 
+  // Register, room and center with register slots from ZooKeeper: registers `slots: "auto"`,
+  // room and center `register { discover: true }`; `center_extra` is added to center.conf.
+  void startClusterFollowingRegisters(const std::string& center_extra = "") {
+    LocalCluster::Options o;
+    o.websocket = false;
+    o.register_discover = true;
+    o.room_config = discoveryConfig();
+    o.center_config =
+        discoveryConfig() + "admin { listen { address: \"127.0.0.1:0\" } }\n" + center_extra;
+    o.register_config = discoveryConfig() + "slots: \"auto\"\n";
+    auto c = LocalCluster::start(std::move(o));
+    ASSERT_TRUE(c.isOk()) << c.status().toString();
+    cluster_ = std::move(c).value();
+    auto admin = cluster_->centerProcess().waitForLine("ADMIN_ADDRESS");
+    ASSERT_TRUE(admin.isOk()) << admin.status().toString();
+    center_admin_ = *admin;
+  }
+
+  struct ExtraRegister {
+    std::unique_ptr<Subprocess> process;
+    std::string admin;
+  };
+  // One more push-register with `slots: "auto"` in the cluster's ZooKeeper root.
+  ExtraRegister startRegister() {
+    const std::string path = cluster_->dir() + "/register" + std::to_string(++registers_) + ".conf";
+    std::ofstream(path) << "rpc { listen { address: \"127.0.0.1:0\" } }\n"
+                           "admin { listen { address: \"127.0.0.1:0\" } }\n"
+                           "slots: \"auto\"\n"
+                        << cluster_->clusterKeyConfig() << discoveryConfig();
+    ExtraRegister r;
+    auto p = Subprocess::start({binPath("push-register"), "--config", path});
+    EXPECT_TRUE(p.isOk()) << p.status().toString();
+    if (!p.isOk()) return r;
+    EXPECT_TRUE((*p)->waitForLine("RPC_ADDRESS").isOk());
+    auto admin = (*p)->waitForLine("ADMIN_ADDRESS");
+    EXPECT_TRUE(admin.isOk());
+    r.process = std::move(p).value();
+    r.admin = admin.isOk() ? *admin : "";
+    return r;
+  }
+
+  // push-coordinator finding registers (and, through them, rooms) in ZooKeeper; its admin
+  // address in *admin.
+  std::unique_ptr<Subprocess> startCoordinator(std::string* admin) {
+    const std::string path = cluster_->dir() + "/coordinator.conf";
+    std::ofstream(path) << "rpc { listen { address: \"127.0.0.1:0\" } }\n"
+                           "admin { listen { address: \"127.0.0.1:0\" } }\n"
+                           "register { discover: true }\n"
+                        << cluster_->clusterKeyConfig() << discoveryConfig();
+    auto p = Subprocess::start({binPath("push-coordinator"), "--config", path});
+    EXPECT_TRUE(p.isOk()) << p.status().toString();
+    if (!p.isOk()) return nullptr;
+    EXPECT_TRUE((*p)->waitForLine("RPC_ADDRESS").isOk());
+    auto a = (*p)->waitForLine("ADMIN_ADDRESS");
+    EXPECT_TRUE(a.isOk());
+    *admin = a.isOk() ? *a : "";
+    return std::move(p).value();
+  }
+
+  // POST /v1/apps/demo/users/<user>/kick: "<status> <body>".
+  std::string kick(const std::string& user) {
+    auto r = httpRequest(
+        cluster_->centerAddress(), "POST", "/v1/apps/demo/users/" + user + "/kick",
+        R"({"reason":"account closed"})",
+        {{"Authorization", "Bearer " + cluster_->apiKey()}, {"Content-Type", "application/json"}});
+    if (!r.isOk()) return r.status().toString();
+    return std::to_string(r->status) + " " + r->body;
+  }
+
+  // Room and center both route by a map of `n` registers taken from ZooKeeper.
+  bool followersSee(size_t n) {
+    const std::string want =
+        R"("register":{"source":"zookeeper","shards":)" + std::to_string(n) + ",";
+    auto center = httpRequest(center_admin_, "GET", "/status");
+    return roomStatus().find(want) != std::string::npos && center.isOk() &&
+           center->body.find(want) != std::string::npos;
+  }
+
+  // A qos 0 push to one user: true when center reports it delivered.
+  bool pushDelivered(const std::string& user, const std::string& payload) {
+    auto r = httpRequest(
+        cluster_->centerAddress(), "POST", "/v1/push",
+        R"({"app":"demo","users":[")" + user + R"("],"payload":")" + payload + R"("})",
+        {{"Authorization", "Bearer " + cluster_->apiKey()}, {"Content-Type", "application/json"}});
+    return r.isOk() && r->status == 200 && r->body.find("\"delivered\":1") != std::string::npos;
+  }
+
+  // Every user gets a push with `payload` (retried while register's map settles, for up to
+  // `timeout` in all): the number of users whose client read it.
+  size_t pushToEveryone(std::vector<std::unique_ptr<FrameClient>>& clients,
+                        const std::string& payload, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    size_t received = 0;
+    for (size_t i = 0; i < clients.size(); ++i) {
+      const std::string user = "u" + std::to_string(i);
+      while (!pushDelivered(user, payload) && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+      }
+      for (;;) {  // pushes of earlier rounds may still be queued before this one
+        auto f = clients[i]->readUntil(Frame::kPush, 2s);
+        if (!f.isOk()) break;
+        if (f->push().payload() == payload) {
+          ++received;
+          break;
+        }
+      }
+    }
+    return received;
+  }
+
+  uint64_t registerSessions(const std::string& admin) {
+    auto r = httpRequest(admin, "GET", "/status");
+    if (!r.isOk()) return 0;
+    // The table's count, the one just before "users" ("discovery" has a "sessions" of its own:
+    // ZooKeeper sessions; so has each room).
+    const size_t users = r->body.find("\"users\":");
+    const size_t at = users == std::string::npos ? users : r->body.rfind("\"sessions\":", users);
+    return at == std::string::npos ? 0 : std::stoull(r->body.substr(at + 11));
+  }
+
   // The instance ids under services/<svc>, read with a ZooKeeper session of the test's own.
   std::vector<std::string> instances(const std::string& service) {
     if (!zk_client_) {
@@ -171,6 +291,8 @@ class DiscoveryE2eTest : public ::testing::Test {
   std::unique_ptr<RedisServer> redis_;
   std::unique_ptr<LocalCluster> cluster_;
   int savers_ = 0;
+  int registers_ = 0;
+  std::string center_admin_;
   net::EventLoop loop_;
   std::unique_ptr<discovery::ZkClient> zk_client_;
 };
@@ -274,6 +396,107 @@ TEST_F(DiscoveryE2eTest, ALiveConfigChangesTheRoomsHeartbeatAndABadOneIsRefused)
   EXPECT_EQ(heartbeatOfANewConnection(), 45u);
   EXPECT_EQ(cluster_->roomProcess().pid(), pid);
   EXPECT_TRUE(cluster_->roomProcess().running());
+}
+
+TEST_F(DiscoveryE2eTest, RoomAndCenterFollowRegistersThatJoinAndAreKilled) {
+  ASSERT_NO_FATAL_FAILURE(startClusterFollowingRegisters());
+  ExtraRegister second = startRegister();
+  ASSERT_TRUE(second.process);
+  ASSERT_TRUE(eventually([&] { return followersSee(2); })) << roomStatus();
+
+  constexpr size_t kUsers = 32;
+  std::vector<std::unique_ptr<FrameClient>> clients;
+  for (size_t i = 0; i < kUsers; ++i) {
+    auto c = FrameClient::connect(cluster_->roomTcp());
+    ASSERT_TRUE(c.isOk()) << c.status().toString();
+    ASSERT_TRUE((*c)->auth(cluster_->token("u" + std::to_string(i), "phone")).isOk());
+    clients.push_back(std::move(c).value());
+  }
+  // Both registers hold a share of the sessions, together all of them.
+  ASSERT_TRUE(eventually([&] {
+    return registerSessions(cluster_->registerAdmin()) + registerSessions(second.admin) == kUsers;
+  })) << registerSessions(cluster_->registerAdmin())
+      << " + " << registerSessions(second.admin);
+  EXPECT_GT(registerSessions(cluster_->registerAdmin()), 0u);
+  EXPECT_GT(registerSessions(second.admin), 0u);
+  EXPECT_EQ(pushToEveryone(clients, "two", 10s), kUsers);
+
+  // A third register joins: it takes about a third of the slots and the sessions in them
+  // (pulled from the room), the others drop theirs; every user is still reached.
+  ExtraRegister third = startRegister();
+  ASSERT_TRUE(third.process);
+  ASSERT_TRUE(eventually([&] { return followersSee(3); })) << roomStatus();
+  ASSERT_TRUE(eventually([&] {
+    return registerSessions(cluster_->registerAdmin()) + registerSessions(second.admin) +
+               registerSessions(third.admin) ==
+           kUsers;
+  }));
+  EXPECT_GT(registerSessions(third.admin), 0u);
+  EXPECT_EQ(pushToEveryone(clients, "three", 10s), kUsers);
+
+  // The second is killed: its ZooKeeper session ends (1 s), the two left share its slots and
+  // pull its sessions back from the room.
+  second.process->sendSignal(SIGKILL);
+  second.process->wait();
+  const auto killed = std::chrono::steady_clock::now();
+  ASSERT_TRUE(eventually([&] { return followersSee(2); }, 10s)) << roomStatus();
+  EXPECT_EQ(pushToEveryone(clients, "killed", 10s), kUsers);
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - killed);
+  std::printf("every user reached again %lld ms after a register was killed\n",
+              static_cast<long long>(took.count()));
+  EXPECT_EQ(registerSessions(cluster_->registerAdmin()) + registerSessions(third.admin), kUsers);
+}
+
+// Kick by user goes center -> coordinator -> register -> rooms: center has no kick path of its
+// own once it has a coordinator, so the kicked client and the coordinator's count show the way
+// it went; with the coordinator gone center answers 503 naming it.
+TEST_F(DiscoveryE2eTest, KicksGoThroughTheCoordinator) {
+  ASSERT_NO_FATAL_FAILURE(startClusterFollowingRegisters("coordinator { discover: true }\n"));
+  std::string coordinator_admin;
+  auto coordinator = startCoordinator(&coordinator_admin);
+  ASSERT_TRUE(coordinator);
+  ASSERT_TRUE(eventually([&] { return followersSee(1); })) << roomStatus();
+  auto coordinatorStatus = [&] {
+    auto r = httpRequest(coordinator_admin, "GET", "/status");
+    return r.isOk() ? r->body : "";
+  };
+  ASSERT_TRUE(eventually([&] {
+    return coordinatorStatus().find(R"("register":{"source":"zookeeper","shards":1,)") !=
+           std::string::npos;
+  })) << coordinatorStatus();
+
+  auto ann = FrameClient::connect(cluster_->roomTcp());
+  ASSERT_TRUE(ann.isOk()) << ann.status().toString();
+  ASSERT_TRUE((*ann)->auth(cluster_->token("ann", "phone")).isOk());
+  auto bo = FrameClient::connect(cluster_->roomTcp());
+  ASSERT_TRUE(bo.isOk()) << bo.status().toString();
+  ASSERT_TRUE((*bo)->auth(cluster_->token("bo", "phone")).isOk());
+  ASSERT_TRUE(eventually([&] { return userOnline("ann") && userOnline("bo"); }));
+  // Center finds the coordinator in ZooKeeper (its channel follows services/coordinator).
+  std::string answer;
+  ASSERT_TRUE(eventually([&] {
+    answer = kick("ann");
+    return answer.substr(0, 3) == "200";
+  })) << answer;
+  EXPECT_NE(answer.find(R"("kicked":1)"), std::string::npos) << answer;
+  auto frame = (*ann)->readUntil(Frame::kKick, 5s);
+  ASSERT_TRUE(frame.isOk()) << frame.status().toString();
+  EXPECT_EQ(frame->kick().reason(), "account closed");
+  EXPECT_TRUE((*ann)->waitClosed());
+  EXPECT_NE(coordinatorStatus().find(R"("kicks":1)"), std::string::npos) << coordinatorStatus();
+  answer = kick("nobody");  // nobody online: kicked 0 (a zero field is left out of the JSON)
+  EXPECT_EQ(answer.substr(0, 3), "200") << answer;
+  EXPECT_EQ(answer.find(R"("kicked":)"), std::string::npos) << answer;
+
+  // No coordinator: a clear 503, and bo stays connected.
+  coordinator->sendSignal(SIGKILL);
+  coordinator->wait();
+  ASSERT_TRUE(eventually([&] { return instances("coordinator").empty(); }, 10s));
+  answer = kick("bo");
+  EXPECT_EQ(answer.substr(0, 3), "503") << answer;
+  EXPECT_NE(answer.find("coordinator"), std::string::npos) << answer;
+  EXPECT_TRUE(userOnline("bo"));
 }
 
 }  // namespace

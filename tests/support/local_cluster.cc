@@ -54,9 +54,8 @@ Result<std::unique_ptr<LocalCluster>> LocalCluster::start(Options options) {
       "name: \"room\"\n"
       "tcp { address: \"127.0.0.1:0\" }\n"
       "rpc { listen { address: \"127.0.0.1:0\" } }\n"
-      "admin { listen { address: \"127.0.0.1:0\" } }\n"
-      "register { shards { address: \"" +
-      c->register_address_ + "\" slots: \"0-1023\" } }\n" + appsConfig(c->options_.apps);
+      "admin { listen { address: \"127.0.0.1:0\" } }\n" +
+      c->registerClientConfig() + appsConfig(c->options_.apps);
   if (c->options_.websocket) room_cfg += "websocket { address: \"127.0.0.1:0\" }\n";
   room_cfg += c->clusterKeyConfig() + c->saverClientConfig() + c->options_.room_config;
   RETURN_IF_ERROR(writeFile(c->dir_ + "/room.conf", room_cfg));
@@ -66,11 +65,10 @@ Result<std::unique_ptr<LocalCluster>> LocalCluster::start(Options options) {
   RETURN_IF_ERROR(c->refreshRooms(static_cast<size_t>(c->options_.room_workers)));
 
   if (c->options_.start_center) {
-    std::string center_cfg =
-        "http { listen { address: \"127.0.0.1:0\" } }\n"
-        "register { shards { address: \"" +
-        c->register_address_ + "\" slots: \"0-1023\" } }\n" + appsConfig(c->options_.apps) +
-        c->clusterKeyConfig() + c->saverClientConfig() + c->options_.center_config;
+    std::string center_cfg = "http { listen { address: \"127.0.0.1:0\" } }\n" +
+                             c->registerClientConfig() + appsConfig(c->options_.apps) +
+                             c->clusterKeyConfig() + c->saverClientConfig() +
+                             c->options_.center_config;
     RETURN_IF_ERROR(writeFile(c->dir_ + "/center.conf", center_cfg));
     ASSIGN_OR_RETURN(
         c->center_, Subprocess::start({binPath("push-center"), "--config", c->dir_ + "/center.conf",
@@ -87,6 +85,11 @@ Result<std::unique_ptr<LocalCluster>> LocalCluster::start(Options options) {
 std::string LocalCluster::clusterKeyConfig() const {
   if (options_.cluster_key.empty()) return "";
   return "cluster_key: \"" + options_.cluster_key + "\"\n";
+}
+
+std::string LocalCluster::registerClientConfig() const {
+  if (options_.register_discover) return "register { discover: true }\n";
+  return "register { shards { address: \"" + register_address_ + "\" slots: \"0-1023\" } }\n";
 }
 
 Status LocalCluster::startRegister() {

@@ -32,6 +32,9 @@ class LocalCluster {
     std::string room_config;
     std::string center_config;
     std::string register_config;
+    // Room and center follow the registers in ZooKeeper (`register { discover: true }`, their
+    // configs then need a discovery block) instead of a static map of the one register.
+    bool register_discover = false;
     bool start_center = true;
     // Every config gets this top-level cluster_key (the RPC listeners require it, the channels
     // present it): the e2e tests run the keyed path. Empty: no key.
@@ -98,6 +101,7 @@ class LocalCluster {
   Status startRegister();
   Status startSaver();
   std::string saverClientConfig() const;
+  std::string registerClientConfig() const;
   Options options_;
   std::string dir_;
   std::unique_ptr<Subprocess> register_, room_, center_, saver_;

@@ -256,5 +256,50 @@ TEST(CenterOptionsTest, SaverFromZooKeeperNeedsTheDiscoveryBlock) {
   EXPECT_TRUE(o->discovery.enabled());
 }
 
+TEST(CenterOptionsTest, KicksThroughACoordinator) {
+  const std::string base =
+      std::string(kRegister) + app("app", R"(api_keys: "key-0123456789abcdef")");
+  auto o = fromText(base);
+  ASSERT_TRUE(o.isOk()) << o.status().toString();
+  EXPECT_FALSE(o->coordinator.has_value());  // center kicks by itself
+  o = fromText(base + R"(coordinator { addresses: "127.0.0.1:7500" timeout_ms: 700 }
+                         cluster_key: "cluster-key-0123456789")");
+  ASSERT_TRUE(o.isOk()) << o.status().toString();
+  ASSERT_TRUE(o->coordinator.has_value());
+  EXPECT_EQ(o->coordinator->addresses, std::vector<std::string>{"127.0.0.1:7500"});
+  EXPECT_EQ(o->coordinator->timeout, std::chrono::milliseconds(700));
+  EXPECT_EQ(o->coordinator->channel.cluster_key, "cluster-key-0123456789");
+  const std::pair<const char*, const char*> bad[] = {
+      {R"(coordinator { discover: true })", "needs discovery.zookeeper"},
+      {R"(coordinator { discover: true addresses: "127.0.0.1:1" })", "exclude each other"},
+      {R"(coordinator { addresses: "coordinator:7500" })", "bad address"},
+      {R"(coordinator { addresses: "127.0.0.1:1" timeout_ms: 5 })", "coordinator.timeout_ms"},
+  };
+  for (const auto& [text, why] : bad) {
+    auto r = fromText(base + text);
+    ASSERT_FALSE(r.isOk()) << text;
+    EXPECT_NE(r.status().message().find(why), std::string::npos)
+        << text << " -> " << r.status().message();
+  }
+}
+
+TEST(CenterOptionsTest, RegisterFromZooKeeperNeedsTheDiscoveryBlock) {
+  const std::string base =
+      R"(register { discover: true } )" + app("app", R"(api_keys: "key-0123456789abcdef")");
+  auto o = fromText(base);
+  ASSERT_FALSE(o.isOk());
+  EXPECT_NE(o.status().message().find("register.discover: needs discovery.zookeeper"),
+            std::string::npos)
+      << o.status().message();
+  o = fromText(base + R"(discovery { zookeeper: "127.0.0.1:2181" })");
+  ASSERT_TRUE(o.isOk()) << o.status().toString();
+  EXPECT_TRUE(o->register_client.discover);
+  EXPECT_TRUE(o->register_client.shards.empty());
+  // Neither: refused as before (center cannot look anyone up without register).
+  o = fromText(app("app", R"(api_keys: "key-0123456789abcdef")"));
+  ASSERT_FALSE(o.isOk());
+  EXPECT_NE(o.status().message().find("no shards"), std::string::npos) << o.status().message();
+}
+
 }  // namespace
 }  // namespace push::center

@@ -1,4 +1,4 @@
-#include "services/center/room_pool.h"
+#include "services/common/room_pool.h"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@ namespace {
 TEST(RoomPoolTest, OneChannelPerAddressCreatedOnFirstUse) {
   net::EventLoop loop;
   {
-    RoomPool pool(loop, {});
+    service::RoomPool pool(loop, {});
     rpc::Channel* a = pool.get("127.0.0.1:1");
     ASSERT_NE(a, nullptr);
     EXPECT_EQ(pool.get("127.0.0.1:1"), a);
@@ -26,7 +26,7 @@ TEST(RoomPoolTest, OneChannelPerAddressCreatedOnFirstUse) {
 TEST(RoomPoolTest, BadAddressGivesNoChannel) {
   net::EventLoop loop;
   {
-    RoomPool pool(loop, {});
+    service::RoomPool pool(loop, {});
     EXPECT_EQ(pool.get("not an address"), nullptr);
     EXPECT_EQ(pool.get(""), nullptr);
     EXPECT_EQ(pool.size(), 0u);
@@ -37,7 +37,7 @@ TEST(RoomPoolTest, BadAddressGivesNoChannel) {
 TEST(RoomPoolTest, EvictsTheLeastRecentlyUsedBeyondTheBound) {
   net::EventLoop loop;
   {
-    RoomPool pool(loop, {}, /*max_rooms=*/2);
+    service::RoomPool pool(loop, {}, /*max_rooms=*/2);
     rpc::Channel* a = pool.get("127.0.0.1:1");
     pool.get("127.0.0.1:2");
     EXPECT_EQ(pool.get("127.0.0.1:1"), a);        // a is now more recent than b

@@ -269,8 +269,14 @@ TEST_F(CoordinatorDiscoveryTest, ACoordinatorStartedLaterIsUsedAndOneKilledIsRep
   ASSERT_NE(first, nullptr);
   ASSERT_TRUE(waitForOnly(first->pid(), 10s));
   const auto registered = Clock::now();
-  ASSERT_TRUE(upstreamUntilOk(c, &seq, 2s)) << "not through the coordinator within 2 s";
-  EXPECT_LE(Clock::now() - registered, 2s);
+  // The 2 s on a quiet machine (printed); the bound leaves room for a loaded 2-core CI
+  // box running ASan builds and a JVM ZooKeeper, as discovery_e2e_test does.
+  ASSERT_TRUE(upstreamUntilOk(c, &seq, 5s)) << "not through the coordinator within 5 s";
+  const auto took = Clock::now() - registered;
+  std::printf(
+      "upstream through the new coordinator %lld ms after it registered\n",
+      static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+  EXPECT_LE(took, 5s);
   ASSERT_GE(hook_a_->count("/ok"), 1u);
   const std::string first_pid = "-" + std::to_string(first->pid()) + "-";
   EXPECT_NE(hook_a_->requests().back().request_id.find(first_pid), std::string::npos);

@@ -13,6 +13,7 @@
 #include "common/rpc/controller.h"
 #include "proto/config.pb.h"
 #include "proto/coordinator.pb.h"
+#include "proto/room.pb.h"
 #include "services/coordinator/coordinator_service.h"
 #include "services/coordinator/webhook_body.h"
 #include "tests/support/config_test_util.h"
@@ -399,6 +400,66 @@ TEST(CoordinatorOptionsTest, RejectsBadAppsAndRanges) {
   c.set_webhook_min_backoff_ms(500);
   c.set_webhook_max_backoff_ms(100);
   EXPECT_FALSE(CoordinatorOptions::fromConfig(c, nullptr).isOk());
+}
+
+TEST_F(CoordinatorServerTest, KickWithoutRegisterOrWithoutAUserIsRefused) {
+  start(options());
+  auto call = [&](const std::string& user) {
+    room::KickRequest req;
+    req.set_app("app1");
+    req.set_user(user);
+    KickUserResponse resp;
+    rpc::Controller cntl;
+    bool done = false;
+    stub_->Kick(&cntl, &req, &resp, rpc::newCallback([&] { done = true; }));
+    EXPECT_TRUE(loop_.runUntil([&] { return done; }, 5s));
+    return cntl.status();
+  };
+  const Status st = call("alice");
+  EXPECT_EQ(st.code(), Code::FAILED_PRECONDITION) << st.toString();
+  EXPECT_NE(st.message().find("no register configured"), std::string::npos) << st.toString();
+}
+
+TEST(CoordinatorOptionsTest, RegisterForKicks) {
+  config::CoordinatorConfig c;
+  auto* a = c.add_apps();
+  a->set_name("app1");
+  a->set_upstream_url("http://127.0.0.1:1/hook");
+  auto none = CoordinatorOptions::fromConfig(c, nullptr);
+  ASSERT_TRUE(none.isOk()) << none.status();
+  EXPECT_FALSE(none->register_client.has_value());
+
+  c.mutable_register_()->mutable_channel()->set_timeout_ms(100);  // a block with neither
+  auto neither = CoordinatorOptions::fromConfig(c, nullptr);
+  ASSERT_FALSE(neither.isOk());
+  EXPECT_NE(neither.status().message().find("list shards, or set discover: true"),
+            std::string::npos)
+      << neither.status();
+  c.mutable_register_()->set_discover(true);
+  auto no_zk = CoordinatorOptions::fromConfig(c, nullptr);
+  ASSERT_FALSE(no_zk.isOk());
+  EXPECT_NE(no_zk.status().message().find("register.discover: needs discovery.zookeeper"),
+            std::string::npos)
+      << no_zk.status();
+  c.mutable_discovery()->set_zookeeper("127.0.0.1:2181");
+  auto discover = CoordinatorOptions::fromConfig(c, nullptr);
+  ASSERT_TRUE(discover.isOk()) << discover.status();
+  ASSERT_TRUE(discover->register_client.has_value());
+  EXPECT_TRUE(discover->register_client->discover);
+
+  c.mutable_register_()->set_discover(false);
+  c.mutable_register_()->add_shards()->set_address("127.0.0.1:7100");
+  c.mutable_register_()->mutable_shards(0)->set_slots("0-511");
+  auto gap = CoordinatorOptions::fromConfig(c, nullptr);
+  ASSERT_FALSE(gap.isOk());
+  EXPECT_NE(gap.status().message().find("512 of 1024"), std::string::npos) << gap.status();
+  c.mutable_register_()->mutable_shards(0)->set_slots("0-1023");
+  c.set_cluster_key("cluster-key-0123456789");
+  auto shards = CoordinatorOptions::fromConfig(c, nullptr);
+  ASSERT_TRUE(shards.isOk()) << shards.status();
+  EXPECT_EQ(shards->register_client->shards.size(), 1u);
+  EXPECT_EQ(shards->register_client->channel.cluster_key, "cluster-key-0123456789");
+  EXPECT_EQ(shards->room_channel.cluster_key, "cluster-key-0123456789");
 }
 
 TEST(CoordinatorOptionsTest, NoIntegerFieldGoesUnchecked) {

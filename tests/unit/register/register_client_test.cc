@@ -13,10 +13,12 @@
 #include <string>
 #include <vector>
 
+#include "common/discovery/service_instance.h"
 #include "common/net/event_loop.h"
 #include "common/rpc/server.h"
 #include "proto/config.pb.h"
 #include "services/register/register_service.h"
+#include "services/register/slot_assignment.h"
 #include "tests/unit/register/register_test_util.h"
 
 namespace push::reg {
@@ -520,6 +522,69 @@ TEST(RegisterClientOptionsTest, RejectsNoShardsAndBadSlots) {
   ASSERT_FALSE(bad.isOk());
   EXPECT_NE(bad.status().message().find("127.0.0.1:9"), std::string::npos)
       << bad.status().message();
+}
+
+TEST(RegisterClientOptionsTest, DiscoverTakesNoShards) {
+  config::RegisterClientConfig c;
+  c.set_discover(true);
+  c.mutable_channel()->set_connect_timeout_ms(700);
+  auto o = RegisterClient::Options::fromConfig(c);
+  ASSERT_TRUE(o.isOk()) << o.status().toString();
+  EXPECT_TRUE(o->discover);
+  EXPECT_TRUE(o->shards.empty());
+  EXPECT_EQ(o->channel.connect_timeout, std::chrono::milliseconds(700));
+
+  c.add_shards()->set_address("127.0.0.1:1");
+  auto both = RegisterClient::Options::fromConfig(c);
+  ASSERT_FALSE(both.isOk());
+  EXPECT_EQ(both.status().code(), Code::INVALID_ARGUMENT);
+  EXPECT_NE(both.status().message().find("shards and discover"), std::string::npos)
+      << both.status().message();
+}
+
+discovery::ServiceInstance registerInstance(const std::string& id, const std::string& rpc) {
+  discovery::ServiceInstance r;
+  r.id = id;
+  if (!rpc.empty()) r.endpoints["rpc"] = rpc;
+  r.endpoints["admin"] = "127.0.0.1:9";
+  return r;
+}
+
+// The map rooms and centers follow is the one registers with `slots: "auto"` own.
+TEST(RegisterClientOptionsTest, ShardsOfInstancesGiveEachRegisterItsOwnSlots) {
+  const std::vector<discovery::ServiceInstance> registers = {
+      registerInstance("register-1-100", "127.0.0.1:5001"),
+      registerInstance("register-2-200", "127.0.0.1:5002"),
+      registerInstance("register-3-300", "127.0.0.1:5003")};
+  auto shards = RegisterClient::shardsOfInstances(registers);
+  ASSERT_TRUE(shards.isOk()) << shards.status().toString();
+  ASSERT_EQ(shards->size(), 3u);
+  const std::vector<std::string> ids = {"register-1-100", "register-2-200", "register-3-300"};
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ((*shards)[i].address, registers[i].endpoints.at("rpc"));
+    EXPECT_EQ((*shards)[i].slots, slotsOf(ids, ids[i]));
+    EXPECT_GT((*shards)[i].slots.count(), 0u);
+  }
+  // A client takes that map as it is (it covers every slot once).
+  net::EventLoop loop;
+  RegisterClient::Options o;
+  o.discover = true;
+  auto client = RegisterClient::create(loop, o);
+  ASSERT_TRUE(client.isOk());
+  auto moved = (*client)->setShards(*shards);
+  ASSERT_TRUE(moved.isOk()) << moved.status().toString();
+  EXPECT_TRUE(*moved);
+  EXPECT_EQ((*client)->shardCount(), 3u);
+  client->reset();
+  (void)loop.shutdown();
+
+  EXPECT_TRUE(RegisterClient::shardsOfInstances({}).value().empty());
+  auto no_rpc = RegisterClient::shardsOfInstances(
+      {registerInstance("register-1-100", "127.0.0.1:5001"), registerInstance("register-9", "")});
+  ASSERT_FALSE(no_rpc.isOk());
+  EXPECT_EQ(no_rpc.status().code(), Code::INVALID_ARGUMENT);
+  EXPECT_NE(no_rpc.status().message().find("register-9 has no rpc endpoint"), std::string::npos)
+      << no_rpc.status().message();
 }
 
 }  // namespace

@@ -326,9 +326,26 @@ TEST(RoomOptionsTest, DiscoveryBlockAndSaverFromZooKeeper) {
   EXPECT_FALSE(o->saver.has_value());
 }
 
+TEST(RoomOptionsTest, RegisterFromZooKeeper) {
+  auto o = fromText(std::string(kApp) +
+                    R"( register { discover: true } discovery { zookeeper: "127.0.0.1:2181" })");
+  ASSERT_TRUE(o.isOk()) << o.status().toString();
+  ASSERT_TRUE(o->register_client.has_value());
+  EXPECT_TRUE(o->register_client->discover);
+  EXPECT_TRUE(o->register_client->shards.empty());
+  // Neither shards nor discover: a room without register, as before.
+  o = fromText(std::string(kApp) + R"( discovery { zookeeper: "127.0.0.1:2181" })");
+  ASSERT_TRUE(o.isOk()) << o.status().toString();
+  EXPECT_FALSE(o->register_client.has_value());
+}
+
 TEST(RoomOptionsTest, BadDiscoverySettingsAreRefusedNamingTheField) {
   const std::pair<const char*, const char*> cases[] = {
       {R"(saver { discover: true })", "saver.discover: needs discovery.zookeeper"},
+      {R"(register { discover: true })", "register.discover: needs discovery.zookeeper"},
+      {R"(register { channel { timeout_ms: 100 } })", "list shards, or set discover: true"},
+      {R"(discovery { zookeeper: "h:1" } register { discover: true shards { address: "a:1" } })",
+       "shards and discover"},
       {R"(discovery { zookeeper: "h:1" } saver { discover: true addresses: "127.0.0.1:1" })",
        "exclude each other"},
       {R"(discovery { zookeeper: "h:1" root: "push" })", "discovery.root"},

@@ -10,11 +10,12 @@ namespace push::net {
 class EventLoop;
 }
 
-namespace push::center {
+namespace push::service {
 
 // One RPC channel per room address, created on first use (rooms are learned from register's
-// sessions). Bounded: beyond `max_rooms` the least recently used channel is closed.
-// Loop-thread only; closes every channel when destroyed.
+// sessions). Center delivers through it; center and coordinator kick through it (UserKicker).
+// Bounded: beyond `max_rooms` the least recently used channel is closed. Loop-thread only; closes
+// every channel when destroyed.
 class RoomPool {
  public:
   RoomPool(net::EventLoop& loop, rpc::Channel::Options options, size_t max_rooms = 4096);
@@ -35,4 +36,4 @@ class RoomPool {
   std::unordered_map<std::string, Entry> channels_;
 };
 
-}  // namespace push::center
+}  // namespace push::service

@@ -1,8 +1,8 @@
-#include "services/center/room_pool.h"
+#include "services/common/room_pool.h"
 
 #include "common/base/log.h"
 
-namespace push::center {
+namespace push::service {
 
 RoomPool::RoomPool(net::EventLoop& loop, rpc::Channel::Options options, size_t max_rooms)
     : loop_(loop), options_(std::move(options)), max_rooms_(max_rooms) {}
@@ -26,7 +26,7 @@ rpc::Channel* RoomPool::get(const std::string& address) {
   if (!channel.isOk()) return nullptr;
   rpc::ChannelPtr ptr = std::move(channel).value();
   if (!ptr->setEndpoints(std::vector<std::string>{address}).isOk()) {
-    LOG_EVERY_SEC(Warn, Center, 1, "register returned a bad room address '{}'", address);
+    LOG_EVERY_SEC(Warn, Rpc, 1, "register returned a bad room address '{}'", address);
     return nullptr;
   }
   rpc::Channel* raw = ptr.get();
@@ -34,4 +34,4 @@ rpc::Channel* RoomPool::get(const std::string& address) {
   return raw;
 }
 
-}  // namespace push::center
+}  // namespace push::service
