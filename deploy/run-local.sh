@@ -5,13 +5,15 @@
 #   deploy/run-local.sh [--build DIR] [--stay]
 #
 # Starts ZooKeeper, redis-server and mariadbd (on free loopback ports, data in the run
-# directory), push-saver, push-register, push-room (2 workers sharing the client port),
+# directory), push-saver, two push-register (sharing the 1024 slots by their instances in
+# ZooKeeper; room and center follow the same map), push-room (2 workers sharing the client port),
 # push-queued, push-center, push-coordinator (with a small webhook standing in for the app's
 # server) and push-dispatcher; connects a demo client (push-cli) to the room the dispatcher
 # routes it to, sends it a push with curl through center's API, and shows the client printing
 # it; then a broadcast through center and queued reaches the client; then a message sent while
 # a user is offline is stored by saver and arrives when that user's client connects; then the
-# client sends data upstream and the webhook's answer comes back. Every service registers
+# client sends data upstream and the webhook's answer comes back; then an operator kicks the
+# client (center -> coordinator -> register -> room). Every service registers
 # itself in ZooKeeper (pushctl lists them); room and center find saver there, rooms find the
 # coordinator there, the dispatcher finds the rooms, and the demo app is a record in ZooKeeper
 # (pushctl app put) that room, center and coordinator read: no service config lists apps. Configs, logs and the demo's token go to a run directory printed at the
@@ -148,14 +150,17 @@ start saver RPC_ADDRESS "$bin/push-saver" --config "$run/saver.conf"
 saver=$line
 saver_admin=$(awk '$1 == "ADMIN_ADDRESS" {print $2; exit}' "$run/saver.out")
 
+# Register's slots, and room's and center's map of them, come from services/register in
+# ZooKeeper: a second register started with this config takes about half of the slots.
 cat >"$run/register.conf" <<CONF
 rpc { listen { address: "127.0.0.1:0" } }
 admin { listen { address: "127.0.0.1:0" } }
+slots: "auto"
 cluster_key: "$cluster_key"
 $discovery
 CONF
 start register RPC_ADDRESS "$bin/push-register" --config "$run/register.conf"
-register=$line
+start register2 RPC_ADDRESS "$bin/push-register" --config "$run/register.conf"
 
 # The app's own server, as far as the demo needs one: a webhook that logs what coordinator
 # POSTs (upstream data, online/offline events) and answers upstream with a small JSON reply.
@@ -197,6 +202,7 @@ echo "wrote the app record apps/$app (pushctl app put $app $run/app.json)"
 cat >"$run/coordinator.conf" <<CONF
 rpc { listen { address: "127.0.0.1:0" } }
 admin { listen { address: "127.0.0.1:0" } }
+register { discover: true }
 cluster_key: "$cluster_key"
 $discovery
 CONF
@@ -216,7 +222,7 @@ tcp { address: "127.0.0.1:0" }
 websocket { address: "127.0.0.1:0" }
 rpc { listen { address: "127.0.0.1:0" } }
 admin { listen { address: "127.0.0.1:0" } }
-register { shards { address: "$register" slots: "0-1023" } }
+register { discover: true }
 queued: "$queued_tcp"
 saver { discover: true }
 coordinator { discover: true }
@@ -229,9 +235,10 @@ room_ws=$(sed -n 's/.* ws=\([^ ]*\).*/\1/p' <<<"$line")
 
 cat >"$run/center.conf" <<CONF
 http { listen { address: "127.0.0.1:0" } }
-register { shards { address: "$register" slots: "0-1023" } }
+register { discover: true }
 queued: "$queued_tcp"
 saver { discover: true }
+coordinator { discover: true }
 cluster_key: "$cluster_key"
 $discovery
 CONF
@@ -246,12 +253,14 @@ start dispatcher HTTP_ADDRESS "$bin/push-dispatcher" --config "$run/dispatcher.c
 dispatcher=$line
 
 echo
-echo "== 0. every service registered itself in ZooKeeper ($zk); room and center found saver there =="
+echo "== 0. every service registered itself in ZooKeeper ($zk); room and center found saver and"
+echo "==    the two registers there (each owns about half of the slots) =="
 echo "\$ pushctl apps"
 "$bin/pushctl" apps
 for _ in $(seq 1 100); do
   [ "$("$bin/pushctl" services | awk 'NR > 1 {print $1}' | sort -u | tr '\n' ' ')" = "center coordinator register room saver " ] &&
-    [ "$("$bin/pushctl" services room | awk 'NR > 1' | wc -l)" -eq 2 ] && break
+    [ "$("$bin/pushctl" services room | awk 'NR > 1' | wc -l)" -eq 2 ] &&
+    [ "$("$bin/pushctl" services register | awk 'NR > 1' | wc -l)" -eq 2 ] && break
   sleep 0.1
 done
 echo "\$ pushctl --zk $zk --root /push/local services"
@@ -359,6 +368,27 @@ grep "^UPSTREAM_ACK" "$run/up.out" ||
 for _ in $(seq 1 100); do grep -q "^/events" "$run/webhook.requests" 2>/dev/null && break; sleep 0.05; done
 echo "the app's webhook received:"
 cut -c1-220 "$run/webhook.requests"
+
+echo
+echo "== 9. an operator kicks alice: center -> coordinator -> register -> her room, which closes her connection =="
+"$bin/push-cli" connect --server "$room_tcp" --token "$token" >"$run/kick.out" 2>"$run/kick.log" &
+cli=$!
+pids+=($cli)
+for _ in $(seq 1 100); do grep -q "^STATE online" "$run/kick.out" && break; sleep 0.05; done
+echo "\$ curl -H 'Authorization: Bearer ...' -d '{\"reason\":\"demo over\"}' http://$center/v1/apps/$app/users/alice/kick"
+for _ in $(seq 1 100); do
+  curl -s -H "Authorization: Bearer $api_key" -d '{"reason":"demo over"}' \
+    "http://$center/v1/apps/$app/users/alice/kick" >"$run/kick.json"
+  grep -q '"kicked":1' "$run/kick.json" && break
+  sleep 0.05  # register hears of her session a few ms after she is online
+done
+cat "$run/kick.json"
+echo
+kicked=0
+wait "$cli" 2>/dev/null || kicked=$?
+[ "$kicked" -eq 3 ] ||
+  { echo "alice's client was not kicked (exit $kicked); center, coordinator and room logs:" >&2; cat "$run/center.log" "$run/coordinator.log" "$run/room.log" >&2; exit 1; }
+echo "alice's client: $(grep '^STATE' "$run/kick.out" | tail -1) (exit 3: kicked)"
 
 if [ "$stay" -eq 1 ]; then
   cat <<MSG
