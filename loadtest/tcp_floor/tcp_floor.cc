@@ -12,12 +12,14 @@
 //
 // Prints `RESULT tcp_floor connections= window= msg_per_s= server_us_per_msg=
 // client_us_per_msg= server_cores= client_cores=` (CPU from getrusage of each process).
-// Exits 1 on any socket error, 2 on bad flags. Bounded: --seconds (max 60) of load, then the
-// server closes every connection and the client exits at end of file.
+// Exits 1 on any socket error or when the client process dies (also while connecting), 2 on bad
+// flags. Bounded: --seconds (max 60) of load, then the server closes every connection and the
+// client exits at end of file.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -205,7 +207,24 @@ int main(int argc, char** argv) {
   std::vector<int> fds;
   const int epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd < 0) die("epoll_create1");
-  for (long i = 0; i < o.connections; ++i) {
+  while (static_cast<long>(fds.size()) < o.connections) {
+    // Wait for the next connection or for the client to die (its end of the report pipe
+    // closes): a client that failed to connect must not leave the server blocked in accept().
+    pollfd waiting[2] = {{listen_fd, POLLIN, 0}, {report[0], POLLIN, 0}};
+    const int ready = ::poll(waiting, 2, 10'000);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) die("poll");
+    if (ready == 0) {
+      errno = ETIMEDOUT;
+      die("accept (no connection for 10 s)");
+    }
+    if (waiting[1].revents != 0) {
+      std::fprintf(stderr,
+                   "push-tcp-floor: the client process ended after %zu of %ld connections\n",
+                   fds.size(), o.connections);
+      ::waitpid(child, nullptr, 0);
+      return 1;
+    }
     const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) die("accept");
     setNoDelay(fd);
