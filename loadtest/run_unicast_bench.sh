@@ -57,8 +57,16 @@ fail() { echo "unicast_bench: $*" >&2; exit 1; }
 # start NAME KEY COMMAND... (sets $line and $pid)
 
 echo "# baseline: push-tcp-floor, $users loopback connections, one push + one ack each, raw epoll"
-floor_line=$("$bin/push-tcp-floor" --connections "$users" --window 64 --seconds "$seconds" \
-  --sources 127.0.0.2-127.0.0.9) || fail "push-tcp-floor failed"
+# In the background and in $pids, like every process here, so a TERM to this script stops it.
+"$bin/push-tcp-floor" --connections "$users" --window 64 --seconds "$seconds" \
+  --sources 127.0.0.2-127.0.0.9 >"$tmp/floor.out" &
+floor_pid=$!
+pids+=("$floor_pid")
+floor_rc=0
+wait "$floor_pid" || floor_rc=$?
+pids=()  # reaped: its PID may be reused, so stop_all must not signal it
+[ "$floor_rc" -eq 0 ] || fail "push-tcp-floor failed (exit $floor_rc)"
+floor_line=$(cat "$tmp/floor.out")
 echo "$floor_line"
 floor=$(sed -n 's/.* msg_per_s=\([0-9]*\).*/\1/p' <<<"$floor_line")
 
@@ -116,6 +124,16 @@ run_load() {
   load_avg=$(cut -d' ' -f1 /proc/loadavg)
   local a_room="" a_center="" a_reg="" t_a="" b_room="" b_center="" b_reg="" t_b="" l
   last=""
+  # push-load writes into a FIFO, started in the background and kept in $pids so that a TERM to
+  # this script (trap -> exit -> stop_all) stops it too; a process substitution would be left
+  # running.
+  local fifo=$tmp/load.$name.fifo
+  mkfifo "$fifo"
+  "$bin/push-load" unicast --center "$center" --api-key "$api_key" --app "$app" \
+    --secret "$secret" --room "$room_tcp" --users "$users" --seconds "$seconds" \
+    --sources 127.0.0.2-127.0.0.9 --max-seconds $((seconds + 60)) "$@" >"$fifo" 2>"$tmp/load.$name.log" &
+  local lp=$!
+  pids=("$lp" "${pids[@]}")  # stopped first: clients before servers
   while IFS= read -r l; do
     echo "$l" >>"$out"
     case $l in
@@ -127,11 +145,11 @@ run_load() {
         t_b=$(date +%s.%N) ;;
       impl=push*) last=$l ;;
     esac
-  done < <(exec "$bin/push-load" unicast --center "$center" --api-key "$api_key" --app "$app" \
-    --secret "$secret" --room "$room_tcp" --users "$users" --seconds "$seconds" \
-    --sources 127.0.0.2-127.0.0.9 --max-seconds $((seconds + 60)) "$@" 2>"$tmp/load.$name.log")
-  local lp=$!
-  wait "$lp" || fail "push-load $name failed: $(cat "$tmp/load.$name.log")"
+  done <"$fifo"
+  local rc=0
+  wait "$lp" || rc=$?
+  pids=("${pids[@]:1}")  # reaped, as above
+  [ "$rc" -eq 0 ] || fail "push-load $name failed (exit $rc): $(cat "$tmp/load.$name.log")"
   [ -n "$last" ] || fail "push-load $name printed no result"
   local cpu=""
   if [ -n "$b_room" ]; then
