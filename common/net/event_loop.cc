@@ -25,7 +25,8 @@ EventLoop::EventLoop()
     : loop_(std::make_unique<uv_loop_t>()),
       handles_(std::make_unique<Handles>()),
       read_buffer_(new char[kReadBufferSize]),
-      loop_thread_(std::this_thread::get_id()) {
+      loop_thread_(std::this_thread::get_id()),
+      poster_(std::make_shared<LoopPoster>(this)) {
   int rc = uv_loop_init(loop_.get());
   if (rc != 0) {
     // Out of fds or memory at startup: nothing sensible can run.
@@ -54,6 +55,16 @@ EventLoop::~EventLoop() {
     Status st = shutdown();
     if (!st.isOk()) LOG_ERROR(Net, "event loop destroyed with open handles: {}", st.toString());
   }
+}
+
+void LoopPoster::post(std::function<void()> fn) {
+  std::lock_guard lock(mu_);
+  if (loop_ != nullptr) loop_->post(std::move(fn));
+}
+
+void LoopPoster::detach() {
+  std::lock_guard lock(mu_);
+  loop_ = nullptr;
 }
 
 EventLoop* EventLoop::fromUv(uv_loop_t* loop) {
@@ -238,6 +249,7 @@ Status EventLoop::shutdown(std::chrono::milliseconds grace) {
     std::lock_guard lock(mu_);
     closed_ = true;  // later posts are dropped; this last pass runs everything before them
   }
+  poster_->detach();  // from here on a thread holding it never reaches this object
   runPosted();
   std::string leftover;
   uv_walk(
@@ -253,9 +265,10 @@ Status EventLoop::shutdown(std::chrono::milliseconds grace) {
   uv_run(loop_.get(), UV_RUN_NOWAIT);
   int rc = uv_loop_close(loop_.get());
   if (rc == UV_EBUSY) {
-    // A request still runs on libuv's thread pool (e.g. a getaddrinfo stuck in libc that
+    // A request still runs on libuv's thread pool (a uv_queue_work or file request that
     // uv_cancel could not stop): its worker will touch this uv_loop_t when it finishes, so
-    // the loop must outlive us. Leak it (and its fds) rather than free memory in use.
+    // the loop must outlive us. Leak it (and its fds) rather than free memory in use. (Name
+    // lookups do not come here: HostResolver runs them on threads of its own.)
     (void)loop_.release();
   }
   if (!leftover.empty()) return internalError("handles left open at shutdown: " + leftover);

@@ -16,6 +16,23 @@ typedef struct uv_loop_s uv_loop_t;
 namespace push::net {
 
 class TcpConnection;
+class EventLoop;
+
+// How a thread that may outlive a loop posts to it (EventLoop::poster()): post() is the loop's
+// post() while the loop is open and drops `fn` (without running it) once the loop has shut
+// down, so holding one never dangles. Thread-safe.
+class LoopPoster {
+ public:
+  explicit LoopPoster(EventLoop* loop) : loop_(loop) {}
+  void post(std::function<void()> fn);
+
+ private:
+  friend class EventLoop;
+  void detach();
+
+  std::mutex mu_;
+  EventLoop* loop_;  // guarded by mu_; null from the loop's shutdown() on
+};
 
 // One libuv loop: the thread that calls run() is its loop thread, and every handle on it may
 // be touched only from that thread (docs/CONVENTIONS.md §6). Other threads hand work over with
@@ -55,6 +72,8 @@ class EventLoop {
   void post(std::function<void()> fn);
   // Runs `fn` now when called on the loop thread, else post()s it.
   void runInLoop(std::function<void()> fn);
+  // For a thread that may outlive this loop (a detached lookup thread): see LoopPoster.
+  std::shared_ptr<LoopPoster> poster() { return poster_; }
 
   bool isInLoopThread() const;
   // Aborts (debug builds) when called off the loop thread.
@@ -113,6 +132,7 @@ class EventLoop {
   std::thread::id loop_thread_;
   bool shut_down_ = false;
 
+  std::shared_ptr<LoopPoster> poster_;  // detached by shutdown()
   std::mutex mu_;
   std::vector<std::function<void()>> posted_;  // guarded by mu_
   bool closed_ = false;  // guarded by mu_: shutdown() is past the last runPosted()

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,48 +16,64 @@ namespace push::net {
 
 class EventLoop;
 
-// One asynchronous name lookup: getaddrinfo() on libuv's thread pool, so the loop never
-// blocks on a resolver.
+// One asynchronous name lookup: getaddrinfo() on a thread of its own, so the loop never blocks
+// on a resolver, and a lookup stuck in libc (a resolver that does not answer) holds neither one
+// of libuv's pool threads (file and work requests keep running) nor the loop (its shutdown()
+// does not wait for it).
 //
 //   HostResolver::start(loop, "push.example.com", 7100, 10s,
 //                       [](Result<std::vector<InetAddress>> r) {...});
 //
 // `done` runs exactly once on the loop thread, never inside start(): with the addresses
 // (IPv4 and IPv6 in the resolver's order, `port` set, duplicates removed, never empty), or
-// UNAVAILABLE (no such name, resolver failure), TIMEOUT after `timeout`, or CANCELLED after
-// cancel(). Ownership: the resolver owns itself. The pointer from start() is valid until
-// `done` runs (for cancel()); the object is deleted once `done` has run and the thread-pool
-// request has come back (a lookup still running in libc after a timeout or cancel() is left
-// to finish, its answer dropped). Loop-thread only.
+// UNAVAILABLE (no such name, resolver failure, more than kMaxLookupsInFlight lookups still
+// running in the process), TIMEOUT after `timeout`, or CANCELLED after cancel(). Ownership:
+// the resolver owns itself. The pointer from start() is valid until `done` runs (for
+// cancel()); the object is deleted right after. A lookup still running after a timeout or
+// cancel() is left to finish on its thread; its answer is dropped (also when the loop is gone
+// by then: the thread posts through EventLoop::poster()). Loop-thread only.
 class HostResolver {
  public:
   using Done = std::function<void(Result<std::vector<InetAddress>>)>;
+  // The lookup itself, run on the lookup's thread: the system's getaddrinfo() by default.
+  using LookupFn =
+      std::function<Result<std::vector<InetAddress>>(const std::string& host, uint16_t port)>;
+  // Lookups running at once in the process (threads), stuck ones included; more fail at once.
+  static constexpr int kMaxLookupsInFlight = 64;
+
   static HostResolver* start(EventLoop& loop, std::string host, uint16_t port,
                              std::chrono::milliseconds timeout, Done done);
   // Gives up: `done` gets CANCELLED on a later turn (unless it already ran). Idempotent.
   void cancel();
 
+  // Lookups running now in the process (threads started and not yet returned).
+  static int lookupsInFlight();
+
+  // Tests: replaces the lookup of the resolvers started from now on (nullptr: the system's).
+  // Thread-safe.
+  static void setLookupForTest(LookupFn lookup);
+
  private:
+  struct Lookup;  // shared with the lookup's thread
+
   HostResolver(EventLoop& loop, std::string host, uint16_t port, Done done);
   ~HostResolver() = default;
   void begin(std::chrono::milliseconds timeout);
-  void onResolved(int status, addrinfo* res);
+  // The lookup's answer, on the loop thread (only while undecided).
+  void onResolved(Result<std::vector<InetAddress>> result);
   // (Re)starts the timer; onTimer() runs after `ms` (0: on the next loop turn).
   void armTimer(uint64_t ms);
   void onTimer();
   void finish(Result<std::vector<InetAddress>> result);
-  void maybeDelete();
 
-  uv_loop_t* loop_;
+  EventLoop& loop_;
   std::string host_;
   uint16_t port_;
   Done done_;
-  uv_getaddrinfo_t req_;
   uv_timer_t timer_;
-  Status abort_reason_;  // set when we end it ourselves (cancel); the timer reports it
+  std::shared_ptr<Lookup> lookup_;  // null when no thread was started
+  Status abort_reason_;  // set when we end it ourselves (cancel, no thread); the timer reports it
   bool decided_ = false;
-  bool request_done_ = false;
-  bool timer_closed_ = false;
 };
 
 }  // namespace push::net

@@ -19,6 +19,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::Fd;
+using testing::fullListener;
+using testing::rawListener;
 using testing::RecordingHandler;
 
 // Records the outcome of one connect attempt.
@@ -37,37 +39,6 @@ struct Outcome {
     };
   }
 };
-
-// A bound, listening socket on 127.0.0.1 that never accepts.
-Fd rawListener(int backlog, InetAddress* addr) {
-  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  InetAddress any = *InetAddress::parse("127.0.0.1:0");
-  EXPECT_EQ(::bind(fd.get(), any.sockaddrPtr(), any.length()), 0);
-  if (backlog >= 0) {
-    EXPECT_EQ(::listen(fd.get(), backlog), 0);
-  }
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len);
-  *addr = InetAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&ss));
-  return fd;
-}
-
-// A listener whose accept queue is full: further SYNs are dropped, so a connect hangs.
-// Returns false if the kernel would not let a connection hang.
-bool fullListener(Fd* listener, std::vector<Fd>* fillers, InetAddress* addr) {
-  *listener = rawListener(0, addr);
-  for (int i = 0; i < 64; ++i) {
-    Fd c(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-    int rc = ::connect(c.get(), addr->sockaddrPtr(), addr->length());
-    if (rc != 0 && errno != EINPROGRESS) return false;
-    pollfd p{c.get(), POLLOUT, 0};
-    const int ready = ::poll(&p, 1, 100);
-    fillers->push_back(std::move(c));
-    if (ready == 0) return true;  // this one hangs: the queue is full
-  }
-  return false;
-}
 
 TEST(TcpConnectorTest, ConnectsAndHandsOverAnUnstartedConnection) {
   EventLoop loop;
