@@ -83,9 +83,11 @@ struct ClientOptions {
   // Room addresses "host:port" (the fallback list when `dispatcher` is set): numeric
   // ("127.0.0.1:7100", "[::1]:7100"; "localhost" is 127.0.0.1) or a host name
   // ("push.example.com:7100"), resolved off the SDK thread before every connection attempt, its
-  // addresses tried in the resolver's order within connect_timeout each (resolving counts against
-  // connect_timeout too; a failed lookup is reported as kErrorConnectFailed). Servers are tried in
-  // order; every failed attempt moves to the next one. Required unless `dispatcher` is set.
+  // addresses tried in the resolver's order. One attempt (the lookup and the connects to every
+  // address) has one deadline, connect_timeout: each address gets an equal part of what is left
+  // (the last all of it). A failed lookup or attempt is reported as kErrorConnectFailed.
+  // Servers are tried in order; every failed attempt moves to the next one. Required unless
+  // `dispatcher` is set.
   std::vector<std::string> servers;
   // Auth token from the app's server (sdk/PROTOCOL.md "Token"). Empty: connect() goes to
   // NeedsToken and waits for setToken().
@@ -99,7 +101,8 @@ struct ClientOptions {
   // ack(id) when the message is safely handled (e.g. stored); unacked messages are sent
   // again after a reconnect. Default true.
   bool auto_ack = true;
-  // Give up a TCP connect after this long. Default 10 s; range 1 ms..10 min.
+  // Give up a connection attempt (name lookup and TCP connects, see `servers`) after this
+  // long. Default 10 s; range 1 ms..10 min.
   std::chrono::milliseconds connect_timeout{10'000};
   // Give up waiting for AuthResult after this long. Default 10 s (the room's own auth
   // timeout); range 1 ms..10 min.

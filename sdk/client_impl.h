@@ -266,6 +266,9 @@ struct Client::Impl::Link final : net::TcpConnection::Handler {
   // in order within this attempt until one connects.
   std::vector<net::InetAddress> candidates;
   size_t candidate = 0;
+  // The attempt's one deadline (ClientOptions::connect_timeout from openLink): the lookup and
+  // every candidate's connect share it.
+  std::chrono::steady_clock::time_point connect_deadline;
   net::TcpConnection* conn = nullptr;  // from connected until onClosed
   // Authenticating: the auth deadline. Online: heartbeat and liveness (or the switch grace
   // when retiring). Closing: the bound on a graceful close.

@@ -1,5 +1,7 @@
 #include "sdk/client_impl.h"
 
+#include <algorithm>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <utility>
@@ -63,6 +65,7 @@ void Client::Impl::openLink() {
     primary_ = link;
   }
   const ServerAddress& server = link->address;
+  link->connect_deadline = std::chrono::steady_clock::now() + options_.connect_timeout;
   if (link == primary_) setState(State::Connecting, "server=" + server.text);
   if (server.host.empty()) {
     link->candidates = {server.numeric};
@@ -93,16 +96,25 @@ void Client::Impl::onResolved(Link& link, Result<std::vector<net::InetAddress>> 
 
 void Client::Impl::connectCandidate(Link& link) {
   const net::InetAddress& addr = link.candidates[link.candidate];
-  LOG_DEBUG(Sdk, "link {}: connecting to {} ({})", link.serial, addr.toString(), link.address.text);
+  // What the attempt has left, in equal parts for the addresses still to try (the last one
+  // gets all of it): one address that does not answer cannot take the others' time, and the
+  // attempt ends at its deadline however many addresses the name has.
+  const auto left = std::chrono::ceil<std::chrono::milliseconds>(link.connect_deadline -
+                                                                 std::chrono::steady_clock::now());
+  const auto share = std::max(std::chrono::milliseconds(1),
+                              left / static_cast<int64_t>(link.candidates.size() - link.candidate));
+  LOG_DEBUG(Sdk, "link {}: connecting to {} ({}, {} ms)", link.serial, addr.toString(),
+            link.address.text, share.count());
   link.connector = net::TcpConnector::start(
-      loop_, addr, options_.connect_timeout,
+      loop_, addr, share,
       [this, l = &link](Result<net::TcpConnection*> r) { onConnected(*l, std::move(r)); });
 }
 
 void Client::Impl::onConnected(Link& link, Result<net::TcpConnection*> result) {
   link.connector = nullptr;
   if (!result.isOk()) {
-    if (link.phase != Link::Phase::Closing && link.candidate + 1 < link.candidates.size()) {
+    if (link.phase != Link::Phase::Closing && link.candidate + 1 < link.candidates.size() &&
+        std::chrono::steady_clock::now() < link.connect_deadline) {
       LOG_DEBUG(Sdk, "link {}: {}; trying the next address", link.serial,
                 result.status().message());
       ++link.candidate;

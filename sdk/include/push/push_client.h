@@ -140,7 +140,8 @@ typedef struct push_client_config {
    * 1: the app acknowledges with push_client_ack() once the message is safely handled;
    * unacknowledged messages are delivered again after a reconnect. */
   int manual_ack;
-  /* TCP connect timeout, milliseconds. Default 10000. */
+  /* One connection attempt's deadline (name lookup and TCP connects to every address of the
+   * name), milliseconds. Default 10000. */
   uint32_t connect_timeout_ms;
   /* Reconnect backoff: first delay and cap, milliseconds (doubling, +-20% jitter).
    * Defaults 500 and 60000. (Not configurable here: the heartbeat interval is the room's

@@ -2,9 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <string>
 #include <tuple>
+#include <vector>
 
+#include "common/net/host_resolver.h"
 #include "proto/client.pb.h"
+#include "tests/unit/net/net_test_util.h"
 #include "tests/unit/sdk/fake_room.h"
 #include "tests/unit/sdk/sdk_test_util.h"
 
@@ -260,6 +265,36 @@ TEST_F(ClientTest, UnresolvableNameIsAConnectFailureAndTheNextServerIsTried) {
   ASSERT_TRUE(online());
   EXPECT_GE(rec_.errorCount(kErrorConnectFailed), 1u);
   EXPECT_EQ(room_.accepted(), 1u);
+}
+
+// One connection attempt has one deadline, connect_timeout, for the lookup and every address
+// the name has (sdk/client.h): a name whose four addresses all hang (a listener whose accept
+// queue is full drops the SYNs) fails after about connect_timeout, not four times it, and the
+// next server is tried. The lookup is the resolver's test hook: no DNS involved.
+TEST_F(ClientTest, OneAttemptHasOneDeadlineForEveryAddressOfAName) {
+  net::testing::Fd listener;
+  std::vector<net::testing::Fd> fillers;
+  net::InetAddress hanging;
+  if (!net::testing::fullListener(&listener, &fillers, &hanging)) {
+    GTEST_SKIP() << "could not fill a listen backlog on this kernel";
+  }
+  net::HostResolver::setLookupForTest(
+      [hanging](const std::string&, uint16_t) -> Result<std::vector<net::InetAddress>> {
+        return std::vector<net::InetAddress>(4, hanging);
+      });
+  ClientOptions o = options();
+  o.servers = {"four-addresses.invalid:7100", room_.address()};
+  o.connect_timeout = 1s;
+  const auto begin = std::chrono::steady_clock::now();
+  startClient(o);
+  ASSERT_TRUE(until([&] { return rec_.errorCount(kErrorConnectFailed) >= 1; }, 10s));
+  const auto failed_after = std::chrono::steady_clock::now() - begin;
+  ASSERT_TRUE(online());
+  net::HostResolver::setLookupForTest(nullptr);
+  EXPECT_EQ(room_.accepted(), 1u);
+  EXPECT_GE(failed_after, 900ms);
+  // Four full connect_timeouts (the old behaviour) would be 4 s.
+  EXPECT_LT(failed_after, 2500ms);
 }
 
 TEST_F(ClientTest, BadTokenWaitsForANewToken) {
