@@ -103,14 +103,6 @@ start center HTTP_ADDRESS "$bin/push-center" --config "$tmp/center.conf" --worke
 center_pid=$pid
 center=$line
 
-# CPU ticks (user + system) of a process and its children (the workers of a supervisor).
-ticks() {
-  local p sum=0
-  for p in "$1" $(pgrep -P "$1" || true); do
-    sum=$((sum + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
-  done
-  echo "$sum"
-}
 hz=$(getconf CLK_TCK)
 
 # run_load NAME FLAGS...: one push-load unicast run; prints its line with the servers' CPU
@@ -149,6 +141,7 @@ run_load() {
   local rc=0
   wait "$lp" || rc=$?
   pids=("${pids[@]:1}")  # reaped, as above
+  rm -f "$fifo"  # the same config may run again
   [ "$rc" -eq 0 ] || fail "push-load $name failed (exit $rc): $(cat "$tmp/load.$name.log")"
   [ -n "$last" ] || fail "push-load $name printed no result"
   local cpu=""

@@ -105,8 +105,8 @@ void HostResolver::begin(std::chrono::milliseconds timeout) {
         if (shared->resolver != nullptr) shared->resolver->onResolved(std::move(result));
       });
     }).detach();
-  } catch (const std::system_error& e) {
-    // No thread (out of threads or memory): nothing will answer.
+  } catch (const std::exception& e) {
+    // No thread (system_error: out of threads; bad_alloc): nothing will answer.
     g_lookups_in_flight.fetch_sub(1);
     lookup_.reset();
     abort_reason_ = unavailable("resolve '" + host_ + "': no thread for the lookup: " + e.what());

@@ -31,7 +31,9 @@ class EventLoop;
 // the resolver owns itself. The pointer from start() is valid until `done` runs (for
 // cancel()); the object is deleted right after. A lookup still running after a timeout or
 // cancel() is left to finish on its thread; its answer is dropped (also when the loop is gone
-// by then: the thread posts through EventLoop::poster()). Loop-thread only.
+// by then: the thread posts through EventLoop::poster()). Loop-thread only. cancel() every
+// resolver still pending before the loop's shutdown(): after it, a pending resolver's `done`
+// never runs (the post is dropped) and the resolver is leaked.
 class HostResolver {
  public:
   using Done = std::function<void(Result<std::vector<InetAddress>>)>;
@@ -39,6 +41,8 @@ class HostResolver {
   using LookupFn =
       std::function<Result<std::vector<InetAddress>>(const std::string& host, uint16_t port)>;
   // Lookups running at once in the process (threads), stuck ones included; more fail at once.
+  // Process-wide, not per loop or per name: a resolver that never answers can use it up, and
+  // then every lookup fails UNAVAILABLE until stuck ones return (the error says so).
   static constexpr int kMaxLookupsInFlight = 64;
 
   static HostResolver* start(EventLoop& loop, std::string host, uint16_t port,
@@ -46,7 +50,8 @@ class HostResolver {
   // Gives up: `done` gets CANCELLED on a later turn (unless it already ran). Idempotent.
   void cancel();
 
-  // Lookups running now in the process (threads started and not yet returned).
+  // Lookups running now in the process (threads started whose lookup has not yet returned;
+  // the count drops before the answer is posted to the loop).
   static int lookupsInFlight();
 
   // Tests: replaces the lookup of the resolvers started from now on (nullptr: the system's).

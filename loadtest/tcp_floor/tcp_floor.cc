@@ -20,6 +20,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -183,6 +184,8 @@ void watch(int epoll_fd, int fd, uint32_t index) {
 
 int main(int argc, char** argv) {
   const Options o = parseOptions(argc, argv);
+  // A write to a peer that died is an error to report (exit 1), not a silent SIGPIPE death.
+  ::signal(SIGPIPE, SIG_IGN);
   const int listen_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (listen_fd < 0) die("socket");
   sockaddr_in addr{};

@@ -108,20 +108,37 @@ TEST(HostResolverTest, DeadlineGivesTimeout) {
   EXPECT_TRUE(loop.shutdown().isOk());
 }
 
+// Holds test lookups until opened.
+struct Gate {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = false;
+  int entered = 0;
+  int left = 0;
+};
+
+// Opens the gate and restores the system lookup when a test ends, also when an ASSERT ends it
+// early: held lookup threads must not outlive the test blocked, nor the hook leak into the next.
+struct GateAndHookReset {
+  std::shared_ptr<Gate> gate;
+  ~GateAndHookReset() {
+    {
+      std::lock_guard lock(gate->mu);
+      gate->open = true;
+    }
+    gate->cv.notify_all();
+    HostResolver::setLookupForTest(nullptr);
+  }
+};
+
 // A resolver that never answers (here a lookup held on a condition variable, standing in for
 // getaddrinfo waiting on a dead DNS server): the lookups time out; libuv's thread pool (4
 // threads) still runs work at once although 6 lookups are stuck; the loop shuts down cleanly
 // and is destroyed while they still run; when they finally end, their answers are dropped
 // without touching the dead loop (ASan would report it).
 TEST(HostResolverTest, StuckLookupsHoldNoPoolThreadAndDoNotKeepTheLoop) {
-  struct Gate {
-    std::mutex mu;
-    std::condition_variable cv;
-    bool open = false;
-    int entered = 0;
-    int left = 0;
-  };
   auto gate = std::make_shared<Gate>();
+  const GateAndHookReset reset{gate};
   HostResolver::setLookupForTest(
       [gate](const std::string& host, uint16_t) -> Result<std::vector<InetAddress>> {
         std::unique_lock lock(gate->mu);
@@ -171,18 +188,12 @@ TEST(HostResolverTest, StuckLookupsHoldNoPoolThreadAndDoNotKeepTheLoop) {
   EventLoop waiter;
   EXPECT_TRUE(waiter.runUntil([] { return HostResolver::lookupsInFlight() == 0; }, 5s, 1ms));
   EXPECT_TRUE(waiter.shutdown().isOk());
-  HostResolver::setLookupForTest(nullptr);
 }
 
 // More lookups than the process allows at once fail at once, with a reason; the rest go on.
 TEST(HostResolverTest, LookupsBeyondTheCapFailAtOnce) {
-  struct Gate {
-    std::mutex mu;
-    std::condition_variable cv;
-    bool open = false;
-    int left = 0;
-  };
   auto gate = std::make_shared<Gate>();
+  const GateAndHookReset reset{gate};
   HostResolver::setLookupForTest(
       [gate](const std::string&, uint16_t port) -> Result<std::vector<InetAddress>> {
         std::unique_lock lock(gate->mu);
@@ -218,7 +229,6 @@ TEST(HostResolverTest, LookupsBeyondTheCapFailAtOnce) {
   for (const auto& outcome : held)
     EXPECT_TRUE(outcome.has("127.0.0.1:80"));
   EXPECT_TRUE(loop.shutdown().isOk());
-  HostResolver::setLookupForTest(nullptr);
 }
 
 }  // namespace

@@ -282,6 +282,10 @@ TEST_F(ClientTest, OneAttemptHasOneDeadlineForEveryAddressOfAName) {
       [hanging](const std::string&, uint16_t) -> Result<std::vector<net::InetAddress>> {
         return std::vector<net::InetAddress>(4, hanging);
       });
+  // The system lookup is back when the test ends, also when an ASSERT ends it early.
+  struct HookReset {
+    ~HookReset() { net::HostResolver::setLookupForTest(nullptr); }
+  } const hook_reset;
   ClientOptions o = options();
   o.servers = {"four-addresses.invalid:7100", room_.address()};
   o.connect_timeout = 1s;
@@ -290,11 +294,10 @@ TEST_F(ClientTest, OneAttemptHasOneDeadlineForEveryAddressOfAName) {
   ASSERT_TRUE(until([&] { return rec_.errorCount(kErrorConnectFailed) >= 1; }, 10s));
   const auto failed_after = std::chrono::steady_clock::now() - begin;
   ASSERT_TRUE(online());
-  net::HostResolver::setLookupForTest(nullptr);
   EXPECT_EQ(room_.accepted(), 1u);
   EXPECT_GE(failed_after, 900ms);
   // Four full connect_timeouts (the old behaviour) would be 4 s.
-  EXPECT_LT(failed_after, 2500ms);
+  EXPECT_LT(failed_after, 3s);
 }
 
 TEST_F(ClientTest, BadTokenWaitsForANewToken) {
