@@ -23,6 +23,8 @@ packages=(
   nginx-light
   # tools the scripts use
   curl python3 procps iproute2
+  # headless browser: tests open the HTML reports (push-loadtest) and check what rendered
+  chromium
 )
 
 missing=()

@@ -33,6 +33,19 @@ stop_all() {
   pids=()
 }
 
+# tree_sum PID FILE AWK_PROGRAM: the sum of what AWK_PROGRAM prints from /proc/<p>/FILE for
+# the process and its children (the workers of a supervisor); 0 for a process that is gone.
+tree_sum() {
+  local p v sum=0
+  for p in "$1" $(pgrep -P "$1" || true); do
+    v=$(awk "$3" "/proc/$p/$2" 2>/dev/null || true)  # nothing for a zombie's status
+    sum=$((sum + ${v:-0}))
+  done
+  echo "$sum"
+}
+# CPU ticks (user + system) of a process and its children.
+ticks() { tree_sum "$1" stat '{print $14 + $15}'; }
+
 # field NAME: the value of "NAME=value" in the line on stdin.
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 # median: of the numbers on stdin, one per line (0 when there are none).

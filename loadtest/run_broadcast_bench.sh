@@ -120,15 +120,6 @@ stop() {
   pids=("${keep[@]}")
 }
 
-# CPU ticks (user + system) of a process and its children (the workers of a supervisor).
-ticks() {
-  local p sum=0
-  for p in "$1" $(pgrep -P "$1" || true); do
-    sum=$((sum + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
-  done
-  echo "$sum"
-}
-
 # ---- receivers: push-load processes, each with its own round counter
 recv_pids=()    # PIDs
 recv_outs=()    # stdout files

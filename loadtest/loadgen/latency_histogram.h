@@ -3,6 +3,8 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <string_view>
 
 namespace push::loadgen {
 
@@ -20,6 +22,14 @@ class LatencyHistogram {
   // The value at quantile q in [0, 1] (the middle of its bucket); 0 when empty.
   int64_t percentile(double q) const;
   void reset() { *this = LatencyHistogram(); }
+  // Adds every value of `other`.
+  void merge(const LatencyHistogram& other);
+
+  // A compact text form for passing a histogram between processes (push-load workers to
+  // push-loadtest): "<max>;<bucket>:<count>,..." with only the non-empty buckets, "" when
+  // empty. mergeEncoded() adds such a text; false (and nothing added) when it is malformed.
+  std::string encode() const;
+  bool mergeEncoded(std::string_view text);
 
  private:
   static constexpr int kSubBits = 7;              // 128 exact values, then 64 per octave

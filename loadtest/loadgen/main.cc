@@ -4,6 +4,7 @@
 //
 //   push-load idle --server H:P --app A --secret S --connections N [--sources A-B]
 //                  [--connect-rate R/s] [--user-prefix P] [--first-user K] [--network wifi]
+//                  [--heartbeat S] [--stats]
 //   push-load redis-idle --server H:P --connections N [--sources A-B] [--connect-rate R/s]
 //   push-load unicast --center H:P --api-key K --app A --secret S --room H:P --users U
 //                  [--http-connections C] [--depth D] [--seconds T] [--rate R]
@@ -16,13 +17,18 @@
 // Every mode takes --max-seconds (default 300): the process exits with status 3 when it is
 // reached. idle / redis-idle print "READY <n>" once all n connections are authenticated
 // (subscribed), or "FAILED <n> <first error>" when n of them could not be; later "LOST <n>"
-// when connections close under them; they exit 0 on SIGTERM/SIGINT. unicast prints one
+// when connections close under them; they exit 0 on SIGTERM/SIGINT. idle --stats adds a line
+// a second for push-loadtest (loadtest/loadtester): "STATS ready= failed= lost= pings= pongs=
+// pushes= cpu_ms= rtt=<LatencyHistogram::encode() of that second's Ping round trips>", the
+// counts cumulative; also right before READY/FAILED and when stopping. unicast prints one
 // "impl=push mode=unicast ..." line and exits 0 (1 when the setup failed); before it,
 // "MEASURING" and "MEASURED" mark the measured window (for sampling the servers' CPU).
 // The broadcast modes (loadtest/README.md) print READY/FAILED for their receivers, one
 // "impl=... role=receiver round=<k> ..." line per round (with --await-signal a round ends only
 // after SIGUSR1, once quiet), and
 // one "impl=... role=publisher ..." line when the publisher is done.
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -160,19 +166,47 @@ Result<Common> readCommon(const CommandLine& cl) {
   return c;
 }
 
+// CPU time of this process (user and system), milliseconds.
+unsigned long long cpuMillis() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  const auto ms = [](const timeval& t) {
+    return static_cast<unsigned long long>(t.tv_sec) * 1000 +
+           static_cast<unsigned long long>(t.tv_usec) / 1000;
+  };
+  return ms(u.ru_utime) + ms(u.ru_stime);
+}
+
+std::string statsLine(loadgen::PushClientPool& pool) {
+  char head[256];
+  std::snprintf(head, sizeof head,
+                "STATS ready=%zu failed=%zu lost=%zu pings=%llu pongs=%llu pushes=%llu "
+                "cpu_ms=%llu rtt=",
+                pool.ready(), pool.failed(), pool.lost(),
+                static_cast<unsigned long long>(pool.pings()),
+                static_cast<unsigned long long>(pool.pongs()),
+                static_cast<unsigned long long>(pool.pushes()), cpuMillis());
+  return head + pool.takePingRtt().encode();
+}
+
 // Prints READY/FAILED once settled and LOST when idle connections close under us.
 template <typename Pool>
-int runIdle(Runner& runner, Pool& pool, const char* what) {
-  pool.setOnSettled([what](size_t ready, size_t failed, const std::string& first_error) {
-    if (failed == 0) {
-      printLine("READY " + std::to_string(ready));
-    } else {
-      std::fprintf(stderr, "push-load: %zu %s ready, %zu failed\n", ready, what, failed);
-      printLine("FAILED " + std::to_string(failed) + " " + first_error);
-    }
-  });
+int runIdle(Runner& runner, Pool& pool, const char* what,
+            const std::function<void()>& every_second = nullptr) {
+  pool.setOnSettled(
+      [what, &every_second](size_t ready, size_t failed, const std::string& first_error) {
+        // The counts as settled come first: a reader may stop us as soon as it sees READY/FAILED.
+        if (every_second) every_second();
+        if (failed == 0) {
+          printLine("READY " + std::to_string(ready));
+        } else {
+          std::fprintf(stderr, "push-load: %zu %s ready, %zu failed\n", ready, what, failed);
+          printLine("FAILED " + std::to_string(failed) + " " + first_error);
+        }
+      });
   size_t reported_lost = 0;
   net::PeriodicTimerPtr watch = net::PeriodicTimer::create(runner.loop(), [&] {
+    if (every_second) every_second();
     if (pool.lost() != reported_lost) {
       reported_lost = pool.lost();
       printLine("LOST " + std::to_string(reported_lost));
@@ -182,6 +216,7 @@ int runIdle(Runner& runner, Pool& pool, const char* what) {
   pool.start();
   return runner.run([&] {
     watch.reset();
+    if (every_second) every_second();  // the last counts, before our own closes
     pool.close();
   });
 }
@@ -195,6 +230,8 @@ int idleMode(int argc, char** argv) {
   cl.option("user-prefix", "P", "user of connection i is P<first-user + i> (default u)");
   cl.option("first-user", "K", "index of the first user (default 0)");
   cl.option("network", "TYPE", "network in Auth: wifi (default), cellular, ethernet, unknown");
+  cl.option("heartbeat", "S", "seconds between Pings (default: what the room proposes)");
+  cl.flag("stats", "print a STATS line every second (for push-loadtest)");
   addCommon(cl);
   if (Status st = cl.parse(argc, argv); !st.isOk()) return usageError(cl, st);
   if (cl.has("help")) return std::printf("%s", cl.usage().c_str()), kExitOk;
@@ -204,7 +241,9 @@ int idleMode(int argc, char** argv) {
   auto count = cl.getInt("connections", 0, 1, 1'000'000);
   auto first = cl.getInt("first-user", 0, 0, 1LL << 40);
   auto network = parseNetwork(cl.get("network", "wifi"));
-  for (const Status& st : {server.status(), count.status(), first.status(), network.status()}) {
+  auto heartbeat = cl.getInt("heartbeat", 0, 1, 65535);
+  for (const Status& st :
+       {server.status(), count.status(), first.status(), network.status(), heartbeat.status()}) {
     if (!st.isOk()) return usageError(cl, st);
   }
   if (!plainName(cl.get("app")) || cl.get("secret").empty() || *count == 0) {
@@ -221,8 +260,11 @@ int idleMode(int argc, char** argv) {
   o.user_prefix = cl.get("user-prefix", "u");
   o.first_user = static_cast<size_t>(*first);
   o.network = *network;
+  o.heartbeat_s = static_cast<uint16_t>(*heartbeat);
   loadgen::PushClientPool pool(runner.loop(), std::move(o));
-  const int rc = runIdle(runner, pool, "clients");
+  std::function<void()> stats;
+  if (cl.has("stats")) stats = [&pool] { printLine(statsLine(pool)); };
+  const int rc = runIdle(runner, pool, "clients", stats);
   std::fprintf(stderr, "push-load: idle: ready=%zu failed=%zu lost=%zu pings=%llu pongs=%llu\n",
                pool.ready(), pool.failed(), pool.lost(),
                static_cast<unsigned long long>(pool.pings()),

@@ -39,6 +39,7 @@ PushClientPool::PushClientPool(net::EventLoop& loop, Options options)
   limits_.retain_output = 0;  // idle clients keep no output buffer
   limits_.max_input = kMaxFrameBytes + 64;
   clients_.resize(options_.connect.count);
+  tick_ns_.assign(kTickRing, 0);
 }
 
 PushClientPool::~PushClientPool() = default;
@@ -55,8 +56,9 @@ void PushClientPool::start() {
         maybeSettled();
       });
   opener_->start();
+  tick_ns_[0] = steadyNs();
   heartbeat_ = net::PeriodicTimer::create(loop_, [this] { heartbeatTick(); });
-  heartbeat_->start(std::chrono::seconds(1));
+  heartbeat_->start(std::chrono::milliseconds(1000 / kTicksPerSecond));
   maybeSettled();  // count 0
 }
 
@@ -131,16 +133,26 @@ void PushClientPool::onFrame(Client& c, const char* data, size_t len) {
     case client::Frame::kAuthResult:
       if (c.state != State::Authenticating) break;
       c.state = State::Active;
-      c.heartbeat_s = static_cast<uint16_t>(
-          std::min<uint32_t>(frame.auth_result().heartbeat_interval_s(), 65535));
+      c.heartbeat_s = options_.heartbeat_s != 0
+                          ? options_.heartbeat_s
+                          : static_cast<uint16_t>(std::min<uint32_t>(
+                                frame.auth_result().heartbeat_interval_s(), 65535));
       c.auth_tick = tick_;
       ++ready_;
       if (opener_) opener_->finished();
       maybeSettled();
       break;
-    case client::Frame::kPong:
+    case client::Frame::kPong: {
       ++pongs_;
+      if (c.heartbeat_s == 0) break;
+      // The last Ping left at the last tick a whole number of intervals after the auth tick.
+      const uint32_t since = tick_ - c.auth_tick;
+      const uint32_t ping_tick = tick_ - since % (c.heartbeat_s * kTicksPerSecond);
+      if (ping_tick != c.auth_tick && tick_ - ping_tick < kTickRing) {
+        ping_rtt_.record(steadyNs() - tick_ns_[ping_tick & (kTickRing - 1)]);
+      }
       break;
+    }
     case client::Frame::kPush: {
       ++pushes_;
       const client::Push& push = frame.push();
@@ -193,12 +205,19 @@ void PushClientPool::maybeSettled() {
   if (on_settled_) on_settled_(ready_, failed_, first_error_);
 }
 
+LatencyHistogram PushClientPool::takePingRtt() {
+  LatencyHistogram taken = ping_rtt_;
+  ping_rtt_.reset();
+  return taken;
+}
+
 void PushClientPool::heartbeatTick() {
   ++tick_;
+  tick_ns_[tick_ & (kTickRing - 1)] = steadyNs();
   for (Client& c : clients_) {
     if (c.state != State::Active || c.heartbeat_s == 0) continue;
     const uint32_t since = tick_ - c.auth_tick;
-    if (since == 0 || since % c.heartbeat_s != 0) continue;
+    if (since == 0 || since % (c.heartbeat_s * kTicksPerSecond) != 0) continue;
     if (c.conn->send(kPingFrame, sizeof kPingFrame)) ++pings_;
   }
 }

@@ -11,6 +11,7 @@
 #include "common/net/periodic_timer.h"
 #include "common/net/tcp_connection.h"
 #include "loadtest/loadgen/connection_opener.h"
+#include "loadtest/loadgen/latency_histogram.h"
 #include "proto/client.pb.h"
 
 namespace push::loadgen {
@@ -20,7 +21,9 @@ namespace push::loadgen {
 //
 // Connection i authenticates as user `user_prefix + (first_user + i)`, device `device`, with a
 // token minted here from the app secret (sdk/PROTOCOL.md 4). After AuthResult it sends a Ping
-// every heartbeat interval the room proposed (one pool-wide 1 s timer; the first Ping one full
+// every heartbeat interval the room proposed (one pool-wide 100 ms timer, so the Pings of
+// clients that authenticated in different 100 ms slots leave apart, as real clients' would,
+// not in one burst a second; the first Ping one full
 // interval after auth), acks every QoS-1 Push (one Ack per read, like the SDK) and reports it
 // to `on_push`.
 //
@@ -42,6 +45,8 @@ class PushClientPool final : private net::TcpConnection::Handler {
     client::NetworkType network = client::NETWORK_WIFI;
     // Token lifetime, seconds from now.
     int64_t token_ttl_s = 86'400;
+    // Seconds between Pings; 0: the interval the room proposes in AuthResult.
+    uint16_t heartbeat_s = 0;
   };
   // `now_ns` is steady_clock time when the read that carried the push was handled.
   using OnPush = std::function<void(const client::Push& push, int64_t now_ns)>;
@@ -74,6 +79,12 @@ class PushClientPool final : private net::TcpConnection::Handler {
   uint64_t acksSent() const { return acks_sent_; }
   uint64_t pings() const { return pings_; }
   uint64_t pongs() const { return pongs_; }
+  // Round trips of Ping/Pong (nanoseconds, from the heartbeat tick that sent the Ping, so the
+  // time to write a tick's Pings is included) since the last call; the pool's histogram is
+  // reset. A Pong is matched to its client's latest Ping: a round trip longer than the
+  // heartbeat interval is measured from the newer Ping (too short), so watch the p99 well
+  // below the interval.
+  LatencyHistogram takePingRtt();
 
  private:
   enum class State : uint8_t { Idle, Authenticating, Active, Failed, Closed };
@@ -105,7 +116,15 @@ class PushClientPool final : private net::TcpConnection::Handler {
   client::Frame scratch_;          // parsing reuses its memory
   std::vector<uint64_t> ack_ids_;  // acks of the current read
   std::string first_error_;
+  // Heartbeat ticks a second. Pings of a second all sent at once made the room answer the last
+  // of them ~100 ms late at 10k Pings/s: the figure measured the burst, not the room.
+  static constexpr uint32_t kTicksPerSecond = 10;
   uint32_t tick_ = 0;
+  // steady_clock time of the last kTickRing heartbeat ticks (102 s), by tick & (kTickRing - 1): a
+  // Pong's Ping went out at a tick computable from the client's auth tick and interval.
+  static constexpr uint32_t kTickRing = 1024;
+  std::vector<int64_t> tick_ns_;
+  LatencyHistogram ping_rtt_;
   size_t ready_ = 0, failed_ = 0, lost_ = 0;
   uint64_t pushes_ = 0, acks_sent_ = 0, pings_ = 0, pongs_ = 0;
   bool settled_ = false;

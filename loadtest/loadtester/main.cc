@@ -1,0 +1,363 @@
+// push-loadtest: sizes a room the way an operator would, over many push-load worker processes
+// (loadtest/README.md "push-loadtest"). Scenarios:
+//
+//   push-loadtest connect --server H:P --app A --secret S --connections N [flags]
+//       ramps N authenticated connections at --connect-rate; ends when every one is in or failed
+//   push-loadtest hold    --server H:P --app A --secret S --connections N --seconds T [flags]
+//       the same, then holds them T seconds with heartbeats (--heartbeat S) flowing
+//
+// Connections are spread over ceil(N / --per-worker) `push-load idle --stats` processes (at
+// most 19000 each: a process may open 20000 files here) and over the --sources addresses in
+// disjoint groups. A line a second on stdout (connections, rates, failures, losses, Ping round
+// trip p99, the workers' CPU); at the end <out>/report.json, <out>/report.html (charts, works
+// offline), <out>/worker-<i>.log (each worker's stderr) and one "RESULT loadtest_<scenario>
+// ..." line; hold prints "HOLDING" when every connection is in and "HELD" when the hold ends
+// (scripts sample the servers' CPU between them). Exit status: 0 every goal met (all connected,
+// none failed, none lost), 1 not met, 2 bad flags, 3 --max-seconds reached (the report is still
+// written).
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "common/base/command_line.h"
+#include "loadtest/loadgen/source_addresses.h"
+#include "loadtest/loadtester/run_report.h"
+#include "loadtest/loadtester/run_timeline.h"
+#include "loadtest/loadtester/worker_plan.h"
+#include "loadtest/loadtester/worker_processes.h"
+
+namespace {
+
+using namespace push;
+using namespace push::loadtester;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kExitOk = 0;
+constexpr int kExitNotMet = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitMaxSeconds = 3;
+constexpr size_t kMaxProblems = 20;
+
+volatile sig_atomic_t g_stop_signal = 0;
+void onStopSignal(int signum) {
+  g_stop_signal = signum;
+}
+
+int usageError(const CommandLine& cl, const std::string& message) {
+  std::fprintf(stderr, "push-loadtest: %s\n\n%s", message.c_str(), cl.usage().c_str());
+  return kExitUsage;
+}
+
+std::string utcNow(const char* format) {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, format, &tm);
+  return buf;
+}
+
+// push-load next to this binary, unless --load-bin says otherwise.
+std::string defaultLoadBin() {
+  char self[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return "push-load";
+  std::string path(self, static_cast<size_t>(n));
+  const size_t slash = path.rfind('/');
+  return (slash == std::string::npos ? std::string() : path.substr(0, slash + 1)) + "push-load";
+}
+
+std::string fmtCount(double v) {
+  char buf[32];
+  if (v >= 1e6) {
+    std::snprintf(buf, sizeof buf, "%.2fM", v / 1e6);
+  } else if (v >= 1e4) {
+    std::snprintf(buf, sizeof buf, "%.1fk", v / 1e3);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  }
+  return buf;
+}
+
+bool writeFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  return static_cast<bool>(out.flush());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string scenario = argc >= 2 ? argv[1] : "";
+  CommandLine cl("push-loadtest " + scenario,
+                 "connect: ramp N connections; hold: ramp them and hold them T seconds");
+  cl.option("server", "HOST:PORT", "room client TCP address (required)");
+  cl.option("app", "APP", "app of the tokens (required)");
+  cl.option("secret", "SECRET", "the app's token secret (required)");
+  cl.option("connections", "N", "connections in all, 1..10000000 (required)");
+  cl.option("seconds", "T", "hold: seconds to hold them after the last one connected (60)");
+  cl.option("per-worker", "M", "connections per worker process, 1..19000 (default 18000)");
+  cl.option("sources", "A-B", "source addresses, split over the workers (default: any)");
+  cl.option("connect-rate", "R", "new connections per second in all (default 5000)");
+  cl.option("heartbeat", "S", "seconds between Pings (default: what the room proposes)");
+  cl.option("user-prefix", "P", "user of connection i is P<first-user + i> (default u)");
+  cl.option("first-user", "K", "index of the first user (default 0)");
+  cl.option("network", "TYPE", "network in Auth: wifi (default), cellular, ethernet, unknown");
+  cl.option("out", "DIR",
+            "directory for the report and worker logs (default push-loadtest-<time>)");
+  cl.option("max-seconds", "S", "hard limit on the whole run; exit status 3 (default 3600)");
+  cl.option("load-bin", "PATH", "the push-load binary (default: next to this one)");
+  cl.flag("help", "print this help");
+  if (scenario != "connect" && scenario != "hold") {
+    if (scenario == "--help" || scenario == "help") return std::printf("%s", cl.usage().c_str()), 0;
+    return usageError(cl, "the first argument is the scenario: connect or hold");
+  }
+  if (Status st = cl.parse(argc - 1, argv + 1); !st.isOk()) return usageError(cl, st.message());
+  if (cl.has("help")) return std::printf("%s", cl.usage().c_str()), kExitOk;
+  const bool hold = scenario == "hold";
+  auto connections = cl.getInt("connections", 0, 1, 10'000'000);
+  auto seconds = cl.getInt("seconds", 60, 1, 86'400);
+  auto per_worker = cl.getInt("per-worker", 18'000, 1, 19'000);
+  auto first_user = cl.getInt("first-user", 0, 0, 1LL << 40);
+  auto max_seconds = cl.getInt("max-seconds", 3600, 1, 7 * 86'400);
+  auto heartbeat = cl.getInt("heartbeat", 0, 1, 65'535);
+  auto rate = cl.getInt("connect-rate", 5000, 1, 1'000'000);
+  auto sources = loadgen::parseSourceAddresses(cl.get("sources"));
+  for (const Status& st :
+       {connections.status(), seconds.status(), per_worker.status(), first_user.status(),
+        max_seconds.status(), heartbeat.status(), rate.status(), sources.status()}) {
+    if (!st.isOk()) return usageError(cl, st.message());
+  }
+  for (const char* required : {"server", "app", "secret", "connections"}) {
+    if (!cl.has(required)) return usageError(cl, std::string("--") + required + " is required");
+  }
+  if (!hold && cl.has("seconds")) return usageError(cl, "--seconds is for hold");
+  WorkerPlanInput in;
+  in.connections = static_cast<size_t>(*connections);
+  in.per_worker = static_cast<size_t>(*per_worker);
+  in.first_user = static_cast<size_t>(*first_user);
+  in.sources = *sources;
+  in.ports_per_source = localPortRangeSize();
+  auto plan = planWorkers(in);
+  if (!plan.isOk()) return usageError(cl, plan.status().message());
+  const std::string out_dir = cl.get("out", "push-loadtest-" + utcNow("%Y%m%d-%H%M%S"));
+  if (::mkdir(out_dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    return usageError(cl, "--out: cannot create " + out_dir + ": " + std::strerror(errno));
+  }
+  const std::string load_bin = cl.get("load-bin", defaultLoadBin());
+  if (::access(load_bin.c_str(), X_OK) != 0) {
+    return usageError(cl, "no push-load at " + load_bin + " (give --load-bin)");
+  }
+
+  // Each worker connects at its share of the rate and stops by itself a little after we would.
+  const double worker_rate = static_cast<double>(*rate) / static_cast<double>(plan->size());
+  std::vector<std::vector<std::string>> argvs;
+  std::vector<std::string> logs;
+  for (const WorkerSlice& s : *plan) {
+    std::vector<std::string> a = {
+        load_bin, "idle", "--stats", "--server", cl.get("server"), "--app", cl.get("app"),
+        "--secret", cl.get("secret"), "--connections", std::to_string(s.connections),
+        "--first-user", std::to_string(s.first_user), "--user-prefix", cl.get("user-prefix", "u"),
+        "--network", cl.get("network", "wifi"), "--connect-rate",
+        std::to_string(std::max(worker_rate, 1.0)), "--max-seconds",
+        // push-load's own limit is one day.
+        std::to_string(std::min(*max_seconds + 30, 86'400LL))};
+    if (!s.sources.empty()) a.insert(a.end(), {"--sources", s.sources});
+    if (cl.has("heartbeat")) a.insert(a.end(), {"--heartbeat", std::to_string(*heartbeat)});
+    argvs.push_back(std::move(a));
+    logs.push_back(out_dir + "/worker-" + std::to_string(s.index) + ".log");
+  }
+
+  RunReport report;
+  report.scenario = scenario;
+  report.started_at = utcNow("%Y-%m-%dT%H:%M:%SZ");
+  report.latency_name = "ping round trip";
+  for (const char* flag :
+       {"server", "app", "connections", "seconds", "per-worker", "sources", "connect-rate",
+        "heartbeat", "user-prefix", "first-user", "network", "max-seconds"}) {
+    if (cl.has(flag)) report.settings.emplace_back(flag, cl.get(flag));
+  }
+  report.settings.emplace_back("workers", std::to_string(plan->size()));
+
+  struct sigaction sa {};
+  sa.sa_handler = onStopSignal;  // no SA_RESTART: poll() returns at once
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+
+  WorkerProcesses workers;
+  if (Status st = workers.start(argvs, logs); !st.isOk()) {
+    std::fprintf(stderr, "push-loadtest: %s\n", st.message().c_str());
+    return kExitNotMet;
+  }
+  std::printf("push-loadtest %s: %zu connections to %s over %zu workers; logs in %s\n",
+              scenario.c_str(), in.connections, cl.get("server").c_str(), plan->size(),
+              out_dir.c_str());
+  std::fflush(stdout);
+
+  RunTimeline timeline(plan->size());
+  std::vector<bool> settled(plan->size(), false);
+  size_t settled_count = 0;
+  const auto start = Clock::now();
+  const auto since_start = [&] {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+  };
+  double connect_s = -1;  // when the last worker settled
+  double hold_until = 0;
+  int exit_code = kExitOk;
+  std::string ended_because;
+  auto problem = [&](const std::string& p) {
+    if (report.problems.size() < kMaxProblems) report.problems.push_back(p);
+  };
+  auto handle = [&](const std::vector<WorkerProcesses::Event>& events, bool stopping) {
+    for (const auto& e : events) {
+      if (e.kind == WorkerProcesses::Event::Kind::Exited) {
+        if (!stopping) {
+          problem("worker " + std::to_string(e.worker) + " exited early with status " +
+                  std::to_string(e.exit_code) + " (see " + logs[e.worker] + ")");
+        }
+        continue;
+      }
+      const std::string& l = e.line;
+      if (l.rfind("STATS ", 0) == 0) {
+        if (!timeline.addStatsLine(e.worker, l)) problem("unreadable worker line: " + l);
+      } else if (l.rfind("READY ", 0) == 0 || l.rfind("FAILED ", 0) == 0) {
+        if (l[0] == 'F') problem("worker " + std::to_string(e.worker) + ": " + l);
+        if (!settled[e.worker]) {
+          settled[e.worker] = true;
+          if (++settled_count == settled.size()) connect_s = since_start();
+        }
+      }
+    }
+  };
+
+  std::vector<WorkerProcesses::Event> events;
+  auto next_second = start + std::chrono::seconds(1);
+  for (;;) {
+    const auto now = Clock::now();
+    if (now >= next_second) {
+      const TimelinePoint& p = timeline.closeSecond(since_start());
+      std::printf(
+          "[%5.0fs] connected %s/%zu (+%s/s) failed %llu lost %llu | pings %s/s pongs "
+          "%s/s rtt p99 %.2f ms | workers %.2f cores\n",
+          p.t_s, fmtCount(static_cast<double>(p.connected)).c_str(), in.connections,
+          fmtCount(p.new_per_s).c_str(), static_cast<unsigned long long>(p.failed),
+          static_cast<unsigned long long>(p.lost), fmtCount(p.pings_per_s).c_str(),
+          fmtCount(p.pongs_per_s).c_str(), static_cast<double>(p.rtt_p99_ns) / 1e6,
+          p.loadgen_cores);
+      std::fflush(stdout);
+      next_second += std::chrono::seconds(1);
+      // Fallen behind (a stalled terminal, a starved machine): no burst of tiny "seconds".
+      if (Clock::now() >= next_second) next_second = Clock::now() + std::chrono::seconds(1);
+    }
+    if (g_stop_signal != 0) {
+      ended_because = "stopped by signal " + std::to_string(g_stop_signal);
+      break;
+    }
+    if (workers.running() < workers.size()) {
+      ended_because = "a worker exited";
+      exit_code = kExitNotMet;
+      break;
+    }
+    if (since_start() >= static_cast<double>(*max_seconds)) {
+      ended_because = "--max-seconds reached";
+      exit_code = kExitMaxSeconds;
+      problem("--max-seconds " + std::to_string(*max_seconds) + " reached");
+      break;
+    }
+    if (connect_s >= 0) {
+      if (!hold) break;
+      if (hold_until == 0) {
+        hold_until = connect_s + static_cast<double>(*seconds);
+        std::printf("HOLDING\n");  // scripts sample the servers' CPU from here to HELD
+        std::fflush(stdout);
+      }
+      if (since_start() >= hold_until) {
+        std::printf("HELD\n");
+        std::fflush(stdout);
+        break;
+      }
+    }
+    events.clear();
+    // Until the next second, or sooner when the hold or --max-seconds ends before it.
+    auto until = next_second;
+    const auto at = [&](double s) {
+      return start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+    };
+    if (hold_until > 0) until = std::min(until, at(hold_until));
+    until = std::min(until, at(static_cast<double>(*max_seconds)));
+    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(until - now);
+    workers.poll(std::max(wait, std::chrono::milliseconds(1)), &events);
+    handle(events, false);
+  }
+  const double run_s = since_start();  // not counting the workers' shutdown below
+  // The last partial second (a point only when it is most of one), then the workers' last
+  // lines as they stop: their counts and round trips count, without a point of their own.
+  events.clear();
+  workers.poll(std::chrono::milliseconds(0), &events);
+  handle(events, false);
+  if (since_start() - timeline.lastPointAt() >= 0.5) timeline.closeSecond(since_start());
+  events.clear();
+  workers.stopAll(std::chrono::seconds(15), &events);
+  handle(events, true);
+  timeline.flushRoundTrips();
+
+  const WorkerSample t = timeline.totals();
+  const double held_s = hold && connect_s >= 0 ? std::max(0.0, run_s - connect_s) : 0;
+  const double cpu_s = static_cast<double>(t.cpu_ms) / 1000.0;
+  const auto& rtt = timeline.allRoundTrips();
+  report.results = {
+      {"connections", static_cast<double>(in.connections)},
+      {"ready", static_cast<double>(t.ready)},
+      {"failed", static_cast<double>(t.failed)},
+      {"lost", static_cast<double>(t.lost)},
+      {"connect_s", connect_s},
+      {"connect_per_s", connect_s > 0 ? static_cast<double>(t.ready) / connect_s : 0},
+      {"held_s", held_s},
+      {"pings", static_cast<double>(t.pings)},
+      {"pongs", static_cast<double>(t.pongs)},
+      {"rtt_p50_ms", static_cast<double>(rtt.percentile(0.5)) / 1e6},
+      {"rtt_p99_ms", static_cast<double>(rtt.percentile(0.99)) / 1e6},
+      {"rtt_max_ms", static_cast<double>(rtt.max()) / 1e6},
+      {"workers", static_cast<double>(plan->size())},
+      {"workers_cpu_cores", run_s > 0 ? cpu_s / run_s : 0},
+      {"run_s", run_s},
+  };
+  // The run's own verdicts always make the list (problem() caps the per-worker ones).
+  if (t.ready != in.connections) {
+    report.problems.push_back(
+        std::to_string(in.connections - std::min<uint64_t>(t.ready, in.connections)) + " of " +
+        std::to_string(in.connections) + " connections never authenticated");
+  }
+  if (t.lost > 0) {
+    report.problems.push_back(std::to_string(t.lost) +
+                              " connections lost after they authenticated");
+  }
+  if (!ended_because.empty()) report.problems.push_back("the run ended early: " + ended_because);
+  report.passed = report.problems.empty();
+  if (exit_code == kExitOk && !report.passed) exit_code = kExitNotMet;
+  report.timeline = timeline.points();
+  report.latency = rtt;
+
+  const bool wrote = writeFile(out_dir + "/report.json", reportJson(report) + "\n") &&
+                     writeFile(out_dir + "/report.html", reportHtml(report));
+  for (const std::string& p : report.problems)
+    std::printf("problem: %s\n", p.c_str());
+  std::printf("report: %s/report.html%s\n", out_dir.c_str(), wrote ? "" : " (could not write)");
+  std::string result = "RESULT loadtest_" + scenario;
+  for (const auto& [name, value] : report.results) {
+    result += " " + name + "=" + formatNumber(value);
+  }
+  result += report.passed ? " passed=1" : " passed=0";
+  std::printf("%s\n", result.c_str());
+  return wrote ? exit_code : kExitNotMet;
+}

@@ -1,0 +1,96 @@
+#include "loadtest/loadtester/run_timeline.h"
+
+#include <charconv>
+
+namespace push::loadtester {
+
+bool RunTimeline::addStatsLine(size_t worker, std::string_view line) {
+  constexpr std::string_view kPrefix = "STATS ";
+  if (worker >= latest_.size() || line.substr(0, kPrefix.size()) != kPrefix) return false;
+  line.remove_prefix(kPrefix.size());
+  WorkerSample s;
+  std::string_view rtt;
+  bool seen_rtt = false;
+  while (!line.empty()) {
+    const size_t space = line.find(' ');
+    const std::string_view field = line.substr(0, space);
+    line = space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
+    const size_t eq = field.find('=');
+    if (eq == std::string_view::npos) return false;
+    const std::string_view key = field.substr(0, eq), value = field.substr(eq + 1);
+    if (key == "rtt") {
+      rtt = value;
+      seen_rtt = true;
+      continue;
+    }
+    uint64_t* target = key == "ready"    ? &s.ready
+                       : key == "failed" ? &s.failed
+                       : key == "lost"   ? &s.lost
+                       : key == "pings"  ? &s.pings
+                       : key == "pongs"  ? &s.pongs
+                       : key == "pushes" ? &s.pushes
+                       : key == "cpu_ms" ? &s.cpu_ms
+                                         : nullptr;
+    if (target == nullptr) continue;  // a field of a newer worker
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), *target);
+    if (ec != std::errc() || end != value.data() + value.size()) return false;
+  }
+  if (!seen_rtt) return false;
+  loadgen::LatencyHistogram h;
+  if (!h.mergeEncoded(rtt)) return false;
+  second_rtt_.merge(h);
+  latest_[worker] = s;
+  return true;
+}
+
+WorkerSample RunTimeline::totals() const {
+  WorkerSample t;
+  for (const WorkerSample& s : latest_) {
+    t.ready += s.ready;
+    t.failed += s.failed;
+    t.lost += s.lost;
+    t.pings += s.pings;
+    t.pongs += s.pongs;
+    t.pushes += s.pushes;
+    t.cpu_ms += s.cpu_ms;
+  }
+  return t;
+}
+
+const TimelinePoint& RunTimeline::closeSecond(double t_s) {
+  const WorkerSample now = totals();
+  const double dt = t_s > previous_t_s_ ? t_s - previous_t_s_ : 1.0;
+  // Counters only grow per worker; a worker whose line was missed this second shows up in
+  // the next one. Differences are clamped so a restarted count never goes negative.
+  const auto rate = [dt](uint64_t a, uint64_t b) {
+    return a > b ? static_cast<double>(a - b) / dt : 0.0;
+  };
+  TimelinePoint p;
+  p.t_s = t_s;
+  p.ready = now.ready;
+  p.failed = now.failed;
+  p.lost = now.lost;
+  p.connected = now.ready > now.lost ? now.ready - now.lost : 0;
+  p.new_per_s = rate(now.ready, previous_.ready);
+  p.pings_per_s = rate(now.pings, previous_.pings);
+  p.pongs_per_s = rate(now.pongs, previous_.pongs);
+  p.pushes_per_s = rate(now.pushes, previous_.pushes);
+  p.loadgen_cores = rate(now.cpu_ms, previous_.cpu_ms) / 1000.0;
+  p.rtt_count = second_rtt_.count();
+  p.rtt_p50_ns = second_rtt_.percentile(0.5);
+  p.rtt_p99_ns = second_rtt_.percentile(0.99);
+  p.rtt_max_ns = second_rtt_.max();
+  all_rtt_.merge(second_rtt_);
+  second_rtt_.reset();
+  previous_ = now;
+  previous_t_s_ = t_s;
+  points_.push_back(p);
+  return points_.back();
+}
+
+void RunTimeline::flushRoundTrips() {
+  all_rtt_.merge(second_rtt_);
+  second_rtt_.reset();
+}
+
+}  // namespace push::loadtester

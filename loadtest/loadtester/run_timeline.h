@@ -1,0 +1,66 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "loadtest/loadgen/latency_histogram.h"
+
+namespace push::loadtester {
+
+// One worker's cumulative counts, from its latest "STATS ..." line (push-load idle --stats).
+struct WorkerSample {
+  uint64_t ready = 0, failed = 0, lost = 0, pings = 0, pongs = 0, pushes = 0, cpu_ms = 0;
+};
+
+// A second of the run, summed over the workers.
+struct TimelinePoint {
+  double t_s = 0;            // since the run started
+  uint64_t connected = 0;    // authenticated and still open
+  uint64_t ready = 0;        // authenticated so far (cumulative)
+  uint64_t failed = 0;       // never authenticated (cumulative)
+  uint64_t lost = 0;         // closed under us after auth (cumulative)
+  double new_per_s = 0;      // authenticated in this second
+  double pings_per_s = 0;    // Pings sent
+  double pongs_per_s = 0;    // Pongs received
+  double pushes_per_s = 0;   // pushes received
+  double loadgen_cores = 0;  // CPU of the workers, in cores
+  uint64_t rtt_count = 0;    // Ping round trips measured in this second
+  int64_t rtt_p50_ns = 0, rtt_p99_ns = 0, rtt_max_ns = 0;
+};
+
+// Folds the STATS lines of N worker processes into one point a second and a histogram of
+// every Ping round trip of the run. Single-threaded.
+class RunTimeline {
+ public:
+  explicit RunTimeline(size_t workers) : latest_(workers) {}
+
+  // A line of worker `worker` starting "STATS ": its counts replace the worker's previous
+  // ones and its round trips join the current second. False (nothing changed) when the line
+  // is malformed or `worker` is out of range.
+  bool addStatsLine(size_t worker, std::string_view line);
+  // Ends the current second at `t_s` and appends its point.
+  const TimelinePoint& closeSecond(double t_s);
+  // Adds the round trips of the current second to allRoundTrips() without a point (the end of
+  // a run: a point for a fraction of a second would show rates that never were).
+  void flushRoundTrips();
+  // When the last point was (0 before the first).
+  double lastPointAt() const { return previous_t_s_; }
+
+  const std::vector<TimelinePoint>& points() const { return points_; }
+  // The sums of the workers' latest counts.
+  WorkerSample totals() const;
+  const loadgen::LatencyHistogram& allRoundTrips() const { return all_rtt_; }
+
+ private:
+  std::vector<WorkerSample> latest_;
+  std::vector<TimelinePoint> points_;
+  loadgen::LatencyHistogram second_rtt_;
+  loadgen::LatencyHistogram all_rtt_;
+  WorkerSample previous_;  // totals at the last closed second
+  double previous_t_s_ = 0;
+};
+
+}  // namespace push::loadtester

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Many idle connections held with heartbeats flowing: push-register + push-room on this machine,
+# push-loadtest hold against them (issue 18's million-connection run is this script at scale).
+#
+#   loadtest/run_hold_bench.sh [BUILD_DIR]
+#
+# BUILD_DIR defaults to build-release. Build first with
+#   cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DPUSH_BUILD_TESTS=OFF
+#   cmake --build build-release --target push-loadtest push-load push-room push-register
+# Environment: CONNECTIONS (100000), HOLD_SECONDS (60), HEARTBEAT (30: the room proposes it to
+# wifi clients), CONNECT_RATE (10000 a second in all), ROOM_WORKERS (default: one per 16000
+# connections: a process may open 20000 files here), PER_WORKER (push-load worker size, 18000).
+#
+# Source addresses: 127.0.(100 + k).1-254, as many /24s as the connections need at 25000 per
+# address (ip_local_port_range). The room's CPU and the register's are sampled between
+# push-loadtest's HOLDING and HELD lines; the room's RSS (all workers) when HOLDING; the
+# register's push_register_rooms_lost_total before and after (a room dropped while alive means
+# the register missed its heartbeats).
+#
+# Prints push-loadtest's progress and RESULT line, then
+#   RESULT hold_bench connections= ready= failed= lost= connect_s= held_s= heartbeat_s=
+#          room_workers= room_cores= register_cores= pings_per_s= room_us_per_ping=
+#          room_rss_mb= room_bytes_per_conn= rtt_p99_ms= rooms_lost= loadgen_cores=
+# The report (JSON + HTML) stays in $OUT (default /tmp/push-hold-report). Stops every process it
+# started by PID (also on error or Ctrl-C) and removes its temp dir.
+set -euo pipefail
+
+build=${1:-build-release}
+bin=$build/bin
+connections=${CONNECTIONS:-100000}
+hold_seconds=${HOLD_SECONDS:-60}
+heartbeat=${HEARTBEAT:-30}
+connect_rate=${CONNECT_RATE:-10000}
+room_workers=${ROOM_WORKERS:-$(((connections + 15999) / 16000))}
+per_worker=${PER_WORKER:-18000}
+out=${OUT:-/tmp/push-hold-report}
+for b in push-loadtest push-load push-room push-register; do
+  [ -x "$bin/$b" ] || { echo "missing $bin/$b: build it first (see the header of $0)" >&2; exit 2; }
+done
+command -v curl >/dev/null || { echo "curl is not installed" >&2; exit 2; }
+
+tmp=$(mktemp -d /tmp/push-holdbench.XXXXXX)
+pids=()
+# shellcheck source=loadtest/bench_lib.sh
+source "$(dirname "$0")/bench_lib.sh"
+trap 'stop_all; rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM HUP PIPE
+fail() { echo "hold_bench: $*" >&2; exit 1; }
+hz=$(getconf CLK_TCK)
+
+# RSS (kB) of a process and its children.
+rss_kb() { tree_sum "$1" status '/^VmRSS/ {print $2}'; }
+rooms_lost() {
+  { curl -s "http://$register_admin/metrics" || true; } | awk '$1 == "push_register_rooms_lost_total" {print $2}'
+}
+
+cat >"$tmp/register.conf" <<CONF
+rpc { listen { address: "127.0.0.1:0" } }
+admin { listen { address: "127.0.0.1:0" } }
+CONF
+# It prints RPC_ADDRESS, then ADMIN_ADDRESS.
+start register ADMIN_ADDRESS "$bin/push-register" --config "$tmp/register.conf"
+register_pid=$pid
+register_admin=$line
+register=$(awk '$1 == "RPC_ADDRESS" {print $2}' "$tmp/register.out")
+
+app=bench
+secret=bench-secret-0123456789abcdef
+cat >"$tmp/room.conf" <<CONF
+name: "holdbench"
+tcp { address: "127.0.0.1:0" }
+rpc { listen { address: "127.0.0.1:0" } }
+admin { listen { address: "127.0.0.1:0" } }
+register { shards { address: "$register" slots: "0-1023" } }
+apps { name: "$app" secret: "$secret" }
+heartbeat { wifi_s: $heartbeat }
+CONF
+start room ROOM "$bin/push-room" --config "$tmp/room.conf" --workers "$room_workers"
+room_pid=$pid
+for _ in $(seq 1 400); do  # one ROOM line per worker
+  [ "$(grep -c '^ROOM' "$tmp/room.out" || true)" -ge "$room_workers" ] && break
+  kill -0 "$room_pid" 2>/dev/null || fail "push-room exited: $(cat "$tmp/room.log")"
+  sleep 0.05
+done
+room_tcp=$(awk '$1 == "ROOM" {for (i = 2; i <= NF; i++) if ($i ~ /^tcp=/) {sub("tcp=", "", $i); print $i; exit}}' "$tmp/room.out")
+[ -n "$room_tcp" ] || fail "push-room printed no ROOM line"
+
+# Source addresses: one /24 (254 addresses) per 254 * 25000 connections.
+nets=$(((connections + 254 * 25000 - 1) / (254 * 25000)))
+sources="127.0.100.1-127.0.$((100 + nets - 1)).254"
+rooms_lost_before=$(rooms_lost)
+
+echo "# hold: $connections connections, heartbeat ${heartbeat}s, held ${hold_seconds}s; room workers $room_workers; $(nproc) cores, loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) build=$build"
+fifo=$tmp/loadtest.fifo
+mkfifo "$fifo"
+"$bin/push-loadtest" hold --server "$room_tcp" --app "$app" --secret "$secret" \
+  --connections "$connections" --seconds "$hold_seconds" --connect-rate "$connect_rate" \
+  --per-worker "$per_worker" --sources "$sources" --out "$out" \
+  --max-seconds $((hold_seconds + connections / connect_rate + 300)) >"$fifo" 2>"$tmp/loadtest.log" &
+lt=$!
+pids=("$lt" "${pids[@]}")  # stopped first
+a_room="" b_room="" a_reg="" b_reg="" t_a="" t_b="" rss="" result=""
+while IFS= read -r l; do
+  echo "$l"
+  case $l in
+    HOLDING)
+      a_room=$(ticks "$room_pid"); a_reg=$(ticks "$register_pid"); t_a=$(date +%s.%N)
+      rss=$(rss_kb "$room_pid") ;;
+    HELD)
+      b_room=$(ticks "$room_pid"); b_reg=$(ticks "$register_pid"); t_b=$(date +%s.%N) ;;
+    RESULT*) result=$l ;;
+  esac
+done <"$fifo"
+rc=0
+wait "$lt" || rc=$?
+pids=("${pids[@]:1}")
+[ -n "$result" ] || fail "push-loadtest printed no RESULT (exit $rc): $(cat "$tmp/loadtest.log")"
+[ -n "$b_room" ] || fail "push-loadtest never held every connection (exit $rc)"
+rooms_lost_after=$(rooms_lost)
+f() { field "$1" <<<" $result"; }
+awk -v ra="$a_room" -v rb="$b_room" -v ga="$a_reg" -v gb="$b_reg" -v t="$t_a" -v u="$t_b" \
+  -v hz="$hz" -v rss="$rss" -v n="$connections" 'BEGIN {
+    d = u - t; room = (rb - ra) / hz / d; reg = (gb - ga) / hz / d
+    printf "room_cores=%.3f register_cores=%.3f room_rss_mb=%.0f room_bytes_per_conn=%.0f\n", room, reg, rss / 1024, rss * 1024 / n
+  }' >"$tmp/cpu"
+cpu=$(cat "$tmp/cpu")
+# Pings a second during the hold: every connection pings once per heartbeat.
+pings_per_s=$(awk -v n="$(f ready)" -v h="$heartbeat" 'BEGIN {printf "%.0f", n / h}')
+room_us_per_ping=$(awk -v c="$(field room_cores <<<" $cpu")" -v p="$pings_per_s" 'BEGIN {printf "%.1f", (p > 0 ? c * 1e6 / p : 0)}')
+echo "RESULT hold_bench connections=$connections ready=$(f ready) failed=$(f failed) lost=$(f lost) connect_s=$(f connect_s) held_s=$(f held_s) heartbeat_s=$heartbeat room_workers=$room_workers $cpu pings_per_s=$pings_per_s room_us_per_ping=$room_us_per_ping rtt_p99_ms=$(f rtt_p99_ms) rooms_lost=$((${rooms_lost_after:-0} - ${rooms_lost_before:-0})) loadgen_cores=$(f workers_cpu_cores)"

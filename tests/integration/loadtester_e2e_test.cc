@@ -1,0 +1,172 @@
+// push-loadtest as an operator runs it, against a real room (LocalCluster): connections spread
+// over worker processes and source addresses, held with heartbeats, a line a second, and a
+// report whose HTML page is opened in headless Chromium to check its charts were drawn.
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "tests/support/local_cluster.h"
+#include "tests/support/subprocess.h"
+
+namespace push::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+size_t countOf(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
+    ++n;
+  return n;
+}
+
+// What headless Chromium made of a page (its DOM after the scripts ran); "" if it did not run.
+std::string renderedDom(const std::string& html_path) {
+  const std::string cmd =
+      "timeout 90 chromium --headless --no-sandbox --disable-gpu "
+      "--disable-dev-shm-usage --dump-dom 'file://" +
+      html_path + "' 2>/dev/null";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return "";
+  std::string out;
+  char buf[8192];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0)
+    out.append(buf, n);
+  ::pclose(p);
+  return out;
+}
+
+// A loopback port nothing listens on.
+int closedPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    ::close(fd);
+    return 0;
+  }
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+class LoadtesterE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    LocalCluster::Options o;
+    o.websocket = false;
+    o.start_center = false;
+    auto c = LocalCluster::start(std::move(o));
+    ASSERT_TRUE(c.isOk()) << c.status();
+    cluster_ = std::move(c).value();
+  }
+  std::vector<std::string> command(const std::string& scenario, const std::string& server,
+                                   const std::string& out) const {
+    const LocalCluster::App app;
+    return {binPath("push-loadtest"),
+            scenario,
+            "--server",
+            server,
+            "--app",
+            app.name,
+            "--secret",
+            app.secret,
+            "--out",
+            out,
+            "--max-seconds",
+            "60"};
+  }
+  std::unique_ptr<LocalCluster> cluster_;
+};
+
+TEST_F(LoadtesterE2eTest, HoldsConnectionsOverWorkersAndWritesAReportThatRenders) {
+  const std::string out = cluster_->dir() + "/hold-report";
+  auto argv = command("hold", cluster_->roomTcp(), out);
+  argv.insert(argv.end(),
+              {"--connections", "300", "--per-worker", "100", "--sources", "127.0.0.2-127.0.0.7",
+               "--connect-rate", "3000", "--heartbeat", "1", "--seconds", "3"});
+  auto run = Subprocess::start(argv);
+  ASSERT_TRUE(run.isOk()) << run.status();
+  auto result = (*run)->waitForLine("RESULT loadtest_hold", 60s);
+  ASSERT_TRUE(result.isOk()) << result.status();
+  EXPECT_EQ((*run)->wait(30s), 0) << *result;
+  for (const char* part :
+       {" connections=300 ", " ready=300 ", " failed=0 ", " lost=0 ", " workers=3 ", " passed=1"}) {
+    EXPECT_NE((" " + *result + " ").find(part), std::string::npos) << part << " in " << *result;
+  }
+  // A progress line a second while it ran (3 s held after connecting).
+  size_t progress = 0;
+  for (const std::string& l : (*run)->lines())
+    progress += l.rfind("[", 0) == 0 && l.find(" connected ") != std::string::npos ? 1 : 0;
+  EXPECT_GE(progress, 3u);
+
+  const std::string json = readFile(out + "/report.json");
+  EXPECT_NE(json.find("\"passed\":true"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"connected\":300"), std::string::npos) << json;
+  EXPECT_GE(countOf(json, "\"t_s\":"), 3u);
+  // Pings flowed every second and their round trips were measured.
+  EXPECT_EQ(json.find("\"pings\":0,"), std::string::npos) << json;
+  EXPECT_EQ(json.find("\"percentiles\":[]"), std::string::npos) << json;
+  for (int w = 0; w < 3; ++w)
+    EXPECT_EQ(::access((out + "/worker-" + std::to_string(w) + ".log").c_str(), R_OK), 0) << w;
+
+  const std::string dom = renderedDom(out + "/report.html");
+  ASSERT_FALSE(dom.empty()) << "chromium did not run (deploy/install-deps.sh installs it)";
+  EXPECT_NE(dom.find("data-rendered=\"3\""), std::string::npos) << dom.substr(0, 2000);
+  EXPECT_GE(countOf(dom, "<polyline"), 8u);  // 3 + 4 + 1 series
+  EXPECT_NE(dom.find("data-name=\"connected\""), std::string::npos);
+  EXPECT_NE(dom.find("class=\"pass\">passed<"), std::string::npos);
+  // The connected line has a point per second: at least 3 "x,y" pairs.
+  const size_t at = dom.find("data-name=\"connected\"");
+  ASSERT_NE(at, std::string::npos);
+  const size_t points = dom.find("points=\"", at);
+  ASSERT_NE(points, std::string::npos);
+  const std::string pairs = dom.substr(points, dom.find('"', points + 8) - points);
+  EXPECT_GE(countOf(pairs, ","), 3u) << pairs;
+}
+
+TEST_F(LoadtesterE2eTest, SaysWhatFailedWhenNoRoomAnswers) {
+  const std::string out = cluster_->dir() + "/no-room-report";
+  auto argv = command("connect", "127.0.0.1:" + std::to_string(closedPort()), out);
+  argv.insert(argv.end(), {"--connections", "40", "--per-worker", "20"});
+  auto run = Subprocess::start(argv);
+  ASSERT_TRUE(run.isOk()) << run.status();
+  auto result = (*run)->waitForLine("RESULT loadtest_connect", 60s);
+  ASSERT_TRUE(result.isOk()) << result.status();
+  EXPECT_EQ((*run)->wait(30s), 1) << *result;
+  EXPECT_NE(result->find(" failed=40 "), std::string::npos) << *result;
+  EXPECT_NE(result->find(" passed=0"), std::string::npos) << *result;
+  const std::string json = readFile(out + "/report.json");
+  EXPECT_NE(json.find("40 of 40 connections never authenticated"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"passed\":false"), std::string::npos);
+}
+
+TEST_F(LoadtesterE2eTest, RefusesMoreConnectionsThanItsSourcesHavePorts) {
+  auto argv = command("connect", cluster_->roomTcp(), cluster_->dir() + "/never");
+  argv.insert(argv.end(), {"--connections", "200000", "--sources", "127.0.0.2"});
+  auto run = Subprocess::start(argv);
+  ASSERT_TRUE(run.isOk()) << run.status();
+  EXPECT_EQ((*run)->wait(10s), 2);
+  EXPECT_NE(::access((cluster_->dir() + "/never").c_str(), F_OK), 0);  // nothing started
+}
+
+}  // namespace
+}  // namespace push::testing

@@ -1,0 +1,71 @@
+#include "loadtest/loadtester/run_timeline.h"
+
+#include <gtest/gtest.h>
+
+namespace push::loadtester {
+namespace {
+
+std::string statsLine(uint64_t ready, uint64_t lost, uint64_t pings, uint64_t cpu_ms,
+                      const loadgen::LatencyHistogram& rtt) {
+  return "STATS ready=" + std::to_string(ready) + " failed=0 lost=" + std::to_string(lost) +
+         " pings=" + std::to_string(pings) + " pongs=" + std::to_string(pings) +
+         " pushes=0 cpu_ms=" + std::to_string(cpu_ms) + " rtt=" + rtt.encode();
+}
+
+TEST(RunTimelineTest, SumsWorkersAndTurnsCountsIntoRatesPerSecond) {
+  RunTimeline t(2);
+  loadgen::LatencyHistogram fast, slow;
+  fast.record(1'000'000);  // 1 ms
+  slow.record(9'000'000);
+  ASSERT_TRUE(t.addStatsLine(0, statsLine(100, 0, 10, 200, fast)));
+  ASSERT_TRUE(t.addStatsLine(1, statsLine(50, 0, 5, 300, slow)));
+  const TimelinePoint first = t.closeSecond(1.0);
+  EXPECT_EQ(first.connected, 150u);
+  EXPECT_DOUBLE_EQ(first.new_per_s, 150);
+  EXPECT_DOUBLE_EQ(first.pings_per_s, 15);
+  EXPECT_DOUBLE_EQ(first.loadgen_cores, 0.5);
+  EXPECT_EQ(first.rtt_count, 2u);
+  EXPECT_EQ(first.rtt_max_ns, 9'000'000);
+
+  // Two seconds later: worker 0 lost 10, worker 1 sent no line (its last counts stay).
+  ASSERT_TRUE(t.addStatsLine(0, statsLine(300, 10, 30, 1200, {})));
+  const TimelinePoint second = t.closeSecond(3.0);
+  EXPECT_EQ(second.ready, 350u);
+  EXPECT_EQ(second.lost, 10u);
+  EXPECT_EQ(second.connected, 340u);
+  EXPECT_DOUBLE_EQ(second.new_per_s, 100);  // 200 more over 2 s
+  EXPECT_DOUBLE_EQ(second.pings_per_s, 10);
+  EXPECT_EQ(second.rtt_count, 0u);
+  EXPECT_EQ(t.points().size(), 2u);
+  EXPECT_EQ(t.allRoundTrips().count(), 2u);
+  EXPECT_EQ(t.totals().cpu_ms, 1500u);
+}
+
+TEST(RunTimelineTest, RoundTripsAfterTheLastPointCountWithoutAPoint) {
+  RunTimeline t(1);
+  loadgen::LatencyHistogram rtt;
+  rtt.record(2'000'000);
+  ASSERT_TRUE(t.addStatsLine(0, statsLine(10, 0, 1, 0, rtt)));
+  t.closeSecond(1.0);
+  ASSERT_TRUE(t.addStatsLine(0, statsLine(10, 0, 2, 0, rtt)));
+  t.flushRoundTrips();
+  EXPECT_EQ(t.points().size(), 1u);
+  EXPECT_EQ(t.allRoundTrips().count(), 2u);
+  EXPECT_EQ(t.totals().pings, 2u);
+  EXPECT_DOUBLE_EQ(t.lastPointAt(), 1.0);
+}
+
+TEST(RunTimelineTest, MalformedLinesChangeNothingAndNewFieldsAreIgnored) {
+  RunTimeline t(1);
+  EXPECT_FALSE(t.addStatsLine(0, "READY 5"));
+  EXPECT_FALSE(t.addStatsLine(0, "STATS ready=x rtt="));
+  EXPECT_FALSE(t.addStatsLine(0, "STATS ready=5"));  // no rtt field
+  EXPECT_FALSE(t.addStatsLine(0, "STATS ready=5 rtt=5;1"));
+  EXPECT_FALSE(t.addStatsLine(1, "STATS ready=5 rtt="));  // no worker 1
+  EXPECT_EQ(t.totals().ready, 0u);
+  EXPECT_TRUE(t.addStatsLine(0, "STATS ready=5 reconnects=2 rtt="));
+  EXPECT_EQ(t.totals().ready, 5u);
+}
+
+}  // namespace
+}  // namespace push::loadtester
