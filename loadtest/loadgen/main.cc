@@ -19,12 +19,13 @@
 // (subscribed), or "FAILED <n> <first error>" when n of them could not be; later "LOST <n>"
 // when connections close under them; they exit 0 on SIGTERM/SIGINT. idle --stats adds a line
 // a second for push-loadtest (loadtest/loadtester): "STATS ready= failed= lost= pings= pongs=
-// pushes= cpu_ms= rtt=<LatencyHistogram::encode() of that second's Ping round trips>", the
-// counts cumulative; also right before READY/FAILED and when stopping. unicast prints one
-// "impl=push mode=unicast ..." line and exits 0 (1 when the setup failed); before it,
-// "MEASURING" and "MEASURED" mark the measured window (for sampling the servers' CPU).
-// The broadcast modes (loadtest/README.md) print READY/FAILED for their receivers, one
-// "impl=... role=receiver round=<k> ..." line per round (with --await-signal a round ends only
+// pushes= cpu_ms= failed_by= lost_by= rtt=<LatencyHistogram::encode() of that second's Ping
+// round trips>", the counts cumulative (failed_by/lost_by: "name:count,..." by how the
+// connections ended, PushClientPool::endingName, "-" for none); also right before READY/FAILED and
+// when stopping. unicast prints one "impl=push mode=unicast ..." line and exits 0 (1 when the setup
+// failed); before it, "MEASURING" and "MEASURED" mark the measured window (for sampling the
+// servers' CPU). The broadcast modes (loadtest/README.md) print READY/FAILED for their receivers,
+// one "impl=... role=receiver round=<k> ..." line per round (with --await-signal a round ends only
 // after SIGUSR1, once quiet), and
 // one "impl=... role=publisher ..." line when the publisher is done.
 #include <sys/resource.h>
@@ -181,12 +182,17 @@ std::string statsLine(loadgen::PushClientPool& pool) {
   char head[256];
   std::snprintf(head, sizeof head,
                 "STATS ready=%zu failed=%zu lost=%zu pings=%llu pongs=%llu pushes=%llu "
-                "cpu_ms=%llu rtt=",
+                "cpu_ms=%llu ",
                 pool.ready(), pool.failed(), pool.lost(),
                 static_cast<unsigned long long>(pool.pings()),
                 static_cast<unsigned long long>(pool.pongs()),
                 static_cast<unsigned long long>(pool.pushes()), cpuMillis());
-  return head + pool.takePingRtt().encode();
+  const auto endings = [](const loadgen::PushClientPool::EndingCounts& counts) {
+    const std::string s = loadgen::PushClientPool::encodeEndings(counts);
+    return s.empty() ? std::string("-") : s;
+  };
+  return head + ("failed_by=" + endings(pool.failedBy())) + (" lost_by=" + endings(pool.lostBy())) +
+         " rtt=" + pool.takePingRtt().encode();
 }
 
 // Prints READY/FAILED once settled and LOST when idle connections close under us.

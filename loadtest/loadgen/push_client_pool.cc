@@ -32,7 +32,52 @@ bool sendFrame(net::TcpConnection& conn, const client::Frame& frame) {
   return true;
 }
 
+PushClientPool::Ending endingOf(net::TcpConnection::CloseReason reason) {
+  using R = net::TcpConnection::CloseReason;
+  switch (reason) {
+    case R::PeerClosed:
+      return PushClientPool::Ending::PeerClosed;
+    case R::ReadError:
+    case R::WriteError:
+      return PushClientPool::Ending::Reset;
+    default:
+      return PushClientPool::Ending::Other;
+  }
+}
+
 }  // namespace
+
+const char* PushClientPool::endingName(Ending ending) {
+  switch (ending) {
+    case Ending::ConnectError:
+      return "connect";
+    case Ending::AuthTimeout:
+      return "auth_timeout";
+    case Ending::ErrorFrame:
+      return "error";
+    case Ending::Kicked:
+      return "kick";
+    case Ending::PeerClosed:
+      return "closed";
+    case Ending::Reset:
+      return "reset";
+    case Ending::Other:
+      return "other";
+  }
+  return "other";
+}
+
+std::string PushClientPool::encodeEndings(const EndingCounts& counts) {
+  std::string out;
+  for (size_t i = 0; i < kEndingCount; ++i) {
+    if (counts[i] == 0) continue;
+    if (!out.empty()) out += ',';
+    out += endingName(static_cast<Ending>(i));
+    out += ':';
+    out += std::to_string(counts[i]);
+  }
+  return out;
+}
 
 PushClientPool::PushClientPool(net::EventLoop& loop, Options options)
     : loop_(loop), options_(std::move(options)) {
@@ -52,6 +97,7 @@ void PushClientPool::start() {
         Client& c = clients_[index];
         c.state = State::Failed;
         ++failed_;
+        ++failed_by_[static_cast<size_t>(Ending::ConnectError)];
         if (first_error_.empty()) first_error_ = st.toString();
         maybeSettled();
       });
@@ -88,7 +134,7 @@ void PushClientPool::onConnected(size_t index, net::TcpConnection& conn) {
   hello->set_token(auth::mintToken(options_.secret, claims));
   hello->set_network(options_.network);
   hello->set_client_version("push-load");
-  if (!sendFrame(conn, frame)) fail(c, "could not send Auth");
+  if (!sendFrame(conn, frame)) fail(c, Ending::Other, "could not send Auth");
 }
 
 size_t PushClientPool::onData(net::TcpConnection& conn, const char* data, size_t len) {
@@ -102,7 +148,7 @@ size_t PushClientPool::onData(net::TcpConnection& conn, const char* data, size_t
     const auto st = net::decodeLengthPrefixed(data + used, len - used, kMaxFrameBytes, &frame);
     if (st == net::FrameStatus::Incomplete) break;
     if (st == net::FrameStatus::TooLarge) {
-      fail(c, "frame from the room over 1 MiB");
+      fail(c, Ending::Other, "frame from the room over 1 MiB");
       return len;
     }
     used += frame.consumed;
@@ -126,7 +172,7 @@ size_t PushClientPool::onData(net::TcpConnection& conn, const char* data, size_t
 void PushClientPool::onFrame(Client& c, const char* data, size_t len) {
   client::Frame& frame = scratch_;
   if (!frame.ParseFromArray(data, static_cast<int>(len))) {
-    fail(c, "bytes from the room are not a Frame");
+    fail(c, Ending::Other, "bytes from the room are not a Frame");
     return;
   }
   switch (frame.body_case()) {
@@ -162,26 +208,30 @@ void PushClientPool::onFrame(Client& c, const char* data, size_t len) {
     }
     case client::Frame::kError:
       fail(c,
+           frame.error().code() == client::ERROR_AUTH_TIMEOUT ? Ending::AuthTimeout
+                                                              : Ending::ErrorFrame,
            "room: " + client::ErrorCode_Name(frame.error().code()) + " " + frame.error().message());
       break;
     case client::Frame::kKick:
-      fail(c, "kicked: " + frame.kick().reason());
+      fail(c, Ending::Kicked, "kicked: " + frame.kick().reason());
       break;
     default:
       break;  // Reconnect, acks of upstream, ...: not used by the load
   }
 }
 
-void PushClientPool::fail(Client& c, const std::string& why) {
+void PushClientPool::fail(Client& c, Ending ending, const std::string& why) {
   if (c.state == State::Authenticating || c.state == State::Idle) {
     c.state = State::Failed;
     ++failed_;
+    ++failed_by_[static_cast<size_t>(ending)];
     if (first_error_.empty()) first_error_ = why;
     if (opener_) opener_->finished();
     maybeSettled();
   } else if (c.state == State::Active) {
     c.state = State::Closed;
     ++lost_;
+    ++lost_by_[static_cast<size_t>(ending)];
   }
   if (c.conn) c.conn->close();
 }
@@ -191,11 +241,12 @@ void PushClientPool::onClosed(net::TcpConnection& conn, net::TcpConnection::Clos
   c.conn = nullptr;
   if (closing_) return;
   if (c.state == State::Authenticating) {
-    fail(c,
+    fail(c, endingOf(reason),
          std::string("closed before AuthResult (") + net::TcpConnection::reasonName(reason) + ")");
   } else if (c.state == State::Active) {
     c.state = State::Closed;
     ++lost_;
+    ++lost_by_[static_cast<size_t>(endingOf(reason))];
   }
 }
 

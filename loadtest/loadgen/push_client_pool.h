@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -49,6 +50,25 @@ class PushClientPool final : private net::TcpConnection::Handler {
     uint16_t heartbeat_s = 0;
   };
   // `now_ns` is steady_clock time when the read that carried the push was handled.
+  // How a connection ended: one that never authenticated (failed) or one lost after its
+  // AuthResult. At scale the first question about lost clients is who closed them.
+  enum class Ending : uint8_t {
+    ConnectError,  // connect() failed or timed out (failed only)
+    AuthTimeout,   // the room's Error AUTH_TIMEOUT: Auth not answered within its deadline
+    ErrorFrame,    // another Error frame from the room (refused token, over a limit, ...)
+    Kicked,        // a Kick frame (operator, displaced by a newer connection, drain)
+    PeerClosed,    // the room closed the socket without a frame saying why (EOF)
+    Reset,         // a read or write error (ECONNRESET, EPIPE, ...)
+    Other,         // a bad frame from the room, an output or input limit, ...
+  };
+  static constexpr size_t kEndingCount = 7;
+  using EndingCounts = std::array<uint64_t, kEndingCount>;
+  // Short names for logs and STATS lines: "connect", "auth_timeout", "error", "kick",
+  // "closed", "reset", "other".
+  static const char* endingName(Ending ending);
+  // "name:count,..." of the non-zero counts, in enum order ("" when all are zero).
+  static std::string encodeEndings(const EndingCounts& counts);
+
   using OnPush = std::function<void(const client::Push& push, int64_t now_ns)>;
   using OnSettled =
       std::function<void(size_t ready, size_t failed, const std::string& first_error)>;
@@ -75,6 +95,8 @@ class PushClientPool final : private net::TcpConnection::Handler {
   size_t ready() const { return ready_; }
   size_t failed() const { return failed_; }
   size_t lost() const { return lost_; }
+  const EndingCounts& failedBy() const { return failed_by_; }
+  const EndingCounts& lostBy() const { return lost_by_; }
   uint64_t pushes() const { return pushes_; }
   uint64_t acksSent() const { return acks_sent_; }
   uint64_t pings() const { return pings_; }
@@ -100,7 +122,7 @@ class PushClientPool final : private net::TcpConnection::Handler {
 
   void onConnected(size_t index, net::TcpConnection& conn);
   void onFrame(Client& c, const char* data, size_t len);
-  void fail(Client& c, const std::string& why);
+  void fail(Client& c, Ending ending, const std::string& why);
   void maybeSettled();
   void heartbeatTick();
 
@@ -126,6 +148,7 @@ class PushClientPool final : private net::TcpConnection::Handler {
   std::vector<int64_t> tick_ns_;
   LatencyHistogram ping_rtt_;
   size_t ready_ = 0, failed_ = 0, lost_ = 0;
+  EndingCounts failed_by_{}, lost_by_{};
   uint64_t pushes_ = 0, acks_sent_ = 0, pings_ = 0, pongs_ = 0;
   bool settled_ = false;
   bool closing_ = false;

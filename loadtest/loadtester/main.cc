@@ -26,6 +26,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -332,15 +333,27 @@ int main(int argc, char** argv) {
       {"workers_cpu_cores", run_s > 0 ? cpu_s / run_s : 0},
       {"run_s", run_s},
   };
+  // How the failed and lost ones ended: figures of their own ("lost_closed", ...) and a
+  // " (closed 12, reset 3)" for the problem lines.
+  const auto endings = [&report](const char* prefix, const std::map<std::string, uint64_t>& by) {
+    std::string text;
+    for (const auto& [name, n] : by) {
+      report.results.emplace_back(std::string(prefix) + "_" + name, static_cast<double>(n));
+      text += (text.empty() ? " (" : ", ") + name + " " + std::to_string(n);
+    }
+    return text.empty() ? text : text + ")";
+  };
+  const std::string failed_how = endings("failed", t.failed_by);
+  const std::string lost_how = endings("lost", t.lost_by);
   // The run's own verdicts always make the list (problem() caps the per-worker ones).
   if (t.ready != in.connections) {
     report.problems.push_back(
         std::to_string(in.connections - std::min<uint64_t>(t.ready, in.connections)) + " of " +
-        std::to_string(in.connections) + " connections never authenticated");
+        std::to_string(in.connections) + " connections never authenticated" + failed_how);
   }
   if (t.lost > 0) {
     report.problems.push_back(std::to_string(t.lost) +
-                              " connections lost after they authenticated");
+                              " connections lost after they authenticated" + lost_how);
   }
   if (!ended_because.empty()) report.problems.push_back("the run ended early: " + ended_because);
   report.passed = report.problems.empty();

@@ -3,6 +3,32 @@
 #include <charconv>
 
 namespace push::loadtester {
+namespace {
+
+bool parseCount(std::string_view text, uint64_t* out) {
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && end == text.data() + text.size() && !text.empty();
+}
+
+// "name:count,name:count" or "-" (none) into `out`; false when malformed.
+bool parseCounts(std::string_view text, std::map<std::string, uint64_t>* out) {
+  out->clear();
+  if (text == "-") return true;
+  for (size_t start = 0;;) {
+    const size_t comma = text.find(',', start);
+    const std::string_view item = text.substr(start, comma - start);  // npos: to the end
+    const size_t colon = item.find(':');
+    uint64_t n = 0;
+    if (colon == 0 || colon == std::string_view::npos || !parseCount(item.substr(colon + 1), &n)) {
+      return false;  // also an empty item: "", "a:1,", "a:1,,b:2"
+    }
+    (*out)[std::string(item.substr(0, colon))] += n;
+    if (comma == std::string_view::npos) return true;
+    start = comma + 1;
+  }
+}
+
+}  // namespace
 
 bool RunTimeline::addStatsLine(size_t worker, std::string_view line) {
   constexpr std::string_view kPrefix = "STATS ";
@@ -23,6 +49,10 @@ bool RunTimeline::addStatsLine(size_t worker, std::string_view line) {
       seen_rtt = true;
       continue;
     }
+    if (key == "failed_by" || key == "lost_by") {
+      if (!parseCounts(value, key == "failed_by" ? &s.failed_by : &s.lost_by)) return false;
+      continue;
+    }
     uint64_t* target = key == "ready"    ? &s.ready
                        : key == "failed" ? &s.failed
                        : key == "lost"   ? &s.lost
@@ -32,8 +62,7 @@ bool RunTimeline::addStatsLine(size_t worker, std::string_view line) {
                        : key == "cpu_ms" ? &s.cpu_ms
                                          : nullptr;
     if (target == nullptr) continue;  // a field of a newer worker
-    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), *target);
-    if (ec != std::errc() || end != value.data() + value.size()) return false;
+    if (!parseCount(value, target)) return false;
   }
   if (!seen_rtt) return false;
   loadgen::LatencyHistogram h;
@@ -53,6 +82,10 @@ WorkerSample RunTimeline::totals() const {
     t.pongs += s.pongs;
     t.pushes += s.pushes;
     t.cpu_ms += s.cpu_ms;
+    for (const auto& [name, n] : s.failed_by)
+      t.failed_by[name] += n;
+    for (const auto& [name, n] : s.lost_by)
+      t.lost_by[name] += n;
   }
   return t;
 }

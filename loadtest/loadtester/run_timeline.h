@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,9 @@ namespace push::loadtester {
 // One worker's cumulative counts, from its latest "STATS ..." line (push-load idle --stats).
 struct WorkerSample {
   uint64_t ready = 0, failed = 0, lost = 0, pings = 0, pongs = 0, pushes = 0, cpu_ms = 0;
+  // How failed and lost connections ended (PushClientPool::endingName -> count), when the
+  // worker says (failed_by= / lost_by=: "name:count,..." or "-").
+  std::map<std::string, uint64_t> failed_by, lost_by;
 };
 
 // A second of the run, summed over the workers.

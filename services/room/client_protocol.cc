@@ -115,6 +115,7 @@ void ClientProtocol::refuse(ClientConn& c, client::ErrorCode code, const char* w
 
 void ClientProtocol::onClosed(net::TcpConnection& conn, net::TcpConnection::CloseReason reason) {
   ClientConn& c = ConnectionTable::of(conn);
+  roomMetrics().closedBy(reason).inc();
   ctx_.sessions.closeAll(c);
   ctx_.tags.removeConnection(ConnectionTable::idOf(c));
   if (replay_) replay_->connectionClosed(ConnectionTable::idOf(c));

@@ -1,11 +1,13 @@
 #include "services/room/room_metrics.h"
 
+#include <string>
+
 namespace push::room {
 
 RoomMetrics& roomMetrics() {
   static RoomMetrics* m = [] {
     metrics::Registry& r = metrics::Registry::global();
-    return new RoomMetrics{
+    auto* m = new RoomMetrics{
         .accepted = r.counter("push_room_connections_total", "Client connections accepted."),
         .refused = r.counter("push_room_connections_refused_total",
                              "Client connections refused by address, rate or drain."),
@@ -68,7 +70,18 @@ RoomMetrics& roomMetrics() {
         .apps_served = r.gauge("push_room_apps", "Apps this room serves now."),
         .app_updates = r.counter("push_room_app_updates_total",
                                  "App lists taken from ZooKeeper apps/<app> (each change)."),
+        .closed = {},
     };
+    for (size_t i = 0; i < RoomMetrics::kCloseReasons; ++i) {
+      std::string how =
+          net::TcpConnection::reasonName(static_cast<net::TcpConnection::CloseReason>(i));
+      for (char& ch : how)
+        if (ch == ' ') ch = '_';  // "peer closed" -> peer_closed
+      m->closed[i] = &r.counter("push_room_connections_closed_total",
+                                "Client connections closed, by how (local: by the room).",
+                                "how=\"" + how + "\"");
+    }
+    return m;
   }();
   return *m;
 }

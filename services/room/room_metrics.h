@@ -1,6 +1,9 @@
 #pragma once
 
+#include <array>
+
 #include "common/base/metrics.h"
+#include "common/net/tcp_connection.h"
 
 namespace push::room {
 
@@ -38,6 +41,16 @@ struct RoomMetrics {
   // Apps (AppTable): served now, and the app lists taken from ZooKeeper.
   metrics::Gauge& apps_served;
   metrics::Counter& app_updates;
+  // Client connections whose socket closed, by how (TcpConnection::CloseReason, label `how`):
+  // "local" is the room's own decision (auth or heartbeat timeout, an error, a kick, a drain:
+  // their own counters say which); the others are the client's end (EOF, reset) or a limit.
+  // Who closes connections at scale is the first question when clients are lost.
+  static constexpr size_t kCloseReasons =
+      static_cast<size_t>(net::TcpConnection::CloseReason::FilterError) + 1;  // the last one
+  std::array<metrics::Counter*, kCloseReasons> closed;
+  metrics::Counter& closedBy(net::TcpConnection::CloseReason reason) {
+    return *closed[static_cast<size_t>(reason)];
+  }
 };
 RoomMetrics& roomMetrics();
 

@@ -145,13 +145,6 @@ std::string field(const std::string& line, const std::string& key) {
   return "";
 }
 
-// The value of a counter (with its labels, if any, in `name`) in a /metrics body; 0 if absent.
-uint64_t counterIn(const std::string& metrics, const std::string& name) {
-  const std::string at = "\n" + name + " ";
-  const size_t i = metrics.find(at);
-  return i == std::string::npos ? 0 : std::stoull(metrics.substr(i + at.size()));
-}
-
 // The "pending" count in a center /status document; -1 when unreadable.
 int pendingIn(const Result<HttpReply>& status) {
   if (!status.isOk() || status->status != 200) return -1;

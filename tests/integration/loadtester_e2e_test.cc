@@ -13,6 +13,7 @@
 #include <sstream>
 #include <string>
 
+#include "tests/support/http_client.h"
 #include "tests/support/local_cluster.h"
 #include "tests/support/subprocess.h"
 
@@ -70,10 +71,13 @@ int closedPort() {
 
 class LoadtesterE2eTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { startCluster(""); }
+  void startCluster(const std::string& room_config) {
+    cluster_.reset();
     LocalCluster::Options o;
     o.websocket = false;
     o.start_center = false;
+    o.room_config = room_config;
     auto c = LocalCluster::start(std::move(o));
     ASSERT_TRUE(c.isOk()) << c.status();
     cluster_ = std::move(c).value();
@@ -153,10 +157,39 @@ TEST_F(LoadtesterE2eTest, SaysWhatFailedWhenNoRoomAnswers) {
   ASSERT_TRUE(result.isOk()) << result.status();
   EXPECT_EQ((*run)->wait(30s), 1) << *result;
   EXPECT_NE(result->find(" failed=40 "), std::string::npos) << *result;
+  EXPECT_NE(result->find(" failed_connect=40 "), std::string::npos) << *result;
   EXPECT_NE(result->find(" passed=0"), std::string::npos) << *result;
   const std::string json = readFile(out + "/report.json");
-  EXPECT_NE(json.find("40 of 40 connections never authenticated"), std::string::npos) << json;
+  EXPECT_NE(json.find("40 of 40 connections never authenticated (connect 40)"), std::string::npos)
+      << json;
   EXPECT_NE(json.find("\"passed\":false"), std::string::npos);
+}
+
+// The room wants a Ping every second and the clients send one a minute: the room closes each
+// one after 2.5 silent intervals. Every loss is counted by how it ended (the room closed the
+// socket without a frame: "closed"), and the room counts the same closes as its own.
+TEST_F(LoadtesterE2eTest, CountsHowLostConnectionsEnded) {
+  startCluster("heartbeat { wifi_s: 1 min_s: 1 }\n");
+  const std::string out = cluster_->dir() + "/lost-report";
+  auto argv = command("hold", cluster_->roomTcp(), out);
+  argv.insert(argv.end(), {"--connections", "60", "--per-worker", "30", "--sources",
+                           "127.0.0.2-127.0.0.3", "--heartbeat", "60", "--seconds", "6"});
+  auto run = Subprocess::start(argv);
+  ASSERT_TRUE(run.isOk()) << run.status();
+  auto result = (*run)->waitForLine("RESULT loadtest_hold", 60s);
+  ASSERT_TRUE(result.isOk()) << result.status();
+  EXPECT_EQ((*run)->wait(30s), 1) << *result;
+  for (const char* part : {" ready=60 ", " lost=60 ", " lost_closed=60 ", " passed=0"})
+    EXPECT_NE((" " + *result + " ").find(part), std::string::npos) << part << " in " << *result;
+  const std::string json = readFile(out + "/report.json");
+  EXPECT_NE(json.find("60 connections lost after they authenticated (closed 60)"),
+            std::string::npos)
+      << json;
+  auto metrics = httpRequest(cluster_->rooms().at(0).admin, "GET", "/metrics");
+  ASSERT_TRUE(metrics.isOk()) << metrics.status();
+  EXPECT_GE(counterIn(metrics->body, R"(push_room_connections_closed_total{how="local"})"), 60u)
+      << metrics->body;
+  EXPECT_GE(counterIn(metrics->body, "push_room_heartbeat_timeouts_total"), 60u);
 }
 
 TEST_F(LoadtesterE2eTest, RefusesMoreConnectionsThanItsSourcesHavePorts) {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "common/net/inet_address.h"
@@ -104,6 +105,12 @@ Result<HttpReply> httpRequest(const std::string& address, const std::string& met
     reply.body.resize(content_length);
   }
   return reply;
+}
+
+uint64_t counterIn(const std::string& metrics, const std::string& name) {
+  const std::string at = "\n" + name + " ";
+  const size_t i = metrics.find(at);
+  return i == std::string::npos ? 0 : std::strtoull(metrics.c_str() + i + at.size(), nullptr, 10);
 }
 
 }  // namespace push::testing

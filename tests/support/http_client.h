@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -22,5 +23,9 @@ Result<HttpReply> httpRequest(const std::string& address, const std::string& met
                               const std::string& path, const std::string& body = "",
                               const std::vector<std::pair<std::string, std::string>>& headers = {},
                               std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// The value of a counter (with its labels, if any, in `name`: R"(x_total{how="local"})") in a
+// /metrics body; 0 if absent.
+uint64_t counterIn(const std::string& metrics, const std::string& name);
 
 }  // namespace push::testing

@@ -67,5 +67,29 @@ TEST(RunTimelineTest, MalformedLinesChangeNothingAndNewFieldsAreIgnored) {
   EXPECT_EQ(t.totals().ready, 5u);
 }
 
+TEST(RunTimelineTest, HowConnectionsEndedIsSummedOverWorkers) {
+  RunTimeline t(2);
+  ASSERT_TRUE(t.addStatsLine(
+      0, "STATS ready=5 failed=3 lost=4 failed_by=auth_timeout:2,connect:1 lost_by=closed:4 rtt="));
+  ASSERT_TRUE(
+      t.addStatsLine(1, "STATS ready=5 failed=0 lost=2 failed_by=- lost_by=closed:1,reset:1 rtt="));
+  const WorkerSample total = t.totals();
+  EXPECT_EQ(total.failed_by,
+            (std::map<std::string, uint64_t>{{"auth_timeout", 2}, {"connect", 1}}));
+  EXPECT_EQ(total.lost_by, (std::map<std::string, uint64_t>{{"closed", 5}, {"reset", 1}}));
+  // A newer line replaces the worker's counts (they are cumulative), it does not add to them.
+  ASSERT_TRUE(t.addStatsLine(1, "STATS ready=5 lost=3 lost_by=closed:1,reset:2 rtt="));
+  EXPECT_EQ(t.totals().lost_by.at("reset"), 2u);
+}
+
+TEST(RunTimelineTest, MalformedEndingsRefuseTheLine) {
+  RunTimeline t(1);
+  for (const char* bad : {"lost_by=closed", "lost_by=closed:", "lost_by=:3", "lost_by=closed:x",
+                          "lost_by=closed:1,", "failed_by="}) {
+    EXPECT_FALSE(t.addStatsLine(0, std::string("STATS ready=5 ") + bad + " rtt=")) << bad;
+  }
+  EXPECT_EQ(t.totals().ready, 0u);
+}
+
 }  // namespace
 }  // namespace push::loadtester

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "services/register/slot_map.h"
+#include "services/room/room_metrics.h"
 #include "tests/unit/room/room_test_util.h"
 
 namespace push::room {
@@ -71,6 +72,26 @@ TEST_F(RoomServerTest, AuthenticatesAndAnswersPings) {
   c.send(ping);
   Frame pong = expectFrame(c, Frame::kPong);
   EXPECT_GT(pong.pong().server_time_ms(), 0u);
+}
+
+// Each close is counted by how it happened: the client's EOF as peer_closed, the room's own
+// close after an Error frame as local (the question at scale: who closes connections).
+TEST_F(RoomServerTest, ClosesAreCountedByHow) {
+  startRoom();
+  using Reason = net::TcpConnection::CloseReason;
+  metrics::Counter& by_peer = roomMetrics().closedBy(Reason::PeerClosed);
+  metrics::Counter& by_room = roomMetrics().closedBy(Reason::Local);
+  const uint64_t peer_before = by_peer.value(), room_before = by_room.value();
+  FrameSocket& leaving = authed("app1", "alice", "phone");
+  leaving.close();
+  EXPECT_TRUE(loop_.runUntil([&] { return by_peer.value() == peer_before + 1; }, 5s));
+  FrameSocket& refused = connect();
+  Frame ping;
+  ping.mutable_ping();
+  refused.send(ping);
+  expectErrorAndClose(refused, client::ERROR_AUTH_REQUIRED);
+  EXPECT_TRUE(loop_.runUntil([&] { return by_room.value() == room_before + 1; }, 5s));
+  EXPECT_EQ(by_peer.value(), peer_before + 1);
 }
 
 TEST_F(RoomServerTest, HeartbeatFollowsTheNetworkWithinBounds) {
