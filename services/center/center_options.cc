@@ -59,7 +59,7 @@ Status checkRanges(const config::CenterConfig& c, const ConfigFile* file, uint64
       c, file,
       service::joinRanges({service::httpServerRanges("http"), service::httpServerRanges("admin"),
                            service::rpcChannelRanges("room_channel"),
-                           service::rpcChannelRanges("register.channel"),
+                           service::registerClientRanges("register"),
                            service::rpcChannelRanges("saver.channel"),
                            service::coordinatorClientRanges("coordinator"),
                            service::discoveryRanges("discovery"), own}));

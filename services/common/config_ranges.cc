@@ -47,6 +47,12 @@ std::vector<FieldRange> coordinatorClientRanges(std::string_view prefix) {
       {withPrefix(prefix, kRanges), rpcChannelRanges(std::string(prefix) + ".channel")});
 }
 
+std::vector<FieldRange> registerClientRanges(std::string_view prefix) {
+  static const FieldRange kRanges[] = {{"session_timeout_ms", 100, 60'000}};
+  return joinRanges(
+      {withPrefix(prefix, kRanges), rpcChannelRanges(std::string(prefix) + ".channel")});
+}
+
 std::vector<FieldRange> httpServerRanges(std::string_view prefix) {
   static const FieldRange kRanges[] = {
       {"max_header_bytes", 1024, 1 << 20},

@@ -19,6 +19,8 @@ std::vector<FieldRange> discoveryRanges(std::string_view prefix);   // Discovery
 // CoordinatorClientConfig, its channel included (rooms use every field, center some: both
 // check all, so one block shared by their configs is refused or taken by both alike).
 std::vector<FieldRange> coordinatorClientRanges(std::string_view prefix);
+// RegisterClientConfig, its channel included (rooms, center and coordinator).
+std::vector<FieldRange> registerClientRanges(std::string_view prefix);
 
 // Every range of `parts` in one table.
 std::vector<FieldRange> joinRanges(std::initializer_list<std::vector<FieldRange>> parts);

@@ -34,7 +34,7 @@ std::vector<FieldRange> coordinatorRanges() {
   };
   return service::joinRanges({service::rpcServerRanges("rpc"), service::httpServerRanges("admin"),
                               service::discoveryRanges("discovery"),
-                              service::rpcChannelRanges("register.channel"),
+                              service::registerClientRanges("register"),
                               service::rpcChannelRanges("room_channel"),
                               std::vector<FieldRange>(std::begin(kOwn), std::end(kOwn))});
 }

@@ -49,6 +49,10 @@ Status checkCoverage(const std::vector<RegisterClient::Shard>& shards) {
 Result<RegisterClient::Options> RegisterClient::Options::fromConfig(
     const config::RegisterClientConfig& config) {
   Options o;
+  // Ranges are the caller's (service::registerClientRanges, with the line of its file).
+  if (config.session_timeout_ms() != 0) {
+    o.session_timeout = std::chrono::milliseconds(config.session_timeout_ms());
+  }
   if (config.discover()) {
     if (config.shards_size() > 0) {
       return invalidArgument(
@@ -284,6 +288,7 @@ void RegisterClient::sendBatch(size_t shard) {
     };
     auto call = std::make_shared<Call>();
     call->request.Swap(&s.online);
+    call->controller.setTimeout(options_.session_timeout);
     ++batches_in_flight_;
     s.stub->Online(
         &call->controller, &call->request, &call->response,
@@ -312,6 +317,7 @@ void RegisterClient::sendBatch(size_t shard) {
     };
     auto call = std::make_shared<Call>();
     call->request.Swap(&s.offline);
+    call->controller.setTimeout(options_.session_timeout);
     ++batches_in_flight_;
     s.stub->Offline(&call->controller, &call->request, &call->response,
                     rpc::newCallback([this, alive, call, shard, address = s.address] {
@@ -338,6 +344,7 @@ void RegisterClient::heartbeat(const RoomHeartbeatRequest& request,
   for (size_t i = 0; i < shards_.size(); ++i) {
     auto call = std::make_shared<Call>();
     call->request = request;
+    call->controller.setTimeout(options_.session_timeout);
     shards_[i]->stub->RoomHeartbeat(&call->controller, &call->request, &call->response,
                                     rpc::newCallback([alive, call, done, i] {
                                       if (!alive.alive()) return;

@@ -46,6 +46,11 @@ class RegisterClient {
     rpc::Channel::Options channel;
     std::chrono::milliseconds batch_interval{10};
     size_t max_batch = 1000;
+    // Deadline of the Online/Offline batches and RoomHeartbeat calls (lookups keep the
+    // channel's timeout). Longer than a lookup's: a batch that fails costs the room a resync,
+    // a full pull of its sessions, so a register that is merely busy is better waited for than
+    // given more work. Default: 5 s.
+    std::chrono::milliseconds session_timeout{5000};
     // The shards follow ZooKeeper (config `discover`): `shards` is empty and the owner calls
     // setShards(shardsOfInstances(...)) each time services/register changes.
     bool discover = false;

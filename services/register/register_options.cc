@@ -18,10 +18,9 @@ namespace {
 // goes unchecked.
 std::vector<FieldRange> registerRanges() {
   static const FieldRange kOwn[] = {
-      {"room_timeout_ms", 100, 3'600'000},
-      {"max_sessions_per_user", 1, 10'000},
-      {"pull_page_sessions", 1, 10'000},
-      {"shutdown_grace_ms", 1, 60'000},
+      {"room_timeout_ms", 100, 3'600'000}, {"max_sessions_per_user", 1, 10'000},
+      {"pull_page_sessions", 1, 10'000},   {"shutdown_grace_ms", 1, 60'000},
+      {"max_concurrent_pulls", 1, 1000},
   };
   return service::joinRanges({service::rpcServerRanges("rpc"), service::httpServerRanges("admin"),
                               service::discoveryRanges("discovery"),
@@ -46,6 +45,7 @@ Result<RegisterOptions> RegisterOptions::fromConfig(const config::RegisterConfig
   if (c.room_timeout_ms()) o.service.room_timeout = std::chrono::milliseconds(c.room_timeout_ms());
   if (c.max_sessions_per_user()) o.service.max_sessions_per_user = c.max_sessions_per_user();
   if (c.pull_page_sessions()) o.service.pull_page = c.pull_page_sessions();
+  if (c.max_concurrent_pulls()) o.service.max_concurrent_pulls = c.max_concurrent_pulls();
   if (c.shutdown_grace_ms()) o.shutdown_grace = std::chrono::milliseconds(c.shutdown_grace_ms());
 
   auto rpc = rpc::Server::Options::fromConfig(c.rpc());

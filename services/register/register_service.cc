@@ -38,6 +38,12 @@ struct RegisterMetrics {
   metrics::Counter& stale_dropped = metrics::Registry::global().counter(
       "push_register_stale_sessions_dropped_total",
       "Sessions dropped because a full pull of their room no longer listed them.");
+  metrics::Gauge& pulls_running = metrics::Registry::global().gauge(
+      "push_register_pulls", "Pulls of rooms' sessions (ListSessions), by state.",
+      R"(state="running")");
+  metrics::Gauge& pulls_waiting = metrics::Registry::global().gauge(
+      "push_register_pulls", "Pulls of rooms' sessions (ListSessions), by state.",
+      R"(state="waiting")");
 };
 RegisterMetrics& regMetrics() {
   static RegisterMetrics* m = new RegisterMetrics();
@@ -47,7 +53,15 @@ RegisterMetrics& regMetrics() {
 
 // One ListSessions pull from one room.
 struct RegisterService::Pull {
-  Pull(RegisterService* s, Liveness::Token a) : service(s), alive(std::move(a)) {}
+  Pull(RegisterService* s, Liveness::Token a) : service(s), alive(std::move(a)) {
+    ++service->pulls_running_;
+  }
+  // Its last page answered (or failed, or was superseded): a waiting pull may start.
+  ~Pull() {
+    if (alive.alive()) service->pullEnded();
+  }
+  Pull(const Pull&) = delete;
+  Pull& operator=(const Pull&) = delete;
   RegisterService* service;
   Liveness::Token alive;
   std::string room_id;
@@ -79,6 +93,16 @@ void RegisterService::close() {
     if (auto pull = weak.lock()) pull->channel.reset();  // its call completes CANCELLED
   }
   pulls_.clear();
+  // Pulls ending from now on do not count themselves (the service is gone for them).
+  size_t waiting = 0;
+  for (auto& entry : rooms_) {
+    waiting += entry.second.pull_waiting ? 1 : 0;
+    entry.second.pull_waiting = false;
+  }
+  regMetrics().pulls_running.add(-static_cast<int64_t>(pulls_running_));
+  regMetrics().pulls_waiting.add(-static_cast<int64_t>(waiting));
+  pulls_running_ = 0;
+  pull_queue_.clear();
 }
 
 int64_t RegisterService::nowMs() const {
@@ -166,7 +190,7 @@ void RegisterService::RoomHeartbeat(pb::RpcController* controller,
       LOG_INFO(Register, "room {} at {} replaced by {}: dropped {} sessions", it->first,
                it->second.address, request->room_id(), dropped);
       regMetrics().rooms_lost.inc();
-      it = rooms_.erase(it);
+      it = eraseRoom(it);
     } else {
       ++it;
     }
@@ -194,7 +218,7 @@ void RegisterService::roomsInDiscovery(const std::vector<std::string>& room_ids)
     LOG_WARN(Register, "room {} at {} left ZooKeeper: dropped {} sessions", id, it->second.address,
              dropped);
     regMetrics().rooms_lost.inc();
-    rooms_.erase(it);
+    eraseRoom(it);
   }
   rooms_in_discovery_ = std::move(now);
 }
@@ -229,7 +253,7 @@ void RegisterService::checkLiveness() {
       LOG_WARN(Register, "room {} at {} silent for {} ms: dropped {} sessions", it->first,
                it->second.address, now - it->second.last_seen_ms, dropped);
       regMetrics().rooms_lost.inc();
-      it = rooms_.erase(it);
+      it = eraseRoom(it);
     } else {
       ++it;
     }
@@ -241,6 +265,48 @@ void RegisterService::startPull(const std::string& room_id, RoomState& room) {
     room.synced = true;
     return;
   }
+  if (room.pull_waiting) return;  // already in line
+  if (pulls_running_ >= std::max<uint32_t>(options_.max_concurrent_pulls, 1)) {
+    room.pull_waiting = true;
+    pull_queue_.push_back(room_id);
+    regMetrics().pulls_waiting.add(1);
+    LOG_DEBUG(Register, "room {}: pull waits ({} running, {} waiting)", room_id, pulls_running_,
+              pull_queue_.size());
+    return;
+  }
+  runPull(room_id, room);
+}
+
+RegisterService::RoomMap::iterator RegisterService::eraseRoom(RoomMap::iterator it) {
+  if (it->second.pull_waiting) regMetrics().pulls_waiting.add(-1);  // its entry is skipped
+  return rooms_.erase(it);
+}
+
+void RegisterService::pullEnded() {
+  --pulls_running_;
+  regMetrics().pulls_running.add(-1);
+  if (pull_queue_.empty()) return;
+  // Not from inside the ended pull's callback (or destructor): on a later turn.
+  loop_.post([this, alive = liveness_.token()] {
+    if (alive.alive()) startWaitingPulls();
+  });
+}
+
+void RegisterService::startWaitingPulls() {
+  while (!pull_queue_.empty() &&
+         pulls_running_ < std::max<uint32_t>(options_.max_concurrent_pulls, 1)) {
+    const std::string room_id = std::move(pull_queue_.front());
+    pull_queue_.pop_front();
+    auto it = rooms_.find(room_id);
+    // A room dropped while waiting (or dropped and back, in line again further on) is skipped.
+    if (it == rooms_.end() || !it->second.pull_waiting) continue;
+    it->second.pull_waiting = false;
+    regMetrics().pulls_waiting.add(-1);
+    if (!it->second.synced && !it->second.syncing) startPull(room_id, it->second);
+  }
+}
+
+void RegisterService::runPull(const std::string& room_id, RoomState& room) {
   rpc::Channel::Options options;
   options.connections_per_endpoint = 1;
   options.timeout = std::chrono::seconds(5);
@@ -248,6 +314,7 @@ void RegisterService::startPull(const std::string& room_id, RoomState& room) {
   auto channel = rpc::Channel::create(loop_, options);
   if (!channel.isOk()) return;
   auto pull = std::make_shared<Pull>(this, liveness_.token());
+  regMetrics().pulls_running.add(1);
   pull->room_id = room_id;
   pull->slots_generation = slots_generation_;
   pull->channel = std::move(channel).value();
@@ -339,6 +406,11 @@ void RegisterService::writeStatus(JsonWriter& w) const {
   w.key("sessions").uint64(table_.sessionCount());
   w.key("users").uint64(table_.userCount());
   w.key("slots").string(options_.slots.toString());
+  size_t waiting = 0;
+  for (const auto& entry : rooms_)
+    waiting += entry.second.pull_waiting ? 1 : 0;
+  w.key("pulls_running").uint64(pulls_running_);
+  w.key("pulls_waiting").uint64(waiting);
   w.key("rooms").beginArray();
   for (const auto& [id, room] : rooms_) {
     w.beginObject();

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -53,6 +54,11 @@ class RegisterService final : public Register {
     uint32_t pull_page = 2000;
     // Presented on the ListSessions pulls from rooms (the cluster key; empty: none).
     std::string cluster_key;
+    // Pulls running at once; more wait their turn, first come first served. Rooms that come
+    // back together (a register restart, a slot move, a burst of failed batches) would
+    // otherwise be pulled all at once, each page competing with the heartbeats and batches
+    // whose timeouts then cause more pulls. Default: 4.
+    uint32_t max_concurrent_pulls = 4;
   };
 
   RegisterService(net::EventLoop& loop, Options options);
@@ -88,9 +94,10 @@ class RegisterService final : public Register {
 
   const SessionTable& table() const { return table_; }
   size_t roomCount() const { return rooms_.size(); }
-  // {"sessions":N,"users":N,"slots":"0-1023","rooms":[{"id":..,"address":..,"sessions":N,
-  // "synced":b}]}. Room ids and addresses come from RPC callers: escaped by JsonWriter (invalid
-  // UTF-8 becomes U+FFFD), so the document is valid JSON whatever they hold.
+  // {"sessions":N,"users":N,"slots":"0-1023","pulls_running":N,"pulls_waiting":N,
+  // "rooms":[{"id":..,"address":..,"sessions":N,"synced":b}]}. Room ids and addresses come from RPC
+  // callers: escaped by JsonWriter (invalid UTF-8 becomes U+FFFD), so the document is valid JSON
+  // whatever they hold.
   std::string statusJson() const;
   // The members of statusJson() into an object `w` has open (for a document of the caller's).
   void writeStatus(JsonWriter& w) const;
@@ -102,14 +109,23 @@ class RegisterService final : public Register {
     bool synced = false;
     bool syncing = false;
     bool resync_pending = false;  // a resync asked for while a pull was running
+    bool pull_waiting = false;    // in pull_queue_ (over max_concurrent_pulls)
     uint64_t pull_id = 0;         // the current pull (Pull::id); older pulls' answers are ignored
     // Sessions that went offline during the pull, as app '\0' user '\0' conn_id: one
     // connection may carry several apps, so the connection id alone is not enough.
     std::unordered_set<std::string> gone_during_sync;
   };
+  using RoomMap = std::unordered_map<std::string, RoomState>;
   struct Pull;
   void checkLiveness();
+  // Forgets a room (its sessions were dropped by the caller); returns the next one.
+  RoomMap::iterator eraseRoom(RoomMap::iterator it);
+  // Pulls the room's sessions now, or queues the pull when max_concurrent_pulls run.
   void startPull(const std::string& room_id, RoomState& room);
+  void runPull(const std::string& room_id, RoomState& room);
+  // A pull ended (Pull's destructor): the next waiting one starts, on a later loop turn.
+  void pullEnded();
+  void startWaitingPulls();
   void pullPage(std::shared_ptr<Pull> pull);
   int64_t nowMs() const;
   static std::string goneKey(std::string_view app, std::string_view user, uint64_t conn_id);
@@ -117,13 +133,15 @@ class RegisterService final : public Register {
   net::EventLoop& loop_;
   Options options_;
   SessionTable table_;
-  std::unordered_map<std::string, RoomState> rooms_;
+  RoomMap rooms_;
   std::unordered_set<std::string> rooms_in_discovery_;
   net::PeriodicTimerPtr liveness_timer_;
   Liveness liveness_;                       // pulls in flight check it after close()
   std::vector<std::weak_ptr<Pull>> pulls_;  // closed by close()
   uint64_t slots_generation_ = 0;           // bumped by setSlots when slots are taken over
   uint64_t next_pull_id_ = 0;
+  uint32_t pulls_running_ = 0;          // Pull objects alive (started, not yet ended)
+  std::deque<std::string> pull_queue_;  // rooms waiting for a pull, oldest first
 };
 
 }  // namespace push::reg

@@ -56,7 +56,7 @@ std::vector<FieldRange> roomRanges() {
   };
   return service::joinRanges(
       {service::rpcServerRanges("rpc"), service::httpServerRanges("admin"),
-       service::rpcChannelRanges("register.channel"), service::rpcChannelRanges("saver.channel"),
+       service::registerClientRanges("register"), service::rpcChannelRanges("saver.channel"),
        service::discoveryRanges("discovery"), service::coordinatorClientRanges("coordinator"),
        std::vector<FieldRange>(std::begin(kOwn), std::end(kOwn))});
 }

@@ -56,12 +56,16 @@ void SessionAnnouncer::heartbeat(int64_t now_ms) {
   req.set_sessions(static_cast<uint32_t>(session_count_()));
   req.set_resync(resync_needed_);
   resync_needed_ = false;
-  register_->heartbeat(req, [this](size_t shard, const Status& st, bool) {
-    if (!st.isOk()) {
-      LOG_EVERY_SEC(Warn, Room, 5, "heartbeat to register shard {} failed: {}", shard,
-                    st.toString());
-      resync_needed_ = true;  // it may have missed batches: ask for a pull when it is back
-    }
+  // A heartbeat that fails asks for no resync by itself: it carries no session, so register's
+  // table is as it was. A failed batch asks for one (on_batch_failed), and a register that
+  // lost this room (a restart, room_timeout) pulls it at the next heartbeat that reaches it.
+  // (Asking for one after every late heartbeat made a busy register busier: each room whose
+  // heartbeat was late had all its sessions pulled again.) Only a resync this heartbeat was
+  // carrying is asked for again.
+  register_->heartbeat(req, [this, asked = req.resync()](size_t shard, const Status& st, bool) {
+    if (st.isOk()) return;
+    LOG_EVERY_SEC(Warn, Room, 5, "heartbeat to register shard {} failed: {}", shard, st.toString());
+    if (asked) resync_needed_ = true;
   });
 }
 

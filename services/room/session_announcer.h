@@ -19,8 +19,9 @@ struct ClientConn;
 
 // Tells register which sessions this room holds (docs/ARCHITECTURE.md §2, register rebuild): Online
 // and Offline changes in batches (RegisterClient), and a RoomHeartbeat every `heartbeat` with the
-// session count. A failed batch or heartbeat sets `resync`, so the next heartbeat asks
-// register to pull this room's sessions again (Room.ListSessions) instead of staying wrong.
+// session count. A failed batch sets `resync`, so the next heartbeat asks register to pull
+// this room's sessions again (Room.ListSessions) instead of staying wrong; a failed heartbeat
+// does not (it changed nothing; a register that lost the room pulls it by itself).
 //
 // Owned by RoomServer; destroy it on the loop thread (its RegisterClient closes its channels).
 // Loop-thread only.

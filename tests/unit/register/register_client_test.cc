@@ -68,6 +68,7 @@ class RegisterClientTest : public ::testing::Test {
     client_.reset();
     for (auto& s : shards_) {
       if (s.counting) s.counting->releaseLookups();
+      if (s.counting) s.counting->releaseOnline();
       s.server.reset();
       if (s.service) s.service->close();
     }
@@ -368,6 +369,35 @@ TEST_F(RegisterClientTest, FailedBatchIsReportedWithItsShard) {
   EXPECT_EQ(failures[0].second, Code::UNAVAILABLE);
 }
 
+// Batches wait session_timeout for their answer, not the channel's shorter timeout: a
+// register slow for a moment costs no failed batch (each costs the room a full pull of its
+// sessions), while a lookup still fails at the channel's.
+TEST_F(RegisterClientTest, BatchesWaitTheSessionTimeoutAndLookupsTheChannels) {
+  RegisterClient::Options options;
+  options.channel.timeout = 200ms;
+  options.session_timeout = 10s;
+  start(/*high_down=*/false, options);
+  std::vector<Status> failures;
+  client_->setOnBatchFailed([&](size_t, const Status& st) { failures.push_back(st); });
+  CountingRegister& low = *shards_[0].counting;
+  low.hold_online = true;
+  low.hold_lookups = true;
+  const std::string user = usersInSlots("app", low_, 1)[0];
+  client_->online(makeSession("app", user, "d", "r1", "10.0.0.1:1", 1));
+  ASSERT_TRUE(loop_.runUntil([&] { return low.heldOnline() == 1; }, 5s));
+  // The lookup leaves after the batch and times out at 200 ms: by then the batch is older
+  // than the channel's timeout too.
+  LookupResult& r = lookup({user});
+  ASSERT_TRUE(loop_.runUntil([&] { return r.done; }, 5s));
+  EXPECT_EQ(r.status.code(), Code::TIMEOUT) << r.status.toString();
+  EXPECT_TRUE(failures.empty()) << failures.front().toString();
+  bool flushed = false;
+  client_->flush([&] { flushed = true; });
+  low.releaseOnline();
+  ASSERT_TRUE(loop_.runUntil([&] { return flushed; }, 5s));
+  EXPECT_TRUE(failures.empty());
+}
+
 TEST_F(RegisterClientTest, HeartbeatGoesToEveryShard) {
   start();
   std::vector<size_t> answered;
@@ -533,6 +563,10 @@ TEST(RegisterClientOptionsTest, DiscoverTakesNoShards) {
   EXPECT_TRUE(o->discover);
   EXPECT_TRUE(o->shards.empty());
   EXPECT_EQ(o->channel.connect_timeout, std::chrono::milliseconds(700));
+  EXPECT_EQ(o->session_timeout, std::chrono::milliseconds(5000));  // the default
+  c.set_session_timeout_ms(1500);
+  EXPECT_EQ(RegisterClient::Options::fromConfig(c)->session_timeout,
+            std::chrono::milliseconds(1500));
 
   c.add_shards()->set_address("127.0.0.1:1");
   auto both = RegisterClient::Options::fromConfig(c);

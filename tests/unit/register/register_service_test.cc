@@ -505,6 +505,76 @@ TEST_F(RegisterServiceTest, FailedPullIsRetriedOnTheNextHeartbeat) {
   EXPECT_EQ(lookup({"alice"})[0].size(), 1u);
 }
 
+// At most max_concurrent_pulls pulls run; other rooms wait their turn, first come first
+// served, and start as running ones end, so rooms that come back together cannot pile their
+// pulls on register. A room waiting is not queued twice by its next heartbeat.
+TEST_F(RegisterServiceTest, PullsBeyondTheCapWaitTheirTurn) {
+  RegisterService::Options options;
+  options.pull_page = 1;
+  options.max_concurrent_pulls = 1;
+  start(options);
+  std::string a1, a2, a3;
+  FakeRoom* r1 = startRoom(&a1);
+  FakeRoom* r2 = startRoom(&a2);
+  FakeRoom* r3 = startRoom(&a3);
+  r1->sessions = {makeSession("app", "u1", "d", "r1", a1, 1),
+                  makeSession("app", "u2", "d", "r1", a1, 2)};
+  r2->sessions = {makeSession("app", "u3", "d", "r2", a2, 3)};
+  r3->sessions = {makeSession("app", "u4", "d", "r3", a3, 4)};
+  r1->hold_cursor = 1;  // r1's second page waits
+  EXPECT_TRUE(heartbeat("r1", a1).resync());
+  ASSERT_TRUE(loop_.runUntil([&] { return r1->holding(); }, 5s));
+  EXPECT_TRUE(heartbeat("r2", a2).resync());
+  EXPECT_TRUE(heartbeat("r3", a3).resync());
+  EXPECT_TRUE(heartbeat("r2", a2).resync());  // still waiting: in line once
+  const std::string status = service_->statusJson();
+  EXPECT_NE(status.find("\"pulls_running\":1,\"pulls_waiting\":2"), std::string::npos) << status;
+  EXPECT_EQ(r2->list_calls, 0);
+  EXPECT_EQ(r3->list_calls, 0);
+
+  r1->release();
+  ASSERT_TRUE(waitSynced("r1"));
+  ASSERT_TRUE(waitSynced("r2"));
+  ASSERT_TRUE(waitSynced("r3"));
+  EXPECT_EQ(r2->list_calls, 1);
+  EXPECT_EQ(r3->list_calls, 1);
+  EXPECT_EQ(service_->table().sessionCount(), 4u);
+  EXPECT_NE(service_->statusJson().find("\"pulls_running\":0,\"pulls_waiting\":0"),
+            std::string::npos);
+}
+
+// A room dropped while its pull waits is skipped when its turn comes.
+TEST_F(RegisterServiceTest, AWaitingPullOfARoomThatWentIsSkipped) {
+  RegisterService::Options options;
+  options.pull_page = 1;
+  options.max_concurrent_pulls = 1;
+  options.room_timeout = 300ms;
+  start(options);
+  std::string a1, a2;
+  FakeRoom* r1 = startRoom(&a1);
+  FakeRoom* r2 = startRoom(&a2);
+  r1->sessions = {makeSession("app", "u1", "d", "r1", a1, 1),
+                  makeSession("app", "u2", "d", "r1", a1, 2)};
+  r2->sessions = {makeSession("app", "u3", "d", "r2", a2, 3)};
+  r1->hold_cursor = 1;
+  heartbeat("r1", a1);
+  ASSERT_TRUE(loop_.runUntil([&] { return r1->holding(); }, 5s));
+  heartbeat("r2", a2);
+  // r2 falls silent and is dropped while it waits (r1 keeps beating).
+  const auto r2_known = [&] {
+    return service_->statusJson().find("\"id\":\"r2\"") != std::string::npos;
+  };
+  for (int i = 0; i < 100 && r2_known(); ++i) {
+    heartbeat("r1", a1);
+    loop_.runUntil([&] { return !r2_known(); }, 50ms);
+  }
+  ASSERT_FALSE(r2_known());
+  EXPECT_NE(service_->statusJson().find("\"pulls_waiting\":0"), std::string::npos);
+  r1->release();
+  ASSERT_TRUE(waitSynced("r1"));
+  EXPECT_EQ(r2->list_calls, 0);
+}
+
 TEST_F(RegisterServiceTest, SilentRoomLosesItsSessions) {
   RegisterService::Options options;
   options.room_timeout = 500ms;

@@ -156,12 +156,15 @@ class CountingRegister final : public Register {
   int online_calls = 0, offline_calls = 0, lookup_calls = 0, heartbeat_calls = 0;
   std::vector<int> online_sizes, offline_sizes, lookup_sizes;
   bool hold_lookups = false;
+  bool hold_online = false;  // applied at once, answered on releaseOnline()
 
   void Online(pb::RpcController* c, const OnlineRequest* req, OnlineResponse* resp,
               pb::Closure* done) override {
     ++online_calls;
     online_sizes.push_back(req->sessions_size());
-    inner_.Online(c, req, resp, done);
+    if (!hold_online) return inner_.Online(c, req, resp, done);
+    inner_.Online(c, req, resp, rpc::newCallback([] {}));
+    held_online_.push_back(done);
   }
   void Offline(pb::RpcController* c, const OfflineRequest* req, OfflineResponse* resp,
                pb::Closure* done) override {
@@ -184,6 +187,13 @@ class CountingRegister final : public Register {
   }
 
   size_t heldLookups() const { return held_.size(); }
+  size_t heldOnline() const { return held_online_.size(); }
+  void releaseOnline() {
+    auto held = std::move(held_online_);
+    held_online_.clear();
+    for (auto* d : held)
+      d->Run();
+  }
   void releaseLookups() {
     auto held = std::move(held_);
     held_.clear();
@@ -194,6 +204,7 @@ class CountingRegister final : public Register {
  private:
   Register& inner_;
   std::vector<pb::Closure*> held_;
+  std::vector<pb::Closure*> held_online_;
 };
 
 }  // namespace push::reg::testing
