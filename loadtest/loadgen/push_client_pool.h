@@ -56,8 +56,9 @@ class PushClientPool final : private net::TcpConnection::Handler {
     ConnectError,  // connect() failed or timed out (failed only)
     AuthTimeout,   // the room's Error AUTH_TIMEOUT: Auth not answered within its deadline
     ErrorFrame,    // another Error frame from the room (refused token, over a limit, ...)
-    Kicked,        // a Kick frame (operator, displaced by a newer connection, drain)
-    PeerClosed,    // the room closed the socket without a frame saying why (EOF)
+    Kicked,        // a Kick frame (an operator's kick, displaced by a newer connection)
+    PeerClosed,    // the room closed the socket without a frame saying why (EOF; also a
+                   // drain: the pool ignores its Reconnect frame, then the room closes)
     Reset,         // a read or write error (ECONNRESET, EPIPE, ...)
     Other,         // a bad frame from the room, an output or input limit, ...
   };

@@ -92,7 +92,7 @@ class RegisterClient {
   // flush(), then `done` (posted to the loop, never run inside this call) once every batch
   // sent so far has been answered or has failed: a room that stops waits for it, so register
   // hears its last Offline batch instead of routing to a dead room until its timeout. Batches
-  // fail by their call timeout at the latest. `done` does not run if the client is destroyed
+  // fail by session_timeout at the latest. `done` does not run if the client is destroyed
   // first.
   void flush(std::function<void()> done);
   // Online/Offline calls sent and not answered yet.

@@ -266,15 +266,22 @@ void RegisterService::startPull(const std::string& room_id, RoomState& room) {
     return;
   }
   if (room.pull_waiting) return;  // already in line
-  if (pulls_running_ >= std::max<uint32_t>(options_.max_concurrent_pulls, 1)) {
-    room.pull_waiting = true;
-    pull_queue_.push_back(room_id);
-    regMetrics().pulls_waiting.add(1);
-    LOG_DEBUG(Register, "room {}: pull waits ({} running, {} waiting)", room_id, pulls_running_,
-              pull_queue_.size());
-    return;
-  }
-  runPull(room_id, room);
+  const uint32_t cap = std::max<uint32_t>(options_.max_concurrent_pulls, 1);
+  if (pulls_running_ < cap && pull_queue_.empty()) return runPull(room_id, room);
+  // In line behind the others, also when a slot is free now (a pull just ended and the line
+  // starts on the next turn): a heartbeat arriving in between must not overtake it.
+  room.pull_waiting = true;
+  pull_queue_.push_back(room_id);
+  regMetrics().pulls_waiting.add(1);
+  LOG_DEBUG(Register, "room {}: pull waits ({} running, {} waiting)", room_id, pulls_running_,
+            pull_queue_.size());
+  if (pulls_running_ < cap) postStartWaitingPulls();
+}
+
+void RegisterService::postStartWaitingPulls() {
+  loop_.post([this, alive = liveness_.token()] {
+    if (alive.alive()) startWaitingPulls();
+  });
 }
 
 RegisterService::RoomMap::iterator RegisterService::eraseRoom(RoomMap::iterator it) {
@@ -285,11 +292,8 @@ RegisterService::RoomMap::iterator RegisterService::eraseRoom(RoomMap::iterator 
 void RegisterService::pullEnded() {
   --pulls_running_;
   regMetrics().pulls_running.add(-1);
-  if (pull_queue_.empty()) return;
   // Not from inside the ended pull's callback (or destructor): on a later turn.
-  loop_.post([this, alive = liveness_.token()] {
-    if (alive.alive()) startWaitingPulls();
-  });
+  if (!pull_queue_.empty()) postStartWaitingPulls();
 }
 
 void RegisterService::startWaitingPulls() {
@@ -300,9 +304,15 @@ void RegisterService::startWaitingPulls() {
     auto it = rooms_.find(room_id);
     // A room dropped while waiting (or dropped and back, in line again further on) is skipped.
     if (it == rooms_.end() || !it->second.pull_waiting) continue;
-    it->second.pull_waiting = false;
+    RoomState& room = it->second;
+    room.pull_waiting = false;
     regMetrics().pulls_waiting.add(-1);
-    if (!it->second.synced && !it->second.syncing) startPull(room_id, it->second);
+    if (room.synced || room.syncing) continue;
+    if (options_.slots.count() == 0) {  // slots given up meanwhile: nothing to hold
+      room.synced = true;
+      continue;
+    }
+    runPull(room_id, room);
   }
 }
 
@@ -365,7 +375,9 @@ void RegisterService::pullPage(std::shared_ptr<Pull> pull) {
     regMetrics().pulled.inc(static_cast<uint64_t>(pull->response.sessions_size()));
     if (!pull->response.done()) {
       pull->request.set_cursor(pull->response.next_cursor());
-      self->loop_.post([pull] { pull->service->pullPage(pull); });  // not from inside the callback
+      self->loop_.post([pull] {                                  // not from inside the callback
+        if (pull->alive.alive()) pull->service->pullPage(pull);  // close() reset its channel
+      });
       return;
     }
     room.syncing = false;

@@ -126,6 +126,7 @@ class RegisterService final : public Register {
   // A pull ended (Pull's destructor): the next waiting one starts, on a later loop turn.
   void pullEnded();
   void startWaitingPulls();
+  void postStartWaitingPulls();
   void pullPage(std::shared_ptr<Pull> pull);
   int64_t nowMs() const;
   static std::string goneKey(std::string_view app, std::string_view user, uint64_t conn_id);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <array>
 
 #include "common/base/metrics.h"
@@ -49,7 +50,9 @@ struct RoomMetrics {
       static_cast<size_t>(net::TcpConnection::CloseReason::FilterError) + 1;  // the last one
   std::array<metrics::Counter*, kCloseReasons> closed;
   metrics::Counter& closedBy(net::TcpConnection::CloseReason reason) {
-    return *closed[static_cast<size_t>(reason)];
+    // A reason added after FilterError without growing kCloseReasons counts as the last one
+    // instead of writing past the array.
+    return *closed[std::min(static_cast<size_t>(reason), kCloseReasons - 1)];
   }
 };
 RoomMetrics& roomMetrics();

@@ -30,6 +30,13 @@ uint64_t counterValue(std::string_view name) {
   return metrics::Registry::global().counter(name, "").value();
 }
 
+// push_register_pulls{state="running"|"waiting"} (one RegisterService per test process).
+int64_t pullsGauge(const std::string& state) {
+  return metrics::Registry::global()
+      .gauge("push_register_pulls", "", "state=\"" + state + "\"")
+      .value();
+}
+
 class RegisterServiceTest : public ::testing::Test {
  protected:
   void TearDown() override {
@@ -531,6 +538,8 @@ TEST_F(RegisterServiceTest, PullsBeyondTheCapWaitTheirTurn) {
   EXPECT_NE(status.find("\"pulls_running\":1,\"pulls_waiting\":2"), std::string::npos) << status;
   EXPECT_EQ(r2->list_calls, 0);
   EXPECT_EQ(r3->list_calls, 0);
+  EXPECT_EQ(pullsGauge("running"), 1);
+  EXPECT_EQ(pullsGauge("waiting"), 2);
 
   r1->release();
   ASSERT_TRUE(waitSynced("r1"));
@@ -539,8 +548,14 @@ TEST_F(RegisterServiceTest, PullsBeyondTheCapWaitTheirTurn) {
   EXPECT_EQ(r2->list_calls, 1);
   EXPECT_EQ(r3->list_calls, 1);
   EXPECT_EQ(service_->table().sessionCount(), 4u);
-  EXPECT_NE(service_->statusJson().find("\"pulls_running\":0,\"pulls_waiting\":0"),
-            std::string::npos);
+  EXPECT_TRUE(loop_.runUntil(
+      [&] {
+        return service_->statusJson().find("\"pulls_running\":0,\"pulls_waiting\":0") !=
+               std::string::npos;
+      },
+      5s));
+  EXPECT_EQ(pullsGauge("running"), 0);
+  EXPECT_EQ(pullsGauge("waiting"), 0);
 }
 
 // A room dropped while its pull waits is skipped when its turn comes.
@@ -570,9 +585,12 @@ TEST_F(RegisterServiceTest, AWaitingPullOfARoomThatWentIsSkipped) {
   }
   ASSERT_FALSE(r2_known());
   EXPECT_NE(service_->statusJson().find("\"pulls_waiting\":0"), std::string::npos);
+  EXPECT_EQ(pullsGauge("waiting"), 0);  // its place in line is no longer counted
+  EXPECT_EQ(pullsGauge("running"), 1);
   r1->release();
   ASSERT_TRUE(waitSynced("r1"));
   EXPECT_EQ(r2->list_calls, 0);
+  EXPECT_TRUE(loop_.runUntil([&] { return pullsGauge("running") == 0; }, 5s));
 }
 
 TEST_F(RegisterServiceTest, SilentRoomLosesItsSessions) {
