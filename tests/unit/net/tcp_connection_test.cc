@@ -1,5 +1,6 @@
 #include "common/net/tcp_connection.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <uv.h>
 
@@ -660,12 +661,25 @@ std::string stallBehindFullKernelBuffers(EventLoop& loop, TcpConnection* conn,
                                          const std::string& queued) {
   const std::string fill = pattern(65536);
   std::string written;
-  for (;;) {
+  // A fixed send buffer: with autotuning the kernel grows it as ACKs arrive (to megabytes),
+  // so a buffer found full could take the queued bytes a moment later.
+  int sndbuf = 16384;
+  EXPECT_EQ(::setsockopt(conn->fd(), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf), 0);
+  // One EAGAIN does not mean full either: the ACKs of the data in flight free space (late on
+  // a loaded machine). Keep filling until three writes a few milliseconds apart find no room;
+  // the peer reads nothing, so its window closes and the loop ends.
+  for (int no_room = 0; no_room < 3;) {
     ssize_t n = ::send(conn->fd(), fill.data(), fill.size(), MSG_NOSIGNAL);
-    if (n <= 0) break;
-    written.append(fill.data(), static_cast<size_t>(n));
+    if (n > 0) {
+      written.append(fill.data(), static_cast<size_t>(n));
+      no_room = 0;
+      continue;
+    }
+    EXPECT_TRUE(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+    if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) break;
+    ++no_room;
+    ::poll(nullptr, 0, 5);
   }
-  EXPECT_TRUE(errno == EAGAIN || errno == EWOULDBLOCK);
   EXPECT_TRUE(conn->send(queued));
   turn(loop);  // flush: nothing fits, the bytes go to an in-flight write
   EXPECT_EQ(conn->pendingBytes(), queued.size());
