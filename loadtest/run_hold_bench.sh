@@ -9,7 +9,16 @@
 #   cmake --build build-release --target push-loadtest push-load push-room push-register
 # Environment: CONNECTIONS (100000), HOLD_SECONDS (60), HEARTBEAT (30: the room proposes it to
 # wifi clients), CONNECT_RATE (10000 a second in all), ROOM_WORKERS (default: one per 16000
-# connections: a process may open 20000 files here), PER_WORKER (push-load worker size, 18000).
+# connections: a process may open 20000 files here), PER_WORKER (push-load worker size, 18000),
+# REGISTERS (register shards, slots split evenly; default one per 250000 connections),
+# LOADGEN_NICE (10: the load workers' nice value, see below).
+#
+# Priorities: the load workers stand for clients on other machines, and push-register for a
+# register on its own cores. On this one shared 2-core machine, once the ramp asks for more than
+# the cores can do, the scheduler gives each of the ~120 runnable processes an equal share, and
+# a register's 1/120 is less than it needs: its answers came 5 s late, rooms' batches timed out
+# and they were pulled again and again. So push-loadtest and its workers run at nice
+# $LOADGEN_NICE (the room and registers take the cores first), and registers are sharded.
 #
 # Source addresses: 127.0.(100 + k).1-254, as many /24s as the connections need at 25000 per
 # address (ip_local_port_range). The room's CPU and the register's are sampled between
@@ -19,7 +28,7 @@
 #
 # Prints push-loadtest's progress and RESULT line, then
 #   RESULT hold_bench connections= ready= failed= lost= connect_s= held_s= heartbeat_s=
-#          room_workers= room_cores= register_cores= pings_per_s= room_us_per_ping=
+#          room_workers= registers= room_cores= register_cores= pings_per_s= room_us_per_ping=
 #          room_rss_mb= room_bytes_per_conn= rtt_p99_ms= rooms_lost= loadgen_cores=
 # The report (JSON + HTML) stays in $OUT (default /tmp/push-hold-report). Stops every process it
 # started by PID (also on error or Ctrl-C) and removes its temp dir.
@@ -33,6 +42,8 @@ heartbeat=${HEARTBEAT:-30}
 connect_rate=${CONNECT_RATE:-10000}
 room_workers=${ROOM_WORKERS:-$(((connections + 15999) / 16000))}
 per_worker=${PER_WORKER:-18000}
+registers=${REGISTERS:-$(((connections + 249999) / 250000))}
+loadgen_nice=${LOADGEN_NICE:-10}
 out=${OUT:-/tmp/push-hold-report}
 for b in push-loadtest push-load push-room push-register; do
   [ -x "$bin/$b" ] || { echo "missing $bin/$b: build it first (see the header of $0)" >&2; exit 2; }
@@ -50,19 +61,37 @@ hz=$(getconf CLK_TCK)
 
 # RSS (kB) of a process and its children.
 rss_kb() { tree_sum "$1" status '/^VmRSS/ {print $2}'; }
+# Rooms the registers dropped while alive, summed over the shards.
 rooms_lost() {
-  { curl -s "http://$register_admin/metrics" || true; } | awk '$1 == "push_register_rooms_lost_total" {print $2}'
+  local a n=0 v
+  for a in "${register_admins[@]}"; do
+    v=$({ curl -s "http://$a/metrics" || true; } | awk '$1 == "push_register_rooms_lost_total" {print $2}')
+    n=$((n + ${v:-0}))
+  done
+  echo "$n"
 }
 
-cat >"$tmp/register.conf" <<CONF
+register_ticks() {
+  local p n=0
+  for p in "${register_pids[@]}"; do n=$((n + $(ticks "$p"))); done
+  echo "$n"
+}
+
+# Register shards: shard k owns slots [k*1024/R, (k+1)*1024/R).
+register_pids=() register_admins=() shard_lines=""
+for k in $(seq 0 $((registers - 1))); do
+  lo=$((k * 1024 / registers)) hi=$(((k + 1) * 1024 / registers - 1))
+  cat >"$tmp/register$k.conf" <<CONF
 rpc { listen { address: "127.0.0.1:0" } }
 admin { listen { address: "127.0.0.1:0" } }
+slots: "$lo-$hi"
 CONF
-# It prints RPC_ADDRESS, then ADMIN_ADDRESS.
-start register ADMIN_ADDRESS "$bin/push-register" --config "$tmp/register.conf"
-register_pid=$pid
-register_admin=$line
-register=$(awk '$1 == "RPC_ADDRESS" {print $2}' "$tmp/register.out")
+  # It prints RPC_ADDRESS, then ADMIN_ADDRESS.
+  start "register$k" ADMIN_ADDRESS "$bin/push-register" --config "$tmp/register$k.conf"
+  register_pids+=("$pid")
+  register_admins+=("$line")
+  shard_lines+=" shards { address: \"$(awk '$1 == "RPC_ADDRESS" {print $2}' "$tmp/register$k.out")\" slots: \"$lo-$hi\" }"
+done
 
 app=bench
 secret=bench-secret-0123456789abcdef
@@ -71,7 +100,7 @@ name: "holdbench"
 tcp { address: "127.0.0.1:0" }
 rpc { listen { address: "127.0.0.1:0" } }
 admin { listen { address: "127.0.0.1:0" } }
-register { shards { address: "$register" slots: "0-1023" } }
+register {$shard_lines }
 apps { name: "$app" secret: "$secret" }
 heartbeat { wifi_s: $heartbeat }
 CONF
@@ -90,11 +119,11 @@ nets=$(((connections + 254 * 25000 - 1) / (254 * 25000)))
 sources="127.0.100.1-127.0.$((100 + nets - 1)).254"
 rooms_lost_before=$(rooms_lost)
 
-echo "# hold: $connections connections, heartbeat ${heartbeat}s, held ${hold_seconds}s; room workers $room_workers; $(nproc) cores, loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# hold: $connections connections, heartbeat ${heartbeat}s, held ${hold_seconds}s; room workers $room_workers; registers $registers; load workers at nice $loadgen_nice; $(nproc) cores, loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) build=$build"
 fifo=$tmp/loadtest.fifo
 mkfifo "$fifo"
-"$bin/push-loadtest" hold --server "$room_tcp" --app "$app" --secret "$secret" \
+nice -n "$loadgen_nice" "$bin/push-loadtest" hold --server "$room_tcp" --app "$app" --secret "$secret" \
   --connections "$connections" --seconds "$hold_seconds" --connect-rate "$connect_rate" \
   --per-worker "$per_worker" --sources "$sources" --out "$out" \
   --max-seconds $((hold_seconds + connections / connect_rate + 300)) >"$fifo" 2>"$tmp/loadtest.log" &
@@ -105,10 +134,10 @@ while IFS= read -r l; do
   echo "$l"
   case $l in
     HOLDING)
-      a_room=$(ticks "$room_pid"); a_reg=$(ticks "$register_pid"); t_a=$(date +%s.%N)
+      a_room=$(ticks "$room_pid"); a_reg=$(register_ticks); t_a=$(date +%s.%N)
       rss=$(rss_kb "$room_pid") ;;
     HELD)
-      b_room=$(ticks "$room_pid"); b_reg=$(ticks "$register_pid"); t_b=$(date +%s.%N) ;;
+      b_room=$(ticks "$room_pid"); b_reg=$(register_ticks); t_b=$(date +%s.%N) ;;
     RESULT*) result=$l ;;
   esac
 done <"$fifo"
@@ -128,4 +157,4 @@ cpu=$(cat "$tmp/cpu")
 # Pings a second during the hold: every connection pings once per heartbeat.
 pings_per_s=$(awk -v n="$(f ready)" -v h="$heartbeat" 'BEGIN {printf "%.0f", n / h}')
 room_us_per_ping=$(awk -v c="$(field room_cores <<<" $cpu")" -v p="$pings_per_s" 'BEGIN {printf "%.1f", (p > 0 ? c * 1e6 / p : 0)}')
-echo "RESULT hold_bench connections=$connections ready=$(f ready) failed=$(f failed) lost=$(f lost) connect_s=$(f connect_s) held_s=$(f held_s) heartbeat_s=$heartbeat room_workers=$room_workers $cpu pings_per_s=$pings_per_s room_us_per_ping=$room_us_per_ping rtt_p99_ms=$(f rtt_p99_ms) rooms_lost=$((${rooms_lost_after:-0} - ${rooms_lost_before:-0})) loadgen_cores=$(f workers_cpu_cores)"
+echo "RESULT hold_bench connections=$connections ready=$(f ready) failed=$(f failed) lost=$(f lost) connect_s=$(f connect_s) held_s=$(f held_s) heartbeat_s=$heartbeat room_workers=$room_workers registers=$registers $cpu pings_per_s=$pings_per_s room_us_per_ping=$room_us_per_ping rtt_p99_ms=$(f rtt_p99_ms) rooms_lost=$((${rooms_lost_after:-0} - ${rooms_lost_before:-0})) loadgen_cores=$(f workers_cpu_cores)"

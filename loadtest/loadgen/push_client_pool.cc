@@ -102,7 +102,8 @@ void PushClientPool::start() {
         maybeSettled();
       });
   opener_->start();
-  tick_ns_[0] = steadyNs();
+  origin_ns_ = steadyNs();
+  tick_ns_[0] = origin_ns_;
   heartbeat_ = net::PeriodicTimer::create(loop_, [this] { heartbeatTick(); });
   heartbeat_->start(std::chrono::milliseconds(1000 / kTicksPerSecond));
   maybeSettled();  // count 0
@@ -263,13 +264,23 @@ LatencyHistogram PushClientPool::takePingRtt() {
 }
 
 void PushClientPool::heartbeatTick() {
-  ++tick_;
-  tick_ns_[tick_ & (kTickRing - 1)] = steadyNs();
-  for (Client& c : clients_) {
-    if (c.state != State::Active || c.heartbeat_s == 0) continue;
-    const uint32_t since = tick_ - c.auth_tick;
-    if (since == 0 || since % (c.heartbeat_s * kTicksPerSecond) != 0) continue;
-    if (c.conn->send(kPingFrame, sizeof kPingFrame)) ++pings_;
+  // Ticks follow the clock, not the timer: on a loaded machine the timer fires late (a worker
+  // waits its turn for a core), and counting firings made every client ping less often than its
+  // interval, so the room closed it as silent. Ticks the timer missed run now, each sending
+  // its Pings (late, as a real client's would be); after a stall of a whole ring, the rest
+  // are skipped.
+  const int64_t now = steadyNs();
+  const int64_t due = (now - origin_ns_) / (1'000'000'000 / kTicksPerSecond);
+  if (due - static_cast<int64_t>(tick_) > kTickRing) tick_ = static_cast<uint32_t>(due - kTickRing);
+  while (static_cast<int64_t>(tick_) < due) {
+    ++tick_;
+    tick_ns_[tick_ & (kTickRing - 1)] = now;
+    for (Client& c : clients_) {
+      if (c.state != State::Active || c.heartbeat_s == 0) continue;
+      const uint32_t since = tick_ - c.auth_tick;
+      if (since == 0 || since % (c.heartbeat_s * kTicksPerSecond) != 0) continue;
+      if (c.conn->send(kPingFrame, sizeof kPingFrame)) ++pings_;
+    }
   }
 }
 
