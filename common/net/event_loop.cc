@@ -101,6 +101,8 @@ bool EventLoop::runUntil(const std::function<bool()>& done, std::chrono::millise
   uv_update_time(loop_.get());
   auto* wake = &handles_->wake;
   uv_ref(reinterpret_cast<uv_handle_t*>(wake));
+  const std::function<bool()>* outer = run_until_;
+  run_until_ = &done;
   for (;;) {
     if (done()) break;
     const auto now = std::chrono::steady_clock::now();
@@ -122,6 +124,7 @@ bool EventLoop::runUntil(const std::function<bool()>& done, std::chrono::millise
     }
     uv_run(loop_.get(), UV_RUN_ONCE);
   }
+  run_until_ = outer;
   uv_timer_stop(wake);
   uv_unref(reinterpret_cast<uv_handle_t*>(wake));
   return done();
@@ -185,6 +188,10 @@ void EventLoop::setBusyPoll(std::chrono::microseconds window) {
 
 void EventLoop::beforePoll() {
   flushAll();
+  // What the flush did (input re-offered to a handler, a write completed) may have made
+  // runUntil()'s condition true: then this turn must not sleep in poll until some timer or
+  // I/O happens to wake it (uv_stop makes libuv's poll timeout 0; uv_run then returns).
+  if (run_until_ && (*run_until_)()) uv_stop(loop_.get());
   // libuv computes the poll timeout right after the prepare handles run, as 0 when an idle
   // handle is active: starting or stopping `spin` here decides this turn's wait.
   bool spin = false;

@@ -143,6 +143,7 @@ class EventLoop {
   // Busy polling (setBusyPoll): reads counted by noteIo(), the count seen at the last
   // turn, when it last changed (uv_hrtime ns), and whether the spin idle handle is started.
   uint64_t busy_poll_ns_ = 0;
+  const std::function<bool()>* run_until_ = nullptr;  // the condition runUntil() waits for
   uint64_t io_events_ = 0;
   uint64_t io_seen_ = 0;
   uint64_t last_io_ns_ = 0;

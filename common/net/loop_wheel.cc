@@ -1,5 +1,7 @@
 #include "common/net/loop_wheel.h"
 
+#include <algorithm>
+
 #include "common/net/event_loop.h"
 
 namespace push::net {
@@ -35,21 +37,32 @@ void LoopWheel::schedule(uint64_t key, int64_t deadline_ms) {
     // entry is placed relative to the present.
     wheel_.advance(loop_.nowMs());
   }
-  wheel_.schedule(key, deadline_ms);
-  if (!running_) {
-    running_ = true;
-    const auto tick = static_cast<uint64_t>(wheel_.tickMs());
-    uv_timer_start(
-        &timer_, [](uv_timer_t* t) { static_cast<LoopWheel*>(t->data)->onTick(); }, tick, tick);
-  }
+  armBy(wheel_.schedule(key, deadline_ms));
+}
+
+void LoopWheel::armBy(int64_t tick) {
+  if (running_ && armed_tick_ <= tick) return;
+  running_ = true;
+  armed_tick_ = tick;
+  const int64_t delay = std::max<int64_t>(0, tick * wheel_.tickMs() - loop_.nowMs());
+  uv_timer_start(
+      &timer_, [](uv_timer_t* t) { static_cast<LoopWheel*>(t->data)->onTick(); },
+      static_cast<uint64_t>(delay), 0);
 }
 
 void LoopWheel::onTick() {
+  ++wakeups_;
+  // The one-shot timer is spent; running_ stays set through the callbacks (an entry they
+  // schedule must not advance the wheel again), and any of them arms the timer anew.
+  armed_tick_ = kNotArmed;
   wheel_.advance(loop_.nowMs());
-  if (!closing_ && wheel_.size() == 0) {
-    running_ = false;
-    uv_timer_stop(&timer_);
+  if (closing_) return;
+  if (wheel_.size() > 0) {
+    armBy(wheel_.nextTick());
+    return;
   }
+  running_ = false;
+  uv_timer_stop(&timer_);  // armed by a callback for an entry that has fired since, if any
 }
 
 void LoopWheel::close() {

@@ -10,12 +10,22 @@ TimingWheel::TimingWheel(int64_t tick_ms, size_t slots, int64_t start_ms, Expire
       current_tick_(start_ms / tick_ms_),
       on_expire_(std::move(on_expire)) {}
 
-void TimingWheel::schedule(uint64_t key, int64_t deadline_ms) {
+int64_t TimingWheel::schedule(uint64_t key, int64_t deadline_ms) {
   // Round up: an entry never fires early.
   int64_t tick = (deadline_ms + tick_ms_ - 1) / tick_ms_;
   if (tick <= current_tick_) tick = current_tick_ + 1;
   slots_[static_cast<size_t>(tick) % slots_.size()].push_back(Entry{key, tick});
   ++size_;
+  // The slot is visited this turn even when the entry is turns away.
+  return std::min(tick, current_tick_ + static_cast<int64_t>(slots_.size()));
+}
+
+int64_t TimingWheel::nextTick() const {
+  const auto n = static_cast<int64_t>(slots_.size());
+  for (int64_t tick = current_tick_ + 1; tick < current_tick_ + n; ++tick) {
+    if (!slots_[static_cast<size_t>(tick % n)].empty()) return tick;
+  }
+  return current_tick_ + n;
 }
 
 void TimingWheel::advance(int64_t now_ms) {

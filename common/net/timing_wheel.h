@@ -26,13 +26,18 @@ class TimingWheel {
 
   // `key` fires at the first advance() whose time is >= deadline_ms rounded up to a tick.
   // A deadline already past fires on the next advance(). The same key may be scheduled more
-  // than once; each entry fires.
-  void schedule(uint64_t key, int64_t deadline_ms);
+  // than once; each entry fires. Returns the tick the entry waits in (nextTick() units).
+  int64_t schedule(uint64_t key, int64_t deadline_ms);
 
   // Moves time to now_ms and fires every due entry (on_expire may schedule again).
   void advance(int64_t now_ms);
 
   size_t size() const { return size_; }
+  // The first tick after the current one whose slot holds an entry (an entry there may be
+  // turns away: then nothing fires at it), or a full turn ahead when none does. A driver that
+  // sleeps until then instead of waking every tick finds every entry in time. O(slots) at
+  // worst: call it once per wake, not per schedule().
+  int64_t nextTick() const;
   int64_t tickMs() const { return tick_ms_; }
 
  private:

@@ -180,7 +180,9 @@ ClientThread::~ClientThread() {
 }
 
 bool ClientThread::wait(int timeout_ms) {
-  return loop_.runUntil([this] { return done_.load(); }, std::chrono::milliseconds(timeout_ms));
+  // done_ is set by the client thread, which the loop does not watch: poll it.
+  return loop_.runUntil([this] { return done_.load(); }, std::chrono::milliseconds(timeout_ms),
+                        std::chrono::milliseconds(5));
 }
 
 std::string getRequest(std::string_view target, std::string_view extra_headers) {

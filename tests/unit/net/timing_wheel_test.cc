@@ -96,6 +96,31 @@ TEST(TimingWheelTest, DeadlineBeyondOneTurnWaitsExtraTurns) {
   EXPECT_EQ(r.fired[0].second, 130);
 }
 
+TEST(TimingWheelTest, NextTickIsTheFirstSlotHoldingAnEntry) {
+  Recorder r;
+  TimingWheel w(10, 8, 0, r.fn());  // one turn = 80 ms
+  EXPECT_EQ(w.nextTick(), 8);       // empty: a full turn ahead
+  EXPECT_EQ(w.schedule(1, 45), 5);  // rounded up to tick 5
+  EXPECT_EQ(w.schedule(2, 21), 3);
+  EXPECT_EQ(w.nextTick(), 3);
+  r.advance(w, 30);
+  EXPECT_EQ(r.fired.size(), 1u);
+  EXPECT_EQ(w.nextTick(), 5);
+  // An entry turns away waits in a slot of this turn: the driver wakes there, nothing fires,
+  // and the next wake is found again.
+  EXPECT_EQ(w.schedule(3, 300), 3 + 8);  // tick 30, slot 6: visited at tick 6 first
+  r.advance(w, 50);
+  EXPECT_EQ(r.fired.size(), 2u);
+  EXPECT_EQ(w.nextTick(), 6);
+  r.advance(w, 60);
+  EXPECT_EQ(r.fired.size(), 2u);
+  EXPECT_EQ(w.nextTick(), 14);  // slot 6 again, a turn later
+  r.advance(w, 300);
+  ASSERT_EQ(r.fired.size(), 3u);
+  EXPECT_EQ(r.fired[2].first, 3u);
+  EXPECT_EQ(w.nextTick(), 30 + 8);
+}
+
 TEST(TimingWheelTest, LongStallFiresEverythingDueOnce) {
   Recorder r;
   TimingWheel w(10, 4, 0, r.fn());

@@ -344,7 +344,8 @@ TEST_F(RpcTest, SynchronousCallFromAnotherThread) {
     stub.Echo(&call.controller, &call.request, &call.response, nullptr);  // blocks
     finished = true;
   });
-  ASSERT_TRUE(loop_.runUntil([&] { return finished.load(); }));
+  ASSERT_TRUE(loop_.runUntil([&] { return finished.load(); }, std::chrono::seconds(10),
+                              std::chrono::milliseconds(5)));
   caller.join();
   EXPECT_TRUE(call.controller.status().isOk()) << call.controller.status().toString();
   EXPECT_EQ(call.response.message(), "sync");
