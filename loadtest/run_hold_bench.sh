@@ -11,14 +11,13 @@
 # wifi clients), CONNECT_RATE (10000 a second in all), ROOM_WORKERS (default: one per 16000
 # connections: a process may open 20000 files here), PER_WORKER (push-load worker size, 18000),
 # REGISTERS (register shards, slots split evenly; default one per 250000 connections),
-# LOADGEN_NICE (10: the load workers' nice value, see below).
+# LOADGEN_NICE (0: the nice value push-loadtest and its workers run at).
 #
-# Priorities: the load workers stand for clients on other machines, and push-register for a
-# register on its own cores. On this one shared 2-core machine, once the ramp asks for more than
-# the cores can do, the scheduler gives each of the ~120 runnable processes an equal share, and
-# a register's 1/120 is less than it needs: its answers came 5 s late, rooms' batches timed out
-# and they were pulled again and again. So push-loadtest and its workers run at nice
-# $LOADGEN_NICE (the room and registers take the cores first), and registers are sharded.
+# Registers are sharded because on this one shared 2-core machine, once the ramp asks for more
+# than the cores can do, the scheduler gives each of the ~120 runnable processes an equal
+# share, and one register's 1/120 was less than it needs: its answers came 5 s late, the
+# rooms' batches timed out and they were pulled again and again. (LOADGEN_NICE=10, clients
+# standing for other machines, starved the ramp instead: 1-4k connections/s.)
 #
 # Source addresses: 127.0.(100 + k).1-254, as many /24s as the connections need at 25000 per
 # address (ip_local_port_range). The room's CPU and the register's are sampled between
@@ -43,7 +42,7 @@ connect_rate=${CONNECT_RATE:-10000}
 room_workers=${ROOM_WORKERS:-$(((connections + 15999) / 16000))}
 per_worker=${PER_WORKER:-18000}
 registers=${REGISTERS:-$(((connections + 249999) / 250000))}
-loadgen_nice=${LOADGEN_NICE:-10}
+loadgen_nice=${LOADGEN_NICE:-0}
 out=${OUT:-/tmp/push-hold-report}
 for b in push-loadtest push-load push-room push-register; do
   [ -x "$bin/$b" ] || { echo "missing $bin/$b: build it first (see the header of $0)" >&2; exit 2; }
