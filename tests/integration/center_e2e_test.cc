@@ -346,7 +346,9 @@ TEST_F(CenterE2eTest, SigtermWithWorkersIsForwardedAndEveryWorkerFinishesItsPush
   ASSERT_TRUE(eventually([&] {
     for (const auto& admin : center_admins_) {
       auto h = httpRequest(admin, "GET", "/healthz");
-      if (!h.isOk() || h->status != 503) return false;
+      // A worker the kernel (SO_REUSEPORT) gave none of the stuck connections has nothing to
+      // wait for and is gone already: its admin port refuses, as after any finished stop.
+      if (h.isOk() && h->status != 503) return false;
     }
     return true;
   })) << "the workers did not start stopping";
