@@ -32,7 +32,8 @@ void TimingWheel::advance(int64_t now_ms) {
   const int64_t target = now_ms / tick_ms_;
   if (target <= current_tick_) return;
   // After a long stall one full turn visits every slot; entries compare their own deadline.
-  const int64_t first = std::max(current_tick_ + 1, target - static_cast<int64_t>(slots_.size()) + 1);
+  const int64_t first =
+      std::max(current_tick_ + 1, target - static_cast<int64_t>(slots_.size()) + 1);
   current_tick_ = target;
   for (int64_t tick = first; tick <= target; ++tick) {
     processSlot(static_cast<size_t>(tick) % slots_.size());
@@ -57,7 +58,8 @@ void TimingWheel::processSlot(size_t slot) {
   size_ -= firing_.size();
   std::vector<Entry> batch;
   batch.swap(firing_);
-  for (const Entry& e : batch) on_expire_(e.key);
+  for (const Entry& e : batch)
+    on_expire_(e.key);
   batch.clear();
   if (firing_.empty()) firing_.swap(batch);  // keep the capacity for next time
 }

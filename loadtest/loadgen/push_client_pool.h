@@ -142,8 +142,8 @@ class PushClientPool final : private net::TcpConnection::Handler {
   // Heartbeat ticks a second. Pings of a second all sent at once made the room answer the last
   // of them ~100 ms late at 10k Pings/s: the figure measured the burst, not the room.
   static constexpr uint32_t kTicksPerSecond = 10;
-  uint32_t tick_ = 0;       // ticks since origin_ns_, run so far
-  int64_t origin_ns_ = 0;   // steady_clock time of tick 0
+  uint32_t tick_ = 0;      // ticks since origin_ns_, run so far
+  int64_t origin_ns_ = 0;  // steady_clock time of tick 0
   // steady_clock time of the last kTickRing heartbeat ticks (102 s), by tick & (kTickRing - 1): a
   // Pong's Ping went out at a tick computable from the client's auth tick and interval.
   static constexpr uint32_t kTickRing = 1024;

@@ -251,7 +251,8 @@ TEST_F(HttpServerTest, GracefulStopStopsAcceptingAndClosesOnlyIdleConnections) {
   EXPECT_EQ(server_->closeIdleConnections(std::chrono::hours(1)), 0u);  // not quiet that long
   EXPECT_EQ(server_->closeIdleConnections(std::chrono::milliseconds(0)), 1u);  // not `busy`
   step = 2;
-  ASSERT_TRUE(loop_.runUntil([&] { return step == 3; }, std::chrono::seconds(10), std::chrono::milliseconds(5)));
+  ASSERT_TRUE(loop_.runUntil([&] { return step == 3; }, std::chrono::seconds(10),
+                             std::chrono::milliseconds(5)));
   EXPECT_TRUE(idle_closed);
   EXPECT_TRUE(late_refused) << "a connection was accepted after stopAccepting()";
   pending_[0].respond(200, "finished");  // the request in flight is still answered

@@ -345,7 +345,7 @@ TEST_F(RpcTest, SynchronousCallFromAnotherThread) {
     finished = true;
   });
   ASSERT_TRUE(loop_.runUntil([&] { return finished.load(); }, std::chrono::seconds(10),
-                              std::chrono::milliseconds(5)));
+                             std::chrono::milliseconds(5)));
   caller.join();
   EXPECT_TRUE(call.controller.status().isOk()) << call.controller.status().toString();
   EXPECT_EQ(call.response.message(), "sync");
