@@ -266,19 +266,23 @@ LatencyHistogram PushClientPool::takePingRtt() {
 void PushClientPool::heartbeatTick() {
   // Ticks follow the clock, not the timer: on a loaded machine the timer fires late (a worker
   // waits its turn for a core), and counting firings made every client ping less often than its
-  // interval, so the room closed it as silent. Ticks the timer missed run now, each sending
-  // its Pings (late, as a real client's would be); after a stall of a whole ring, the rest
-  // are skipped.
+  // interval, so the room closed it as silent. The Pings of the ticks the timer missed go now
+  // (late, as a real client's would), one per interval that ended meanwhile; one pass over the
+  // clients however many ticks were missed.
   const int64_t now = steadyNs();
   const int64_t due = (now - origin_ns_) / (1'000'000'000 / kTicksPerSecond);
-  if (due - static_cast<int64_t>(tick_) > kTickRing) tick_ = static_cast<uint32_t>(due - kTickRing);
-  while (static_cast<int64_t>(tick_) < due) {
-    ++tick_;
-    tick_ns_[tick_ & (kTickRing - 1)] = now;
-    for (Client& c : clients_) {
-      if (c.state != State::Active || c.heartbeat_s == 0) continue;
-      const uint32_t since = tick_ - c.auth_tick;
-      if (since == 0 || since % (c.heartbeat_s * kTicksPerSecond) != 0) continue;
+  if (due <= static_cast<int64_t>(tick_)) return;
+  const uint32_t prev = tick_;
+  tick_ = static_cast<uint32_t>(due);
+  const uint32_t missed = std::min<uint32_t>(tick_ - prev, kTickRing);
+  for (uint32_t t = tick_ - missed + 1; t != tick_ + 1; ++t)
+    tick_ns_[t & (kTickRing - 1)] = now;
+  for (Client& c : clients_) {
+    if (c.state != State::Active || c.heartbeat_s == 0) continue;
+    const uint32_t interval = c.heartbeat_s * kTicksPerSecond;
+    // Intervals completed since auth, now and at the last tick run.
+    uint32_t ended = (tick_ - c.auth_tick) / interval - (prev - c.auth_tick) / interval;
+    for (; ended > 0; --ended) {
       if (c.conn->send(kPingFrame, sizeof kPingFrame)) ++pings_;
     }
   }

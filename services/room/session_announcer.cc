@@ -63,6 +63,7 @@ void SessionAnnouncer::heartbeat(int64_t now_ms) {
   // heartbeat was late had all its sessions pulled again.) Only a resync this heartbeat was
   // carrying is asked for again.
   register_->heartbeat(req, [this, asked = req.resync()](size_t shard, const Status& st, bool) {
+    ++heartbeat_replies_;
     if (st.isOk()) return;
     LOG_EVERY_SEC(Warn, Room, 5, "heartbeat to register shard {} failed: {}", shard, st.toString());
     if (asked) resync_needed_ = true;

@@ -49,6 +49,8 @@ class SessionAnnouncer {
   // map that does not cover every slot once.
   Status setShards(std::vector<reg::RegisterClient::Shard> shards, int64_t now_ms);
   size_t shardCount() const { return register_->shardCount(); }
+  // Heartbeat answers (or failures) received so far, one per shard a heartbeat went to.
+  uint64_t heartbeatReplies() const { return heartbeat_replies_; }
   // Sends what is queued now (the last announcements when the room stops) and runs `done` on
   // a later loop turn once register has answered every batch or the batches failed (by their
   // RPC timeout at the latest).
@@ -63,6 +65,7 @@ class SessionAnnouncer {
   std::unique_ptr<reg::RegisterClient> register_;
   bool resync_needed_ = false;
   int64_t last_heartbeat_ms_ = 0;
+  uint64_t heartbeat_replies_ = 0;
 };
 
 }  // namespace push::room
