@@ -7,7 +7,7 @@
 # BUILD_DIR defaults to build-release. Build first with
 #   cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DPUSH_BUILD_TESTS=OFF
 #   cmake --build build-release --target push-loadtest push-load push-room push-register
-# Environment: CONNECTIONS (100000), HOLD_SECONDS (60), HEARTBEAT (30: the room proposes it to
+# Environment: SCENARIO (hold, or reconnect-storm: below), CONNECTIONS (100000), HOLD_SECONDS (60), HEARTBEAT (30: the room proposes it to
 # wifi clients), CONNECT_RATE (10000 a second in all), ROOM_WORKERS (default: one per 16000
 # connections: a process may open 20000 files here), PER_WORKER (push-load worker size, 18000),
 # REGISTERS (register shards, slots split evenly; default one per 250000 connections),
@@ -29,6 +29,16 @@
 #   RESULT hold_bench connections= ready= failed= lost= connect_s= held_s= heartbeat_s=
 #          room_workers= registers= room_cores= register_cores= pings_per_s= room_us_per_ping=
 #          room_rss_mb= room_bytes_per_conn= rtt_p99_ms= rooms_lost= loadgen_cores=
+#          kernel_slab_mb= kernel_tcp_buf_mb= kernel_bytes_per_conn=
+# (kernel memory when all are connected, over the start: both ends of every connection, room
+# and clients, are on this machine)
+#
+# SCENARIO=reconnect-storm: once all are connected, one room worker is killed (kill -9, the first
+# of the supervisor's children; the supervisor starts it again) and push-loadtest reconnect-storm
+# times the return of every client it held (HOLD_SECONDS: how long they may take). Then
+#   RESULT storm_bench connections= ready= failed= room_workers= registers= dropped=
+#          reconnected= reconnect_failed= not_back= back_s= back_per_s= rooms_lost= room_rss_mb=
+#          kernel_slab_mb= kernel_tcp_buf_mb= kernel_bytes_per_conn=
 # The report (JSON + HTML) stays in $OUT (default /tmp/push-hold-report). Stops every process it
 # started by PID (also on error or Ctrl-C) and removes its temp dir.
 set -euo pipefail
@@ -36,6 +46,7 @@ set -euo pipefail
 build=${1:-build-release}
 bin=$build/bin
 connections=${CONNECTIONS:-100000}
+scenario=${SCENARIO:-hold}
 hold_seconds=${HOLD_SECONDS:-60}
 heartbeat=${HEARTBEAT:-30}
 connect_rate=${CONNECT_RATE:-10000}
@@ -44,6 +55,7 @@ per_worker=${PER_WORKER:-18000}
 registers=${REGISTERS:-$(((connections + 249999) / 250000))}
 loadgen_nice=${LOADGEN_NICE:-0}
 out=${OUT:-/tmp/push-hold-report}
+case $scenario in hold | reconnect-storm) ;; *) echo "SCENARIO: hold or reconnect-storm" >&2; exit 2 ;; esac
 for b in push-loadtest push-load push-room push-register; do
   [ -x "$bin/$b" ] || { echo "missing $bin/$b: build it first (see the header of $0)" >&2; exit 2; }
 done
@@ -57,6 +69,18 @@ trap 'stop_all; rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM HUP PIPE
 fail() { echo "hold_bench: $*" >&2; exit 1; }
 hz=$(getconf CLK_TCK)
+
+# Kernel memory (kB): slab (socket, inode, epoll and file objects) and TCP buffers
+# (/proc/net/sockstat "TCP ... mem", pages).
+slab_kb() { awk '$1 == "Slab:" {print $2}' /proc/meminfo; }
+tcp_buf_kb() { awk -v pk="$(($(getconf PAGESIZE) / 1024))" '$1 == "TCP:" {for (i = 2; i < NF; i++) if ($i == "mem") print $(i + 1) * pk}' /proc/net/sockstat; }
+# "kernel_slab_mb= kernel_tcp_buf_mb= kernel_bytes_per_conn=" since the baseline: both ends of
+# every connection are on this machine, so a server alone holds about half of it.
+kernel_mem() {
+  awk -v s0="$slab0" -v s1="$(slab_kb)" -v b0="$tcpbuf0" -v b1="$(tcp_buf_kb)" -v n="$1" 'BEGIN {
+    printf "kernel_slab_mb=%.0f kernel_tcp_buf_mb=%.0f kernel_bytes_per_conn=%.0f", (s1 - s0) / 1024, (b1 - b0) / 1024, (n > 0 ? ((s1 - s0) + (b1 - b0)) * 1024 / n : 0)
+  }'
+}
 
 # RSS (kB) of a process and its children.
 rss_kb() { tree_sum "$1" status '/^VmRSS/ {print $2}'; }
@@ -117,24 +141,34 @@ room_tcp=$(awk '$1 == "ROOM" {for (i = 2; i <= NF; i++) if ($i ~ /^tcp=/) {sub("
 nets=$(((connections + 254 * 25000 - 1) / (254 * 25000)))
 sources="127.0.100.1-127.0.$((100 + nets - 1)).254"
 rooms_lost_before=$(rooms_lost)
+slab0=$(slab_kb) tcpbuf0=$(tcp_buf_kb)
 
-echo "# hold: $connections connections, heartbeat ${heartbeat}s, held ${hold_seconds}s; room workers $room_workers; registers $registers; load workers at nice $loadgen_nice; $(nproc) cores, loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ "$scenario" = reconnect-storm ]; then
+  victim=$(tr ' ' '\n' <"/proc/$room_pid/task/$room_pid/children" | grep -m1 .) ||
+    fail "push-room has no worker processes"
+  scenario_args=(reconnect-storm --storm-command "kill -9 $victim")
+else
+  scenario_args=(hold)
+fi
+echo "# $scenario: $connections connections, heartbeat ${heartbeat}s, held ${hold_seconds}s; room workers $room_workers; registers $registers; load workers at nice $loadgen_nice; $(nproc) cores, loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) build=$build"
 fifo=$tmp/loadtest.fifo
 mkfifo "$fifo"
-nice -n "$loadgen_nice" "$bin/push-loadtest" hold --server "$room_tcp" --app "$app" --secret "$secret" \
+nice -n "$loadgen_nice" "$bin/push-loadtest" "${scenario_args[@]}" --server "$room_tcp" --app "$app" --secret "$secret" \
   --connections "$connections" --seconds "$hold_seconds" --connect-rate "$connect_rate" \
   --per-worker "$per_worker" --sources "$sources" --out "$out" \
   --max-seconds $((hold_seconds + connections / connect_rate + 300)) >"$fifo" 2>"$tmp/loadtest.log" &
 lt=$!
 pids=("$lt" "${pids[@]}")  # stopped first
-a_room="" b_room="" a_reg="" b_reg="" t_a="" t_b="" rss="" result=""
+a_room="" b_room="" a_reg="" b_reg="" t_a="" t_b="" rss="" result="" kmem=""
 while IFS= read -r l; do
   echo "$l"
   case $l in
     HOLDING)
       a_room=$(ticks "$room_pid"); a_reg=$(register_ticks); t_a=$(date +%s.%N)
-      rss=$(rss_kb "$room_pid") ;;
+      rss=$(rss_kb "$room_pid"); kmem=$(kernel_mem "$connections") ;;
+    STORM)
+      rss=$(rss_kb "$room_pid"); kmem=$(kernel_mem "$connections") ;;
     HELD)
       b_room=$(ticks "$room_pid"); b_reg=$(register_ticks); t_b=$(date +%s.%N) ;;
     RESULT*) result=$l ;;
@@ -144,9 +178,13 @@ rc=0
 wait "$lt" || rc=$?
 pids=("${pids[@]:1}")
 [ -n "$result" ] || fail "push-loadtest printed no RESULT (exit $rc): $(cat "$tmp/loadtest.log")"
+f() { field "$1" <<<" $result"; }
+if [ "$scenario" = reconnect-storm ]; then
+  echo "RESULT storm_bench connections=$connections ready=$(f ready) failed=$(f failed) room_workers=$room_workers registers=$registers dropped=$(f dropped) reconnected=$(f reconnected) reconnect_failed=$(f reconnect_failed) not_back=$(f not_back) back_s=$(f back_s) back_per_s=$(f back_per_s) rooms_lost=$(($(rooms_lost) - ${rooms_lost_before:-0})) room_rss_mb=$((${rss:-0} / 1024)) $kmem"
+  exit "$rc"
+fi
 [ -n "$b_room" ] || fail "push-loadtest never held every connection (exit $rc)"
 rooms_lost_after=$(rooms_lost)
-f() { field "$1" <<<" $result"; }
 awk -v ra="$a_room" -v rb="$b_room" -v ga="$a_reg" -v gb="$b_reg" -v t="$t_a" -v u="$t_b" \
   -v hz="$hz" -v rss="$rss" -v n="$connections" 'BEGIN {
     d = u - t; room = (rb - ra) / hz / d; reg = (gb - ga) / hz / d
@@ -156,4 +194,4 @@ cpu=$(cat "$tmp/cpu")
 # Pings a second during the hold: every connection pings once per heartbeat.
 pings_per_s=$(awk -v n="$(f ready)" -v h="$heartbeat" 'BEGIN {printf "%.0f", n / h}')
 room_us_per_ping=$(awk -v c="$(field room_cores <<<" $cpu")" -v p="$pings_per_s" 'BEGIN {printf "%.1f", (p > 0 ? c * 1e6 / p : 0)}')
-echo "RESULT hold_bench connections=$connections ready=$(f ready) failed=$(f failed) lost=$(f lost) connect_s=$(f connect_s) held_s=$(f held_s) heartbeat_s=$heartbeat room_workers=$room_workers registers=$registers $cpu pings_per_s=$pings_per_s room_us_per_ping=$room_us_per_ping rtt_p99_ms=$(f rtt_p99_ms) rooms_lost=$((${rooms_lost_after:-0} - ${rooms_lost_before:-0})) loadgen_cores=$(f workers_cpu_cores)"
+echo "RESULT hold_bench connections=$connections ready=$(f ready) failed=$(f failed) lost=$(f lost) connect_s=$(f connect_s) held_s=$(f held_s) heartbeat_s=$heartbeat room_workers=$room_workers registers=$registers $cpu pings_per_s=$pings_per_s room_us_per_ping=$room_us_per_ping rtt_p99_ms=$(f rtt_p99_ms) rooms_lost=$((${rooms_lost_after:-0} - ${rooms_lost_before:-0})) loadgen_cores=$(f workers_cpu_cores) $kmem"

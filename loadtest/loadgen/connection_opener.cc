@@ -23,17 +23,29 @@ ConnectionOpener::~ConnectionOpener() {
 }
 
 void ConnectionOpener::start() {
+  budget_ = 1;  // the first connection at once, on the first tick
+  armTimer();
+}
+
+void ConnectionOpener::armTimer() {
+  if (timer_ || stopped_) return;
   timer_ = net::PeriodicTimer::create(
       loop_, [this] { tick(); }, /*keep_alive=*/true);
   last_tick_ms_ = loop_.nowMs();
-  budget_ = 1;  // the first connection at once, on the first tick
   timer_->start(kTick);
+}
+
+void ConnectionOpener::reopen(size_t index) {
+  if (stopped_ || index >= options_.count) return;
+  reopen_.push_back(index);
+  armTimer();
 }
 
 void ConnectionOpener::stop() {
   if (stopped_) return;
   stopped_ = true;
   timer_.reset();
+  reopen_.clear();
   for (auto& [index, connector] : connecting_)
     connector->cancel();
   // Their callbacks still run once each (CANCELLED) and erase nothing: stopped_ is set.
@@ -51,15 +63,20 @@ void ConnectionOpener::tick() {
       std::min(budget_ + options_.rate_per_s * static_cast<double>(now - last_tick_ms_) / 1000.0,
                std::max(1.0, options_.rate_per_s / 20));
   last_tick_ms_ = now;
+  while (!reopen_.empty() && pending_ < options_.max_pending) {
+    const size_t index = reopen_.front();
+    reopen_.pop_front();
+    ++reopened_;
+    launch(index);
+  }
   while (launched_ < options_.count && pending_ < options_.max_pending && budget_ >= 1) {
     budget_ -= 1;
-    launchOne();
+    launch(launched_++);
   }
-  if (launched_ >= options_.count) timer_.reset();
+  if (launched_ >= options_.count && reopen_.empty()) timer_.reset();
 }
 
-void ConnectionOpener::launchOne() {
-  const size_t index = launched_++;
+void ConnectionOpener::launch(size_t index) {
   ++pending_;
   const net::InetAddress* local =
       options_.sources.empty() ? nullptr : &options_.sources[index % options_.sources.size()];

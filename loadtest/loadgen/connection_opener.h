@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <string>
 #include <unordered_map>
@@ -27,6 +28,10 @@ namespace push::loadgen {
 // A connection is "pending" from its connect until the owner calls finished(index) (its
 // handshake is over, one way or the other) or its connect fails; at most `max_pending` are
 // pending at once, so a burst never overruns the server's accept backlog.
+//
+// reopen(index) connects an index again (a client reconnecting after its connection dropped):
+// reopens go before new connections and are not held to the rate (each client's own backoff
+// spaces them, as real clients' would), only to `max_pending`.
 //
 // Callbacks run on the loop thread, never inside start(): `on_connected(index, conn)` gets an
 // unstarted connection (the owner calls conn.start()); `on_failed(index, status)` runs once per
@@ -55,6 +60,8 @@ class ConnectionOpener {
   ConnectionOpener& operator=(const ConnectionOpener&) = delete;
 
   void start();
+  // Connects `index` (< count) again, as soon as a pending place is free. No-op after stop().
+  void reopen(size_t index);
   // The handshake of a connection from on_connected() is over: frees its pending place.
   void finished();
   // Stops opening and cancels connects in progress (their callbacks do not run). Idempotent.
@@ -62,10 +69,12 @@ class ConnectionOpener {
 
   size_t launched() const { return launched_; }
   size_t pending() const { return pending_; }
+  size_t reopened() const { return reopened_; }
 
  private:
   void tick();
-  void launchOne();
+  void armTimer();
+  void launch(size_t index);
 
   net::EventLoop& loop_;
   Options options_;
@@ -73,7 +82,9 @@ class ConnectionOpener {
   OnFailed on_failed_;
   net::PeriodicTimerPtr timer_;
   std::unordered_map<size_t, net::TcpConnector*> connecting_;  // by index
-  size_t launched_ = 0;
+  std::deque<size_t> reopen_;  // indexes to connect again, oldest first
+  size_t launched_ = 0;        // new connections started (indexes 0..launched_-1)
+  size_t reopened_ = 0;        // reopens started
   size_t pending_ = 0;
   double budget_ = 0;  // connections we may still start at the configured rate
   int64_t last_tick_ms_ = 0;

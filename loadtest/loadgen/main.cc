@@ -4,7 +4,7 @@
 //
 //   push-load idle --server H:P --app A --secret S --connections N [--sources A-B]
 //                  [--connect-rate R/s] [--user-prefix P] [--first-user K] [--network wifi]
-//                  [--heartbeat S] [--stats]
+//                  [--heartbeat S] [--stats] [--reconnect]
 //   push-load redis-idle --server H:P --connections N [--sources A-B] [--connect-rate R/s]
 //   push-load unicast --center H:P --api-key K --app A --secret S --room H:P --users U
 //                  [--http-connections C] [--depth D] [--seconds T] [--rate R]
@@ -18,16 +18,17 @@
 // reached. idle / redis-idle print "READY <n>" once all n connections are authenticated
 // (subscribed), or "FAILED <n> <first error>" when n of them could not be; later "LOST <n>"
 // when connections close under them; they exit 0 on SIGTERM/SIGINT. idle --stats adds a line
-// a second for push-loadtest (loadtest/loadtester): "STATS ready= failed= lost= pings= pongs=
-// pushes= cpu_ms= failed_by= lost_by= rtt=<LatencyHistogram::encode() of that second's Ping
-// round trips>", the counts cumulative (failed_by/lost_by: "name:count,..." by how the
-// connections ended, PushClientPool::endingName, "-" for none); also right before READY/FAILED and
-// when stopping. unicast prints one "impl=push mode=unicast ..." line and exits 0 (1 when the setup
-// failed); before it, "MEASURING" and "MEASURED" mark the measured window (for sampling the
-// servers' CPU). The broadcast modes (loadtest/README.md) print READY/FAILED for their receivers,
-// one "impl=... role=receiver round=<k> ..." line per round (with --await-signal a round ends only
-// after SIGUSR1, once quiet), and
-// one "impl=... role=publisher ..." line when the publisher is done.
+// a second for push-loadtest (loadtest/loadtester): "STATS ready= failed= lost= reconnected=
+// reconnect_failed= last_back_ns= pings= pongs= pushes= cpu_ms= failed_by= lost_by=
+// rtt=<LatencyHistogram::encode() of that second's Ping round trips>", the counts cumulative
+// (reconnected: lost clients back, with --reconnect; last_back_ns: steady_clock time of the
+// latest return; failed_by/lost_by: "name:count,..." by how the connections ended,
+// PushClientPool::endingName, "-" for none); also right before READY/FAILED and when stopping.
+// unicast prints one "impl=push mode=unicast ..." line and exits 0 (1 when the setup failed);
+// before it, "MEASURING" and "MEASURED" mark the measured window (for sampling the servers' CPU).
+// The broadcast modes (loadtest/README.md) print READY/FAILED for their receivers, one "impl=...
+// role=receiver round=<k> ..." line per round (with --await-signal a round ends only after SIGUSR1,
+// once quiet), and one "impl=... role=publisher ..." line when the publisher is done.
 #include <sys/resource.h>
 
 #include <csignal>
@@ -181,9 +182,10 @@ unsigned long long cpuMillis() {
 std::string statsLine(loadgen::PushClientPool& pool) {
   char head[256];
   std::snprintf(head, sizeof head,
-                "STATS ready=%zu failed=%zu lost=%zu pings=%llu pongs=%llu pushes=%llu "
-                "cpu_ms=%llu ",
-                pool.ready(), pool.failed(), pool.lost(),
+                "STATS ready=%zu failed=%zu lost=%zu reconnected=%zu reconnect_failed=%zu "
+                "last_back_ns=%lld pings=%llu pongs=%llu pushes=%llu cpu_ms=%llu ",
+                pool.ready(), pool.failed(), pool.lost(), pool.reconnected(),
+                pool.reconnectFailures(), static_cast<long long>(pool.lastReconnectNs()),
                 static_cast<unsigned long long>(pool.pings()),
                 static_cast<unsigned long long>(pool.pongs()),
                 static_cast<unsigned long long>(pool.pushes()), cpuMillis());
@@ -238,6 +240,7 @@ int idleMode(int argc, char** argv) {
   cl.option("network", "TYPE", "network in Auth: wifi (default), cellular, ethernet, unknown");
   cl.option("heartbeat", "S", "seconds between Pings (default: what the room proposes)");
   cl.flag("stats", "print a STATS line every second (for push-loadtest)");
+  cl.flag("reconnect", "reconnect lost clients after a backoff, as the SDK does");
   addCommon(cl);
   if (Status st = cl.parse(argc, argv); !st.isOk()) return usageError(cl, st);
   if (cl.has("help")) return std::printf("%s", cl.usage().c_str()), kExitOk;
@@ -267,6 +270,7 @@ int idleMode(int argc, char** argv) {
   o.first_user = static_cast<size_t>(*first);
   o.network = *network;
   o.heartbeat_s = static_cast<uint16_t>(*heartbeat);
+  o.reconnect = cl.has("reconnect");
   loadgen::PushClientPool pool(runner.loop(), std::move(o));
   std::function<void()> stats;
   if (cl.has("stats")) stats = [&pool] { printLine(statsLine(pool)); };

@@ -95,6 +95,11 @@ void PushClientPool::start() {
       [this](size_t index, net::TcpConnection& conn) { onConnected(index, conn); },
       [this](size_t index, const Status& st) {
         Client& c = clients_[index];
+        if (c.attempts > 0) {  // a reconnect attempt
+          ++reconnect_failures_;
+          scheduleReconnect(c);
+          return;
+        }
         c.state = State::Failed;
         ++failed_;
         ++failed_by_[static_cast<size_t>(Ending::ConnectError)];
@@ -114,6 +119,7 @@ void PushClientPool::close() {
   closing_ = true;
   if (opener_) opener_->stop();
   heartbeat_.reset();
+  reconnect_due_ = {};
   for (Client& c : clients_) {
     if (c.conn) c.conn->close();
   }
@@ -185,8 +191,14 @@ void PushClientPool::onFrame(Client& c, const char* data, size_t len) {
                           : static_cast<uint16_t>(std::min<uint32_t>(
                                 frame.auth_result().heartbeat_interval_s(), 65535));
       c.auth_tick = tick_;
-      ++ready_;
       if (opener_) opener_->finished();
+      if (c.attempts > 0) {
+        c.attempts = 0;
+        ++reconnected_;
+        last_reconnect_ns_ = steadyNs();
+        break;
+      }
+      ++ready_;
       maybeSettled();
       break;
     case client::Frame::kPong: {
@@ -222,7 +234,14 @@ void PushClientPool::onFrame(Client& c, const char* data, size_t len) {
 }
 
 void PushClientPool::fail(Client& c, Ending ending, const std::string& why) {
-  if (c.state == State::Authenticating || c.state == State::Idle) {
+  // Forgotten before the close: its onClosed (now or later) sees another connection, or none.
+  net::TcpConnection* conn = c.conn;
+  c.conn = nullptr;
+  if (c.state == State::Authenticating && c.attempts > 0) {
+    ++reconnect_failures_;
+    if (opener_) opener_->finished();
+    scheduleReconnect(c);
+  } else if (c.state == State::Authenticating || c.state == State::Idle) {
     c.state = State::Failed;
     ++failed_;
     ++failed_by_[static_cast<size_t>(ending)];
@@ -230,24 +249,56 @@ void PushClientPool::fail(Client& c, Ending ending, const std::string& why) {
     if (opener_) opener_->finished();
     maybeSettled();
   } else if (c.state == State::Active) {
-    c.state = State::Closed;
-    ++lost_;
-    ++lost_by_[static_cast<size_t>(ending)];
+    onLost(c, ending);
   }
-  if (c.conn) c.conn->close();
+  if (conn) conn->close();
+}
+
+void PushClientPool::onLost(Client& c, Ending ending) {
+  c.state = State::Closed;
+  ++lost_;
+  ++lost_by_[static_cast<size_t>(ending)];
+  // A kicked client was told to stay away (an operator's kick, or a newer login of its user).
+  if (options_.reconnect && ending != Ending::Kicked && !closing_) {
+    c.attempts = 0;
+    scheduleReconnect(c);
+  }
+}
+
+void PushClientPool::scheduleReconnect(Client& c) {
+  // Backoff's delays: initial, doubling per attempt up to max, each times 1 +- jitter.
+  const Backoff::Options& b = options_.reconnect_backoff;
+  int64_t base_ms = std::max<int64_t>(1, b.initial.count());
+  for (uint8_t i = 0; i < c.attempts && base_ms < b.max.count(); ++i)
+    base_ms *= 2;
+  base_ms = std::min<int64_t>(base_ms, std::max(b.max.count(), b.initial.count()));
+  std::uniform_real_distribution<double> spread(1 - b.jitter, 1 + b.jitter);
+  const auto delay_ns =
+      static_cast<int64_t>(static_cast<double>(base_ms) * 1e6 * spread(jitter_rng_));
+  reconnect_due_.emplace(steadyNs() + delay_ns, static_cast<uint32_t>(&c - clients_.data()));
+  c.state = State::Waiting;
+  if (c.attempts < 255) ++c.attempts;
+}
+
+void PushClientPool::reopenDue() {
+  const int64_t now = steadyNs();
+  while (!reconnect_due_.empty() && reconnect_due_.top().first <= now) {
+    const uint32_t index = reconnect_due_.top().second;
+    reconnect_due_.pop();
+    if (clients_[index].state == State::Waiting && opener_) opener_->reopen(index);
+  }
 }
 
 void PushClientPool::onClosed(net::TcpConnection& conn, net::TcpConnection::CloseReason reason) {
   Client& c = clients_[static_cast<size_t>(conn.id())];
+  if (c.conn != &conn) return;  // an earlier connection of a client that reconnected, or failed
   c.conn = nullptr;
   if (closing_) return;
   if (c.state == State::Authenticating) {
     fail(c, endingOf(reason),
          std::string("closed before AuthResult (") + net::TcpConnection::reasonName(reason) + ")");
   } else if (c.state == State::Active) {
-    c.state = State::Closed;
-    ++lost_;
-    ++lost_by_[static_cast<size_t>(endingOf(reason))];
+    onLost(c, endingOf(reason));
   }
 }
 
@@ -269,6 +320,7 @@ void PushClientPool::heartbeatTick() {
   // interval, so the room closed it as silent. The Pings of the ticks the timer missed go now
   // (late, as a real client's would), one per interval that ended meanwhile; one pass over the
   // clients however many ticks were missed.
+  if (!reconnect_due_.empty()) reopenDue();
   const int64_t now = steadyNs();
   const int64_t due = (now - origin_ns_) / (1'000'000'000 / kTicksPerSecond);
   if (due <= static_cast<int64_t>(tick_)) return;

@@ -5,10 +5,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <queue>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/base/backoff.h"
 #include "common/net/periodic_timer.h"
 #include "common/net/tcp_connection.h"
 #include "loadtest/loadgen/connection_opener.h"
@@ -32,6 +35,12 @@ namespace push::loadgen {
 // authenticated or failed (refused, closed, connect error). Connections that close later are
 // counted in lost(). Callbacks run on the loop thread. Loop-thread only.
 //
+// With Options::reconnect a lost client (any ending but a Kick) connects and authenticates
+// again, as the SDK does: after a jittered backoff (`reconnect_backoff`, doubling per failed
+// attempt), to the same server, for as long as the pool runs; reconnected() counts the clients
+// back, connected() those authenticated now. The reconnect-storm scenario of push-loadtest
+// measures how fast a room's clients are all back after it lost some.
+//
 // Lifetime: keep the pool until the loop is shut down (its connections call back into it
 // until their close callbacks ran): close(), then EventLoop::shutdown(), then destroy.
 class PushClientPool final : private net::TcpConnection::Handler {
@@ -48,6 +57,10 @@ class PushClientPool final : private net::TcpConnection::Handler {
     int64_t token_ttl_s = 86'400;
     // Seconds between Pings; 0: the interval the room proposes in AuthResult.
     uint16_t heartbeat_s = 0;
+    // Reconnect lost clients (see above), waiting as Backoff does (initial 500 ms, max 60 s,
+    // jitter 0.2 by default, like the SDK). The wait is served at the pool's 100 ms tick.
+    bool reconnect = false;
+    Backoff::Options reconnect_backoff;
   };
   // `now_ns` is steady_clock time when the read that carried the push was handled.
   // How a connection ended: one that never authenticated (failed) or one lost after its
@@ -96,6 +109,14 @@ class PushClientPool final : private net::TcpConnection::Handler {
   size_t ready() const { return ready_; }
   size_t failed() const { return failed_; }
   size_t lost() const { return lost_; }
+  // Reconnect: clients authenticated again after they were lost (one per return), attempts
+  // that failed (connect error, refused, closed before AuthResult; each retried), the
+  // steady_clock nanoseconds of the latest return (0 before one).
+  size_t reconnected() const { return reconnected_; }
+  size_t reconnectFailures() const { return reconnect_failures_; }
+  int64_t lastReconnectNs() const { return last_reconnect_ns_; }
+  // Authenticated now.
+  size_t connected() const { return ready_ + reconnected_ - lost_; }
   const EndingCounts& failedBy() const { return failed_by_; }
   const EndingCounts& lostBy() const { return lost_by_; }
   uint64_t pushes() const { return pushes_; }
@@ -110,12 +131,14 @@ class PushClientPool final : private net::TcpConnection::Handler {
   LatencyHistogram takePingRtt();
 
  private:
-  enum class State : uint8_t { Idle, Authenticating, Active, Failed, Closed };
+  // Waiting: lost, its reconnect due later (Options::reconnect).
+  enum class State : uint8_t { Idle, Authenticating, Active, Failed, Closed, Waiting };
   struct Client {
     net::TcpConnection* conn = nullptr;
     uint32_t auth_tick = 0;  // heartbeat tick of the AuthResult
     uint16_t heartbeat_s = 0;
     State state = State::Idle;
+    uint8_t attempts = 0;  // reconnect attempts since it was lost; 0 on its first connection
   };
 
   size_t onData(net::TcpConnection& conn, const char* data, size_t len) override;
@@ -124,6 +147,12 @@ class PushClientPool final : private net::TcpConnection::Handler {
   void onConnected(size_t index, net::TcpConnection& conn);
   void onFrame(Client& c, const char* data, size_t len);
   void fail(Client& c, Ending ending, const std::string& why);
+  // An authenticated client is gone: counts it lost and, with Options::reconnect, schedules its
+  // return (not after a Kick).
+  void onLost(Client& c, Ending ending);
+  // A reconnect attempt of `c` failed (c.conn is closed or null): tries again later.
+  void scheduleReconnect(Client& c);
+  void reopenDue();
   void maybeSettled();
   void heartbeatTick();
 
@@ -150,6 +179,12 @@ class PushClientPool final : private net::TcpConnection::Handler {
   std::vector<int64_t> tick_ns_;
   LatencyHistogram ping_rtt_;
   size_t ready_ = 0, failed_ = 0, lost_ = 0;
+  size_t reconnected_ = 0, reconnect_failures_ = 0;
+  int64_t last_reconnect_ns_ = 0;
+  // Reconnects due: (steady ns, client index), soonest first.
+  using Due = std::pair<int64_t, uint32_t>;
+  std::priority_queue<Due, std::vector<Due>, std::greater<>> reconnect_due_;
+  std::mt19937_64 jitter_rng_{std::random_device{}()};
   EndingCounts failed_by_{}, lost_by_{};
   uint64_t pushes_ = 0, acks_sent_ = 0, pings_ = 0, pongs_ = 0;
   bool settled_ = false;

@@ -5,6 +5,12 @@
 //       ramps N authenticated connections at --connect-rate; ends when every one is in or failed
 //   push-loadtest hold    --server H:P --app A --secret S --connections N --seconds T [flags]
 //       the same, then holds them T seconds with heartbeats (--heartbeat S) flowing
+//   push-loadtest reconnect-storm --server H:P --app A --secret S --connections N
+//                 --storm-command CMD [--seconds T] [flags]
+//       the same, then runs CMD once (/bin/sh -c; e.g. "kill -9 <a room worker's pid>") and
+//       waits up to T seconds (60) for every client it dropped to be back: the clients reconnect
+//       as the SDK does (a jittered backoff from 500 ms). Its figures: dropped, back_s (from the
+//       command to the last client back), reconnect_failed (attempts that failed), not_back.
 //
 // Connections are spread over ceil(N / --per-worker) `push-load idle --stats` processes (at
 // most 19000 each: a process may open 20000 files here) and over the --sources addresses in
@@ -12,8 +18,10 @@
 // trip p99, the workers' CPU); at the end <out>/report.json, <out>/report.html (charts, works
 // offline), <out>/worker-<i>.log (each worker's stderr) and one "RESULT loadtest_<scenario>
 // ..." line; hold prints "HOLDING" when every connection is in and "HELD" when the hold ends
-// (scripts sample the servers' CPU between them). Exit status: 0 every goal met (all connected,
-// none failed, none lost), 1 not met, 2 bad flags, 3 --max-seconds reached (the report is still
+// (scripts sample the servers' CPU between them); reconnect-storm prints "STORM" as it runs the
+// command (its output goes to <out>/storm.log) and "BACK" once every dropped client is back. Exit
+// status: 0 every goal met (all connected, none failed, none lost; for reconnect-storm: some
+// dropped and all back), 1 not met, 2 bad flags, 3 --max-seconds reached (the report is still
 // written).
 #include <signal.h>
 #include <sys/stat.h>
@@ -34,6 +42,7 @@
 #include "loadtest/loadgen/source_addresses.h"
 #include "loadtest/loadtester/run_report.h"
 #include "loadtest/loadtester/run_timeline.h"
+#include "loadtest/loadtester/storm_command.h"
 #include "loadtest/loadtester/worker_plan.h"
 #include "loadtest/loadtester/worker_processes.h"
 
@@ -101,12 +110,17 @@ bool writeFile(const std::string& path, const std::string& text) {
 int main(int argc, char** argv) {
   const std::string scenario = argc >= 2 ? argv[1] : "";
   CommandLine cl("push-loadtest " + scenario,
-                 "connect: ramp N connections; hold: ramp them and hold them T seconds");
+                 "connect: ramp N connections; hold: ramp them and hold them T seconds; "
+                 "reconnect-storm: ramp them, drop some with a command, time their return");
   cl.option("server", "HOST:PORT", "room client TCP address (required)");
   cl.option("app", "APP", "app of the tokens (required)");
   cl.option("secret", "SECRET", "the app's token secret (required)");
   cl.option("connections", "N", "connections in all, 1..10000000 (required)");
-  cl.option("seconds", "T", "hold: seconds to hold them after the last one connected (60)");
+  cl.option("seconds", "T",
+            "hold: seconds to hold them after the last one connected; reconnect-storm: seconds "
+            "for every dropped client to be back (60)");
+  cl.option("storm-command", "CMD",
+            "reconnect-storm: shell command that drops connections, run once all are in");
   cl.option("per-worker", "M", "connections per worker process, 1..19000 (default 18000)");
   cl.option("sources", "A-B", "source addresses, split over the workers (default: any)");
   cl.option("connect-rate", "R", "new connections per second in all (default 5000)");
@@ -119,13 +133,14 @@ int main(int argc, char** argv) {
   cl.option("max-seconds", "S", "hard limit on the whole run; exit status 3 (default 3600)");
   cl.option("load-bin", "PATH", "the push-load binary (default: next to this one)");
   cl.flag("help", "print this help");
-  if (scenario != "connect" && scenario != "hold") {
+  if (scenario != "connect" && scenario != "hold" && scenario != "reconnect-storm") {
     if (scenario == "--help" || scenario == "help") return std::printf("%s", cl.usage().c_str()), 0;
-    return usageError(cl, "the first argument is the scenario: connect or hold");
+    return usageError(cl, "the first argument is the scenario: connect, hold or reconnect-storm");
   }
   if (Status st = cl.parse(argc - 1, argv + 1); !st.isOk()) return usageError(cl, st.message());
   if (cl.has("help")) return std::printf("%s", cl.usage().c_str()), kExitOk;
   const bool hold = scenario == "hold";
+  const bool storm = scenario == "reconnect-storm";
   auto connections = cl.getInt("connections", 0, 1, 10'000'000);
   auto seconds = cl.getInt("seconds", 60, 1, 86'400);
   auto per_worker = cl.getInt("per-worker", 18'000, 1, 19'000);
@@ -142,7 +157,13 @@ int main(int argc, char** argv) {
   for (const char* required : {"server", "app", "secret", "connections"}) {
     if (!cl.has(required)) return usageError(cl, std::string("--") + required + " is required");
   }
-  if (!hold && cl.has("seconds")) return usageError(cl, "--seconds is for hold");
+  if (scenario == "connect" && cl.has("seconds")) {
+    return usageError(cl, "--seconds is for hold and reconnect-storm");
+  }
+  if (storm != cl.has("storm-command")) {
+    return usageError(
+        cl, storm ? "--storm-command is required" : "--storm-command is for reconnect-storm");
+  }
   WorkerPlanInput in;
   in.connections = static_cast<size_t>(*connections);
   in.per_worker = static_cast<size_t>(*per_worker);
@@ -175,6 +196,7 @@ int main(int argc, char** argv) {
         std::to_string(std::min(*max_seconds + 30, 86'400LL))};
     if (!s.sources.empty()) a.insert(a.end(), {"--sources", s.sources});
     if (cl.has("heartbeat")) a.insert(a.end(), {"--heartbeat", std::to_string(*heartbeat)});
+    if (storm) a.push_back("--reconnect");
     argvs.push_back(std::move(a));
     logs.push_back(out_dir + "/worker-" + std::to_string(s.index) + ".log");
   }
@@ -185,7 +207,7 @@ int main(int argc, char** argv) {
   report.latency_name = "ping round trip";
   for (const char* flag :
        {"server", "app", "connections", "seconds", "per-worker", "sources", "connect-rate",
-        "heartbeat", "user-prefix", "first-user", "network", "max-seconds"}) {
+        "heartbeat", "user-prefix", "first-user", "network", "max-seconds", "storm-command"}) {
     if (cl.has(flag)) report.settings.emplace_back(flag, cl.get(flag));
   }
   report.settings.emplace_back("workers", std::to_string(plan->size()));
@@ -214,6 +236,12 @@ int main(int argc, char** argv) {
   };
   double connect_s = -1;  // when the last worker settled
   double hold_until = 0;
+  // reconnect-storm: when the command ran (run time and steady_clock ns), the losses before it.
+  StormCommand storm_command;
+  double storm_at = -1;
+  int64_t storm_ns = 0;
+  uint64_t lost_before_storm = 0;
+  bool all_back = false;
   int exit_code = kExitOk;
   std::string ended_because;
   auto problem = [&](const std::string& p) {
@@ -275,7 +303,32 @@ int main(int argc, char** argv) {
       problem("--max-seconds " + std::to_string(*max_seconds) + " reached");
       break;
     }
-    if (connect_s >= 0) {
+    if (storm_command.started()) storm_command.poll();
+    if (storm && connect_s >= 0) {
+      if (storm_at < 0) {
+        lost_before_storm = timeline.totals().lost;
+        storm_ns =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+                .count();
+        storm_at = since_start();
+        if (Status st = storm_command.start(cl.get("storm-command"), out_dir + "/storm.log");
+            !st.isOk()) {
+          ended_because = "the storm command did not start: " + st.message();
+          exit_code = kExitNotMet;
+          break;
+        }
+        std::printf("STORM\n");
+        std::fflush(stdout);
+      }
+      const WorkerSample t = timeline.totals();
+      if (t.lost > lost_before_storm && t.reconnected >= t.lost) {
+        all_back = true;
+        std::printf("BACK\n");
+        std::fflush(stdout);
+        break;
+      }
+      if (since_start() >= storm_at + static_cast<double>(*seconds)) break;
+    } else if (connect_s >= 0) {
       if (!hold) break;
       if (hold_until == 0) {
         hold_until = connect_s + static_cast<double>(*seconds);
@@ -295,6 +348,7 @@ int main(int argc, char** argv) {
       return start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
     };
     if (hold_until > 0) until = std::min(until, at(hold_until));
+    if (storm_at >= 0) until = std::min(until, at(storm_at + static_cast<double>(*seconds)));
     until = std::min(until, at(static_cast<double>(*max_seconds)));
     const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(until - now);
     workers.poll(std::max(wait, std::chrono::milliseconds(1)), &events);
@@ -333,6 +387,23 @@ int main(int argc, char** argv) {
       {"workers_cpu_cores", run_s > 0 ? cpu_s / run_s : 0},
       {"run_s", run_s},
   };
+  const uint64_t not_back = t.lost > t.reconnected ? t.lost - t.reconnected : 0;
+  const uint64_t dropped = t.lost - std::min(t.lost, lost_before_storm);
+  if (storm) {
+    const double back_s =
+        all_back
+            ? std::max<double>(
+                  0, static_cast<double>(static_cast<int64_t>(t.last_back_ns) - storm_ns) / 1e9)
+            : -1;
+    report.results.insert(report.results.end(),
+                          {{"storm_at_s", storm_at},
+                           {"dropped", static_cast<double>(dropped)},
+                           {"reconnected", static_cast<double>(t.reconnected)},
+                           {"reconnect_failed", static_cast<double>(t.reconnect_failed)},
+                           {"not_back", static_cast<double>(not_back)},
+                           {"back_s", back_s},
+                           {"back_per_s", back_s > 0 ? static_cast<double>(dropped) / back_s : 0}});
+  }
   // How the failed and lost ones ended: figures of their own ("lost_closed", ...) and a
   // " (closed 12, reset 3)" for the problem lines.
   const auto endings = [&report](const char* prefix, const std::map<std::string, uint64_t>& by) {
@@ -351,7 +422,23 @@ int main(int argc, char** argv) {
         std::to_string(in.connections - std::min<uint64_t>(t.ready, in.connections)) + " of " +
         std::to_string(in.connections) + " connections never authenticated" + failed_how);
   }
-  if (t.lost > 0) {
+  if (storm) {
+    if (storm_at >= 0 && storm_command.poll() && storm_command.exitCode() != 0) {
+      report.problems.push_back("the storm command exited with status " +
+                                std::to_string(storm_command.exitCode()) + " (see " + out_dir +
+                                "/storm.log)");
+    }
+    storm_command.kill();  // still running: its effect was all we waited for
+    if (storm_at >= 0 && dropped == 0) {
+      report.problems.push_back("the storm command dropped no connection within " +
+                                std::to_string(*seconds) + " s");
+    }
+    if (not_back > 0) {
+      report.problems.push_back(std::to_string(not_back) + " of " + std::to_string(t.lost) +
+                                " dropped clients not back within " + std::to_string(*seconds) +
+                                " s" + lost_how);
+    }
+  } else if (t.lost > 0) {
     report.problems.push_back(std::to_string(t.lost) +
                               " connections lost after they authenticated" + lost_how);
   }
@@ -366,7 +453,8 @@ int main(int argc, char** argv) {
   for (const std::string& p : report.problems)
     std::printf("problem: %s\n", p.c_str());
   std::printf("report: %s/report.html%s\n", out_dir.c_str(), wrote ? "" : " (could not write)");
-  std::string result = "RESULT loadtest_" + scenario;
+  std::string result = "RESULT loadtest_" + scenario;  // reconnect-storm: reconnect_storm
+  std::replace(result.begin(), result.end(), '-', '_');
   for (const auto& [name, value] : report.results) {
     result += " " + name + "=" + formatNumber(value);
   }

@@ -20,7 +20,9 @@ void writePoint(JsonWriter& w, const TimelinePoint& p) {
   figure(w, "ready", static_cast<double>(p.ready));
   figure(w, "failed", static_cast<double>(p.failed));
   figure(w, "lost", static_cast<double>(p.lost));
+  figure(w, "reconnected", static_cast<double>(p.reconnected));
   figure(w, "new_per_s", p.new_per_s);
+  figure(w, "back_per_s", p.back_per_s);
   figure(w, "pings_per_s", p.pings_per_s);
   figure(w, "pongs_per_s", p.pongs_per_s);
   figure(w, "pushes_per_s", p.pushes_per_s);
@@ -212,9 +214,11 @@ const series = key => tl.map(p => [p.t_s, p[key]]);
 lineChart("chart-connections", [
   {name: "connected", points: series("connected")},
   {name: "failed", points: series("failed")},
-  {name: "lost", points: series("lost")}], "seconds");
+  {name: "lost", points: series("lost")},
+  {name: "reconnected", points: series("reconnected")}], "seconds");
 lineChart("chart-throughput", [
   {name: "new connections/s", points: series("new_per_s")},
+  {name: "reconnections/s", points: series("back_per_s")},
   {name: "pings/s", points: series("pings_per_s")},
   {name: "pongs/s", points: series("pongs_per_s")},
   {name: "pushes/s", points: series("pushes_per_s")}], "seconds");

@@ -1,5 +1,6 @@
 #include "loadtest/loadtester/run_timeline.h"
 
+#include <algorithm>
 #include <charconv>
 
 namespace push::loadtester {
@@ -53,14 +54,17 @@ bool RunTimeline::addStatsLine(size_t worker, std::string_view line) {
       if (!parseCounts(value, key == "failed_by" ? &s.failed_by : &s.lost_by)) return false;
       continue;
     }
-    uint64_t* target = key == "ready"    ? &s.ready
-                       : key == "failed" ? &s.failed
-                       : key == "lost"   ? &s.lost
-                       : key == "pings"  ? &s.pings
-                       : key == "pongs"  ? &s.pongs
-                       : key == "pushes" ? &s.pushes
-                       : key == "cpu_ms" ? &s.cpu_ms
-                                         : nullptr;
+    uint64_t* target = key == "ready"              ? &s.ready
+                       : key == "failed"           ? &s.failed
+                       : key == "lost"             ? &s.lost
+                       : key == "pings"            ? &s.pings
+                       : key == "pongs"            ? &s.pongs
+                       : key == "pushes"           ? &s.pushes
+                       : key == "cpu_ms"           ? &s.cpu_ms
+                       : key == "reconnected"      ? &s.reconnected
+                       : key == "reconnect_failed" ? &s.reconnect_failed
+                       : key == "last_back_ns"     ? &s.last_back_ns
+                                                   : nullptr;
     if (target == nullptr) continue;  // a field of a newer worker
     if (!parseCount(value, target)) return false;
   }
@@ -82,6 +86,9 @@ WorkerSample RunTimeline::totals() const {
     t.pongs += s.pongs;
     t.pushes += s.pushes;
     t.cpu_ms += s.cpu_ms;
+    t.reconnected += s.reconnected;
+    t.reconnect_failed += s.reconnect_failed;
+    t.last_back_ns = std::max(t.last_back_ns, s.last_back_ns);
     for (const auto& [name, n] : s.failed_by)
       t.failed_by[name] += n;
     for (const auto& [name, n] : s.lost_by)
@@ -103,8 +110,10 @@ const TimelinePoint& RunTimeline::closeSecond(double t_s) {
   p.ready = now.ready;
   p.failed = now.failed;
   p.lost = now.lost;
-  p.connected = now.ready > now.lost ? now.ready - now.lost : 0;
+  p.reconnected = now.reconnected;
+  p.connected = now.ready + now.reconnected > now.lost ? now.ready + now.reconnected - now.lost : 0;
   p.new_per_s = rate(now.ready, previous_.ready);
+  p.back_per_s = rate(now.reconnected, previous_.reconnected);
   p.pings_per_s = rate(now.pings, previous_.pings);
   p.pongs_per_s = rate(now.pongs, previous_.pongs);
   p.pushes_per_s = rate(now.pushes, previous_.pushes);

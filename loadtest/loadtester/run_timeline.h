@@ -14,6 +14,10 @@ namespace push::loadtester {
 // One worker's cumulative counts, from its latest "STATS ..." line (push-load idle --stats).
 struct WorkerSample {
   uint64_t ready = 0, failed = 0, lost = 0, pings = 0, pongs = 0, pushes = 0, cpu_ms = 0;
+  // push-load idle --reconnect: lost clients back, attempts that failed, and the steady_clock
+  // (CLOCK_MONOTONIC, one clock for every process here) nanoseconds of the latest return;
+  // totals() gives the latest over the workers.
+  uint64_t reconnected = 0, reconnect_failed = 0, last_back_ns = 0;
   // How failed and lost connections ended (PushClientPool::endingName -> count), when the
   // worker says (failed_by= / lost_by=: "name:count,..." or "-").
   std::map<std::string, uint64_t> failed_by, lost_by;
@@ -26,7 +30,9 @@ struct TimelinePoint {
   uint64_t ready = 0;        // authenticated so far (cumulative)
   uint64_t failed = 0;       // never authenticated (cumulative)
   uint64_t lost = 0;         // closed under us after auth (cumulative)
+  uint64_t reconnected = 0;  // lost ones authenticated again (cumulative)
   double new_per_s = 0;      // authenticated in this second
+  double back_per_s = 0;     // lost ones authenticated again in this second
   double pings_per_s = 0;    // Pings sent
   double pongs_per_s = 0;    // Pongs received
   double pushes_per_s = 0;   // pushes received

@@ -72,9 +72,10 @@ int closedPort() {
 class LoadtesterE2eTest : public ::testing::Test {
  protected:
   void SetUp() override { startCluster(""); }
-  void startCluster(const std::string& room_config) {
+  void startCluster(const std::string& room_config, int room_workers = 1) {
     cluster_.reset();
     LocalCluster::Options o;
+    o.room_workers = room_workers;
     o.websocket = false;
     o.start_center = false;
     o.room_config = room_config;
@@ -135,7 +136,7 @@ TEST_F(LoadtesterE2eTest, HoldsConnectionsOverWorkersAndWritesAReportThatRenders
   const std::string dom = renderedDom(out + "/report.html");
   ASSERT_FALSE(dom.empty()) << "chromium did not run (deploy/install-deps.sh installs it)";
   EXPECT_NE(dom.find("data-rendered=\"3\""), std::string::npos) << dom.substr(0, 2000);
-  EXPECT_GE(countOf(dom, "<polyline"), 8u);  // 3 + 4 + 1 series
+  EXPECT_GE(countOf(dom, "<polyline"), 10u);  // 4 + 5 + 1 series
   EXPECT_NE(dom.find("data-name=\"connected\""), std::string::npos);
   EXPECT_NE(dom.find("class=\"pass\">passed<"), std::string::npos);
   // The connected line has a point per second: at least 3 "x,y" pairs.
@@ -190,6 +191,64 @@ TEST_F(LoadtesterE2eTest, CountsHowLostConnectionsEnded) {
   EXPECT_GE(counterIn(metrics->body, R"(push_room_connections_closed_total{how="local"})"), 60u)
       << metrics->body;
   EXPECT_GE(counterIn(metrics->body, "push_room_heartbeat_timeouts_total"), 60u);
+}
+
+// One of two room workers is killed under 200 clients (SO_REUSEPORT gave it about half): every
+// client it dropped reconnects, lands on a live worker (or the restarted one) and counts as
+// back; the run ends by itself once the last one is, and says how long that took.
+TEST_F(LoadtesterE2eTest, ReconnectStormTimesTheReturnOfEveryDroppedClient) {
+  startCluster("", 2);
+  const std::string out = cluster_->dir() + "/storm-report";
+  auto argv = command("reconnect-storm", cluster_->roomTcp(), out);
+  argv.insert(argv.end(),
+              {"--connections", "200", "--per-worker", "100", "--sources", "127.0.0.2-127.0.0.3",
+               "--seconds", "30", "--storm-command",
+               "echo storming; kill -9 " + std::to_string(cluster_->rooms().at(0).pid)});
+  auto run = Subprocess::start(argv);
+  ASSERT_TRUE(run.isOk()) << run.status();
+  auto result = (*run)->waitForLine("RESULT loadtest_reconnect_storm", 60s);
+  ASSERT_TRUE(result.isOk()) << result.status();
+  EXPECT_EQ((*run)->wait(30s), 0) << *result;
+  for (const char* part : {" ready=200 ", " failed=0 ", " not_back=0 ", " passed=1"})
+    EXPECT_NE((" " + *result + " ").find(part), std::string::npos) << part << " in " << *result;
+  const auto figure = [&](const std::string& name) {
+    const size_t at = result->find(" " + name + "=");
+    return at == std::string::npos ? -1.0 : std::stod(result->substr(at + name.size() + 2));
+  };
+  EXPECT_GT(figure("dropped"), 0) << *result;
+  EXPECT_EQ(figure("reconnected"), figure("dropped")) << *result;
+  EXPECT_EQ(figure("lost"), figure("dropped")) << *result;
+  // The first attempt comes 400-600 ms after the drop; within 30 s for certain.
+  EXPECT_GT(figure("back_s"), 0.3) << *result;
+  EXPECT_LT(figure("back_s"), 30) << *result;
+  bool storm_line = false, back_line = false;
+  for (const std::string& l : (*run)->lines()) {
+    storm_line = storm_line || l == "STORM";
+    back_line = back_line || l == "BACK";
+  }
+  EXPECT_TRUE(storm_line && back_line);
+  EXPECT_NE(readFile(out + "/storm.log").find("storming"), std::string::npos);
+  const std::string json = readFile(out + "/report.json");
+  EXPECT_NE(json.find("\"connected\":200"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"storm-command\""), std::string::npos) << json;
+}
+
+// A storm command that drops nothing (or fails) is a run that did not pass, and says why.
+TEST_F(LoadtesterE2eTest, ReconnectStormSaysWhenTheCommandDroppedNothing) {
+  const std::string out = cluster_->dir() + "/calm-report";
+  auto argv = command("reconnect-storm", cluster_->roomTcp(), out);
+  argv.insert(argv.end(), {"--connections", "20", "--seconds", "2", "--storm-command", "exit 3"});
+  auto run = Subprocess::start(argv);
+  ASSERT_TRUE(run.isOk()) << run.status();
+  auto result = (*run)->waitForLine("RESULT loadtest_reconnect_storm", 60s);
+  ASSERT_TRUE(result.isOk()) << result.status();
+  EXPECT_EQ((*run)->wait(30s), 1) << *result;
+  EXPECT_NE(result->find(" dropped=0 "), std::string::npos) << *result;
+  EXPECT_NE(result->find(" passed=0"), std::string::npos) << *result;
+  const std::string json = readFile(out + "/report.json");
+  EXPECT_NE(json.find("the storm command exited with status 3"), std::string::npos) << json;
+  EXPECT_NE(json.find("the storm command dropped no connection within 2 s"), std::string::npos)
+      << json;
 }
 
 TEST_F(LoadtesterE2eTest, RefusesMoreConnectionsThanItsSourcesHavePorts) {

@@ -1,10 +1,12 @@
 // PushClientPool (push-load's clients) against a fake room on 127.0.0.1 that answers Auth with
-// an AuthResult proposing a 1 s heartbeat and counts the Pings.
+// an AuthResult proposing a 1 s heartbeat, counts the Pings, and can drop, kick or refuse its
+// clients (the reconnects of push-loadtest reconnect-storm).
 #include "loadtest/loadgen/push_client_pool.h"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,6 +27,7 @@ class FakeRoom final : private net::TcpConnection::Handler {
   explicit FakeRoom(net::EventLoop& loop) {
     auto server = net::TcpServer::listen(loop, {}, [this](net::TcpConnection& c) {
       c.start(this, &limits_);
+      open_.insert(&c);
       ++connections_;
     });
     EXPECT_TRUE(server.isOk()) << server.status().toString();
@@ -32,8 +35,24 @@ class FakeRoom final : private net::TcpConnection::Handler {
   }
   net::InetAddress address() const { return server_->address(); }
   int pings = 0;
+  // The next this many Auths get an Error frame instead of an AuthResult.
+  int refuse_auths = 0;
   int connections() const { return connections_; }
   void close() { server_.reset(); }
+  // Closes every client connection without a word (a room worker killed).
+  void dropAll() {
+    for (net::TcpConnection* c : std::set<net::TcpConnection*>(open_))
+      c->close();
+  }
+  // Sends a Kick to every client, then closes it.
+  void kickAll() {
+    client::Frame kick;
+    kick.mutable_kick()->set_reason("test");
+    for (net::TcpConnection* c : std::set<net::TcpConnection*>(open_)) {
+      sendFrame(*c, kick);
+      c->closeAfterFlush();
+    }
+  }
 
  private:
   size_t onData(net::TcpConnection& conn, const char* data, size_t len) override {
@@ -46,7 +65,10 @@ class FakeRoom final : private net::TcpConnection::Handler {
       client::Frame in;
       EXPECT_TRUE(in.ParseFromArray(frame.payload, static_cast<int>(frame.size)));
       client::Frame out;
-      if (in.has_auth()) {
+      if (in.has_auth() && refuse_auths > 0) {
+        --refuse_auths;
+        out.mutable_error()->set_code(client::ERROR_BAD_TOKEN);
+      } else if (in.has_auth()) {
         out.mutable_auth_result()->set_heartbeat_interval_s(1);
       } else if (in.has_ping()) {
         ++pings;
@@ -54,15 +76,21 @@ class FakeRoom final : private net::TcpConnection::Handler {
       } else {
         continue;
       }
-      std::string bytes = out.SerializeAsString();
-      char prefix[net::kLengthPrefixBytes];
-      net::encodeLengthPrefix(static_cast<uint32_t>(bytes.size()), prefix);
-      conn.send(std::string(prefix, sizeof prefix) + bytes);
+      sendFrame(conn, out);
     }
     return used;
   }
-  void onClosed(net::TcpConnection&, net::TcpConnection::CloseReason) override {}
+  void onClosed(net::TcpConnection& c, net::TcpConnection::CloseReason) override {
+    open_.erase(&c);
+  }
+  static void sendFrame(net::TcpConnection& conn, const client::Frame& frame) {
+    std::string bytes = frame.SerializeAsString();
+    char prefix[net::kLengthPrefixBytes];
+    net::encodeLengthPrefix(static_cast<uint32_t>(bytes.size()), prefix);
+    conn.send(std::string(prefix, sizeof prefix) + bytes);
+  }
 
+  std::set<net::TcpConnection*> open_;
   net::TcpConnection::Limits limits_;
   net::TcpServerPtr server_;
   int connections_ = 0;
@@ -92,6 +120,72 @@ TEST(PushClientPoolTest, PingsThatCameDueDuringAStallStillGoOut) {
   EXPECT_LE(room.pings, 3);  // one per interval, not one per missed tick
   EXPECT_TRUE(loop.runUntil([&] { return pool.pongs() >= 2; }, 5s));
   EXPECT_EQ(pool.lost(), 0u);
+  pool.close();
+  room.close();
+  EXPECT_TRUE(loop.shutdown().isOk());
+}
+
+PushClientPool::Options reconnectingOptions(const FakeRoom& room, size_t count) {
+  PushClientPool::Options options;
+  options.connect.server = room.address();
+  options.connect.count = count;
+  options.app = "app";
+  options.secret = "secret-0123456789abcdef";
+  options.reconnect = true;
+  options.reconnect_backoff = {.initial = 50ms, .max = 200ms, .jitter = 0.2};
+  return options;
+}
+
+// A room worker dies under its clients: each one is counted lost once, waits its backoff and
+// is back; attempts the room refuses are counted and retried, not given up on.
+TEST(PushClientPoolTest, LostClientsReconnectAndRetryRefusedAttempts) {
+  net::EventLoop loop;
+  FakeRoom room(loop);
+  PushClientPool pool(loop, reconnectingOptions(room, 3));
+  size_t ready = 0;
+  pool.setOnSettled([&](size_t r, size_t, const std::string&) { ready = r; });
+  pool.start();
+  ASSERT_TRUE(loop.runUntil([&] { return ready == 3; }, 5s));
+  EXPECT_EQ(pool.connected(), 3u);
+  EXPECT_EQ(pool.lastReconnectNs(), 0);
+
+  room.refuse_auths = 2;
+  room.dropAll();
+  ASSERT_TRUE(loop.runUntil([&] { return pool.reconnected() == 3; }, 10s))
+      << "lost " << pool.lost() << " reconnected " << pool.reconnected();
+  EXPECT_EQ(pool.lost(), 3u);
+  EXPECT_EQ(pool.reconnectFailures(), 2u);
+  EXPECT_EQ(pool.connected(), 3u);
+  EXPECT_EQ(pool.failed(), 0u);  // failed counts first connections only
+  EXPECT_EQ(pool.ready(), 3u);
+  EXPECT_EQ(room.connections(), 3 + 2 + 3);
+  EXPECT_GT(pool.lastReconnectNs(), 0);
+  EXPECT_EQ(pool.lostBy()[static_cast<size_t>(PushClientPool::Ending::PeerClosed)], 3u);
+
+  // Back for good: the returned clients ping on their new connections.
+  const int pings = room.pings;
+  EXPECT_TRUE(loop.runUntil([&] { return room.pings >= pings + 3; }, 5s));
+  pool.close();
+  room.close();
+  EXPECT_TRUE(loop.shutdown().isOk());
+}
+
+// A kicked client was told to go away: it stays gone (the SDK does not come back either).
+TEST(PushClientPoolTest, KickedClientsDoNotReconnect) {
+  net::EventLoop loop;
+  FakeRoom room(loop);
+  PushClientPool pool(loop, reconnectingOptions(room, 2));
+  size_t ready = 0;
+  pool.setOnSettled([&](size_t r, size_t, const std::string&) { ready = r; });
+  pool.start();
+  ASSERT_TRUE(loop.runUntil([&] { return ready == 2; }, 5s));
+  room.kickAll();
+  ASSERT_TRUE(loop.runUntil([&] { return pool.lost() == 2; }, 5s));
+  // Four backoffs' worth (at most 60 ms each): nothing comes back.
+  EXPECT_FALSE(loop.runUntil([&] { return room.connections() > 2; }, 250ms));
+  EXPECT_EQ(pool.reconnected(), 0u);
+  EXPECT_EQ(pool.connected(), 0u);
+  EXPECT_EQ(pool.lostBy()[static_cast<size_t>(PushClientPool::Ending::Kicked)], 2u);
   pool.close();
   room.close();
   EXPECT_TRUE(loop.shutdown().isOk());
