@@ -63,6 +63,8 @@ const char* PushClientPool::endingName(Ending ending) {
       return "reset";
     case Ending::Other:
       return "other";
+    case Ending::Moved:
+      return "moved";
   }
   return "other";
 }
@@ -228,8 +230,16 @@ void PushClientPool::onFrame(Client& c, const char* data, size_t len) {
     case client::Frame::kKick:
       fail(c, Ending::Kicked, "kicked: " + frame.kick().reason());
       break;
+    case client::Frame::kReconnect:
+      // A drain: leave after its delay and come back at once, as the SDK does (it connects
+      // again first; the pool closes first). Without Options::reconnect the room closes it.
+      if (c.state != State::Active || !options_.reconnect) break;
+      c.state = State::Moving;
+      reconnect_due_.emplace(steadyNs() + int64_t{frame.reconnect().delay_ms()} * 1'000'000,
+                             static_cast<uint32_t>(&c - clients_.data()));
+      break;
     default:
-      break;  // Reconnect, acks of upstream, ...: not used by the load
+      break;  // acks of upstream, ...: not used by the load
   }
 }
 
@@ -248,18 +258,24 @@ void PushClientPool::fail(Client& c, Ending ending, const std::string& why) {
     if (first_error_.empty()) first_error_ = why;
     if (opener_) opener_->finished();
     maybeSettled();
-  } else if (c.state == State::Active) {
+  } else if (c.state == State::Active || c.state == State::Moving) {
     onLost(c, ending);
   }
   if (conn) conn->close();
 }
 
 void PushClientPool::onLost(Client& c, Ending ending) {
+  const bool was_moving = c.state == State::Moving;
   c.state = State::Closed;
   ++lost_;
   ++lost_by_[static_cast<size_t>(ending)];
   // A kicked client was told to stay away (an operator's kick, or a newer login of its user).
-  if (options_.reconnect && ending != Ending::Kicked && !closing_) {
+  if (options_.reconnect && ending != Ending::Kicked && !closing_ && was_moving) {
+    // Closed before its Reconnect delay ran out: it returns when that delay does (its entry
+    // is queued already; a second one would open two connections for it).
+    c.attempts = 1;
+    c.state = State::Waiting;
+  } else if (options_.reconnect && ending != Ending::Kicked && !closing_) {
     c.attempts = 0;
     scheduleReconnect(c);
   }
@@ -285,7 +301,20 @@ void PushClientPool::reopenDue() {
   while (!reconnect_due_.empty() && reconnect_due_.top().first <= now) {
     const uint32_t index = reconnect_due_.top().second;
     reconnect_due_.pop();
-    if (clients_[index].state == State::Waiting && opener_) opener_->reopen(index);
+    Client& c = clients_[index];
+    if (c.state == State::Moving) {  // its Reconnect delay is over: leave, come back now
+      net::TcpConnection* conn = c.conn;
+      c.conn = nullptr;
+      c.state = State::Closed;
+      ++lost_;
+      ++lost_by_[static_cast<size_t>(Ending::Moved)];
+      c.attempts = 1;  // a return, at once
+      if (conn) conn->close();
+      if (opener_) opener_->reopen(index);
+      c.state = State::Waiting;
+    } else if (c.state == State::Waiting && opener_) {
+      opener_->reopen(index);
+    }
   }
 }
 
@@ -297,7 +326,7 @@ void PushClientPool::onClosed(net::TcpConnection& conn, net::TcpConnection::Clos
   if (c.state == State::Authenticating) {
     fail(c, endingOf(reason),
          std::string("closed before AuthResult (") + net::TcpConnection::reasonName(reason) + ")");
-  } else if (c.state == State::Active) {
+  } else if (c.state == State::Active || c.state == State::Moving) {
     onLost(c, endingOf(reason));
   }
 }
@@ -330,7 +359,7 @@ void PushClientPool::heartbeatTick() {
   for (uint32_t t = tick_ - missed + 1; t != tick_ + 1; ++t)
     tick_ns_[t & (kTickRing - 1)] = now;
   for (Client& c : clients_) {
-    if (c.state != State::Active || c.heartbeat_s == 0) continue;
+    if ((c.state != State::Active && c.state != State::Moving) || c.heartbeat_s == 0) continue;
     const uint32_t interval = c.heartbeat_s * kTicksPerSecond;
     // Intervals completed since auth, now and at the last tick run.
     uint32_t ended = (tick_ - c.auth_tick) / interval - (prev - c.auth_tick) / interval;

@@ -38,8 +38,9 @@ namespace push::loadgen {
 // With Options::reconnect a lost client (any ending but a Kick) connects and authenticates
 // again, as the SDK does: after a jittered backoff (`reconnect_backoff`, doubling per failed
 // attempt), to the same server, for as long as the pool runs; reconnected() counts the clients
-// back, connected() those authenticated now. The reconnect-storm scenario of push-loadtest
-// measures how fast a room's clients are all back after it lost some.
+// back, connected() those authenticated now. A drain's Reconnect frame makes a client leave
+// once its delay_ms is over (lost, Ending::Moved) and come back at once. The reconnect-storm
+// scenario of push-loadtest measures how fast a room's clients are all back after it lost some.
 //
 // Lifetime: keep the pool until the loop is shut down (its connections call back into it
 // until their close callbacks ran): close(), then EventLoop::shutdown(), then destroy.
@@ -70,16 +71,17 @@ class PushClientPool final : private net::TcpConnection::Handler {
     AuthTimeout,   // the room's Error AUTH_TIMEOUT: Auth not answered within its deadline
     ErrorFrame,    // another Error frame from the room (refused token, over a limit, ...)
     Kicked,        // a Kick frame (an operator's kick, displaced by a newer connection)
-    PeerClosed,    // the room closed the socket without a frame saying why (EOF; also a
-                   // drain: the pool ignores its Reconnect frame, then the room closes)
+    PeerClosed,    // the room closed the socket without a frame saying why (EOF)
     Reset,         // a read or write error (ECONNRESET, EPIPE, ...)
     Other,         // a bad frame from the room, an output or input limit, ...
+    Moved,         // the room's Reconnect (a drain): left after its delay_ms (lost only)
   };
-  static constexpr size_t kEndingCount = 7;
+  static constexpr size_t kEndingCount = 8;
   using EndingCounts = std::array<uint64_t, kEndingCount>;
   // Short names for logs and STATS lines: "connect", "auth_timeout", "error", "kick",
   // "closed", "reset", "other".
   static const char* endingName(Ending ending);
+  // ("moved" for Moved)
   // "name:count,..." of the non-zero counts, in enum order ("" when all are zero).
   static std::string encodeEndings(const EndingCounts& counts);
 
@@ -131,8 +133,9 @@ class PushClientPool final : private net::TcpConnection::Handler {
   LatencyHistogram takePingRtt();
 
  private:
-  // Waiting: lost, its reconnect due later (Options::reconnect).
-  enum class State : uint8_t { Idle, Authenticating, Active, Failed, Closed, Waiting };
+  // Waiting: lost, its reconnect due later (Options::reconnect). Moving: authenticated, told by
+  // a Reconnect frame to leave at a time in reconnect_due_ (Options::reconnect).
+  enum class State : uint8_t { Idle, Authenticating, Active, Failed, Closed, Waiting, Moving };
   struct Client {
     net::TcpConnection* conn = nullptr;
     uint32_t auth_tick = 0;  // heartbeat tick of the AuthResult

@@ -44,6 +44,14 @@ class FakeRoom final : private net::TcpConnection::Handler {
     for (net::TcpConnection* c : std::set<net::TcpConnection*>(open_))
       c->close();
   }
+  // Sends every client a Reconnect (a drain) and leaves the closing to it.
+  void reconnectAll(uint32_t delay_ms) {
+    client::Frame frame;
+    frame.mutable_reconnect()->set_delay_ms(delay_ms);
+    for (net::TcpConnection* c : open_)
+      sendFrame(*c, frame);
+  }
+  size_t open() const { return open_.size(); }
   // Sends a Kick to every client, then closes it.
   void kickAll() {
     client::Frame kick;
@@ -165,6 +173,30 @@ TEST(PushClientPoolTest, LostClientsReconnectAndRetryRefusedAttempts) {
   // Back for good: the returned clients ping on their new connections.
   const int pings = room.pings;
   EXPECT_TRUE(loop.runUntil([&] { return room.pings >= pings + 3; }, 5s));
+  pool.close();
+  room.close();
+  EXPECT_TRUE(loop.shutdown().isOk());
+}
+
+// A draining room's Reconnect: each client leaves when its delay is over (the room does not
+// have to close it) and comes straight back.
+TEST(PushClientPoolTest, ReconnectFramesMoveClientsAfterTheirDelay) {
+  net::EventLoop loop;
+  FakeRoom room(loop);
+  PushClientPool pool(loop, reconnectingOptions(room, 3));
+  size_t ready = 0;
+  pool.setOnSettled([&](size_t r, size_t, const std::string&) { ready = r; });
+  pool.start();
+  ASSERT_TRUE(loop.runUntil([&] { return ready == 3; }, 5s));
+  room.reconnectAll(200);
+  ASSERT_TRUE(loop.runUntil([&] { return pool.reconnected() == 3; }, 5s))
+      << "lost " << pool.lost() << " reconnected " << pool.reconnected();
+  EXPECT_EQ(pool.lostBy()[static_cast<size_t>(PushClientPool::Ending::Moved)], 3u);
+  EXPECT_EQ(pool.lost(), 3u);
+  EXPECT_EQ(room.connections(), 6);
+  // The old connections were closed by the clients: only the new ones are open.
+  EXPECT_TRUE(loop.runUntil([&] { return room.open() == 3; }, 5s)) << room.open();
+  EXPECT_EQ(pool.connected(), 3u);
   pool.close();
   room.close();
   EXPECT_TRUE(loop.shutdown().isOk());
