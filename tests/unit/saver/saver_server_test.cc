@@ -372,6 +372,9 @@ TEST_F(SaverServerTest, RedisRestartedEmptyIsRefilledFromMySql) {
   ASSERT_TRUE(
       loop_.runUntil([&] { return idsOf(load("rapp", "carol", 0, 1000)).size() == 18; }, 10s));
   EXPECT_EQ(idsOf(load("rapp", "carol", 0, 1000)), expected);
+  // Broadcasts are read back after the messages (recovered_messages says nothing of them).
+  ASSERT_TRUE(
+      loop_.runUntil([&] { return loadBroadcasts("rapp", 1).broadcasts_size() == 2; }, 10s));
   // The broadcast sequence goes on from where it was, never from 1 again.
   auto seq = storeBroadcast(600, "rapp");
   ASSERT_TRUE(seq.isOk()) << seq.status().toString();
