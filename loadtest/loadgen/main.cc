@@ -9,6 +9,7 @@
 //   push-load unicast --center H:P --api-key K --app A --secret S --room H:P --users U
 //                  [--http-connections C] [--depth D] [--seconds T] [--rate R]
 //                  [--payload-bytes B] [--sources A-B] [--user-prefix P] [--timeline]
+//                  [--first-user K] [--stats]   (without --room: requests only, no clients)
 //   push-load broadcast [--room H:P --clients N --app A --secret S] (receivers)
 //                  [--center H:P --api-key K --app A --count C] (publisher) [flags below]
 //   push-load redis-broadcast [--server H:P --clients N] [--publish-to H:P[,H:P]] [...]
@@ -24,8 +25,14 @@
 // (reconnected: lost clients back, with --reconnect; last_back_ns: steady_clock time of the
 // latest return; failed_by/lost_by: "name:count,..." by how the connections ended,
 // PushClientPool::endingName, "-" for none); also right before READY/FAILED and when stopping.
+// idle --unicast-users U [--unicast-first-user F] checks every push as a receiver of a
+// `unicast` sender without --room that addresses users F..F+U-1 (UnicastTally) and adds
+// "uni=<received>,<unique>,<duplicates>,<misrouted>,<unreadable>,<untracked> lat=<histogram of
+// the unique pushes' latency that second>" to each STATS line.
 // unicast prints one "impl=push mode=unicast ..." line and exits 0 (1 when the setup failed);
-// before it, "MEASURING" and "MEASURED" mark the measured window (for sampling the servers' CPU).
+// before it, "MEASURING" and "MEASURED" mark the measured window (for sampling the servers' CPU);
+// with --stats also a "SENT sent= responses= delivered= offline= errors= skipped= cpu_ms=" line
+// a second (cumulative) and one when done.
 // The broadcast modes (loadtest/README.md) print READY/FAILED for their receivers, one "impl=...
 // role=receiver round=<k> ..." line per round (with --await-signal a round ends only after SIGUSR1,
 // once quiet), and one "impl=... role=publisher ..." line when the publisher is done.
@@ -49,6 +56,7 @@
 #include "loadtest/loadgen/redis_client_pool.h"
 #include "loadtest/loadgen/source_addresses.h"
 #include "loadtest/loadgen/unicast_load.h"
+#include "loadtest/loadgen/unicast_tally.h"
 
 namespace {
 
@@ -179,7 +187,7 @@ unsigned long long cpuMillis() {
   return ms(u.ru_utime) + ms(u.ru_stime);
 }
 
-std::string statsLine(loadgen::PushClientPool& pool) {
+std::string statsLine(loadgen::PushClientPool& pool, loadgen::UnicastTally* tally) {
   char head[256];
   std::snprintf(head, sizeof head,
                 "STATS ready=%zu failed=%zu lost=%zu reconnected=%zu reconnect_failed=%zu "
@@ -193,8 +201,18 @@ std::string statsLine(loadgen::PushClientPool& pool) {
     const std::string s = loadgen::PushClientPool::encodeEndings(counts);
     return s.empty() ? std::string("-") : s;
   };
-  return head + ("failed_by=" + endings(pool.failedBy())) + (" lost_by=" + endings(pool.lostBy())) +
-         " rtt=" + pool.takePingRtt().encode();
+  std::string line = head + ("failed_by=" + endings(pool.failedBy())) +
+                     (" lost_by=" + endings(pool.lostBy())) + " rtt=" + pool.takePingRtt().encode();
+  if (tally) {
+    line += " uni=";
+    for (uint64_t n : {tally->received(), tally->unique(), tally->duplicates(), tally->misrouted(),
+                       tally->unreadable(), tally->untracked()}) {
+      line += std::to_string(n) + ",";
+    }
+    line.back() = ' ';
+    line += "lat=" + tally->takeLatency().encode();
+  }
+  return line;
 }
 
 // Prints READY/FAILED once settled and LOST when idle connections close under us.
@@ -241,6 +259,9 @@ int idleMode(int argc, char** argv) {
   cl.option("heartbeat", "S", "seconds between Pings (default: what the room proposes)");
   cl.flag("stats", "print a STATS line every second (for push-loadtest)");
   cl.flag("reconnect", "reconnect lost clients after a backoff, as the SDK does");
+  cl.option("unicast-users", "U",
+            "count pushes of a `unicast` sender addressing U users (with --stats)");
+  cl.option("unicast-first-user", "F", "that sender's --first-user (default 0)");
   addCommon(cl);
   if (Status st = cl.parse(argc, argv); !st.isOk()) return usageError(cl, st);
   if (cl.has("help")) return std::printf("%s", cl.usage().c_str()), kExitOk;
@@ -251,8 +272,10 @@ int idleMode(int argc, char** argv) {
   auto first = cl.getInt("first-user", 0, 0, 1LL << 40);
   auto network = parseNetwork(cl.get("network", "wifi"));
   auto heartbeat = cl.getInt("heartbeat", 0, 1, 65535);
-  for (const Status& st :
-       {server.status(), count.status(), first.status(), network.status(), heartbeat.status()}) {
+  auto uni_users = cl.getInt("unicast-users", 0, 1, 1LL << 40);
+  auto uni_first = cl.getInt("unicast-first-user", 0, 0, 1LL << 40);
+  for (const Status& st : {server.status(), count.status(), first.status(), network.status(),
+                           heartbeat.status(), uni_users.status(), uni_first.status()}) {
     if (!st.isOk()) return usageError(cl, st);
   }
   if (!plainName(cl.get("app")) || cl.get("secret").empty() || *count == 0) {
@@ -271,9 +294,18 @@ int idleMode(int argc, char** argv) {
   o.network = *network;
   o.heartbeat_s = static_cast<uint16_t>(*heartbeat);
   o.reconnect = cl.has("reconnect");
+  std::unique_ptr<loadgen::UnicastTally> tally;
+  if (cl.has("unicast-users")) {
+    tally = std::make_unique<loadgen::UnicastTally>(*uni_users, *uni_first, o.first_user, *count);
+  }
   loadgen::PushClientPool pool(runner.loop(), std::move(o));
+  if (tally) {
+    pool.setOnPush([&tally](size_t client, const client::Push& push, int64_t now_ns) {
+      tally->onPush(client, push.payload(), now_ns);
+    });
+  }
   std::function<void()> stats;
-  if (cl.has("stats")) stats = [&pool] { printLine(statsLine(pool)); };
+  if (cl.has("stats")) stats = [&pool, &tally] { printLine(statsLine(pool, tally.get())); };
   const int rc = runIdle(runner, pool, "clients", stats);
   std::fprintf(stderr, "push-load: idle: ready=%zu failed=%zu lost=%zu pings=%llu pongs=%llu\n",
                pool.ready(), pool.failed(), pool.lost(),
@@ -319,8 +351,12 @@ int unicastMode(int argc, char** argv) {
   cl.option("api-key", "KEY", "API key of the app at center (required)");
   cl.option("app", "APP", "app (required)");
   cl.option("secret", "SECRET", "the app's token secret (required)");
-  cl.option("room", "HOST:PORT", "room client TCP address (required)");
-  cl.option("users", "U", "client connections, users <prefix>0..U-1 (required)");
+  cl.option("room", "HOST:PORT", "room client TCP address (none: requests only, no clients)");
+  cl.option("users", "U",
+            "users <prefix>K..K+U-1, one client connection each (required; at most 19000 with "
+            "--room)");
+  cl.option("first-user", "K", "index of the first user (default 0)");
+  cl.flag("stats", "print a SENT line (cumulative counts) to stdout every second");
   cl.option("user-prefix", "P", "user name prefix (default u)");
   cl.option("http-connections", "C", "keep-alive HTTP connections to center (default 16)");
   cl.option(
@@ -336,14 +372,17 @@ int unicastMode(int argc, char** argv) {
   auto common = readCommon(cl);
   if (!common.isOk()) return usageError(cl, common.status());
   auto center = net::InetAddress::parse(cl.get("center"));
-  auto room = net::InetAddress::parse(cl.get("room"));
-  auto users = cl.getInt("users", 0, 1, 19'000);
+  const bool send_only = !cl.has("room");
+  auto room = send_only ? Result<net::InetAddress>(net::InetAddress())
+                        : net::InetAddress::parse(cl.get("room"));
+  auto users = cl.getInt("users", 0, 1, send_only ? 10'000'000 : 19'000);
+  auto first_user = cl.getInt("first-user", 0, 0, 1LL << 40);
   auto http = cl.getInt("http-connections", 16, 1, 1024);
   auto depth = cl.getInt("depth", 8, 1, 65536);
   auto seconds = cl.getInt("seconds", 10, 1, 3600);
   auto payload = cl.getInt("payload-bytes", 32, 1, 60 * 1024);
-  for (const Status& st : {center.status(), room.status(), users.status(), http.status(),
-                           depth.status(), seconds.status(), payload.status()}) {
+  for (const Status& st : {center.status(), room.status(), users.status(), first_user.status(),
+                           http.status(), depth.status(), seconds.status(), payload.status()}) {
     if (!st.isOk()) return usageError(cl, st);
   }
   double rate = 0;
@@ -352,10 +391,12 @@ int unicastMode(int argc, char** argv) {
     if (!r.isOk()) return usageError(cl, r.status());
     rate = *r;
   }
-  if (!plainName(cl.get("app")) || !plainName(cl.get("api-key")) || cl.get("secret").empty() ||
-      !plainName(cl.get("user-prefix", "u")) || *users == 0) {
+  if (!plainName(cl.get("app")) || !plainName(cl.get("api-key")) ||
+      (!send_only && cl.get("secret").empty()) || !plainName(cl.get("user-prefix", "u")) ||
+      *users == 0) {
     return usageError(
-        cl, invalidArgument("--app, --api-key, --secret and --users are required (plain names)"));
+        cl, invalidArgument("--app, --api-key, --secret (with --room) and --users are required "
+                            "(plain names)"));
   }
   if (static_cast<double>(*seconds) + 10 > common->max_seconds) {
     return usageError(cl, invalidArgument("--max-seconds must leave 10 s over --seconds"));
@@ -368,6 +409,10 @@ int unicastMode(int argc, char** argv) {
   o.secret = cl.get("secret");
   o.room = *room;
   o.users = static_cast<size_t>(*users);
+  o.first_user = static_cast<size_t>(*first_user);
+  o.send_only = send_only;
+  if (send_only) o.warmup = std::chrono::milliseconds(0);  // every request is counted
+  o.stats = cl.has("stats");
   o.user_prefix = cl.get("user-prefix", "u");
   o.http_connections = static_cast<size_t>(*http);
   o.depth = static_cast<size_t>(*depth);

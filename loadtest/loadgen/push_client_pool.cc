@@ -218,7 +218,7 @@ void PushClientPool::onFrame(Client& c, const char* data, size_t len) {
       ++pushes_;
       const client::Push& push = frame.push();
       if (push.qos() != 0) ack_ids_.push_back(push.message_id());
-      if (on_push_) on_push_(push, steadyNs());
+      if (on_push_) on_push_(static_cast<size_t>(&c - clients_.data()), push, steadyNs());
       break;
     }
     case client::Frame::kError:

@@ -63,7 +63,6 @@ class PushClientPool final : private net::TcpConnection::Handler {
     bool reconnect = false;
     Backoff::Options reconnect_backoff;
   };
-  // `now_ns` is steady_clock time when the read that carried the push was handled.
   // How a connection ended: one that never authenticated (failed) or one lost after its
   // AuthResult. At scale the first question about lost clients is who closed them.
   enum class Ending : uint8_t {
@@ -85,7 +84,9 @@ class PushClientPool final : private net::TcpConnection::Handler {
   // "name:count,..." of the non-zero counts, in enum order ("" when all are zero).
   static std::string encodeEndings(const EndingCounts& counts);
 
-  using OnPush = std::function<void(const client::Push& push, int64_t now_ns)>;
+  // `client` is the connection's index (user first_user + client); `now_ns` is steady_clock
+  // time when the read that carried the push was handled.
+  using OnPush = std::function<void(size_t client, const client::Push& push, int64_t now_ns)>;
   using OnSettled =
       std::function<void(size_t ready, size_t failed, const std::string& first_error)>;
   // Sees every frame of an authenticated client before it is parsed as a client::Frame:

@@ -10,6 +10,7 @@
 #include "common/net/event_loop.h"
 #include "loadtest/loadgen/http_pipeline_client.h"
 #include "loadtest/loadgen/push_client_pool.h"
+#include "loadtest/loadgen/unicast_tally.h"
 
 namespace push::loadgen {
 namespace {
@@ -54,6 +55,7 @@ UnicastLoad::~UnicastLoad() = default;
 
 void UnicastLoad::start(std::function<void(int)> done) {
   done_ = std::move(done);
+  if (options_.send_only) return connectHttp();
   PushClientPool::Options po;
   po.connect.server = options_.room;
   po.connect.sources = options_.sources;
@@ -64,7 +66,7 @@ void UnicastLoad::start(std::function<void(int)> done) {
   po.user_prefix = options_.user_prefix;
   clients_ = std::make_unique<PushClientPool>(loop_, std::move(po));
   clients_->setOnPush(
-      [this](const client::Push& push, int64_t now_ns) { onPush(push.payload(), now_ns); });
+      [this](size_t, const client::Push& push, int64_t now_ns) { onPush(push.payload(), now_ns); });
   clients_->setOnSettled([this](size_t ready, size_t failed, const std::string& first_error) {
     onClientsSettled(ready, failed, first_error);
   });
@@ -159,11 +161,15 @@ void UnicastLoad::printTimeline(int64_t now) {
 void UnicastLoad::tick() {
   const int64_t now = steadyNs();
   if (options_.timeline) printTimeline(now);
+  if (options_.stats && now - stats_at_ns_ >= 1'000'000'000) {
+    stats_at_ns_ = now;
+    printStats();
+  }
   if (phase_ == Phase::Warmup && now >= window_start_ns_) {
     phase_ = Phase::Measuring;
     window_start_ns_ = now;
     window_end_ns_ = now + static_cast<int64_t>(options_.seconds * 1e9);
-    acks_at_start_ = clients_->acksSent();
+    acks_at_start_ = clients_ ? clients_->acksSent() : 0;
     cpu_start_ = cpuSeconds();
     if (on_window_) on_window_(true);
   }
@@ -218,7 +224,7 @@ bool UnicastLoad::sendOne(HttpPipelineClient& client) {
   appendNumber(payload, static_cast<uint64_t>(now));
   if (payload.size() < options_.payload_bytes) payload.resize(options_.payload_bytes, '.');
   std::string body = "{\"app\":\"" + options_.app + "\",\"users\":[\"" + options_.user_prefix;
-  appendNumber(body, seq % options_.users);
+  appendNumber(body, options_.first_user + seq % options_.users);
   body += "\"],\"payload\":\"";
   body += payload;
   body += "\"}";
@@ -264,8 +270,8 @@ void UnicastLoad::onResponse(HttpPipelineClient& client, int status, std::string
 
 void UnicastLoad::onPush(std::string_view payload, int64_t now_ns) {
   uint64_t seq = 0;
-  if (payload.size() < 3 || payload.substr(0, 2) != "s=" ||
-      std::from_chars(payload.data() + 2, payload.data() + payload.size(), seq).ec != std::errc()) {
+  int64_t sent_ns = 0;
+  if (!parseUnicastPayload(payload, &seq, &sent_ns)) {
     ++total_.unmatched;
     if (phase_ == Phase::Measuring) ++window_.unmatched;
     return;
@@ -292,9 +298,19 @@ void UnicastLoad::error(const std::string& what) {
   }
 }
 
+void UnicastLoad::printStats() {
+  const auto [user_s, sys_s] = cpuSeconds();
+  std::printf("SENT sent=%" PRIu64 " responses=%" PRIu64 " delivered=%" PRIu64 " offline=%" PRIu64
+              " errors=%" PRIu64 " skipped=%" PRIu64 " cpu_ms=%.0f\n",
+              total_.sent, total_.responses, total_.delivered, total_.offline, total_.errors,
+              total_.skipped, (user_s + sys_s) * 1000);
+  std::fflush(stdout);
+}
+
 void UnicastLoad::finish(int exit_code) {
   if (phase_ == Phase::Done) return;
   if (result_.empty()) result_ = buildResult(0, 0, 0);
+  if (options_.stats) printStats();
   phase_ = Phase::Done;
   timer_.reset();
   if (done_) done_(exit_code);

@@ -23,17 +23,19 @@ class HttpPipelineClient;
 class PushClientPool;
 
 // The unicast benchmark driver (loadtest/README.md): `users` authenticated client connections
-// to a room that ack every push, and `http_connections` keep-alive connections to center
-// sending `POST /v1/push` for one user each, round robin over the users, pipelined.
+// to a room that ack every push (none with Options::send_only), and `http_connections` keep-alive
+// connections to center sending `POST /v1/push` for one user each, round robin over the users,
+// pipelined.
 //
 // Closed loop (rate 0): each HTTP connection keeps `depth` requests in flight. Open loop
 // (rate > 0): requests leave at `rate` per second, spread over the connections; `depth` caps
 // the requests in flight per connection and a request due while every connection is at the
 // cap is skipped (counted: the servers are not keeping up).
 //
-// The payload carries the request's sequence number ("s=<seq> t=<ns>", padded); the client
-// that receives the Push looks the sequence up to get the end-to-end latency from the moment
-// the request was queued for writing to center to the moment the Push was read.
+// The payload carries the request's sequence number ("s=<seq> t=<ns>", padded: see
+// parseUnicastPayload); the client that receives the Push looks the sequence up to get the
+// end-to-end latency from the moment the request was queued for writing to center to the moment the
+// Push was read.
 //
 // After `warmup` the counters and the histogram run for `seconds`; then sending stops, the
 // requests in flight get up to 2 s, and `done(exit_code)` runs once with the result line in
@@ -48,6 +50,11 @@ class UnicastLoad {
     net::InetAddress room;
     size_t users = 1000;
     std::string user_prefix = "u";
+    // Request seq goes to user user_prefix + (first_user + seq % users).
+    size_t first_user = 0;
+    // No clients of our own: only the requests (push-loadtest's unicast scenario, whose
+    // receivers are other processes counting with UnicastTally). `room` is not used.
+    bool send_only = false;
     size_t http_connections = 16;
     size_t depth = 8;
     double seconds = 10;
@@ -59,6 +66,9 @@ class UnicastLoad {
     // Print one line per second to stderr (sent, received, skipped, p99 and max latency of
     // that second), to see stalls.
     bool timeline = false;
+    // Print "SENT sent= responses= delivered= offline= errors= skipped= cpu_ms=" (cumulative
+    // counts) to stdout every second and when done, for push-loadtest.
+    bool stats = false;
   };
 
   UnicastLoad(net::EventLoop& loop, Options options);
@@ -90,6 +100,7 @@ class UnicastLoad {
   void beginSending();
   void tick();
   void printTimeline(int64_t now);
+  void printStats();
   bool sendOne(HttpPipelineClient& client);
   void onResponse(HttpPipelineClient& client, int status, std::string_view body);
   void onPush(std::string_view payload, int64_t now_ns);
@@ -122,6 +133,7 @@ class UnicastLoad {
   LatencyHistogram second_latency_;  // --timeline: the current second
   Counters second_start_;            // --timeline: total_ at the start of the second
   int64_t second_start_ns_ = 0;
+  int64_t stats_at_ns_ = 0;  // --stats: when the last SENT line was printed
   std::string first_error_;
   std::string result_;
 };

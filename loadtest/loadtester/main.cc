@@ -11,6 +11,13 @@
 //       waits up to T seconds (60) for every client it dropped to be back: the clients reconnect
 //       as the SDK does (a jittered backoff from 500 ms). Its figures: dropped, back_s (from the
 //       command to the last client back), reconnect_failed (attempts that failed), not_back.
+//   push-loadtest unicast --server H:P --app A --secret S --connections N --center H:P
+//                 --api-key K [--rate R] [--seconds T] [flags]
+//       the same, then one `push-load unicast` sender (no clients of its own) posts R pushes a
+//       second for T seconds through center's POST /v1/push, push k to user
+//       <prefix><first-user + k % N>; every receiving worker checks each push (its user, seen
+//       before?) and its latency from the API call, so lost (center said delivered, no client
+//       got it), duplicates and misrouted pushes are exact counts.
 //
 // Connections are spread over ceil(N / --per-worker) `push-load idle --stats` processes (at
 // most 19000 each: a process may open 20000 files here) and over the --sources addresses in
@@ -19,10 +26,12 @@
 // offline), <out>/worker-<i>.log (each worker's stderr) and one "RESULT loadtest_<scenario>
 // ..." line; hold prints "HOLDING" when every connection is in and "HELD" when the hold ends
 // (scripts sample the servers' CPU between them); reconnect-storm prints "STORM" as it runs the
-// command (its output goes to <out>/storm.log) and "BACK" once every dropped client is back. Exit
-// status: 0 every goal met (all connected, none failed, none lost; for reconnect-storm: some
-// dropped and all back), 1 not met, 2 bad flags, 3 --max-seconds reached (the report is still
-// written).
+// command (its output goes to <out>/storm.log) and "BACK" once every dropped client is back;
+// unicast prints "SENDING" as the sender starts (its stderr in <out>/sender.log) and "SENT" once
+// it is done. Exit status: 0 every goal met (all connected, none failed, none lost; for
+// reconnect-storm: some dropped and all back; for unicast: every request answered delivered,
+// every push received once by its user, none skipped), 1 not met, 2 bad flags, 3 --max-seconds
+// reached (the report is still written).
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -57,6 +66,10 @@ constexpr int kExitNotMet = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitMaxSeconds = 3;
 constexpr size_t kMaxProblems = 20;
+// unicast: from the last connection in to the first push (the rooms report sessions to the
+// register in batches), and how long the receivers get after the sender is done.
+constexpr double kSessionSettleS = 1.0;
+constexpr double kReceiveGraceS = 5.0;
 
 volatile sig_atomic_t g_stop_signal = 0;
 void onStopSignal(int signum) {
@@ -111,16 +124,23 @@ int main(int argc, char** argv) {
   const std::string scenario = argc >= 2 ? argv[1] : "";
   CommandLine cl("push-loadtest " + scenario,
                  "connect: ramp N connections; hold: ramp them and hold them T seconds; "
-                 "reconnect-storm: ramp them, drop some with a command, time their return");
+                 "reconnect-storm: ramp them, drop some with a command, time their return; "
+                 "unicast: ramp them, push to each through center, count every push");
   cl.option("server", "HOST:PORT", "room client TCP address (required)");
   cl.option("app", "APP", "app of the tokens (required)");
   cl.option("secret", "SECRET", "the app's token secret (required)");
   cl.option("connections", "N", "connections in all, 1..10000000 (required)");
   cl.option("seconds", "T",
             "hold: seconds to hold them after the last one connected; reconnect-storm: seconds "
-            "for every dropped client to be back (60)");
+            "for every dropped client to be back; unicast: seconds of sending (60)");
   cl.option("storm-command", "CMD",
             "reconnect-storm: shell command that drops connections, run once all are in");
+  cl.option("center", "HOST:PORT", "unicast: center's HTTP API address (required)");
+  cl.option("api-key", "KEY", "unicast: the app's API key at center (required)");
+  cl.option("rate", "R", "unicast: pushes per second, 1..10000000 (default 1000)");
+  cl.option("http-connections", "C", "unicast: HTTP connections to center (default 16)");
+  cl.option("depth", "D", "unicast: requests in flight per HTTP connection at most (default 64)");
+  cl.option("payload-bytes", "B", "unicast: payload size, 32..4096 (default 64)");
   cl.option("per-worker", "M", "connections per worker process, 1..19000 (default 18000)");
   cl.option("sources", "A-B", "source addresses, split over the workers (default: any)");
   cl.option("connect-rate", "R", "new connections per second in all (default 5000)");
@@ -133,14 +153,17 @@ int main(int argc, char** argv) {
   cl.option("max-seconds", "S", "hard limit on the whole run; exit status 3 (default 3600)");
   cl.option("load-bin", "PATH", "the push-load binary (default: next to this one)");
   cl.flag("help", "print this help");
-  if (scenario != "connect" && scenario != "hold" && scenario != "reconnect-storm") {
+  if (scenario != "connect" && scenario != "hold" && scenario != "reconnect-storm" &&
+      scenario != "unicast") {
     if (scenario == "--help" || scenario == "help") return std::printf("%s", cl.usage().c_str()), 0;
-    return usageError(cl, "the first argument is the scenario: connect, hold or reconnect-storm");
+    return usageError(
+        cl, "the first argument is the scenario: connect, hold, reconnect-storm or unicast");
   }
   if (Status st = cl.parse(argc - 1, argv + 1); !st.isOk()) return usageError(cl, st.message());
   if (cl.has("help")) return std::printf("%s", cl.usage().c_str()), kExitOk;
   const bool hold = scenario == "hold";
   const bool storm = scenario == "reconnect-storm";
+  const bool unicast = scenario == "unicast";
   auto connections = cl.getInt("connections", 0, 1, 10'000'000);
   auto seconds = cl.getInt("seconds", 60, 1, 86'400);
   auto per_worker = cl.getInt("per-worker", 18'000, 1, 19'000);
@@ -149,9 +172,14 @@ int main(int argc, char** argv) {
   auto heartbeat = cl.getInt("heartbeat", 0, 1, 65'535);
   auto rate = cl.getInt("connect-rate", 5000, 1, 1'000'000);
   auto sources = loadgen::parseSourceAddresses(cl.get("sources"));
+  auto push_rate = cl.getInt("rate", 1000, 1, 10'000'000);
+  auto http = cl.getInt("http-connections", 16, 1, 1024);
+  auto depth = cl.getInt("depth", 64, 1, 65'536);
+  auto payload = cl.getInt("payload-bytes", 64, 32, 4096);
   for (const Status& st :
        {connections.status(), seconds.status(), per_worker.status(), first_user.status(),
-        max_seconds.status(), heartbeat.status(), rate.status(), sources.status()}) {
+        max_seconds.status(), heartbeat.status(), rate.status(), sources.status(),
+        push_rate.status(), http.status(), depth.status(), payload.status()}) {
     if (!st.isOk()) return usageError(cl, st.message());
   }
   for (const char* required : {"server", "app", "secret", "connections"}) {
@@ -159,6 +187,14 @@ int main(int argc, char** argv) {
   }
   if (scenario == "connect" && cl.has("seconds")) {
     return usageError(cl, "--seconds is for hold and reconnect-storm");
+  }
+  for (const char* flag :
+       {"center", "api-key", "rate", "http-connections", "depth", "payload-bytes"}) {
+    if (cl.has(flag) && !unicast)
+      return usageError(cl, std::string("--") + flag + " is for unicast");
+  }
+  if (unicast && (!cl.has("center") || !cl.has("api-key"))) {
+    return usageError(cl, "unicast needs --center and --api-key");
   }
   if (storm != cl.has("storm-command")) {
     return usageError(
@@ -197,17 +233,51 @@ int main(int argc, char** argv) {
     if (!s.sources.empty()) a.insert(a.end(), {"--sources", s.sources});
     if (cl.has("heartbeat")) a.insert(a.end(), {"--heartbeat", std::to_string(*heartbeat)});
     if (storm) a.push_back("--reconnect");
+    if (unicast) {
+      a.insert(a.end(), {"--unicast-users", std::to_string(in.connections), "--unicast-first-user",
+                         std::to_string(in.first_user)});
+    }
     argvs.push_back(std::move(a));
     logs.push_back(out_dir + "/worker-" + std::to_string(s.index) + ".log");
   }
 
+  // unicast: one sender, started once every connection is in; open loop at --rate.
+  const std::vector<std::string> sender_argv = {load_bin,
+                                                "unicast",
+                                                "--stats",
+                                                "--center",
+                                                cl.get("center"),
+                                                "--api-key",
+                                                cl.get("api-key"),
+                                                "--app",
+                                                cl.get("app"),
+                                                "--users",
+                                                std::to_string(in.connections),
+                                                "--first-user",
+                                                std::to_string(in.first_user),
+                                                "--user-prefix",
+                                                cl.get("user-prefix", "u"),
+                                                "--rate",
+                                                std::to_string(*push_rate),
+                                                "--seconds",
+                                                std::to_string(*seconds),
+                                                "--http-connections",
+                                                std::to_string(*http),
+                                                "--depth",
+                                                std::to_string(*depth),
+                                                "--payload-bytes",
+                                                std::to_string(*payload),
+                                                "--max-seconds",
+                                                std::to_string(std::min(*seconds + 60, 86'400LL))};
+
   RunReport report;
   report.scenario = scenario;
   report.started_at = utcNow("%Y-%m-%dT%H:%M:%SZ");
-  report.latency_name = "ping round trip";
+  report.latency_name = unicast ? "push latency, API call to the client's read" : "ping round trip";
   for (const char* flag :
        {"server", "app", "connections", "seconds", "per-worker", "sources", "connect-rate",
-        "heartbeat", "user-prefix", "first-user", "network", "max-seconds", "storm-command"}) {
+        "heartbeat", "user-prefix", "first-user", "network", "max-seconds", "storm-command",
+        "center", "rate", "http-connections", "depth", "payload-bytes"}) {
     if (cl.has(flag)) report.settings.emplace_back(flag, cl.get(flag));
   }
   report.settings.emplace_back("workers", std::to_string(plan->size()));
@@ -242,6 +312,11 @@ int main(int argc, char** argv) {
   int64_t storm_ns = 0;
   uint64_t lost_before_storm = 0;
   bool all_back = false;
+  // unicast: the sender's index in `workers` once started, when it started and ended, its exit.
+  const size_t sender_index = plan->size();
+  double sender_at = -1, sender_done_at = -1;
+  int sender_exit = 0;
+  bool worker_exited = false;
   int exit_code = kExitOk;
   std::string ended_because;
   auto problem = [&](const std::string& p) {
@@ -249,8 +324,20 @@ int main(int argc, char** argv) {
   };
   auto handle = [&](const std::vector<WorkerProcesses::Event>& events, bool stopping) {
     for (const auto& e : events) {
+      if (unicast && e.worker == sender_index) {
+        if (e.kind == WorkerProcesses::Event::Kind::Exited) {
+          sender_exit = e.exit_code;
+          sender_done_at = since_start();
+          if (!stopping) std::printf("SENT\n");
+          std::fflush(stdout);
+        } else if (e.line.rfind("SENT ", 0) == 0 && !timeline.addSentLine(e.line)) {
+          problem("unreadable sender line: " + e.line);
+        }
+        continue;
+      }
       if (e.kind == WorkerProcesses::Event::Kind::Exited) {
         if (!stopping) {
+          worker_exited = true;
           problem("worker " + std::to_string(e.worker) + " exited early with status " +
                   std::to_string(e.exit_code) + " (see " + logs[e.worker] + ")");
         }
@@ -275,14 +362,23 @@ int main(int argc, char** argv) {
     const auto now = Clock::now();
     if (now >= next_second) {
       const TimelinePoint& p = timeline.closeSecond(since_start());
+      char traffic[160];
+      if (unicast) {
+        std::snprintf(
+            traffic, sizeof traffic, "sent %s/s delivered %s/s p99 %.2f ms errors %llu dups %llu",
+            fmtCount(p.sent_per_s).c_str(), fmtCount(p.delivered_per_s).c_str(),
+            static_cast<double>(p.lat_p99_ns) / 1e6, static_cast<unsigned long long>(p.send_errors),
+            static_cast<unsigned long long>(p.duplicates));
+      } else {
+        std::snprintf(traffic, sizeof traffic, "pings %s/s pongs %s/s rtt p99 %.2f ms",
+                      fmtCount(p.pings_per_s).c_str(), fmtCount(p.pongs_per_s).c_str(),
+                      static_cast<double>(p.rtt_p99_ns) / 1e6);
+      }
       std::printf(
-          "[%5.0fs] connected %s/%zu (+%s/s) failed %llu lost %llu | pings %s/s pongs "
-          "%s/s rtt p99 %.2f ms | workers %.2f cores\n",
+          "[%5.0fs] connected %s/%zu (+%s/s) failed %llu lost %llu | %s | workers %.2f cores\n",
           p.t_s, fmtCount(static_cast<double>(p.connected)).c_str(), in.connections,
           fmtCount(p.new_per_s).c_str(), static_cast<unsigned long long>(p.failed),
-          static_cast<unsigned long long>(p.lost), fmtCount(p.pings_per_s).c_str(),
-          fmtCount(p.pongs_per_s).c_str(), static_cast<double>(p.rtt_p99_ns) / 1e6,
-          p.loadgen_cores);
+          static_cast<unsigned long long>(p.lost), traffic, p.loadgen_cores);
       std::fflush(stdout);
       next_second += std::chrono::seconds(1);
       // Fallen behind (a stalled terminal, a starved machine): no burst of tiny "seconds".
@@ -292,7 +388,7 @@ int main(int argc, char** argv) {
       ended_because = "stopped by signal " + std::to_string(g_stop_signal);
       break;
     }
-    if (workers.running() < workers.size()) {
+    if (worker_exited) {
       ended_because = "a worker exited";
       exit_code = kExitNotMet;
       break;
@@ -328,6 +424,21 @@ int main(int argc, char** argv) {
         break;
       }
       if (since_start() >= storm_at + static_cast<double>(*seconds)) break;
+    } else if (unicast && connect_s >= 0) {
+      if (sender_at < 0 && since_start() >= connect_s + kSessionSettleS) {
+        if (Status st = workers.start({sender_argv}, {out_dir + "/sender.log"}); !st.isOk()) {
+          ended_because = "the sender did not start: " + st.message();
+          exit_code = kExitNotMet;
+          break;
+        }
+        sender_at = since_start();
+        std::printf("SENDING\n");
+        std::fflush(stdout);
+      }
+      if (sender_done_at >= 0 && (timeline.totals().uni_unique >= timeline.sender().delivered ||
+                                  since_start() >= sender_done_at + kReceiveGraceS)) {
+        break;
+      }
     } else if (connect_s >= 0) {
       if (!hold) break;
       if (hold_until == 0) {
@@ -349,6 +460,10 @@ int main(int argc, char** argv) {
     };
     if (hold_until > 0) until = std::min(until, at(hold_until));
     if (storm_at >= 0) until = std::min(until, at(storm_at + static_cast<double>(*seconds)));
+    if (unicast && connect_s >= 0 && sender_at < 0) {
+      until = std::min(until, at(connect_s + kSessionSettleS));
+    }
+    if (sender_done_at >= 0) until = std::min(until, at(sender_done_at + kReceiveGraceS));
     until = std::min(until, at(static_cast<double>(*max_seconds)));
     const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(until - now);
     workers.poll(std::max(wait, std::chrono::milliseconds(1)), &events);
@@ -404,6 +519,31 @@ int main(int argc, char** argv) {
                            {"back_s", back_s},
                            {"back_per_s", back_s > 0 ? static_cast<double>(dropped) / back_s : 0}});
   }
+  const SenderSample& sent = timeline.sender();
+  const uint64_t undelivered = sent.delivered > t.uni_unique ? sent.delivered - t.uni_unique : 0;
+  if (unicast) {
+    const auto& lat = timeline.allLatencies();
+    const auto ms = [](int64_t ns) { return static_cast<double>(ns) / 1e6; };
+    report.results.insert(
+        report.results.end(),
+        {{"sent", static_cast<double>(sent.sent)},
+         {"delivered_resp", static_cast<double>(sent.delivered)},
+         {"offline_resp", static_cast<double>(sent.offline)},
+         {"send_errors", static_cast<double>(sent.errors)},
+         {"skipped", static_cast<double>(sent.skipped)},
+         {"received", static_cast<double>(t.uni_received)},
+         {"unique", static_cast<double>(t.uni_unique)},
+         {"duplicates", static_cast<double>(t.uni_duplicates)},
+         {"misrouted", static_cast<double>(t.uni_misrouted + t.uni_unreadable)},
+         {"undelivered", static_cast<double>(undelivered)},
+         {"msg_per_s", static_cast<double>(t.uni_unique) / static_cast<double>(*seconds)},
+         {"lat_p50_ms", ms(lat.percentile(0.5))},
+         {"lat_p99_ms", ms(lat.percentile(0.99))},
+         {"lat_p999_ms", ms(lat.percentile(0.999))},
+         {"lat_max_ms", ms(lat.max())},
+         {"sender_cpu_cores",
+          static_cast<double>(sent.cpu_ms) / 1000.0 / static_cast<double>(*seconds)}});
+  }
   // How the failed and lost ones ended: figures of their own ("lost_closed", ...) and a
   // " (closed 12, reset 3)" for the problem lines.
   const auto endings = [&report](const char* prefix, const std::map<std::string, uint64_t>& by) {
@@ -442,11 +582,29 @@ int main(int argc, char** argv) {
     report.problems.push_back(std::to_string(t.lost) +
                               " connections lost after they authenticated" + lost_how);
   }
+  if (unicast) {
+    const auto add = [&report](uint64_t n, const std::string& what) {
+      if (n > 0) report.problems.push_back(std::to_string(n) + " " + what);
+    };
+    if (sender_at < 0) report.problems.push_back("the sender never started");
+    if (sender_exit != 0) {
+      report.problems.push_back("the sender exited with status " + std::to_string(sender_exit) +
+                                " (see " + out_dir + "/sender.log)");
+    }
+    add(undelivered, "pushes center answered delivered were not received within " +
+                         formatNumber(kReceiveGraceS) + " s of the last");
+    add(t.uni_misrouted, "pushes reached a client of another user");
+    add(t.uni_unreadable, "pushes with a payload that was not ours");
+    add(sent.errors, "requests to center failed (see " + out_dir + "/sender.log)");
+    add(sent.offline, "pushes center answered offline (user not online at the register)");
+    add(sent.skipped, "requests skipped: center did not keep up with " +
+                          std::to_string(*push_rate) + "/s at this --depth");
+  }
   if (!ended_because.empty()) report.problems.push_back("the run ended early: " + ended_because);
   report.passed = report.problems.empty();
   if (exit_code == kExitOk && !report.passed) exit_code = kExitNotMet;
   report.timeline = timeline.points();
-  report.latency = rtt;
+  report.latency = unicast ? timeline.allLatencies() : rtt;
 
   const bool wrote = writeFile(out_dir + "/report.json", reportJson(report) + "\n") &&
                      writeFile(out_dir + "/report.html", reportHtml(report));

@@ -31,6 +31,13 @@ void writePoint(JsonWriter& w, const TimelinePoint& p) {
   figure(w, "rtt_p50_ms", static_cast<double>(p.rtt_p50_ns) / 1e6);
   figure(w, "rtt_p99_ms", static_cast<double>(p.rtt_p99_ns) / 1e6);
   figure(w, "rtt_max_ms", static_cast<double>(p.rtt_max_ns) / 1e6);
+  figure(w, "sent_per_s", p.sent_per_s);
+  figure(w, "delivered_per_s", p.delivered_per_s);
+  figure(w, "send_errors", static_cast<double>(p.send_errors));
+  figure(w, "duplicates", static_cast<double>(p.duplicates));
+  figure(w, "lat_p50_ms", static_cast<double>(p.lat_p50_ns) / 1e6);
+  figure(w, "lat_p99_ms", static_cast<double>(p.lat_p99_ns) / 1e6);
+  figure(w, "lat_max_ms", static_cast<double>(p.lat_max_ns) / 1e6);
   w.endObject();
 }
 
@@ -141,7 +148,7 @@ svg text{font-size:11px;fill:#555}
 "use strict";
 const report = JSON.parse(document.getElementById("report").textContent);
 const NS = "http://www.w3.org/2000/svg";
-const COLORS = ["#1f6fb4", "#d9652b", "#2c9a3c", "#a33ea1", "#777"];
+const COLORS = ["#1f6fb4", "#d9652b", "#2c9a3c", "#a33ea1", "#777", "#b8860b", "#17becf"];
 function el(tag, attrs, parent) {
   const e = document.createElementNS(NS, tag);
   for (const k in attrs) e.setAttribute(k, attrs[k]);
@@ -221,7 +228,9 @@ lineChart("chart-throughput", [
   {name: "reconnections/s", points: series("back_per_s")},
   {name: "pings/s", points: series("pings_per_s")},
   {name: "pongs/s", points: series("pongs_per_s")},
-  {name: "pushes/s", points: series("pushes_per_s")}], "seconds");
+  {name: "pushes/s", points: series("pushes_per_s")},
+  {name: "unicast sent/s", points: series("sent_per_s")},
+  {name: "unicast delivered/s", points: series("delivered_per_s")}], "seconds");
 const pct = report.latency.percentiles;
 lineChart("chart-latency", [
   {name: report.latency.name + " (ms)", points: pct.map(([q, v], i) => [i, v])}],

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <initializer_list>
 
 namespace push::loadtester {
 namespace {
@@ -29,30 +30,81 @@ bool parseCounts(std::string_view text, std::map<std::string, uint64_t>* out) {
   }
 }
 
+// "a,b,c,..." into exactly as many counts as `out` has.
+bool parseList(std::string_view text, std::initializer_list<uint64_t*> out) {
+  size_t i = 0;
+  for (uint64_t* target : out) {
+    const size_t comma = text.find(',');
+    const bool last = ++i == out.size();
+    if ((comma == std::string_view::npos) != last || !parseCount(text.substr(0, comma), target)) {
+      return false;
+    }
+    if (!last) text.remove_prefix(comma + 1);
+  }
+  return true;
+}
+
+// "key=value key=value": calls on_field(key, value) for each; false when a field has no '=' or
+// on_field says so.
+template <typename OnField>
+bool forEachField(std::string_view line, OnField on_field) {
+  while (!line.empty()) {
+    const size_t space = line.find(' ');
+    const std::string_view field = line.substr(0, space);
+    line = space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
+    const size_t eq = field.find('=');
+    if (eq == std::string_view::npos || !on_field(field.substr(0, eq), field.substr(eq + 1))) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
+
+bool RunTimeline::addSentLine(std::string_view line) {
+  constexpr std::string_view kPrefix = "SENT ";
+  if (line.substr(0, kPrefix.size()) != kPrefix) return false;
+  SenderSample s;
+  const bool ok = forEachField(line.substr(kPrefix.size()), [&s](auto key, auto value) {
+    uint64_t* target = key == "sent"        ? &s.sent
+                       : key == "responses" ? &s.responses
+                       : key == "delivered" ? &s.delivered
+                       : key == "offline"   ? &s.offline
+                       : key == "errors"    ? &s.errors
+                       : key == "skipped"   ? &s.skipped
+                       : key == "cpu_ms"    ? &s.cpu_ms
+                                            : nullptr;
+    return target == nullptr || parseCount(value, target);  // unknown: a newer sender's
+  });
+  if (!ok) return false;
+  sender_ = s;
+  return true;
+}
 
 bool RunTimeline::addStatsLine(size_t worker, std::string_view line) {
   constexpr std::string_view kPrefix = "STATS ";
   if (worker >= latest_.size() || line.substr(0, kPrefix.size()) != kPrefix) return false;
   line.remove_prefix(kPrefix.size());
   WorkerSample s;
-  std::string_view rtt;
+  std::string_view rtt, lat;
   bool seen_rtt = false;
-  while (!line.empty()) {
-    const size_t space = line.find(' ');
-    const std::string_view field = line.substr(0, space);
-    line = space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
-    const size_t eq = field.find('=');
-    if (eq == std::string_view::npos) return false;
-    const std::string_view key = field.substr(0, eq), value = field.substr(eq + 1);
+  const bool ok = forEachField(line, [&](std::string_view key, std::string_view value) {
     if (key == "rtt") {
       rtt = value;
       seen_rtt = true;
-      continue;
+      return true;
+    }
+    if (key == "lat") {
+      lat = value;
+      return true;
+    }
+    if (key == "uni") {
+      return parseList(value, {&s.uni_received, &s.uni_unique, &s.uni_duplicates, &s.uni_misrouted,
+                               &s.uni_unreadable, &s.uni_untracked});
     }
     if (key == "failed_by" || key == "lost_by") {
-      if (!parseCounts(value, key == "failed_by" ? &s.failed_by : &s.lost_by)) return false;
-      continue;
+      return parseCounts(value, key == "failed_by" ? &s.failed_by : &s.lost_by);
     }
     uint64_t* target = key == "ready"              ? &s.ready
                        : key == "failed"           ? &s.failed
@@ -65,13 +117,13 @@ bool RunTimeline::addStatsLine(size_t worker, std::string_view line) {
                        : key == "reconnect_failed" ? &s.reconnect_failed
                        : key == "last_back_ns"     ? &s.last_back_ns
                                                    : nullptr;
-    if (target == nullptr) continue;  // a field of a newer worker
-    if (!parseCount(value, target)) return false;
-  }
-  if (!seen_rtt) return false;
-  loadgen::LatencyHistogram h;
-  if (!h.mergeEncoded(rtt)) return false;
+    return target == nullptr || parseCount(value, target);  // unknown: a newer worker's
+  });
+  if (!ok || !seen_rtt) return false;
+  loadgen::LatencyHistogram h, l;
+  if (!h.mergeEncoded(rtt) || !l.mergeEncoded(lat)) return false;
   second_rtt_.merge(h);
+  second_lat_.merge(l);
   latest_[worker] = s;
   return true;
 }
@@ -89,6 +141,12 @@ WorkerSample RunTimeline::totals() const {
     t.reconnected += s.reconnected;
     t.reconnect_failed += s.reconnect_failed;
     t.last_back_ns = std::max(t.last_back_ns, s.last_back_ns);
+    t.uni_received += s.uni_received;
+    t.uni_unique += s.uni_unique;
+    t.uni_duplicates += s.uni_duplicates;
+    t.uni_misrouted += s.uni_misrouted;
+    t.uni_unreadable += s.uni_unreadable;
+    t.uni_untracked += s.uni_untracked;
     for (const auto& [name, n] : s.failed_by)
       t.failed_by[name] += n;
     for (const auto& [name, n] : s.lost_by)
@@ -117,7 +175,18 @@ const TimelinePoint& RunTimeline::closeSecond(double t_s) {
   p.pings_per_s = rate(now.pings, previous_.pings);
   p.pongs_per_s = rate(now.pongs, previous_.pongs);
   p.pushes_per_s = rate(now.pushes, previous_.pushes);
-  p.loadgen_cores = rate(now.cpu_ms, previous_.cpu_ms) / 1000.0;
+  p.loadgen_cores =
+      (rate(now.cpu_ms, previous_.cpu_ms) + rate(sender_.cpu_ms, previous_sender_.cpu_ms)) / 1000.0;
+  p.sent_per_s = rate(sender_.sent, previous_sender_.sent);
+  p.delivered_per_s = rate(now.uni_unique, previous_.uni_unique);
+  p.send_errors = sender_.errors;
+  p.duplicates = now.uni_duplicates;
+  p.lat_p50_ns = second_lat_.percentile(0.5);
+  p.lat_p99_ns = second_lat_.percentile(0.99);
+  p.lat_max_ns = second_lat_.max();
+  all_lat_.merge(second_lat_);
+  second_lat_.reset();
+  previous_sender_ = sender_;
   p.rtt_count = second_rtt_.count();
   p.rtt_p50_ns = second_rtt_.percentile(0.5);
   p.rtt_p99_ns = second_rtt_.percentile(0.99);
@@ -133,6 +202,8 @@ const TimelinePoint& RunTimeline::closeSecond(double t_s) {
 void RunTimeline::flushRoundTrips() {
   all_rtt_.merge(second_rtt_);
   second_rtt_.reset();
+  all_lat_.merge(second_lat_);
+  second_lat_.reset();
 }
 
 }  // namespace push::loadtester

@@ -21,6 +21,18 @@ struct WorkerSample {
   // How failed and lost connections ended (PushClientPool::endingName -> count), when the
   // worker says (failed_by= / lost_by=: "name:count,..." or "-").
   std::map<std::string, uint64_t> failed_by, lost_by;
+  // push-load idle --unicast-users (UnicastTally): pushes received, the unique ones, duplicates,
+  // for another user, not ours, beyond the tracked range.
+  uint64_t uni_received = 0, uni_unique = 0, uni_duplicates = 0, uni_misrouted = 0;
+  uint64_t uni_unreadable = 0, uni_untracked = 0;
+};
+
+// The unicast sender's cumulative counts, from its latest "SENT ..." line (push-load unicast
+// --stats): requests sent, answered, answered delivered (the user online) or offline, failed
+// (an error status or a lost connection), skipped (due while every connection was at its depth).
+struct SenderSample {
+  uint64_t sent = 0, responses = 0, delivered = 0, offline = 0, errors = 0, skipped = 0;
+  uint64_t cpu_ms = 0;
 };
 
 // A second of the run, summed over the workers.
@@ -39,6 +51,12 @@ struct TimelinePoint {
   double loadgen_cores = 0;  // CPU of the workers, in cores
   uint64_t rtt_count = 0;    // Ping round trips measured in this second
   int64_t rtt_p50_ns = 0, rtt_p99_ns = 0, rtt_max_ns = 0;
+  // unicast: requests sent to center, unique pushes received, both per second; the cumulative
+  // sender errors and skips and receivers' duplicates; the latency (API call to the client's
+  // read) of this second's unique pushes.
+  double sent_per_s = 0, delivered_per_s = 0;
+  uint64_t send_errors = 0, duplicates = 0;
+  int64_t lat_p50_ns = 0, lat_p99_ns = 0, lat_max_ns = 0;
 };
 
 // Folds the STATS lines of N worker processes into one point a second and a histogram of
@@ -51,9 +69,12 @@ class RunTimeline {
   // ones and its round trips join the current second. False (nothing changed) when the line
   // is malformed or `worker` is out of range.
   bool addStatsLine(size_t worker, std::string_view line);
+  // The unicast sender's "SENT ..." line; false (nothing changed) when malformed.
+  bool addSentLine(std::string_view line);
   // Ends the current second at `t_s` and appends its point.
   const TimelinePoint& closeSecond(double t_s);
-  // Adds the round trips of the current second to allRoundTrips() without a point (the end of
+  // Adds the round trips (and latencies) of the current second to allRoundTrips() (and
+  // allLatencies()) without a point (the end of
   // a run: a point for a fraction of a second would show rates that never were).
   void flushRoundTrips();
   // When the last point was (0 before the first).
@@ -63,12 +84,19 @@ class RunTimeline {
   // The sums of the workers' latest counts.
   WorkerSample totals() const;
   const loadgen::LatencyHistogram& allRoundTrips() const { return all_rtt_; }
+  const SenderSample& sender() const { return sender_; }
+  // Latency of every unique unicast push of the run.
+  const loadgen::LatencyHistogram& allLatencies() const { return all_lat_; }
 
  private:
   std::vector<WorkerSample> latest_;
   std::vector<TimelinePoint> points_;
   loadgen::LatencyHistogram second_rtt_;
   loadgen::LatencyHistogram all_rtt_;
+  loadgen::LatencyHistogram second_lat_;
+  loadgen::LatencyHistogram all_lat_;
+  SenderSample sender_;
+  SenderSample previous_sender_;
   WorkerSample previous_;  // totals at the last closed second
   double previous_t_s_ = 0;
 };

@@ -72,12 +72,12 @@ int closedPort() {
 class LoadtesterE2eTest : public ::testing::Test {
  protected:
   void SetUp() override { startCluster(""); }
-  void startCluster(const std::string& room_config, int room_workers = 1) {
+  void startCluster(const std::string& room_config, int room_workers = 1, bool center = false) {
     cluster_.reset();
     LocalCluster::Options o;
     o.room_workers = room_workers;
     o.websocket = false;
-    o.start_center = false;
+    o.start_center = center;
     o.room_config = room_config;
     auto c = LocalCluster::start(std::move(o));
     ASSERT_TRUE(c.isOk()) << c.status();
@@ -146,6 +146,74 @@ TEST_F(LoadtesterE2eTest, HoldsConnectionsOverWorkersAndWritesAReportThatRenders
   ASSERT_NE(points, std::string::npos);
   const std::string pairs = dom.substr(points, dom.find('"', points + 8) - points);
   EXPECT_GE(countOf(pairs, ","), 3u) << pairs;
+}
+
+TEST_F(LoadtesterE2eTest, UnicastCountsEveryPushOnceWithItsLatency) {
+  startCluster("", 2, /*center=*/true);
+  const LocalCluster::App app;
+  const std::string out = cluster_->dir() + "/unicast-report";
+  auto argv = command("unicast", cluster_->roomTcp(), out);
+  argv.insert(argv.end(), {"--connections", "300", "--per-worker", "100", "--sources",
+                           "127.0.0.2-127.0.0.4", "--center", cluster_->centerAddress(),
+                           "--api-key", app.api_key, "--rate", "400", "--seconds", "3"});
+  auto run = Subprocess::start(argv);
+  ASSERT_TRUE(run.isOk()) << run.status();
+  auto result = (*run)->waitForLine("RESULT loadtest_unicast", 60s);
+  ASSERT_TRUE(result.isOk()) << result.status();
+  std::printf("%s\n", result->c_str());
+  EXPECT_EQ((*run)->wait(30s), 0) << *result;
+  const auto figure = [&](const std::string& name) -> long long {
+    const std::string key = " " + name + "=";
+    const size_t at = (" " + *result).find(key);
+    return at == std::string::npos ? -1 : std::atoll(result->c_str() + at + key.size() - 1);
+  };
+  // 400/s for 3 s, open loop: every push answered delivered and received exactly once, by its
+  // own user (the receivers check the user of each one).
+  EXPECT_GE(figure("sent"), 1100) << *result;
+  EXPECT_EQ(figure("delivered_resp"), figure("sent")) << *result;
+  EXPECT_EQ(figure("unique"), figure("sent")) << *result;
+  EXPECT_EQ(figure("received"), figure("sent")) << *result;
+  for (const char* zero : {"duplicates", "misrouted", "undelivered", "send_errors", "skipped",
+                           "offline_resp", "lost", "failed"}) {
+    EXPECT_EQ(figure(zero), 0) << zero << " in " << *result;
+  }
+  EXPECT_EQ(figure("passed"), 1) << *result;
+  EXPECT_GE(figure("lat_max_ms"), 0) << *result;
+  bool sending = false, sent = false;
+  size_t progress = 0;
+  for (const std::string& l : (*run)->lines()) {
+    sending = sending || l == "SENDING";
+    sent = sent || l == "SENT";
+    progress += l.find(" delivered ") != std::string::npos && l.find(" p99 ") != std::string::npos;
+  }
+  EXPECT_TRUE(sending && sent);
+  EXPECT_GE(progress, 3u);  // a line a second with deliveries/s and p99
+  const std::string json = readFile(out + "/report.json");
+  EXPECT_NE(json.find("\"name\":\"push latency"), std::string::npos) << json;
+  EXPECT_EQ(json.find("\"percentiles\":[]"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"delivered_per_s\":"), std::string::npos);
+  EXPECT_EQ(::access((out + "/sender.log").c_str(), R_OK), 0);
+}
+
+TEST_F(LoadtesterE2eTest, UnicastSaysWhenCenterRefusesItsRequests) {
+  startCluster("", 1, /*center=*/true);
+  const std::string out = cluster_->dir() + "/unicast-refused";
+  auto argv = command("unicast", cluster_->roomTcp(), out);
+  argv.insert(argv.end(), {"--connections", "50", "--center", cluster_->centerAddress(),
+                           "--api-key", "not-the-key", "--rate", "100", "--seconds", "1"});
+  auto run = Subprocess::start(argv);
+  ASSERT_TRUE(run.isOk()) << run.status();
+  auto result = (*run)->waitForLine("RESULT loadtest_unicast", 60s);
+  ASSERT_TRUE(result.isOk()) << result.status();
+  EXPECT_EQ((*run)->wait(30s), 1) << *result;
+  EXPECT_NE(result->find(" unique=0 "), std::string::npos) << *result;
+  EXPECT_NE(result->find(" passed=0"), std::string::npos) << *result;
+  bool said = false;
+  for (const std::string& l : (*run)->lines())
+    said = said || (l.rfind("problem: ", 0) == 0 &&
+                    l.find("requests to center failed") != std::string::npos);
+  EXPECT_TRUE(said);
+  EXPECT_NE(readFile(out + "/sender.log").find("401"), std::string::npos);
 }
 
 TEST_F(LoadtesterE2eTest, SaysWhatFailedWhenNoRoomAnswers) {

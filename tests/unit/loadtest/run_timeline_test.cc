@@ -91,5 +91,39 @@ TEST(RunTimelineTest, MalformedEndingsRefuseTheLine) {
   EXPECT_EQ(t.totals().ready, 0u);
 }
 
+TEST(RunTimelineTest, UnicastCountsOfReceiversAndTheSenderMakeRatesAndLatency) {
+  RunTimeline t(2);
+  loadgen::LatencyHistogram lat;
+  lat.record(3'000'000);
+  const std::string base = statsLine(10, 0, 0, 0, {});
+  ASSERT_TRUE(t.addStatsLine(0, base + " uni=100,98,1,1,0,0 lat=" + lat.encode()));
+  ASSERT_TRUE(t.addStatsLine(1, base + " uni=50,50,0,0,0,0 lat="));
+  ASSERT_TRUE(t.addSentLine(
+      "SENT sent=160 responses=150 delivered=148 offline=2 errors=1 skipped=3 cpu_ms=500"));
+  const TimelinePoint p = t.closeSecond(1.0);
+  EXPECT_DOUBLE_EQ(p.sent_per_s, 160);
+  EXPECT_DOUBLE_EQ(p.delivered_per_s, 148);
+  EXPECT_EQ(p.duplicates, 1u);
+  EXPECT_EQ(p.send_errors, 1u);
+  EXPECT_EQ(p.lat_max_ns, 3'000'000);
+  EXPECT_DOUBLE_EQ(p.loadgen_cores, 0.5);  // the sender's CPU counts with the workers'
+  const WorkerSample s = t.totals();
+  EXPECT_EQ(s.uni_received, 150u);
+  EXPECT_EQ(s.uni_unique, 148u);
+  EXPECT_EQ(s.uni_misrouted, 1u);
+  EXPECT_EQ(t.sender().delivered, 148u);
+  EXPECT_EQ(t.sender().skipped, 3u);
+  EXPECT_EQ(t.allLatencies().count(), 1u);
+
+  // Malformed: the sender's counts and the receivers' stay as they were.
+  EXPECT_FALSE(t.addSentLine("SENT sent=x"));
+  EXPECT_FALSE(t.addSentLine("STATS sent=1"));
+  EXPECT_FALSE(t.addStatsLine(0, base + " uni=1,2,3"));
+  EXPECT_FALSE(t.addStatsLine(0, base + " uni=1,2,3,4,5,6,7"));
+  EXPECT_FALSE(t.addStatsLine(0, base + " uni=1,2,3,4,5,6 lat=bogus"));
+  EXPECT_EQ(t.sender().sent, 160u);
+  EXPECT_EQ(t.totals().uni_unique, 148u);
+}
+
 }  // namespace
 }  // namespace push::loadtester
