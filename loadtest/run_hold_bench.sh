@@ -6,8 +6,8 @@
 #
 # BUILD_DIR defaults to build-release. Build first with
 #   cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DPUSH_BUILD_TESTS=OFF
-#   cmake --build build-release --target push-loadtest push-load push-room push-register
-# Environment: SCENARIO (hold, or reconnect-storm: below), CONNECTIONS (100000), HOLD_SECONDS (60), HEARTBEAT (30: the room proposes it to
+#   cmake --build build-release --target push-loadtest push-load push-room push-register push-center
+# Environment: SCENARIO (hold, reconnect-storm or unicast: below), CONNECTIONS (100000), HOLD_SECONDS (60), HEARTBEAT (30: the room proposes it to
 # wifi clients), CONNECT_RATE (10000 a second in all), ROOM_WORKERS (default: one per 16000
 # connections: a process may open 20000 files here), PER_WORKER (push-load worker size, 18000),
 # REGISTERS (register shards, slots split evenly; default one per 250000 connections),
@@ -39,6 +39,17 @@
 #   RESULT storm_bench connections= ready= failed= room_workers= registers= dropped=
 #          reconnected= reconnect_failed= not_back= back_s= back_per_s= rooms_lost= room_rss_mb=
 #          kernel_slab_mb= kernel_tcp_buf_mb= kernel_bytes_per_conn=
+#
+# SCENARIO=unicast: push-center too (CENTER_WORKERS processes, default 1; the app's rate limit
+# out of the way), and once all are connected push-loadtest unicast sends RATE pushes a second
+# (default 10000) for HOLD_SECONDS through center's POST /v1/push, each to one connected user,
+# every one counted by its receiver. The CPU of room, register and center is sampled between
+# push-loadtest's SENDING and SENT lines (the room's includes the heartbeats it answers). Then
+#   RESULT unicast_bench connections= ready= failed= lost= rate= seconds= sent= unique=
+#          undelivered= duplicates= misrouted= send_errors= skipped= offline= msg_per_s=
+#          lat_p50_ms= lat_p99_ms= lat_max_ms= room_workers= registers= center_workers=
+#          room_cores= register_cores= center_cores= room_us_per_msg= register_us_per_msg=
+#          center_us_per_msg= loadgen_cores= rooms_lost=
 # The report (JSON + HTML) stays in $OUT (default /tmp/push-hold-report). Stops every process it
 # started by PID (also on error or Ctrl-C) and removes its temp dir.
 set -euo pipefail
@@ -54,9 +65,11 @@ room_workers=${ROOM_WORKERS:-$(((connections + 15999) / 16000))}
 per_worker=${PER_WORKER:-18000}
 registers=${REGISTERS:-$(((connections + 249999) / 250000))}
 loadgen_nice=${LOADGEN_NICE:-0}
+center_workers=${CENTER_WORKERS:-1}
+rate=${RATE:-10000}
 out=${OUT:-/tmp/push-hold-report}
-case $scenario in hold | reconnect-storm) ;; *) echo "SCENARIO: hold or reconnect-storm" >&2; exit 2 ;; esac
-for b in push-loadtest push-load push-room push-register; do
+case $scenario in hold | reconnect-storm | unicast) ;; *) echo "SCENARIO: hold, reconnect-storm or unicast" >&2; exit 2 ;; esac
+for b in push-loadtest push-load push-room push-register $([ "$scenario" = unicast ] && echo push-center); do
   [ -x "$bin/$b" ] || { echo "missing $bin/$b: build it first (see the header of $0)" >&2; exit 2; }
 done
 command -v curl >/dev/null || { echo "curl is not installed" >&2; exit 2; }
@@ -143,7 +156,17 @@ sources="127.0.100.1-127.0.$((100 + nets - 1)).254"
 rooms_lost_before=$(rooms_lost)
 slab0=$(slab_kb) tcpbuf0=$(tcp_buf_kb)
 
-if [ "$scenario" = reconnect-storm ]; then
+if [ "$scenario" = unicast ]; then
+  api_key=bench-api-key-0123456789abcdef
+  cat >"$tmp/center.conf" <<CONF
+http { listen { address: "127.0.0.1:0" } }
+register {$shard_lines }
+apps { name: "$app" api_keys: "$api_key" push_rate_per_s: 10000000 push_burst: 10000000 }
+CONF
+  start center HTTP_ADDRESS "$bin/push-center" --config "$tmp/center.conf" --workers "$center_workers"
+  center_pid=$pid
+  scenario_args=(unicast --center "$line" --api-key "$api_key" --rate "$rate")
+elif [ "$scenario" = reconnect-storm ]; then
   victim=$(tr ' ' '\n' <"/proc/$room_pid/task/$room_pid/children" | grep -m1 .) ||
     fail "push-room has no worker processes"
   scenario_args=(reconnect-storm --storm-command "kill -9 $victim")
@@ -161,6 +184,7 @@ nice -n "$loadgen_nice" "$bin/push-loadtest" "${scenario_args[@]}" --server "$ro
 lt=$!
 pids=("$lt" "${pids[@]}")  # stopped first
 a_room="" b_room="" a_reg="" b_reg="" t_a="" t_b="" rss="" result="" kmem=""
+a_center="" b_center="" center_pid=${center_pid:-}
 while IFS= read -r l; do
   echo "$l"
   case $l in
@@ -171,6 +195,10 @@ while IFS= read -r l; do
       rss=$(rss_kb "$room_pid"); kmem=$(kernel_mem "$connections") ;;
     HELD)
       b_room=$(ticks "$room_pid"); b_reg=$(register_ticks); t_b=$(date +%s.%N) ;;
+    SENDING)
+      a_room=$(ticks "$room_pid"); a_reg=$(register_ticks); a_center=$(ticks "$center_pid"); t_a=$(date +%s.%N) ;;
+    SENT)
+      b_room=$(ticks "$room_pid"); b_reg=$(register_ticks); b_center=$(ticks "$center_pid"); t_b=$(date +%s.%N) ;;
     RESULT*) result=$l ;;
   esac
 done <"$fifo"
@@ -181,6 +209,18 @@ pids=("${pids[@]:1}")
 f() { field "$1" <<<" $result"; }
 if [ "$scenario" = reconnect-storm ]; then
   echo "RESULT storm_bench connections=$connections ready=$(f ready) failed=$(f failed) room_workers=$room_workers registers=$registers dropped=$(f dropped) reconnected=$(f reconnected) reconnect_failed=$(f reconnect_failed) not_back=$(f not_back) back_s=$(f back_s) back_per_s=$(f back_per_s) rooms_lost=$(($(rooms_lost) - ${rooms_lost_before:-0})) room_rss_mb=$((${rss:-0} / 1024)) $kmem"
+  exit "$rc"
+fi
+if [ "$scenario" = unicast ]; then
+  [ -n "$b_room" ] || fail "push-loadtest never sent (exit $rc): $(cat "$tmp/loadtest.log")"
+  # CPU per message per service: cores over the sending window, over the unique pushes a second.
+  cpu=$(awk -v ra="$a_room" -v rb="$b_room" -v ga="$a_reg" -v gb="$b_reg" -v ca="$a_center" \
+    -v cb="$b_center" -v t="$t_a" -v u="$t_b" -v hz="$hz" -v m="$(f unique)" 'BEGIN {
+      d = u - t; room = (rb - ra) / hz / d; reg = (gb - ga) / hz / d; cen = (cb - ca) / hz / d
+      per = m > 0 ? 1e6 * d / m : 0
+      printf "room_cores=%.3f register_cores=%.3f center_cores=%.3f room_us_per_msg=%.2f register_us_per_msg=%.2f center_us_per_msg=%.2f", room, reg, cen, room * per, reg * per, cen * per
+    }')
+  echo "RESULT unicast_bench connections=$connections ready=$(f ready) failed=$(f failed) lost=$(f lost) rate=$rate seconds=$hold_seconds sent=$(f sent) unique=$(f unique) undelivered=$(f undelivered) duplicates=$(f duplicates) misrouted=$(f misrouted) send_errors=$(f send_errors) skipped=$(f skipped) offline=$(f offline_resp) msg_per_s=$(f msg_per_s) lat_p50_ms=$(f lat_p50_ms) lat_p99_ms=$(f lat_p99_ms) lat_max_ms=$(f lat_max_ms) room_workers=$room_workers registers=$registers center_workers=$center_workers $cpu loadgen_cores=$(f workers_cpu_cores) rooms_lost=$(($(rooms_lost) - ${rooms_lost_before:-0}))"
   exit "$rc"
 fi
 [ -n "$b_room" ] || fail "push-loadtest never held every connection (exit $rc)"
