@@ -31,7 +31,8 @@
 #          room_rss_mb= room_bytes_per_conn= rtt_p99_ms= rooms_lost= loadgen_cores=
 #          kernel_slab_mb= kernel_tcp_buf_mb= kernel_bytes_per_conn=
 # (kernel memory when all are connected, over the start: both ends of every connection, room
-# and clients, are on this machine)
+# and clients, are on this machine). Every RESULT line also has rooms_lost_ramp=: rooms the
+# registers dropped before all were connected (rooms_lost counts the whole run).
 #
 # SCENARIO=reconnect-storm: once all are connected, one room worker is killed (kill -9, the first
 # of the supervisor's children; the supervisor starts it again) and push-loadtest reconnect-storm
@@ -78,7 +79,8 @@ tmp=$(mktemp -d /tmp/push-holdbench.XXXXXX)
 pids=()
 # shellcheck source=loadtest/bench_lib.sh
 source "$(dirname "$0")/bench_lib.sh"
-trap 'stop_all; rm -rf "$tmp"' EXIT
+# The servers' logs (register*.log, room.log, center.log) are kept next to the report.
+trap 'stop_all; mkdir -p "$out" && cp "$tmp"/*.log "$out"/ 2>/dev/null; rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM HUP PIPE
 fail() { echo "hold_bench: $*" >&2; exit 1; }
 hz=$(getconf CLK_TCK)
@@ -184,10 +186,11 @@ nice -n "$loadgen_nice" "$bin/push-loadtest" "${scenario_args[@]}" --server "$ro
 lt=$!
 pids=("$lt" "${pids[@]}")  # stopped first
 a_room="" b_room="" a_reg="" b_reg="" t_a="" t_b="" rss="" result="" kmem=""
-a_center="" b_center="" center_pid=${center_pid:-}
+a_center="" b_center="" center_pid=${center_pid:-} lost_ramp=""
 while IFS= read -r l; do
   echo "$l"
   case $l in
+    HOLDING | SENDING | STORM) lost_ramp=$(($(rooms_lost) - ${rooms_lost_before:-0})) ;;&
     HOLDING)
       a_room=$(ticks "$room_pid"); a_reg=$(register_ticks); t_a=$(date +%s.%N)
       rss=$(rss_kb "$room_pid"); kmem=$(kernel_mem "$connections") ;;
@@ -208,7 +211,7 @@ pids=("${pids[@]:1}")
 [ -n "$result" ] || fail "push-loadtest printed no RESULT (exit $rc): $(cat "$tmp/loadtest.log")"
 f() { field "$1" <<<" $result"; }
 if [ "$scenario" = reconnect-storm ]; then
-  echo "RESULT storm_bench connections=$connections ready=$(f ready) failed=$(f failed) room_workers=$room_workers registers=$registers dropped=$(f dropped) reconnected=$(f reconnected) reconnect_failed=$(f reconnect_failed) not_back=$(f not_back) back_s=$(f back_s) back_per_s=$(f back_per_s) rooms_lost=$(($(rooms_lost) - ${rooms_lost_before:-0})) room_rss_mb=$((${rss:-0} / 1024)) $kmem"
+  echo "RESULT storm_bench connections=$connections ready=$(f ready) failed=$(f failed) room_workers=$room_workers registers=$registers dropped=$(f dropped) reconnected=$(f reconnected) reconnect_failed=$(f reconnect_failed) not_back=$(f not_back) back_s=$(f back_s) back_per_s=$(f back_per_s) rooms_lost=$(($(rooms_lost) - ${rooms_lost_before:-0})) rooms_lost_ramp=${lost_ramp:-} room_rss_mb=$((${rss:-0} / 1024)) $kmem"
   exit "$rc"
 fi
 if [ "$scenario" = unicast ]; then
@@ -220,7 +223,7 @@ if [ "$scenario" = unicast ]; then
       per = m > 0 ? 1e6 * d / m : 0
       printf "room_cores=%.3f register_cores=%.3f center_cores=%.3f room_us_per_msg=%.2f register_us_per_msg=%.2f center_us_per_msg=%.2f", room, reg, cen, room * per, reg * per, cen * per
     }')
-  echo "RESULT unicast_bench connections=$connections ready=$(f ready) failed=$(f failed) lost=$(f lost) rate=$rate seconds=$hold_seconds sent=$(f sent) unique=$(f unique) undelivered=$(f undelivered) duplicates=$(f duplicates) misrouted=$(f misrouted) send_errors=$(f send_errors) skipped=$(f skipped) offline=$(f offline_resp) msg_per_s=$(f msg_per_s) lat_p50_ms=$(f lat_p50_ms) lat_p99_ms=$(f lat_p99_ms) lat_max_ms=$(f lat_max_ms) room_workers=$room_workers registers=$registers center_workers=$center_workers $cpu loadgen_cores=$(f workers_cpu_cores) rooms_lost=$(($(rooms_lost) - ${rooms_lost_before:-0}))"
+  echo "RESULT unicast_bench connections=$connections ready=$(f ready) failed=$(f failed) lost=$(f lost) rate=$rate seconds=$hold_seconds sent=$(f sent) unique=$(f unique) undelivered=$(f undelivered) duplicates=$(f duplicates) misrouted=$(f misrouted) send_errors=$(f send_errors) skipped=$(f skipped) offline=$(f offline_resp) msg_per_s=$(f msg_per_s) lat_p50_ms=$(f lat_p50_ms) lat_p99_ms=$(f lat_p99_ms) lat_max_ms=$(f lat_max_ms) room_workers=$room_workers registers=$registers center_workers=$center_workers $cpu loadgen_cores=$(f workers_cpu_cores) rooms_lost=$(($(rooms_lost) - ${rooms_lost_before:-0})) rooms_lost_ramp=${lost_ramp:-}"
   exit "$rc"
 fi
 [ -n "$b_room" ] || fail "push-loadtest never held every connection (exit $rc)"
@@ -234,4 +237,4 @@ cpu=$(cat "$tmp/cpu")
 # Pings a second during the hold: every connection pings once per heartbeat.
 pings_per_s=$(awk -v n="$(f ready)" -v h="$heartbeat" 'BEGIN {printf "%.0f", n / h}')
 room_us_per_ping=$(awk -v c="$(field room_cores <<<" $cpu")" -v p="$pings_per_s" 'BEGIN {printf "%.1f", (p > 0 ? c * 1e6 / p : 0)}')
-echo "RESULT hold_bench connections=$connections ready=$(f ready) failed=$(f failed) lost=$(f lost) connect_s=$(f connect_s) held_s=$(f held_s) heartbeat_s=$heartbeat room_workers=$room_workers registers=$registers $cpu pings_per_s=$pings_per_s room_us_per_ping=$room_us_per_ping rtt_p99_ms=$(f rtt_p99_ms) rooms_lost=$((${rooms_lost_after:-0} - ${rooms_lost_before:-0})) loadgen_cores=$(f workers_cpu_cores) $kmem"
+echo "RESULT hold_bench connections=$connections ready=$(f ready) failed=$(f failed) lost=$(f lost) connect_s=$(f connect_s) held_s=$(f held_s) heartbeat_s=$heartbeat room_workers=$room_workers registers=$registers $cpu pings_per_s=$pings_per_s room_us_per_ping=$room_us_per_ping rtt_p99_ms=$(f rtt_p99_ms) rooms_lost=$((${rooms_lost_after:-0} - ${rooms_lost_before:-0})) rooms_lost_ramp=${lost_ramp:-} loadgen_cores=$(f workers_cpu_cores) $kmem"
