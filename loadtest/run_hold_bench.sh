@@ -31,8 +31,11 @@
 #          room_rss_mb= room_bytes_per_conn= rtt_p99_ms= rooms_lost= loadgen_cores=
 #          kernel_slab_mb= kernel_tcp_buf_mb= kernel_bytes_per_conn=
 # (kernel memory when all are connected, over the start: both ends of every connection, room
-# and clients, are on this machine). Every RESULT line also has rooms_lost_ramp=: rooms the
-# registers dropped before all were connected (rooms_lost counts the whole run).
+# and clients, are on this machine). rooms_lost counts the rooms the registers dropped from
+# the start to the scenario's end (HELD, SENT or BACK); every RESULT line also has
+# rooms_lost_ramp= (of those, before all were connected) and rooms_lost_teardown= (after the
+# end, while push-loadtest closed its million connections at once: on these 2 shared cores the
+# rooms' heartbeats then go unanswered for over room_timeout_ms, 10 s).
 #
 # SCENARIO=reconnect-storm: once all are connected, one room worker is killed (kill -9, the first
 # of the supervisor's children; the supervisor starts it again) and push-loadtest reconnect-storm
@@ -186,11 +189,12 @@ nice -n "$loadgen_nice" "$bin/push-loadtest" "${scenario_args[@]}" --server "$ro
 lt=$!
 pids=("$lt" "${pids[@]}")  # stopped first
 a_room="" b_room="" a_reg="" b_reg="" t_a="" t_b="" rss="" result="" kmem=""
-a_center="" b_center="" center_pid=${center_pid:-} lost_ramp=""
+a_center="" b_center="" center_pid=${center_pid:-} lost_ramp="" lost_end=""
 while IFS= read -r l; do
   echo "$l"
   case $l in
     HOLDING | SENDING | STORM) lost_ramp=$(($(rooms_lost) - ${rooms_lost_before:-0})) ;;&
+    HELD | SENT | BACK) lost_end=$(($(rooms_lost) - ${rooms_lost_before:-0})) ;;&
     HOLDING)
       a_room=$(ticks "$room_pid"); a_reg=$(register_ticks); t_a=$(date +%s.%N)
       rss=$(rss_kb "$room_pid"); kmem=$(kernel_mem "$connections") ;;
@@ -207,11 +211,15 @@ while IFS= read -r l; do
 done <"$fifo"
 rc=0
 wait "$lt" || rc=$?
+# rooms_lost= up to the scenario's end (all of the run when it never got there), and after it.
+lost_all=$(($(rooms_lost) - ${rooms_lost_before:-0}))
+lost_end=${lost_end:-$lost_all}
+lost_counts="rooms_lost=$lost_end rooms_lost_ramp=${lost_ramp:-} rooms_lost_teardown=$((lost_all - lost_end))"
 pids=("${pids[@]:1}")
 [ -n "$result" ] || fail "push-loadtest printed no RESULT (exit $rc): $(cat "$tmp/loadtest.log")"
 f() { field "$1" <<<" $result"; }
 if [ "$scenario" = reconnect-storm ]; then
-  echo "RESULT storm_bench connections=$connections ready=$(f ready) failed=$(f failed) room_workers=$room_workers registers=$registers dropped=$(f dropped) reconnected=$(f reconnected) reconnect_failed=$(f reconnect_failed) not_back=$(f not_back) back_s=$(f back_s) back_per_s=$(f back_per_s) rooms_lost=$(($(rooms_lost) - ${rooms_lost_before:-0})) rooms_lost_ramp=${lost_ramp:-} room_rss_mb=$((${rss:-0} / 1024)) $kmem"
+  echo "RESULT storm_bench connections=$connections ready=$(f ready) failed=$(f failed) room_workers=$room_workers registers=$registers dropped=$(f dropped) reconnected=$(f reconnected) reconnect_failed=$(f reconnect_failed) not_back=$(f not_back) back_s=$(f back_s) back_per_s=$(f back_per_s) $lost_counts room_rss_mb=$((${rss:-0} / 1024)) $kmem"
   exit "$rc"
 fi
 if [ "$scenario" = unicast ]; then
@@ -223,11 +231,10 @@ if [ "$scenario" = unicast ]; then
       per = m > 0 ? 1e6 * d / m : 0
       printf "room_cores=%.3f register_cores=%.3f center_cores=%.3f room_us_per_msg=%.2f register_us_per_msg=%.2f center_us_per_msg=%.2f", room, reg, cen, room * per, reg * per, cen * per
     }')
-  echo "RESULT unicast_bench connections=$connections ready=$(f ready) failed=$(f failed) lost=$(f lost) rate=$rate seconds=$hold_seconds sent=$(f sent) unique=$(f unique) undelivered=$(f undelivered) duplicates=$(f duplicates) misrouted=$(f misrouted) send_errors=$(f send_errors) skipped=$(f skipped) offline=$(f offline_resp) msg_per_s=$(f msg_per_s) lat_p50_ms=$(f lat_p50_ms) lat_p99_ms=$(f lat_p99_ms) lat_max_ms=$(f lat_max_ms) room_workers=$room_workers registers=$registers center_workers=$center_workers $cpu loadgen_cores=$(f workers_cpu_cores) rooms_lost=$(($(rooms_lost) - ${rooms_lost_before:-0})) rooms_lost_ramp=${lost_ramp:-}"
+  echo "RESULT unicast_bench connections=$connections ready=$(f ready) failed=$(f failed) lost=$(f lost) rate=$rate seconds=$hold_seconds sent=$(f sent) unique=$(f unique) undelivered=$(f undelivered) duplicates=$(f duplicates) misrouted=$(f misrouted) send_errors=$(f send_errors) skipped=$(f skipped) offline=$(f offline_resp) msg_per_s=$(f msg_per_s) lat_p50_ms=$(f lat_p50_ms) lat_p99_ms=$(f lat_p99_ms) lat_max_ms=$(f lat_max_ms) room_workers=$room_workers registers=$registers center_workers=$center_workers $cpu loadgen_cores=$(f workers_cpu_cores) $lost_counts"
   exit "$rc"
 fi
 [ -n "$b_room" ] || fail "push-loadtest never held every connection (exit $rc)"
-rooms_lost_after=$(rooms_lost)
 awk -v ra="$a_room" -v rb="$b_room" -v ga="$a_reg" -v gb="$b_reg" -v t="$t_a" -v u="$t_b" \
   -v hz="$hz" -v rss="$rss" -v n="$connections" 'BEGIN {
     d = u - t; room = (rb - ra) / hz / d; reg = (gb - ga) / hz / d
@@ -237,4 +244,4 @@ cpu=$(cat "$tmp/cpu")
 # Pings a second during the hold: every connection pings once per heartbeat.
 pings_per_s=$(awk -v n="$(f ready)" -v h="$heartbeat" 'BEGIN {printf "%.0f", n / h}')
 room_us_per_ping=$(awk -v c="$(field room_cores <<<" $cpu")" -v p="$pings_per_s" 'BEGIN {printf "%.1f", (p > 0 ? c * 1e6 / p : 0)}')
-echo "RESULT hold_bench connections=$connections ready=$(f ready) failed=$(f failed) lost=$(f lost) connect_s=$(f connect_s) held_s=$(f held_s) heartbeat_s=$heartbeat room_workers=$room_workers registers=$registers $cpu pings_per_s=$pings_per_s room_us_per_ping=$room_us_per_ping rtt_p99_ms=$(f rtt_p99_ms) rooms_lost=$((${rooms_lost_after:-0} - ${rooms_lost_before:-0})) rooms_lost_ramp=${lost_ramp:-} loadgen_cores=$(f workers_cpu_cores) $kmem"
+echo "RESULT hold_bench connections=$connections ready=$(f ready) failed=$(f failed) lost=$(f lost) connect_s=$(f connect_s) held_s=$(f held_s) heartbeat_s=$heartbeat room_workers=$room_workers registers=$registers $cpu pings_per_s=$pings_per_s room_us_per_ping=$room_us_per_ping rtt_p99_ms=$(f rtt_p99_ms) $lost_counts loadgen_cores=$(f workers_cpu_cores) $kmem"

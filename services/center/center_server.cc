@@ -27,6 +27,7 @@
 #include "services/center/broadcast_api.h"
 #include "services/center/job_api.h"
 #include "services/center/job_worker.h"
+#include "services/center/push_api.h"
 #include "services/center/push_request.h"
 #include "services/center/saver_client.h"
 #include "services/common/admin_port.h"
@@ -38,20 +39,6 @@ namespace {
 
 struct CenterMetrics {
   metrics::Registry& r = metrics::Registry::global();
-  metrics::Counter& pushes = r.counter("push_center_pushes_total", "Push requests accepted.");
-  metrics::Counter& targets =
-      r.counter("push_center_targets_total", "Push targets (users + devices).");
-  metrics::Counter& delivered = r.counter("push_center_target_results_total",
-                                          "Push target outcomes.", R"(status="delivered")");
-  metrics::Counter& offline =
-      r.counter("push_center_target_results_total", "Push target outcomes.", R"(status="offline")");
-  metrics::Counter& errors =
-      r.counter("push_center_target_results_total", "Push target outcomes.", R"(status="error")");
-  metrics::Counter& stored =
-      r.counter("push_center_target_results_total", "Push target outcomes.", R"(status="stored")");
-  metrics::Counter& storage_failed =
-      r.counter("push_center_storage_failed_total",
-                "QoS 1 pushes answered 503 because saver did not store them (nothing delivered).");
   metrics::Counter& rate_limited =
       r.counter("push_center_rate_limited_total", "Requests answered 429 (an app's rate limit).");
   metrics::Counter& auth_failures = r.counter(
@@ -99,12 +86,6 @@ struct CenterServer::Pending {
   uint64_t id = 0;
 };
 
-// One POST /v1/push in flight.
-struct CenterServer::PushCall : Pending {
-  uint64_t message_id = 0;
-  bool stored = false;  // saver has the message for every target's user
-};
-
 Result<std::unique_ptr<CenterServer>> CenterServer::create(net::EventLoop& loop,
                                                            CenterOptions options) {
   std::unique_ptr<CenterServer> center(new CenterServer(loop, std::move(options)));
@@ -149,6 +130,8 @@ Result<std::unique_ptr<CenterServer>> CenterServer::create(net::EventLoop& loop,
                      JobWorker::create(loop, center->options_, *center->jobs_->store(),
                                        *center->deliverer_, center->saver_.get()));
   }
+  center->push_ = std::make_unique<PushApi>(center->options_, *center->ids_, center->saver_.get(),
+                                            *center->deliverer_, *center->jobs_);
   return center;
 }
 
@@ -169,6 +152,10 @@ Status CenterServer::start() {
   RETURN_IF_ERROR(router.add(
       "POST", "/v1/push",
       [this](http::HttpRequest& req, http::HttpResponder r) { handlePush(req, std::move(r)); }));
+  RETURN_IF_ERROR(
+      router.add("POST", "/v1/push/batch", [this](http::HttpRequest& req, http::HttpResponder r) {
+        handlePushBatch(req, std::move(r));
+      }));
   RETURN_IF_ERROR(
       router.add("POST", "/v1/broadcast", [this](http::HttpRequest& req, http::HttpResponder r) {
         handleBroadcast(req, std::move(r));
@@ -299,14 +286,14 @@ void CenterServer::refuseAuth(const http::HttpRequest& req, http::HttpResponder&
   r.respond(std::move(resp));
 }
 
-bool CenterServer::rateLimited(AppState& app, http::HttpResponder& r) {
+bool CenterServer::rateLimited(AppState& app, http::HttpResponder& r, size_t n) {
   const int64_t now = loop_.nowMs();
-  if (app.bucket.tryTake(now)) return false;
+  if (app.bucket.tryTake(now, static_cast<double>(n))) return false;
   centerMetrics().rate_limited.inc();
   http::HttpResponse resp = http::HttpResponse::error(
       429, "rate limit of app '" + app.config.name + "' exceeded (" +
                std::to_string(static_cast<int64_t>(app.config.rate_per_s)) + " requests/s)");
-  setRetryAfter(resp, app.bucket.waitMs(now));
+  setRetryAfter(resp, app.bucket.waitMs(now, static_cast<double>(n)));
   r.respond(std::move(resp));
   return true;
 }
@@ -336,76 +323,24 @@ void CenterServer::track(const std::shared_ptr<Pending>& p) {
       });
 }
 
-// ---- POST /v1/push ----
+// ---- POST /v1/push, POST /v1/push/batch (PushApi) ----
 
 void CenterServer::handlePush(http::HttpRequest& req, http::HttpResponder r) {
   // The key first: nothing of the body is read for a caller without one.
   AppState* app = authenticate(req, r);
   if (!app || rateLimited(*app, r)) return;
-  // With jobs enabled a push may name up to job_max_targets users: over
-  // max_targets_per_request it becomes a job (JobApi).
-  PushLimits limits = options_.push;
-  if (jobs_->enabled())
-    limits.max_targets = std::max(limits.max_targets, options_.jobs.max_targets);
-  Result<ParsedPush> parsed = parsePushRequest(req.body(), limits);
-  if (!parsed.isOk()) return r.respondError(400, parsed.status().message());
-  if (parsed->app != app->config.name) return refuseAuth(req, r);
-  if (parsed->targets.size() > options_.push.max_targets) {
-    return jobs_->submit(app->index, std::move(parsed).value(), std::move(r));
-  }
-
-  auto call = std::make_shared<PushCall>();
-  Message m;
-  m.set_id(ids_->next());
-  m.set_app(parsed->app);
-  m.set_payload(std::move(parsed->payload));
-  m.set_qos(parsed->qos);
-  m.set_created_ms(Clock::system().wallMillis());
-  // No "ttl" in the request: the app's offline TTL (0 for static apps: saver's default).
-  m.set_ttl_s(parsed->ttl_s ? parsed->ttl_s : app->config.offline_ttl_s);
-  call->message_id = m.id();
-  ++app->pushes;
-  ++pushes_;
-  centerMetrics().pushes.inc();
-  centerMetrics().targets.inc(parsed->targets.size());
-  call->responder = std::move(r);
-  track(call);
-  if (!saver_ || m.qos() == 0) return deliverPush(call, std::move(m), std::move(parsed->targets));
-  // Store, then send: nothing is delivered (and success never claimed) unless saver has the
-  // message for every target's user.
-  std::vector<std::string> users;
-  users.reserve(parsed->targets.size());
-  std::unordered_set<std::string_view> seen;
-  for (const auto& t : parsed->targets) {
-    if (seen.insert(t.user).second) users.push_back(t.user);
-  }
-  auto pending_message = std::make_shared<Message>(std::move(m));
-  saver_->store(*pending_message, std::move(users),
-                [this, alive = liveness_.token(), call, pending_message,
-                 targets = std::move(parsed->targets)](const Status& st) mutable {
-                  if (!alive.alive() || call->responder.responded()) return;
-                  if (!st.isOk()) {
-                    centerMetrics().storage_failed.inc();
-                    return call->responder.respondError(
-                        503, "storage unavailable: " + st.toString() +
-                                 "; the message was not delivered, retry later");
-                  }
-                  call->stored = true;
-                  deliverPush(call, std::move(*pending_message), std::move(targets));
-                });
+  push_->handlePush(*app, req, std::move(r),
+                    [this](const http::HttpRequest& q, http::HttpResponder& a) { refuseAuth(q, a); });
 }
 
-void CenterServer::deliverPush(std::shared_ptr<PushCall> call, Message message,
-                               std::vector<ParsedPush::Target> targets) {
-  deliverer_->deliver(
-      std::move(message), std::move(targets),
-      [this, alive = liveness_.token(), call](const Status& st, Deliverer::Outcome&& outcome) {
-        if (!alive.alive() || call->responder.responded()) return;
-        if (!st.isOk()) {
-          return call->responder.respondError(503, "session lookup failed: " + st.toString());
-        }
-        finishPush(*call, outcome);
-      });
+void CenterServer::handlePushBatch(http::HttpRequest& req, http::HttpResponder r) {
+  AppState* app = authenticate(req, r);
+  if (!app) return;
+  // The rate limit counts the batch's pushes: taken once the body says how many.
+  push_->handleBatch(
+      *app, req, std::move(r),
+      [this](const http::HttpRequest& q, http::HttpResponder& a) { refuseAuth(q, a); },
+      [this](AppState& a, size_t n, http::HttpResponder& w) { return !rateLimited(a, w, n); });
 }
 
 // ---- apps from ZooKeeper ----
@@ -478,65 +413,6 @@ void CenterServer::handleGetJob(http::HttpRequest& req, http::HttpResponder r) {
   AppState* app = authenticate(req, r);
   if (!app || rateLimited(*app, r)) return;
   jobs_->handleGet(app->index, req, std::move(r));
-}
-
-void CenterServer::finishPush(PushCall& call, const Deliverer::Outcome& outcome) {
-  // The JSON is written straight from the call: {"messageId":"…","results":[{"user":…,
-  // "device":…,"status":…,"connections":n}],"delivered":n,"offline":n} and, when the message
-  // was stored, "stored":n (users not online are then "stored", not "offline").
-  const auto& targets = outcome.targets;
-  std::string json;
-  json.reserve(64 + 64 * targets.size());
-  json += "{\"messageId\":\"";
-  json += std::to_string(call.message_id);
-  json += "\",\"results\":[";
-  uint32_t delivered = 0, offline = 0, stored = 0;
-  for (size_t t = 0; t < targets.size(); ++t) {
-    const uint32_t connections = outcome.connections[t];
-    const char* status;
-    if (connections > 0) {
-      status = "delivered";
-      ++delivered;
-    } else if (outcome.failed[t]) {
-      status = "error";
-    } else if (call.stored) {
-      status = "stored";
-      ++stored;
-    } else {
-      status = "offline";
-      ++offline;
-    }
-    if (t) json += ',';
-    json += "{\"user\":";
-    appendJsonString(&json, targets[t].user);
-    if (!targets[t].device.empty()) {
-      json += ",\"device\":";
-      appendJsonString(&json, targets[t].device);
-    }
-    json += ",\"status\":\"";
-    json += status;
-    json += '"';
-    if (connections) {
-      json += ",\"connections\":";
-      json += std::to_string(connections);
-    }
-    json += '}';
-  }
-  const size_t errors = targets.size() - delivered - offline - stored;
-  centerMetrics().delivered.inc(delivered);
-  centerMetrics().offline.inc(offline);
-  centerMetrics().stored.inc(stored);
-  if (errors) centerMetrics().errors.inc(errors);
-  json += "],\"delivered\":";
-  json += std::to_string(delivered);
-  json += ",\"offline\":";
-  json += std::to_string(offline);
-  if (call.stored) {
-    json += ",\"stored\":";
-    json += std::to_string(stored);
-  }
-  json += '}';
-  call.responder.respond(200, std::move(json), "application/json");
 }
 
 // ---- GET /v1/apps/{app}/users/{user} and POST .../kick ----
@@ -679,6 +555,10 @@ void CenterServer::onStopTick() {
     for (auto& p : left)
       p->responder.respondError(503, "center is stopping");
   }
+  if (late && push_ && push_->pending() > 0) {
+    centerMetrics().stop_abandoned.inc(push_->pending());
+    push_->abandon("center is stopping");
+  }
   if (late && broadcast_ && broadcast_->pending() > 0) {
     centerMetrics().stop_abandoned.inc(broadcast_->pending());
     broadcast_->abandon("center is stopping");
@@ -709,6 +589,7 @@ void CenterServer::finishStop() {
   http_.reset();
   admin_.reset();
   pending_.clear();
+  push_.reset();  // uses deliverer_, jobs_, saver_
   broadcast_.reset();
   job_worker_.reset();
   jobs_.reset();
@@ -724,7 +605,8 @@ void CenterServer::finishStop() {
 }
 
 size_t CenterServer::pendingRequests() const {
-  return pending_.size() + (broadcast_ ? broadcast_->pending() : 0) +
+  return pending_.size() + (push_ ? push_->pending() : 0) +
+         (broadcast_ ? broadcast_->pending() : 0) +
          (jobs_ ? jobs_->pending() : 0);
 }
 
@@ -734,7 +616,7 @@ std::string CenterServer::statusJson() const {
   w.key("address").string(address_.toString());
   w.key("node_id").uint64(options_.node_id);
   w.key("pid").int64(::getpid());
-  w.key("pushes").uint64(pushes_);
+  w.key("pushes").uint64(push_ ? push_->pushes() : 0);
   w.key("pending").uint64(pendingRequests());
   w.key("stopping").boolean(stopping_);
   w.key("rooms").uint64(rooms_ ? rooms_->size() : 0);

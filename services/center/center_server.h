@@ -33,12 +33,15 @@ class UserKicker;
 namespace push::center {
 
 class BroadcastApi;
+class PushApi;
 class JobApi;
 class JobWorker;
 class SaverClient;
 
 // The operator HTTP API (docs/ARCHITECTURE.md §2, center):
-//   POST /v1/push                              push to users or devices of an app
+//   POST /v1/push                              push to users or devices of an app (PushApi,
+//                                              services/center/push_api.h)
+//   POST /v1/push/batch                        many pushes of an app in one request (PushApi)
 //   POST /v1/broadcast                         one message to every connection of an app, via
 //                                              queued (BroadcastApi,
 //                                              services/center/broadcast_api.h)
@@ -126,7 +129,6 @@ class CenterServer {
  private:
   using AppState = AppTable::App;
   struct Pending;
-  struct PushCall;
   CenterServer(net::EventLoop& loop, CenterOptions options);
 
   // Per-IP failure limit, then the bearer key. Returns the key's app, or answers 429/401
@@ -137,9 +139,11 @@ class CenterServer {
   // For /v1/apps/{app}/...: authenticate, the path's app is the key's, rate limit, a valid
   // {user}. Returns the app or answers itself and returns null.
   AppState* admitUserCall(http::HttpRequest& req, http::HttpResponder& r);
-  bool rateLimited(AppState& app, http::HttpResponder& r);
+  // Takes `n` tokens of the app's rate limit, or answers 429 (Retry-After) and returns true.
+  bool rateLimited(AppState& app, http::HttpResponder& r, size_t n = 1);
 
   void handlePush(http::HttpRequest& req, http::HttpResponder r);
+  void handlePushBatch(http::HttpRequest& req, http::HttpResponder r);
   void handleBroadcast(http::HttpRequest& req, http::HttpResponder r);
   void handleJobUpload(http::HttpRequest& req, http::HttpResponder r);
   void handleGetJob(http::HttpRequest& req, http::HttpResponder r);
@@ -152,10 +156,6 @@ class CenterServer {
                   std::function<void(std::vector<Session>&&)> found);
   // A validated kick: through the coordinator when center has one, else by itself.
   void kickUser(std::shared_ptr<Pending> pending, room::KickRequest request);
-  // Register lookup + room delivery of a push, then finishPush.
-  void deliverPush(std::shared_ptr<PushCall> call, Message message,
-                   std::vector<ParsedPush::Target> targets);
-  void finishPush(PushCall& call, const Deliverer::Outcome& outcome);
   // A delivery of ZooKeeper's apps (liveApps): the table and BroadcastApi's and JobApi's
   // per-app state follow it.
   void applyApps(const discovery::AppDirectory::Apps& records);
@@ -184,6 +184,7 @@ class CenterServer {
   std::unique_ptr<coord::Coordinator_Stub> coordinator_;
   std::unique_ptr<JobApi> jobs_;           // uses *ids_
   std::unique_ptr<JobWorker> job_worker_;  // uses *jobs_'s store, *deliverer_, *saver_
+  std::unique_ptr<PushApi> push_;          // uses *ids_, *saver_, *deliverer_, *jobs_
   http::HttpServerPtr http_;
   http::HttpServerPtr admin_;
   // Null without ZooKeeper. Feeds saver_'s channel: destroyed (finishStop) before saver_.
@@ -191,7 +192,6 @@ class CenterServer {
   net::InetAddress address_;
   net::InetAddress admin_address_;
   Liveness liveness_;
-  uint64_t pushes_ = 0;
   uint64_t register_updates_ = 0;  // register lists applied from ZooKeeper
   // Requests waiting for register or rooms, by id.
   std::unordered_map<uint64_t, std::weak_ptr<Pending>> pending_;

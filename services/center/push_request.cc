@@ -84,8 +84,8 @@ Status readField(JsonReader& r, uint32_t field, RawPush* out) {
   return internalError("unreachable");
 }
 
-Status readRaw(std::string_view body, RawPush* out) {
-  JsonReader r(body);
+// One push object at the reader's position.
+Status readObject(JsonReader& r, RawPush* out) {
   RETURN_IF_ERROR(r.beginObject());
   std::string key;
   uint32_t seen = 0;
@@ -97,7 +97,7 @@ Status readRaw(std::string_view body, RawPush* out) {
     if (r.isNull()) continue;
     RETURN_IF_ERROR(readField(r, field, out));
   }
-  return r.finish();
+  return r.status();
 }
 
 // Distinct valid targets, users first, in request order.
@@ -148,13 +148,8 @@ int base64Value(unsigned char c) {
   return -1;
 }
 
-}  // namespace
-
-Result<ParsedPush> parsePushRequest(std::string_view body, const PushLimits& limits) {
-  RawPush raw;
-  RETURN_IF_ERROR(readRaw(body, &raw));
-  if (raw.app.empty()) return invalidArgument("'app' is required");
-  if (!validName(raw.app)) return invalidArgument("bad 'app' (1..128 printable bytes)");
+// The rules of one push, app aside.
+Result<ParsedPush> validate(RawPush& raw, const PushLimits& limits) {
   if (raw.qos > 1) return invalidArgument("'qos' must be 0 or 1");
   if (raw.ttl > kMaxTtlS) return invalidArgument("'ttl' is at most 30 days (2592000 s)");
   ParsedPush out;
@@ -164,6 +159,81 @@ Result<ParsedPush> parsePushRequest(std::string_view body, const PushLimits& lim
   out.app = std::move(raw.app);
   out.qos = static_cast<uint32_t>(raw.qos);
   out.ttl_s = static_cast<uint32_t>(raw.ttl);
+  return out;
+}
+
+Status checkApp(const std::string& app) {
+  if (app.empty()) return invalidArgument("'app' is required");
+  if (!validName(app)) return invalidArgument("bad 'app' (1..128 printable bytes)");
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<ParsedPush> parsePushRequest(std::string_view body, const PushLimits& limits) {
+  RawPush raw;
+  JsonReader r(body);
+  RETURN_IF_ERROR(readObject(r, &raw));
+  RETURN_IF_ERROR(r.finish());
+  RETURN_IF_ERROR(checkApp(raw.app));
+  return validate(raw, limits);
+}
+
+Result<ParsedPushBatch> parsePushBatchRequest(std::string_view body, const PushLimits& limits) {
+  JsonReader r(body);
+  RETURN_IF_ERROR(r.beginObject());
+  ParsedPushBatch out;
+  std::vector<RawPush> raws;
+  bool seen_app = false, seen_pushes = false;
+  size_t targets = 0;
+  std::string key;
+  while (r.nextKey(&key)) {
+    if (key == "app") {
+      if (seen_app) return invalidArgument("field 'app' given twice");
+      seen_app = true;
+      if (!r.isNull()) RETURN_IF_ERROR(r.readString(&out.app));
+    } else if (key == "pushes") {
+      if (seen_pushes) return invalidArgument("field 'pushes' given twice");
+      seen_pushes = true;
+      if (r.isNull()) continue;
+      RETURN_IF_ERROR(r.beginArray());
+      while (r.nextElement()) {
+        const std::string at = "pushes[" + std::to_string(raws.size()) + "]: ";
+        if (raws.size() == limits.max_batch_pushes) {
+          return invalidArgument("more than " + std::to_string(limits.max_batch_pushes) +
+                                 " pushes in one batch (max_batch_pushes)");
+        }
+        RawPush& raw = raws.emplace_back();
+        if (Status st = readObject(r, &raw); !st.isOk()) {
+          return invalidArgument(at + st.message());
+        }
+        // Early, before the rest is read: a hostile batch of huge target lists stops here.
+        targets += raw.users.size() + raw.devices.size();
+        if (targets > limits.max_targets) {
+          return invalidArgument("more than " + std::to_string(limits.max_targets) +
+                                 " targets in the batch's pushes together (max_targets)");
+        }
+      }
+      RETURN_IF_ERROR(r.status());
+    } else {
+      return invalidArgument("unknown field '" + key + "' in the batch request (app, pushes)");
+    }
+  }
+  RETURN_IF_ERROR(r.finish());
+  RETURN_IF_ERROR(checkApp(out.app));
+  if (raws.empty()) return invalidArgument("give 'pushes': 1.." +
+                                           std::to_string(limits.max_batch_pushes) + " pushes");
+  out.pushes.reserve(raws.size());
+  for (size_t i = 0; i < raws.size(); ++i) {
+    const std::string at = "pushes[" + std::to_string(i) + "]: ";
+    if (!raws[i].app.empty() && raws[i].app != out.app) {
+      return invalidArgument(at + "'app' differs from the batch's");
+    }
+    raws[i].app = out.app;
+    Result<ParsedPush> push = validate(raws[i], limits);
+    if (!push.isOk()) return invalidArgument(at + push.status().message());
+    out.pushes.push_back(std::move(push).value());
+  }
   return out;
 }
 

@@ -18,6 +18,9 @@ struct PushLimits {
   uint32_t max_targets = 10'000;
   // Payload bytes (after base64 decoding). Default: 4096.
   uint32_t max_payload_bytes = 4096;
+  // Pushes in one POST /v1/push/batch (their targets together at most max_targets).
+  // Default: 1000.
+  uint32_t max_batch_pushes = 1000;
 };
 
 // A POST /v1/push body that passed every rule of parsePushRequest(). (proto/center.proto's
@@ -54,6 +57,19 @@ struct ParsedPush {
 // Hand-written on JsonReader: protobuf's JSON mapping cost ~40k instructions per request (the
 // API's hot path). Thread-safe (no state).
 Result<ParsedPush> parsePushRequest(std::string_view body, const PushLimits& limits);
+
+// A POST /v1/push/batch body that passed every rule of parsePushBatchRequest().
+struct ParsedPushBatch {
+  std::string app;
+  std::vector<ParsedPush> pushes;  // in request order; each with `app` set
+};
+
+// The body of POST /v1/push/batch: {"app": A, "pushes": [<push>, ...]} where each push is a
+// POST /v1/push body (every rule above) whose "app" may be left out (or must be A);
+// 1..limits.max_batch_pushes pushes whose targets together are at most limits.max_targets.
+// INVALID_ARGUMENT naming the push ("pushes[3]: bad user ...") otherwise: a batch is checked
+// whole before anything of it is sent.
+Result<ParsedPushBatch> parsePushBatchRequest(std::string_view body, const PushLimits& limits);
 
 // The message bytes of a request: `text` ("payload", must be valid UTF-8) or `base64`
 // ("payloadBase64", decoded), not both; at most `max_payload_bytes` after decoding.

@@ -15,17 +15,17 @@ void TokenBucket::refill(int64_t now_ms) {
   if (last_ms_ < 0 || now_ms > last_ms_) last_ms_ = now_ms;
 }
 
-bool TokenBucket::tryTake(int64_t now_ms) {
+bool TokenBucket::tryTake(int64_t now_ms, double n) {
   refill(now_ms);
-  if (tokens_ < 1.0) return false;
-  tokens_ -= 1.0;
+  if (tokens_ < n) return false;
+  tokens_ -= n;
   return true;
 }
 
-int64_t TokenBucket::waitMs(int64_t now_ms) {
+int64_t TokenBucket::waitMs(int64_t now_ms, double n) {
   refill(now_ms);
-  if (tokens_ >= 1.0) return 0;
-  return static_cast<int64_t>(std::ceil((1.0 - tokens_) * 1000.0 / rate_));
+  if (tokens_ >= n) return 0;
+  return static_cast<int64_t>(std::ceil((n - tokens_) * 1000.0 / rate_));
 }
 
 void TokenBucket::reconfigure(double rate_per_s, double burst, int64_t now_ms) {

@@ -9,10 +9,10 @@ namespace push::center {
 class TokenBucket {
  public:
   TokenBucket(double rate_per_s, double burst);
-  // Takes one token if there is one.
-  bool tryTake(int64_t now_ms);
-  // Milliseconds until a token is available (0 when one is).
-  int64_t waitMs(int64_t now_ms);
+  // Takes `n` tokens if there are as many (n > burst() never succeeds).
+  bool tryTake(int64_t now_ms, double n = 1.0);
+  // Milliseconds until `n` tokens are available (0 when they are).
+  int64_t waitMs(int64_t now_ms, double n = 1.0);
   // True when the bucket has refilled to its burst: it then behaves exactly like a new one,
   // so a table of buckets may forget it.
   bool full(int64_t now_ms);
