@@ -329,8 +329,9 @@ void CenterServer::handlePush(http::HttpRequest& req, http::HttpResponder r) {
   // The key first: nothing of the body is read for a caller without one.
   AppState* app = authenticate(req, r);
   if (!app || rateLimited(*app, r)) return;
-  push_->handlePush(*app, req, std::move(r),
-                    [this](const http::HttpRequest& q, http::HttpResponder& a) { refuseAuth(q, a); });
+  push_->handlePush(
+      *app, req, std::move(r),
+      [this](const http::HttpRequest& q, http::HttpResponder& a) { refuseAuth(q, a); });
 }
 
 void CenterServer::handlePushBatch(http::HttpRequest& req, http::HttpResponder r) {
@@ -606,8 +607,7 @@ void CenterServer::finishStop() {
 
 size_t CenterServer::pendingRequests() const {
   return pending_.size() + (push_ ? push_->pending() : 0) +
-         (broadcast_ ? broadcast_->pending() : 0) +
-         (jobs_ ? jobs_->pending() : 0);
+         (broadcast_ ? broadcast_->pending() : 0) + (jobs_ ? jobs_->pending() : 0);
 }
 
 std::string CenterServer::statusJson() const {

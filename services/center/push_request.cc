@@ -221,8 +221,9 @@ Result<ParsedPushBatch> parsePushBatchRequest(std::string_view body, const PushL
   }
   RETURN_IF_ERROR(r.finish());
   RETURN_IF_ERROR(checkApp(out.app));
-  if (raws.empty()) return invalidArgument("give 'pushes': 1.." +
-                                           std::to_string(limits.max_batch_pushes) + " pushes");
+  if (raws.empty())
+    return invalidArgument("give 'pushes': 1.." + std::to_string(limits.max_batch_pushes) +
+                           " pushes");
   out.pushes.reserve(raws.size());
   for (size_t i = 0; i < raws.size(); ++i) {
     const std::string at = "pushes[" + std::to_string(i) + "]: ";

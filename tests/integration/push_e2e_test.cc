@@ -176,6 +176,48 @@ TEST_F(PushE2eTest, CenterWorkersShareThePortAndNumberIdsApart) {
   EXPECT_EQ(counted, static_cast<uint64_t>(kPushes));
 }
 
+TEST_F(PushE2eTest, BatchDeliversEachPushWithItsOwnIdAndAnswersPerPush) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  auto alice = online("alice", "phone");
+  auto bob = online("bob", "tablet");
+  ASSERT_TRUE(alice && bob);
+  ASSERT_TRUE(eventually([&] { return userOnline("alice", 1) && userOnline("bob", 1); }));
+  auto reply = api("POST", "/v1/push/batch",
+                   R"({"app":"demo","pushes":[
+                        {"users":["alice"],"payload":"one"},
+                        {"users":["bob"],"payload":"two","qos":0},
+                        {"app":"demo","users":["alice","carol"],"payload":"three"}]})",
+                   cluster_->apiKey());
+  ASSERT_TRUE(reply.isOk()) << reply.status().toString();
+  ASSERT_EQ(reply->status, 200) << reply->body;
+  center::PushBatchResponse res;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(reply->body, &res).ok()) << reply->body;
+  ASSERT_EQ(res.results_size(), 3);
+  EXPECT_EQ(res.delivered(), 3u);
+  EXPECT_EQ(res.offline(), 1u);  // carol
+  EXPECT_EQ(res.failed(), 0u);
+  EXPECT_EQ(res.results(0).delivered(), 1u);
+  EXPECT_EQ(res.results(2).results(1).user(), "carol");
+  EXPECT_EQ(res.results(2).results(1).status(), "offline");
+  EXPECT_NE(res.results(0).message_id(), res.results(1).message_id());
+  EXPECT_NE(res.results(1).message_id(), res.results(2).message_id());
+  // Alice gets "one" and "three", each with its own id; Bob gets "two" at QoS 0.
+  std::vector<std::pair<std::string, uint64_t>> alice_got;
+  for (int i = 0; i < 2; ++i) {
+    auto frame = alice->readUntil(client::Frame::kPush);
+    ASSERT_TRUE(frame.isOk()) << frame.status().toString();
+    alice_got.emplace_back(frame->push().payload(), frame->push().message_id());
+  }
+  std::sort(alice_got.begin(), alice_got.end());
+  EXPECT_EQ(alice_got[0], std::make_pair(std::string("one"), res.results(0).message_id()));
+  EXPECT_EQ(alice_got[1], std::make_pair(std::string("three"), res.results(2).message_id()));
+  auto frame = bob->readUntil(client::Frame::kPush);
+  ASSERT_TRUE(frame.isOk()) << frame.status().toString();
+  EXPECT_EQ(frame->push().payload(), "two");
+  EXPECT_EQ(frame->push().qos(), 0u);
+  EXPECT_EQ(frame->push().message_id(), res.results(1).message_id());
+}
+
 TEST_F(PushE2eTest, UnicastReachesWebSocketClient) {
   ASSERT_NO_FATAL_FAILURE(start());
   auto ws = WsClient::connect(cluster_->roomWs());

@@ -196,5 +196,71 @@ TEST(PushRequestTest, ValidName) {
   EXPECT_TRUE(validName("caf\xc3\xa9"));
 }
 
+// The 400 message of a batch `body`, or "" when it parses.
+std::string batchErrorOf(const std::string& body, PushLimits limits = {}) {
+  auto r = parsePushBatchRequest(body, limits);
+  if (r.isOk()) return "";
+  EXPECT_EQ(r.status().code(), Code::INVALID_ARGUMENT) << body;
+  return r.status().message();
+}
+
+TEST(PushBatchRequestTest, ParsesEveryPushAndGivesEachTheBatchsApp) {
+  auto r = parsePushBatchRequest(
+      R"({"pushes":[{"users":["a"],"payload":"one"},
+                    {"app":"demo","users":["b","b"],"devices":[{"user":"c","device":"d"}],
+                     "payloadBase64":"aGk=","qos":0,"ttl":60}],
+          "app":"demo"})",
+      {});
+  ASSERT_TRUE(r.isOk()) << r.status().toString();
+  EXPECT_EQ(r->app, "demo");
+  ASSERT_EQ(r->pushes.size(), 2u);
+  EXPECT_EQ(r->pushes[0].app, "demo");
+  EXPECT_EQ(r->pushes[0].payload, "one");
+  EXPECT_EQ(r->pushes[0].qos, 1u);
+  ASSERT_EQ(r->pushes[0].targets.size(), 1u);
+  EXPECT_EQ(r->pushes[1].app, "demo");
+  EXPECT_EQ(r->pushes[1].payload, "hi");
+  EXPECT_EQ(r->pushes[1].qos, 0u);
+  EXPECT_EQ(r->pushes[1].ttl_s, 60u);
+  EXPECT_EQ(r->pushes[1].targets.size(), 2u);  // "b" once, then c/d
+}
+
+TEST(PushBatchRequestTest, ErrorsNameThePushAndTheRule) {
+  EXPECT_TRUE(mentions(batchErrorOf(R"({"pushes":[{"users":["a"],"payload":"x"}]})"), "'app'"));
+  EXPECT_TRUE(mentions(batchErrorOf(R"({"app":"demo"})"), "'pushes'"));
+  EXPECT_TRUE(mentions(batchErrorOf(R"({"app":"demo","pushes":[]})"), "'pushes'"));
+  EXPECT_TRUE(mentions(batchErrorOf(R"({"app":"demo","pushes":null})"), "'pushes'"));
+  EXPECT_TRUE(
+      mentions(batchErrorOf(R"({"app":"demo","pushes":[{"users":["a"]},{"users":["a"],"qos":7}]})"),
+               "pushes[1]: 'qos'"));
+  EXPECT_TRUE(mentions(batchErrorOf(R"({"app":"demo","pushes":[{"users":["a"],"bogus":1}]})"),
+                       "pushes[0]: unknown field 'bogus'"));
+  EXPECT_TRUE(mentions(
+      batchErrorOf(R"({"app":"demo","pushes":[{"app":"other","users":["a"],"payload":"x"}]})"),
+      "pushes[0]: 'app' differs"));
+  EXPECT_TRUE(mentions(batchErrorOf(R"({"app":"demo","pushes":[{"payload":"x"}]})"),
+                       "pushes[0]: give 'users'"));
+  EXPECT_TRUE(mentions(batchErrorOf(R"({"app":"demo","pushes":[],"extra":1})"), "'extra'"));
+  EXPECT_TRUE(mentions(batchErrorOf(R"({"app":"demo","app":"demo","pushes":[]})"), "twice"));
+  EXPECT_FALSE(batchErrorOf(R"({"app":"demo","pushes":{}})").empty());
+  EXPECT_FALSE(batchErrorOf(R"({"app":"demo","pushes":[{"users":["a"]}]} trailing)").empty());
+  EXPECT_FALSE(batchErrorOf("[]").empty());
+}
+
+TEST(PushBatchRequestTest, PushCountAndTargetsTogetherAreBounded) {
+  PushLimits limits;
+  limits.max_batch_pushes = 2;
+  limits.max_targets = 3;
+  const std::string one = R"({"users":["a"],"payload":"x"})";
+  EXPECT_EQ(batchErrorOf(R"({"app":"demo","pushes":[)" + one + "," + one + "]}", limits), "");
+  EXPECT_TRUE(mentions(
+      batchErrorOf(R"({"app":"demo","pushes":[)" + one + "," + one + "," + one + "]}", limits),
+      "max_batch_pushes"));
+  EXPECT_TRUE(mentions(batchErrorOf(R"({"app":"demo","pushes":[{"users":["a","b"]},)"
+                                    R"({"users":["c","d"]}]})",
+                                    limits),
+                       "max_targets"));
+}
+
 }  // namespace
 }  // namespace push::center

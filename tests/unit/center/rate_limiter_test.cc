@@ -69,5 +69,15 @@ TEST(TokenBucketTest, DegenerateSettingsAreClamped) {
   EXPECT_GT(zero_rate.waitMs(10'000), 100'000);
 }
 
+TEST(TokenBucketTest, SeveralTokensAtOnceAreAllOrNothing) {
+  TokenBucket b(10, 5);  // 10/s, burst 5
+  EXPECT_TRUE(b.tryTake(0, 3));
+  EXPECT_FALSE(b.tryTake(0, 3));   // 2 left: nothing taken
+  EXPECT_EQ(b.waitMs(0, 3), 100);  // one more token in 100 ms
+  EXPECT_TRUE(b.tryTake(0, 2));
+  EXPECT_FALSE(b.tryTake(1000, 6));  // more than the burst: never
+  EXPECT_TRUE(b.tryTake(1000, 5));
+}
+
 }  // namespace
 }  // namespace push::center
