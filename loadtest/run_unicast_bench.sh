@@ -10,7 +10,8 @@
 # Environment: SECONDS_PER_RUN (default 8), CONFIGS (closed-loop "CxD" list, default
 # "2x16 4x8 8x8 16x8 32x16"), USERS (default 1000), CENTER_WORKERS and ROOM_WORKERS (processes
 # of each, default 2 and 1: center is a stateless tier, one process per core), BUSY_POLL_US
-# (--busy-poll-us of center and register, default 0), ROOM_BUSY_POLL_US (the room's, default
+# (--busy-poll-us of center and register, default 0), BATCH (pushes per request, default 1; more
+# posts /v1/push/batch: the rates and counts stay in pushes), ROOM_BUSY_POLL_US (the room's, default
 # 0), OPEN_RATE (the open-loop rate instead of
 # half of the best closed-loop one, e.g. 50000 for the goal's "half of 100k"), OPEN_HTTP (HTTP
 # connections of the open-loop run, default 16), OPEN_RUNS (open-loop runs, default 3; RESULT
@@ -41,6 +42,7 @@ busy_poll_us=${BUSY_POLL_US:-0}
 room_busy_poll_us=${ROOM_BUSY_POLL_US:-0}
 open_http=${OPEN_HTTP:-16}
 open_runs=${OPEN_RUNS:-3}
+batch=${BATCH:-1}
 for b in push-load push-room push-register push-center push-tcp-floor; do
   [ -x "$bin/$b" ] || { echo "missing $bin/$b: build it first (see the header of $0)" >&2; exit 2; }
 done
@@ -123,7 +125,7 @@ run_load() {
   mkfifo "$fifo"
   "$bin/push-load" unicast --center "$center" --api-key "$api_key" --app "$app" \
     --secret "$secret" --room "$room_tcp" --users "$users" --seconds "$seconds" \
-    --sources 127.0.0.2-127.0.0.9 --max-seconds $((seconds + 60)) "$@" >"$fifo" 2>"$tmp/load.$name.log" &
+    --sources 127.0.0.2-127.0.0.9 --max-seconds $((seconds + 60)) --batch "$batch" "$@" >"$fifo" 2>"$tmp/load.$name.log" &
   local lp=$!
   pids=("$lp" "${pids[@]}")  # stopped first: clients before servers
   while IFS= read -r l; do

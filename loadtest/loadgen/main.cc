@@ -9,7 +9,8 @@
 //   push-load unicast --center H:P --api-key K --app A --secret S --room H:P --users U
 //                  [--http-connections C] [--depth D] [--seconds T] [--rate R]
 //                  [--payload-bytes B] [--sources A-B] [--user-prefix P] [--timeline]
-//                  [--first-user K] [--stats]   (without --room: requests only, no clients)
+//                  [--first-user K] [--stats] [--batch N]
+//                  (without --room: requests only, no clients; --batch: /v1/push/batch)
 //   push-load broadcast [--room H:P --clients N --app A --secret S] (receivers)
 //                  [--center H:P --api-key K --app A --count C] (publisher) [flags below]
 //   push-load redis-broadcast [--server H:P --clients N] [--publish-to H:P[,H:P]] [...]
@@ -365,6 +366,8 @@ int unicastMode(int argc, char** argv) {
   cl.option("seconds", "T", "measured seconds after a 1 s warm-up (default 10)");
   cl.option("rate", "R", "open loop: requests per second (default: closed loop)");
   cl.option("payload-bytes", "B", "payload size (default 32; at least the 's=<seq> t=<ns>' tag)");
+  cl.option("batch", "N",
+            "pushes per request, 1..1000: more than 1 posts /v1/push/batch (default 1)");
   cl.flag("timeline", "print per-second counts and latency to stderr");
   addCommon(cl);
   if (Status st = cl.parse(argc, argv); !st.isOk()) return usageError(cl, st);
@@ -381,8 +384,10 @@ int unicastMode(int argc, char** argv) {
   auto depth = cl.getInt("depth", 8, 1, 65536);
   auto seconds = cl.getInt("seconds", 10, 1, 3600);
   auto payload = cl.getInt("payload-bytes", 32, 1, 60 * 1024);
-  for (const Status& st : {center.status(), room.status(), users.status(), first_user.status(),
-                           http.status(), depth.status(), seconds.status(), payload.status()}) {
+  auto batch = cl.getInt("batch", 1, 1, 1000);
+  for (const Status& st :
+       {center.status(), room.status(), users.status(), first_user.status(), http.status(),
+        depth.status(), seconds.status(), payload.status(), batch.status()}) {
     if (!st.isOk()) return usageError(cl, st);
   }
   double rate = 0;
@@ -419,6 +424,7 @@ int unicastMode(int argc, char** argv) {
   o.seconds = static_cast<double>(*seconds);
   o.rate = rate;
   o.payload_bytes = static_cast<size_t>(*payload);
+  o.batch = static_cast<size_t>(*batch);
   o.sources = common->sources;
   o.connect_rate = common->connect_rate;
   o.timeline = cl.has("timeline");

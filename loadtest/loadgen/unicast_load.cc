@@ -46,7 +46,9 @@ void appendNumber(std::string& out, uint64_t v) {
 
 UnicastLoad::UnicastLoad(net::EventLoop& loop, Options options)
     : loop_(loop), options_(std::move(options)), ring_(kRingSize) {
-  request_head_ = "POST /v1/push HTTP/1.1\r\nHost: " + options_.center.toString() +
+  if (options_.batch == 0) options_.batch = 1;
+  request_head_ = std::string(options_.batch > 1 ? "POST /v1/push/batch" : "POST /v1/push") +
+                  " HTTP/1.1\r\nHost: " + options_.center.toString() +
                   "\r\nAuthorization: Bearer " + options_.api_key +
                   "\r\nContent-Type: application/json\r\nContent-Length: ";
 }
@@ -107,8 +109,8 @@ void UnicastLoad::connectHttp() {
           onResponse(c, r.status, r.body);
         },
         [this](HttpPipelineClient&, const Status& why, size_t lost) {
-          total_.errors += lost;
-          if (phase_ == Phase::Measuring) window_.errors += lost;
+          total_.errors += lost * options_.batch;
+          if (phase_ == Phase::Measuring) window_.errors += lost * options_.batch;
           if (phase_ != Phase::Done && !closing_) error("connection to center: " + why.toString());
         });
     const net::InetAddress* local =
@@ -196,8 +198,9 @@ void UnicastLoad::tick() {
     return finish(1);
   }
   if (options_.rate <= 0) return;
-  const auto due =
-      static_cast<uint64_t>(options_.rate * static_cast<double>(now - start_ns_) / 1e9);
+  // Requests due: the rate is in pushes, a request carries options_.batch of them.
+  const auto due = static_cast<uint64_t>(options_.rate * static_cast<double>(now - start_ns_) /
+                                         1e9 / static_cast<double>(options_.batch));
   while (issued_ < due) {
     ++issued_;
     HttpPipelineClient* pick = nullptr;
@@ -207,8 +210,8 @@ void UnicastLoad::tick() {
     }
     next_client_ = (next_client_ + 1) % http_.size();
     if (!pick) {
-      ++total_.skipped;
-      if (phase_ == Phase::Measuring) ++window_.skipped;
+      total_.skipped += options_.batch;
+      if (phase_ == Phase::Measuring) window_.skipped += options_.batch;
       continue;
     }
     sendOne(*pick);
@@ -216,31 +219,39 @@ void UnicastLoad::tick() {
 }
 
 bool UnicastLoad::sendOne(HttpPipelineClient& client) {
-  const uint64_t seq = next_seq_++;
+  // One push, or a batch of options_.batch consecutive sequence numbers (users in turn).
   const int64_t now = steadyNs();
-  std::string payload = "s=";
-  appendNumber(payload, seq);
-  payload += " t=";
-  appendNumber(payload, static_cast<uint64_t>(now));
-  if (payload.size() < options_.payload_bytes) payload.resize(options_.payload_bytes, '.');
-  std::string body = "{\"app\":\"" + options_.app + "\",\"users\":[\"" + options_.user_prefix;
-  appendNumber(body, options_.first_user + seq % options_.users);
-  body += "\"],\"payload\":\"";
-  body += payload;
-  body += "\"}";
+  const bool batch = options_.batch > 1;
+  std::string body = "{\"app\":\"" + options_.app + (batch ? "\",\"pushes\":[" : "\",");
+  for (size_t i = 0; i < options_.batch; ++i) {
+    const uint64_t seq = next_seq_++;
+    std::string payload = "s=";
+    appendNumber(payload, seq);
+    payload += " t=";
+    appendNumber(payload, static_cast<uint64_t>(now));
+    if (payload.size() < options_.payload_bytes) payload.resize(options_.payload_bytes, '.');
+    if (i) body += ',';
+    body += batch ? "{\"users\":[\"" : "\"users\":[\"";
+    body += options_.user_prefix;
+    appendNumber(body, options_.first_user + seq % options_.users);
+    body += "\"],\"payload\":\"";
+    body += payload;
+    body += batch ? "\"}" : "\"";
+    ring_[seq & (kRingSize - 1)] = Sent{seq, now};
+  }
+  body += batch ? "]}" : "}";
   request_.assign(request_head_);
   appendNumber(request_, body.size());
   request_ += "\r\n\r\n";
   request_ += body;
-  ring_[seq & (kRingSize - 1)] = Sent{seq, now};
-  if (!client.send(request_, seq)) {
-    ++total_.errors;
-    if (phase_ == Phase::Measuring) ++window_.errors;
+  if (!client.send(request_, next_seq_)) {
+    total_.errors += options_.batch;
+    if (phase_ == Phase::Measuring) window_.errors += options_.batch;
     error("could not queue a request to center");
     return false;
   }
-  ++total_.sent;
-  if (phase_ == Phase::Measuring) ++window_.sent;
+  total_.sent += options_.batch;
+  if (phase_ == Phase::Measuring) window_.sent += options_.batch;
   return true;
 }
 
@@ -249,18 +260,30 @@ void UnicastLoad::onResponse(HttpPipelineClient& client, int status, std::string
   ++total_.responses;
   if (measuring) ++window_.responses;
   if (status == 200) {
-    uint64_t delivered = 0;
-    const size_t at = body.find("\"delivered\":");
-    if (at != std::string_view::npos) {
-      const char* p = body.data() + at + 12;
-      std::from_chars(p, body.data() + body.size(), delivered);
+    // The answer's last "delivered"/"offline" are its totals (a batch's sums; one push's own),
+    // one target per push here; a batch's pushes that failed are "failed".
+    const auto last = [body](std::string_view key) {
+      uint64_t n = 0;
+      const size_t at = body.rfind(key);
+      if (at != std::string_view::npos) {
+        std::from_chars(body.data() + at + key.size(), body.data() + body.size(), n);
+      }
+      return n;
+    };
+    const uint64_t delivered = last("\"delivered\":"), offline = last("\"offline\":");
+    const uint64_t failed = options_.batch > 1 ? last("\"failed\":") : 0;
+    total_.delivered += delivered;
+    total_.offline += offline;
+    total_.errors += failed;
+    if (measuring) {
+      window_.delivered += delivered;
+      window_.offline += offline;
+      window_.errors += failed;
     }
-    uint64_t Counters::*which = delivered > 0 ? &Counters::delivered : &Counters::offline;
-    ++(total_.*which);
-    if (measuring) ++(window_.*which);
+    if (failed) error("center: " + std::to_string(failed) + " pushes of a batch failed");
   } else {
-    ++total_.errors;
-    if (measuring) ++window_.errors;
+    total_.errors += options_.batch;
+    if (measuring) window_.errors += options_.batch;
     error("center answered " + std::to_string(status) + ": " + std::string(body.substr(0, 200)));
   }
   if (options_.rate <= 0 && (phase_ == Phase::Warmup || phase_ == Phase::Measuring)) {

@@ -61,6 +61,9 @@ class UnicastLoad {
     std::chrono::milliseconds warmup{1000};
     double rate = 0;  // requests per second; 0: closed loop
     size_t payload_bytes = 32;
+    // Pushes per request: 1 posts /v1/push, more post /v1/push/batch (consecutive sequence
+    // numbers, one user each). `rate` and the counts stay in pushes.
+    size_t batch = 1;
     std::vector<net::InetAddress> sources;
     double connect_rate = 5000;
     // Print one line per second to stderr (sent, received, skipped, p99 and max latency of

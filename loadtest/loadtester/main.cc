@@ -141,6 +141,8 @@ int main(int argc, char** argv) {
   cl.option("http-connections", "C", "unicast: HTTP connections to center (default 16)");
   cl.option("depth", "D", "unicast: requests in flight per HTTP connection at most (default 64)");
   cl.option("payload-bytes", "B", "unicast: payload size, 32..4096 (default 64)");
+  cl.option("batch", "N",
+            "unicast: pushes per request, 1..1000; over 1 posts /v1/push/batch (default 1)");
   cl.option("per-worker", "M", "connections per worker process, 1..19000 (default 18000)");
   cl.option("sources", "A-B", "source addresses, split over the workers (default: any)");
   cl.option("connect-rate", "R", "new connections per second in all (default 5000)");
@@ -176,10 +178,11 @@ int main(int argc, char** argv) {
   auto http = cl.getInt("http-connections", 16, 1, 1024);
   auto depth = cl.getInt("depth", 64, 1, 65'536);
   auto payload = cl.getInt("payload-bytes", 64, 32, 4096);
+  auto batch = cl.getInt("batch", 1, 1, 1000);
   for (const Status& st :
        {connections.status(), seconds.status(), per_worker.status(), first_user.status(),
         max_seconds.status(), heartbeat.status(), rate.status(), sources.status(),
-        push_rate.status(), http.status(), depth.status(), payload.status()}) {
+        push_rate.status(), http.status(), depth.status(), payload.status(), batch.status()}) {
     if (!st.isOk()) return usageError(cl, st.message());
   }
   for (const char* required : {"server", "app", "secret", "connections"}) {
@@ -189,7 +192,7 @@ int main(int argc, char** argv) {
     return usageError(cl, "--seconds is for hold and reconnect-storm");
   }
   for (const char* flag :
-       {"center", "api-key", "rate", "http-connections", "depth", "payload-bytes"}) {
+       {"center", "api-key", "rate", "http-connections", "depth", "payload-bytes", "batch"}) {
     if (cl.has(flag) && !unicast)
       return usageError(cl, std::string("--") + flag + " is for unicast");
   }
@@ -267,6 +270,8 @@ int main(int argc, char** argv) {
                                                 std::to_string(*depth),
                                                 "--payload-bytes",
                                                 std::to_string(*payload),
+                                                "--batch",
+                                                std::to_string(*batch),
                                                 "--max-seconds",
                                                 std::to_string(std::min(*seconds + 60, 86'400LL))};
 
@@ -277,7 +282,7 @@ int main(int argc, char** argv) {
   for (const char* flag :
        {"server", "app", "connections", "seconds", "per-worker", "sources", "connect-rate",
         "heartbeat", "user-prefix", "first-user", "network", "max-seconds", "storm-command",
-        "center", "rate", "http-connections", "depth", "payload-bytes"}) {
+        "center", "rate", "http-connections", "depth", "payload-bytes", "batch"}) {
     if (cl.has(flag)) report.settings.emplace_back(flag, cl.get(flag));
   }
   report.settings.emplace_back("workers", std::to_string(plan->size()));

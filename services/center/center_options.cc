@@ -27,6 +27,7 @@ Status checkRanges(const config::CenterConfig& c, const ConfigFile* file, uint64
       {"max_targets_per_request", 1, 1'000'000},
       // A message must fit a client frame (64 KiB by default, with room for the envelope).
       {"max_payload_bytes", 1, 60 * 1024},
+      {"max_batch_pushes", 1, 100'000},
       {"stop_grace_ms", 1, 600'000},
       {"deliver_batch_max_bytes", 4096, static_cast<int64_t>(max_batch)},
       {"deliver_batch_max_items", 1, 100'000},
@@ -232,6 +233,7 @@ Result<CenterOptions> CenterOptions::fromConfig(const config::CenterConfig& c,
   o.node_id = c.node_id();
   if (c.max_targets_per_request()) o.push.max_targets = c.max_targets_per_request();
   if (c.max_payload_bytes()) o.push.max_payload_bytes = c.max_payload_bytes();
+  if (c.max_batch_pushes()) o.push.max_batch_pushes = c.max_batch_pushes();
   if (c.stop_grace_ms()) o.stop_grace = std::chrono::milliseconds(c.stop_grace_ms());
   o.deliver_batch = defaultDeliverBatch(o.room_channel);
   o.deliver_batch.max_bytes = std::min<uint64_t>(o.deliver_batch.max_bytes, max_batch);

@@ -195,6 +195,28 @@ TEST_F(LoadtesterE2eTest, UnicastCountsEveryPushOnceWithItsLatency) {
   EXPECT_EQ(::access((out + "/sender.log").c_str(), R_OK), 0);
 }
 
+TEST_F(LoadtesterE2eTest, UnicastThroughBatchRequestsCountsTheSame) {
+  startCluster("", 1, /*center=*/true);
+  const LocalCluster::App app;
+  const std::string out = cluster_->dir() + "/unicast-batch";
+  auto argv = command("unicast", cluster_->roomTcp(), out);
+  argv.insert(argv.end(),
+              {"--connections", "200", "--center", cluster_->centerAddress(), "--api-key",
+               app.api_key, "--rate", "500", "--seconds", "2", "--batch", "10"});
+  auto run = Subprocess::start(argv);
+  ASSERT_TRUE(run.isOk()) << run.status();
+  auto result = (*run)->waitForLine("RESULT loadtest_unicast", 60s);
+  ASSERT_TRUE(result.isOk()) << result.status();
+  std::printf("%s\n", result->c_str());
+  EXPECT_EQ((*run)->wait(30s), 0) << *result;
+  // 50 requests of 10 pushes a second: the pushes, not the requests, are counted.
+  for (const char* part : {" sent=1000 ", " delivered_resp=1000 ", " unique=1000 ",
+                           " duplicates=0 ", " misrouted=0 ", " passed=1"}) {
+    EXPECT_NE((" " + *result + " ").find(part), std::string::npos) << part << " in " << *result;
+  }
+  EXPECT_NE(readFile(out + "/report.json").find("\"batch\":\"10\""), std::string::npos);
+}
+
 TEST_F(LoadtesterE2eTest, UnicastSaysWhenCenterRefusesItsRequests) {
   startCluster("", 1, /*center=*/true);
   const std::string out = cluster_->dir() + "/unicast-refused";
