@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cinttypes>
@@ -272,13 +273,21 @@ void UnicastLoad::onResponse(HttpPipelineClient& client, int status, std::string
     };
     const uint64_t delivered = last("\"delivered\":"), offline = last("\"offline\":");
     const uint64_t failed = options_.batch > 1 ? last("\"failed\":") : 0;
-    total_.delivered += delivered;
-    total_.offline += offline;
-    total_.errors += failed;
-    if (measuring) {
-      window_.delivered += delivered;
-      window_.offline += offline;
-      window_.errors += failed;
+    // "stored" is there when saver has the message(s): every push not failed is then kept for
+    // its user until acked (replayed at the next connection), whatever its delivery did.
+    const bool has_stored = body.rfind("\"stored\":") != std::string_view::npos;
+    const uint64_t stored = last("\"stored\":");
+    const uint64_t kept = has_stored ? options_.batch - std::min(failed, options_.batch) : 0;
+    // One target per push: the rest of the pushes not failed had a room that did not answer.
+    const uint64_t accounted = failed + delivered + offline + stored;
+    const uint64_t target_errors = options_.batch > accounted ? options_.batch - accounted : 0;
+    for (Counters* c : {&total_, measuring ? &window_ : nullptr}) {
+      if (!c) continue;
+      c->delivered += delivered;
+      c->offline += offline;
+      c->errors += failed;
+      c->kept += kept;
+      c->target_errors += target_errors;
     }
     if (failed) error("center: " + std::to_string(failed) + " pushes of a batch failed");
   } else {
@@ -324,9 +333,10 @@ void UnicastLoad::error(const std::string& what) {
 void UnicastLoad::printStats() {
   const auto [user_s, sys_s] = cpuSeconds();
   std::printf("SENT sent=%" PRIu64 " responses=%" PRIu64 " delivered=%" PRIu64 " offline=%" PRIu64
-              " errors=%" PRIu64 " skipped=%" PRIu64 " cpu_ms=%.0f\n",
+              " errors=%" PRIu64 " skipped=%" PRIu64 " kept=%" PRIu64 " target_errors=%" PRIu64
+              " cpu_ms=%.0f\n",
               total_.sent, total_.responses, total_.delivered, total_.offline, total_.errors,
-              total_.skipped, (user_s + sys_s) * 1000);
+              total_.skipped, total_.kept, total_.target_errors, (user_s + sys_s) * 1000);
   std::fflush(stdout);
 }
 

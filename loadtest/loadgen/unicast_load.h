@@ -69,8 +69,9 @@ class UnicastLoad {
     // Print one line per second to stderr (sent, received, skipped, p99 and max latency of
     // that second), to see stalls.
     bool timeline = false;
-    // Print "SENT sent= responses= delivered= offline= errors= skipped= cpu_ms=" (cumulative
-    // counts) to stdout every second and when done, for push-loadtest.
+    // Print "SENT sent= responses= delivered= offline= errors= skipped= kept= target_errors=
+    // cpu_ms=" (cumulative counts; kept: pushes saver has, target_errors: targets whose room did
+    // not answer) to stdout every second and when done, for push-loadtest.
     bool stats = false;
   };
 
@@ -96,6 +97,8 @@ class UnicastLoad {
   struct Counters {
     uint64_t sent = 0, responses = 0, delivered = 0, offline = 0, received = 0, errors = 0;
     uint64_t skipped = 0, unmatched = 0;
+    // Pushes saver has (the answer had "stored"), and targets whose room did not answer.
+    uint64_t kept = 0, target_errors = 0;
   };
 
   void onClientsSettled(size_t ready, size_t failed, const std::string& first_error);

@@ -70,6 +70,14 @@ constexpr size_t kMaxProblems = 20;
 // register in batches), and how long the receivers get after the sender is done.
 constexpr double kSessionSettleS = 1.0;
 constexpr double kReceiveGraceS = 5.0;
+constexpr double kStormReceiveGraceS = 20.0;
+
+// The pushes the receivers must get: with saver every push it kept (answered "stored": it is
+// replayed to its user until acked, whatever happened to its first delivery), else those
+// center answered delivered.
+uint64_t expectedPushes(const SenderSample& s) {
+  return s.kept > 0 ? s.kept : s.delivered;
+}
 
 volatile sig_atomic_t g_stop_signal = 0;
 void onStopSignal(int signum) {
@@ -134,7 +142,10 @@ int main(int argc, char** argv) {
             "hold: seconds to hold them after the last one connected; reconnect-storm: seconds "
             "for every dropped client to be back; unicast: seconds of sending (60)");
   cl.option("storm-command", "CMD",
-            "reconnect-storm: shell command that drops connections, run once all are in");
+            "reconnect-storm: shell command that drops connections, run once all are in; "
+            "unicast: run --storm-after seconds into the sending (clients then reconnect)");
+  cl.option("storm-after", "S",
+            "unicast: seconds after the sending starts to run --storm-command (default T/3)");
   cl.option("center", "HOST:PORT", "unicast: center's HTTP API address (required)");
   cl.option("api-key", "KEY", "unicast: the app's API key at center (required)");
   cl.option("rate", "R", "unicast: pushes per second, 1..10000000 (default 1000)");
@@ -166,6 +177,8 @@ int main(int argc, char** argv) {
   const bool hold = scenario == "hold";
   const bool storm = scenario == "reconnect-storm";
   const bool unicast = scenario == "unicast";
+  // A storm in the run: the reconnect-storm scenario, or one during unicast's sending.
+  const bool storming = storm || (unicast && cl.has("storm-command"));
   auto connections = cl.getInt("connections", 0, 1, 10'000'000);
   auto seconds = cl.getInt("seconds", 60, 1, 86'400);
   auto per_worker = cl.getInt("per-worker", 18'000, 1, 19'000);
@@ -199,9 +212,14 @@ int main(int argc, char** argv) {
   if (unicast && (!cl.has("center") || !cl.has("api-key"))) {
     return usageError(cl, "unicast needs --center and --api-key");
   }
-  if (storm != cl.has("storm-command")) {
-    return usageError(
-        cl, storm ? "--storm-command is required" : "--storm-command is for reconnect-storm");
+  if (storm && !cl.has("storm-command")) return usageError(cl, "--storm-command is required");
+  if (!storming && cl.has("storm-command")) {
+    return usageError(cl, "--storm-command is for reconnect-storm and unicast");
+  }
+  auto storm_after = cl.getInt("storm-after", *seconds / 3, 0, 86'400);
+  if (!storm_after.isOk()) return usageError(cl, storm_after.status().message());
+  if (cl.has("storm-after") && !(unicast && storming)) {
+    return usageError(cl, "--storm-after is for unicast with --storm-command");
   }
   WorkerPlanInput in;
   in.connections = static_cast<size_t>(*connections);
@@ -235,7 +253,7 @@ int main(int argc, char** argv) {
         std::to_string(std::min(*max_seconds + 30, 86'400LL))};
     if (!s.sources.empty()) a.insert(a.end(), {"--sources", s.sources});
     if (cl.has("heartbeat")) a.insert(a.end(), {"--heartbeat", std::to_string(*heartbeat)});
-    if (storm) a.push_back("--reconnect");
+    if (storming) a.push_back("--reconnect");
     if (unicast) {
       a.insert(a.end(), {"--unicast-users", std::to_string(in.connections), "--unicast-first-user",
                          std::to_string(in.first_user)});
@@ -280,9 +298,10 @@ int main(int argc, char** argv) {
   report.started_at = utcNow("%Y-%m-%dT%H:%M:%SZ");
   report.latency_name = unicast ? "push latency, API call to the client's read" : "ping round trip";
   for (const char* flag :
-       {"server", "app", "connections", "seconds", "per-worker", "sources", "connect-rate",
-        "heartbeat", "user-prefix", "first-user", "network", "max-seconds", "storm-command",
-        "center", "rate", "http-connections", "depth", "payload-bytes", "batch"}) {
+       {"server",           "app",          "connections",   "seconds",     "per-worker",
+        "sources",          "connect-rate", "heartbeat",     "user-prefix", "first-user",
+        "network",          "max-seconds",  "storm-command", "center",      "rate",
+        "http-connections", "depth",        "payload-bytes", "batch",       "storm-after"}) {
     if (cl.has(flag)) report.settings.emplace_back(flag, cl.get(flag));
   }
   report.settings.emplace_back("workers", std::to_string(plan->size()));
@@ -322,6 +341,9 @@ int main(int argc, char** argv) {
   double sender_at = -1, sender_done_at = -1;
   int sender_exit = 0;
   bool worker_exited = false;
+  // After the sender is done, how long the receivers get (clients dropped by a storm first
+  // come back after their backoff, then saver replays what they missed).
+  const double receive_grace_s = storming ? kStormReceiveGraceS : kReceiveGraceS;
   int exit_code = kExitOk;
   std::string ended_because;
   auto problem = [&](const std::string& p) {
@@ -405,29 +427,36 @@ int main(int argc, char** argv) {
       break;
     }
     if (storm_command.started()) storm_command.poll();
-    if (storm && connect_s >= 0) {
-      if (storm_at < 0) {
-        lost_before_storm = timeline.totals().lost;
-        storm_ns =
-            std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
-                .count();
-        storm_at = since_start();
-        if (Status st = storm_command.start(cl.get("storm-command"), out_dir + "/storm.log");
-            !st.isOk()) {
-          ended_because = "the storm command did not start: " + st.message();
-          exit_code = kExitNotMet;
-          break;
-        }
-        std::printf("STORM\n");
-        std::fflush(stdout);
+    // Runs the storm command once; false (the run ends) when it could not start.
+    const auto start_storm = [&] {
+      lost_before_storm = timeline.totals().lost;
+      storm_ns =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+              .count();
+      storm_at = since_start();
+      if (Status st = storm_command.start(cl.get("storm-command"), out_dir + "/storm.log");
+          !st.isOk()) {
+        ended_because = "the storm command did not start: " + st.message();
+        exit_code = kExitNotMet;
+        return false;
       }
+      std::printf("STORM\n");
+      std::fflush(stdout);
+      return true;
+    };
+    // Every client the storm dropped is back (BACK printed once).
+    const auto check_back = [&] {
       const WorkerSample t = timeline.totals();
-      if (t.lost > lost_before_storm && t.reconnected >= t.lost) {
+      if (!all_back && storm_at >= 0 && t.lost > lost_before_storm && t.reconnected >= t.lost) {
         all_back = true;
         std::printf("BACK\n");
         std::fflush(stdout);
-        break;
       }
+      return all_back;
+    };
+    if (storm && connect_s >= 0) {
+      if (storm_at < 0 && !start_storm()) break;
+      if (check_back()) break;
       if (since_start() >= storm_at + static_cast<double>(*seconds)) break;
     } else if (unicast && connect_s >= 0) {
       if (sender_at < 0 && since_start() >= connect_s + kSessionSettleS) {
@@ -440,8 +469,14 @@ int main(int argc, char** argv) {
         std::printf("SENDING\n");
         std::fflush(stdout);
       }
-      if (sender_done_at >= 0 && (timeline.totals().uni_unique >= timeline.sender().delivered ||
-                                  since_start() >= sender_done_at + kReceiveGraceS)) {
+      if (storming && storm_at < 0 && sender_at >= 0 &&
+          since_start() >= sender_at + static_cast<double>(*storm_after) && !start_storm()) {
+        break;
+      }
+      const bool back = !storming || (storm_at >= 0 && check_back());
+      if (sender_done_at >= 0 &&
+          ((back && timeline.totals().uni_unique >= expectedPushes(timeline.sender())) ||
+           since_start() >= sender_done_at + receive_grace_s)) {
         break;
       }
     } else if (connect_s >= 0) {
@@ -464,11 +499,16 @@ int main(int argc, char** argv) {
       return start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
     };
     if (hold_until > 0) until = std::min(until, at(hold_until));
-    if (storm_at >= 0) until = std::min(until, at(storm_at + static_cast<double>(*seconds)));
+    if (storm && storm_at >= 0) {
+      until = std::min(until, at(storm_at + static_cast<double>(*seconds)));
+    }
     if (unicast && connect_s >= 0 && sender_at < 0) {
       until = std::min(until, at(connect_s + kSessionSettleS));
     }
-    if (sender_done_at >= 0) until = std::min(until, at(sender_done_at + kReceiveGraceS));
+    if (storming && sender_at >= 0 && storm_at < 0) {
+      until = std::min(until, at(sender_at + static_cast<double>(*storm_after)));
+    }
+    if (sender_done_at >= 0) until = std::min(until, at(sender_done_at + receive_grace_s));
     until = std::min(until, at(static_cast<double>(*max_seconds)));
     const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(until - now);
     workers.poll(std::max(wait, std::chrono::milliseconds(1)), &events);
@@ -509,7 +549,7 @@ int main(int argc, char** argv) {
   };
   const uint64_t not_back = t.lost > t.reconnected ? t.lost - t.reconnected : 0;
   const uint64_t dropped = t.lost - std::min(t.lost, lost_before_storm);
-  if (storm) {
+  if (storming) {
     const double back_s =
         all_back
             ? std::max<double>(
@@ -525,7 +565,8 @@ int main(int argc, char** argv) {
                            {"back_per_s", back_s > 0 ? static_cast<double>(dropped) / back_s : 0}});
   }
   const SenderSample& sent = timeline.sender();
-  const uint64_t undelivered = sent.delivered > t.uni_unique ? sent.delivered - t.uni_unique : 0;
+  const uint64_t expected = expectedPushes(sent);
+  const uint64_t undelivered = expected > t.uni_unique ? expected - t.uni_unique : 0;
   if (unicast) {
     const auto& lat = timeline.allLatencies();
     const auto ms = [](int64_t ns) { return static_cast<double>(ns) / 1e6; };
@@ -534,6 +575,8 @@ int main(int argc, char** argv) {
         {{"sent", static_cast<double>(sent.sent)},
          {"delivered_resp", static_cast<double>(sent.delivered)},
          {"offline_resp", static_cast<double>(sent.offline)},
+         {"kept", static_cast<double>(sent.kept)},
+         {"target_errors", static_cast<double>(sent.target_errors)},
          {"send_errors", static_cast<double>(sent.errors)},
          {"skipped", static_cast<double>(sent.skipped)},
          {"received", static_cast<double>(t.uni_received)},
@@ -567,7 +610,7 @@ int main(int argc, char** argv) {
         std::to_string(in.connections - std::min<uint64_t>(t.ready, in.connections)) + " of " +
         std::to_string(in.connections) + " connections never authenticated" + failed_how);
   }
-  if (storm) {
+  if (storming) {
     if (storm_at >= 0 && storm_command.poll() && storm_command.exitCode() != 0) {
       report.problems.push_back("the storm command exited with status " +
                                 std::to_string(storm_command.exitCode()) + " (see " + out_dir +
@@ -575,13 +618,14 @@ int main(int argc, char** argv) {
     }
     storm_command.kill();  // still running: its effect was all we waited for
     if (storm_at >= 0 && dropped == 0) {
-      report.problems.push_back("the storm command dropped no connection within " +
-                                std::to_string(*seconds) + " s");
+      report.problems.push_back(
+          "the storm command dropped no connection" +
+          (storm ? " within " + std::to_string(*seconds) + " s" : std::string(" during the run")));
     }
+    if (storm_at < 0) report.problems.push_back("the storm command never ran");
     if (not_back > 0) {
       report.problems.push_back(std::to_string(not_back) + " of " + std::to_string(t.lost) +
-                                " dropped clients not back within " + std::to_string(*seconds) +
-                                " s" + lost_how);
+                                " dropped clients not back by the end of the run" + lost_how);
     }
   } else if (t.lost > 0) {
     report.problems.push_back(std::to_string(t.lost) +
@@ -596,8 +640,13 @@ int main(int argc, char** argv) {
       report.problems.push_back("the sender exited with status " + std::to_string(sender_exit) +
                                 " (see " + out_dir + "/sender.log)");
     }
-    add(undelivered, "pushes center answered delivered were not received within " +
-                         formatNumber(kReceiveGraceS) + " s of the last");
+    add(undelivered, std::string("pushes center answered ") +
+                         (sent.kept > 0 ? "stored (saver has them)" : "delivered") +
+                         " were not received within " + formatNumber(receive_grace_s) +
+                         " s of the last");
+    if (sent.kept == 0) {
+      add(sent.target_errors, "pushes whose room did not answer (not stored: never delivered)");
+    }
     add(t.uni_misrouted, "pushes reached a client of another user");
     add(t.uni_unreadable, "pushes with a payload that was not ours");
     add(sent.errors, "requests to center failed (see " + out_dir + "/sender.log)");

@@ -67,14 +67,16 @@ bool RunTimeline::addSentLine(std::string_view line) {
   if (line.substr(0, kPrefix.size()) != kPrefix) return false;
   SenderSample s;
   const bool ok = forEachField(line.substr(kPrefix.size()), [&s](auto key, auto value) {
-    uint64_t* target = key == "sent"        ? &s.sent
-                       : key == "responses" ? &s.responses
-                       : key == "delivered" ? &s.delivered
-                       : key == "offline"   ? &s.offline
-                       : key == "errors"    ? &s.errors
-                       : key == "skipped"   ? &s.skipped
-                       : key == "cpu_ms"    ? &s.cpu_ms
-                                            : nullptr;
+    uint64_t* target = key == "sent"            ? &s.sent
+                       : key == "responses"     ? &s.responses
+                       : key == "delivered"     ? &s.delivered
+                       : key == "offline"       ? &s.offline
+                       : key == "errors"        ? &s.errors
+                       : key == "skipped"       ? &s.skipped
+                       : key == "kept"          ? &s.kept
+                       : key == "target_errors" ? &s.target_errors
+                       : key == "cpu_ms"        ? &s.cpu_ms
+                                                : nullptr;
     return target == nullptr || parseCount(value, target);  // unknown: a newer sender's
   });
   if (!ok) return false;

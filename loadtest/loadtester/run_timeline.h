@@ -30,9 +30,11 @@ struct WorkerSample {
 // The unicast sender's cumulative counts, from its latest "SENT ..." line (push-load unicast
 // --stats): requests sent, answered, answered delivered (the user online) or offline, failed
 // (an error status or a lost connection), skipped (due while every connection was at its depth).
+// kept: pushes saver has (answered with "stored": each is replayed to its user until acked);
+// target_errors: targets whose room did not answer.
 struct SenderSample {
   uint64_t sent = 0, responses = 0, delivered = 0, offline = 0, errors = 0, skipped = 0;
-  uint64_t cpu_ms = 0;
+  uint64_t kept = 0, target_errors = 0, cpu_ms = 0;
 };
 
 // A second of the run, summed over the workers.

@@ -72,12 +72,14 @@ int closedPort() {
 class LoadtesterE2eTest : public ::testing::Test {
  protected:
   void SetUp() override { startCluster(""); }
-  void startCluster(const std::string& room_config, int room_workers = 1, bool center = false) {
+  void startCluster(const std::string& room_config, int room_workers = 1, bool center = false,
+                    bool saver = false) {
     cluster_.reset();
     LocalCluster::Options o;
     o.room_workers = room_workers;
     o.websocket = false;
     o.start_center = center;
+    o.saver = saver;
     o.room_config = room_config;
     auto c = LocalCluster::start(std::move(o));
     ASSERT_TRUE(c.isOk()) << c.status();
@@ -215,6 +217,43 @@ TEST_F(LoadtesterE2eTest, UnicastThroughBatchRequestsCountsTheSame) {
     EXPECT_NE((" " + *result + " ").find(part), std::string::npos) << part << " in " << *result;
   }
   EXPECT_NE(readFile(out + "/report.json").find("\"batch\":\"10\""), std::string::npos);
+}
+
+TEST_F(LoadtesterE2eTest, UnicastAcrossAKilledRoomWorkerLosesNothingWithSaver) {
+  // Two room workers, saver on: pushes go on while one worker is killed; its clients come
+  // back (on the other worker or its restart) and saver replays what they missed, so every
+  // push center accepted (each "stored" first) is received.
+  startCluster("", 2, /*center=*/true, /*saver=*/true);
+  const LocalCluster::App app;
+  const std::string out = cluster_->dir() + "/unicast-storm";
+  auto argv = command("unicast", cluster_->roomTcp(), out);
+  argv.insert(argv.end(),
+              {"--connections", "200", "--per-worker", "100", "--sources", "127.0.0.2-127.0.0.3",
+               "--center", cluster_->centerAddress(), "--api-key", app.api_key, "--rate", "200",
+               "--seconds", "6", "--storm-after", "2", "--storm-command",
+               "kill -9 " + std::to_string(cluster_->rooms().at(0).pid)});
+  auto run = Subprocess::start(argv);
+  ASSERT_TRUE(run.isOk()) << run.status();
+  auto result = (*run)->waitForLine("RESULT loadtest_unicast", 90s);
+  ASSERT_TRUE(result.isOk()) << result.status();
+  std::printf("%s\n", result->c_str());
+  const auto figure = [&](const std::string& name) {
+    const size_t at = (" " + *result).find(" " + name + "=");
+    return at == std::string::npos ? -1.0 : std::stod(result->substr(at + name.size() + 1));
+  };
+  EXPECT_GT(figure("dropped"), 0) << *result;
+  EXPECT_EQ(figure("not_back"), 0) << *result;
+  EXPECT_GE(figure("sent"), 1100) << *result;
+  EXPECT_EQ(figure("kept"), figure("sent")) << *result;
+  EXPECT_EQ(figure("unique"), figure("sent")) << "a push was lost: " << *result;
+  EXPECT_EQ(figure("undelivered"), 0) << *result;
+  EXPECT_EQ(figure("misrouted"), 0) << *result;
+  EXPECT_EQ(figure("passed"), 1) << *result;
+  EXPECT_EQ((*run)->wait(30s), 0) << *result;
+  bool storm = false;
+  for (const std::string& l : (*run)->lines())
+    storm = storm || l == "STORM";
+  EXPECT_TRUE(storm);
 }
 
 TEST_F(LoadtesterE2eTest, UnicastSaysWhenCenterRefusesItsRequests) {
