@@ -15,6 +15,7 @@ struct RegisterClient::ShardState {
   rpc::ChannelPtr channel;
   std::unique_ptr<Register_Stub> stub;
   OnlineRequest online;
+  std::vector<OnlineSent> online_sent;  // of the queued online sessions that asked
   OfflineRequest offline;
 };
 
@@ -225,11 +226,12 @@ void RegisterClient::scheduleFlush() {
   if (!timer_->active()) timer_->start(options_.batch_interval, false);
 }
 
-void RegisterClient::online(Session session) {
+void RegisterClient::online(Session session, OnlineSent sent) {
   if (shards_.empty()) return dropChange();
   size_t shard = shardOf(session.app(), session.user());
   auto& q = shards_[shard]->online;
   *q.add_sessions() = std::move(session);
+  if (sent) shards_[shard]->online_sent.push_back(std::move(sent));
   if (static_cast<size_t>(q.sessions_size()) >= options_.max_batch) {
     sendBatch(shard);
   } else {
@@ -285,9 +287,11 @@ void RegisterClient::sendBatch(size_t shard) {
       rpc::Controller controller;
       OnlineRequest request;
       OnlineResponse response;
+      std::vector<OnlineSent> sent;
     };
     auto call = std::make_shared<Call>();
     call->request.Swap(&s.online);
+    call->sent.swap(s.online_sent);
     call->controller.setTimeout(options_.session_timeout);
     ++batches_in_flight_;
     s.stub->Online(
@@ -303,7 +307,9 @@ void RegisterClient::sendBatch(size_t shard) {
             st = Status(Code::FAILED_PRECONDITION, std::to_string(call->response.wrong_slot()) +
                                                        " sessions refused: slot owned elsewhere");
           }
-          if (st.isOk()) return;
+          for (auto& sent : call->sent)
+            sent(st.isOk());
+          if (!alive.alive() || st.isOk()) return;
           LOG_EVERY_SEC(Warn, Register, 1, "Online batch of {} to register {} failed: {}",
                         call->request.sessions_size(), address, st.toString());
           if (on_batch_failed_) on_batch_failed_(shard, st);

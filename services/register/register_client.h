@@ -85,7 +85,12 @@ class RegisterClient {
   size_t shardCount() const { return shards_.size(); }
   size_t shardOf(std::string_view app, std::string_view user) const;
 
-  void online(Session session);
+  // `sent` (optional) runs once the batch that carries the session is answered: true when the
+  // register took it (from then on its lookups find the session), false when the batch failed.
+  // It may never run: a change dropped (no instance known, the shard replaced) or the client
+  // destroyed first.
+  using OnlineSent = std::function<void(bool ok)>;
+  void online(Session session, OnlineSent sent = nullptr);
   void offline(OfflineSession session);
   // Sends queued changes now (tests, shutdown).
   void flush();

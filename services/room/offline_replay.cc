@@ -79,7 +79,30 @@ void OfflineReplay::start(ClientConn& c, uint16_t app, uint64_t last_broadcast_s
   load->app = app;
   load->user = c.user;
   load->after_seq = last_broadcast_seq;
+  if (options_.after_register) {
+    r.parked.push_back(std::move(load));  // registered() starts it
+    return;
+  }
   loadStored(std::move(load));
+}
+
+void OfflineReplay::registered(net::ConnId id, uint16_t app) {
+  auto it = replays_.find(id);
+  if (it == replays_.end()) return;  // done (or abandoned) already, or none was started
+  std::vector<std::unique_ptr<AppLoad>> loads;
+  auto& parked = it->second.parked;
+  for (auto p = parked.begin(); p != parked.end();) {
+    if ((*p)->app == app) {
+      loads.push_back(std::move(*p));
+      p = parked.erase(p);
+    } else {
+      ++p;
+    }
+  }
+  for (auto& load : loads) {
+    ++stats_.waited_for_register;
+    loadStored(std::move(load));
+  }
 }
 
 void OfflineReplay::loadStored(std::unique_ptr<AppLoad> load) {
@@ -113,6 +136,8 @@ void OfflineReplay::loadStored(std::unique_ptr<AppLoad> load) {
         ++stats_.expired;
         continue;
       }
+      // Written by this replay, or by an earlier one and not acked yet: not twice.
+      if (c->pending_acks && c->pending_acks->contains(m.id())) continue;
       if (!r->sent.insert(m.id()).second) continue;
       client::Frame frame;
       client::Push* push = frame.mutable_push();

@@ -48,6 +48,8 @@ struct ClientConn;
 // dropped when the connection closes (connectionClosed). Owned by RoomServer, like the channel
 // behind `saver`; either may go first. Loop-thread only; the references outlive it.
 class OfflineReplay {
+  struct AppLoad;
+
  public:
   struct Options {
     uint32_t max_messages = 1'000;
@@ -56,6 +58,8 @@ class OfflineReplay {
     std::chrono::milliseconds call_timeout{2'000};  // of one saver call
     uint32_t hold_max = 256;
     size_t max_unacked = 256;  // the connection's PendingAcks capacity
+    // Load only once register has the session (registered()): the room announces sessions.
+    bool after_register = false;
   };
   struct Stats {
     uint64_t started = 0;
@@ -65,7 +69,8 @@ class OfflineReplay {
     uint64_t broadcasts = 0;
     uint64_t expired = 0;  // loaded but expired by the room's clock: not written
     uint64_t load_failures = 0;
-    uint64_t held = 0;  // live pushes held, then written
+    uint64_t held = 0;                 // live pushes held, then written
+    uint64_t waited_for_register = 0;  // loads started by registered()
     uint64_t active = 0;
   };
 
@@ -77,6 +82,15 @@ class OfflineReplay {
 
   // After a successful Auth or Bind of `app` on `c` (its AuthResult/BindResult written).
   void start(ClientConn& c, uint16_t app, uint64_t last_broadcast_seq);
+  // With Options::after_register, the loads of a replay wait for this: register has answered
+  // the Online batch of the session of connection `id` for `app` (Sessions::setOnRegistered).
+  // Why: center stores a push, then looks its user up. A push stored after a load at auth but
+  // looked up before register knew the new session reaches only the user's old sessions (on a
+  // room just killed: "error") and would wait for the user's next reconnect. Loaded once
+  // register has the session, every stored push is either in the load or finds the session.
+  // Live pushes are held meanwhile, as during the load. A batch that failed starts the loads
+  // too (best effort); a register that never answers leaves the replay to its timeout.
+  void registered(net::ConnId id, uint16_t app);
   // Delivery: a live push for `c` (`frame` is the serialized Frame). True when `c` has a
   // replay in flight: the push is held and written after it (counted as written by the
   // caller). False: write it now.
@@ -102,8 +116,8 @@ class OfflineReplay {
     std::deque<Held> held;
     std::unordered_set<uint64_t> sent;  // ids the replay wrote
     net::PeriodicTimerPtr deadline;
+    std::vector<std::unique_ptr<AppLoad>> parked;  // waiting for registered()
   };
-  struct AppLoad;
 
   void loadStored(std::unique_ptr<AppLoad> load);
   void loadBroadcasts(std::unique_ptr<AppLoad> load);

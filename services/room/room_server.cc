@@ -144,9 +144,16 @@ Status RoomServer::startSaver() {
   ro.call_timeout = o.timeout;
   ro.hold_max = o.replay_hold_max;
   ro.max_unacked = options_.max_unacked_per_connection;
+  ro.after_register = options_.register_client.has_value();
   replay_ = std::make_unique<OfflineReplay>(loop_, *saver_stub_, *apps_, *table_, *protocol_, ro);
   protocol_->setSaver(forwarder_.get(), replay_.get());
   delivery_->setReplay(replay_.get());
+  // With sessions announced to register, a replay loads once register has the session.
+  if (ro.after_register) {
+    sessions_->setOnRegistered([this](net::ConnId id, uint16_t app) {
+      if (replay_) replay_->registered(id, app);
+    });
+  }
   if (o.discover) {
     LOG_INFO(Room, "saver: acks forwarded and replays loaded from savers found in ZooKeeper");
   } else {
@@ -524,6 +531,7 @@ std::string RoomServer::statusJson() const {
     w.key("replay_expired").uint64(r.expired);
     w.key("replay_load_failures").uint64(r.load_failures);
     w.key("replay_held").uint64(r.held);
+    w.key("replay_waited_for_register").uint64(r.waited_for_register);
     w.endObject();
   }
   w.key("acks");

@@ -23,7 +23,8 @@ SessionAnnouncer::SessionAnnouncer(net::EventLoop& loop, Options options,
 
 SessionAnnouncer::~SessionAnnouncer() = default;
 
-void SessionAnnouncer::online(const ClientConn& c, const std::string& app) {
+void SessionAnnouncer::online(const ClientConn& c, const std::string& app,
+                              reg::RegisterClient::OnlineSent sent) {
   Session s;
   s.set_app(app);
   s.set_user(c.user);
@@ -32,7 +33,7 @@ void SessionAnnouncer::online(const ClientConn& c, const std::string& app) {
   s.set_room_address(options_.room_address);
   s.set_conn_id(c.tcp->id());
   s.set_since_ms(c.since_ms);
-  register_->online(std::move(s));
+  register_->online(std::move(s), std::move(sent));
 }
 
 void SessionAnnouncer::offline(const ClientConn& c, const std::string& app) {

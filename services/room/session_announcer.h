@@ -37,7 +37,9 @@ class SessionAnnouncer {
                                                           std::function<size_t()> session_count);
   ~SessionAnnouncer();
 
-  void online(const ClientConn& c, const std::string& app);
+  // `sent`: RegisterClient::online's (the register took the session, or the batch failed).
+  void online(const ClientConn& c, const std::string& app,
+              reg::RegisterClient::OnlineSent sent = nullptr);
   void offline(const ClientConn& c, const std::string& app);
   // Sends the heartbeat when one is due at loop time `now_ms` (call every second or so).
   void tick(int64_t now_ms);

@@ -76,7 +76,15 @@ Sessions::Admission Sessions::admit(const ClientConn& c, uint16_t app) const {
 void Sessions::open(ClientConn& c, uint16_t app) {
   index_[keyOf(app, c.user)].push_back(c.tcp->id());
   ++count_;
-  if (announcer_) announcer_->online(c, apps_.name(app));
+  if (announcer_) {
+    reg::RegisterClient::OnlineSent sent;
+    if (on_registered_) {
+      sent = [this, id = c.tcp->id(), app](bool) {
+        if (on_registered_) on_registered_(id, app);
+      };
+    }
+    announcer_->online(c, apps_.name(app), std::move(sent));
+  }
   if (upstream_) upstream_->sessionEvent(c, c.tcp->id(), apps_.name(app), true);
 }
 

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -47,6 +48,11 @@ class Sessions {
 
   Sessions(const AppTable& apps, ConnectionTable& table, Limits limits);
   void setAnnouncer(SessionAnnouncer* announcer) { announcer_ = announcer; }
+  // Runs (with the connection's id and the app) once register has answered the Online batch
+  // of a session opened here (OK: from then on center's lookups find it; or failed). Offline
+  // replay loads the user's stored messages then (OfflineReplay::registered). Null: none.
+  using OnRegistered = std::function<void(net::ConnId id, uint16_t app)>;
+  void setOnRegistered(OnRegistered fn) { on_registered_ = std::move(fn); }
   // With a coordinator: every session opened or closed is also an online/offline event for
   // the app (UpstreamForwarder::sessionEvent). Null: none.
   void setUpstream(UpstreamForwarder* upstream) { upstream_ = upstream; }
@@ -81,7 +87,8 @@ class Sessions {
   const AppTable& apps_;
   ConnectionTable& table_;
   const Limits limits_;
-  SessionAnnouncer* announcer_ = nullptr;
+  SessionAnnouncer* announcer_ = nullptr;  // destroyed before this (its callbacks use `this`)
+  OnRegistered on_registered_;
   UpstreamForwarder* upstream_ = nullptr;
   // 2 bytes of app number + user -> connection ids (unordered; removal swaps with the last).
   std::unordered_map<std::string, std::vector<net::ConnId>> index_;

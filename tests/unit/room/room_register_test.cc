@@ -2,10 +2,12 @@
 // what register learns from the room, and when.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "common/rpc/server.h"
 #include "services/register/register_service.h"
+#include "tests/support/room_fake_saver.h"
 #include "tests/unit/room/room_test_util.h"
 
 namespace push::room {
@@ -36,6 +38,12 @@ class RoomRegisterTest : public testing::RoomFixture {
     EXPECT_TRUE(loop_.runUntil([&] { return down; }, 5s));
     service_->close();
     service_.reset();
+    if (saver_) {
+      bool saver_down = false;
+      saver_->stop([&] { saver_down = true; });
+      EXPECT_TRUE(loop_.runUntil([&] { return saver_down; }, 5s));
+      saver_.reset();
+    }
     EXPECT_TRUE(loop_.shutdown().isOk());
   }
 
@@ -49,7 +57,48 @@ class RoomRegisterTest : public testing::RoomFixture {
 
   std::unique_ptr<reg::RegisterService> service_;
   rpc::ServerPtr server_;
+  std::unique_ptr<push::testing::RoomFakeSaver> saver_;  // started by the tests that need it
 };
+
+TEST_F(RoomRegisterTest, StoredMessagesAreLoadedOnlyOnceRegisterHasTheSession) {
+  // Center stores a push, then looks its user up. Loaded at auth, before register knew the new
+  // session, a push stored in between would reach only the user's old sessions (a room just
+  // killed) and wait for the next reconnect; loaded once register has the session, it comes.
+  saver_ = std::make_unique<push::testing::RoomFakeSaver>(loop_);
+  ASSERT_TRUE(saver_->start().isOk());
+  RoomOptions o = withRegister();
+  o.register_client->batch_interval = 300ms;  // the session reaches register this late
+  RoomOptions::Saver s;
+  s.addresses = {saver_->address()};
+  s.timeout = 1000ms;
+  o.saver = s;
+  startRoom(o);
+  // The room's first heartbeat makes register pull its sessions: past that, only the batch
+  // brings a new one.
+  authed("app1", "bob", "phone");
+  ASSERT_TRUE(loop_.runUntil([&] { return service_->table().sessionCount() == 1; }, 5s));
+  const auto loads_of_alice = [&] {
+    return std::count_if(saver_->load_requests.begin(), saver_->load_requests.end(),
+                         [](const saver::LoadRequest& r) { return r.user() == "alice"; });
+  };
+  testing::FrameSocket& alice = authed("app1", "alice", "phone");
+  // 100 ms: an auth-time Load would have reached saver by now; the batch leaves at 300 ms.
+  loop_.runUntil([] { return false; }, 100ms);
+  EXPECT_EQ(service_->table().sessionCount(), 1u);
+  EXPECT_EQ(loads_of_alice(), 0) << "loaded before register had alice";
+  Message m;
+  m.set_id(77);
+  m.set_app("app1");
+  m.set_payload("stored meanwhile");
+  m.set_qos(1);
+  m.set_created_ms(Clock::system().wallMillis());
+  saver_->storeMessage("alice", m);
+  ASSERT_TRUE(loop_.runUntil([&] { return service_->table().sessionCount() == 2; }, 5s));
+  client::Frame push = expectFrame(alice, client::Frame::kPush);
+  EXPECT_EQ(push.push().message_id(), 77u);
+  EXPECT_EQ(push.push().payload(), "stored meanwhile");
+  EXPECT_EQ(loads_of_alice(), 1);
+}
 
 TEST_F(RoomRegisterTest, StopTellsRegisterEverySessionLeftBeforeItIsDone) {
   // Without this, register routes pushes to a stopped room until its room timeout.
