@@ -54,6 +54,11 @@
 #          lat_p50_ms= lat_p99_ms= lat_max_ms= room_workers= registers= center_workers=
 #          room_cores= register_cores= center_cores= room_us_per_msg= register_us_per_msg=
 #          center_us_per_msg= loadgen_cores= rooms_lost=
+# With SAVER=1 a redis-server (no persistence) and push-saver run too, and room and center use
+# them (QoS 1 pushes stored before they are sent, replayed at reconnect). With STORM=1 the
+# first room worker is killed (kill -9) STORM_AFTER seconds into the sending (default a third),
+# its clients reconnecting as the SDK does; the RESULT line then also has dropped= not_back=
+# back_s= kept= target_errors= (with saver, kept pushes must all be received: undelivered=0).
 # The report (JSON + HTML) stays in $OUT (default /tmp/push-hold-report). Stops every process it
 # started by PID (also on error or Ctrl-C) and removes its temp dir.
 set -euo pipefail
@@ -71,9 +76,12 @@ registers=${REGISTERS:-$(((connections + 249999) / 250000))}
 loadgen_nice=${LOADGEN_NICE:-0}
 center_workers=${CENTER_WORKERS:-1}
 rate=${RATE:-10000}
+use_saver=${SAVER:-0}
+storm=${STORM:-0}
+storm_after=${STORM_AFTER:-$((hold_seconds / 3))}
 out=${OUT:-/tmp/push-hold-report}
 case $scenario in hold | reconnect-storm | unicast) ;; *) echo "SCENARIO: hold, reconnect-storm or unicast" >&2; exit 2 ;; esac
-for b in push-loadtest push-load push-room push-register $([ "$scenario" = unicast ] && echo push-center); do
+for b in push-loadtest push-load push-room push-register $([ "$scenario" = unicast ] && echo push-center) $([ "$use_saver" = 1 ] && echo push-saver); do
   [ -x "$bin/$b" ] || { echo "missing $bin/$b: build it first (see the header of $0)" >&2; exit 2; }
 done
 command -v curl >/dev/null || { echo "curl is not installed" >&2; exit 2; }
@@ -134,6 +142,22 @@ CONF
   shard_lines+=" shards { address: \"$(awk '$1 == "RPC_ADDRESS" {print $2}' "$tmp/register$k.out")\" slots: \"$lo-$hi\" }"
 done
 
+saver_lines=""
+if [ "$use_saver" = 1 ]; then
+  rport=$(free_port)
+  redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
+    --dir "$tmp" >"$tmp/redis.log" 2>&1 &
+  pids+=("$!")
+  for _ in $(seq 1 200); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.05; done
+  redis-cli -p "$rport" ping >/dev/null 2>&1 || fail "redis-server did not start: $(cat "$tmp/redis.log")"
+  cat >"$tmp/saver.conf" <<CONF
+rpc { listen { address: "127.0.0.1:0" } }
+redis { mode: "single" addresses: "127.0.0.1:$rport" }
+CONF
+  start saver RPC_ADDRESS "$bin/push-saver" --config "$tmp/saver.conf"
+  saver_lines="saver { addresses: \"$line\" }"
+fi
+
 app=bench
 secret=bench-secret-0123456789abcdef
 cat >"$tmp/room.conf" <<CONF
@@ -144,6 +168,7 @@ admin { listen { address: "127.0.0.1:0" } }
 register {$shard_lines }
 apps { name: "$app" secret: "$secret" }
 heartbeat { wifi_s: $heartbeat }
+$saver_lines
 CONF
 start room ROOM "$bin/push-room" --config "$tmp/room.conf" --workers "$room_workers"
 room_pid=$pid
@@ -167,10 +192,16 @@ if [ "$scenario" = unicast ]; then
 http { listen { address: "127.0.0.1:0" } }
 register {$shard_lines }
 apps { name: "$app" api_keys: "$api_key" push_rate_per_s: 10000000 push_burst: 10000000 }
+$saver_lines
 CONF
   start center HTTP_ADDRESS "$bin/push-center" --config "$tmp/center.conf" --workers "$center_workers"
   center_pid=$pid
   scenario_args=(unicast --center "$line" --api-key "$api_key" --rate "$rate")
+  if [ "$storm" = 1 ]; then
+    victim=$(tr ' ' '\n' <"/proc/$room_pid/task/$room_pid/children" | grep -m1 .) ||
+      fail "push-room has no worker processes"
+    scenario_args+=(--storm-after "$storm_after" --storm-command "kill -9 $victim")
+  fi
 elif [ "$scenario" = reconnect-storm ]; then
   victim=$(tr ' ' '\n' <"/proc/$room_pid/task/$room_pid/children" | grep -m1 .) ||
     fail "push-room has no worker processes"
@@ -231,7 +262,9 @@ if [ "$scenario" = unicast ]; then
       per = m > 0 ? 1e6 * d / m : 0
       printf "room_cores=%.3f register_cores=%.3f center_cores=%.3f room_us_per_msg=%.2f register_us_per_msg=%.2f center_us_per_msg=%.2f", room, reg, cen, room * per, reg * per, cen * per
     }')
-  echo "RESULT unicast_bench connections=$connections ready=$(f ready) failed=$(f failed) lost=$(f lost) rate=$rate seconds=$hold_seconds sent=$(f sent) unique=$(f unique) undelivered=$(f undelivered) duplicates=$(f duplicates) misrouted=$(f misrouted) send_errors=$(f send_errors) skipped=$(f skipped) offline=$(f offline_resp) msg_per_s=$(f msg_per_s) lat_p50_ms=$(f lat_p50_ms) lat_p99_ms=$(f lat_p99_ms) lat_max_ms=$(f lat_max_ms) room_workers=$room_workers registers=$registers center_workers=$center_workers $cpu loadgen_cores=$(f workers_cpu_cores) $lost_counts"
+  storm_figures=""
+  [ "$storm" = 1 ] && storm_figures=" dropped=$(f dropped) not_back=$(f not_back) back_s=$(f back_s)"
+  echo "RESULT unicast_bench connections=$connections ready=$(f ready) failed=$(f failed) lost=$(f lost) rate=$rate seconds=$hold_seconds saver=$use_saver$storm_figures kept=$(f kept) target_errors=$(f target_errors) sent=$(f sent) unique=$(f unique) undelivered=$(f undelivered) duplicates=$(f duplicates) misrouted=$(f misrouted) send_errors=$(f send_errors) skipped=$(f skipped) offline=$(f offline_resp) msg_per_s=$(f msg_per_s) lat_p50_ms=$(f lat_p50_ms) lat_p99_ms=$(f lat_p99_ms) lat_max_ms=$(f lat_max_ms) room_workers=$room_workers registers=$registers center_workers=$center_workers $cpu loadgen_cores=$(f workers_cpu_cores) $lost_counts"
   exit "$rc"
 fi
 [ -n "$b_room" ] || fail "push-loadtest never held every connection (exit $rc)"
