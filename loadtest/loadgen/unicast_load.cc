@@ -67,6 +67,7 @@ void UnicastLoad::start(std::function<void(int)> done) {
   po.app = options_.app;
   po.secret = options_.secret;
   po.user_prefix = options_.user_prefix;
+  po.first_user = options_.first_user;
   clients_ = std::make_unique<PushClientPool>(loop_, std::move(po));
   clients_->setOnPush(
       [this](size_t, const client::Push& push, int64_t now_ns) { onPush(push.payload(), now_ns); });

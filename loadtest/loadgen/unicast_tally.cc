@@ -38,7 +38,10 @@ void UnicastTally::onPush(size_t client, std::string_view payload, int64_t now_n
     ++untracked_;
   } else {
     const size_t word = static_cast<size_t>(bit / 64);
-    if (word >= seen_.size()) seen_.resize(std::max(word + 1, seen_.size() * 2), 0);
+    if (word >= seen_.size()) {
+      const size_t cap = static_cast<size_t>(kMaxTrackedBits / 64);
+      seen_.resize(std::min(cap, std::max(word + 1, seen_.size() * 2)), 0);
+    }
     const uint64_t mask = uint64_t{1} << (bit % 64);
     if (seen_[word] & mask) {
       ++duplicates_;

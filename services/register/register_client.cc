@@ -15,7 +15,7 @@ struct RegisterClient::ShardState {
   rpc::ChannelPtr channel;
   std::unique_ptr<Register_Stub> stub;
   OnlineRequest online;
-  std::vector<OnlineSent> online_sent;  // of the queued online sessions that asked
+  std::vector<OnlineSent> online_sent;  // one per queued online session (null: none asked)
   OfflineRequest offline;
 };
 
@@ -164,15 +164,22 @@ Result<bool> RegisterClient::setShards(std::vector<Shard> shards) {
   for (size_t i = 0; i < shards.size(); ++i) {
     if (reused[i] != SIZE_MAX) states[i] = std::move(shards_[reused[i]]);
   }
-  // Changes still queued, on kept and departing shards alike, go out by the new map.
+  // Changes still queued, on kept and departing shards alike, go out by the new map (each
+  // session with its `sent` callback, if it asked for one).
   std::vector<Session> online_queued;
+  std::vector<OnlineSent> online_sent;
   std::vector<OfflineSession> offline_queued;
   auto take = [&](ShardState& st) {
-    for (auto& s : *st.online.mutable_sessions())
-      online_queued.push_back(std::move(s));
+    for (int i = 0; i < st.online.sessions_size(); ++i) {
+      online_queued.push_back(std::move(*st.online.mutable_sessions(i)));
+      online_sent.push_back(static_cast<size_t>(i) < st.online_sent.size()
+                                ? std::move(st.online_sent[static_cast<size_t>(i)])
+                                : nullptr);
+    }
     for (auto& s : *st.offline.mutable_sessions())
       offline_queued.push_back(std::move(s));
     st.online.Clear();
+    st.online_sent.clear();
     st.offline.Clear();
   };
   for (auto& st : states)
@@ -186,8 +193,8 @@ Result<bool> RegisterClient::setShards(std::vector<Shard> shards) {
   slot_to_shard_ = std::move(slot_to_shard);
   options_.shards = std::move(shards);
   departing.clear();  // their calls in flight complete CANCELLED
-  for (auto& s : online_queued)
-    online(std::move(s));
+  for (size_t i = 0; i < online_queued.size(); ++i)
+    online(std::move(online_queued[i]), std::move(online_sent[i]));
   for (auto& s : offline_queued)
     offline(std::move(s));
   return moved;
@@ -227,11 +234,16 @@ void RegisterClient::scheduleFlush() {
 }
 
 void RegisterClient::online(Session session, OnlineSent sent) {
-  if (shards_.empty()) return dropChange();
+  if (shards_.empty()) {
+    if (sent) sent(false);
+    return dropChange();
+  }
   size_t shard = shardOf(session.app(), session.user());
   auto& q = shards_[shard]->online;
   *q.add_sessions() = std::move(session);
-  if (sent) shards_[shard]->online_sent.push_back(std::move(sent));
+  // One entry per queued session (null when it asked for none): setShards re-routes them
+  // together.
+  shards_[shard]->online_sent.push_back(std::move(sent));
   if (static_cast<size_t>(q.sessions_size()) >= options_.max_batch) {
     sendBatch(shard);
   } else {
@@ -307,8 +319,9 @@ void RegisterClient::sendBatch(size_t shard) {
             st = Status(Code::FAILED_PRECONDITION, std::to_string(call->response.wrong_slot()) +
                                                        " sessions refused: slot owned elsewhere");
           }
-          for (auto& sent : call->sent)
-            sent(st.isOk());
+          for (auto& sent : call->sent) {
+            if (sent) sent(st.isOk());
+          }
           if (!alive.alive() || st.isOk()) return;
           LOG_EVERY_SEC(Warn, Register, 1, "Online batch of {} to register {} failed: {}",
                         call->request.sessions_size(), address, st.toString());

@@ -86,9 +86,9 @@ class RegisterClient {
   size_t shardOf(std::string_view app, std::string_view user) const;
 
   // `sent` (optional) runs once the batch that carries the session is answered: true when the
-  // register took it (from then on its lookups find the session), false when the batch failed.
-  // It may never run: a change dropped (no instance known, the shard replaced) or the client
-  // destroyed first.
+  // register took it (from then on its lookups find the session), false when the batch failed
+  // or no register instance is known (then within this call). It may run within this call
+  // (a batch sent and failed at once) and never runs once the client is destroyed.
   using OnlineSent = std::function<void(bool ok)>;
   void online(Session session, OnlineSent sent = nullptr);
   void offline(OfflineSession session);

@@ -371,6 +371,7 @@ void ClientProtocol::onBind(ClientConn& c, const client::Bind& bind) {
     code = client::ERROR_BAD_TOKEN;
     why = "token is for user '" + v.claims.user + "', this connection is '" + c.user + "'";
   }
+  bool opened = false;  // a new session: announced to register
   if (code == client::ERROR_NONE && !c.hasApp(v.app)) {
     if (c.app_count >= ctx_.options.max_apps_per_connection) {
       code = client::ERROR_TOO_MANY_APPS;
@@ -381,6 +382,7 @@ void ClientProtocol::onBind(ClientConn& c, const client::Bind& bind) {
     } else {
       c.apps[c.app_count++] = v.app;
       ctx_.sessions.open(c, v.app);
+      opened = true;
     }
   }
   r->set_code(code);
@@ -391,7 +393,9 @@ void ClientProtocol::onBind(ClientConn& c, const client::Bind& bind) {
   sendFrame(c, reply);
   // A Bind of an app already bound replays again: harmless (the SDK drops duplicates), and
   // the client asked for that app's state.
-  if (code == client::ERROR_NONE && replay_) replay_->start(c, v.app, bind.last_broadcast_seq());
+  if (code == client::ERROR_NONE && replay_) {
+    replay_->start(c, v.app, bind.last_broadcast_seq(), opened);
+  }
 }
 
 void ClientProtocol::onUnbind(ClientConn& c, const client::Unbind& unbind) {

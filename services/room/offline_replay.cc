@@ -56,7 +56,8 @@ OfflineReplay::~OfflineReplay() {
   *alive_ = false;
 }
 
-void OfflineReplay::start(ClientConn& c, uint16_t app, uint64_t last_broadcast_seq) {
+void OfflineReplay::start(ClientConn& c, uint16_t app, uint64_t last_broadcast_seq,
+                          bool session_opened) {
   const net::ConnId id = ConnectionTable::idOf(c);
   auto [it, fresh] = replays_.try_emplace(id);
   Replay& r = it->second;
@@ -64,6 +65,16 @@ void OfflineReplay::start(ClientConn& c, uint16_t app, uint64_t last_broadcast_s
     r.serial = next_serial_++;
     r.started_ms = loop_.nowMs();
     r.deadline = net::PeriodicTimer::create(loop_, [this, id] {
+      auto parked = replays_.find(id);
+      if (parked != replays_.end() && !parked->second.parked.empty()) {
+        // Register has not answered the session yet: load anyway, with a timeout of its own.
+        LOG_CONN(Debug, Room, id, "replay: no register answer after {} ms: loading anyway",
+                 options_.timeout.count());
+        Replay& waiting = parked->second;
+        waiting.deadline->start(options_.timeout, false);
+        startParked(waiting, 0, true);
+        return;
+      }
       roomMetrics().replay_timeouts.inc();
       LOG_CONN(Debug, Room, id, "replay: still loading after {} ms: going on without it",
                options_.timeout.count());
@@ -79,7 +90,7 @@ void OfflineReplay::start(ClientConn& c, uint16_t app, uint64_t last_broadcast_s
   load->app = app;
   load->user = c.user;
   load->after_seq = last_broadcast_seq;
-  if (options_.after_register) {
+  if (options_.after_register && session_opened) {
     r.parked.push_back(std::move(load));  // registered() starts it
     return;
   }
@@ -87,21 +98,27 @@ void OfflineReplay::start(ClientConn& c, uint16_t app, uint64_t last_broadcast_s
 }
 
 void OfflineReplay::registered(net::ConnId id, uint16_t app) {
-  auto it = replays_.find(id);
-  if (it == replays_.end()) return;  // done (or abandoned) already, or none was started
+  loop_.post([this, alive = alive_, id, app] {
+    if (!*alive) return;
+    auto it = replays_.find(id);
+    if (it == replays_.end()) return;  // done (or abandoned) already, or none was started
+    startParked(it->second, app, false);
+  });
+}
+
+void OfflineReplay::startParked(Replay& r, uint16_t app, bool all) {
   std::vector<std::unique_ptr<AppLoad>> loads;
-  auto& parked = it->second.parked;
-  for (auto p = parked.begin(); p != parked.end();) {
-    if ((*p)->app == app) {
+  for (auto p = r.parked.begin(); p != r.parked.end();) {
+    if (all || (*p)->app == app) {
       loads.push_back(std::move(*p));
-      p = parked.erase(p);
+      p = r.parked.erase(p);
     } else {
       ++p;
     }
   }
   for (auto& load : loads) {
     ++stats_.waited_for_register;
-    loadStored(std::move(load));
+    loadStored(std::move(load));  // may finish the replay (r) before it returns: not used after
   }
 }
 

@@ -81,7 +81,10 @@ class OfflineReplay {
   OfflineReplay& operator=(const OfflineReplay&) = delete;
 
   // After a successful Auth or Bind of `app` on `c` (its AuthResult/BindResult written).
-  void start(ClientConn& c, uint16_t app, uint64_t last_broadcast_seq);
+  // `session_opened`: the Auth or Bind opened a session (announced to register; false for a
+  // Bind of an app the connection had already): with Options::after_register the loads then
+  // wait for registered().
+  void start(ClientConn& c, uint16_t app, uint64_t last_broadcast_seq, bool session_opened = true);
   // With Options::after_register, the loads of a replay wait for this: register has answered
   // the Online batch of the session of connection `id` for `app` (Sessions::setOnRegistered).
   // Why: center stores a push, then looks its user up. A push stored after a load at auth but
@@ -89,7 +92,9 @@ class OfflineReplay {
   // room just killed: "error") and would wait for the user's next reconnect. Loaded once
   // register has the session, every stored push is either in the load or finds the session.
   // Live pushes are held meanwhile, as during the load. A batch that failed starts the loads
-  // too (best effort); a register that never answers leaves the replay to its timeout.
+  // too (best effort), and so does the replay's timeout when register has not answered by then
+  // (the loads then get a timeout of their own). Acts on a later loop turn (the announcement
+  // may be answered within start()'s caller, before the replay exists).
   void registered(net::ConnId id, uint16_t app);
   // Delivery: a live push for `c` (`frame` is the serialized Frame). True when `c` has a
   // replay in flight: the push is held and written after it (counted as written by the
@@ -119,6 +124,8 @@ class OfflineReplay {
     std::vector<std::unique_ptr<AppLoad>> parked;  // waiting for registered()
   };
 
+  // Starts the parked loads of `r` for `app` (every app when `all`).
+  void startParked(Replay& r, uint16_t app, bool all);
   void loadStored(std::unique_ptr<AppLoad> load);
   void loadBroadcasts(std::unique_ptr<AppLoad> load);
   // `load` is done (every page answered, or a failure when !ok).

@@ -449,6 +449,33 @@ TEST_F(RegisterClientTest, SetShardsRoutesQueuedAndNewChangesByTheNewMap) {
   EXPECT_EQ(client_->shardOf("app", high_user), 1u);
 }
 
+TEST_F(RegisterClientTest, SentCallbacksRunOnceTheirSessionIsTakenAndFollowAMovedSlot) {
+  RegisterClient::Options options;
+  options.batch_interval = 10s;  // nothing leaves by itself within the test
+  start(false, options);
+  const std::string high_user = usersInSlots("app", high_, 1)[0];
+  const std::string low_user = usersInSlots("app", low_, 1)[0];
+  std::vector<std::string> sent;  // "<user>:<ok>", in the order they ran
+  const auto note = [&](const std::string& user) {
+    return [&sent, user](bool ok) { sent.push_back(user + ":" + (ok ? "1" : "0")); };
+  };
+  client_->online(makeSession("app", high_user, "d", "r1", "10.0.0.1:1", 1), note(high_user));
+  client_->online(makeSession("app", low_user, "d", "r1", "10.0.0.1:1", 2));  // asks nothing
+  // The high slots move to the low shard while the change is queued: its callback goes with
+  // it and runs when the new owner has the session, not on the old shard's answer.
+  shards_[0].service->setSlots(SlotSet::all());
+  ASSERT_TRUE(client_->setShards({{shards_[0].address, SlotSet::all()}}).isOk());
+  EXPECT_TRUE(sent.empty());
+  client_->flush();
+  ASSERT_TRUE(loop_.runUntil([&] { return !sent.empty(); }, 5s));
+  EXPECT_EQ(sent, std::vector<std::string>{high_user + ":1"});
+  EXPECT_EQ(shards_[0].service->table().sessionCount(), 2u);
+  // No register known: the change is dropped and says so at once.
+  ASSERT_TRUE(client_->setShards({}).isOk());
+  client_->online(makeSession("app", "carol", "d", "r1", "10.0.0.1:1", 3), note("carol"));
+  EXPECT_EQ(sent.back(), "carol:0");
+}
+
 TEST_F(RegisterClientTest, SetShardsRefusesAMapThatDoesNotCoverEverySlotOnce) {
   start();
   auto partial = client_->setShards({{shards_[0].address, low_}});

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 
 #include "common/rpc/server.h"
@@ -98,6 +99,65 @@ TEST_F(RoomRegisterTest, StoredMessagesAreLoadedOnlyOnceRegisterHasTheSession) {
   EXPECT_EQ(push.push().message_id(), 77u);
   EXPECT_EQ(push.push().payload(), "stored meanwhile");
   EXPECT_EQ(loads_of_alice(), 1);
+}
+
+TEST_F(RoomRegisterTest, AReplayWaitsForRegisterNoLongerThanItsTimeout) {
+  // Register slower than the replay timeout: the stored messages are loaded at the timeout
+  // (best effort) rather than left for the next connection.
+  saver_ = std::make_unique<push::testing::RoomFakeSaver>(loop_);
+  ASSERT_TRUE(saver_->start().isOk());
+  RoomOptions o = withRegister();
+  o.register_client->batch_interval = 3s;
+  RoomOptions::Saver s;
+  s.addresses = {saver_->address()};
+  s.timeout = 1000ms;
+  s.replay_timeout = 300ms;
+  o.saver = s;
+  startRoom(o);
+  Message m;
+  m.set_id(78);
+  m.set_app("app1");
+  m.set_payload("stored before");
+  m.set_qos(1);
+  m.set_created_ms(Clock::system().wallMillis());
+  saver_->storeMessage("carol", m);
+  const auto begin = std::chrono::steady_clock::now();
+  testing::FrameSocket& carol = authed("app1", "carol", "phone");
+  client::Frame push = expectFrame(carol, client::Frame::kPush);
+  EXPECT_EQ(push.push().message_id(), 78u);
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 2s) << "waited for the 3 s batch";
+}
+
+TEST_F(RoomRegisterTest, ABindOfAnAppAlreadyBoundReplaysWithoutWaitingForRegister) {
+  // Such a Bind opens no session (nothing is announced): its replay must not wait for an
+  // answer that never comes.
+  saver_ = std::make_unique<push::testing::RoomFakeSaver>(loop_);
+  ASSERT_TRUE(saver_->start().isOk());
+  RoomOptions o = withRegister();
+  RoomOptions::Saver s;
+  s.addresses = {saver_->address()};
+  s.timeout = 1000ms;
+  s.replay_timeout = 5s;
+  o.saver = s;
+  startRoom(o);
+  testing::FrameSocket& dave = authed("app1", "dave", "phone");
+  ASSERT_TRUE(loop_.runUntil([&] { return service_->table().sessionCount() == 1; }, 5s));
+  roundTrip(dave);  // the auth's replay (empty) is over
+  Message m;
+  m.set_id(79);
+  m.set_app("app1");
+  m.set_payload("stored later");
+  m.set_qos(1);
+  m.set_created_ms(Clock::system().wallMillis());
+  saver_->storeMessage("dave", m);
+  const auto begin = std::chrono::steady_clock::now();
+  client::Frame bind;
+  bind.mutable_bind()->set_token(testing::token("app1", "dave", "phone"));
+  dave.send(bind);
+  expectFrame(dave, client::Frame::kBindResult);
+  client::Frame push = expectFrame(dave, client::Frame::kPush);
+  EXPECT_EQ(push.push().message_id(), 79u);
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 2s) << "the replay waited for its timeout";
 }
 
 TEST_F(RoomRegisterTest, StopTellsRegisterEverySessionLeftBeforeItIsDone) {
