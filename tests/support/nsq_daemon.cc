@@ -69,8 +69,6 @@ Result<std::unique_ptr<NsqDaemon>> NsqDaemon::start(const std::string& kind,
   daemon->binary_ = binaryFor(kind);
   if (daemon->binary_.empty()) return Status(Code::NOT_FOUND, kind + " binary not found");
   daemon->extra_flags_ = extra_flags;
-  daemon->tcp_address_ = "127.0.0.1:" + std::to_string(freeLoopbackPort());
-  daemon->http_address_ = "127.0.0.1:" + std::to_string(freeLoopbackPort());
   if (data_path.empty()) {
     char pattern[] = "/tmp/nsq-test-XXXXXX";
     if (::mkdtemp(pattern) == nullptr) return Status(Code::INTERNAL, "mkdtemp failed");
@@ -79,8 +77,15 @@ Result<std::unique_ptr<NsqDaemon>> NsqDaemon::start(const std::string& kind,
   } else {
     daemon->data_path_ = data_path;
   }
-  RETURN_IF_ERROR(daemon->launch());
-  return daemon;
+  // A port freeLoopbackPort() picked can be taken by another test's process before the daemon
+  // binds it ("address already in use": it exits at start); new ports then, a few times.
+  for (int attempt = 1;; ++attempt) {
+    daemon->tcp_address_ = "127.0.0.1:" + std::to_string(freeLoopbackPort());
+    daemon->http_address_ = "127.0.0.1:" + std::to_string(freeLoopbackPort());
+    Status st = daemon->launch();
+    if (st.isOk()) return daemon;
+    if (st.code() != Code::UNAVAILABLE || attempt == 5) return st;
+  }
 }
 
 Status NsqDaemon::launch() {
