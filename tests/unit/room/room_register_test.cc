@@ -68,7 +68,7 @@ TEST_F(RoomRegisterTest, StoredMessagesAreLoadedOnlyOnceRegisterHasTheSession) {
   saver_ = std::make_unique<push::testing::RoomFakeSaver>(loop_);
   ASSERT_TRUE(saver_->start().isOk());
   RoomOptions o = withRegister();
-  o.register_client->batch_interval = 300ms;  // the session reaches register this late
+  o.register_client->batch_interval = 1s;  // the session reaches register this late
   RoomOptions::Saver s;
   s.addresses = {saver_->address()};
   s.timeout = 1000ms;
@@ -83,7 +83,7 @@ TEST_F(RoomRegisterTest, StoredMessagesAreLoadedOnlyOnceRegisterHasTheSession) {
                          [](const saver::LoadRequest& r) { return r.user() == "alice"; });
   };
   testing::FrameSocket& alice = authed("app1", "alice", "phone");
-  // 100 ms: an auth-time Load would have reached saver by now; the batch leaves at 300 ms.
+  // 100 ms: an auth-time Load would have reached saver by now; the batch leaves at 1 s.
   loop_.runUntil([] { return false; }, 100ms);
   EXPECT_EQ(service_->table().sessionCount(), 1u);
   EXPECT_EQ(loads_of_alice(), 0) << "loaded before register had alice";
