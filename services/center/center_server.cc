@@ -335,9 +335,10 @@ void CenterServer::handlePush(http::HttpRequest& req, http::HttpResponder r) {
 }
 
 void CenterServer::handlePushBatch(http::HttpRequest& req, http::HttpResponder r) {
+  // One token before the body is read, as for a push (a bad body is not free), the rest once
+  // the body says how many pushes it holds.
   AppState* app = authenticate(req, r);
-  if (!app) return;
-  // The rate limit counts the batch's pushes: taken once the body says how many.
+  if (!app || rateLimited(*app, r)) return;
   push_->handleBatch(
       *app, req, std::move(r),
       [this](const http::HttpRequest& q, http::HttpResponder& a) { refuseAuth(q, a); },

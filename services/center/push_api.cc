@@ -102,7 +102,7 @@ void PushApi::handleBatch(AppTable::App& app, http::HttpRequest& req, http::Http
                                    std::to_string(static_cast<int64_t>(app.bucket.burst())) +
                                    " at once (its burst)");
   }
-  if (!take_rate(app, n, r)) return;
+  if (n > 1 && !take_rate(app, n - 1, r)) return;  // one was taken before the body was read
   pushMetrics().batches.inc();
   auto call = std::make_shared<Call>();
   call->responder = std::move(r);

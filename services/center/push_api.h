@@ -34,11 +34,12 @@ class SaverClient;
 // that did not answer). The lookup failing answers 503.
 //
 // A batch (parsePushBatchRequest: up to options.push.max_batch_pushes pushes of one app, their
-// targets together at most options.push.max_targets, no jobs) is checked whole first (400
-// naming the push), then takes one token of the app's rate limit per push (429 with
-// Retry-After for the whole batch, nothing sent), then every push goes as above, each with its
-// own message id, in the same loop turn (the Deliverer sends one turn's deliveries to a room
-// together). One answer when all are done: 200
+// targets together at most options.push.max_targets, no jobs) takes one token of the app's
+// rate limit before its body is read (a bad body costs one, as a push does), is checked whole
+// (400 naming the push), then takes one more token per further push (429 with Retry-After for
+// the whole batch, nothing sent; a batch over the app's burst can never pass: 400), then every push
+// goes as above, each with its own message id, in the same loop turn (the Deliverer sends one
+// turn's deliveries to a room together). One answer when all are done: 200
 //   {"results":[<each push's answer as above, or {"messageId":"…","error":"…"} when its
 //    storage or lookup failed>],"delivered":n,"offline":n[,"stored":n],"failed":n}
 // with the target counts summed and "failed" the pushes that got an error.
@@ -65,7 +66,8 @@ class PushApi {
   // POST /v1/push for the key's `app`, its rate limit already taken.
   void handlePush(AppTable::App& app, http::HttpRequest& req, http::HttpResponder r,
                   const RefuseAuth& refuse_auth);
-  // POST /v1/push/batch for the key's `app`; takes the rate limit through `take_rate`.
+  // POST /v1/push/batch for the key's `app`, one token of its rate limit already taken (before
+  // the body was read); takes one more per push beyond the first through `take_rate`.
   void handleBatch(AppTable::App& app, http::HttpRequest& req, http::HttpResponder r,
                    const RefuseAuth& refuse_auth, const TakeRate& take_rate);
 

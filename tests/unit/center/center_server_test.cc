@@ -321,7 +321,7 @@ TEST_F(CenterServerTest, StopAnswersWhatStillWaitsAtTheGraceDeadlineWith503) {
 TEST_F(CenterServerTest, BatchChecksKeyBodyAndRateLimitBeforeSendingAnything) {
   CenterOptions o = testOptions();
   o.apps[0].rate_per_s = 0.01;  // no refill within the test
-  o.apps[0].burst = 5;
+  o.apps[0].burst = 8;
   o.register_client.channel.timeout = 1s;  // no register at 127.0.0.1:1: lookups fail fast
   start(std::move(o));
   const std::string one = R"({"users":["alice"],"payload":"hi"})";
@@ -331,6 +331,7 @@ TEST_F(CenterServerTest, BatchChecksKeyBodyAndRateLimitBeforeSendingAnything) {
     ASSERT_TRUE(r.isOk());
     EXPECT_EQ(r->status, 401) << r->body;
   }
+  // From here each request takes a token before its body is read (8 in the bucket).
   auto r = call("POST", "/v1/push/batch", R"({"app":"other","pushes":[)" + one + "]}", kDemoKey);
   ASSERT_TRUE(r.isOk());
   EXPECT_EQ(r->status, 401) << "the body's app is not the key's: " << r->body;
@@ -340,15 +341,15 @@ TEST_F(CenterServerTest, BatchChecksKeyBodyAndRateLimitBeforeSendingAnything) {
   EXPECT_EQ(r->status, 400) << r->body;
   EXPECT_NE(r->body.find("pushes[1]"), std::string::npos) << r->body;
   // More pushes than the app's burst can ever take: 400, not a 429 that never clears.
-  std::string six = R"({"app":"demo","pushes":[)" + one;
-  for (int i = 0; i < 5; ++i)
-    six += "," + one;
-  r = call("POST", "/v1/push/batch", six + "]}", kDemoKey);
+  std::string nine = R"({"app":"demo","pushes":[)" + one;
+  for (int i = 0; i < 8; ++i)
+    nine += "," + one;
+  r = call("POST", "/v1/push/batch", nine + "]}", kDemoKey);
   ASSERT_TRUE(r.isOk());
   EXPECT_EQ(r->status, 400) << r->body;
   EXPECT_NE(r->body.find("burst"), std::string::npos) << r->body;
 
-  // Three tokens taken; the lookups fail (no register): 200 with each push's error.
+  // 5 tokens left; three taken; the lookups fail (no register): 200 with each push's error.
   const uint64_t pushes_before = metric("push_center_pushes_total");
   r = call("POST", "/v1/push/batch", three, kDemoKey);
   ASSERT_TRUE(r.isOk());
@@ -356,7 +357,7 @@ TEST_F(CenterServerTest, BatchChecksKeyBodyAndRateLimitBeforeSendingAnything) {
   EXPECT_NE(r->body.find("\"failed\":3"), std::string::npos) << r->body;
   EXPECT_NE(r->body.find("session lookup failed"), std::string::npos) << r->body;
   EXPECT_EQ(metric("push_center_pushes_total"), pushes_before + 3);
-  // Two tokens left: a batch of three is refused whole, with Retry-After.
+  // Two tokens left: one taken before the body, then a batch of three is refused whole.
   r = call("POST", "/v1/push/batch", three, kDemoKey);
   ASSERT_TRUE(r.isOk());
   EXPECT_EQ(r->status, 429) << r->body;
