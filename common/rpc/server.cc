@@ -238,9 +238,11 @@ Status Server::addService(pb::Service* service) {
     m->calls = &registry.counter("push_rpc_server_calls_total", "Calls run, by method.", label);
     m->errors = &registry.counter("push_rpc_server_errors_total",
                                   "Calls that ended with a non-OK status, by method.", label);
-    m->seconds = &registry.histogram("push_rpc_server_call_seconds",
-                                     "Time from request parsed to response queued, by method.",
-                                     metrics::latencyBuckets(), label);
+    m->seconds = &registry.histogram(
+        "push_rpc_server_call_seconds",
+        "Time from the read that carried the request to its response queued (a call "
+        "answered within that read's handling: to its end), by method.",
+        metrics::latencyBuckets(), label);
     methods_.emplace(md->full_name(), std::move(m));
   }
   return Status::ok();
@@ -375,27 +377,49 @@ void Server::protocolError(net::TcpConnection& conn, std::string_view what) {
   conn.close();
 }
 
+namespace {
+int64_t monoUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             Clock::system().monoNow().time_since_epoch())
+      .count();
+}
+}  // namespace
+
 size_t Server::onData(net::TcpConnection& conn, const char* data, size_t len) {
   Conn& c = *static_cast<Conn*>(conn.context());
-  size_t used = 0;
-  while (used < len && !conn.closing()) {
-    detail::FrameHeader header;
-    auto hs = detail::parseHeader(data + used, len - used, options_.max_frame_bytes, &header);
-    if (hs == detail::HeaderStatus::Incomplete) break;
-    if (hs != detail::HeaderStatus::Ok) {
-      protocolError(conn, detail::headerStatusText(hs));
-      return len;
+  batch_start_us_ = monoUs();
+  in_batch_ = true;
+  // Every exit goes past the batch's end below (a protocol error returns from inside).
+  const size_t used = [&]() -> size_t {
+    size_t at = 0;
+    while (at < len && !conn.closing()) {
+      detail::FrameHeader header;
+      auto hs = detail::parseHeader(data + at, len - at, options_.max_frame_bytes, &header);
+      if (hs == detail::HeaderStatus::Incomplete) break;
+      if (hs != detail::HeaderStatus::Ok) {
+        protocolError(conn, detail::headerStatusText(hs));
+        return len;
+      }
+      if (header.frameBytes() > len - at) break;  // wait for the rest of the frame
+      if (header.flags & detail::kFlagResponse) {
+        protocolError(conn, "response frame sent to a server");
+        return len;
+      }
+      const char* meta = data + at + detail::kHeaderBytes;
+      handleRequest(c, meta, header.meta_len, meta + header.meta_len, header.body_len);
+      at += header.frameBytes();
     }
-    if (header.frameBytes() > len - used) break;  // wait for the rest of the frame
-    if (header.flags & detail::kFlagResponse) {
-      protocolError(conn, "response frame sent to a server");
-      return len;
-    }
-    const char* meta = data + used + detail::kHeaderBytes;
-    handleRequest(c, meta, header.meta_len, meta + header.meta_len, header.body_len);
-    used += header.frameBytes();
+    if (at > 0) c.active_ms = loop_.nowMs();
+    return at;
+  }();
+  in_batch_ = false;
+  if (!batch_done_.empty()) {
+    // Their responses were queued during the batch; they go out when it ends.
+    const double seconds = static_cast<double>(monoUs() - batch_start_us_) / 1e6;
+    for (Method* m : batch_done_)
+      m->seconds->observe(seconds);
+    batch_done_.clear();
   }
-  if (used > 0) c.active_ms = loop_.nowMs();
   return used;
 }
 
@@ -457,9 +481,7 @@ void Server::handleRequest(Conn& c, const char* meta_bytes, size_t meta_len, con
   }
   call->conn_id = conn.id();
   call->request_id = meta.request_id();
-  call->start_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                       Clock::system().monoNow().time_since_epoch())
-                       .count();
+  call->start_us = in_batch_ ? batch_start_us_ : monoUs();
   call->controller.setDeadlineMonoMs(meta.timeout_ms() ? call->start_us / 1000 + meta.timeout_ms()
                                                        : 0);
   call->running = true;
@@ -478,10 +500,11 @@ void Server::finishCall(Call* call) {
   }
   call->running = false;
   Method* method = call->method;
-  const int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                             Clock::system().monoNow().time_since_epoch())
-                             .count();
-  method->seconds->observe(static_cast<double>(now_us - call->start_us) / 1e6);
+  if (in_batch_ && call->start_us == batch_start_us_) {
+    batch_done_.push_back(method);  // timed once the batch is done
+  } else {
+    method->seconds->observe(static_cast<double>(monoUs() - call->start_us) / 1e6);
+  }
   auto it = connections_.find(call->conn_id);
   if (it != connections_.end()) {
     Conn& c = it->second;

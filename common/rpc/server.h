@@ -176,6 +176,12 @@ class Server final : private net::TcpConnection::Handler {
   std::string key_digest_;                          // SHA-256 of cluster_key; empty: no key
   uint64_t next_conn_id_ = 1;
   uint64_t running_ = 0;
+  // Call timing, with two clock reads per read batch instead of two per call (a clock read was
+  // 14% of the server's CPU at 1.3M small calls/s): calls read in one onData start at
+  // batch_start_us_; those that finish within it are timed at its end (batch_done_).
+  int64_t batch_start_us_ = 0;
+  bool in_batch_ = false;
+  std::vector<Method*> batch_done_;
   bool shutting_down_ = false;
   bool connections_closing_ = false;
   bool deleting_ = false;

@@ -1,8 +1,10 @@
 // Server and Channel together on one loop, over real loopback sockets.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+
 #include <sys/socket.h>
 #include <unistd.h>
+#include "common/base/metrics.h"
 
 #include <atomic>
 #include <map>
@@ -55,6 +57,32 @@ TEST_F(RpcTest, ResponsesComeBackOutOfOrderOnOneConnection) {
   EXPECT_GT(calls[2]->order, calls[1]->order);  // 150 ms after the immediate ones
   EXPECT_GT(calls[2]->order, calls[3]->order);
   EXPECT_EQ(calls[0]->order, 3);
+}
+
+TEST_F(RpcTest, CallSecondsTimesEveryCallInABatchAndDelayedOnesOnTheirOwn) {
+  // The server reads the clock once per read batch: calls answered within the batch are timed
+  // to its end, a delayed one to its own answer. Every call is observed once either way.
+  metrics::Histogram& seconds = metrics::Registry::global().histogram(
+      "push_rpc_server_call_seconds", "", metrics::latencyBuckets(),
+      R"(method="push.echo.EchoService.Echo")");
+  const uint64_t count_before = seconds.count();
+  const double sum_before = seconds.sum();
+  Channel::Options options;
+  options.connections_per_endpoint = 1;
+  Channel* ch = makeChannel({startServer()}, options);
+  int counter = 0;
+  std::vector<std::unique_ptr<Call>> calls;
+  for (int delay : {0, 250, 0, 0, 0}) {
+    calls.push_back(std::make_unique<Call>());
+    calls.back()->request.set_delay_ms(static_cast<uint32_t>(delay));
+    calls.back()->request.set_message("d" + std::to_string(delay));
+    echo(ch, *calls.back(), &counter);
+  }
+  ASSERT_TRUE(waitAll(calls));
+  EXPECT_EQ(seconds.count(), count_before + 5);
+  // The delayed call's 250 ms is in the sum; the four others add little.
+  EXPECT_GE(seconds.sum() - sum_before, 0.24);
+  EXPECT_LT(seconds.sum() - sum_before, 1.5);
 }
 
 TEST_F(RpcTest, TenThousandConcurrentCallsComplete) {
