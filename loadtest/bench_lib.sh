@@ -54,3 +54,16 @@ median() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) print 0; else print (NR%2
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
+
+# start_redis: a redis-server without persistence on a free loopback port, its data and log
+# ($tmp/redis.log) in $tmp; waits until it answers PING. Sets $rport and $redis_pid (added to
+# $pids); calls the script's fail() when it does not start.
+start_redis() {
+  rport=$(free_port)
+  redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
+    --dir "$tmp" >"$tmp/redis.log" 2>&1 &
+  redis_pid=$!
+  pids+=("$redis_pid")
+  for _ in $(seq 1 200); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.05; done
+  redis-cli -p "$rport" ping >/dev/null 2>&1 || fail "redis-server did not start: $(cat "$tmp/redis.log")"
+}

@@ -144,12 +144,7 @@ done
 
 saver_lines=""
 if [ "$use_saver" = 1 ]; then
-  rport=$(free_port)
-  redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
-    --dir "$tmp" >"$tmp/redis.log" 2>&1 &
-  pids+=("$!")
-  for _ in $(seq 1 200); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.05; done
-  redis-cli -p "$rport" ping >/dev/null 2>&1 || fail "redis-server did not start: $(cat "$tmp/redis.log")"
+  start_redis
   cat >"$tmp/saver.conf" <<CONF
 rpc { listen { address: "127.0.0.1:0" } }
 redis { mode: "single" addresses: "127.0.0.1:$rport" }

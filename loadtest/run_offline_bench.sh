@@ -75,7 +75,7 @@ done
 tmp=$(mktemp -d /tmp/push-offbench.XXXXXX)
 pids=()
 # shellcheck source=loadtest/bench_lib.sh
-source "$(dirname "$0")/bench_lib.sh"  # start, stop_all, field, free_port
+source "$(dirname "$0")/bench_lib.sh"  # start, stop_all, field, free_port, start_redis
 trap 'stop_all; rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM HUP PIPE
 
@@ -99,13 +99,7 @@ run_wait() {
 }
 
 # Redis: no persistence (saver's durable copy is MySQL).
-rport=$(free_port)
-redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
-  --dir "$tmp" >"$tmp/redis.log" 2>&1 &
-redis_pid=$!
-pids+=("$redis_pid")
-for _ in $(seq 1 200); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.05; done
-redis-cli -p "$rport" ping >/dev/null 2>&1 || fail "redis-server did not start: $(cat "$tmp/redis.log")"
+start_redis
 
 mysql_conf=""
 if [ "$use_mysql" = 1 ]; then

@@ -36,6 +36,14 @@ size_t countOf(const std::string& text, const std::string& what) {
   return n;
 }
 
+// Figure `name` of a RESULT line's "name=value ..." (the text after "RESULT <name> "), or -1
+// when it is not there.
+double figureOf(const std::string& result, const std::string& name) {
+  const std::string key = " " + name + "=";
+  const size_t at = (" " + result).find(key);
+  return at == std::string::npos ? -1.0 : std::stod(result.substr(at + key.size() - 1));
+}
+
 // What headless Chromium made of a page (its DOM after the scripts ran); "" if it did not run.
 std::string renderedDom(const std::string& html_path) {
   const std::string cmd =
@@ -164,11 +172,7 @@ TEST_F(LoadtesterE2eTest, UnicastCountsEveryPushOnceWithItsLatency) {
   ASSERT_TRUE(result.isOk()) << result.status();
   std::printf("%s\n", result->c_str());
   EXPECT_EQ((*run)->wait(30s), 0) << *result;
-  const auto figure = [&](const std::string& name) -> long long {
-    const std::string key = " " + name + "=";
-    const size_t at = (" " + *result).find(key);
-    return at == std::string::npos ? -1 : std::atoll(result->c_str() + at + key.size() - 1);
-  };
+  const auto figure = [&](const std::string& name) { return figureOf(*result, name); };
   // 400/s for 3 s, open loop: every push answered delivered and received exactly once, by its
   // own user (the receivers check the user of each one).
   EXPECT_GE(figure("sent"), 1100) << *result;
@@ -213,13 +217,9 @@ TEST_F(LoadtesterE2eTest, UnicastThroughBatchRequestsCountsTheSame) {
   EXPECT_EQ((*run)->wait(30s), 0) << *result;
   // 50 requests of 10 pushes a second for 2 s (open loop: the last request may fall just past
   // the window): the pushes, not the requests, are counted.
-  const auto figure = [&](const std::string& name) -> long long {
-    const std::string key = " " + name + "=";
-    const size_t at = (" " + *result).find(key);
-    return at == std::string::npos ? -1 : std::atoll(result->c_str() + at + key.size() - 1);
-  };
+  const auto figure = [&](const std::string& name) { return figureOf(*result, name); };
   EXPECT_GE(figure("sent"), 900) << *result;
-  EXPECT_EQ(figure("sent") % 10, 0) << *result;
+  EXPECT_EQ(static_cast<long long>(figure("sent")) % 10, 0) << *result;
   EXPECT_EQ(figure("delivered_resp"), figure("sent")) << *result;
   EXPECT_EQ(figure("unique"), figure("sent")) << *result;
   for (const char* zero : {"duplicates", "misrouted", "undelivered"})
@@ -246,10 +246,7 @@ TEST_F(LoadtesterE2eTest, UnicastAcrossAKilledRoomWorkerLosesNothingWithSaver) {
   auto result = (*run)->waitForLine("RESULT loadtest_unicast", 90s);
   ASSERT_TRUE(result.isOk()) << result.status();
   std::printf("%s\n", result->c_str());
-  const auto figure = [&](const std::string& name) {
-    const size_t at = (" " + *result).find(" " + name + "=");
-    return at == std::string::npos ? -1.0 : std::stod(result->substr(at + name.size() + 1));
-  };
+  const auto figure = [&](const std::string& name) { return figureOf(*result, name); };
   EXPECT_GT(figure("dropped"), 0) << *result;
   EXPECT_EQ(figure("not_back"), 0) << *result;
   EXPECT_GE(figure("sent"), 1100) << *result;
@@ -349,10 +346,7 @@ TEST_F(LoadtesterE2eTest, ReconnectStormTimesTheReturnOfEveryDroppedClient) {
   EXPECT_EQ((*run)->wait(30s), 0) << *result;
   for (const char* part : {" ready=200 ", " failed=0 ", " not_back=0 ", " passed=1"})
     EXPECT_NE((" " + *result + " ").find(part), std::string::npos) << part << " in " << *result;
-  const auto figure = [&](const std::string& name) {
-    const size_t at = result->find(" " + name + "=");
-    return at == std::string::npos ? -1.0 : std::stod(result->substr(at + name.size() + 2));
-  };
+  const auto figure = [&](const std::string& name) { return figureOf(*result, name); };
   EXPECT_GT(figure("dropped"), 0) << *result;
   EXPECT_EQ(figure("reconnected"), figure("dropped")) << *result;
   EXPECT_EQ(figure("lost"), figure("dropped")) << *result;

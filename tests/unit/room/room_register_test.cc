@@ -56,23 +56,42 @@ class RoomRegisterTest : public testing::RoomFixture {
     return o;
   }
 
+  // withRegister() and a fake saver (started here) whose replays time out after
+  // `replay_timeout`.
+  RoomOptions withRegisterAndSaver(std::chrono::milliseconds replay_timeout) {
+    saver_ = std::make_unique<push::testing::RoomFakeSaver>(loop_);
+    EXPECT_TRUE(saver_->start().isOk());
+    RoomOptions o = withRegister();
+    RoomOptions::Saver s;
+    s.addresses = {saver_->address()};
+    s.timeout = 1000ms;
+    s.replay_timeout = replay_timeout;
+    o.saver = s;
+    return o;
+  }
+
+  // A QoS 1 message of app1 stored for `user` (a push center stored).
+  void storeFor(const std::string& user, uint64_t id, const std::string& payload) {
+    Message m;
+    m.set_id(id);
+    m.set_app("app1");
+    m.set_payload(payload);
+    m.set_qos(1);
+    m.set_created_ms(Clock::system().wallMillis());
+    saver_->storeMessage(user, m);
+  }
+
   std::unique_ptr<reg::RegisterService> service_;
   rpc::ServerPtr server_;
-  std::unique_ptr<push::testing::RoomFakeSaver> saver_;  // started by the tests that need it
+  std::unique_ptr<push::testing::RoomFakeSaver> saver_;  // started by withRegisterAndSaver()
 };
 
 TEST_F(RoomRegisterTest, StoredMessagesAreLoadedOnlyOnceRegisterHasTheSession) {
   // Center stores a push, then looks its user up. Loaded at auth, before register knew the new
   // session, a push stored in between would reach only the user's old sessions (a room just
   // killed) and wait for the next reconnect; loaded once register has the session, it comes.
-  saver_ = std::make_unique<push::testing::RoomFakeSaver>(loop_);
-  ASSERT_TRUE(saver_->start().isOk());
-  RoomOptions o = withRegister();
-  o.register_client->batch_interval = 1s;  // the session reaches register this late
-  RoomOptions::Saver s;
-  s.addresses = {saver_->address()};
-  s.timeout = 1000ms;
-  o.saver = s;
+  RoomOptions o = withRegisterAndSaver(2000ms);  // the default replay timeout
+  o.register_client->batch_interval = 1s;        // the session reaches register this late
   startRoom(o);
   // The room's first heartbeat makes register pull its sessions: past that, only the batch
   // brings a new one.
@@ -87,13 +106,7 @@ TEST_F(RoomRegisterTest, StoredMessagesAreLoadedOnlyOnceRegisterHasTheSession) {
   loop_.runUntil([] { return false; }, 100ms);
   EXPECT_EQ(service_->table().sessionCount(), 1u);
   EXPECT_EQ(loads_of_alice(), 0) << "loaded before register had alice";
-  Message m;
-  m.set_id(77);
-  m.set_app("app1");
-  m.set_payload("stored meanwhile");
-  m.set_qos(1);
-  m.set_created_ms(Clock::system().wallMillis());
-  saver_->storeMessage("alice", m);
+  storeFor("alice", 77, "stored meanwhile");
   ASSERT_TRUE(loop_.runUntil([&] { return service_->table().sessionCount() == 2; }, 5s));
   client::Frame push = expectFrame(alice, client::Frame::kPush);
   EXPECT_EQ(push.push().message_id(), 77u);
@@ -104,23 +117,10 @@ TEST_F(RoomRegisterTest, StoredMessagesAreLoadedOnlyOnceRegisterHasTheSession) {
 TEST_F(RoomRegisterTest, AReplayWaitsForRegisterNoLongerThanItsTimeout) {
   // Register slower than the replay timeout: the stored messages are loaded at the timeout
   // (best effort) rather than left for the next connection.
-  saver_ = std::make_unique<push::testing::RoomFakeSaver>(loop_);
-  ASSERT_TRUE(saver_->start().isOk());
-  RoomOptions o = withRegister();
+  RoomOptions o = withRegisterAndSaver(300ms);
   o.register_client->batch_interval = 3s;
-  RoomOptions::Saver s;
-  s.addresses = {saver_->address()};
-  s.timeout = 1000ms;
-  s.replay_timeout = 300ms;
-  o.saver = s;
   startRoom(o);
-  Message m;
-  m.set_id(78);
-  m.set_app("app1");
-  m.set_payload("stored before");
-  m.set_qos(1);
-  m.set_created_ms(Clock::system().wallMillis());
-  saver_->storeMessage("carol", m);
+  storeFor("carol", 78, "stored before");
   const auto begin = std::chrono::steady_clock::now();
   testing::FrameSocket& carol = authed("app1", "carol", "phone");
   client::Frame push = expectFrame(carol, client::Frame::kPush);
@@ -131,25 +131,11 @@ TEST_F(RoomRegisterTest, AReplayWaitsForRegisterNoLongerThanItsTimeout) {
 TEST_F(RoomRegisterTest, ABindOfAnAppAlreadyBoundReplaysWithoutWaitingForRegister) {
   // Such a Bind opens no session (nothing is announced): its replay must not wait for an
   // answer that never comes.
-  saver_ = std::make_unique<push::testing::RoomFakeSaver>(loop_);
-  ASSERT_TRUE(saver_->start().isOk());
-  RoomOptions o = withRegister();
-  RoomOptions::Saver s;
-  s.addresses = {saver_->address()};
-  s.timeout = 1000ms;
-  s.replay_timeout = 5s;
-  o.saver = s;
-  startRoom(o);
+  startRoom(withRegisterAndSaver(5s));
   testing::FrameSocket& dave = authed("app1", "dave", "phone");
   ASSERT_TRUE(loop_.runUntil([&] { return service_->table().sessionCount() == 1; }, 5s));
   roundTrip(dave);  // the auth's replay (empty) is over
-  Message m;
-  m.set_id(79);
-  m.set_app("app1");
-  m.set_payload("stored later");
-  m.set_qos(1);
-  m.set_created_ms(Clock::system().wallMillis());
-  saver_->storeMessage("dave", m);
+  storeFor("dave", 79, "stored later");
   const auto begin = std::chrono::steady_clock::now();
   client::Frame bind;
   bind.mutable_bind()->set_token(testing::token("app1", "dave", "phone"));
