@@ -48,9 +48,16 @@ void BroadcastTally::receipt(size_t client, std::string_view payload, int64_t re
     word |= bit;
     ++r.unique;
     ++unique_;
+    latency_.record(read_ns - r.sent_ns);
   }
   r.first_ns = std::min(r.first_ns, read_ns);
   r.last_ns = std::max(r.last_ns, read_ns);
+}
+
+LatencyHistogram BroadcastTally::takeLatency() {
+  LatencyHistogram taken = latency_;
+  latency_.reset();
+  return taken;
 }
 
 std::string BroadcastTally::endRound(std::FILE* report) {

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "loadtest/loadgen/latency_histogram.h"
+
 namespace push::loadgen {
 
 // Counts the broadcasts one receiving process got, per broadcast and exactly: each broadcast
@@ -27,8 +29,17 @@ class BroadcastTally {
   // One message read by client `client` at `read_ns` (steady_clock).
   void receipt(size_t client, std::string_view payload, int64_t read_ns);
 
+  // Counts of the round so far: first copies per client, second ones, not ours (or a client
+  // out of range), numbered past max_broadcasts.
   uint64_t receipts() const { return receipts_; }
+  uint64_t unique() const { return unique_; }
+  uint64_t duplicates() const { return duplicates_; }
+  uint64_t unmatched() const { return unmatched_; }
+  uint64_t outOfRange() const { return out_of_range_; }
   int64_t lastReceiptNs() const { return last_receipt_ns_; }
+  // Latency (ns, from the API call to the read) of the first copies since the last call;
+  // the tally's histogram is reset. Rounds do not touch it (push-loadtest has no rounds).
+  LatencyHistogram takeLatency();
 
   // The summary of the round ("receipts= unique= duplicates= broadcasts= ..." without a
   // leading space), writes the per-broadcast lines to `report` when not null, and starts a
@@ -48,6 +59,7 @@ class BroadcastTally {
   uint64_t receipts_ = 0, unique_ = 0, duplicates_ = 0, broadcasts_ = 0;
   uint64_t unmatched_ = 0, out_of_range_ = 0;
   int64_t first_receipt_ns_ = 0, last_receipt_ns_ = 0;
+  LatencyHistogram latency_;
 };
 
 }  // namespace push::loadgen

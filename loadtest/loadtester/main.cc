@@ -18,6 +18,14 @@
 //       <prefix><first-user + k % N>; every receiving worker checks each push (its user, seen
 //       before?) and its latency from the API call, so lost (center said delivered, no client
 //       got it), duplicates and misrouted pushes are exact counts.
+//   push-loadtest broadcast --server H:P --app A --secret S --connections N --center H:P
+//                 --api-key K [--count C] [--rate R] [--qos Q] [flags]
+//       the same, then one `push-load broadcast` publisher (no clients of its own) posts C
+//       broadcasts (default 10) at R a second (default 1) through center's POST /v1/broadcast;
+//       every receiving worker counts each copy per client (a bit per broadcast and client), so
+//       missing copies (of the broadcasts center accepted, one per connection) and duplicates
+//       are exact; the latency of each copy is from the API call, and last_client_ms (the
+//       latest copy of any broadcast) says when the last client was served.
 //
 // Connections are spread over ceil(N / --per-worker) `push-load idle --stats` processes (at
 // most 19000 each: a process may open 20000 files here) and over the --sources addresses in
@@ -28,10 +36,11 @@
 // (scripts sample the servers' CPU between them); reconnect-storm prints "STORM" as it runs the
 // command (its output goes to <out>/storm.log) and "BACK" once every dropped client is back;
 // unicast prints "SENDING" as the sender starts (its stderr in <out>/sender.log) and "SENT" once
-// it is done. Exit status: 0 every goal met (all connected, none failed, none lost; for
-// reconnect-storm: some dropped and all back; for unicast: every request answered delivered,
-// every push received once by its user, none skipped), 1 not met, 2 bad flags, 3 --max-seconds
-// reached (the report is still written).
+// it is done; broadcast the same for its publisher. Exit status: 0 every goal met (all connected,
+// none failed, none lost; for reconnect-storm: some dropped and all back; for unicast: every
+// request answered delivered, every push received once by its user, none skipped; for broadcast:
+// every broadcast accepted, and received once by every client), 1 not met, 2 bad flags, 3
+// --max-seconds reached (the report is still written).
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -52,6 +61,7 @@
 #include "loadtest/loadtester/run_report.h"
 #include "loadtest/loadtester/run_timeline.h"
 #include "loadtest/loadtester/storm_command.h"
+#include "loadtest/loadtester/traffic_verdict.h"
 #include "loadtest/loadtester/worker_plan.h"
 #include "loadtest/loadtester/worker_processes.h"
 
@@ -66,18 +76,13 @@ constexpr int kExitNotMet = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitMaxSeconds = 3;
 constexpr size_t kMaxProblems = 20;
-// unicast: from the last connection in to the first push (the rooms report sessions to the
-// register in batches), and how long the receivers get after the sender is done.
+// unicast and broadcast: from the last connection in to the first push (the rooms report
+// sessions to the register in batches), and how long the receivers get after the sender is done
+// (a broadcast to a million clients takes seconds to fan out on a small machine).
 constexpr double kSessionSettleS = 1.0;
 constexpr double kReceiveGraceS = 5.0;
 constexpr double kStormReceiveGraceS = 20.0;
-
-// The pushes the receivers must get: with saver every push it kept (answered "stored": it is
-// replayed to its user until acked, whatever happened to its first delivery), else those
-// center answered delivered.
-uint64_t expectedPushes(const SenderSample& s) {
-  return s.kept > 0 ? s.kept : s.delivered;
-}
+constexpr double kBroadcastReceiveGraceS = 30.0;
 
 volatile sig_atomic_t g_stop_signal = 0;
 void onStopSignal(int signum) {
@@ -133,25 +138,32 @@ int main(int argc, char** argv) {
   CommandLine cl("push-loadtest " + scenario,
                  "connect: ramp N connections; hold: ramp them and hold them T seconds; "
                  "reconnect-storm: ramp them, drop some with a command, time their return; "
-                 "unicast: ramp them, push to each through center, count every push");
+                 "unicast: ramp them, push to each through center, count every push; "
+                 "broadcast: ramp them, broadcast to all through center, count every copy");
   cl.option("server", "HOST:PORT", "room client TCP address (required)");
   cl.option("app", "APP", "app of the tokens (required)");
   cl.option("secret", "SECRET", "the app's token secret (required)");
   cl.option("connections", "N", "connections in all, 1..10000000 (required)");
   cl.option("seconds", "T",
             "hold: seconds to hold them after the last one connected; reconnect-storm: seconds "
-            "for every dropped client to be back; unicast: seconds of sending (60)");
+            "for every dropped client to be back; unicast, broadcast: seconds of sending at most "
+            "(60)");
   cl.option("storm-command", "CMD",
             "reconnect-storm: shell command that drops connections, run once all are in; "
             "unicast: run --storm-after seconds into the sending (clients then reconnect)");
   cl.option("storm-after", "S",
             "unicast: seconds after the sending starts to run --storm-command (default T/3)");
-  cl.option("center", "HOST:PORT", "unicast: center's HTTP API address (required)");
-  cl.option("api-key", "KEY", "unicast: the app's API key at center (required)");
-  cl.option("rate", "R", "unicast: pushes per second, 1..10000000 (default 1000)");
-  cl.option("http-connections", "C", "unicast: HTTP connections to center (default 16)");
+  cl.option("center", "HOST:PORT", "unicast, broadcast: center's HTTP API address (required)");
+  cl.option("api-key", "KEY", "unicast, broadcast: the app's API key at center (required)");
+  cl.option("rate", "R",
+            "unicast: pushes per second, 1..10000000 (default 1000); broadcast: broadcasts per "
+            "second (default 1)");
+  cl.option("http-connections", "C", "unicast, broadcast: HTTP connections to center (default 16)");
+  cl.option("count", "C", "broadcast: broadcasts to send, 1..100000 (default 10)");
+  cl.option("qos", "Q", "broadcast: qos of the broadcasts, 0 or 1 (default 0)");
   cl.option("depth", "D", "unicast: requests in flight per HTTP connection at most (default 64)");
-  cl.option("payload-bytes", "B", "unicast: payload size, 32..4096 (default 64)");
+  cl.option("payload-bytes", "B",
+            "unicast: payload size, 32..4096 (default 64); broadcast: 48..4096 (default 256)");
   cl.option("batch", "N",
             "unicast: pushes per request, 1..1000; over 1 posts /v1/push/batch (default 1)");
   cl.option("per-worker", "M", "connections per worker process, 1..19000 (default 18000)");
@@ -167,16 +179,20 @@ int main(int argc, char** argv) {
   cl.option("load-bin", "PATH", "the push-load binary (default: next to this one)");
   cl.flag("help", "print this help");
   if (scenario != "connect" && scenario != "hold" && scenario != "reconnect-storm" &&
-      scenario != "unicast") {
+      scenario != "unicast" && scenario != "broadcast") {
     if (scenario == "--help" || scenario == "help") return std::printf("%s", cl.usage().c_str()), 0;
     return usageError(
-        cl, "the first argument is the scenario: connect, hold, reconnect-storm or unicast");
+        cl,
+        "the first argument is the scenario: connect, hold, reconnect-storm, unicast or broadcast");
   }
   if (Status st = cl.parse(argc - 1, argv + 1); !st.isOk()) return usageError(cl, st.message());
   if (cl.has("help")) return std::printf("%s", cl.usage().c_str()), kExitOk;
   const bool hold = scenario == "hold";
   const bool storm = scenario == "reconnect-storm";
   const bool unicast = scenario == "unicast";
+  const bool broadcast = scenario == "broadcast";
+  // A sending process after the ramp: unicast's sender or broadcast's publisher.
+  const bool traffic = unicast || broadcast;
   // A storm in the run: the reconnect-storm scenario, or one during unicast's sending.
   const bool storming = storm || (unicast && cl.has("storm-command"));
   auto connections = cl.getInt("connections", 0, 1, 10'000'000);
@@ -187,15 +203,19 @@ int main(int argc, char** argv) {
   auto heartbeat = cl.getInt("heartbeat", 0, 1, 65'535);
   auto rate = cl.getInt("connect-rate", 5000, 1, 1'000'000);
   auto sources = loadgen::parseSourceAddresses(cl.get("sources"));
-  auto push_rate = cl.getInt("rate", 1000, 1, 10'000'000);
+  auto push_rate = cl.getInt("rate", broadcast ? 1 : 1000, 1, 10'000'000);
   auto http = cl.getInt("http-connections", 16, 1, 1024);
   auto depth = cl.getInt("depth", 64, 1, 65'536);
-  auto payload = cl.getInt("payload-bytes", 64, 32, 4096);
+  auto payload = broadcast ? cl.getInt("payload-bytes", 256, 48, 4096)
+                           : cl.getInt("payload-bytes", 64, 32, 4096);
   auto batch = cl.getInt("batch", 1, 1, 1000);
+  auto count = cl.getInt("count", 10, 1, 100'000);
+  auto qos = cl.getInt("qos", 0, 0, 1);
   for (const Status& st :
        {connections.status(), seconds.status(), per_worker.status(), first_user.status(),
         max_seconds.status(), heartbeat.status(), rate.status(), sources.status(),
-        push_rate.status(), http.status(), depth.status(), payload.status(), batch.status()}) {
+        push_rate.status(), http.status(), depth.status(), payload.status(), batch.status(),
+        count.status(), qos.status()}) {
     if (!st.isOk()) return usageError(cl, st.message());
   }
   for (const char* required : {"server", "app", "secret", "connections"}) {
@@ -204,13 +224,21 @@ int main(int argc, char** argv) {
   if (scenario == "connect" && cl.has("seconds")) {
     return usageError(cl, "--seconds is for hold and reconnect-storm");
   }
-  for (const char* flag :
-       {"center", "api-key", "rate", "http-connections", "depth", "payload-bytes", "batch"}) {
+  for (const char* flag : {"center", "api-key", "rate", "http-connections", "payload-bytes"}) {
+    if (cl.has(flag) && !traffic) {
+      return usageError(cl, std::string("--") + flag + " is for unicast and broadcast");
+    }
+  }
+  for (const char* flag : {"depth", "batch"}) {
     if (cl.has(flag) && !unicast)
       return usageError(cl, std::string("--") + flag + " is for unicast");
   }
-  if (unicast && (!cl.has("center") || !cl.has("api-key"))) {
-    return usageError(cl, "unicast needs --center and --api-key");
+  for (const char* flag : {"count", "qos"}) {
+    if (cl.has(flag) && !broadcast)
+      return usageError(cl, std::string("--") + flag + " is for broadcast");
+  }
+  if (traffic && (!cl.has("center") || !cl.has("api-key"))) {
+    return usageError(cl, scenario + " needs --center and --api-key");
   }
   if (storm && !cl.has("storm-command")) return usageError(cl, "--storm-command is required");
   if (!storming && cl.has("storm-command")) {
@@ -258,50 +286,60 @@ int main(int argc, char** argv) {
       a.insert(a.end(), {"--unicast-users", std::to_string(in.connections), "--unicast-first-user",
                          std::to_string(in.first_user)});
     }
+    if (broadcast) a.insert(a.end(), {"--broadcasts", std::to_string(*count)});
     argvs.push_back(std::move(a));
     logs.push_back(out_dir + "/worker-" + std::to_string(s.index) + ".log");
   }
 
-  // unicast: one sender, started once every connection is in; open loop at --rate.
-  const std::vector<std::string> sender_argv = {load_bin,
-                                                "unicast",
-                                                "--stats",
-                                                "--center",
-                                                cl.get("center"),
-                                                "--api-key",
-                                                cl.get("api-key"),
-                                                "--app",
-                                                cl.get("app"),
-                                                "--users",
-                                                std::to_string(in.connections),
-                                                "--first-user",
-                                                std::to_string(in.first_user),
-                                                "--user-prefix",
-                                                cl.get("user-prefix", "u"),
-                                                "--rate",
-                                                std::to_string(*push_rate),
-                                                "--seconds",
-                                                std::to_string(*seconds),
-                                                "--http-connections",
-                                                std::to_string(*http),
-                                                "--depth",
-                                                std::to_string(*depth),
-                                                "--payload-bytes",
-                                                std::to_string(*payload),
-                                                "--batch",
-                                                std::to_string(*batch),
-                                                "--max-seconds",
-                                                std::to_string(std::min(*seconds + 60, 86'400LL))};
+  // unicast: one sender, broadcast: one publisher, started once every connection is in; open
+  // loop at --rate, for --seconds at most.
+  const long long send_s = broadcast ? std::min(*seconds, 3600LL) : *seconds;
+  std::vector<std::string> sender_argv = {load_bin,
+                                          broadcast ? "broadcast" : "unicast",
+                                          "--center",
+                                          cl.get("center"),
+                                          "--api-key",
+                                          cl.get("api-key"),
+                                          "--app",
+                                          cl.get("app"),
+                                          "--rate",
+                                          std::to_string(*push_rate),
+                                          "--seconds",
+                                          std::to_string(send_s),
+                                          "--http-connections",
+                                          std::to_string(*http),
+                                          "--payload-bytes",
+                                          std::to_string(*payload),
+                                          "--max-seconds",
+                                          std::to_string(std::min(send_s + 60, 86'400LL))};
+  if (broadcast) {
+    sender_argv.insert(sender_argv.end(),
+                       {"--count", std::to_string(*count), "--qos", std::to_string(*qos)});
+  } else {
+    sender_argv.insert(sender_argv.end(),
+                       {"--stats", "--users", std::to_string(in.connections), "--first-user",
+                        std::to_string(in.first_user), "--user-prefix", cl.get("user-prefix", "u"),
+                        "--depth", std::to_string(*depth), "--batch", std::to_string(*batch)});
+  }
+  const std::string sender_log = out_dir + (broadcast ? "/publisher.log" : "/sender.log");
 
   RunReport report;
   report.scenario = scenario;
   report.started_at = utcNow("%Y-%m-%dT%H:%M:%SZ");
-  report.latency_name = unicast ? "push latency, API call to the client's read" : "ping round trip";
-  for (const char* flag :
-       {"server",           "app",          "connections",   "seconds",     "per-worker",
-        "sources",          "connect-rate", "heartbeat",     "user-prefix", "first-user",
-        "network",          "max-seconds",  "storm-command", "center",      "rate",
-        "http-connections", "depth",        "payload-bytes", "batch",       "storm-after"}) {
+  report.latency_name = unicast     ? "push latency, API call to the client's read"
+                        : broadcast ? "broadcast latency, API call to each client's read"
+                                    : "ping round trip";
+  for (const char* flag : {"server",        "app",
+                           "connections",   "seconds",
+                           "per-worker",    "sources",
+                           "connect-rate",  "heartbeat",
+                           "user-prefix",   "first-user",
+                           "network",       "max-seconds",
+                           "storm-command", "center",
+                           "rate",          "http-connections",
+                           "depth",         "payload-bytes",
+                           "batch",         "storm-after",
+                           "count",         "qos"}) {
     if (cl.has(flag)) report.settings.emplace_back(flag, cl.get(flag));
   }
   report.settings.emplace_back("workers", std::to_string(plan->size()));
@@ -336,14 +374,17 @@ int main(int argc, char** argv) {
   int64_t storm_ns = 0;
   uint64_t lost_before_storm = 0;
   bool all_back = false;
-  // unicast: the sender's index in `workers` once started, when it started and ended, its exit.
+  // unicast, broadcast: the sender's (publisher's) index in `workers` once started, when it
+  // started and ended, its exit.
   const size_t sender_index = plan->size();
   double sender_at = -1, sender_done_at = -1;
   int sender_exit = 0;
   bool worker_exited = false;
   // After the sender is done, how long the receivers get (clients dropped by a storm first
   // come back after their backoff, then saver replays what they missed).
-  const double receive_grace_s = storming ? kStormReceiveGraceS : kReceiveGraceS;
+  const double receive_grace_s = storming    ? kStormReceiveGraceS
+                                 : broadcast ? kBroadcastReceiveGraceS
+                                             : kReceiveGraceS;
   int exit_code = kExitOk;
   std::string ended_because;
   auto problem = [&](const std::string& p) {
@@ -351,7 +392,7 @@ int main(int argc, char** argv) {
   };
   auto handle = [&](const std::vector<WorkerProcesses::Event>& events, bool stopping) {
     for (const auto& e : events) {
-      if (unicast && e.worker == sender_index) {
+      if (traffic && e.worker == sender_index) {
         if (e.kind == WorkerProcesses::Event::Kind::Exited) {
           sender_exit = e.exit_code;
           sender_done_at = since_start();
@@ -359,6 +400,10 @@ int main(int argc, char** argv) {
           std::fflush(stdout);
         } else if (e.line.rfind("SENT ", 0) == 0 && !timeline.addSentLine(e.line)) {
           problem("unreadable sender line: " + e.line);
+        } else if (const size_t at = e.line.find("role=publisher ");
+                   broadcast && at != std::string::npos &&
+                   !timeline.addPublisherLine(std::string_view(e.line).substr(at))) {
+          problem("unreadable publisher line: " + e.line);
         }
         continue;
       }
@@ -389,15 +434,21 @@ int main(int argc, char** argv) {
     const auto now = Clock::now();
     if (now >= next_second) {
       const TimelinePoint& p = timeline.closeSecond(since_start());
-      char traffic[160];
+      char traffic_text[160];
       if (unicast) {
+        std::snprintf(traffic_text, sizeof traffic_text,
+                      "sent %s/s delivered %s/s p99 %.2f ms errors %llu dups %llu",
+                      fmtCount(p.sent_per_s).c_str(), fmtCount(p.delivered_per_s).c_str(),
+                      static_cast<double>(p.lat_p99_ns) / 1e6,
+                      static_cast<unsigned long long>(p.send_errors),
+                      static_cast<unsigned long long>(p.duplicates));
+      } else if (broadcast) {
         std::snprintf(
-            traffic, sizeof traffic, "sent %s/s delivered %s/s p99 %.2f ms errors %llu dups %llu",
-            fmtCount(p.sent_per_s).c_str(), fmtCount(p.delivered_per_s).c_str(),
-            static_cast<double>(p.lat_p99_ns) / 1e6, static_cast<unsigned long long>(p.send_errors),
-            static_cast<unsigned long long>(p.duplicates));
+            traffic_text, sizeof traffic_text, "copies %s/s p99 %.2f ms max %.2f ms dups %llu",
+            fmtCount(p.delivered_per_s).c_str(), static_cast<double>(p.lat_p99_ns) / 1e6,
+            static_cast<double>(p.lat_max_ns) / 1e6, static_cast<unsigned long long>(p.duplicates));
       } else {
-        std::snprintf(traffic, sizeof traffic, "pings %s/s pongs %s/s rtt p99 %.2f ms",
+        std::snprintf(traffic_text, sizeof traffic_text, "pings %s/s pongs %s/s rtt p99 %.2f ms",
                       fmtCount(p.pings_per_s).c_str(), fmtCount(p.pongs_per_s).c_str(),
                       static_cast<double>(p.rtt_p99_ns) / 1e6);
       }
@@ -405,7 +456,7 @@ int main(int argc, char** argv) {
           "[%5.0fs] connected %s/%zu (+%s/s) failed %llu lost %llu | %s | workers %.2f cores\n",
           p.t_s, fmtCount(static_cast<double>(p.connected)).c_str(), in.connections,
           fmtCount(p.new_per_s).c_str(), static_cast<unsigned long long>(p.failed),
-          static_cast<unsigned long long>(p.lost), traffic, p.loadgen_cores);
+          static_cast<unsigned long long>(p.lost), traffic_text, p.loadgen_cores);
       std::fflush(stdout);
       next_second += std::chrono::seconds(1);
       // Fallen behind (a stalled terminal, a starved machine): no burst of tiny "seconds".
@@ -458,10 +509,11 @@ int main(int argc, char** argv) {
       if (storm_at < 0 && !start_storm()) break;
       if (check_back()) break;
       if (since_start() >= storm_at + static_cast<double>(*seconds)) break;
-    } else if (unicast && connect_s >= 0) {
+    } else if (traffic && connect_s >= 0) {
       if (sender_at < 0 && since_start() >= connect_s + kSessionSettleS) {
-        if (Status st = workers.start({sender_argv}, {out_dir + "/sender.log"}); !st.isOk()) {
-          ended_because = "the sender did not start: " + st.message();
+        if (Status st = workers.start({sender_argv}, {sender_log}); !st.isOk()) {
+          ended_because = std::string(broadcast ? "the publisher" : "the sender") +
+                          " did not start: " + st.message();
           exit_code = kExitNotMet;
           break;
         }
@@ -474,9 +526,13 @@ int main(int argc, char** argv) {
         break;
       }
       const bool back = !storming || (storm_at >= 0 && check_back());
+      const WorkerSample t = timeline.totals();
+      const bool all_in =
+          broadcast ? timeline.publisher().done &&
+                          t.bc_unique >= expectedCopies(timeline.publisher(), in.connections)
+                    : t.uni_unique >= expectedPushes(timeline.sender());
       if (sender_done_at >= 0 &&
-          ((back && timeline.totals().uni_unique >= expectedPushes(timeline.sender())) ||
-           since_start() >= sender_done_at + receive_grace_s)) {
+          ((back && all_in) || since_start() >= sender_done_at + receive_grace_s)) {
         break;
       }
     } else if (connect_s >= 0) {
@@ -502,7 +558,7 @@ int main(int argc, char** argv) {
     if (storm && storm_at >= 0) {
       until = std::min(until, at(storm_at + static_cast<double>(*seconds)));
     }
-    if (unicast && connect_s >= 0 && sender_at < 0) {
+    if (traffic && connect_s >= 0 && sender_at < 0) {
       until = std::min(until, at(connect_s + kSessionSettleS));
     }
     if (storming && sender_at >= 0 && storm_at < 0) {
@@ -564,34 +620,6 @@ int main(int argc, char** argv) {
                            {"back_s", back_s},
                            {"back_per_s", back_s > 0 ? static_cast<double>(dropped) / back_s : 0}});
   }
-  const SenderSample& sent = timeline.sender();
-  const uint64_t expected = expectedPushes(sent);
-  const uint64_t undelivered = expected > t.uni_unique ? expected - t.uni_unique : 0;
-  if (unicast) {
-    const auto& lat = timeline.allLatencies();
-    const auto ms = [](int64_t ns) { return static_cast<double>(ns) / 1e6; };
-    report.results.insert(
-        report.results.end(),
-        {{"sent", static_cast<double>(sent.sent)},
-         {"delivered_resp", static_cast<double>(sent.delivered)},
-         {"offline_resp", static_cast<double>(sent.offline)},
-         {"kept", static_cast<double>(sent.kept)},
-         {"target_errors", static_cast<double>(sent.target_errors)},
-         {"send_errors", static_cast<double>(sent.errors)},
-         {"skipped", static_cast<double>(sent.skipped)},
-         {"received", static_cast<double>(t.uni_received)},
-         {"unique", static_cast<double>(t.uni_unique)},
-         {"duplicates", static_cast<double>(t.uni_duplicates)},
-         {"misrouted", static_cast<double>(t.uni_misrouted + t.uni_unreadable)},
-         {"undelivered", static_cast<double>(undelivered)},
-         {"msg_per_s", static_cast<double>(t.uni_unique) / static_cast<double>(*seconds)},
-         {"lat_p50_ms", ms(lat.percentile(0.5))},
-         {"lat_p99_ms", ms(lat.percentile(0.99))},
-         {"lat_p999_ms", ms(lat.percentile(0.999))},
-         {"lat_max_ms", ms(lat.max())},
-         {"sender_cpu_cores",
-          static_cast<double>(sent.cpu_ms) / 1000.0 / static_cast<double>(*seconds)}});
-  }
   // How the failed and lost ones ended: figures of their own ("lost_closed", ...) and a
   // " (closed 12, reset 3)" for the problem lines.
   const auto endings = [&report](const char* prefix, const std::map<std::string, uint64_t>& by) {
@@ -631,34 +659,19 @@ int main(int argc, char** argv) {
     report.problems.push_back(std::to_string(t.lost) +
                               " connections lost after they authenticated" + lost_how);
   }
+  const TrafficRun traffic_run{sender_at >= 0, sender_exit, sender_log, receive_grace_s};
   if (unicast) {
-    const auto add = [&report](uint64_t n, const std::string& what) {
-      if (n > 0) report.problems.push_back(std::to_string(n) + " " + what);
-    };
-    if (sender_at < 0) report.problems.push_back("the sender never started");
-    if (sender_exit != 0) {
-      report.problems.push_back("the sender exited with status " + std::to_string(sender_exit) +
-                                " (see " + out_dir + "/sender.log)");
-    }
-    add(undelivered, std::string("pushes center answered ") +
-                         (sent.kept > 0 ? "stored (saver has them)" : "delivered") +
-                         " were not received within " + formatNumber(receive_grace_s) +
-                         " s of the last");
-    if (sent.kept == 0) {
-      add(sent.target_errors, "pushes whose room did not answer (not stored: never delivered)");
-    }
-    add(t.uni_misrouted, "pushes reached a client of another user");
-    add(t.uni_unreadable, "pushes with a payload that was not ours");
-    add(sent.errors, "requests to center failed (see " + out_dir + "/sender.log)");
-    add(sent.offline, "pushes center answered offline (user not online at the register)");
-    add(sent.skipped, "requests skipped: center did not keep up with " +
-                          std::to_string(*push_rate) + "/s at this --depth");
+    addUnicastVerdict(t, timeline.sender(), timeline.allLatencies(), static_cast<double>(*seconds),
+                      *push_rate, traffic_run, &report);
+  } else if (broadcast) {
+    addBroadcastVerdict(t, timeline.publisher(), in.connections, timeline.allLatencies(),
+                        traffic_run, &report);
   }
   if (!ended_because.empty()) report.problems.push_back("the run ended early: " + ended_because);
   report.passed = report.problems.empty();
   if (exit_code == kExitOk && !report.passed) exit_code = kExitNotMet;
   report.timeline = timeline.points();
-  report.latency = unicast ? timeline.allLatencies() : rtt;
+  report.latency = traffic ? timeline.allLatencies() : rtt;
 
   const bool wrote = writeFile(out_dir + "/report.json", reportJson(report) + "\n") &&
                      writeFile(out_dir + "/report.html", reportHtml(report));

@@ -230,7 +230,7 @@ lineChart("chart-throughput", [
   {name: "pongs/s", points: series("pongs_per_s")},
   {name: "pushes/s", points: series("pushes_per_s")},
   {name: "unicast sent/s", points: series("sent_per_s")},
-  {name: "unicast delivered/s", points: series("delivered_per_s")}], "seconds");
+  {name: "delivered/s (unicast pushes, broadcast copies)", points: series("delivered_per_s")}], "seconds");
 const pct = report.latency.percentiles;
 lineChart("chart-latency", [
   {name: report.latency.name + " (ms)", points: pct.map(([q, v], i) => [i, v])}],

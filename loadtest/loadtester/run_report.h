@@ -12,7 +12,7 @@ namespace push::loadtester {
 // What push-loadtest writes at the end of a run: a JSON report and a self-contained HTML page
 // (no network, no files next to it) drawing its charts from that JSON with inline script.
 struct RunReport {
-  std::string scenario;    // connect, hold, reconnect-storm, unicast
+  std::string scenario;    // connect, hold, reconnect-storm, unicast, broadcast
   std::string started_at;  // UTC, ISO 8601
   bool passed = false;     // every goal of the scenario met
   // The run's settings as given (flag, value).

@@ -84,6 +84,24 @@ bool RunTimeline::addSentLine(std::string_view line) {
   return true;
 }
 
+bool RunTimeline::addPublisherLine(std::string_view line) {
+  PublisherSample s;
+  const bool ok = forEachField(line, [&s](auto key, auto value) {
+    uint64_t* target = key == "sent"            ? &s.sent
+                       : key == "ok"            ? &s.ok
+                       : key == "errors"        ? &s.errors
+                       : key == "skipped"       ? &s.skipped
+                       : key == "unanswered"    ? &s.unanswered
+                       : key == "first_send_ns" ? &s.first_send_ns
+                                                : nullptr;
+    return target == nullptr || parseCount(value, target);  // the rest: not needed here
+  });
+  if (!ok || line.find("ok=") == std::string_view::npos) return false;
+  s.done = true;
+  publisher_ = s;
+  return true;
+}
+
 bool RunTimeline::addStatsLine(size_t worker, std::string_view line) {
   constexpr std::string_view kPrefix = "STATS ";
   if (worker >= latest_.size() || line.substr(0, kPrefix.size()) != kPrefix) return false;
@@ -104,6 +122,10 @@ bool RunTimeline::addStatsLine(size_t worker, std::string_view line) {
     if (key == "uni") {
       return parseList(value, {&s.uni_received, &s.uni_unique, &s.uni_duplicates, &s.uni_misrouted,
                                &s.uni_unreadable, &s.uni_untracked});
+    }
+    if (key == "bc") {
+      return parseList(value, {&s.bc_received, &s.bc_unique, &s.bc_duplicates, &s.bc_unmatched,
+                               &s.bc_out_of_range, &s.bc_last_ns});
     }
     if (key == "failed_by" || key == "lost_by") {
       return parseCounts(value, key == "failed_by" ? &s.failed_by : &s.lost_by);
@@ -149,6 +171,12 @@ WorkerSample RunTimeline::totals() const {
     t.uni_misrouted += s.uni_misrouted;
     t.uni_unreadable += s.uni_unreadable;
     t.uni_untracked += s.uni_untracked;
+    t.bc_received += s.bc_received;
+    t.bc_unique += s.bc_unique;
+    t.bc_duplicates += s.bc_duplicates;
+    t.bc_unmatched += s.bc_unmatched;
+    t.bc_out_of_range += s.bc_out_of_range;
+    t.bc_last_ns = std::max(t.bc_last_ns, s.bc_last_ns);
     for (const auto& [name, n] : s.failed_by)
       t.failed_by[name] += n;
     for (const auto& [name, n] : s.lost_by)
@@ -180,9 +208,10 @@ const TimelinePoint& RunTimeline::closeSecond(double t_s) {
   p.loadgen_cores =
       (rate(now.cpu_ms, previous_.cpu_ms) + rate(sender_.cpu_ms, previous_sender_.cpu_ms)) / 1000.0;
   p.sent_per_s = rate(sender_.sent, previous_sender_.sent);
-  p.delivered_per_s = rate(now.uni_unique, previous_.uni_unique);
-  p.send_errors = sender_.errors;
-  p.duplicates = now.uni_duplicates;
+  p.delivered_per_s =
+      rate(now.uni_unique + now.bc_unique, previous_.uni_unique + previous_.bc_unique);
+  p.send_errors = sender_.errors + publisher_.errors;
+  p.duplicates = now.uni_duplicates + now.bc_duplicates;
   p.lat_p50_ns = second_lat_.percentile(0.5);
   p.lat_p99_ns = second_lat_.percentile(0.99);
   p.lat_max_ns = second_lat_.max();

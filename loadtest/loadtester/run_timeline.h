@@ -25,6 +25,11 @@ struct WorkerSample {
   // for another user, not ours, beyond the tracked range.
   uint64_t uni_received = 0, uni_unique = 0, uni_duplicates = 0, uni_misrouted = 0;
   uint64_t uni_unreadable = 0, uni_untracked = 0;
+  // push-load idle --broadcasts (BroadcastTally): copies received, first copies per client,
+  // second ones, not ours, numbered past --broadcasts, and the steady_clock ns of the latest
+  // receipt (totals(): the latest over the workers).
+  uint64_t bc_received = 0, bc_unique = 0, bc_duplicates = 0, bc_unmatched = 0;
+  uint64_t bc_out_of_range = 0, bc_last_ns = 0;
 };
 
 // The unicast sender's cumulative counts, from its latest "SENT ..." line (push-load unicast
@@ -35,6 +40,15 @@ struct WorkerSample {
 struct SenderSample {
   uint64_t sent = 0, responses = 0, delivered = 0, offline = 0, errors = 0, skipped = 0;
   uint64_t kept = 0, target_errors = 0, cpu_ms = 0;
+};
+
+// The broadcast publisher's counts, from its one "... role=publisher sent= ok= ..." line
+// (push-load broadcast, BroadcastPublisher::resultLine): broadcasts sent, answered 200 by
+// center, failed, skipped (due while the window was full), unanswered at the end; the
+// steady_clock ns of its first send.
+struct PublisherSample {
+  bool done = false;
+  uint64_t sent = 0, ok = 0, errors = 0, skipped = 0, unanswered = 0, first_send_ns = 0;
 };
 
 // A second of the run, summed over the workers.
@@ -55,7 +69,8 @@ struct TimelinePoint {
   int64_t rtt_p50_ns = 0, rtt_p99_ns = 0, rtt_max_ns = 0;
   // unicast: requests sent to center, unique pushes received, both per second; the cumulative
   // sender errors and skips and receivers' duplicates; the latency (API call to the client's
-  // read) of this second's unique pushes.
+  // read) of this second's unique pushes. broadcast: delivered_per_s, duplicates and the
+  // latency are those of the broadcasts' copies (first ones per client).
   double sent_per_s = 0, delivered_per_s = 0;
   uint64_t send_errors = 0, duplicates = 0;
   int64_t lat_p50_ns = 0, lat_p99_ns = 0, lat_max_ns = 0;
@@ -73,6 +88,9 @@ class RunTimeline {
   bool addStatsLine(size_t worker, std::string_view line);
   // The unicast sender's "SENT ..." line; false (nothing changed) when malformed.
   bool addSentLine(std::string_view line);
+  // The broadcast publisher's result line (the fields after "role=publisher "); false
+  // (nothing changed) when malformed.
+  bool addPublisherLine(std::string_view line);
   // Ends the current second at `t_s` and appends its point.
   const TimelinePoint& closeSecond(double t_s);
   // Adds the round trips (and latencies) of the current second to allRoundTrips() (and
@@ -87,7 +105,8 @@ class RunTimeline {
   WorkerSample totals() const;
   const loadgen::LatencyHistogram& allRoundTrips() const { return all_rtt_; }
   const SenderSample& sender() const { return sender_; }
-  // Latency of every unique unicast push of the run.
+  const PublisherSample& publisher() const { return publisher_; }
+  // Latency of every unique unicast push (broadcast copy) of the run.
   const loadgen::LatencyHistogram& allLatencies() const { return all_lat_; }
 
  private:
@@ -99,6 +118,7 @@ class RunTimeline {
   loadgen::LatencyHistogram all_lat_;
   SenderSample sender_;
   SenderSample previous_sender_;
+  PublisherSample publisher_;
   WorkerSample previous_;  // totals at the last closed second
   double previous_t_s_ = 0;
 };

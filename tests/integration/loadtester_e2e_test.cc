@@ -10,11 +10,14 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "tests/support/http_client.h"
 #include "tests/support/local_cluster.h"
+#include "tests/support/nsq_daemon.h"
 #include "tests/support/subprocess.h"
 
 namespace push::testing {
@@ -77,11 +80,20 @@ int closedPort() {
   return ntohs(a.sin_port);
 }
 
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 15s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return pred();
+}
+
 class LoadtesterE2eTest : public ::testing::Test {
  protected:
   void SetUp() override { startCluster(""); }
   void startCluster(const std::string& room_config, int room_workers = 1, bool center = false,
-                    bool saver = false) {
+                    bool saver = false, const std::string& center_config = "") {
     cluster_.reset();
     LocalCluster::Options o;
     o.room_workers = room_workers;
@@ -89,6 +101,7 @@ class LoadtesterE2eTest : public ::testing::Test {
     o.start_center = center;
     o.saver = saver;
     o.room_config = room_config;
+    o.center_config = center_config;
     auto c = LocalCluster::start(std::move(o));
     ASSERT_TRUE(c.isOk()) << c.status();
     cluster_ = std::move(c).value();
@@ -199,6 +212,79 @@ TEST_F(LoadtesterE2eTest, UnicastCountsEveryPushOnceWithItsLatency) {
   EXPECT_EQ(json.find("\"percentiles\":[]"), std::string::npos) << json;
   EXPECT_NE(json.find("\"delivered_per_s\":"), std::string::npos);
   EXPECT_EQ(::access((out + "/sender.log").c_str(), R_OK), 0);
+}
+
+TEST_F(LoadtesterE2eTest, BroadcastCountsEveryCopyPerClientWithTheLastClientsLatency) {
+  if (NsqDaemon::binaryFor("queued").empty()) GTEST_SKIP() << "push-queued is not built";
+  auto queued = NsqDaemon::start("queued");
+  ASSERT_TRUE(queued.isOk()) << queued.status();
+  const std::string at_queued = "queued: \"" + (*queued)->tcpAddress() + "\"\n";
+  startCluster(at_queued, 2, /*center=*/true, /*saver=*/false, at_queued);
+  // Both room workers subscribed to the app's broadcast topic before anything is sent.
+  for (const auto& room : cluster_->rooms()) {
+    ASSERT_TRUE(eventually([&] {
+      auto reply = httpRequest(room.admin, "GET", "/status");
+      return reply.isOk() && reply->body.find("\"queued_connections\":1") != std::string::npos;
+    })) << room.admin;
+  }
+  const LocalCluster::App app;
+  const std::string out = cluster_->dir() + "/broadcast-report";
+  auto argv = command("broadcast", cluster_->roomTcp(), out);
+  argv.insert(argv.end(), {"--connections", "300", "--per-worker", "100", "--sources",
+                           "127.0.0.2-127.0.0.4", "--center", cluster_->centerAddress(),
+                           "--api-key", app.api_key, "--count", "6", "--rate", "4"});
+  auto run = Subprocess::start(argv);
+  ASSERT_TRUE(run.isOk()) << run.status();
+  auto result = (*run)->waitForLine("RESULT loadtest_broadcast", 60s);
+  ASSERT_TRUE(result.isOk()) << result.status();
+  std::printf("%s\n", result->c_str());
+  EXPECT_EQ((*run)->wait(30s), 0) << *result;
+  const auto figure = [&](const std::string& name) { return figureOf(*result, name); };
+  // Six broadcasts accepted, each read once by each of the 300 clients over three workers
+  // (each counts a bit per broadcast and client).
+  EXPECT_EQ(figure("broadcasts"), 6) << *result;
+  EXPECT_EQ(figure("broadcasts_ok"), 6) << *result;
+  EXPECT_EQ(figure("expected"), 1800) << *result;
+  EXPECT_EQ(figure("unique"), 1800) << *result;
+  EXPECT_EQ(figure("received"), 1800) << *result;
+  for (const char* zero :
+       {"duplicates", "missing", "unmatched", "broadcast_errors", "skipped", "lost", "failed"}) {
+    EXPECT_EQ(figure(zero), 0) << zero << " in " << *result;
+  }
+  EXPECT_GT(figure("last_client_ms"), 0) << *result;
+  EXPECT_GE(figure("last_client_ms"), figure("lat_p99_ms")) << *result;
+  EXPECT_GT(figure("deliveries_per_s"), 0) << *result;
+  EXPECT_EQ(figure("passed"), 1) << *result;
+  bool sending = false, sent = false;
+  for (const std::string& l : (*run)->lines()) {
+    sending = sending || l == "SENDING";
+    sent = sent || l == "SENT";
+  }
+  EXPECT_TRUE(sending && sent);
+  const std::string json = readFile(out + "/report.json");
+  EXPECT_NE(json.find("\"name\":\"broadcast latency"), std::string::npos) << json;
+  EXPECT_EQ(::access((out + "/publisher.log").c_str(), R_OK), 0);
+}
+
+TEST_F(LoadtesterE2eTest, BroadcastSaysWhenCenterRefusesItsBroadcasts) {
+  // No queued configured: center answers 501 to every broadcast.
+  startCluster("", 1, /*center=*/true);
+  const LocalCluster::App app;
+  auto argv = command("broadcast", cluster_->roomTcp(), cluster_->dir() + "/refused");
+  argv.insert(argv.end(), {"--connections", "20", "--center", cluster_->centerAddress(),
+                           "--api-key", app.api_key, "--count", "2", "--rate", "10"});
+  auto run = Subprocess::start(argv);
+  ASSERT_TRUE(run.isOk()) << run.status();
+  auto result = (*run)->waitForLine("RESULT loadtest_broadcast", 60s);
+  ASSERT_TRUE(result.isOk()) << result.status();
+  EXPECT_EQ((*run)->wait(30s), 1) << *result;
+  EXPECT_EQ(figureOf(*result, "broadcasts_ok"), 0) << *result;
+  EXPECT_EQ(figureOf(*result, "broadcast_errors"), 2) << *result;
+  EXPECT_EQ(figureOf(*result, "passed"), 0) << *result;
+  bool said = false;
+  for (const std::string& l : (*run)->lines())
+    said = said || l.find("problem: 2 broadcasts center refused") != std::string::npos;
+  EXPECT_TRUE(said);
 }
 
 TEST_F(LoadtesterE2eTest, UnicastThroughBatchRequestsCountsTheSame) {

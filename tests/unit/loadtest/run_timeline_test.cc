@@ -125,5 +125,43 @@ TEST(RunTimelineTest, UnicastCountsOfReceiversAndTheSenderMakeRatesAndLatency) {
   EXPECT_EQ(t.totals().uni_unique, 148u);
 }
 
+TEST(RunTimelineTest, BroadcastCopiesOfReceiversAndThePublishersLine) {
+  RunTimeline t(2);
+  loadgen::LatencyHistogram lat;
+  lat.record(40'000'000);
+  const std::string base = statsLine(10, 0, 0, 0, {});
+  ASSERT_TRUE(t.addStatsLine(0, base + " bc=21,20,1,0,0,5000 lat=" + lat.encode()));
+  ASSERT_TRUE(t.addStatsLine(1, base + " bc=10,10,0,2,1,7000 lat="));
+  const TimelinePoint p = t.closeSecond(1.0);
+  EXPECT_DOUBLE_EQ(p.delivered_per_s, 30);
+  EXPECT_EQ(p.duplicates, 1u);
+  EXPECT_EQ(p.lat_max_ns, 40'000'000);
+  const WorkerSample s = t.totals();
+  EXPECT_EQ(s.bc_received, 31u);
+  EXPECT_EQ(s.bc_unique, 30u);
+  EXPECT_EQ(s.bc_unmatched, 2u);
+  EXPECT_EQ(s.bc_out_of_range, 1u);
+  EXPECT_EQ(s.bc_last_ns, 7000u);  // the latest over the workers
+  EXPECT_FALSE(t.publisher().done);
+
+  // push-load broadcast's result line, from "role=publisher" on; fields it does not need
+  // (fractions among them) are skipped.
+  ASSERT_TRUE(t.addPublisherLine(
+      "role=publisher sent=3 ok=2 errors=1 skipped=0 unanswered=0 first_send_ns=1000 "
+      "last_send_ns=2000 seconds=0.500 per_s=6 api_p50_ms=1.250"));
+  EXPECT_TRUE(t.publisher().done);
+  EXPECT_EQ(t.publisher().ok, 2u);
+  EXPECT_EQ(t.publisher().errors, 1u);
+  EXPECT_EQ(t.publisher().first_send_ns, 1000u);
+  EXPECT_EQ(t.closeSecond(2.0).send_errors, 1u);
+
+  // Malformed: nothing changes.
+  EXPECT_FALSE(t.addPublisherLine("role=publisher sent=4 ok=x"));
+  EXPECT_FALSE(t.addPublisherLine("role=publisher sent=4"));  // no ok=: not a result line
+  EXPECT_FALSE(t.addStatsLine(0, base + " bc=1,2,3,4,5"));
+  EXPECT_EQ(t.publisher().sent, 3u);
+  EXPECT_EQ(t.totals().bc_unique, 30u);
+}
+
 }  // namespace
 }  // namespace push::loadtester
