@@ -67,3 +67,23 @@ start_redis() {
   for _ in $(seq 1 200); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.05; done
   redis-cli -p "$rport" ping >/dev/null 2>&1 || fail "redis-server did not start: $(cat "$tmp/redis.log")"
 }
+
+# start_queued NAME: push-queued ($bin) on free loopback ports, its data in $tmp/NAME.data and
+# its log in $tmp/NAME.log; waits until it answers /ping. Sets $qtcp, $qhttp and $queued_pid
+# (added to $pids); calls the script's fail() when it does not start.
+start_queued() {
+  local name=$1
+  mkdir -p "$tmp/$name.data"
+  qtcp=127.0.0.1:$(free_port)
+  qhttp=127.0.0.1:$(free_port)
+  "$bin/push-queued" --tcp-address="$qtcp" --http-address="$qhttp" --data-path="$tmp/$name.data" \
+    --log-level=warn >"$tmp/$name.out" 2>"$tmp/$name.log" &
+  queued_pid=$!
+  pids+=("$queued_pid")
+  for _ in $(seq 1 200); do
+    [ "$(curl -s --max-time 1 "http://$qhttp/ping" 2>/dev/null)" = "OK" ] && return 0
+    kill -0 "$queued_pid" 2>/dev/null || fail "push-queued did not start: $(cat "$tmp/$name.log")"
+    sleep 0.05
+  done
+  fail "push-queued did not answer /ping at $qhttp"
+}

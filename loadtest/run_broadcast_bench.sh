@@ -339,19 +339,7 @@ CONF
   start register.$w RPC_ADDRESS "$bin/push-register" --config "$tmp/register.conf"
   register_pid=$pid
   register=$line
-  qdata=$tmp/queued.$w
-  mkdir -p "$qdata"
-  qtcp=127.0.0.1:$(free_port)
-  qhttp=127.0.0.1:$(free_port)
-  "$bin/push-queued" --tcp-address="$qtcp" --http-address="$qhttp" --data-path="$qdata" \
-    --log-level=warn >"$tmp/queued.$w.out" 2>"$tmp/queued.$w.log" &
-  queued_pid=$!
-  pids+=("$queued_pid")
-  for _ in $(seq 1 200); do
-    [ "$(curl -s --max-time 1 "http://$qhttp/ping" 2>/dev/null)" = "OK" ] && break
-    kill -0 "$queued_pid" 2>/dev/null || fail "push-queued did not start: $(cat "$tmp/queued.$w.log")"
-    sleep 0.05
-  done
+  start_queued "queued.$w"
   cat >"$tmp/room.conf" <<CONF
 name: "bcastbench"
 tcp { address: "127.0.0.1:0" }

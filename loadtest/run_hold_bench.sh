@@ -7,7 +7,7 @@
 # BUILD_DIR defaults to build-release. Build first with
 #   cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DPUSH_BUILD_TESTS=OFF
 #   cmake --build build-release --target push-loadtest push-load push-room push-register push-center
-# Environment: SCENARIO (hold, reconnect-storm or unicast: below), CONNECTIONS (100000), HOLD_SECONDS (60), HEARTBEAT (30: the room proposes it to
+# Environment: SCENARIO (hold, reconnect-storm, unicast or broadcast: below), CONNECTIONS (100000), HOLD_SECONDS (60), HEARTBEAT (30: the room proposes it to
 # wifi clients), CONNECT_RATE (10000 a second in all), ROOM_WORKERS (default: one per 16000
 # connections: a process may open 20000 files here), PER_WORKER (push-load worker size, 18000),
 # REGISTERS (register shards, slots split evenly; default one per 250000 connections),
@@ -59,6 +59,26 @@
 # first room worker is killed (kill -9) STORM_AFTER seconds into the sending (default a third),
 # its clients reconnecting as the SDK does; the RESULT line then also has dropped= not_back=
 # back_s= kept= target_errors= (with saver, kept pushes must all be received: undelivered=0).
+#
+# SCENARIO=broadcast: push-queued and push-center too (the app's broadcast limit out of the way;
+# room and center use queued), and once all are connected push-loadtest broadcast posts COUNT
+# broadcasts (default 5) at RATE a second (default 1) of PAYLOAD bytes (default 256, qos 0)
+# through center's POST /v1/broadcast; every copy is counted per client. The CPU of room,
+# queued and center is sampled between push-loadtest's SENDING and RECEIVED (every copy in).
+# Then
+#   RESULT broadcast_bench connections= ready= failed= lost= broadcasts= broadcasts_ok=
+#          expected= unique= missing= duplicates= deliveries_per_s= lat_p50_ms= lat_p99_ms=
+#          last_client_ms= room_workers= registers= room_cores= queued_cores= center_cores=
+#          room_us_per_copy= floor_connections= floor_ms= floor_us_per_copy= floor_ratio=
+#          floor_all_ms= loadgen_cores= rooms_lost=
+# (room_us_per_copy: the room's CPU over the window, heartbeats included, per copy delivered;
+# last_client_ms: from the API call to the latest copy of any broadcast). Then, with the
+# platform stopped, push-broadcast-floor (raw epoll, one write() per subscriber) sends one
+# frame to as many subscribers as one room worker held (at most 18000), received by push-load
+# raw-broadcast: floor_us_per_copy is its CPU per copy (on loopback the writer's CPU also runs
+# the receiving side of TCP), floor_ratio = floor_us_per_copy / room_us_per_copy (1: the room
+# costs what the kernel does), floor_all_ms = the least time this machine's cores need to
+# write one copy to every connection at the floor's cost.
 # The report (JSON + HTML) stays in $OUT (default /tmp/push-hold-report). Stops every process it
 # started by PID (also on error or Ctrl-C) and removes its temp dir.
 set -euo pipefail
@@ -75,13 +95,17 @@ per_worker=${PER_WORKER:-18000}
 registers=${REGISTERS:-$(((connections + 249999) / 250000))}
 loadgen_nice=${LOADGEN_NICE:-0}
 center_workers=${CENTER_WORKERS:-1}
-rate=${RATE:-10000}
+count=${COUNT:-5}
+payload=${PAYLOAD:-256}
+case $scenario in broadcast) rate=${RATE:-1} ;; *) rate=${RATE:-10000} ;; esac
 use_saver=${SAVER:-0}
 storm=${STORM:-0}
 storm_after=${STORM_AFTER:-$((hold_seconds / 3))}
 out=${OUT:-/tmp/push-hold-report}
-case $scenario in hold | reconnect-storm | unicast) ;; *) echo "SCENARIO: hold, reconnect-storm or unicast" >&2; exit 2 ;; esac
-for b in push-loadtest push-load push-room push-register $([ "$scenario" = unicast ] && echo push-center) $([ "$use_saver" = 1 ] && echo push-saver); do
+case $scenario in hold | reconnect-storm | unicast | broadcast) ;; *) echo "SCENARIO: hold, reconnect-storm, unicast or broadcast" >&2; exit 2 ;; esac
+traffic=0
+case $scenario in unicast | broadcast) traffic=1 ;; esac
+for b in push-loadtest push-load push-room push-register $([ "$traffic" = 1 ] && echo push-center) $([ "$scenario" = broadcast ] && echo push-queued push-broadcast-floor) $([ "$use_saver" = 1 ] && echo push-saver); do
   [ -x "$bin/$b" ] || { echo "missing $bin/$b: build it first (see the header of $0)" >&2; exit 2; }
 done
 command -v curl >/dev/null || { echo "curl is not installed" >&2; exit 2; }
@@ -153,6 +177,12 @@ CONF
   saver_lines="saver { addresses: \"$line\" }"
 fi
 
+queued_line="" queued_pid=""
+if [ "$scenario" = broadcast ]; then
+  start_queued queued
+  queued_line="queued: \"$qtcp\""
+fi
+
 app=bench
 secret=bench-secret-0123456789abcdef
 cat >"$tmp/room.conf" <<CONF
@@ -164,6 +194,7 @@ register {$shard_lines }
 apps { name: "$app" secret: "$secret" }
 heartbeat { wifi_s: $heartbeat }
 $saver_lines
+$queued_line
 CONF
 start room ROOM "$bin/push-room" --config "$tmp/room.conf" --workers "$room_workers"
 room_pid=$pid
@@ -181,16 +212,21 @@ sources="127.0.100.1-127.0.$((100 + nets - 1)).254"
 rooms_lost_before=$(rooms_lost)
 slab0=$(slab_kb) tcpbuf0=$(tcp_buf_kb)
 
-if [ "$scenario" = unicast ]; then
+if [ "$traffic" = 1 ]; then
   api_key=bench-api-key-0123456789abcdef
   cat >"$tmp/center.conf" <<CONF
 http { listen { address: "127.0.0.1:0" } }
 register {$shard_lines }
-apps { name: "$app" api_keys: "$api_key" push_rate_per_s: 10000000 push_burst: 10000000 }
+apps { name: "$app" api_keys: "$api_key" push_rate_per_s: 10000000 push_burst: 10000000 broadcast_rate_per_s: 1000000 broadcast_burst: 1000000 }
 $saver_lines
+$queued_line
 CONF
   start center HTTP_ADDRESS "$bin/push-center" --config "$tmp/center.conf" --workers "$center_workers"
   center_pid=$pid
+fi
+if [ "$scenario" = broadcast ]; then
+  scenario_args=(broadcast --center "$line" --api-key "$api_key" --rate "$rate" --count "$count" --payload-bytes "$payload")
+elif [ "$scenario" = unicast ]; then
   scenario_args=(unicast --center "$line" --api-key "$api_key" --rate "$rate")
   if [ "$storm" = 1 ]; then
     victim=$(tr ' ' '\n' <"/proc/$room_pid/task/$room_pid/children" | grep -m1 .) ||
@@ -215,12 +251,14 @@ nice -n "$loadgen_nice" "$bin/push-loadtest" "${scenario_args[@]}" --server "$ro
 lt=$!
 pids=("$lt" "${pids[@]}")  # stopped first
 a_room="" b_room="" a_reg="" b_reg="" t_a="" t_b="" rss="" result="" kmem=""
-a_center="" b_center="" center_pid=${center_pid:-} lost_ramp="" lost_end=""
+a_center="" b_center="" center_pid=${center_pid:-} lost_ramp="" lost_end="" a_queued="" b_queued=""
 while IFS= read -r l; do
   echo "$l"
   case $l in
     HOLDING | SENDING | STORM) lost_ramp=$(($(rooms_lost) - ${rooms_lost_before:-0})) ;;&
-    HELD | SENT | BACK) lost_end=$(($(rooms_lost) - ${rooms_lost_before:-0})) ;;&
+    HELD | BACK) lost_end=$(($(rooms_lost) - ${rooms_lost_before:-0})) ;;&
+    SENT | RECEIVED)
+      case $scenario:$l in unicast:SENT | broadcast:RECEIVED) lost_end=$(($(rooms_lost) - ${rooms_lost_before:-0})) ;; esac ;;&
     HOLDING)
       a_room=$(ticks "$room_pid"); a_reg=$(register_ticks); t_a=$(date +%s.%N)
       rss=$(rss_kb "$room_pid"); kmem=$(kernel_mem "$connections") ;;
@@ -229,9 +267,16 @@ while IFS= read -r l; do
     HELD)
       b_room=$(ticks "$room_pid"); b_reg=$(register_ticks); t_b=$(date +%s.%N) ;;
     SENDING)
-      a_room=$(ticks "$room_pid"); a_reg=$(register_ticks); a_center=$(ticks "$center_pid"); t_a=$(date +%s.%N) ;;
-    SENT)
-      b_room=$(ticks "$room_pid"); b_reg=$(register_ticks); b_center=$(ticks "$center_pid"); t_b=$(date +%s.%N) ;;
+      a_room=$(ticks "$room_pid"); a_reg=$(register_ticks); a_center=$(ticks "$center_pid"); t_a=$(date +%s.%N)
+      if [ -n "$queued_pid" ]; then a_queued=$(ticks "$queued_pid"); fi ;;
+    SENT | RECEIVED)
+      # unicast: the sending window; broadcast: until every copy is in (the fan-out goes on
+      # after the publisher is done).
+      case $scenario:$l in
+        unicast:SENT | broadcast:RECEIVED)
+          b_room=$(ticks "$room_pid"); b_reg=$(register_ticks); b_center=$(ticks "$center_pid"); t_b=$(date +%s.%N)
+          if [ -n "$queued_pid" ]; then b_queued=$(ticks "$queued_pid"); fi ;;
+      esac ;;
     RESULT*) result=$l ;;
   esac
 done <"$fifo"
@@ -246,6 +291,35 @@ pids=("${pids[@]:1}")
 f() { field "$1" <<<" $result"; }
 if [ "$scenario" = reconnect-storm ]; then
   echo "RESULT storm_bench connections=$connections ready=$(f ready) failed=$(f failed) room_workers=$room_workers registers=$registers dropped=$(f dropped) reconnected=$(f reconnected) reconnect_failed=$(f reconnect_failed) not_back=$(f not_back) back_s=$(f back_s) back_per_s=$(f back_per_s) $lost_counts room_rss_mb=$((${rss:-0} / 1024)) $kmem"
+  exit "$rc"
+fi
+if [ "$scenario" = broadcast ]; then
+  [ -n "$b_room" ] || fail "push-loadtest never had every copy in (exit $rc): $(cat "$tmp/loadtest.log")
+$result"
+  cpu=$(awk -v ra="$a_room" -v rb="$b_room" -v qa="$a_queued" -v qb="$b_queued" -v ca="$a_center" \
+    -v cb="$b_center" -v t="$t_a" -v u="$t_b" -v hz="$hz" -v m="$(f unique)" 'BEGIN {
+      d = u - t; room = (rb - ra) / hz / d; q = (qb - qa) / hz / d; cen = (cb - ca) / hz / d
+      printf "room_cores=%.3f queued_cores=%.3f center_cores=%.3f room_us_per_copy=%.2f", room, q, cen, (m > 0 ? (rb - ra) / hz * 1e6 / m : 0)
+    }')
+  # The floor side by side: push-broadcast-floor (raw epoll, no project code) writes one frame
+  # to as many subscribers as one room worker held, one write() each, on one core.
+  stop_all
+  floor_n=$((connections / room_workers))
+  [ "$floor_n" -gt 18000 ] && floor_n=18000
+  start floor ADDRESS "$bin/push-broadcast-floor" --connections "$floor_n" --count 1 --payload-bytes "$payload" --max-seconds 120
+  floor_pid=$pid
+  "$bin/push-load" raw-broadcast --server "$line" --clients "$floor_n" --rounds 1 --connect-rate 20000 \
+    --sources 127.0.99.1-127.0.99.4 --max-seconds 120 >"$tmp/floor-receivers.out" 2>"$tmp/floor-receivers.log" ||
+    fail "the floor's receivers failed: $(tail -3 "$tmp/floor-receivers.log")"
+  wait "$floor_pid" || fail "push-broadcast-floor failed: $(cat "$tmp/floor.log")"
+  floor_line=$(grep '^FLOOR' "$tmp/floor.out") || fail "push-broadcast-floor printed no FLOOR line"
+  floor=$(awk -v c="$(field cores <<<" $floor_line")" -v s="$(field seconds <<<" $floor_line")" \
+    -v d="$(field deliveries <<<" $floor_line")" -v n="$connections" -v cores="$(nproc)" \
+    -v room="$(field room_us_per_copy <<<" $cpu")" 'BEGIN {
+      us = d > 0 ? c * s * 1e6 / d : 0
+      printf "floor_connections=%d floor_ms=%.1f floor_us_per_copy=%.2f floor_ratio=%.2f floor_all_ms=%.0f", d, s * 1000, us, (room > 0 ? us / room : 0), n * us / 1000 / cores
+    }')
+  echo "RESULT broadcast_bench connections=$connections ready=$(f ready) failed=$(f failed) lost=$(f lost) broadcasts=$(f broadcasts) broadcasts_ok=$(f broadcasts_ok) expected=$(f expected) unique=$(f unique) missing=$(f missing) duplicates=$(f duplicates) deliveries_per_s=$(f deliveries_per_s) lat_p50_ms=$(f lat_p50_ms) lat_p99_ms=$(f lat_p99_ms) last_client_ms=$(f last_client_ms) room_workers=$room_workers registers=$registers $cpu $floor loadgen_cores=$(f workers_cpu_cores) $lost_counts"
   exit "$rc"
 fi
 if [ "$scenario" = unicast ]; then

@@ -35,8 +35,9 @@
 // ..." line; hold prints "HOLDING" when every connection is in and "HELD" when the hold ends
 // (scripts sample the servers' CPU between them); reconnect-storm prints "STORM" as it runs the
 // command (its output goes to <out>/storm.log) and "BACK" once every dropped client is back;
-// unicast prints "SENDING" as the sender starts (its stderr in <out>/sender.log) and "SENT" once
-// it is done; broadcast the same for its publisher. Exit status: 0 every goal met (all connected,
+// unicast prints "SENDING" as the sender starts (its stderr in <out>/sender.log), "SENT" once
+// it is done and "RECEIVED" once the receivers have every push it must get; broadcast the same
+// for its publisher (<out>/publisher.log) and every copy. Exit status: 0 every goal met (all connected,
 // none failed, none lost; for reconnect-storm: some dropped and all back; for unicast: every
 // request answered delivered, every push received once by its user, none skipped; for broadcast:
 // every broadcast accepted, and received once by every client), 1 not met, 2 bad flags, 3
@@ -531,10 +532,12 @@ int main(int argc, char** argv) {
           broadcast ? timeline.publisher().done &&
                           t.bc_unique >= expectedCopies(timeline.publisher(), in.connections)
                     : t.uni_unique >= expectedPushes(timeline.sender());
-      if (sender_done_at >= 0 &&
-          ((back && all_in) || since_start() >= sender_done_at + receive_grace_s)) {
+      if (sender_done_at >= 0 && back && all_in) {
+        std::printf("RECEIVED\n");  // scripts stop sampling the servers' CPU here
+        std::fflush(stdout);
         break;
       }
+      if (sender_done_at >= 0 && since_start() >= sender_done_at + receive_grace_s) break;
     } else if (connect_s >= 0) {
       if (!hold) break;
       if (hold_until == 0) {

@@ -255,12 +255,12 @@ TEST_F(LoadtesterE2eTest, BroadcastCountsEveryCopyPerClientWithTheLastClientsLat
   EXPECT_GE(figure("last_client_ms"), figure("lat_p99_ms")) << *result;
   EXPECT_GT(figure("deliveries_per_s"), 0) << *result;
   EXPECT_EQ(figure("passed"), 1) << *result;
-  bool sending = false, sent = false;
+  // In order: the publisher starts, ends, and every copy is in.
+  std::string marks;
   for (const std::string& l : (*run)->lines()) {
-    sending = sending || l == "SENDING";
-    sent = sent || l == "SENT";
+    if (l == "SENDING" || l == "SENT" || l == "RECEIVED") marks += l + " ";
   }
-  EXPECT_TRUE(sending && sent);
+  EXPECT_EQ(marks, "SENDING SENT RECEIVED ");
   const std::string json = readFile(out + "/report.json");
   EXPECT_NE(json.find("\"name\":\"broadcast latency"), std::string::npos) << json;
   EXPECT_EQ(::access((out + "/publisher.log").c_str(), R_OK), 0);
