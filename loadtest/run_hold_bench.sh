@@ -53,7 +53,8 @@
 #          undelivered= duplicates= misrouted= send_errors= skipped= offline= msg_per_s=
 #          lat_p50_ms= lat_p99_ms= lat_max_ms= room_workers= registers= center_workers=
 #          room_cores= register_cores= center_cores= room_us_per_msg= register_us_per_msg=
-#          center_us_per_msg= loadgen_cores= rooms_lost=
+#          center_us_per_msg= machine_user_cores= machine_sys_cores= machine_softirq_cores=
+#          machine_steal_cores= machine_idle_cores= loadgen_cores= rooms_lost=
 # With SAVER=1 a redis-server (no persistence) and push-saver run too, and room and center use
 # them (QoS 1 pushes stored before they are sent, replayed at reconnect). With STORM=1 the
 # first room worker is killed (kill -9) STORM_AFTER seconds into the sending (default a third),
@@ -69,7 +70,8 @@
 #   RESULT broadcast_bench connections= ready= failed= lost= broadcasts= broadcasts_ok=
 #          expected= unique= missing= duplicates= deliveries_per_s= lat_p50_ms= lat_p99_ms=
 #          last_client_ms= room_workers= registers= room_cores= queued_cores= center_cores=
-#          room_us_per_copy= floor_connections= floor_ms= floor_us_per_copy= floor_ratio=
+#          room_us_per_copy= register_cores= machine_user_cores= machine_sys_cores=
+#          machine_softirq_cores= machine_steal_cores= machine_idle_cores= floor_connections= floor_ms= floor_us_per_copy= floor_ratio=
 #          floor_all_ms= loadgen_cores= rooms_lost=
 # (room_us_per_copy: the room's CPU over the window, heartbeats included, per copy delivered;
 # last_client_ms: from the API call to the latest copy of any broadcast). Then, with the
@@ -129,6 +131,19 @@ tcp_buf_kb() { awk -v pk="$(($(getconf PAGESIZE) / 1024))" '$1 == "TCP:" {for (i
 kernel_mem() {
   awk -v s0="$slab0" -v s1="$(slab_kb)" -v b0="$tcpbuf0" -v b1="$(tcp_buf_kb)" -v n="$1" 'BEGIN {
     printf "kernel_slab_mb=%.0f kernel_tcp_buf_mb=%.0f kernel_bytes_per_conn=%.0f", (s1 - s0) / 1024, (b1 - b0) / 1024, (n > 0 ? ((s1 - s0) + (b1 - b0)) * 1024 / n : 0)
+  }'
+}
+
+# The machine's CPU ticks: user (with nice), system, irq + softirq, steal, idle (with iowait).
+cpu_ticks() { awk '$1 == "cpu" {print $2 + $3, $4, $7 + $8, $9, $5 + $6}' /proc/stat; }
+# "machine_user_cores= machine_sys_cores= machine_softirq_cores= machine_steal_cores=
+# machine_idle_cores=" between two cpu_ticks samples over `seconds`: where the machine's cores
+# went (softirq is the loopback's receiving side when it runs outside the sender; steal: the
+# hypervisor's).
+machine_cpu() {
+  awk -v a="$1" -v b="$2" -v d="$3" -v hz="$hz" 'BEGIN {
+    split(a, x, " "); split(b, y, " ")
+    printf "machine_user_cores=%.2f machine_sys_cores=%.2f machine_softirq_cores=%.2f machine_steal_cores=%.2f machine_idle_cores=%.2f", (y[1] - x[1]) / hz / d, (y[2] - x[2]) / hz / d, (y[3] - x[3]) / hz / d, (y[4] - x[4]) / hz / d, (y[5] - x[5]) / hz / d
   }'
 }
 
@@ -252,6 +267,7 @@ lt=$!
 pids=("$lt" "${pids[@]}")  # stopped first
 a_room="" b_room="" a_reg="" b_reg="" t_a="" t_b="" rss="" result="" kmem=""
 a_center="" b_center="" center_pid=${center_pid:-} lost_ramp="" lost_end="" a_queued="" b_queued=""
+a_machine="" b_machine=""
 while IFS= read -r l; do
   echo "$l"
   case $l in
@@ -268,6 +284,7 @@ while IFS= read -r l; do
       b_room=$(ticks "$room_pid"); b_reg=$(register_ticks); t_b=$(date +%s.%N) ;;
     SENDING)
       a_room=$(ticks "$room_pid"); a_reg=$(register_ticks); a_center=$(ticks "$center_pid"); t_a=$(date +%s.%N)
+      a_machine=$(cpu_ticks)
       if [ -n "$queued_pid" ]; then a_queued=$(ticks "$queued_pid"); fi ;;
     SENT | RECEIVED)
       # unicast: the sending window; broadcast: until every copy is in (the fan-out goes on
@@ -275,6 +292,7 @@ while IFS= read -r l; do
       case $scenario:$l in
         unicast:SENT | broadcast:RECEIVED)
           b_room=$(ticks "$room_pid"); b_reg=$(register_ticks); b_center=$(ticks "$center_pid"); t_b=$(date +%s.%N)
+          b_machine=$(cpu_ticks)
           if [ -n "$queued_pid" ]; then b_queued=$(ticks "$queued_pid"); fi ;;
       esac ;;
     RESULT*) result=$l ;;
@@ -301,6 +319,7 @@ $result"
       d = u - t; room = (rb - ra) / hz / d; q = (qb - qa) / hz / d; cen = (cb - ca) / hz / d
       printf "room_cores=%.3f queued_cores=%.3f center_cores=%.3f room_us_per_copy=%.2f", room, q, cen, (m > 0 ? (rb - ra) / hz * 1e6 / m : 0)
     }')
+  cpu="$cpu register_cores=$(awk -v a="$a_reg" -v b="$b_reg" -v t="$t_a" -v u="$t_b" -v hz="$hz" 'BEGIN {printf "%.3f", (b - a) / hz / (u - t)}') $(machine_cpu "$a_machine" "$b_machine" "$(awk -v t="$t_a" -v u="$t_b" 'BEGIN {print u - t}')")"
   # The floor side by side: push-broadcast-floor (raw epoll, no project code) writes one frame
   # to as many subscribers as one room worker held, one write() each, on one core.
   stop_all
@@ -333,6 +352,7 @@ if [ "$scenario" = unicast ]; then
     }')
   storm_figures=""
   [ "$storm" = 1 ] && storm_figures=" dropped=$(f dropped) not_back=$(f not_back) back_s=$(f back_s)"
+  cpu="$cpu $(machine_cpu "$a_machine" "$b_machine" "$(awk -v t="$t_a" -v u="$t_b" 'BEGIN {print u - t}')")"
   echo "RESULT unicast_bench connections=$connections ready=$(f ready) failed=$(f failed) lost=$(f lost) rate=$rate seconds=$hold_seconds saver=$use_saver$storm_figures kept=$(f kept) target_errors=$(f target_errors) sent=$(f sent) unique=$(f unique) undelivered=$(f undelivered) duplicates=$(f duplicates) misrouted=$(f misrouted) send_errors=$(f send_errors) skipped=$(f skipped) offline=$(f offline_resp) msg_per_s=$(f msg_per_s) lat_p50_ms=$(f lat_p50_ms) lat_p99_ms=$(f lat_p99_ms) lat_max_ms=$(f lat_max_ms) room_workers=$room_workers registers=$registers center_workers=$center_workers $cpu loadgen_cores=$(f workers_cpu_cores) $lost_counts"
   exit "$rc"
 fi

@@ -83,7 +83,8 @@ void ConnectionOpener::launch(size_t index) {
   // `done` never runs inside start(), so the map entry exists by the time it runs. `this`
   // stays valid: the owner keeps the opener until the loop is shut down.
   connecting_[index] = net::TcpConnector::start(
-      loop_, options_.server, options_.connect_timeout,
+      loop_, index < options_.servers.size() ? options_.servers[index] : options_.server,
+      options_.connect_timeout,
       [this, index](Result<net::TcpConnection*> result) {
         if (stopped_) {
           if (result.isOk()) (*result)->close();  // unstarted: just freed

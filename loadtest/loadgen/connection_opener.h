@@ -40,6 +40,9 @@ class ConnectionOpener {
  public:
   struct Options {
     net::InetAddress server;
+    // Per-index servers (index i connects to servers[i]: e.g. each user's room as
+    // push-dispatcher routed it); empty: every index connects to `server`.
+    std::vector<net::InetAddress> servers;
     // Source addresses (port 0), used round robin; empty: the kernel picks.
     std::vector<net::InetAddress> sources;
     size_t count = 0;

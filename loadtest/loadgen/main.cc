@@ -2,7 +2,8 @@
 // (loadtest/README.md). One libuv loop, one process; run several processes (and source addresses)
 // for more connections than one process may open (20000 files here).
 //
-//   push-load idle --server H:P --app A --secret S --connections N [--sources A-B]
+//   push-load idle (--server H:P | --dispatcher H:P) --app A --secret S --connections N [--sources
+//   A-B]
 //                  [--connect-rate R/s] [--user-prefix P] [--first-user K] [--network wifi]
 //                  [--heartbeat S] [--stats] [--reconnect] [--unicast-users U] [--broadcasts C]
 //   push-load redis-idle --server H:P --connections N [--sources A-B] [--connect-rate R/s]
@@ -30,6 +31,9 @@
 // `unicast` sender without --room that addresses users F..F+U-1 (UnicastTally) and adds
 // "uni=<received>,<unique>,<duplicates>,<misrouted>,<unreadable>,<untracked> lat=<histogram of
 // the unique pushes' latency that second>" to each STATS line.
+// idle --dispatcher H:P (instead of --server) first asks push-dispatcher for every user's room
+// (RouteResolver: GET /v1/route, pipelined) and connects each client to the first tcp endpoint
+// of its answer; a refused route prints "FAILED <n> dispatcher: <why>" and exits 1.
 // idle --broadcasts C counts broadcasts 0..C-1 of a `broadcast` publisher per client
 // (BroadcastTally) and adds "bc=<receipts>,<unique>,<duplicates>,<unmatched>,<out_of_range>,
 // <steady_clock ns of the last receipt> lat=<histogram of that second's first copies' latency>".
@@ -51,6 +55,7 @@
 #include "loadtest/loadgen/mode_common.h"
 #include "loadtest/loadgen/push_client_pool.h"
 #include "loadtest/loadgen/redis_client_pool.h"
+#include "loadtest/loadgen/route_resolver.h"
 #include "loadtest/loadgen/unicast_load.h"
 #include "loadtest/loadgen/unicast_tally.h"
 
@@ -99,9 +104,13 @@ std::string statsLine(loadgen::PushClientPool& pool, loadgen::UnicastTally* tall
 }
 
 // Prints READY/FAILED once settled and LOST when idle connections close under us.
+// `start` (default: pool.start()) begins the connecting; `close_also` closes what else the
+// mode opened, before the loop shuts down.
 template <typename Pool>
 int runIdle(Runner& runner, Pool& pool, const char* what,
-            const std::function<void()>& every_second = nullptr) {
+            const std::function<void()>& every_second = nullptr,
+            const std::function<void()>& start = nullptr,
+            const std::function<void()>& close_also = nullptr) {
   pool.setOnSettled(
       [what, &every_second](size_t ready, size_t failed, const std::string& first_error) {
         // The counts as settled come first: a reader may stop us as soon as it sees READY/FAILED.
@@ -122,17 +131,25 @@ int runIdle(Runner& runner, Pool& pool, const char* what,
     }
   });
   watch->start(std::chrono::seconds(1));
-  pool.start();
+  if (start) {
+    start();
+  } else {
+    pool.start();
+  }
   return runner.run([&] {
     watch.reset();
     if (every_second) every_second();  // the last counts, before our own closes
+    if (close_also) close_also();
     pool.close();
   });
 }
 
 int idleMode(int argc, char** argv) {
   CommandLine cl("push-load idle", "N idle authenticated client connections to a room");
-  cl.option("server", "HOST:PORT", "room client TCP address (required)");
+  cl.option("server", "HOST:PORT", "room client TCP address (this or --dispatcher)");
+  cl.option("dispatcher", "HOST:PORT",
+            "ask push-dispatcher (GET /v1/route) for each user's room first, as the SDK does, "
+            "and connect to the first tcp endpoint of its answer");
   cl.option("app", "APP", "app of the tokens (required)");
   cl.option("secret", "SECRET", "the app's token secret (required)");
   cl.option("connections", "N", "connections to open (required)");
@@ -152,7 +169,11 @@ int idleMode(int argc, char** argv) {
   if (cl.has("help")) return std::printf("%s", cl.usage().c_str()), kExitOk;
   auto common = readCommon(cl);
   if (!common.isOk()) return usageError(cl, common.status());
-  auto server = net::InetAddress::parse(cl.get("server"));
+  const bool routed = cl.has("dispatcher");
+  if (routed == cl.has("server")) {
+    return usageError(cl, invalidArgument("give --server or --dispatcher (one of them)"));
+  }
+  auto server = net::InetAddress::parse(cl.get(routed ? "dispatcher" : "server"));
   auto count = cl.getInt("connections", 0, 1, 1'000'000);
   auto first = cl.getInt("first-user", 0, 0, 1LL << 40);
   auto network = parseNetwork(cl.get("network", "wifi"));
@@ -181,6 +202,17 @@ int idleMode(int argc, char** argv) {
   o.network = *network;
   o.heartbeat_s = static_cast<uint16_t>(*heartbeat);
   o.reconnect = cl.has("reconnect");
+  std::unique_ptr<loadgen::RouteResolver> routes;
+  if (routed) {
+    loadgen::RouteResolver::Options ro;
+    ro.dispatcher = *server;
+    ro.app = o.app;
+    ro.user_prefix = o.user_prefix;
+    ro.first_user = o.first_user;
+    ro.count = o.connect.count;
+    ro.network = cl.get("network", "wifi");
+    routes = std::make_unique<loadgen::RouteResolver>(runner.loop(), std::move(ro));
+  }
   std::unique_ptr<loadgen::UnicastTally> tally;
   if (cl.has("unicast-users")) {
     tally = std::make_unique<loadgen::UnicastTally>(*uni_users, *uni_first, o.first_user, *count);
@@ -215,7 +247,24 @@ int idleMode(int argc, char** argv) {
       printLine(statsLine(pool, tally.get(), broadcast_tally.get()));
     };
   }
-  const int rc = runIdle(runner, pool, "clients", stats);
+  std::function<void()> start;
+  if (routes) {
+    // Every user's room first (the SDK asks before it connects), then the same ramp.
+    start = [&] {
+      routes->start([&](const Status& st) {
+        if (!st.isOk()) {
+          std::fprintf(stderr, "push-load: %s\n", st.message().c_str());
+          printLine("FAILED " + std::to_string(*count) + " dispatcher: " + st.message());
+          return runner.stop(kExitFailed);
+        }
+        pool.setServers(routes->routes());
+        pool.start();
+      });
+    };
+  }
+  const int rc = runIdle(runner, pool, "clients", stats, start, [&routes] {
+    if (routes) routes->close();
+  });
   std::fprintf(stderr, "push-load: idle: ready=%zu failed=%zu lost=%zu pings=%llu pongs=%llu\n",
                pool.ready(), pool.failed(), pool.lost(),
                static_cast<unsigned long long>(pool.pings()),

@@ -105,6 +105,11 @@ class PushClientPool final : private net::TcpConnection::Handler {
   void setOnPush(OnPush fn) { on_push_ = std::move(fn); }
   void setOnSettled(OnSettled fn) { on_settled_ = std::move(fn); }
   void setOnRawFrame(OnRawFrame fn) { on_raw_frame_ = std::move(fn); }
+  // Before start(): client i connects to servers[i] (its room as push-dispatcher routed it),
+  // reconnects included, instead of Options::connect.server.
+  void setServers(std::vector<net::InetAddress> servers) {
+    options_.connect.servers = std::move(servers);
+  }
   void start();
   // Stops connecting and heartbeats and closes every connection. Idempotent.
   void close();

@@ -27,6 +27,10 @@
 //       are exact; the latency of each copy is from the API call, and last_client_ms (the
 //       latest copy of any broadcast) says when the last client was served.
 //
+// Every scenario takes --dispatcher H:P in place of --server: each worker then asks
+// push-dispatcher (GET /v1/route) where each of its users connects, as the SDK does before its
+// first connect, and connects that client to the first tcp endpoint of the answer (its sticky
+// room), reconnects included (the SDK caches a route for its TTL).
 // Connections are spread over ceil(N / --per-worker) `push-load idle --stats` processes (at
 // most 19000 each: a process may open 20000 files here) and over the --sources addresses in
 // disjoint groups. A line a second on stdout (connections, rates, failures, losses, Ping round
@@ -37,10 +41,11 @@
 // command (its output goes to <out>/storm.log) and "BACK" once every dropped client is back;
 // unicast prints "SENDING" as the sender starts (its stderr in <out>/sender.log), "SENT" once
 // it is done and "RECEIVED" once the receivers have every push it must get; broadcast the same
-// for its publisher (<out>/publisher.log) and every copy. Exit status: 0 every goal met (all connected,
-// none failed, none lost; for reconnect-storm: some dropped and all back; for unicast: every
-// request answered delivered, every push received once by its user, none skipped; for broadcast:
-// every broadcast accepted, and received once by every client), 1 not met, 2 bad flags, 3
+// for its publisher (<out>/publisher.log) and every copy. Exit status: 0 every goal met (all
+// connected, none failed, none lost; for reconnect-storm: some dropped and all back; for unicast:
+// every request answered delivered, every push received once by its user, none skipped; for
+// broadcast: every broadcast accepted, and received once by every client), 1 not met, 2 bad flags,
+// 3
 // --max-seconds reached (the report is still written).
 #include <signal.h>
 #include <sys/stat.h>
@@ -141,7 +146,10 @@ int main(int argc, char** argv) {
                  "reconnect-storm: ramp them, drop some with a command, time their return; "
                  "unicast: ramp them, push to each through center, count every push; "
                  "broadcast: ramp them, broadcast to all through center, count every copy");
-  cl.option("server", "HOST:PORT", "room client TCP address (required)");
+  cl.option("server", "HOST:PORT", "room client TCP address (this or --dispatcher)");
+  cl.option("dispatcher", "HOST:PORT",
+            "route through push-dispatcher: each worker asks GET /v1/route for every user's room "
+            "before connecting, as the SDK does (instead of --server)");
   cl.option("app", "APP", "app of the tokens (required)");
   cl.option("secret", "SECRET", "the app's token secret (required)");
   cl.option("connections", "N", "connections in all, 1..10000000 (required)");
@@ -219,7 +227,11 @@ int main(int argc, char** argv) {
         count.status(), qos.status()}) {
     if (!st.isOk()) return usageError(cl, st.message());
   }
-  for (const char* required : {"server", "app", "secret", "connections"}) {
+  if (cl.has("server") == cl.has("dispatcher")) {
+    return usageError(cl, "give --server or --dispatcher (one of them)");
+  }
+  const char* target_flag = cl.has("dispatcher") ? "dispatcher" : "server";
+  for (const char* required : {"app", "secret", "connections"}) {
     if (!cl.has(required)) return usageError(cl, std::string("--") + required + " is required");
   }
   if (scenario == "connect" && cl.has("seconds")) {
@@ -273,8 +285,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> logs;
   for (const WorkerSlice& s : *plan) {
     std::vector<std::string> a = {
-        load_bin, "idle", "--stats", "--server", cl.get("server"), "--app", cl.get("app"),
-        "--secret", cl.get("secret"), "--connections", std::to_string(s.connections),
+        load_bin, "idle", "--stats", std::string("--") + target_flag, cl.get(target_flag), "--app",
+        cl.get("app"), "--secret", cl.get("secret"), "--connections", std::to_string(s.connections),
         "--first-user", std::to_string(s.first_user), "--user-prefix", cl.get("user-prefix", "u"),
         "--network", cl.get("network", "wifi"), "--connect-rate",
         std::to_string(std::max(worker_rate, 1.0)), "--max-seconds",
@@ -330,17 +342,29 @@ int main(int argc, char** argv) {
   report.latency_name = unicast     ? "push latency, API call to the client's read"
                         : broadcast ? "broadcast latency, API call to each client's read"
                                     : "ping round trip";
-  for (const char* flag : {"server",        "app",
-                           "connections",   "seconds",
-                           "per-worker",    "sources",
-                           "connect-rate",  "heartbeat",
-                           "user-prefix",   "first-user",
-                           "network",       "max-seconds",
-                           "storm-command", "center",
-                           "rate",          "http-connections",
-                           "depth",         "payload-bytes",
-                           "batch",         "storm-after",
-                           "count",         "qos"}) {
+  for (const char* flag : {"server",
+                           "dispatcher",
+                           "app",
+                           "connections",
+                           "seconds",
+                           "per-worker",
+                           "sources",
+                           "connect-rate",
+                           "heartbeat",
+                           "user-prefix",
+                           "first-user",
+                           "network",
+                           "max-seconds",
+                           "storm-command",
+                           "center",
+                           "rate",
+                           "http-connections",
+                           "depth",
+                           "payload-bytes",
+                           "batch",
+                           "storm-after",
+                           "count",
+                           "qos"}) {
     if (cl.has(flag)) report.settings.emplace_back(flag, cl.get(flag));
   }
   report.settings.emplace_back("workers", std::to_string(plan->size()));
@@ -355,9 +379,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "push-loadtest: %s\n", st.message().c_str());
     return kExitNotMet;
   }
-  std::printf("push-loadtest %s: %zu connections to %s over %zu workers; logs in %s\n",
-              scenario.c_str(), in.connections, cl.get("server").c_str(), plan->size(),
-              out_dir.c_str());
+  std::printf(
+      "push-loadtest %s: %zu connections to %s over %zu workers; logs in %s\n", scenario.c_str(),
+      in.connections,
+      (cl.has("dispatcher") ? "the rooms of dispatcher " + cl.get("dispatcher") : cl.get("server"))
+          .c_str(),
+      plan->size(), out_dir.c_str());
   std::fflush(stdout);
 
   RunTimeline timeline(plan->size());

@@ -287,6 +287,71 @@ TEST_F(LoadtesterE2eTest, BroadcastSaysWhenCenterRefusesItsBroadcasts) {
   EXPECT_TRUE(said);
 }
 
+// push-dispatcher with a static room list (`rooms_config`: RoomConfig-like `rooms { ... }`
+// blocks) in `dir`; its HTTP address, or "" when it did not start.
+std::unique_ptr<Subprocess> startDispatcher(const std::string& dir, const std::string& rooms_config,
+                                            std::string* address) {
+  const std::string path = dir + "/dispatcher.conf";
+  std::ofstream(path) << "http { listen { address: \"127.0.0.1:0\" } }\n" << rooms_config;
+  auto d = Subprocess::start({binPath("push-dispatcher"), "--config", path});
+  if (!d.isOk()) return nullptr;
+  auto line = (*d)->waitForLine("HTTP_ADDRESS", 10s);
+  if (!line.isOk()) return nullptr;
+  *address = *line;
+  return std::move(d).value();
+}
+
+TEST_F(LoadtesterE2eTest, RoutesEveryUserThroughTheDispatcherBeforeConnecting) {
+  // Only the dispatcher knows where the room is: no --server.
+  std::string dispatcher;
+  auto d = startDispatcher(
+      cluster_->dir(),
+      "rooms { id: \"r1\" endpoints { key: \"tcp\" value: \"" + cluster_->roomTcp() + "\" } }\n",
+      &dispatcher);
+  ASSERT_NE(d, nullptr);
+  const LocalCluster::App app;
+  auto argv = command("connect", "-", cluster_->dir() + "/routed");
+  argv.erase(argv.begin() + 2, argv.begin() + 4);  // no --server
+  argv.insert(argv.end(), {"--dispatcher", dispatcher, "--connections", "150", "--per-worker", "50",
+                           "--sources", "127.0.0.2-127.0.0.4"});
+  auto run = Subprocess::start(argv);
+  ASSERT_TRUE(run.isOk()) << run.status();
+  auto result = (*run)->waitForLine("RESULT loadtest_connect", 60s);
+  ASSERT_TRUE(result.isOk()) << result.status();
+  EXPECT_EQ((*run)->wait(30s), 0) << *result;
+  EXPECT_EQ(figureOf(*result, "ready"), 150) << *result;
+  EXPECT_EQ(figureOf(*result, "failed"), 0) << *result;
+  // One route request per user, each answered.
+  auto metrics = httpRequest(dispatcher, "GET", "/metrics");
+  ASSERT_TRUE(metrics.isOk());
+  EXPECT_NE(metrics->body.find("push_dispatcher_answers_total{status=\"200\"} 150"),
+            std::string::npos)
+      << metrics->body;
+}
+
+TEST_F(LoadtesterE2eTest, SaysWhenTheDispatcherHasNoRoomForTheUsers) {
+  std::string dispatcher;
+  // Its one room has no client endpoint, so it is not routable: 503 "no room available".
+  auto d = startDispatcher(
+      cluster_->dir(), "rooms { id: \"r1\" endpoints { key: \"rpc\" value: \"127.0.0.1:1\" } }\n",
+      &dispatcher);
+  ASSERT_NE(d, nullptr);
+  auto argv = command("connect", "-", cluster_->dir() + "/unrouted");
+  argv.erase(argv.begin() + 2, argv.begin() + 4);
+  argv.insert(argv.end(), {"--dispatcher", dispatcher, "--connections", "20"});
+  auto run = Subprocess::start(argv);
+  ASSERT_TRUE(run.isOk()) << run.status();
+  auto result = (*run)->waitForLine("RESULT loadtest_connect", 60s);
+  ASSERT_TRUE(result.isOk()) << result.status();
+  EXPECT_EQ((*run)->wait(30s), 1) << *result;
+  EXPECT_EQ(figureOf(*result, "ready"), 0) << *result;
+  std::string problems;
+  for (const std::string& l : (*run)->lines()) {
+    if (l.find("problem: ") == 0) problems += l + "\n";
+  }
+  EXPECT_NE(problems.find("dispatcher answered 503"), std::string::npos) << problems;
+}
+
 TEST_F(LoadtesterE2eTest, UnicastThroughBatchRequestsCountsTheSame) {
   startCluster("", 1, /*center=*/true);
   const LocalCluster::App app;
