@@ -11,7 +11,8 @@
 # wifi clients), CONNECT_RATE (10000 a second in all), ROOM_WORKERS (default: one per 16000
 # connections: a process may open 20000 files here), PER_WORKER (push-load worker size, 18000),
 # REGISTERS (register shards, slots split evenly; default one per 250000 connections),
-# LOADGEN_NICE (0: the nice value push-loadtest and its workers run at).
+# LOADGEN_NICE (0: the nice value push-loadtest and its workers run at), DISPATCHER (1: the
+# clients ask push-dispatcher, a static list of the room, for their room before connecting).
 #
 # Registers are sharded because on this one shared 2-core machine, once the ramp asks for more
 # than the cores can do, the scheduler gives each of the ~120 runnable processes an equal
@@ -101,13 +102,14 @@ count=${COUNT:-5}
 payload=${PAYLOAD:-256}
 case $scenario in broadcast) rate=${RATE:-1} ;; *) rate=${RATE:-10000} ;; esac
 use_saver=${SAVER:-0}
+use_dispatcher=${DISPATCHER:-0}
 storm=${STORM:-0}
 storm_after=${STORM_AFTER:-$((hold_seconds / 3))}
 out=${OUT:-/tmp/push-hold-report}
 case $scenario in hold | reconnect-storm | unicast | broadcast) ;; *) echo "SCENARIO: hold, reconnect-storm, unicast or broadcast" >&2; exit 2 ;; esac
 traffic=0
 case $scenario in unicast | broadcast) traffic=1 ;; esac
-for b in push-loadtest push-load push-room push-register $([ "$traffic" = 1 ] && echo push-center) $([ "$scenario" = broadcast ] && echo push-queued push-broadcast-floor) $([ "$use_saver" = 1 ] && echo push-saver); do
+for b in push-loadtest push-load push-room push-register $([ "$traffic" = 1 ] && echo push-center) $([ "$scenario" = broadcast ] && echo push-queued push-broadcast-floor) $([ "$use_saver" = 1 ] && echo push-saver) $([ "$use_dispatcher" = 1 ] && echo push-dispatcher); do
   [ -x "$bin/$b" ] || { echo "missing $bin/$b: build it first (see the header of $0)" >&2; exit 2; }
 done
 command -v curl >/dev/null || { echo "curl is not installed" >&2; exit 2; }
@@ -259,7 +261,17 @@ echo "# $scenario: $connections connections, heartbeat ${heartbeat}s, held ${hol
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) build=$build"
 fifo=$tmp/loadtest.fifo
 mkfifo "$fifo"
-nice -n "$loadgen_nice" "$bin/push-loadtest" "${scenario_args[@]}" --server "$room_tcp" --app "$app" --secret "$secret" \
+target=(--server "$room_tcp")
+if [ "$use_dispatcher" = 1 ]; then
+  # The clients ask push-dispatcher for their room first (a static list of this one room).
+  cat >"$tmp/dispatcher.conf" <<CONF
+http { listen { address: "127.0.0.1:0" } }
+rooms { id: "holdbench" endpoints { key: "tcp" value: "$room_tcp" } }
+CONF
+  start dispatcher HTTP_ADDRESS "$bin/push-dispatcher" --config "$tmp/dispatcher.conf"
+  target=(--dispatcher "$line")
+fi
+nice -n "$loadgen_nice" "$bin/push-loadtest" "${scenario_args[@]}" "${target[@]}" --app "$app" --secret "$secret" \
   --connections "$connections" --seconds "$hold_seconds" --connect-rate "$connect_rate" \
   --per-worker "$per_worker" --sources "$sources" --out "$out" \
   --max-seconds $((hold_seconds + connections / connect_rate + 300)) >"$fifo" 2>"$tmp/loadtest.log" &
