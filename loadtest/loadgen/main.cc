@@ -16,6 +16,7 @@
 //                  [--center H:P --api-key K --app A --count C] (publisher) [flags below]
 //   push-load redis-broadcast [--server H:P --clients N] [--publish-to H:P[,H:P]] [...]
 //   push-load raw-broadcast --server H:P --clients N [...]   (receivers of broadcast_floor)
+//   push-load webhook --listen H:P [--stats]   (the app webhook of push-loadtest upstream)
 //
 // Every mode takes --max-seconds (default 300): the process exits with status 3 when it is
 // reached. idle / redis-idle print "READY <n>" once all n connections are authenticated
@@ -34,6 +35,10 @@
 // idle --dispatcher H:P (instead of --server) first asks push-dispatcher for every user's room
 // (RouteResolver: GET /v1/route, pipelined) and connects each client to the first tcp endpoint
 // of its answer; a refused route prints "FAILED <n> dispatcher: <why>" and exits 1.
+// idle --upstream-rate R [--upstream-seconds T] [--upstream-bytes B] sends R Upstream frames a
+// second from its clients in turn for T seconds once it gets SIGUSR1 (UpstreamLoad), and adds
+// "up=<sent>,<ok>,<errors>,<skipped>,<unmatched> up_errors=<code:count,...|-> lat=<histogram of
+// that second's ok acks' latency from the send>" to each STATS line.
 // idle --broadcasts C counts broadcasts 0..C-1 of a `broadcast` publisher per client
 // (BroadcastTally) and adds "bc=<receipts>,<unique>,<duplicates>,<unmatched>,<out_of_range>,
 // <steady_clock ns of the last receipt> lat=<histogram of that second's first copies' latency>".
@@ -44,6 +49,7 @@
 // The broadcast modes (loadtest/README.md) print READY/FAILED for their receivers, one "impl=...
 // role=receiver round=<k> ..." line per round (with --await-signal a round ends only after SIGUSR1,
 // once quiet), and one "impl=... role=publisher ..." line when the publisher is done.
+#include <csignal>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -58,14 +64,21 @@
 #include "loadtest/loadgen/route_resolver.h"
 #include "loadtest/loadgen/unicast_load.h"
 #include "loadtest/loadgen/unicast_tally.h"
+#include "loadtest/loadgen/upstream_load.h"
+#include "loadtest/loadgen/webhook_mode.h"
 
 namespace {
 
 using namespace push;
 using namespace push::loadgen;
 
+volatile std::sig_atomic_t g_start_upstream = 0;  // SIGUSR1: start sending upstream
+void onStartUpstream(int) {
+  g_start_upstream = 1;
+}
+
 std::string statsLine(loadgen::PushClientPool& pool, loadgen::UnicastTally* tally,
-                      loadgen::BroadcastTally* broadcasts) {
+                      loadgen::BroadcastTally* broadcasts, loadgen::UpstreamLoad* upstream) {
   char head[256];
   std::snprintf(head, sizeof head,
                 "STATS ready=%zu failed=%zu lost=%zu reconnected=%zu reconnect_failed=%zu "
@@ -99,6 +112,15 @@ std::string statsLine(loadgen::PushClientPool& pool, loadgen::UnicastTally* tall
     }
     line.back() = ' ';
     line += "lat=" + broadcasts->takeLatency().encode();
+  }
+  if (upstream) {
+    line += " up=";
+    for (uint64_t n : {upstream->sent(), upstream->ok(), upstream->errors(), upstream->skipped(),
+                       upstream->unmatched()}) {
+      line += std::to_string(n) + ",";
+    }
+    line.back() = ' ';
+    line += "up_errors=" + upstream->errorsByCode() + " lat=" + upstream->takeLatency().encode();
   }
   return line;
 }
@@ -162,6 +184,11 @@ int idleMode(int argc, char** argv) {
   cl.option("unicast-users", "U",
             "count pushes of a `unicast` sender addressing U users (with --stats)");
   cl.option("unicast-first-user", "F", "that sender's --first-user (default 0)");
+  cl.option("upstream-rate", "R",
+            "send R Upstream frames a second from the clients in turn, from SIGUSR1 on "
+            "(with --stats)");
+  cl.option("upstream-seconds", "T", "for T seconds (default 10)");
+  cl.option("upstream-bytes", "B", "payload size of each, 64..60000 (default 64)");
   cl.option("broadcasts", "C",
             "count broadcasts 0..C-1 of a `broadcast` publisher, each per client (with --stats)");
   addCommon(cl);
@@ -181,9 +208,14 @@ int idleMode(int argc, char** argv) {
   auto uni_users = cl.getInt("unicast-users", 0, 1, 1LL << 40);
   auto uni_first = cl.getInt("unicast-first-user", 0, 0, 1LL << 40);
   auto broadcasts = cl.getInt("broadcasts", 0, 1, 1'000'000);
+  auto up_rate = cl.has("upstream-rate") ? parseRate(cl.get("upstream-rate")) : Result<double>(0.0);
+  auto up_seconds = cl.getInt("upstream-seconds", 10, 1, 86'400);
+  auto up_bytes = cl.getInt("upstream-bytes", 64,
+                            static_cast<long long>(loadgen::kMinUpstreamPayloadBytes), 60'000);
   for (const Status& st :
        {server.status(), count.status(), first.status(), network.status(), heartbeat.status(),
-        uni_users.status(), uni_first.status(), broadcasts.status()}) {
+        uni_users.status(), uni_first.status(), broadcasts.status(), up_rate.status(),
+        up_seconds.status(), up_bytes.status()}) {
     if (!st.isOk()) return usageError(cl, st);
   }
   if (!plainName(cl.get("app")) || cl.get("secret").empty() || *count == 0) {
@@ -217,8 +249,9 @@ int idleMode(int argc, char** argv) {
   if (cl.has("unicast-users")) {
     tally = std::make_unique<loadgen::UnicastTally>(*uni_users, *uni_first, o.first_user, *count);
   }
-  if (tally && cl.has("broadcasts")) {
-    return usageError(cl, invalidArgument("--unicast-users and --broadcasts: one or the other"));
+  if (int{tally != nullptr} + int{cl.has("broadcasts")} + int{cl.has("upstream-rate")} > 1) {
+    return usageError(
+        cl, invalidArgument("--unicast-users, --broadcasts, --upstream-rate: one at most"));
   }
   std::unique_ptr<loadgen::BroadcastTally> broadcast_tally;
   if (cl.has("broadcasts")) {
@@ -241,10 +274,28 @@ int idleMode(int argc, char** argv) {
       tally->onPush(client, push.payload(), now_ns);
     });
   }
+  std::unique_ptr<loadgen::UpstreamLoad> upstream;
+  net::PeriodicTimerPtr upstream_signal;
+  if (cl.has("upstream-rate")) {
+    loadgen::UpstreamLoad::Options uo;
+    uo.rate = *up_rate;
+    uo.seconds = static_cast<double>(*up_seconds);
+    uo.payload_bytes = static_cast<size_t>(*up_bytes);
+    uo.first_user = static_cast<size_t>(*first);
+    upstream = std::make_unique<loadgen::UpstreamLoad>(runner.loop(), pool, uo);
+    pool.setOnUpstreamAck([&upstream](size_t client, const client::UpstreamAck& ack,
+                                      int64_t now_ns) { upstream->onAck(client, ack, now_ns); });
+    // push-loadtest signals every worker once all are connected: the sending starts together.
+    std::signal(SIGUSR1, onStartUpstream);
+    upstream_signal = net::PeriodicTimer::create(runner.loop(), [&upstream] {
+      if (g_start_upstream) upstream->start();
+    });
+    upstream_signal->start(std::chrono::milliseconds(10));
+  }
   std::function<void()> stats;
   if (cl.has("stats")) {
-    stats = [&pool, &tally, &broadcast_tally] {
-      printLine(statsLine(pool, tally.get(), broadcast_tally.get()));
+    stats = [&pool, &tally, &broadcast_tally, &upstream] {
+      printLine(statsLine(pool, tally.get(), broadcast_tally.get(), upstream.get()));
     };
   }
   std::function<void()> start;
@@ -262,9 +313,12 @@ int idleMode(int argc, char** argv) {
       });
     };
   }
-  const int rc = runIdle(runner, pool, "clients", stats, start, [&routes] {
-    if (routes) routes->close();
-  });
+  const int rc =
+      runIdle(runner, pool, "clients", stats, start, [&routes, &upstream, &upstream_signal] {
+        if (routes) routes->close();
+        upstream_signal.reset();
+        if (upstream) upstream->close();
+      });
   std::fprintf(stderr, "push-load: idle: ready=%zu failed=%zu lost=%zu pings=%llu pongs=%llu\n",
                pool.ready(), pool.failed(), pool.lost(),
                static_cast<unsigned long long>(pool.pings()),
@@ -400,7 +454,8 @@ const char kUsage[] =
     "  unicast     pushes through center's POST /v1/push to clients of a room; one result line\n"
     "  broadcast   POST /v1/broadcast publisher and/or room clients counting the broadcasts\n"
     "  redis-broadcast  the same with Redis PUBLISH / SUBSCRIBE (baseline)\n"
-    "  raw-broadcast    clients of push-broadcast-floor (the raw-epoll baseline)\n";
+    "  raw-broadcast    clients of push-broadcast-floor (the raw-epoll baseline)\n"
+    "  webhook     the app webhook of push-loadtest upstream: counts the items it is POSTed\n";
 
 }  // namespace
 
@@ -417,6 +472,7 @@ int main(int argc, char** argv) {
   if (mode == "broadcast") return broadcastMode(argc - 1, argv + 1);
   if (mode == "redis-broadcast") return redisBroadcastMode(argc - 1, argv + 1);
   if (mode == "raw-broadcast") return rawBroadcastMode(argc - 1, argv + 1);
+  if (mode == "webhook") return webhookMode(argc - 1, argv + 1);
   if (mode == "--help" || mode == "help") {
     std::fputs(kUsage, stdout);
     return kExitOk;

@@ -221,6 +221,12 @@ void PushClientPool::onFrame(Client& c, const char* data, size_t len) {
       if (on_push_) on_push_(static_cast<size_t>(&c - clients_.data()), push, steadyNs());
       break;
     }
+    case client::Frame::kUpstreamAck:
+      if (on_upstream_ack_) {
+        on_upstream_ack_(static_cast<size_t>(&c - clients_.data()), frame.upstream_ack(),
+                         steadyNs());
+      }
+      break;
     case client::Frame::kError:
       fail(c,
            frame.error().code() == client::ERROR_AUTH_TIMEOUT ? Ending::AuthTimeout
@@ -239,7 +245,7 @@ void PushClientPool::onFrame(Client& c, const char* data, size_t len) {
                              static_cast<uint32_t>(&c - clients_.data()));
       break;
     default:
-      break;  // acks of upstream, ...: not used by the load
+      break;  // BindResult, SubscribeResult, ...: not used by the load
   }
 }
 
@@ -316,6 +322,17 @@ void PushClientPool::reopenDue() {
       opener_->reopen(index);
     }
   }
+}
+
+bool PushClientPool::sendUpstream(size_t client, uint64_t seq, std::string_view payload) {
+  if (client >= clients_.size()) return false;
+  Client& c = clients_[client];
+  if (c.state != State::Active || c.conn == nullptr) return false;
+  client::Frame frame;
+  client::Upstream* up = frame.mutable_upstream();
+  up->set_seq(seq);
+  up->set_payload(payload.data(), payload.size());
+  return sendFrame(*c.conn, frame);
 }
 
 void PushClientPool::onClosed(net::TcpConnection& conn, net::TcpConnection::CloseReason reason) {

@@ -96,6 +96,9 @@ class PushClientPool final : private net::TcpConnection::Handler {
   // this way: a full Frame parse (a string copy of each payload) would cost the load generator
   // more CPU than the room it measures.
   using OnRawFrame = std::function<bool(size_t client, std::string_view frame, int64_t read_ns)>;
+  // An UpstreamAck read by client `client` at steady_clock `now_ns`.
+  using OnUpstreamAck =
+      std::function<void(size_t client, const client::UpstreamAck& ack, int64_t now_ns)>;
 
   PushClientPool(net::EventLoop& loop, Options options);
   ~PushClientPool();
@@ -105,6 +108,11 @@ class PushClientPool final : private net::TcpConnection::Handler {
   void setOnPush(OnPush fn) { on_push_ = std::move(fn); }
   void setOnSettled(OnSettled fn) { on_settled_ = std::move(fn); }
   void setOnRawFrame(OnRawFrame fn) { on_raw_frame_ = std::move(fn); }
+  void setOnUpstreamAck(OnUpstreamAck fn) { on_upstream_ack_ = std::move(fn); }
+  // Sends Upstream{seq, payload} (the auth app, no type) on client `client`: false when it is
+  // not authenticated or its output is over its limit (nothing sent).
+  bool sendUpstream(size_t client, uint64_t seq, std::string_view payload);
+  size_t size() const { return clients_.size(); }
   // Before start(): client i connects to servers[i] (its room as push-dispatcher routed it),
   // reconnects included, instead of Options::connect.server.
   void setServers(std::vector<net::InetAddress> servers) {
@@ -172,6 +180,7 @@ class PushClientPool final : private net::TcpConnection::Handler {
   net::PeriodicTimerPtr heartbeat_;
   std::vector<Client> clients_;
   OnPush on_push_;
+  OnUpstreamAck on_upstream_ack_;
   OnSettled on_settled_;
   OnRawFrame on_raw_frame_;
   client::Frame scratch_;          // parsing reuses its memory

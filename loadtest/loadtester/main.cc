@@ -26,6 +26,14 @@
 //       missing copies (of the broadcasts center accepted, one per connection) and duplicates
 //       are exact; the latency of each copy is from the API call, and last_client_ms (the
 //       latest copy of any broadcast) says when the last client was served.
+//   push-loadtest upstream --server H:P --app A --secret S --connections N --webhook H:P
+//                 [--rate R] [--seconds T] [--payload-bytes B] [flags]
+//       starts `push-load webhook --listen <webhook>` (the app's upstream webhook: the
+//       coordinator's upstream_url for the app must be http://<webhook>/upstream), ramps N
+//       connections, then has every worker send its share of R Upstream frames a second (default
+//       100) for T seconds from its clients in turn (SIGUSR1 starts them together); counts every
+//       UpstreamAck (ok or its error code, latency from the send) and every item the webhook got
+//       (a second POST of an item is a duplicate; acked ok but never at the webhook is lost).
 //
 // Every scenario takes --dispatcher H:P in place of --server: each worker then asks
 // push-dispatcher (GET /v1/route) where each of its users connects, as the SDK does before its
@@ -41,10 +49,13 @@
 // command (its output goes to <out>/storm.log) and "BACK" once every dropped client is back;
 // unicast prints "SENDING" as the sender starts (its stderr in <out>/sender.log), "SENT" once
 // it is done and "RECEIVED" once the receivers have every push it must get; broadcast the same
-// for its publisher (<out>/publisher.log) and every copy. Exit status: 0 every goal met (all
-// connected, none failed, none lost; for reconnect-storm: some dropped and all back; for unicast:
-// every request answered delivered, every push received once by its user, none skipped; for
-// broadcast: every broadcast accepted, and received once by every client), 1 not met, 2 bad flags,
+// for its publisher (<out>/publisher.log) and every copy; upstream prints SENDING when it
+// signals the workers, SENT when their T seconds are over and RECEIVED once every frame is
+// answered and every ok one is at the webhook (its stderr in <out>/webhook.log). Exit status: 0
+// every goal met (all connected, none failed, none lost; for reconnect-storm: some dropped and all
+// back; for unicast: every request answered delivered, every push received once by its user, none
+// skipped; for broadcast: every broadcast accepted, and received once by every client), 1 not met,
+// 2 bad flags,
 // 3
 // --max-seconds reached (the report is still written).
 #include <signal.h>
@@ -89,6 +100,10 @@ constexpr double kSessionSettleS = 1.0;
 constexpr double kReceiveGraceS = 5.0;
 constexpr double kStormReceiveGraceS = 20.0;
 constexpr double kBroadcastReceiveGraceS = 30.0;
+// upstream: the coordinator may take its webhook deadline (10 s by default) and retries.
+constexpr double kUpstreamReceiveGraceS = 20.0;
+// The workers' counts come a line a second: the last of the sending are in 1.5 s after it.
+constexpr double kStatsLagS = 1.5;
 
 volatile sig_atomic_t g_stop_signal = 0;
 void onStopSignal(int signum) {
@@ -145,7 +160,8 @@ int main(int argc, char** argv) {
                  "connect: ramp N connections; hold: ramp them and hold them T seconds; "
                  "reconnect-storm: ramp them, drop some with a command, time their return; "
                  "unicast: ramp them, push to each through center, count every push; "
-                 "broadcast: ramp them, broadcast to all through center, count every copy");
+                 "broadcast: ramp them, broadcast to all through center, count every copy; "
+                 "upstream: ramp them, send Upstream frames, count every ack and webhook item");
   cl.option("server", "HOST:PORT", "room client TCP address (this or --dispatcher)");
   cl.option("dispatcher", "HOST:PORT",
             "route through push-dispatcher: each worker asks GET /v1/route for every user's room "
@@ -155,14 +171,17 @@ int main(int argc, char** argv) {
   cl.option("connections", "N", "connections in all, 1..10000000 (required)");
   cl.option("seconds", "T",
             "hold: seconds to hold them after the last one connected; reconnect-storm: seconds "
-            "for every dropped client to be back; unicast, broadcast: seconds of sending at most "
-            "(60)");
+            "for every dropped client to be back; unicast, broadcast, upstream: seconds of sending "
+            "at most (60)");
   cl.option("storm-command", "CMD",
             "reconnect-storm: shell command that drops connections, run once all are in; "
             "unicast: run --storm-after seconds into the sending (clients then reconnect)");
   cl.option("storm-after", "S",
             "unicast: seconds after the sending starts to run --storm-command (default T/3)");
   cl.option("center", "HOST:PORT", "unicast, broadcast: center's HTTP API address (required)");
+  cl.option("webhook", "HOST:PORT",
+            "upstream: where push-loadtest's webhook receiver listens (required; the "
+            "coordinator's upstream_url for the app: http://HOST:PORT/upstream)");
   cl.option("api-key", "KEY", "unicast, broadcast: the app's API key at center (required)");
   cl.option("rate", "R",
             "unicast: pushes per second, 1..10000000 (default 1000); broadcast: broadcasts per "
@@ -188,11 +207,12 @@ int main(int argc, char** argv) {
   cl.option("load-bin", "PATH", "the push-load binary (default: next to this one)");
   cl.flag("help", "print this help");
   if (scenario != "connect" && scenario != "hold" && scenario != "reconnect-storm" &&
-      scenario != "unicast" && scenario != "broadcast") {
+      scenario != "unicast" && scenario != "broadcast" && scenario != "upstream") {
     if (scenario == "--help" || scenario == "help") return std::printf("%s", cl.usage().c_str()), 0;
     return usageError(
         cl,
-        "the first argument is the scenario: connect, hold, reconnect-storm, unicast or broadcast");
+        "the first argument is the scenario: connect, hold, reconnect-storm, unicast, broadcast "
+        "or upstream");
   }
   if (Status st = cl.parse(argc - 1, argv + 1); !st.isOk()) return usageError(cl, st.message());
   if (cl.has("help")) return std::printf("%s", cl.usage().c_str()), kExitOk;
@@ -202,6 +222,7 @@ int main(int argc, char** argv) {
   const bool broadcast = scenario == "broadcast";
   // A sending process after the ramp: unicast's sender or broadcast's publisher.
   const bool traffic = unicast || broadcast;
+  const bool upstream = scenario == "upstream";
   // A storm in the run: the reconnect-storm scenario, or one during unicast's sending.
   const bool storming = storm || (unicast && cl.has("storm-command"));
   auto connections = cl.getInt("connections", 0, 1, 10'000'000);
@@ -212,11 +233,12 @@ int main(int argc, char** argv) {
   auto heartbeat = cl.getInt("heartbeat", 0, 1, 65'535);
   auto rate = cl.getInt("connect-rate", 5000, 1, 1'000'000);
   auto sources = loadgen::parseSourceAddresses(cl.get("sources"));
-  auto push_rate = cl.getInt("rate", broadcast ? 1 : 1000, 1, 10'000'000);
+  auto push_rate = cl.getInt("rate", broadcast ? 1 : upstream ? 100 : 1000, 1, 10'000'000);
   auto http = cl.getInt("http-connections", 16, 1, 1024);
   auto depth = cl.getInt("depth", 64, 1, 65'536);
-  auto payload = broadcast ? cl.getInt("payload-bytes", 256, 48, 4096)
-                           : cl.getInt("payload-bytes", 64, 32, 4096);
+  auto payload = broadcast  ? cl.getInt("payload-bytes", 256, 48, 4096)
+                 : upstream ? cl.getInt("payload-bytes", 64, 64, 4096)
+                            : cl.getInt("payload-bytes", 64, 32, 4096);
   auto batch = cl.getInt("batch", 1, 1, 1000);
   auto count = cl.getInt("count", 10, 1, 100'000);
   auto qos = cl.getInt("qos", 0, 0, 1);
@@ -237,10 +259,18 @@ int main(int argc, char** argv) {
   if (scenario == "connect" && cl.has("seconds")) {
     return usageError(cl, "--seconds is for hold and reconnect-storm");
   }
-  for (const char* flag : {"center", "api-key", "rate", "http-connections", "payload-bytes"}) {
+  for (const char* flag : {"center", "api-key", "http-connections"}) {
     if (cl.has(flag) && !traffic) {
       return usageError(cl, std::string("--") + flag + " is for unicast and broadcast");
     }
+  }
+  for (const char* flag : {"rate", "payload-bytes"}) {
+    if (cl.has(flag) && !traffic && !upstream) {
+      return usageError(cl, std::string("--") + flag + " is for unicast, broadcast and upstream");
+    }
+  }
+  if (upstream != cl.has("webhook")) {
+    return usageError(cl, upstream ? "upstream needs --webhook" : "--webhook is for upstream");
   }
   for (const char* flag : {"depth", "batch"}) {
     if (cl.has(flag) && !unicast)
@@ -300,8 +330,24 @@ int main(int argc, char** argv) {
                          std::to_string(in.first_user)});
     }
     if (broadcast) a.insert(a.end(), {"--broadcasts", std::to_string(*count)});
+    if (upstream) {
+      // Each worker its share of the rate, in proportion to its connections.
+      const double share = static_cast<double>(*push_rate) * static_cast<double>(s.connections) /
+                           static_cast<double>(in.connections);
+      char worker_up_rate[32];
+      std::snprintf(worker_up_rate, sizeof worker_up_rate, "%.3f", share);
+      a.insert(a.end(), {"--upstream-rate", worker_up_rate, "--upstream-seconds",
+                         std::to_string(*seconds), "--upstream-bytes", std::to_string(*payload)});
+    }
     argvs.push_back(std::move(a));
     logs.push_back(out_dir + "/worker-" + std::to_string(s.index) + ".log");
+  }
+  // upstream: the webhook receiver starts with the workers, after them in `workers` (the
+  // sender's place).
+  if (upstream) {
+    argvs.push_back({load_bin, "webhook", "--listen", cl.get("webhook"), "--stats", "--max-seconds",
+                     std::to_string(std::min(*max_seconds + 30, 86'400LL))});
+    logs.push_back(out_dir + "/webhook.log");
   }
 
   // unicast: one sender, broadcast: one publisher, started once every connection is in; open
@@ -334,37 +380,23 @@ int main(int argc, char** argv) {
                         std::to_string(in.first_user), "--user-prefix", cl.get("user-prefix", "u"),
                         "--depth", std::to_string(*depth), "--batch", std::to_string(*batch)});
   }
-  const std::string sender_log = out_dir + (broadcast ? "/publisher.log" : "/sender.log");
+  const std::string sender_log = out_dir + (broadcast  ? "/publisher.log"
+                                            : upstream ? "/webhook.log"
+                                                       : "/sender.log");
 
   RunReport report;
   report.scenario = scenario;
   report.started_at = utcNow("%Y-%m-%dT%H:%M:%SZ");
   report.latency_name = unicast     ? "push latency, API call to the client's read"
                         : broadcast ? "broadcast latency, API call to each client's read"
+                        : upstream  ? "upstream latency, the client's send to its UpstreamAck"
                                     : "ping round trip";
-  for (const char* flag : {"server",
-                           "dispatcher",
-                           "app",
-                           "connections",
-                           "seconds",
-                           "per-worker",
-                           "sources",
-                           "connect-rate",
-                           "heartbeat",
-                           "user-prefix",
-                           "first-user",
-                           "network",
-                           "max-seconds",
-                           "storm-command",
-                           "center",
-                           "rate",
-                           "http-connections",
-                           "depth",
-                           "payload-bytes",
-                           "batch",
-                           "storm-after",
-                           "count",
-                           "qos"}) {
+  for (const char* flag : {"server",           "dispatcher",    "app",           "connections",
+                           "seconds",          "per-worker",    "sources",       "connect-rate",
+                           "heartbeat",        "user-prefix",   "first-user",    "network",
+                           "max-seconds",      "storm-command", "center",        "rate",
+                           "http-connections", "depth",         "payload-bytes", "batch",
+                           "storm-after",      "count",         "qos",           "webhook"}) {
     if (cl.has(flag)) report.settings.emplace_back(flag, cl.get(flag));
   }
   report.settings.emplace_back("workers", std::to_string(plan->size()));
@@ -412,6 +444,7 @@ int main(int argc, char** argv) {
   // come back after their backoff, then saver replays what they missed).
   const double receive_grace_s = storming    ? kStormReceiveGraceS
                                  : broadcast ? kBroadcastReceiveGraceS
+                                 : upstream  ? kUpstreamReceiveGraceS
                                              : kReceiveGraceS;
   int exit_code = kExitOk;
   std::string ended_because;
@@ -420,6 +453,18 @@ int main(int argc, char** argv) {
   };
   auto handle = [&](const std::vector<WorkerProcesses::Event>& events, bool stopping) {
     for (const auto& e : events) {
+      if (upstream && e.worker == sender_index) {
+        if (e.kind == WorkerProcesses::Event::Kind::Exited) {
+          if (!stopping) {
+            worker_exited = true;
+            problem("the webhook receiver exited early with status " + std::to_string(e.exit_code) +
+                    " (see " + sender_log + ")");
+          }
+        } else if (e.line.rfind("HOOK ", 0) == 0 && !timeline.addHookLine(e.line)) {
+          problem("unreadable webhook line: " + e.line);
+        }
+        continue;
+      }
       if (traffic && e.worker == sender_index) {
         if (e.kind == WorkerProcesses::Event::Kind::Exited) {
           sender_exit = e.exit_code;
@@ -463,7 +508,7 @@ int main(int argc, char** argv) {
     if (now >= next_second) {
       const TimelinePoint& p = timeline.closeSecond(since_start());
       char traffic_text[160];
-      if (unicast) {
+      if (unicast || upstream) {
         std::snprintf(traffic_text, sizeof traffic_text,
                       "sent %s/s delivered %s/s p99 %.2f ms errors %llu dups %llu",
                       fmtCount(p.sent_per_s).c_str(), fmtCount(p.delivered_per_s).c_str(),
@@ -565,6 +610,29 @@ int main(int argc, char** argv) {
         break;
       }
       if (sender_done_at >= 0 && since_start() >= sender_done_at + receive_grace_s) break;
+    } else if (upstream && connect_s >= 0) {
+      if (sender_at < 0 && since_start() >= connect_s + kSessionSettleS) {
+        workers.signalAll(SIGUSR1);  // every worker starts sending (the webhook ignores it)
+        sender_at = since_start();
+        std::printf("SENDING\n");
+        std::fflush(stdout);
+      }
+      if (sender_at >= 0 && sender_done_at < 0 &&
+          since_start() >= sender_at + static_cast<double>(*seconds)) {
+        sender_done_at = since_start();
+        std::printf("SENT\n");
+        std::fflush(stdout);
+      }
+      // Done once every frame is answered and every ok one is at the webhook, by counts at
+      // least a STATS line newer than the sending's end.
+      const WorkerSample t = timeline.totals();
+      if (sender_done_at >= 0 && since_start() >= sender_done_at + kStatsLagS && t.up_sent > 0 &&
+          t.up_ok + t.up_errors >= t.up_sent && timeline.hook().unique >= t.up_ok) {
+        std::printf("RECEIVED\n");
+        std::fflush(stdout);
+        break;
+      }
+      if (sender_done_at >= 0 && since_start() >= sender_done_at + receive_grace_s) break;
     } else if (connect_s >= 0) {
       if (!hold) break;
       if (hold_until == 0) {
@@ -588,13 +656,16 @@ int main(int argc, char** argv) {
     if (storm && storm_at >= 0) {
       until = std::min(until, at(storm_at + static_cast<double>(*seconds)));
     }
-    if (traffic && connect_s >= 0 && sender_at < 0) {
+    if ((traffic || upstream) && connect_s >= 0 && sender_at < 0) {
       until = std::min(until, at(connect_s + kSessionSettleS));
     }
     if (storming && sender_at >= 0 && storm_at < 0) {
       until = std::min(until, at(sender_at + static_cast<double>(*storm_after)));
     }
     if (sender_done_at >= 0) until = std::min(until, at(sender_done_at + receive_grace_s));
+    if (upstream && sender_at >= 0 && sender_done_at < 0) {
+      until = std::min(until, at(sender_at + static_cast<double>(*seconds)));
+    }
     until = std::min(until, at(static_cast<double>(*max_seconds)));
     const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(until - now);
     workers.poll(std::max(wait, std::chrono::milliseconds(1)), &events);
@@ -696,12 +767,15 @@ int main(int argc, char** argv) {
   } else if (broadcast) {
     addBroadcastVerdict(t, timeline.publisher(), in.connections, timeline.allLatencies(),
                         traffic_run, &report);
+  } else if (upstream) {
+    addUpstreamVerdict(t, timeline.hook(), timeline.allLatencies(), static_cast<double>(*seconds),
+                       *push_rate, traffic_run, &report);
   }
   if (!ended_because.empty()) report.problems.push_back("the run ended early: " + ended_because);
   report.passed = report.problems.empty();
   if (exit_code == kExitOk && !report.passed) exit_code = kExitNotMet;
   report.timeline = timeline.points();
-  report.latency = traffic ? timeline.allLatencies() : rtt;
+  report.latency = traffic || upstream ? timeline.allLatencies() : rtt;
 
   const bool wrote = writeFile(out_dir + "/report.json", reportJson(report) + "\n") &&
                      writeFile(out_dir + "/report.html", reportHtml(report));

@@ -102,6 +102,26 @@ bool RunTimeline::addPublisherLine(std::string_view line) {
   return true;
 }
 
+bool RunTimeline::addHookLine(std::string_view line) {
+  constexpr std::string_view kPrefix = "HOOK ";
+  if (line.substr(0, kPrefix.size()) != kPrefix) return false;
+  HookSample s;
+  const bool ok = forEachField(line.substr(kPrefix.size()), [&s](auto key, auto value) {
+    uint64_t* target = key == "received"     ? &s.received
+                       : key == "unique"     ? &s.unique
+                       : key == "duplicates" ? &s.duplicates
+                       : key == "unreadable" ? &s.unreadable
+                       : key == "untracked"  ? &s.untracked
+                       : key == "cpu_ms"     ? &s.cpu_ms
+                                             : nullptr;
+    return target == nullptr || parseCount(value, target);
+  });
+  if (!ok) return false;
+  s.seen = true;
+  hook_ = s;
+  return true;
+}
+
 bool RunTimeline::addStatsLine(size_t worker, std::string_view line) {
   constexpr std::string_view kPrefix = "STATS ";
   if (worker >= latest_.size() || line.substr(0, kPrefix.size()) != kPrefix) return false;
@@ -127,6 +147,10 @@ bool RunTimeline::addStatsLine(size_t worker, std::string_view line) {
       return parseList(value, {&s.bc_received, &s.bc_unique, &s.bc_duplicates, &s.bc_unmatched,
                                &s.bc_out_of_range, &s.bc_last_ns});
     }
+    if (key == "up") {
+      return parseList(value, {&s.up_sent, &s.up_ok, &s.up_errors, &s.up_skipped, &s.up_unmatched});
+    }
+    if (key == "up_errors") return parseCounts(value, &s.up_errors_by);
     if (key == "failed_by" || key == "lost_by") {
       return parseCounts(value, key == "failed_by" ? &s.failed_by : &s.lost_by);
     }
@@ -177,6 +201,13 @@ WorkerSample RunTimeline::totals() const {
     t.bc_unmatched += s.bc_unmatched;
     t.bc_out_of_range += s.bc_out_of_range;
     t.bc_last_ns = std::max(t.bc_last_ns, s.bc_last_ns);
+    t.up_sent += s.up_sent;
+    t.up_ok += s.up_ok;
+    t.up_errors += s.up_errors;
+    t.up_skipped += s.up_skipped;
+    t.up_unmatched += s.up_unmatched;
+    for (const auto& [name, n] : s.up_errors_by)
+      t.up_errors_by[name] += n;
     for (const auto& [name, n] : s.failed_by)
       t.failed_by[name] += n;
     for (const auto& [name, n] : s.lost_by)
@@ -206,12 +237,15 @@ const TimelinePoint& RunTimeline::closeSecond(double t_s) {
   p.pongs_per_s = rate(now.pongs, previous_.pongs);
   p.pushes_per_s = rate(now.pushes, previous_.pushes);
   p.loadgen_cores =
-      (rate(now.cpu_ms, previous_.cpu_ms) + rate(sender_.cpu_ms, previous_sender_.cpu_ms)) / 1000.0;
-  p.sent_per_s = rate(sender_.sent, previous_sender_.sent);
-  p.delivered_per_s =
-      rate(now.uni_unique + now.bc_unique, previous_.uni_unique + previous_.bc_unique);
-  p.send_errors = sender_.errors + publisher_.errors;
-  p.duplicates = now.uni_duplicates + now.bc_duplicates;
+      (rate(now.cpu_ms, previous_.cpu_ms) + rate(sender_.cpu_ms, previous_sender_.cpu_ms) +
+       rate(hook_.cpu_ms, previous_hook_.cpu_ms)) /
+      1000.0;
+  p.sent_per_s = rate(sender_.sent + now.up_sent, previous_sender_.sent + previous_.up_sent);
+  p.delivered_per_s = rate(now.uni_unique + now.bc_unique + now.up_ok,
+                           previous_.uni_unique + previous_.bc_unique + previous_.up_ok);
+  p.send_errors = sender_.errors + publisher_.errors + now.up_errors;
+  p.duplicates = now.uni_duplicates + now.bc_duplicates + hook_.duplicates;
+  previous_hook_ = hook_;
   p.lat_p50_ns = second_lat_.percentile(0.5);
   p.lat_p99_ns = second_lat_.percentile(0.99);
   p.lat_max_ns = second_lat_.max();

@@ -30,6 +30,19 @@ struct WorkerSample {
   // receipt (totals(): the latest over the workers).
   uint64_t bc_received = 0, bc_unique = 0, bc_duplicates = 0, bc_unmatched = 0;
   uint64_t bc_out_of_range = 0, bc_last_ns = 0;
+  // push-load idle --upstream-rate (UpstreamLoad): Upstream frames sent, acked ERROR_NONE,
+  // acked with an error (by code name), skipped (no client could take one), acks of nothing
+  // in flight.
+  uint64_t up_sent = 0, up_ok = 0, up_errors = 0, up_skipped = 0, up_unmatched = 0;
+  std::map<std::string, uint64_t> up_errors_by;
+};
+
+// The upstream scenario's webhook receiver (push-load webhook --stats), from its latest "HOOK
+// ..." line: items POSTed to it, the first of each, second ones, bodies not ours, past its
+// tracking limit.
+struct HookSample {
+  bool seen = false;
+  uint64_t received = 0, unique = 0, duplicates = 0, unreadable = 0, untracked = 0, cpu_ms = 0;
 };
 
 // The unicast sender's cumulative counts, from its latest "SENT ..." line (push-load unicast
@@ -70,7 +83,9 @@ struct TimelinePoint {
   // unicast: requests sent to center, unique pushes received, both per second; the cumulative
   // sender errors and skips and receivers' duplicates; the latency (API call to the client's
   // read) of this second's unique pushes. broadcast: delivered_per_s, duplicates and the
-  // latency are those of the broadcasts' copies (first ones per client).
+  // latency are those of the broadcasts' copies (first ones per client). upstream: sent_per_s
+  // is Upstream frames sent, delivered_per_s those acked ok, send_errors the acks with an
+  // error, duplicates the webhook's second copies, the latency from the send to the ack.
   double sent_per_s = 0, delivered_per_s = 0;
   uint64_t send_errors = 0, duplicates = 0;
   int64_t lat_p50_ns = 0, lat_p99_ns = 0, lat_max_ns = 0;
@@ -91,6 +106,8 @@ class RunTimeline {
   // The broadcast publisher's result line (the fields after "role=publisher "); false
   // (nothing changed) when malformed.
   bool addPublisherLine(std::string_view line);
+  // The webhook receiver's "HOOK ..." line; false (nothing changed) when malformed.
+  bool addHookLine(std::string_view line);
   // Ends the current second at `t_s` and appends its point.
   const TimelinePoint& closeSecond(double t_s);
   // Adds the round trips (and latencies) of the current second to allRoundTrips() (and
@@ -106,6 +123,7 @@ class RunTimeline {
   const loadgen::LatencyHistogram& allRoundTrips() const { return all_rtt_; }
   const SenderSample& sender() const { return sender_; }
   const PublisherSample& publisher() const { return publisher_; }
+  const HookSample& hook() const { return hook_; }
   // Latency of every unique unicast push (broadcast copy) of the run.
   const loadgen::LatencyHistogram& allLatencies() const { return all_lat_; }
 
@@ -119,6 +137,8 @@ class RunTimeline {
   SenderSample sender_;
   SenderSample previous_sender_;
   PublisherSample publisher_;
+  HookSample hook_;
+  HookSample previous_hook_;
   WorkerSample previous_;  // totals at the last closed second
   double previous_t_s_ = 0;
 };

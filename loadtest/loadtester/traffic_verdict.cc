@@ -125,4 +125,51 @@ void addBroadcastVerdict(const WorkerSample& t, const PublisherSample& p, uint64
   addProblem(p.unanswered, "broadcasts center never answered", report);
 }
 
+void addUpstreamVerdict(const WorkerSample& t, const HookSample& hook,
+                        const loadgen::LatencyHistogram& lat, double seconds, long long rate,
+                        const TrafficRun& run, RunReport* report) {
+  const uint64_t answered = t.up_ok + t.up_errors;
+  const uint64_t unanswered = t.up_sent > answered ? t.up_sent - answered : 0;
+  const uint64_t lost = t.up_ok > hook.unique ? t.up_ok - hook.unique : 0;
+  report->results.insert(report->results.end(),
+                         {{"sent", static_cast<double>(t.up_sent)},
+                          {"acked_ok", static_cast<double>(t.up_ok)},
+                          {"ack_errors", static_cast<double>(t.up_errors)},
+                          {"skipped", static_cast<double>(t.up_skipped)},
+                          {"unanswered", static_cast<double>(unanswered)},
+                          {"webhook_received", static_cast<double>(hook.received)},
+                          {"webhook_unique", static_cast<double>(hook.unique)},
+                          {"duplicates", static_cast<double>(hook.duplicates)},
+                          {"lost", static_cast<double>(lost)},
+                          {"up_per_s", static_cast<double>(t.up_ok) / seconds},
+                          {"lat_p50_ms", ms(lat.percentile(0.5))},
+                          {"lat_p99_ms", ms(lat.percentile(0.99))},
+                          {"lat_p999_ms", ms(lat.percentile(0.999))},
+                          {"lat_max_ms", ms(lat.max())}});
+  std::string by_code;
+  for (const auto& [code, n] : t.up_errors_by) {
+    report->results.emplace_back("ack_error_" + code, static_cast<double>(n));
+    by_code += (by_code.empty() ? " (" : ", ") + code + " " + std::to_string(n);
+  }
+  if (!by_code.empty()) by_code += ")";
+  if (!run.started) report->problems.push_back("the sending never started");
+  if (!hook.seen) {
+    report->problems.push_back("the webhook receiver reported nothing (see " + run.log_path + ")");
+  }
+  addProblem(t.up_errors, "upstream frames answered with an error" + by_code, report);
+  addProblem(unanswered,
+             "upstream frames never answered within " + formatNumber(run.receive_grace_s) +
+                 " s of the last",
+             report);
+  addProblem(lost, "upstream frames acked ok never reached the webhook", report);
+  addProblem(hook.duplicates, "items reached the webhook twice (the coordinator retried them)",
+             report);
+  addProblem(hook.unreadable, "webhook requests were not upstream items of ours", report);
+  addProblem(t.up_unmatched, "acks matched no upstream frame in flight", report);
+  addProblem(t.up_skipped,
+             "upstream frames skipped: every client had its most in flight at " +
+                 std::to_string(rate) + "/s",
+             report);
+}
+
 }  // namespace push::loadtester

@@ -38,4 +38,11 @@ void addBroadcastVerdict(const WorkerSample& t, const PublisherSample& p, uint64
                          const loadgen::LatencyHistogram& latency, const TrafficRun& run,
                          RunReport* report);
 
+// upstream: the workers' Upstream frames and their acks (`t`), the webhook's count (`hook`),
+// over `seconds` of sending at `rate` a second. Lost: acked ok (the app's webhook answered
+// 2xx, says the room) yet never counted by the webhook.
+void addUpstreamVerdict(const WorkerSample& t, const HookSample& hook,
+                        const loadgen::LatencyHistogram& latency, double seconds, long long rate,
+                        const TrafficRun& run, RunReport* report);
+
 }  // namespace push::loadtester

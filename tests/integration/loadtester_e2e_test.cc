@@ -352,6 +352,74 @@ TEST_F(LoadtesterE2eTest, SaysWhenTheDispatcherHasNoRoomForTheUsers) {
   EXPECT_NE(problems.find("dispatcher answered 503"), std::string::npos) << problems;
 }
 
+TEST_F(LoadtesterE2eTest, UpstreamCountsEveryAckAndEveryItemAtTheWebhook) {
+  // push-coordinator posting the app's upstream to push-loadtest's webhook receiver, and a
+  // room forwarding to it.
+  const std::string webhook = "127.0.0.1:" + std::to_string(closedPort());
+  const std::string coordinator_conf = cluster_->dir() + "/coordinator.conf";
+  std::ofstream(coordinator_conf) << "rpc { listen { address: \"127.0.0.1:0\" } }\n"
+                                  << "cluster_key: \"" << LocalCluster::Options().cluster_key
+                                  << "\"\n"
+                                  << "apps { name: \"demo\" upstream_url: \"http://" << webhook
+                                  << "/upstream\" }\n";
+  auto coordinator = Subprocess::start({binPath("push-coordinator"), "--config", coordinator_conf});
+  ASSERT_TRUE(coordinator.isOk()) << coordinator.status();
+  auto rpc = (*coordinator)->waitForLine("RPC_ADDRESS", 10s);
+  ASSERT_TRUE(rpc.isOk()) << rpc.status();
+  startCluster("coordinator { addresses: \"" + *rpc + "\" }\n", 2);
+  const std::string out = cluster_->dir() + "/upstream-report";
+  auto argv = command("upstream", cluster_->roomTcp(), out);
+  argv.insert(argv.end(),
+              {"--connections", "200", "--per-worker", "100", "--sources", "127.0.0.2-127.0.0.3",
+               "--webhook", webhook, "--rate", "200", "--seconds", "2"});
+  auto run = Subprocess::start(argv);
+  ASSERT_TRUE(run.isOk()) << run.status();
+  auto result = (*run)->waitForLine("RESULT loadtest_upstream", 60s);
+  ASSERT_TRUE(result.isOk()) << result.status();
+  std::printf("%s\n", result->c_str());
+  EXPECT_EQ((*run)->wait(30s), 0) << *result;
+  const auto figure = [&](const std::string& name) { return figureOf(*result, name); };
+  // 200 a second for 2 s over two workers: every frame acked ok, and each one the webhook's
+  // exactly once (by user and seq).
+  EXPECT_GE(figure("sent"), 380) << *result;
+  EXPECT_EQ(figure("acked_ok"), figure("sent")) << *result;
+  EXPECT_EQ(figure("webhook_unique"), figure("sent")) << *result;
+  EXPECT_EQ(figure("webhook_received"), figure("sent")) << *result;
+  for (const char* zero : {"ack_errors", "unanswered", "duplicates", "lost", "skipped", "failed"}) {
+    EXPECT_EQ(figure(zero), 0) << zero << " in " << *result;
+  }
+  EXPECT_GT(figure("lat_max_ms"), 0) << *result;
+  EXPECT_EQ(figure("passed"), 1) << *result;
+  std::string marks;
+  for (const std::string& l : (*run)->lines()) {
+    if (l == "SENDING" || l == "SENT" || l == "RECEIVED") marks += l + " ";
+  }
+  EXPECT_EQ(marks, "SENDING SENT RECEIVED ");
+  EXPECT_NE(readFile(out + "/report.json").find("\"name\":\"upstream latency"), std::string::npos);
+}
+
+TEST_F(LoadtesterE2eTest, UpstreamSaysHowTheRoomRefusedTheFrames) {
+  // This room has no coordinator: every Upstream is answered ERROR_UNAVAILABLE.
+  const std::string webhook = "127.0.0.1:" + std::to_string(closedPort());
+  auto argv = command("upstream", cluster_->roomTcp(), cluster_->dir() + "/refused-upstream");
+  argv.insert(argv.end(),
+              {"--connections", "20", "--webhook", webhook, "--rate", "50", "--seconds", "1"});
+  auto run = Subprocess::start(argv);
+  ASSERT_TRUE(run.isOk()) << run.status();
+  auto result = (*run)->waitForLine("RESULT loadtest_upstream", 60s);
+  ASSERT_TRUE(result.isOk()) << result.status();
+  EXPECT_EQ((*run)->wait(30s), 1) << *result;
+  EXPECT_GT(figureOf(*result, "sent"), 0) << *result;
+  EXPECT_EQ(figureOf(*result, "ack_errors"), figureOf(*result, "sent")) << *result;
+  EXPECT_EQ(figureOf(*result, "ack_error_unavailable"), figureOf(*result, "sent")) << *result;
+  EXPECT_EQ(figureOf(*result, "acked_ok"), 0) << *result;
+  std::string problems;
+  for (const std::string& l : (*run)->lines()) {
+    if (l.find("problem: ") == 0) problems += l + "\n";
+  }
+  EXPECT_NE(problems.find("answered with an error (unavailable "), std::string::npos) << problems;
+}
+
 TEST_F(LoadtesterE2eTest, UnicastThroughBatchRequestsCountsTheSame) {
   startCluster("", 1, /*center=*/true);
   const LocalCluster::App app;

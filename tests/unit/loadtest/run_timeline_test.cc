@@ -163,5 +163,39 @@ TEST(RunTimelineTest, BroadcastCopiesOfReceiversAndThePublishersLine) {
   EXPECT_EQ(t.totals().bc_unique, 30u);
 }
 
+TEST(RunTimelineTest, UpstreamAcksOfWorkersAndTheWebhooksCounts) {
+  RunTimeline t(2);
+  loadgen::LatencyHistogram lat;
+  lat.record(9'000'000);
+  const std::string base = statsLine(10, 0, 0, 0, {});
+  ASSERT_TRUE(
+      t.addStatsLine(0, base + " up=50,45,3,2,0 up_errors=unavailable:3 lat=" + lat.encode()));
+  ASSERT_TRUE(t.addStatsLine(1, base + " up=50,50,0,0,1 up_errors=- lat="));
+  ASSERT_TRUE(
+      t.addHookLine("HOOK received=96 unique=95 duplicates=1 unreadable=0 untracked=0 cpu_ms=200"));
+  const TimelinePoint p = t.closeSecond(1.0);
+  EXPECT_DOUBLE_EQ(p.sent_per_s, 100);
+  EXPECT_DOUBLE_EQ(p.delivered_per_s, 95);
+  EXPECT_EQ(p.send_errors, 3u);
+  EXPECT_EQ(p.duplicates, 1u);  // the webhook's
+  EXPECT_EQ(p.lat_max_ns, 9'000'000);
+  EXPECT_DOUBLE_EQ(p.loadgen_cores, 0.2);  // the webhook's CPU counts with the workers'
+  const WorkerSample s = t.totals();
+  EXPECT_EQ(s.up_ok, 95u);
+  EXPECT_EQ(s.up_skipped, 2u);
+  EXPECT_EQ(s.up_unmatched, 1u);
+  EXPECT_EQ(s.up_errors_by.at("unavailable"), 3u);
+  EXPECT_TRUE(t.hook().seen);
+  EXPECT_EQ(t.hook().unique, 95u);
+
+  // Malformed: nothing changes.
+  EXPECT_FALSE(t.addHookLine("HOOK received=x"));
+  EXPECT_FALSE(t.addHookLine("STATS received=1"));
+  EXPECT_FALSE(t.addStatsLine(0, base + " up=1,2,3"));
+  EXPECT_FALSE(t.addStatsLine(0, base + " up=1,2,3,4,5 up_errors=unavailable"));
+  EXPECT_EQ(t.hook().received, 96u);
+  EXPECT_EQ(t.totals().up_sent, 100u);
+}
+
 }  // namespace
 }  // namespace push::loadtester
