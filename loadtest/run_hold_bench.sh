@@ -62,6 +62,16 @@
 # its clients reconnecting as the SDK does; the RESULT line then also has dropped= not_back=
 # back_s= kept= target_errors= (with saver, kept pushes must all be received: undelivered=0).
 #
+# SCENARIO=upstream: push-coordinator too (the app's upstream_url pointing at push-loadtest's
+# webhook receiver on a free port; the room forwards to the coordinator), and once all are
+# connected push-loadtest upstream has the clients send RATE Upstream frames a second (default
+# 1000) of PAYLOAD bytes (default 64) for HOLD_SECONDS; every ack and every item at the webhook
+# is counted. The CPU of room and coordinator is sampled between SENDING and RECEIVED. Then
+#   RESULT upstream_bench connections= ready= failed= lost= rate= seconds= sent= acked_ok=
+#          ack_errors= unanswered= webhook_unique= duplicates= lost_items= skipped= up_per_s=
+#          lat_p50_ms= lat_p99_ms= lat_max_ms= room_workers= room_cores= coordinator_cores=
+#          room_us_per_up= coordinator_us_per_up= machine_*_cores= loadgen_cores= rooms_lost=
+#
 # SCENARIO=broadcast: push-queued and push-center too (the app's broadcast limit out of the way;
 # room and center use queued), and once all are connected push-loadtest broadcast posts COUNT
 # broadcasts (default 5) at RATE a second (default 1) of PAYLOAD bytes (default 256, qos 0)
@@ -100,16 +110,16 @@ loadgen_nice=${LOADGEN_NICE:-0}
 center_workers=${CENTER_WORKERS:-1}
 count=${COUNT:-5}
 payload=${PAYLOAD:-256}
-case $scenario in broadcast) rate=${RATE:-1} ;; *) rate=${RATE:-10000} ;; esac
+case $scenario in broadcast) rate=${RATE:-1} ;; upstream) rate=${RATE:-1000} ;; *) rate=${RATE:-10000} ;; esac
 use_saver=${SAVER:-0}
 use_dispatcher=${DISPATCHER:-0}
 storm=${STORM:-0}
 storm_after=${STORM_AFTER:-$((hold_seconds / 3))}
 out=${OUT:-/tmp/push-hold-report}
-case $scenario in hold | reconnect-storm | unicast | broadcast) ;; *) echo "SCENARIO: hold, reconnect-storm, unicast or broadcast" >&2; exit 2 ;; esac
+case $scenario in hold | reconnect-storm | unicast | broadcast | upstream) ;; *) echo "SCENARIO: hold, reconnect-storm, unicast, broadcast or upstream" >&2; exit 2 ;; esac
 traffic=0
 case $scenario in unicast | broadcast) traffic=1 ;; esac
-for b in push-loadtest push-load push-room push-register $([ "$traffic" = 1 ] && echo push-center) $([ "$scenario" = broadcast ] && echo push-queued push-broadcast-floor) $([ "$use_saver" = 1 ] && echo push-saver) $([ "$use_dispatcher" = 1 ] && echo push-dispatcher); do
+for b in push-loadtest push-load push-room push-register $([ "$traffic" = 1 ] && echo push-center) $([ "$scenario" = broadcast ] && echo push-queued push-broadcast-floor) $([ "$scenario" = upstream ] && echo push-coordinator) $([ "$use_saver" = 1 ] && echo push-saver) $([ "$use_dispatcher" = 1 ] && echo push-dispatcher); do
   [ -x "$bin/$b" ] || { echo "missing $bin/$b: build it first (see the header of $0)" >&2; exit 2; }
 done
 command -v curl >/dev/null || { echo "curl is not installed" >&2; exit 2; }
@@ -161,6 +171,9 @@ rooms_lost() {
   echo "$n"
 }
 
+# ticks of a process that may not have been started (0 then).
+ticks_of() { if [ -n "$1" ]; then ticks "$1"; else echo 0; fi; }
+
 register_ticks() {
   local p n=0
   for p in "${register_pids[@]}"; do n=$((n + $(ticks "$p"))); done
@@ -202,6 +215,17 @@ fi
 
 app=bench
 secret=bench-secret-0123456789abcdef
+coordinator_line="" coordinator_pid="" webhook=""
+if [ "$scenario" = upstream ]; then
+  webhook=127.0.0.1:$(free_port)
+  cat >"$tmp/coordinator.conf" <<CONF
+rpc { listen { address: "127.0.0.1:0" } }
+apps { name: "$app" upstream_url: "http://$webhook/upstream" max_concurrency: 256 max_queued: 100000 }
+CONF
+  start coordinator RPC_ADDRESS "$bin/push-coordinator" --config "$tmp/coordinator.conf"
+  coordinator_pid=$pid
+  coordinator_line="coordinator { addresses: \"$line\" }"
+fi
 cat >"$tmp/room.conf" <<CONF
 name: "holdbench"
 tcp { address: "127.0.0.1:0" }
@@ -212,6 +236,7 @@ apps { name: "$app" secret: "$secret" }
 heartbeat { wifi_s: $heartbeat }
 $saver_lines
 $queued_line
+$coordinator_line
 CONF
 start room ROOM "$bin/push-room" --config "$tmp/room.conf" --workers "$room_workers"
 room_pid=$pid
@@ -241,7 +266,9 @@ CONF
   start center HTTP_ADDRESS "$bin/push-center" --config "$tmp/center.conf" --workers "$center_workers"
   center_pid=$pid
 fi
-if [ "$scenario" = broadcast ]; then
+if [ "$scenario" = upstream ]; then
+  scenario_args=(upstream --webhook "$webhook" --rate "$rate" --payload-bytes "$payload")
+elif [ "$scenario" = broadcast ]; then
   scenario_args=(broadcast --center "$line" --api-key "$api_key" --rate "$rate" --count "$count" --payload-bytes "$payload")
 elif [ "$scenario" = unicast ]; then
   scenario_args=(unicast --center "$line" --api-key "$api_key" --rate "$rate")
@@ -278,7 +305,7 @@ nice -n "$loadgen_nice" "$bin/push-loadtest" "${scenario_args[@]}" "${target[@]}
 lt=$!
 pids=("$lt" "${pids[@]}")  # stopped first
 a_room="" b_room="" a_reg="" b_reg="" t_a="" t_b="" rss="" result="" kmem=""
-a_center="" b_center="" center_pid=${center_pid:-} lost_ramp="" lost_end="" a_queued="" b_queued=""
+a_center="" b_center="" center_pid=${center_pid:-} a_coord="" b_coord="" lost_ramp="" lost_end="" a_queued="" b_queued=""
 a_machine="" b_machine=""
 while IFS= read -r l; do
   echo "$l"
@@ -286,7 +313,7 @@ while IFS= read -r l; do
     HOLDING | SENDING | STORM) lost_ramp=$(($(rooms_lost) - ${rooms_lost_before:-0})) ;;&
     HELD | BACK) lost_end=$(($(rooms_lost) - ${rooms_lost_before:-0})) ;;&
     SENT | RECEIVED)
-      case $scenario:$l in unicast:SENT | broadcast:RECEIVED) lost_end=$(($(rooms_lost) - ${rooms_lost_before:-0})) ;; esac ;;&
+      case $scenario:$l in unicast:SENT | broadcast:RECEIVED | upstream:RECEIVED) lost_end=$(($(rooms_lost) - ${rooms_lost_before:-0})) ;; esac ;;&
     HOLDING)
       a_room=$(ticks "$room_pid"); a_reg=$(register_ticks); t_a=$(date +%s.%N)
       rss=$(rss_kb "$room_pid"); kmem=$(kernel_mem "$connections") ;;
@@ -295,16 +322,18 @@ while IFS= read -r l; do
     HELD)
       b_room=$(ticks "$room_pid"); b_reg=$(register_ticks); t_b=$(date +%s.%N) ;;
     SENDING)
-      a_room=$(ticks "$room_pid"); a_reg=$(register_ticks); a_center=$(ticks "$center_pid"); t_a=$(date +%s.%N)
+      a_room=$(ticks "$room_pid"); a_reg=$(register_ticks); a_center=$(ticks_of "$center_pid"); t_a=$(date +%s.%N)
       a_machine=$(cpu_ticks)
+      if [ -n "$coordinator_pid" ]; then a_coord=$(ticks "$coordinator_pid"); fi
       if [ -n "$queued_pid" ]; then a_queued=$(ticks "$queued_pid"); fi ;;
     SENT | RECEIVED)
       # unicast: the sending window; broadcast: until every copy is in (the fan-out goes on
       # after the publisher is done).
       case $scenario:$l in
-        unicast:SENT | broadcast:RECEIVED)
-          b_room=$(ticks "$room_pid"); b_reg=$(register_ticks); b_center=$(ticks "$center_pid"); t_b=$(date +%s.%N)
+        unicast:SENT | broadcast:RECEIVED | upstream:RECEIVED)
+          b_room=$(ticks "$room_pid"); b_reg=$(register_ticks); b_center=$(ticks_of "$center_pid"); t_b=$(date +%s.%N)
           b_machine=$(cpu_ticks)
+          if [ -n "$coordinator_pid" ]; then b_coord=$(ticks "$coordinator_pid"); fi
           if [ -n "$queued_pid" ]; then b_queued=$(ticks "$queued_pid"); fi ;;
       esac ;;
     RESULT*) result=$l ;;
@@ -321,6 +350,18 @@ pids=("${pids[@]:1}")
 f() { field "$1" <<<" $result"; }
 if [ "$scenario" = reconnect-storm ]; then
   echo "RESULT storm_bench connections=$connections ready=$(f ready) failed=$(f failed) room_workers=$room_workers registers=$registers dropped=$(f dropped) reconnected=$(f reconnected) reconnect_failed=$(f reconnect_failed) not_back=$(f not_back) back_s=$(f back_s) back_per_s=$(f back_per_s) $lost_counts room_rss_mb=$((${rss:-0} / 1024)) $kmem"
+  exit "$rc"
+fi
+if [ "$scenario" = upstream ]; then
+  [ -n "$b_room" ] || fail "push-loadtest never had every upstream answered (exit $rc): $(cat "$tmp/loadtest.log")
+$result"
+  cpu=$(awk -v ra="$a_room" -v rb="$b_room" -v ca="$a_coord" -v cb="$b_coord" -v t="$t_a" \
+    -v u="$t_b" -v hz="$hz" -v m="$(f acked_ok)" 'BEGIN {
+      d = u - t; room = (rb - ra) / hz / d; co = (cb - ca) / hz / d
+      printf "room_cores=%.3f coordinator_cores=%.3f room_us_per_up=%.2f coordinator_us_per_up=%.2f", room, co, (m > 0 ? (rb - ra) / hz * 1e6 / m : 0), (m > 0 ? (cb - ca) / hz * 1e6 / m : 0)
+    }')
+  cpu="$cpu $(machine_cpu "$a_machine" "$b_machine" "$(awk -v t="$t_a" -v u="$t_b" 'BEGIN {print u - t}')")"
+  echo "RESULT upstream_bench connections=$connections ready=$(f ready) failed=$(f failed) lost=$(f lost) rate=$rate seconds=$hold_seconds sent=$(f sent) acked_ok=$(f acked_ok) ack_errors=$(f ack_errors) unanswered=$(f unanswered) webhook_unique=$(f webhook_unique) duplicates=$(f duplicates) lost_items=$(f lost_items) skipped=$(f skipped) up_per_s=$(f up_per_s) lat_p50_ms=$(f lat_p50_ms) lat_p99_ms=$(f lat_p99_ms) lat_max_ms=$(f lat_max_ms) room_workers=$room_workers $cpu loadgen_cores=$(f workers_cpu_cores) $lost_counts"
   exit "$rc"
 fi
 if [ "$scenario" = broadcast ]; then

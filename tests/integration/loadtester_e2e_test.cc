@@ -385,7 +385,8 @@ TEST_F(LoadtesterE2eTest, UpstreamCountsEveryAckAndEveryItemAtTheWebhook) {
   EXPECT_EQ(figure("acked_ok"), figure("sent")) << *result;
   EXPECT_EQ(figure("webhook_unique"), figure("sent")) << *result;
   EXPECT_EQ(figure("webhook_received"), figure("sent")) << *result;
-  for (const char* zero : {"ack_errors", "unanswered", "duplicates", "lost", "skipped", "failed"}) {
+  for (const char* zero :
+       {"ack_errors", "unanswered", "duplicates", "lost_items", "lost", "skipped", "failed"}) {
     EXPECT_EQ(figure(zero), 0) << zero << " in " << *result;
   }
   EXPECT_GT(figure("lat_max_ms"), 0) << *result;
