@@ -37,10 +37,10 @@
 // of its answer; a refused route prints "FAILED <n> dispatcher: <why>" and exits 1.
 // idle --upstream-rate R [--upstream-seconds T] [--upstream-bytes B] sends R Upstream frames a
 // second from its clients in turn for T seconds once it gets SIGUSR1 (UpstreamLoad), and adds
-// "up=<sent>,<ok>,<errors>,<skipped>,<unmatched> up_errors=<code:count,...|-> lat=<histogram of
-// that second's ok acks' latency from the send>" to each STATS line.
-// idle --broadcasts C counts broadcasts 0..C-1 of a `broadcast` publisher per client
-// (BroadcastTally) and adds "bc=<receipts>,<unique>,<duplicates>,<unmatched>,<out_of_range>,
+// "up=<sent>,<ok>,<errors>,<skipped>,<unmatched>,<done: 1 once its T seconds are over>
+// up_errors=<code:count,...|-> lat=<histogram of that second's ok acks' latency from the send>" to
+// each STATS line. idle --broadcasts C counts broadcasts 0..C-1 of a `broadcast` publisher per
+// client (BroadcastTally) and adds "bc=<receipts>,<unique>,<duplicates>,<unmatched>,<out_of_range>,
 // <steady_clock ns of the last receipt> lat=<histogram of that second's first copies' latency>".
 // unicast prints one "impl=push mode=unicast ..." line and exits 0 (1 when the setup failed);
 // before it, "MEASURING" and "MEASURED" mark the measured window (for sampling the servers' CPU);
@@ -116,7 +116,7 @@ std::string statsLine(loadgen::PushClientPool& pool, loadgen::UnicastTally* tall
   if (upstream) {
     line += " up=";
     for (uint64_t n : {upstream->sent(), upstream->ok(), upstream->errors(), upstream->skipped(),
-                       upstream->unmatched()}) {
+                       upstream->unmatched(), uint64_t{upstream->done()}}) {
       line += std::to_string(n) + ",";
     }
     line.back() = ' ';

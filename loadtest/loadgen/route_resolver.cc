@@ -115,7 +115,10 @@ void RouteResolver::start(std::function<void(const Status&)> done) {
     client->connect(
         options_.dispatcher, options_.source, kConnectTimeout,
         [this](HttpPipelineClient& c, const Status& st) {
-          if (finished_) return;
+          if (finished_) {
+            c.close();  // every route came over the other connections: not needed
+            return;
+          }
           if (!st.isOk()) {
             return finish(unavailable("dispatcher at " + options_.dispatcher.toString() + ": " +
                                       st.message()));

@@ -1,8 +1,17 @@
 #include "loadtest/loadgen/upstream_hook.h"
 
+#include <charconv>
+
 #include "common/base/json_reader.h"
 
 namespace push::loadgen {
+
+bool UpstreamHookTally::userIndex(std::string_view user, uint64_t* index) const {
+  if (user.substr(0, user_prefix_.size()) != user_prefix_) return false;
+  user.remove_prefix(user_prefix_.size());
+  const auto [end, ec] = std::from_chars(user.data(), user.data() + user.size(), *index);
+  return ec == std::errc() && end == user.data() + user.size() && !user.empty();
+}
 
 bool UpstreamHookTally::onBody(std::string_view body) {
   ++received_;
@@ -22,7 +31,8 @@ bool UpstreamHookTally::onBody(std::string_view body) {
       ok = r.skipValue().isOk();
     }
   }
-  if (!ok || !r.finish().isOk() || !has_user || !has_seq || user.empty()) {
+  uint64_t index = 0;
+  if (!ok || !r.finish().isOk() || !has_user || !has_seq || !userIndex(user, &index)) {
     ++unreadable_;
     return false;
   }
@@ -31,7 +41,7 @@ bool UpstreamHookTally::onBody(std::string_view body) {
     ++untracked_;
     return true;
   }
-  if (seen_.insert(user + " " + std::to_string(seq)).second) {
+  if (seen_.insert({index, seq}).second) {
     ++unique_;
   } else {
     ++duplicates_;

@@ -54,6 +54,8 @@ class UpstreamLoad {
   void close() { timer_.reset(); }
 
   bool started() const { return started_; }
+  // Its `seconds` of sending are over (the last frames may still wait for their acks).
+  bool done() const { return started_ && !timer_; }
   uint64_t sent() const { return sent_; }
   uint64_t ok() const { return ok_; }
   uint64_t errors() const { return errors_; }

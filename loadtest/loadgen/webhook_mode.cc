@@ -17,6 +17,7 @@ int webhookMode(int argc, char** argv) {
                  "the app webhook of push-loadtest upstream: counts every upstream item POSTed");
   cl.option("listen", "HOST:PORT", "address to serve POST /upstream on (required)");
   cl.flag("stats", "print a HOOK line (cumulative counts) every second");
+  cl.option("user-prefix", "P", "the senders' users are P<index> (default u)");
   cl.option("max-seconds", "S", "hard limit on the run time; exit status 3 (default 300)");
   cl.option("log-level", "LEVEL", "common/ log level (default warn)");
   cl.flag("help", "print this help");
@@ -30,7 +31,7 @@ int webhookMode(int argc, char** argv) {
   }
   std::signal(SIGUSR1, SIG_IGN);
   Runner runner(static_cast<double>(*max_s));
-  UpstreamHookTally tally;
+  UpstreamHookTally tally(cl.get("user-prefix", "u"));
   http::Router router;
   if (Status st = router.add("POST", "/upstream",
                              [&tally](http::HttpRequest& req, http::HttpResponder responder) {

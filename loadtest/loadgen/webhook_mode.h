@@ -1,7 +1,7 @@
 #pragma once
 
 // push-load webhook: the app webhook of push-loadtest's upstream scenario (main.cc dispatches).
-//   push-load webhook --listen H:P [--stats] [--max-seconds S]
+//   push-load webhook --listen H:P [--user-prefix u] [--stats] [--max-seconds S]
 // Serves POST /upstream on H:P (the coordinator's upstream_url for the app), counts each item
 // in an UpstreamHookTally and answers 200 {"ok":true}; any other path is 404. Prints
 // "HTTP_ADDRESS <host:port>" once listening and, with --stats, a line a second (and one at

@@ -66,6 +66,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -102,8 +103,6 @@ constexpr double kStormReceiveGraceS = 20.0;
 constexpr double kBroadcastReceiveGraceS = 30.0;
 // upstream: the coordinator may take its webhook deadline (10 s by default) and retries.
 constexpr double kUpstreamReceiveGraceS = 20.0;
-// The workers' counts come a line a second: the last of the sending are in 1.5 s after it.
-constexpr double kStatsLagS = 1.5;
 
 volatile sig_atomic_t g_stop_signal = 0;
 void onStopSignal(int signum) {
@@ -312,6 +311,7 @@ int main(int argc, char** argv) {
   // Each worker connects at its share of the rate and stops by itself a little after we would.
   const double worker_rate = static_cast<double>(*rate) / static_cast<double>(plan->size());
   std::vector<std::vector<std::string>> argvs;
+  uint64_t up_due = 0;  // upstream: the frames the workers must send or skip
   std::vector<std::string> logs;
   for (const WorkerSlice& s : *plan) {
     std::vector<std::string> a = {
@@ -335,7 +335,14 @@ int main(int argc, char** argv) {
       const double share = static_cast<double>(*push_rate) * static_cast<double>(s.connections) /
                            static_cast<double>(in.connections);
       char worker_up_rate[32];
-      std::snprintf(worker_up_rate, sizeof worker_up_rate, "%.3f", share);
+      std::snprintf(worker_up_rate, sizeof worker_up_rate, "%.6f", share);
+      // The worker sends floor(rate x T) of them, at the rate as printed.
+      const double printed = std::strtod(worker_up_rate, nullptr);
+      if (printed <= 0) {
+        return usageError(cl, "--rate " + std::to_string(*push_rate) + " is too low for " +
+                                  std::to_string(plan->size()) + " workers");
+      }
+      up_due += static_cast<uint64_t>(printed * static_cast<double>(*seconds));
       a.insert(a.end(), {"--upstream-rate", worker_up_rate, "--upstream-seconds",
                          std::to_string(*seconds), "--upstream-bytes", std::to_string(*payload)});
     }
@@ -345,7 +352,8 @@ int main(int argc, char** argv) {
   // upstream: the webhook receiver starts with the workers, after them in `workers` (the
   // sender's place).
   if (upstream) {
-    argvs.push_back({load_bin, "webhook", "--listen", cl.get("webhook"), "--stats", "--max-seconds",
+    argvs.push_back({load_bin, "webhook", "--listen", cl.get("webhook"), "--user-prefix",
+                     cl.get("user-prefix", "u"), "--stats", "--max-seconds",
                      std::to_string(std::min(*max_seconds + 30, 86'400LL))});
     logs.push_back(out_dir + "/webhook.log");
   }
@@ -623,11 +631,11 @@ int main(int argc, char** argv) {
         std::printf("SENT\n");
         std::fflush(stdout);
       }
-      // Done once every frame is answered and every ok one is at the webhook, by counts at
-      // least a STATS line newer than the sending's end.
+      // Done once every worker says its sending is over, every frame is answered and every ok
+      // one is at the webhook.
       const WorkerSample t = timeline.totals();
-      if (sender_done_at >= 0 && since_start() >= sender_done_at + kStatsLagS && t.up_sent > 0 &&
-          t.up_ok + t.up_errors >= t.up_sent && timeline.hook().unique >= t.up_ok) {
+      if (sender_done_at >= 0 && t.up_done >= plan->size() && t.up_ok + t.up_errors >= t.up_sent &&
+          timeline.hook().unique >= t.up_ok) {
         std::printf("RECEIVED\n");
         std::fflush(stdout);
         break;
@@ -765,11 +773,11 @@ int main(int argc, char** argv) {
     addUnicastVerdict(t, timeline.sender(), timeline.allLatencies(), static_cast<double>(*seconds),
                       *push_rate, traffic_run, &report);
   } else if (broadcast) {
-    addBroadcastVerdict(t, timeline.publisher(), in.connections, timeline.allLatencies(),
-                        traffic_run, &report);
+    addBroadcastVerdict(t, timeline.publisher(), in.connections, static_cast<uint64_t>(*count),
+                        timeline.allLatencies(), traffic_run, &report);
   } else if (upstream) {
-    addUpstreamVerdict(t, timeline.hook(), timeline.allLatencies(), static_cast<double>(*seconds),
-                       *push_rate, traffic_run, &report);
+    addUpstreamVerdict(t, timeline.hook(), up_due, timeline.allLatencies(),
+                       static_cast<double>(*seconds), *push_rate, traffic_run, &report);
   }
   if (!ended_because.empty()) report.problems.push_back("the run ended early: " + ended_because);
   report.passed = report.problems.empty();

@@ -148,7 +148,8 @@ bool RunTimeline::addStatsLine(size_t worker, std::string_view line) {
                                &s.bc_out_of_range, &s.bc_last_ns});
     }
     if (key == "up") {
-      return parseList(value, {&s.up_sent, &s.up_ok, &s.up_errors, &s.up_skipped, &s.up_unmatched});
+      return parseList(
+          value, {&s.up_sent, &s.up_ok, &s.up_errors, &s.up_skipped, &s.up_unmatched, &s.up_done});
     }
     if (key == "up_errors") return parseCounts(value, &s.up_errors_by);
     if (key == "failed_by" || key == "lost_by") {
@@ -206,6 +207,7 @@ WorkerSample RunTimeline::totals() const {
     t.up_errors += s.up_errors;
     t.up_skipped += s.up_skipped;
     t.up_unmatched += s.up_unmatched;
+    t.up_done += s.up_done;
     for (const auto& [name, n] : s.up_errors_by)
       t.up_errors_by[name] += n;
     for (const auto& [name, n] : s.failed_by)

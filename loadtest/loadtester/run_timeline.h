@@ -34,6 +34,8 @@ struct WorkerSample {
   // acked with an error (by code name), skipped (no client could take one), acks of nothing
   // in flight.
   uint64_t up_sent = 0, up_ok = 0, up_errors = 0, up_skipped = 0, up_unmatched = 0;
+  // 1 once the worker's sending time is over (totals(): the workers done).
+  uint64_t up_done = 0;
   std::map<std::string, uint64_t> up_errors_by;
 };
 

@@ -81,8 +81,8 @@ uint64_t expectedCopies(const PublisherSample& p, uint64_t connections) {
 }
 
 void addBroadcastVerdict(const WorkerSample& t, const PublisherSample& p, uint64_t connections,
-                         const loadgen::LatencyHistogram& lat, const TrafficRun& run,
-                         RunReport* report) {
+                         uint64_t count, const loadgen::LatencyHistogram& lat,
+                         const TrafficRun& run, RunReport* report) {
   const uint64_t expected = expectedCopies(p, connections);
   const uint64_t missing = expected > t.bc_unique ? expected - t.bc_unique : 0;
   // From the first API call to the last copy read anywhere: the rate the clients were served.
@@ -123,16 +123,22 @@ void addBroadcastVerdict(const WorkerSample& t, const PublisherSample& p, uint64
   addProblem(p.errors, "broadcasts center refused or failed (see " + run.log_path + ")", report);
   addProblem(p.skipped, "broadcasts skipped: center did not answer as fast as --rate", report);
   addProblem(p.unanswered, "broadcasts center never answered", report);
+  if (p.done && p.sent + p.skipped < count) {
+    report->problems.push_back("the publisher sent " + std::to_string(p.sent + p.skipped) +
+                               " of the " + std::to_string(count) +
+                               " broadcasts asked for before its --seconds ran out");
+  }
 }
 
-void addUpstreamVerdict(const WorkerSample& t, const HookSample& hook,
+void addUpstreamVerdict(const WorkerSample& t, const HookSample& hook, uint64_t due,
                         const loadgen::LatencyHistogram& lat, double seconds, long long rate,
                         const TrafficRun& run, RunReport* report) {
   const uint64_t answered = t.up_ok + t.up_errors;
   const uint64_t unanswered = t.up_sent > answered ? t.up_sent - answered : 0;
   const uint64_t lost = t.up_ok > hook.unique ? t.up_ok - hook.unique : 0;
   report->results.insert(report->results.end(),
-                         {{"sent", static_cast<double>(t.up_sent)},
+                         {{"due", static_cast<double>(due)},
+                          {"sent", static_cast<double>(t.up_sent)},
                           {"acked_ok", static_cast<double>(t.up_ok)},
                           {"ack_errors", static_cast<double>(t.up_errors)},
                           {"skipped", static_cast<double>(t.up_skipped)},
@@ -153,6 +159,11 @@ void addUpstreamVerdict(const WorkerSample& t, const HookSample& hook,
   }
   if (!by_code.empty()) by_code += ")";
   if (!run.started) report->problems.push_back("the sending never started");
+  if (run.started && t.up_sent + t.up_skipped < due) {
+    report->problems.push_back("the workers sent " + std::to_string(t.up_sent + t.up_skipped) +
+                               " of the " + std::to_string(due) +
+                               " upstream frames due (a worker stopped early or never reported)");
+  }
   if (!hook.seen) {
     report->problems.push_back("the webhook receiver reported nothing (see " + run.log_path + ")");
   }

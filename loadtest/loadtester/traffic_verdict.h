@@ -34,14 +34,16 @@ void addUnicastVerdict(const WorkerSample& t, const SenderSample& sent,
 // connection (a QoS-0 broadcast reaches the clients connected when the room fans it out: in a
 // run without a storm, all of them).
 uint64_t expectedCopies(const PublisherSample& p, uint64_t connections);
+// `count`: the broadcasts asked for (all of them must be sent within the publisher's time).
 void addBroadcastVerdict(const WorkerSample& t, const PublisherSample& p, uint64_t connections,
-                         const loadgen::LatencyHistogram& latency, const TrafficRun& run,
-                         RunReport* report);
+                         uint64_t count, const loadgen::LatencyHistogram& latency,
+                         const TrafficRun& run, RunReport* report);
 
 // upstream: the workers' Upstream frames and their acks (`t`), the webhook's count (`hook`),
 // over `seconds` of sending at `rate` a second. Lost: acked ok (the app's webhook answered
 // 2xx, says the room) yet never counted by the webhook.
-void addUpstreamVerdict(const WorkerSample& t, const HookSample& hook,
+// `due`: the frames the workers had to send (or skip) at their rates over `seconds`.
+void addUpstreamVerdict(const WorkerSample& t, const HookSample& hook, uint64_t due,
                         const loadgen::LatencyHistogram& latency, double seconds, long long rate,
                         const TrafficRun& run, RunReport* report);
 

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <utility>
 
+#include "common/net/event_loop.h"
 #include "common/net/frame_codec.h"
 #include "common/net/periodic_timer.h"
 #include "services/room/client_conn.h"
@@ -76,7 +77,18 @@ void BroadcastPacer::schedule() {
     const double need = std::min<double>(options_.slice, options_.rate_per_s * kBurstSeconds);
     wait_ms = std::max<int64_t>(1, static_cast<int64_t>(need * 1000 / options_.rate_per_s));
   }
-  timer_->start(std::chrono::milliseconds(wait_ms), false);
+  if (wait_ms == 0) {
+    // The next turn, after its I/O poll, which does not wait: a 0 ms timer is a millisecond
+    // from the turn's cached time (PeriodicTimer), and a slice takes about that long, so the
+    // loop would sleep up to a millisecond between slices for nothing. A post wakes the poll.
+    loop_.post([this, alive = std::weak_ptr<bool>(alive_)] {
+      if (alive.expired()) return;  // the pacer is gone
+      scheduled_ = false;
+      runSlice();
+    });
+  } else {
+    timer_->start(std::chrono::milliseconds(wait_ms), false);
+  }
 }
 
 void BroadcastPacer::refill() {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -38,8 +39,8 @@ class TagIndex;
 //
 // Pacing: a token bucket of Options::rate_per_s deliveries (burst: 10 ms worth); besides, one
 // slice does at most Options::slice units of work (a write to a connection weighs as much as
-// 64 visits), then the loop polls I/O and runs its timers before the next slice (a zero
-// timer), so one slice stays around a millisecond.
+// 64 visits), then the loop polls I/O and runs its timers before the next slice (posted to the
+// next turn), so one slice stays around a millisecond.
 //
 // Completion: when its pass has visited every slot, `on_done(token, written)` runs for each
 // broadcast of the pass (written: connections it was written to), in FIFO order. clear() drops
@@ -111,7 +112,9 @@ class BroadcastPacer {
   size_t cursor_ = 0;      // next slot of the pass's walk
   double tokens_ = 0;
   int64_t refilled_us_ = 0;
-  net::PeriodicTimerPtr timer_;  // next slice
+  net::PeriodicTimerPtr timer_;  // next slice, when it must wait for tokens
+  // Expires with the pacer: a slice posted to the next turn then does nothing.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   bool scheduled_ = false;
   uint64_t deliveries_ = 0;
   uint64_t passes_ = 0;

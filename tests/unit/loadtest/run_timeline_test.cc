@@ -169,8 +169,8 @@ TEST(RunTimelineTest, UpstreamAcksOfWorkersAndTheWebhooksCounts) {
   lat.record(9'000'000);
   const std::string base = statsLine(10, 0, 0, 0, {});
   ASSERT_TRUE(
-      t.addStatsLine(0, base + " up=50,45,3,2,0 up_errors=unavailable:3 lat=" + lat.encode()));
-  ASSERT_TRUE(t.addStatsLine(1, base + " up=50,50,0,0,1 up_errors=- lat="));
+      t.addStatsLine(0, base + " up=50,45,3,2,0,1 up_errors=unavailable:3 lat=" + lat.encode()));
+  ASSERT_TRUE(t.addStatsLine(1, base + " up=50,50,0,0,1,0 up_errors=- lat="));
   ASSERT_TRUE(
       t.addHookLine("HOOK received=96 unique=95 duplicates=1 unreadable=0 untracked=0 cpu_ms=200"));
   const TimelinePoint p = t.closeSecond(1.0);
@@ -184,6 +184,7 @@ TEST(RunTimelineTest, UpstreamAcksOfWorkersAndTheWebhooksCounts) {
   EXPECT_EQ(s.up_ok, 95u);
   EXPECT_EQ(s.up_skipped, 2u);
   EXPECT_EQ(s.up_unmatched, 1u);
+  EXPECT_EQ(s.up_done, 1u);  // one of the two workers is done sending
   EXPECT_EQ(s.up_errors_by.at("unavailable"), 3u);
   EXPECT_TRUE(t.hook().seen);
   EXPECT_EQ(t.hook().unique, 95u);
@@ -192,7 +193,8 @@ TEST(RunTimelineTest, UpstreamAcksOfWorkersAndTheWebhooksCounts) {
   EXPECT_FALSE(t.addHookLine("HOOK received=x"));
   EXPECT_FALSE(t.addHookLine("STATS received=1"));
   EXPECT_FALSE(t.addStatsLine(0, base + " up=1,2,3"));
-  EXPECT_FALSE(t.addStatsLine(0, base + " up=1,2,3,4,5 up_errors=unavailable"));
+  EXPECT_FALSE(t.addStatsLine(0, base + " up=1,2,3,4,5"));  // no done flag
+  EXPECT_FALSE(t.addStatsLine(0, base + " up=1,2,3,4,5,0 up_errors=unavailable"));
   EXPECT_EQ(t.hook().received, 96u);
   EXPECT_EQ(t.totals().up_sent, 100u);
 }

@@ -8,7 +8,7 @@ namespace push::loadgen {
 namespace {
 
 TEST(UpstreamHookTallyTest, CountsEachItemByUserAndSeqOnce) {
-  UpstreamHookTally hook;
+  UpstreamHookTally hook("u");
   const auto body = [](const char* user, int seq) {
     return std::string(R"({"request_id":"r","app":"demo","user":")") + user +
            R"(","device":"d","room":"r1","conn_id":7,"seq":)" + std::to_string(seq) +
@@ -22,10 +22,13 @@ TEST(UpstreamHookTallyTest, CountsEachItemByUserAndSeqOnce) {
   EXPECT_FALSE(hook.onBody(R"({"seq":3})"));      // no user
   EXPECT_FALSE(hook.onBody("not json"));
   EXPECT_FALSE(hook.onBody(body("u1", 3) + "x"));  // something after the object
-  EXPECT_EQ(hook.received(), 8u);
+  EXPECT_FALSE(hook.onBody(body("alice", 1)));     // not one of the senders' users
+  EXPECT_FALSE(hook.onBody(body("u", 1)));
+  EXPECT_FALSE(hook.onBody(body("u12x", 1)));
+  EXPECT_EQ(hook.received(), 11u);
   EXPECT_EQ(hook.unique(), 3u);
   EXPECT_EQ(hook.duplicates(), 1u);
-  EXPECT_EQ(hook.unreadable(), 4u);
+  EXPECT_EQ(hook.unreadable(), 7u);
 }
 
 TEST(UpstreamPayloadTest, CarriesUserSeqAndSendTimePaddedToSize) {
