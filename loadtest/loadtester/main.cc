@@ -76,6 +76,7 @@
 
 #include "common/base/command_line.h"
 #include "loadtest/loadgen/source_addresses.h"
+#include "loadtest/loadtester/run_flags.h"
 #include "loadtest/loadtester/run_report.h"
 #include "loadtest/loadtester/run_timeline.h"
 #include "loadtest/loadtester/storm_command.h"
@@ -155,58 +156,9 @@ bool writeFile(const std::string& path, const std::string& text) {
 
 int main(int argc, char** argv) {
   const std::string scenario = argc >= 2 ? argv[1] : "";
-  CommandLine cl("push-loadtest " + scenario,
-                 "connect: ramp N connections; hold: ramp them and hold them T seconds; "
-                 "reconnect-storm: ramp them, drop some with a command, time their return; "
-                 "unicast: ramp them, push to each through center, count every push; "
-                 "broadcast: ramp them, broadcast to all through center, count every copy; "
-                 "upstream: ramp them, send Upstream frames, count every ack and webhook item");
-  cl.option("server", "HOST:PORT", "room client TCP address (this or --dispatcher)");
-  cl.option("dispatcher", "HOST:PORT",
-            "route through push-dispatcher: each worker asks GET /v1/route for every user's room "
-            "before connecting, as the SDK does (instead of --server)");
-  cl.option("app", "APP", "app of the tokens (required)");
-  cl.option("secret", "SECRET", "the app's token secret (required)");
-  cl.option("connections", "N", "connections in all, 1..10000000 (required)");
-  cl.option("seconds", "T",
-            "hold: seconds to hold them after the last one connected; reconnect-storm: seconds "
-            "for every dropped client to be back; unicast, broadcast, upstream: seconds of sending "
-            "at most (60)");
-  cl.option("storm-command", "CMD",
-            "reconnect-storm: shell command that drops connections, run once all are in; "
-            "unicast: run --storm-after seconds into the sending (clients then reconnect)");
-  cl.option("storm-after", "S",
-            "unicast: seconds after the sending starts to run --storm-command (default T/3)");
-  cl.option("center", "HOST:PORT", "unicast, broadcast: center's HTTP API address (required)");
-  cl.option("webhook", "HOST:PORT",
-            "upstream: where push-loadtest's webhook receiver listens (required; the "
-            "coordinator's upstream_url for the app: http://HOST:PORT/upstream)");
-  cl.option("api-key", "KEY", "unicast, broadcast: the app's API key at center (required)");
-  cl.option("rate", "R",
-            "unicast: pushes per second, 1..10000000 (default 1000); broadcast: broadcasts per "
-            "second (default 1)");
-  cl.option("http-connections", "C", "unicast, broadcast: HTTP connections to center (default 16)");
-  cl.option("count", "C", "broadcast: broadcasts to send, 1..100000 (default 10)");
-  cl.option("qos", "Q", "broadcast: qos of the broadcasts, 0 or 1 (default 0)");
-  cl.option("depth", "D", "unicast: requests in flight per HTTP connection at most (default 64)");
-  cl.option("payload-bytes", "B",
-            "unicast: payload size, 32..4096 (default 64); broadcast: 48..4096 (default 256)");
-  cl.option("batch", "N",
-            "unicast: pushes per request, 1..1000; over 1 posts /v1/push/batch (default 1)");
-  cl.option("per-worker", "M", "connections per worker process, 1..19000 (default 18000)");
-  cl.option("sources", "A-B", "source addresses, split over the workers (default: any)");
-  cl.option("connect-rate", "R", "new connections per second in all (default 5000)");
-  cl.option("heartbeat", "S", "seconds between Pings (default: what the room proposes)");
-  cl.option("user-prefix", "P", "user of connection i is P<first-user + i> (default u)");
-  cl.option("first-user", "K", "index of the first user (default 0)");
-  cl.option("network", "TYPE", "network in Auth: wifi (default), cellular, ethernet, unknown");
-  cl.option("out", "DIR",
-            "directory for the report and worker logs (default push-loadtest-<time>)");
-  cl.option("max-seconds", "S", "hard limit on the whole run; exit status 3 (default 3600)");
-  cl.option("load-bin", "PATH", "the push-load binary (default: next to this one)");
-  cl.flag("help", "print this help");
-  if (scenario != "connect" && scenario != "hold" && scenario != "reconnect-storm" &&
-      scenario != "unicast" && scenario != "broadcast" && scenario != "upstream") {
+  CommandLine cl("push-loadtest " + scenario, kScenarioSummary);
+  defineFlags(cl);
+  if (!knownScenario(scenario)) {
     if (scenario == "--help" || scenario == "help") return std::printf("%s", cl.usage().c_str()), 0;
     return usageError(
         cl,
@@ -215,87 +167,17 @@ int main(int argc, char** argv) {
   }
   if (Status st = cl.parse(argc - 1, argv + 1); !st.isOk()) return usageError(cl, st.message());
   if (cl.has("help")) return std::printf("%s", cl.usage().c_str()), kExitOk;
-  const bool hold = scenario == "hold";
-  const bool storm = scenario == "reconnect-storm";
-  const bool unicast = scenario == "unicast";
-  const bool broadcast = scenario == "broadcast";
-  // A sending process after the ramp: unicast's sender or broadcast's publisher.
-  const bool traffic = unicast || broadcast;
-  const bool upstream = scenario == "upstream";
-  // A storm in the run: the reconnect-storm scenario, or one during unicast's sending.
-  const bool storming = storm || (unicast && cl.has("storm-command"));
-  auto connections = cl.getInt("connections", 0, 1, 10'000'000);
-  auto seconds = cl.getInt("seconds", 60, 1, 86'400);
-  auto per_worker = cl.getInt("per-worker", 18'000, 1, 19'000);
-  auto first_user = cl.getInt("first-user", 0, 0, 1LL << 40);
-  auto max_seconds = cl.getInt("max-seconds", 3600, 1, 7 * 86'400);
-  auto heartbeat = cl.getInt("heartbeat", 0, 1, 65'535);
-  auto rate = cl.getInt("connect-rate", 5000, 1, 1'000'000);
-  auto sources = loadgen::parseSourceAddresses(cl.get("sources"));
-  auto push_rate = cl.getInt("rate", broadcast ? 1 : upstream ? 100 : 1000, 1, 10'000'000);
-  auto http = cl.getInt("http-connections", 16, 1, 1024);
-  auto depth = cl.getInt("depth", 64, 1, 65'536);
-  auto payload = broadcast  ? cl.getInt("payload-bytes", 256, 48, 4096)
-                 : upstream ? cl.getInt("payload-bytes", 64, 64, 4096)
-                            : cl.getInt("payload-bytes", 64, 32, 4096);
-  auto batch = cl.getInt("batch", 1, 1, 1000);
-  auto count = cl.getInt("count", 10, 1, 100'000);
-  auto qos = cl.getInt("qos", 0, 0, 1);
-  for (const Status& st :
-       {connections.status(), seconds.status(), per_worker.status(), first_user.status(),
-        max_seconds.status(), heartbeat.status(), rate.status(), sources.status(),
-        push_rate.status(), http.status(), depth.status(), payload.status(), batch.status(),
-        count.status(), qos.status()}) {
-    if (!st.isOk()) return usageError(cl, st.message());
-  }
-  if (cl.has("server") == cl.has("dispatcher")) {
-    return usageError(cl, "give --server or --dispatcher (one of them)");
-  }
-  const char* target_flag = cl.has("dispatcher") ? "dispatcher" : "server";
-  for (const char* required : {"app", "secret", "connections"}) {
-    if (!cl.has(required)) return usageError(cl, std::string("--") + required + " is required");
-  }
-  if (scenario == "connect" && cl.has("seconds")) {
-    return usageError(cl, "--seconds is for hold and reconnect-storm");
-  }
-  for (const char* flag : {"center", "api-key", "http-connections"}) {
-    if (cl.has(flag) && !traffic) {
-      return usageError(cl, std::string("--") + flag + " is for unicast and broadcast");
-    }
-  }
-  for (const char* flag : {"rate", "payload-bytes"}) {
-    if (cl.has(flag) && !traffic && !upstream) {
-      return usageError(cl, std::string("--") + flag + " is for unicast, broadcast and upstream");
-    }
-  }
-  if (upstream != cl.has("webhook")) {
-    return usageError(cl, upstream ? "upstream needs --webhook" : "--webhook is for upstream");
-  }
-  for (const char* flag : {"depth", "batch"}) {
-    if (cl.has(flag) && !unicast)
-      return usageError(cl, std::string("--") + flag + " is for unicast");
-  }
-  for (const char* flag : {"count", "qos"}) {
-    if (cl.has(flag) && !broadcast)
-      return usageError(cl, std::string("--") + flag + " is for broadcast");
-  }
-  if (traffic && (!cl.has("center") || !cl.has("api-key"))) {
-    return usageError(cl, scenario + " needs --center and --api-key");
-  }
-  if (storm && !cl.has("storm-command")) return usageError(cl, "--storm-command is required");
-  if (!storming && cl.has("storm-command")) {
-    return usageError(cl, "--storm-command is for reconnect-storm and unicast");
-  }
-  auto storm_after = cl.getInt("storm-after", *seconds / 3, 0, 86'400);
-  if (!storm_after.isOk()) return usageError(cl, storm_after.status().message());
-  if (cl.has("storm-after") && !(unicast && storming)) {
-    return usageError(cl, "--storm-after is for unicast with --storm-command");
-  }
+  auto parsed = readFlags(cl, scenario);
+  if (!parsed.isOk()) return usageError(cl, parsed.status().message());
+  const RunFlags& f = *parsed;
+  const bool hold = f.hold, storm = f.storm, unicast = f.unicast, broadcast = f.broadcast;
+  const bool traffic = f.traffic, upstream = f.upstream, storming = f.storming;
+  const char* target_flag = f.target_flag.c_str();
   WorkerPlanInput in;
-  in.connections = static_cast<size_t>(*connections);
-  in.per_worker = static_cast<size_t>(*per_worker);
-  in.first_user = static_cast<size_t>(*first_user);
-  in.sources = *sources;
+  in.connections = static_cast<size_t>(f.connections);
+  in.per_worker = static_cast<size_t>(f.per_worker);
+  in.first_user = static_cast<size_t>(f.first_user);
+  in.sources = f.sources;
   in.ports_per_source = localPortRangeSize();
   auto plan = planWorkers(in);
   if (!plan.isOk()) return usageError(cl, plan.status().message());
@@ -309,7 +191,8 @@ int main(int argc, char** argv) {
   }
 
   // Each worker connects at its share of the rate and stops by itself a little after we would.
-  const double worker_rate = static_cast<double>(*rate) / static_cast<double>(plan->size());
+  const double worker_rate =
+      static_cast<double>(f.connect_rate) / static_cast<double>(plan->size());
   std::vector<std::vector<std::string>> argvs;
   uint64_t up_due = 0;  // upstream: the frames the workers must send or skip
   std::vector<std::string> logs;
@@ -321,30 +204,30 @@ int main(int argc, char** argv) {
         "--network", cl.get("network", "wifi"), "--connect-rate",
         std::to_string(std::max(worker_rate, 1.0)), "--max-seconds",
         // push-load's own limit is one day.
-        std::to_string(std::min(*max_seconds + 30, 86'400LL))};
+        std::to_string(std::min(f.max_seconds + 30, 86'400LL))};
     if (!s.sources.empty()) a.insert(a.end(), {"--sources", s.sources});
-    if (cl.has("heartbeat")) a.insert(a.end(), {"--heartbeat", std::to_string(*heartbeat)});
+    if (cl.has("heartbeat")) a.insert(a.end(), {"--heartbeat", std::to_string(f.heartbeat)});
     if (storming) a.push_back("--reconnect");
     if (unicast) {
       a.insert(a.end(), {"--unicast-users", std::to_string(in.connections), "--unicast-first-user",
                          std::to_string(in.first_user)});
     }
-    if (broadcast) a.insert(a.end(), {"--broadcasts", std::to_string(*count)});
+    if (broadcast) a.insert(a.end(), {"--broadcasts", std::to_string(f.count)});
     if (upstream) {
       // Each worker its share of the rate, in proportion to its connections.
-      const double share = static_cast<double>(*push_rate) * static_cast<double>(s.connections) /
+      const double share = static_cast<double>(f.rate) * static_cast<double>(s.connections) /
                            static_cast<double>(in.connections);
       char worker_up_rate[32];
       std::snprintf(worker_up_rate, sizeof worker_up_rate, "%.6f", share);
       // The worker sends floor(rate x T) of them, at the rate as printed.
       const double printed = std::strtod(worker_up_rate, nullptr);
       if (printed <= 0) {
-        return usageError(cl, "--rate " + std::to_string(*push_rate) + " is too low for " +
+        return usageError(cl, "--rate " + std::to_string(f.rate) + " is too low for " +
                                   std::to_string(plan->size()) + " workers");
       }
-      up_due += static_cast<uint64_t>(printed * static_cast<double>(*seconds));
+      up_due += static_cast<uint64_t>(printed * static_cast<double>(f.seconds));
       a.insert(a.end(), {"--upstream-rate", worker_up_rate, "--upstream-seconds",
-                         std::to_string(*seconds), "--upstream-bytes", std::to_string(*payload)});
+                         std::to_string(f.seconds), "--upstream-bytes", std::to_string(f.payload)});
     }
     argvs.push_back(std::move(a));
     logs.push_back(out_dir + "/worker-" + std::to_string(s.index) + ".log");
@@ -354,13 +237,13 @@ int main(int argc, char** argv) {
   if (upstream) {
     argvs.push_back({load_bin, "webhook", "--listen", cl.get("webhook"), "--user-prefix",
                      cl.get("user-prefix", "u"), "--stats", "--max-seconds",
-                     std::to_string(std::min(*max_seconds + 30, 86'400LL))});
+                     std::to_string(std::min(f.max_seconds + 30, 86'400LL))});
     logs.push_back(out_dir + "/webhook.log");
   }
 
   // unicast: one sender, broadcast: one publisher, started once every connection is in; open
   // loop at --rate, for --seconds at most.
-  const long long send_s = broadcast ? std::min(*seconds, 3600LL) : *seconds;
+  const long long send_s = broadcast ? std::min(f.seconds, 3600LL) : f.seconds;
   std::vector<std::string> sender_argv = {load_bin,
                                           broadcast ? "broadcast" : "unicast",
                                           "--center",
@@ -370,23 +253,23 @@ int main(int argc, char** argv) {
                                           "--app",
                                           cl.get("app"),
                                           "--rate",
-                                          std::to_string(*push_rate),
+                                          std::to_string(f.rate),
                                           "--seconds",
                                           std::to_string(send_s),
                                           "--http-connections",
-                                          std::to_string(*http),
+                                          std::to_string(f.http),
                                           "--payload-bytes",
-                                          std::to_string(*payload),
+                                          std::to_string(f.payload),
                                           "--max-seconds",
                                           std::to_string(std::min(send_s + 60, 86'400LL))};
   if (broadcast) {
     sender_argv.insert(sender_argv.end(),
-                       {"--count", std::to_string(*count), "--qos", std::to_string(*qos)});
+                       {"--count", std::to_string(f.count), "--qos", std::to_string(f.qos)});
   } else {
     sender_argv.insert(sender_argv.end(),
                        {"--stats", "--users", std::to_string(in.connections), "--first-user",
                         std::to_string(in.first_user), "--user-prefix", cl.get("user-prefix", "u"),
-                        "--depth", std::to_string(*depth), "--batch", std::to_string(*batch)});
+                        "--depth", std::to_string(f.depth), "--batch", std::to_string(f.batch)});
   }
   const std::string sender_log = out_dir + (broadcast  ? "/publisher.log"
                                             : upstream ? "/webhook.log"
@@ -552,10 +435,10 @@ int main(int argc, char** argv) {
       exit_code = kExitNotMet;
       break;
     }
-    if (since_start() >= static_cast<double>(*max_seconds)) {
+    if (since_start() >= static_cast<double>(f.max_seconds)) {
       ended_because = "--max-seconds reached";
       exit_code = kExitMaxSeconds;
-      problem("--max-seconds " + std::to_string(*max_seconds) + " reached");
+      problem("--max-seconds " + std::to_string(f.max_seconds) + " reached");
       break;
     }
     if (storm_command.started()) storm_command.poll();
@@ -589,7 +472,7 @@ int main(int argc, char** argv) {
     if (storm && connect_s >= 0) {
       if (storm_at < 0 && !start_storm()) break;
       if (check_back()) break;
-      if (since_start() >= storm_at + static_cast<double>(*seconds)) break;
+      if (since_start() >= storm_at + static_cast<double>(f.seconds)) break;
     } else if (traffic && connect_s >= 0) {
       if (sender_at < 0 && since_start() >= connect_s + kSessionSettleS) {
         if (Status st = workers.start({sender_argv}, {sender_log}); !st.isOk()) {
@@ -603,7 +486,7 @@ int main(int argc, char** argv) {
         std::fflush(stdout);
       }
       if (storming && storm_at < 0 && sender_at >= 0 &&
-          since_start() >= sender_at + static_cast<double>(*storm_after) && !start_storm()) {
+          since_start() >= sender_at + static_cast<double>(f.storm_after) && !start_storm()) {
         break;
       }
       const bool back = !storming || (storm_at >= 0 && check_back());
@@ -626,7 +509,7 @@ int main(int argc, char** argv) {
         std::fflush(stdout);
       }
       if (sender_at >= 0 && sender_done_at < 0 &&
-          since_start() >= sender_at + static_cast<double>(*seconds)) {
+          since_start() >= sender_at + static_cast<double>(f.seconds)) {
         sender_done_at = since_start();
         std::printf("SENT\n");
         std::fflush(stdout);
@@ -644,7 +527,7 @@ int main(int argc, char** argv) {
     } else if (connect_s >= 0) {
       if (!hold) break;
       if (hold_until == 0) {
-        hold_until = connect_s + static_cast<double>(*seconds);
+        hold_until = connect_s + static_cast<double>(f.seconds);
         std::printf("HOLDING\n");  // scripts sample the servers' CPU from here to HELD
         std::fflush(stdout);
       }
@@ -662,19 +545,19 @@ int main(int argc, char** argv) {
     };
     if (hold_until > 0) until = std::min(until, at(hold_until));
     if (storm && storm_at >= 0) {
-      until = std::min(until, at(storm_at + static_cast<double>(*seconds)));
+      until = std::min(until, at(storm_at + static_cast<double>(f.seconds)));
     }
     if ((traffic || upstream) && connect_s >= 0 && sender_at < 0) {
       until = std::min(until, at(connect_s + kSessionSettleS));
     }
     if (storming && sender_at >= 0 && storm_at < 0) {
-      until = std::min(until, at(sender_at + static_cast<double>(*storm_after)));
+      until = std::min(until, at(sender_at + static_cast<double>(f.storm_after)));
     }
     if (sender_done_at >= 0) until = std::min(until, at(sender_done_at + receive_grace_s));
     if (upstream && sender_at >= 0 && sender_done_at < 0) {
-      until = std::min(until, at(sender_at + static_cast<double>(*seconds)));
+      until = std::min(until, at(sender_at + static_cast<double>(f.seconds)));
     }
-    until = std::min(until, at(static_cast<double>(*max_seconds)));
+    until = std::min(until, at(static_cast<double>(f.max_seconds)));
     const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(until - now);
     workers.poll(std::max(wait, std::chrono::milliseconds(1)), &events);
     handle(events, false);
@@ -757,7 +640,7 @@ int main(int argc, char** argv) {
     if (storm_at >= 0 && dropped == 0) {
       report.problems.push_back(
           "the storm command dropped no connection" +
-          (storm ? " within " + std::to_string(*seconds) + " s" : std::string(" during the run")));
+          (storm ? " within " + std::to_string(f.seconds) + " s" : std::string(" during the run")));
     }
     if (storm_at < 0) report.problems.push_back("the storm command never ran");
     if (not_back > 0) {
@@ -770,14 +653,14 @@ int main(int argc, char** argv) {
   }
   const TrafficRun traffic_run{sender_at >= 0, sender_exit, sender_log, receive_grace_s};
   if (unicast) {
-    addUnicastVerdict(t, timeline.sender(), timeline.allLatencies(), static_cast<double>(*seconds),
-                      *push_rate, traffic_run, &report);
+    addUnicastVerdict(t, timeline.sender(), timeline.allLatencies(), static_cast<double>(f.seconds),
+                      f.rate, traffic_run, &report);
   } else if (broadcast) {
-    addBroadcastVerdict(t, timeline.publisher(), in.connections, static_cast<uint64_t>(*count),
+    addBroadcastVerdict(t, timeline.publisher(), in.connections, static_cast<uint64_t>(f.count),
                         timeline.allLatencies(), traffic_run, &report);
   } else if (upstream) {
     addUpstreamVerdict(t, timeline.hook(), up_due, timeline.allLatencies(),
-                       static_cast<double>(*seconds), *push_rate, traffic_run, &report);
+                       static_cast<double>(f.seconds), f.rate, traffic_run, &report);
   }
   if (!ended_because.empty()) report.problems.push_back("the run ended early: " + ended_because);
   report.passed = report.problems.empty();
