@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <initializer_list>
+#include <utility>
 
 namespace push::loadtester {
 namespace {
@@ -60,63 +61,68 @@ bool forEachField(std::string_view line, OnField on_field) {
   return true;
 }
 
+// A line "<prefix>key=value key=value ...": the values of the named keys into their counts
+// (other keys are a newer process's or not needed, and skipped). False when the prefix is not
+// there, a field has no '=', or a named value is not a count.
+bool readCountsLine(std::string_view line, std::string_view prefix,
+                    std::initializer_list<std::pair<std::string_view, uint64_t*>> targets) {
+  if (line.substr(0, prefix.size()) != prefix) return false;
+  return forEachField(line.substr(prefix.size()), [&targets](auto key, auto value) {
+    for (const auto& [name, target] : targets) {
+      if (key == name) return parseCount(value, target);
+    }
+    return true;
+  });
+}
+
 }  // namespace
 
 bool RunTimeline::addSentLine(std::string_view line) {
-  constexpr std::string_view kPrefix = "SENT ";
-  if (line.substr(0, kPrefix.size()) != kPrefix) return false;
   SenderSample s;
-  const bool ok = forEachField(line.substr(kPrefix.size()), [&s](auto key, auto value) {
-    uint64_t* target = key == "sent"            ? &s.sent
-                       : key == "responses"     ? &s.responses
-                       : key == "delivered"     ? &s.delivered
-                       : key == "offline"       ? &s.offline
-                       : key == "errors"        ? &s.errors
-                       : key == "skipped"       ? &s.skipped
-                       : key == "kept"          ? &s.kept
-                       : key == "target_errors" ? &s.target_errors
-                       : key == "cpu_ms"        ? &s.cpu_ms
-                                                : nullptr;
-    return target == nullptr || parseCount(value, target);  // unknown: a newer sender's
-  });
-  if (!ok) return false;
+  if (!readCountsLine(line, "SENT ",
+                      {{"sent", &s.sent},
+                       {"responses", &s.responses},
+                       {"delivered", &s.delivered},
+                       {"offline", &s.offline},
+                       {"errors", &s.errors},
+                       {"skipped", &s.skipped},
+                       {"kept", &s.kept},
+                       {"target_errors", &s.target_errors},
+                       {"cpu_ms", &s.cpu_ms}})) {
+    return false;
+  }
   sender_ = s;
   return true;
 }
 
 bool RunTimeline::addPublisherLine(std::string_view line) {
   PublisherSample s;
-  const bool ok = forEachField(line, [&s](auto key, auto value) {
-    uint64_t* target = key == "sent"            ? &s.sent
-                       : key == "ok"            ? &s.ok
-                       : key == "errors"        ? &s.errors
-                       : key == "skipped"       ? &s.skipped
-                       : key == "unanswered"    ? &s.unanswered
-                       : key == "first_send_ns" ? &s.first_send_ns
-                                                : nullptr;
-    return target == nullptr || parseCount(value, target);  // the rest: not needed here
-  });
-  if (!ok || line.find("ok=") == std::string_view::npos) return false;
+  if (line.find("ok=") == std::string_view::npos ||
+      !readCountsLine(line, "",
+                      {{"sent", &s.sent},
+                       {"ok", &s.ok},
+                       {"errors", &s.errors},
+                       {"skipped", &s.skipped},
+                       {"unanswered", &s.unanswered},
+                       {"first_send_ns", &s.first_send_ns}})) {
+    return false;
+  }
   s.done = true;
   publisher_ = s;
   return true;
 }
 
 bool RunTimeline::addHookLine(std::string_view line) {
-  constexpr std::string_view kPrefix = "HOOK ";
-  if (line.substr(0, kPrefix.size()) != kPrefix) return false;
   HookSample s;
-  const bool ok = forEachField(line.substr(kPrefix.size()), [&s](auto key, auto value) {
-    uint64_t* target = key == "received"     ? &s.received
-                       : key == "unique"     ? &s.unique
-                       : key == "duplicates" ? &s.duplicates
-                       : key == "unreadable" ? &s.unreadable
-                       : key == "untracked"  ? &s.untracked
-                       : key == "cpu_ms"     ? &s.cpu_ms
-                                             : nullptr;
-    return target == nullptr || parseCount(value, target);
-  });
-  if (!ok) return false;
+  if (!readCountsLine(line, "HOOK ",
+                      {{"received", &s.received},
+                       {"unique", &s.unique},
+                       {"duplicates", &s.duplicates},
+                       {"unreadable", &s.unreadable},
+                       {"untracked", &s.untracked},
+                       {"cpu_ms", &s.cpu_ms}})) {
+    return false;
+  }
   s.seen = true;
   hook_ = s;
   return true;
