@@ -138,6 +138,19 @@ int runBroadcast(Runner& runner, const std::string& impl, loadgen::BroadcastRece
   return rc != kExitOk ? rc : publisher_code;
 }
 
+// Builds the receivers (when `ro` is set) and the publisher (when `po` is) on one Runner and
+// runs them (runBroadcast).
+int runParts(double max_seconds, const std::string& impl,
+             std::unique_ptr<loadgen::BroadcastReceivers::Options> ro,
+             loadgen::BroadcastPublisher::Options* po, long long rounds) {
+  Runner runner(max_seconds);
+  std::unique_ptr<loadgen::BroadcastReceivers> receivers;
+  if (ro) receivers = std::make_unique<loadgen::BroadcastReceivers>(runner.loop(), std::move(*ro));
+  std::unique_ptr<loadgen::BroadcastPublisher> publisher;
+  if (po) publisher = std::make_unique<loadgen::BroadcastPublisher>(runner.loop(), std::move(*po));
+  return runBroadcast(runner, impl, receivers.get(), publisher.get(), rounds);
+}
+
 loadgen::BroadcastReceivers::Options receiverOptions(const Common& common, const ReceiverFlags& f,
                                                      const net::InetAddress& server) {
   loadgen::BroadcastReceivers::Options o;
@@ -222,15 +235,8 @@ int broadcastMode(int argc, char** argv) {
     ro->user_prefix = cl.get("user-prefix", "u");
     ro->first_user = static_cast<size_t>(*first);
   }
-  Runner runner(common->max_seconds);
-  std::unique_ptr<loadgen::BroadcastReceivers> receivers;
-  if (ro) receivers = std::make_unique<loadgen::BroadcastReceivers>(runner.loop(), std::move(*ro));
-  std::unique_ptr<loadgen::BroadcastPublisher> publisher;
-  if (publishing) {
-    publisher = std::make_unique<loadgen::BroadcastPublisher>(runner.loop(), std::move(po));
-  }
-  return runBroadcast(runner, "push mode=broadcast", receivers.get(), publisher.get(),
-                      flags->rounds);
+  return runParts(common->max_seconds, "push mode=broadcast", std::move(ro),
+                  publishing ? &po : nullptr, flags->rounds);
 }
 
 int redisBroadcastMode(int argc, char** argv) {
@@ -282,15 +288,8 @@ int redisBroadcastMode(int argc, char** argv) {
     ro->kind = loadgen::BroadcastReceivers::Kind::Redis;
     ro->channel = channel;
   }
-  Runner runner(common->max_seconds);
-  std::unique_ptr<loadgen::BroadcastReceivers> receivers;
-  if (ro) receivers = std::make_unique<loadgen::BroadcastReceivers>(runner.loop(), std::move(*ro));
-  std::unique_ptr<loadgen::BroadcastPublisher> publisher;
-  if (publishing) {
-    publisher = std::make_unique<loadgen::BroadcastPublisher>(runner.loop(), std::move(po));
-  }
-  return runBroadcast(runner, "redis mode=broadcast", receivers.get(), publisher.get(),
-                      flags->rounds);
+  return runParts(common->max_seconds, "redis mode=broadcast", std::move(ro),
+                  publishing ? &po : nullptr, flags->rounds);
 }
 
 int rawBroadcastMode(int argc, char** argv) {
@@ -308,11 +307,11 @@ int rawBroadcastMode(int argc, char** argv) {
   auto server = net::InetAddress::parse(cl.get("server"));
   if (!server.isOk()) return usageError(cl, server.status());
   if (flags->clients == 0) return usageError(cl, invalidArgument("--clients is required"));
-  auto ro = receiverOptions(*common, *flags, *server);
-  ro.kind = loadgen::BroadcastReceivers::Kind::Raw;
-  Runner runner(common->max_seconds);
-  loadgen::BroadcastReceivers receivers(runner.loop(), std::move(ro));
-  return runBroadcast(runner, "floor mode=broadcast", &receivers, nullptr, flags->rounds);
+  auto ro = std::make_unique<loadgen::BroadcastReceivers::Options>(
+      receiverOptions(*common, *flags, *server));
+  ro->kind = loadgen::BroadcastReceivers::Kind::Raw;
+  return runParts(common->max_seconds, "floor mode=broadcast", std::move(ro), nullptr,
+                  flags->rounds);
 }
 
 }  // namespace push::loadgen
