@@ -9,8 +9,8 @@
 
 namespace push::loadgen {
 
-BroadcastTally::BroadcastTally(size_t clients, size_t max_broadcasts)
-    : clients_(clients), max_broadcasts_(max_broadcasts) {}
+BroadcastTally::BroadcastTally(size_t clients, size_t max_broadcasts, bool track_latency)
+    : clients_(clients), max_broadcasts_(max_broadcasts), track_latency_(track_latency) {}
 
 void BroadcastTally::receipt(size_t client, std::string_view payload, int64_t read_ns) {
   ++receipts_;
@@ -48,7 +48,7 @@ void BroadcastTally::receipt(size_t client, std::string_view payload, int64_t re
     word |= bit;
     ++r.unique;
     ++unique_;
-    latency_.record(read_ns - r.sent_ns);
+    if (track_latency_) latency_.record(read_ns - r.sent_ns);
   }
   r.first_ns = std::min(r.first_ns, read_ns);
   r.last_ns = std::max(r.last_ns, read_ns);

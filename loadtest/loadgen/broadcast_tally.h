@@ -24,7 +24,10 @@ namespace push::loadgen {
 // the last client of a broadcast is the latest last_ns over every process). Not thread-safe.
 class BroadcastTally {
  public:
-  BroadcastTally(size_t clients, size_t max_broadcasts);
+  // `track_latency`: record each first copy's latency for takeLatency() (push-loadtest's
+  // workers); the broadcast benchmark's receivers leave it off (a histogram record per copy
+  // on their hot path, for figures they take from the per-broadcast lines instead).
+  BroadcastTally(size_t clients, size_t max_broadcasts, bool track_latency = false);
 
   // One message read by client `client` at `read_ns` (steady_clock).
   void receipt(size_t client, std::string_view payload, int64_t read_ns);
@@ -38,7 +41,7 @@ class BroadcastTally {
   uint64_t outOfRange() const { return out_of_range_; }
   int64_t lastReceiptNs() const { return last_receipt_ns_; }
   // Latency (ns, from the API call to the read) of the first copies since the last call;
-  // the tally's histogram is reset. Rounds do not touch it (push-loadtest has no rounds).
+  // the tally's histogram is reset (empty without track_latency). Rounds do not touch it.
   LatencyHistogram takeLatency();
 
   // The summary of the round ("receipts= unique= duplicates= broadcasts= ..." without a
@@ -59,6 +62,7 @@ class BroadcastTally {
   uint64_t receipts_ = 0, unique_ = 0, duplicates_ = 0, broadcasts_ = 0;
   uint64_t unmatched_ = 0, out_of_range_ = 0;
   int64_t first_receipt_ns_ = 0, last_receipt_ns_ = 0;
+  bool track_latency_;
   LatencyHistogram latency_;
 };
 

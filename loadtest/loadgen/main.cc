@@ -256,7 +256,8 @@ int idleMode(int argc, char** argv) {
   std::unique_ptr<loadgen::BroadcastTally> broadcast_tally;
   if (cl.has("broadcasts")) {
     broadcast_tally = std::make_unique<loadgen::BroadcastTally>(static_cast<size_t>(*count),
-                                                                static_cast<size_t>(*broadcasts));
+                                                                static_cast<size_t>(*broadcasts),
+                                                                /*track_latency=*/true);
   }
   loadgen::PushClientPool pool(runner.loop(), std::move(o));
   if (broadcast_tally) {

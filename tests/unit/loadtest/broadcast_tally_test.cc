@@ -10,7 +10,7 @@ namespace push::loadgen {
 namespace {
 
 TEST(BroadcastTallyTest, CountsFirstCopiesPerClientDuplicatesAndForeignPayloads) {
-  BroadcastTally tally(/*clients=*/3, /*max_broadcasts=*/4);
+  BroadcastTally tally(/*clients=*/3, /*max_broadcasts=*/4, /*track_latency=*/true);
   const std::string b0 = makeBroadcastPayload(0, /*sent_ns=*/1'000, 64);
   const std::string b1 = makeBroadcastPayload(1, /*sent_ns=*/2'000, 64);
   tally.receipt(0, b0, 5'000);
