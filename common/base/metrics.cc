@@ -41,12 +41,13 @@ Histogram::Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)) {
   buckets_ = std::make_unique<std::atomic<uint64_t>[]>(bounds_.size() + 1);
 }
 
-void Histogram::observe(double value) {
+void Histogram::observe(double value, uint64_t times) {
+  if (times == 0) return;
   size_t i = std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin();
-  buckets_[i].fetch_add(1, std::memory_order_relaxed);
-  count_.fetch_add(1, std::memory_order_relaxed);
+  buckets_[i].fetch_add(times, std::memory_order_relaxed);
+  count_.fetch_add(times, std::memory_order_relaxed);
   if (value > 0) {
-    sum_micros_.fetch_add(static_cast<uint64_t>(value * 1e6), std::memory_order_relaxed);
+    sum_micros_.fetch_add(static_cast<uint64_t>(value * 1e6) * times, std::memory_order_relaxed);
   }
 }
 

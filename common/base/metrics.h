@@ -44,7 +44,9 @@ class Gauge {
 class Histogram {
  public:
   explicit Histogram(std::vector<double> bounds);
-  void observe(double value);
+  void observe(double value) { observe(value, 1); }
+  // `times` observations of the same value, at the cost of one (a batch timed once).
+  void observe(double value, uint64_t times);
   const std::vector<double>& bounds() const { return bounds_; }
   // counts()[i] = observations <= bounds()[i] (cumulative); last entry is +Inf.
   std::vector<uint64_t> cumulativeCounts() const;

@@ -287,6 +287,7 @@ void TcpConnection::commitSend(size_t len) {
   out_.commit(len);
   scheduleFlush();
   checkHighWatermark();
+  maybeWriteEarly();
 }
 
 bool TcpConnection::send(const void* data, size_t len) {
@@ -329,6 +330,7 @@ bool TcpConnection::queueWire(std::string_view wire) {
   out_.append(wire);
   scheduleFlush();
   checkHighWatermark();
+  maybeWriteEarly();
   return true;
 }
 
@@ -360,6 +362,21 @@ void TcpConnection::flushNow() {
     if (draining_) finishDrain();
     return;
   }
+  writeQueued();
+}
+
+void TcpConnection::maybeWriteEarly() {
+  // Not while a write is in flight (onWriteDone sends the rest), above the high watermark (a
+  // write that empties the queue would call onLowWatermark from inside send()), draining, or
+  // with input to re-offer first; the flush pass stays scheduled and finds out_ empty.
+  if (limits_->write_early_bytes == 0 || out_.size() < limits_->write_early_bytes || writing_ ||
+      above_high_ || draining_ || closing_ || reprocess_input_) {
+    return;
+  }
+  writeQueued();
+}
+
+void TcpConnection::writeQueued() {
   uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
   int n = uv_try_write(asStream(&tcp_), &buf, 1);
   netMetrics().writes.inc();

@@ -68,6 +68,12 @@ class TcpConnection {
     // The same for the partial-frame input buffer once it is drained. Freeing and regrowing a
     // large buffer on every read costs a malloc consolidation each time. Default: 0.
     uint32_t retain_input = 0;
+    // Output queued this turn at which it is written at once instead of at the turn's end.
+    // A pipelined peer then starts on the first part of a long burst while this side is
+    // still producing the rest, so the two sides work in parallel rather than in turns
+    // (RPC: a client answering 1024 responses with 1024 new calls). Each early write is a
+    // syscall, so keep it at many frames' worth. 0: only at the turn's end. Default: 0.
+    uint32_t write_early_bytes = 0;
   };
 
   // Implemented by whoever owns a set of connections; shared by all of them.
@@ -177,6 +183,10 @@ class TcpConnection {
   ~TcpConnection();
 
   void scheduleFlush();
+  // Writes out_ now when it reached Limits::write_early_bytes and nothing else is due first.
+  void maybeWriteEarly();
+  // Hands out_ to the kernel (and to libuv for what does not fit). out_ must not be empty.
+  void writeQueued();
   void onRead(ssize_t nread, const char* data);
   void processInput(const char* data, size_t len);
   // The filtered halves of onRead() and send()/commitSend().

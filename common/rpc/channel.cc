@@ -21,6 +21,7 @@
 #include "common/rpc/detail/channel_state.h"
 #include "common/rpc/detail/client_metrics.h"
 #include "common/rpc/detail/frame.h"
+#include "common/rpc/detail/meta_codec.h"
 #include "proto/config.pb.h"
 #include "proto/rpc.pb.h"
 
@@ -46,6 +47,9 @@ net::TcpConnection::Limits Channel::Options::defaultLimits() {
   limits.max_input = (16u << 20) + 64;
   limits.retain_output = 256u << 10;  // see Server: few, busy connections
   limits.retain_input = 256u << 10;
+  // Write a long burst of calls in 16 KiB parts: the server starts on the first while the
+  // rest are produced (at 1024 calls in flight, +35% calls/s). Each part is one syscall.
+  limits.write_early_bytes = 16u << 10;
   return limits;
 }
 
@@ -93,10 +97,7 @@ Result<ChannelPtr> Channel::create(net::EventLoop& loop, Options options) {
 }
 
 Channel::Channel(net::EventLoop& loop, Options options, std::unique_ptr<LoadBalancer> lb)
-    : loop_(loop),
-      options_(std::move(options)),
-      lb_(std::move(lb)),
-      scratch_meta_(std::make_unique<RpcMeta>()) {
+    : loop_(loop), options_(std::move(options)), lb_(std::move(lb)) {
   rng_state_ = mix64Seed();
   deadlines_ = net::LoopWheel::create(loop_, kDeadlineTickMs, kDeadlineSlots,
                                       [this](uint64_t id) { onDeadline(id); });
@@ -193,8 +194,9 @@ void Channel::callInLoop(const pb::MethodDescriptor* method, Controller* ctrl,
   call.start_us = nowUs();
   // The loop's time is cached at the start of its turn, which may be long ago (a slow
   // handler, a program that did work before running the loop): a deadline counted from it
-  // would expire early. uv_hrtime() is the same monotonic clock, read now.
-  const int64_t now_ms = std::max(loop_.nowMs(), static_cast<int64_t>(uv_hrtime() / 1000000));
+  // would expire early. start_us is the same monotonic clock as the loop's, read now (one
+  // clock read per call: at depth they are a visible part of a call's cost).
+  const int64_t now_ms = std::max(loop_.nowMs(), call.start_us / 1000);
   call.deadline_ms = now_ms + timeout_ms;
   deadlines_->schedule(id, call.deadline_ms);
   if (trySend(id, call, -1)) return;
@@ -257,18 +259,17 @@ bool Channel::trySend(uint64_t id, PendingCall& call, int exclude_endpoint) {
   if (!slot) return false;
 
   const int64_t remaining = std::max<int64_t>(1, call.deadline_ms - loop_.nowMs());
-  RpcMeta& meta = *scratch_meta_;
-  meta.Clear();
-  meta.set_request_id(id);
-  meta.set_method(call.method->full_name());
-  meta.set_timeout_ms(static_cast<uint32_t>(std::min<int64_t>(remaining, UINT32_MAX)));
-  const size_t meta_len = meta.ByteSizeLong();
+  detail::MetaView meta;
+  meta.request_id = id;
+  meta.method = call.method->full_name();
+  meta.timeout_ms = static_cast<uint32_t>(std::min<int64_t>(remaining, UINT32_MAX));
+  const size_t meta_len = detail::encodedMetaSize(meta);
   const size_t body_len = call.body_bytes;  // measured with the limit check, caches fresh
   detail::FrameHeader header{0, static_cast<uint32_t>(meta_len), static_cast<uint32_t>(body_len)};
   char* out = slot->conn->prepareSend(header.frameBytes());
   if (!out) return false;  // the connection is closing (its onClosed will follow)
   detail::writeHeader(header, out);
-  meta.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(out + detail::kHeaderBytes));
+  detail::encodeMeta(meta, out + detail::kHeaderBytes);
   call.request->SerializeWithCachedSizesToArray(
       reinterpret_cast<uint8_t*>(out + detail::kHeaderBytes + meta_len));
   slot->conn->commitSend(header.frameBytes());
@@ -281,6 +282,10 @@ bool Channel::trySend(uint64_t id, PendingCall& call, int exclude_endpoint) {
 void Channel::complete(uint64_t id, Status status) {
   auto it = calls_.find(id);
   if (it == calls_.end()) return;
+  completeFound(it, std::move(status));
+}
+
+void Channel::completeFound(std::unordered_map<uint64_t, PendingCall>::iterator it, Status status) {
   PendingCall call = it->second;
   calls_.erase(it);
   completeCall(call, std::move(status));

@@ -27,7 +27,6 @@ namespace push::rpc {
 
 class Channel;
 class Controller;
-class RpcMeta;
 
 // The owning handle create() returns: destroying it (or reset()) calls close().
 struct ChannelCloser {
@@ -173,6 +172,8 @@ class Channel final : public google::protobuf::RpcChannel, private net::TcpConne
   // endpoint refused us (wrong cluster key).
   Status noEndpointStatus() const;
   void complete(uint64_t request_id, Status status);
+  // complete() for a call already found (no second lookup).
+  void completeFound(std::unordered_map<uint64_t, PendingCall>::iterator it, Status status);
   void completeCall(PendingCall& call, Status status);
   void onResponse(net::TcpConnection& conn, const char* meta, size_t meta_len, const char* body,
                   size_t body_len);
@@ -204,8 +205,7 @@ class Channel final : public google::protobuf::RpcChannel, private net::TcpConne
   MaintenanceTimer* timer_ = nullptr;
   size_t open_connections_ = 0;  // started connections not yet closed, plus connectors
   uint64_t rng_state_;
-  std::unique_ptr<RpcMeta> scratch_meta_;  // reused: parsing keeps its string capacity
-  std::string hello_frame_;                // written first on each connection; empty: no key
+  std::string hello_frame_;  // written first on each connection; empty: no key
   bool closing_ = false;
   bool deleted_ = false;
 };

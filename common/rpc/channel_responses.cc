@@ -10,6 +10,7 @@
 #include "common/rpc/detail/channel_state.h"
 #include "common/rpc/detail/client_metrics.h"
 #include "common/rpc/detail/frame.h"
+#include "common/rpc/detail/meta_codec.h"
 #include "proto/rpc.pb.h"
 
 namespace push::rpc {
@@ -40,16 +41,19 @@ size_t Channel::onData(net::TcpConnection& conn, const char* data, size_t len) {
 
 void Channel::onResponse(net::TcpConnection& conn, const char* meta_bytes, size_t meta_len,
                          const char* body, size_t body_len) {
-  RpcMeta& meta = *scratch_meta_;
-  if (!meta.ParseFromArray(meta_bytes, static_cast<int>(meta_len))) {
+  detail::MetaView meta;
+  if (!detail::decodeMeta(meta_bytes, meta_len, &meta)) {
     LOG_EVERY_SEC(Warn, Rpc, 1, "closing RPC connection to {}: unparsable RpcMeta",
                   conn.peerAddress().toString());
     conn.close();
     return;
   }
   Slot* slot = static_cast<Slot*>(conn.context());
-  if (meta.code() != Code::OK && meta.goaway()) {
-    onGoaway(conn, Status(meta.code(), meta.error()));
+  const auto code = static_cast<Code>(meta.code);
+  // The server's text, made valid UTF-8 and bounded whatever the server is.
+  const auto errorStatus = [&] { return Status(code, detail::boundedErrorText(meta.error)); };
+  if (code != Code::OK && meta.goaway) {
+    onGoaway(conn, errorStatus());
     return;
   }
   if (!slot->healthy) {
@@ -61,31 +65,33 @@ void Channel::onResponse(net::TcpConnection& conn, const char* meta_bytes, size_
       ep.last_error = Status();
     }
   }
-  auto it = calls_.find(meta.request_id());
+  auto it = calls_.find(meta.request_id);
   if (it == calls_.end() || it->second.conn != &conn) {
     detail::clientMetrics().late.inc();
     return;
   }
   PendingCall& call = it->second;
   const uint64_t id = it->first;
-  if (meta.code() != Code::OK) {
-    Status status(meta.code(), meta.error());
-    if (meta.not_executed() && call.retries_left > 0 && loop_.nowMs() < call.deadline_ms) {
+  if (code != Code::OK) {
+    Status status = errorStatus();
+    if (meta.not_executed && call.retries_left > 0 && loop_.nowMs() < call.deadline_ms) {
       // The server did not run it: another endpoint may.
       if (slot->inflight > 0) --slot->inflight;
       call.conn = nullptr;
       --call.retries_left;
       detail::clientMetrics().retries.inc();
       if (resend(id, call, slot->endpoint->index, false)) return;
+      complete(id, std::move(status));  // looked up again: resend() may have touched calls_
+      return;
     }
-    complete(id, std::move(status));
+    completeFound(it, std::move(status));
     return;
   }
   if (!call.response->ParseFromArray(body, static_cast<int>(body_len))) {
-    complete(id, internalError("response is not a valid " + call.response->GetTypeName()));
+    completeFound(it, internalError("response is not a valid " + call.response->GetTypeName()));
     return;
   }
-  complete(id, Status());
+  completeFound(it, Status());
 }
 
 void Channel::onGoaway(net::TcpConnection& conn, const Status& status) {

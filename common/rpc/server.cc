@@ -21,6 +21,7 @@
 #include "common/net/tcp_server.h"
 #include "common/rpc/controller.h"
 #include "common/rpc/detail/frame.h"
+#include "common/rpc/detail/meta_codec.h"
 #include "proto/config.pb.h"
 #include "proto/rpc.pb.h"
 
@@ -160,6 +161,9 @@ net::TcpConnection::Limits Server::Options::defaultLimits() {
   // Busy pipelined connections (few per process): keep the buffers between turns.
   limits.retain_output = 256u << 10;
   limits.retain_input = 256u << 10;
+  // Answers to a long batch of requests leave in 16 KiB parts: the client works on the first
+  // while the rest are produced (both sides busy at once, not in turns). One syscall each.
+  limits.write_early_bytes = 16u << 10;
   return limits;
 }
 
@@ -210,8 +214,7 @@ ServerPtr Server::create(net::EventLoop& loop, Options options) {
   return ServerPtr(new Server(loop, std::move(options)));
 }
 
-Server::Server(net::EventLoop& loop, Options options)
-    : loop_(loop), options_(std::move(options)), scratch_meta_(std::make_unique<RpcMeta>()) {
+Server::Server(net::EventLoop& loop, Options options) : loop_(loop), options_(std::move(options)) {
   options_.limits.max_input = std::max(options_.limits.max_input, options_.max_frame_bytes + 64);
   (void)serverMetrics();  // registered up front: /metrics shows them at zero
 }
@@ -416,8 +419,14 @@ size_t Server::onData(net::TcpConnection& conn, const char* data, size_t len) {
   if (!batch_done_.empty()) {
     // Their responses were queued during the batch; they go out when it ends.
     const double seconds = static_cast<double>(monoUs() - batch_start_us_) / 1e6;
-    for (Method* m : batch_done_)
-      m->seconds->observe(seconds);
+    // One observe per run of the same method (a batch is mostly one method).
+    size_t run_start = 0;
+    for (size_t i = 1; i <= batch_done_.size(); ++i) {
+      if (i == batch_done_.size() || batch_done_[i] != batch_done_[run_start]) {
+        batch_done_[run_start]->seconds->observe(seconds, i - run_start);
+        run_start = i;
+      }
+    }
     batch_done_.clear();
   }
   return used;
@@ -426,39 +435,47 @@ size_t Server::onData(net::TcpConnection& conn, const char* data, size_t len) {
 void Server::handleRequest(Conn& c, const char* meta_bytes, size_t meta_len, const char* body,
                            size_t body_len) {
   net::TcpConnection& conn = *c.tcp;
-  RpcMeta& meta = *scratch_meta_;
-  if (!meta.ParseFromArray(meta_bytes, static_cast<int>(meta_len))) {
+  detail::MetaView meta;
+  if (!detail::decodeMeta(meta_bytes, meta_len, &meta)) {
     protocolError(conn, "unparsable RpcMeta");
     return;
   }
-  if (meta.method() == detail::kHelloMethod) {
-    onHello(c, meta.request_id(), body, body_len);
+  if (meta.method == detail::kHelloMethod) {
+    onHello(c, meta.request_id, body, body_len);
     return;
   }
   if (!c.authenticated) {
     serverMetrics().key_missing.inc();
-    goaway(c, meta.request_id(), Status(Code::UNAUTHENTICATED, "cluster key required"));
+    goaway(c, meta.request_id, Status(Code::UNAUTHENTICATED, "cluster key required"));
     return;
   }
   if (shutting_down_) {
     rejected("shutdown").inc();
-    reply(conn, meta.request_id(), unavailable("server shutting down"), true, nullptr);
+    reply(conn, meta.request_id, unavailable("server shutting down"), true, nullptr);
     return;
   }
   if (running_ >= options_.max_concurrency) {
     rejected("overloaded").inc();
-    reply(conn, meta.request_id(),
+    reply(conn, meta.request_id,
           Status(Code::OVERLOADED, "server has " + std::to_string(running_) + " calls running"),
           true, nullptr);
     return;
   }
-  auto it = methods_.find(meta.method());
-  if (it == methods_.end()) {
+  // A connection mostly calls one method: the last one found is compared first (the
+  // name's hash and the table walk cost more than the compare).
+  Method* method = last_method_;
+  if (!method || method->descriptor->full_name() != meta.method) {
+    auto it = methods_.find(meta.method);
+    method = it == methods_.end() ? nullptr : it->second.get();
+  }
+  if (!method) {
     rejected("no_method").inc();
-    reply(conn, meta.request_id(), notFound("no method '" + meta.method() + "'"), true, nullptr);
+    // The name is the client's bytes: reply() makes the error text valid UTF-8.
+    reply(conn, meta.request_id, notFound("no method '" + std::string(meta.method) + "'"), true,
+          nullptr);
     return;
   }
-  Method* method = it->second.get();
+  last_method_ = method;
   Call* call;
   if (!method->free_calls.empty()) {
     call = method->free_calls.back();
@@ -473,23 +490,26 @@ void Server::handleRequest(Conn& c, const char* meta_bytes, size_t meta_len, con
   if (!call->request->ParseFromArray(body, static_cast<int>(body_len))) {
     rejected("bad_request").inc();
     method->free_calls.push_back(call);
-    reply(conn, meta.request_id(),
+    reply(conn, meta.request_id,
           invalidArgument("request body is not a valid " +
                           method->descriptor->input_type()->full_name()),
           true, nullptr);
     return;
   }
   call->conn_id = conn.id();
-  call->request_id = meta.request_id();
+  call->request_id = meta.request_id;
   call->start_us = in_batch_ ? batch_start_us_ : monoUs();
-  call->controller.setDeadlineMonoMs(meta.timeout_ms() ? call->start_us / 1000 + meta.timeout_ms()
-                                                       : 0);
+  call->controller.setDeadlineMonoMs(meta.timeout_ms ? call->start_us / 1000 + meta.timeout_ms : 0);
   call->running = true;
   ++running_;
   ++c.running;
   method->calls->inc();
+  // Cleared after (a nested request, if a handler ran the loop, leaves it null: its calls
+  // look their connection up) and by onClosed(), so it never outlives its Conn.
+  handling_ = &c;
   method->service->CallMethod(method->descriptor, &call->controller, call->request.get(),
                               call->response.get(), call);
+  handling_ = nullptr;
 }
 
 void Server::finishCall(Call* call) {
@@ -505,9 +525,13 @@ void Server::finishCall(Call* call) {
   } else {
     method->seconds->observe(static_cast<double>(monoUs() - call->start_us) / 1e6);
   }
-  auto it = connections_.find(call->conn_id);
-  if (it != connections_.end()) {
-    Conn& c = it->second;
+  Conn* found = handling_ && handling_->tcp->id() == call->conn_id ? handling_ : nullptr;
+  if (!found) {
+    auto it = connections_.find(call->conn_id);
+    if (it != connections_.end()) found = &it->second;
+  }
+  if (found) {
+    Conn& c = *found;
     if (c.running > 0 && --c.running == 0) c.active_ms = loop_.nowMs();
     if (!reply(*c.tcp, call->request_id, call->controller.status(), false, call->response.get())) {
       LOG_EVERY_SEC(Warn, Rpc, 1,
@@ -531,37 +555,39 @@ void Server::finishCall(Call* call) {
 
 bool Server::reply(net::TcpConnection& conn, uint64_t request_id, const Status& status,
                    bool not_executed, const pb::Message* response, bool goaway) {
-  RpcMeta meta;
-  meta.set_request_id(request_id);
+  detail::MetaView meta;
+  meta.request_id = request_id;
+  std::string error;  // meta.error's bytes
   size_t body_len = 0;
   bool fits = true;
   if (!status.isOk()) {
-    meta.set_code(status.code());
-    meta.set_error(detail::boundedErrorText(status.message()));
-    meta.set_not_executed(not_executed);
-    meta.set_goaway(goaway);
+    meta.code = static_cast<int32_t>(status.code());
+    error = detail::boundedErrorText(status.message());
+    meta.not_executed = not_executed;
+    meta.goaway = goaway;
     response = nullptr;
   } else if (response) {
     body_len = response->ByteSizeLong();
-    const size_t frame = detail::kHeaderBytes + meta.ByteSizeLong() + body_len;
+    const size_t frame = detail::kHeaderBytes + detail::encodedMetaSize(meta) + body_len;
     if (frame > options_.max_response_bytes) {
       // Sent, it would make the client close the connection under every other call on it.
       serverMetrics().oversized_responses.inc();
-      meta.set_code(Code::INVALID_ARGUMENT);
-      meta.set_error("response of " + std::to_string(frame) + " bytes over the limit " +
-                     std::to_string(options_.max_response_bytes) + " (max_response_bytes)");
+      meta.code = static_cast<int32_t>(Code::INVALID_ARGUMENT);
+      error = "response of " + std::to_string(frame) + " bytes over the limit " +
+              std::to_string(options_.max_response_bytes) + " (max_response_bytes)";
       response = nullptr;
       body_len = 0;
       fits = false;
     }
   }
-  const size_t meta_len = meta.ByteSizeLong();
+  meta.error = error;
+  const size_t meta_len = detail::encodedMetaSize(meta);
   detail::FrameHeader header{detail::kFlagResponse, static_cast<uint32_t>(meta_len),
                              static_cast<uint32_t>(body_len)};
   char* out = conn.prepareSend(header.frameBytes());
   if (!out) return fits;  // closing, or the client stopped reading (closed as a slow peer)
   detail::writeHeader(header, out);
-  meta.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(out + detail::kHeaderBytes));
+  detail::encodeMeta(meta, out + detail::kHeaderBytes);
   if (response) {
     response->SerializeWithCachedSizesToArray(
         reinterpret_cast<uint8_t*>(out + detail::kHeaderBytes + meta_len));
@@ -604,6 +630,7 @@ void Server::goaway(Conn& c, uint64_t request_id, const Status& status) {
 
 void Server::onClosed(net::TcpConnection& conn, net::TcpConnection::CloseReason reason) {
   LOG_DEBUG(Rpc, "RPC connection {} closed: {}", conn.id(), net::TcpConnection::reasonName(reason));
+  if (handling_ && handling_->tcp == &conn) handling_ = nullptr;
   connections_.erase(conn.id());
   if (shutting_down_) maybeFinishShutdown();
 }

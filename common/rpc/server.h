@@ -26,7 +26,6 @@ class EventLoop;
 
 namespace push::rpc {
 
-class RpcMeta;
 class Server;
 
 // The owning handle create() returns: destroying it (or reset()) calls close().
@@ -168,7 +167,12 @@ class Server final : private net::TcpConnection::Handler {
 
   net::EventLoop& loop_;
   Options options_;
-  std::unordered_map<std::string, std::unique_ptr<Method>> methods_;
+  // Looked up by the request's method name as a view into the frame (no string per call).
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
+  };
+  std::unordered_map<std::string, std::unique_ptr<Method>, NameHash, std::equal_to<>> methods_;
   net::TcpServerPtr listener_;  // null before start() and once shutting down
   net::InetAddress address_;
   std::unordered_map<uint64_t, Conn> connections_;  // nodes are stable: Conn* in the context
@@ -182,11 +186,14 @@ class Server final : private net::TcpConnection::Handler {
   int64_t batch_start_us_ = 0;
   bool in_batch_ = false;
   std::vector<Method*> batch_done_;
+  // The connection whose request is running in handleRequest: a call finished within its
+  // handler answers on it without a lookup in connections_.
+  Conn* handling_ = nullptr;
+  Method* last_method_ = nullptr;  // the method of the last request run (methods_ owns it)
   bool shutting_down_ = false;
   bool connections_closing_ = false;
   bool deleting_ = false;
   std::function<void()> on_shutdown_;
-  std::unique_ptr<RpcMeta> scratch_meta_;  // reused: parsing keeps its string capacity
   struct GraceTimer;
   GraceTimer* grace_timer_ = nullptr;
 };

@@ -65,7 +65,7 @@ class BenchClient {
     rpc::Controller controller;
     echo::EchoRequest request;
     echo::EchoResponse response;
-    Clock::time_point sent;
+    int64_t sent_ms = 0;  // the loop's time at issue
     void Run() override { client->onDone(this); }
   };
 
@@ -79,9 +79,17 @@ class BenchClient {
   }
 
   void start(Clock::time_point measure_from, Clock::time_point stop_at) {
-    measure_from_ = measure_from;
-    stop_at_ = stop_at;
     started_ = Clock::now();
+    stop_at_ = stop_at;
+    // Calls are timed by the channel (Controller::latencyUs) and windowed by the loop's
+    // cached time: the client reads no clock of its own per call (redis-benchmark, the
+    // yardstick, reads one per pipeline batch).
+    const auto toLoopMs = [&](Clock::time_point t) {
+      return static_cast<int64_t>(uv_hrtime() / 1000000) +
+             std::chrono::duration_cast<std::chrono::milliseconds>(t - started_).count();
+    };
+    measure_from_ms_ = toLoopMs(measure_from);
+    stop_at_ms_ = toLoopMs(stop_at);
     // Room for 3M calls/s, so the vector never reallocates (a stall) inside the window.
     const double window_s = std::chrono::duration<double>(stop_at - measure_from).count();
     latencies_.reserve(
@@ -102,7 +110,7 @@ class BenchClient {
     if (rate_ > 0) uv_close(reinterpret_cast<uv_handle_t*>(&pacer_), nullptr);
   }
 
-  std::vector<int64_t>& latencies() { return latencies_; }
+  std::vector<int64_t>& latencies() { return latencies_; }  // µs
   uint64_t errors() const { return errors_; }
   uint64_t measured() const { return measured_; }
 
@@ -122,23 +130,22 @@ class BenchClient {
     free_.pop_back();
     ++issued_;
     c->controller.Reset();
-    c->sent = Clock::now();
+    c->sent_ms = loop_.nowMs();
     stub_.Echo(&c->controller, &c->request, &c->response, c);
   }
 
   void onDone(Call* c) {
-    const auto now = Clock::now();
+    const int64_t now_ms = loop_.nowMs();
     if (!c->controller.status().isOk()) {
       if (errors_++ < 5) {
         std::fprintf(stderr, "rpc-bench: %s\n", c->controller.status().toString().c_str());
       }
-    } else if (c->sent >= measure_from_ && now < stop_at_) {
-      latencies_.push_back(
-          std::chrono::duration_cast<std::chrono::nanoseconds>(now - c->sent).count());
+    } else if (c->sent_ms >= measure_from_ms_ && now_ms < stop_at_ms_) {
+      latencies_.push_back(c->controller.latencyUs());
       ++measured_;
     }
     free_.push_back(c);
-    if (now >= stop_at_) stopping_ = true;
+    if (now_ms >= stop_at_ms_) stopping_ = true;
     if (!stopping_ && rate_ <= 0) issue();
     // Open loop: also pace on every completion, not only on the 1 ms timer, so calls leave
     // spread out instead of in 1 ms bursts (a burst would measure its own queueing).
@@ -152,7 +159,8 @@ class BenchClient {
   std::vector<Call> calls_;
   std::vector<Call*> free_;
   std::vector<int64_t> latencies_;
-  Clock::time_point started_, measure_from_, stop_at_;
+  Clock::time_point started_, stop_at_;
+  int64_t measure_from_ms_ = 0, stop_at_ms_ = 0;  // the loop's time (EventLoop::nowMs)
   uv_timer_t pacer_;
   uint64_t issued_ = 0, errors_ = 0, measured_ = 0;
   bool stopping_ = false;
@@ -191,8 +199,7 @@ int runClient(const std::string& target, int depth, double seconds, int payload,
   std::sort(lat.begin(), lat.end());
   auto pct = [&](double p) -> double {
     if (lat.empty()) return 0;
-    return static_cast<double>(lat[std::min(lat.size() - 1, static_cast<size_t>(p * lat.size()))]) /
-           1000.0;
+    return static_cast<double>(lat[std::min(lat.size() - 1, static_cast<size_t>(p * lat.size()))]);
   };
   std::printf(
       "impl=push depth=%d calls=%llu seconds=%.2f qps=%.0f p50_us=%.1f p99_us=%.1f errors=%llu\n",

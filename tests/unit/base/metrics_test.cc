@@ -88,6 +88,17 @@ TEST(MetricsTest, HistogramBucketsAreCumulativeWithInfSumAndCount) {
             "push_test_latency_seconds_count{m=\"A\"} 5\n");
 }
 
+TEST(MetricsTest, HistogramObservesAValueManyTimesAtOnce) {
+  Registry reg;
+  Histogram& h = reg.histogram("push_test_batch_seconds", "Batch.", {0.1, 1});
+  h.observe(0.25, 4);  // four calls timed by one batch
+  h.observe(0.05, 0);  // none: nothing counted
+  h.observe(0.05);
+  EXPECT_EQ(h.count(), 5u);
+  EXPECT_NEAR(h.sum(), 1.05, 1e-6);
+  EXPECT_EQ(h.cumulativeCounts(), (std::vector<uint64_t>{1, 5, 5}));
+}
+
 TEST(MetricsTest, HistogramWithoutLabels) {
   Registry reg;
   Histogram& h = reg.histogram("push_test_size_bytes", "Sizes.", {100});

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -201,6 +202,34 @@ TEST_F(TcpConnectionTest, SendsInOneTurnAreCoalescedIntoFewWrites) {
   const uint64_t writes = counterValue("push_net_writes_total") - writes_before;
   EXPECT_GE(writes, 1u);
   EXPECT_LE(writes, 5u) << "1000 sends in one turn should leave in about one write";
+}
+
+TEST_F(TcpConnectionTest, WriteEarlyBytesSendsALongBurstInPartsWithinTheTurn) {
+  client_limits_.write_early_bytes = 1000;
+  connectClient();
+  const uint64_t writes_before = counterValue("push_net_writes_total");
+  std::string expected;
+  size_t most_pending = 0;
+  for (int i = 0; i < 1000; ++i) {  // ~8.9 KB in one turn
+    std::string msg = "msg" + std::to_string(i) + ";";
+    ASSERT_TRUE(client_.conn->send(msg));
+    expected += msg;
+    most_pending = std::max(most_pending, client_.conn->pendingBytes());
+  }
+  // Each time the queue reached 1000 bytes it went to the kernel at once, not at the turn's
+  // end: what is left is the tail after the last part.
+  EXPECT_LT(most_pending, 1000u);
+  EXPECT_LT(client_.conn->pendingBytes(), 1000u);
+  const uint64_t early_writes = counterValue("push_net_writes_total") - writes_before;
+  EXPECT_GE(early_writes, expected.size() / 1000 - 1);
+  EXPECT_TRUE(loop_.runUntil([&] { return server_.received.size() >= expected.size(); }, 5s));
+  EXPECT_EQ(server_.received, expected);  // in order, nothing lost or doubled
+  // Below the threshold a turn's sends still leave in one write.
+  const uint64_t writes_mid = counterValue("push_net_writes_total");
+  ASSERT_TRUE(client_.conn->send("small"));
+  EXPECT_EQ(client_.conn->pendingBytes(), 5u);
+  EXPECT_TRUE(loop_.runUntil([&] { return server_.received.size() == expected.size() + 5; }, 5s));
+  EXPECT_EQ(counterValue("push_net_writes_total") - writes_mid, 1u);
 }
 
 TEST_F(TcpConnectionTest, HighWatermarkOnceThenLowAfterPeerDrains) {

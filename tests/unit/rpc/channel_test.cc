@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "common/rpc/detail/frame.h"
+#include "common/rpc/detail/meta_codec.h"
 #include "proto/config.pb.h"
 #include "tests/unit/rpc/rpc_test_util.h"
 
@@ -268,8 +270,14 @@ class FakeServer {
     ssize_t n = ::recv(conns_[i], &b, 1, MSG_PEEK);
     return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
   }
-  void send(size_t i, const RpcMeta& meta) {
-    const std::string m = meta.SerializeAsString();
+  void send(size_t i, const RpcMeta& meta) { sendMetaBytes(i, meta.SerializeAsString()); }
+  // For what libprotobuf would not write (an error text that is not UTF-8).
+  void send(size_t i, const detail::MetaView& meta) {
+    std::string m(detail::encodedMetaSize(meta), '\0');
+    detail::encodeMeta(meta, m.data());
+    sendMetaBytes(i, m);
+  }
+  void sendMetaBytes(size_t i, const std::string& m) {
     std::string frame(detail::kHeaderBytes, '\0');
     detail::writeHeader(
         detail::FrameHeader{detail::kFlagResponse, static_cast<uint32_t>(m.size()), 0},
@@ -326,6 +334,35 @@ TEST_F(ChannelTest, CallsCaughtByAGoawayAreSentAgainNotFailed) {
   // The channel closed the connection it was told to leave, and reconnected at once.
   ASSERT_TRUE(loop_.runUntil([&] { return fake.peerClosed(0); }, 3s, 1ms));
   ASSERT_TRUE(loop_.runUntil(test::latch([&] { return fake.accept(); }), 1s, 1ms));
+}
+
+TEST_F(ChannelTest, AServersErrorTextReachesTheCallerAsValidUtf8OfBoundedSize) {
+  // The channel does not trust the server's bytes: whatever the error text, the caller's
+  // Status holds valid UTF-8 of at most 1 KiB (RpcMeta.error, rpc.proto).
+  FakeServer fake;
+  Channel::Options co;
+  co.connections_per_endpoint = 1;
+  Channel* ch = makeChannel({fake.address()}, co);
+  ASSERT_TRUE(loop_.runUntil([&] { return ch->usableEndpoints() == 1; }));
+  ASSERT_TRUE(loop_.runUntil(test::latch([&] { return fake.accept(); }), 3s, 1ms));
+  Call call;
+  echo(ch, call);
+  RpcMeta request;
+  ASSERT_TRUE(loop_.runUntil(test::latch([&] { return fake.nextRequest(0, &request); }), 3s, 1ms));
+  const std::string error = "bad \xff\xfe byte" + std::string(3000, 'x');
+  detail::MetaView answer;
+  answer.request_id = request.request_id();
+  answer.code = static_cast<int32_t>(Code::INTERNAL);
+  answer.error = error;
+  fake.send(0, answer);
+  ASSERT_TRUE(loop_.runUntil([&] { return call.done; }, 3s));
+  EXPECT_EQ(call.controller.status().code(), Code::INTERNAL);
+  const std::string& got = call.controller.status().message();
+  EXPECT_EQ(got.substr(0, 14), "bad ?? bytexxx");
+  EXPECT_EQ(got.size(), detail::kMaxErrorBytes);
+  RpcMeta check;  // a proto3 string field refuses invalid UTF-8 when parsed
+  check.set_error(got);
+  EXPECT_TRUE(RpcMeta().ParseFromString(check.SerializeAsString()));
 }
 
 }  // namespace

@@ -2,10 +2,12 @@
 // Real loop, real loopback sockets (port 0); raw clients for bytes a Channel never sends.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "common/rpc/detail/meta_codec.h"
 #include "proto/config.pb.h"
 #include "tests/unit/rpc/rpc_test_util.h"
 
@@ -254,6 +256,59 @@ TEST_F(ServerTest, RawClientWithTheRightHelloIsServed) {
   echo::EchoResponse resp;
   ASSERT_TRUE(resp.ParseFromString(body));
   EXPECT_EQ(resp.message(), "hi");
+  EXPECT_FALSE(raw.closed());
+}
+
+// A request frame whose method name is raw bytes (a Channel never sends one that is not a
+// registered name).
+std::string rawMethodFrame(uint64_t request_id, std::string_view method,
+                           const echo::EchoRequest& req) {
+  detail::MetaView meta;
+  meta.request_id = request_id;
+  meta.method = method;
+  std::string meta_bytes(detail::encodedMetaSize(meta), '\0');
+  detail::encodeMeta(meta, meta_bytes.data());
+  const std::string body = req.SerializeAsString();
+  std::string frame(detail::kHeaderBytes, '\0');
+  detail::writeHeader(detail::FrameHeader{0, static_cast<uint32_t>(meta_bytes.size()),
+                                          static_cast<uint32_t>(body.size())},
+                      frame.data());
+  return frame + meta_bytes + body;
+}
+
+TEST_F(ServerTest, MethodNamesAreMatchedWholeWhateverTheirBytes) {
+  startServer();
+  echo::EchoRequest req;
+  req.set_message("m");
+  RawClient raw(port());
+  ASSERT_TRUE(raw.connected());
+  // The server compares a request's method with the last one it ran before its table: a
+  // name that shares a prefix, or is one byte longer or shorter, is still not found. A name
+  // that is not UTF-8 is not found either (the connection stays), and the error text that
+  // quotes it is made valid UTF-8.
+  const std::string echo_method = "push.echo.EchoService.Echo";
+  ASSERT_TRUE(raw.send(rawMethodFrame(1, echo_method, req) +
+                       rawMethodFrame(2, echo_method + "2", req) +
+                       rawMethodFrame(3, "push.echo.EchoService.Ech", req) +
+                       rawMethodFrame(4, "push.echo.EchoService.Ech\xff", req) +
+                       rawMethodFrame(5, echo_method, req)));
+  std::map<uint64_t, RpcMeta> answers;
+  ASSERT_TRUE(loop_.runUntil(test::latch([&] {
+                               raw.poll();
+                               RpcMeta meta;
+                               while (raw.nextFrame(&meta))
+                                 answers[meta.request_id()] = meta;
+                               return answers.size() == 5;
+                             }),
+                             3s, 1ms));
+  EXPECT_EQ(answers[1].code(), Code::OK);
+  EXPECT_EQ(answers[2].code(), Code::NOT_FOUND);
+  EXPECT_EQ(answers[2].error(), "no method 'push.echo.EchoService.Echo2'");
+  EXPECT_EQ(answers[3].code(), Code::NOT_FOUND);
+  EXPECT_EQ(answers[4].code(), Code::NOT_FOUND);
+  EXPECT_EQ(answers[4].error(), "no method 'push.echo.EchoService.Ech?'");
+  EXPECT_EQ(answers[5].code(), Code::OK);
+  EXPECT_EQ(echoCalls(), 2u);
   EXPECT_FALSE(raw.closed());
 }
 
