@@ -51,6 +51,29 @@ void Histogram::observe(double value, uint64_t times) {
   }
 }
 
+HistogramTally::HistogramTally(Histogram& histogram)
+    : histogram_(histogram), counts_(histogram.bounds().size() + 1) {}
+
+void HistogramTally::observe(double value) {
+  const auto& bounds = histogram_.bounds_;
+  ++counts_[std::lower_bound(bounds.begin(), bounds.end(), value) - bounds.begin()];
+  ++count_;
+  if (value > 0) sum_micros_ += static_cast<uint64_t>(value * 1e6);
+}
+
+void HistogramTally::flush() {
+  if (count_ == 0) return;
+  for (size_t i = 0; i < counts_.size(); ++i) {
+    if (counts_[i] == 0) continue;
+    histogram_.buckets_[i].fetch_add(counts_[i], std::memory_order_relaxed);
+    counts_[i] = 0;
+  }
+  histogram_.count_.fetch_add(count_, std::memory_order_relaxed);
+  histogram_.sum_micros_.fetch_add(sum_micros_, std::memory_order_relaxed);
+  count_ = 0;
+  sum_micros_ = 0;
+}
+
 std::vector<uint64_t> Histogram::cumulativeCounts() const {
   std::vector<uint64_t> out(bounds_.size() + 1);
   uint64_t running = 0;

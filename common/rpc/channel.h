@@ -18,6 +18,9 @@
 namespace push::config {
 class RpcChannelConfig;
 }
+namespace push::metrics {
+class HistogramTally;
+}  // namespace push::metrics
 namespace push::net {
 class EventLoop;
 class TcpConnector;
@@ -175,6 +178,8 @@ class Channel final : public google::protobuf::RpcChannel, private net::TcpConne
   // complete() for a call already found (no second lookup).
   void completeFound(std::unordered_map<uint64_t, PendingCall>::iterator it, Status status);
   void completeCall(PendingCall& call, Status status);
+  // onData's loop over the frames of one read.
+  size_t readFrames(net::TcpConnection& conn, const char* data, size_t len);
   void onResponse(net::TcpConnection& conn, const char* meta, size_t meta_len, const char* body,
                   size_t body_len);
   // A goaway response (rpc.proto): UNAVAILABLE re-sends the connection's calls elsewhere;
@@ -190,6 +195,8 @@ class Channel final : public google::protobuf::RpcChannel, private net::TcpConne
   bool anyEndpointConnecting() const;
   void refreshUsable();
   int64_t nowUs() const;
+  // Adds the calls completed OK during a read (tallied without atomics) to the metrics.
+  void flushReadTallies();
   uint64_t mix64Seed();
 
   net::EventLoop& loop_;
@@ -205,6 +212,11 @@ class Channel final : public google::protobuf::RpcChannel, private net::TcpConne
   MaintenanceTimer* timer_ = nullptr;
   size_t open_connections_ = 0;  // started connections not yet closed, plus connectors
   uint64_t rng_state_;
+  // While onData runs: OK completions are tallied here and added to the process's metrics at
+  // the end of the read (four atomic adds per call were ~7% of a call's cost at depth).
+  bool in_read_ = false;
+  uint64_t ok_tally_ = 0;
+  std::unique_ptr<metrics::HistogramTally> seconds_tally_;
   std::string hello_frame_;  // written first on each connection; empty: no key
   bool closing_ = false;
   bool deleted_ = false;

@@ -18,6 +18,15 @@ namespace push::rpc {
 namespace pb = google::protobuf;
 
 size_t Channel::onData(net::TcpConnection& conn, const char* data, size_t len) {
+  const bool outer_read = in_read_;  // a completion may run the loop (nested reads)
+  in_read_ = true;
+  const size_t used = readFrames(conn, data, len);
+  in_read_ = outer_read;
+  if (!outer_read) flushReadTallies();  // the channel is still there even when deleted_
+  return used;
+}
+
+size_t Channel::readFrames(net::TcpConnection& conn, const char* data, size_t len) {
   size_t used = 0;
   while (used < len && !conn.closing()) {
     detail::FrameHeader header;

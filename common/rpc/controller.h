@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "common/base/status.h"
 
@@ -55,7 +56,10 @@ class Controller : public google::protobuf::RpcController {
 
   // Internal (Channel/Server).
   void setLatencyUs(int64_t us) { latency_us_ = us; }
-  void setRemote(std::string remote) { remote_ = std::move(remote); }
+  // Copies only when it changed (a controller reused for calls to one endpoint).
+  void setRemote(std::string_view remote) {
+    if (remote_ != remote) remote_.assign(remote);
+  }
   void setDeadlineMonoMs(int64_t ms) { deadline_mono_ms_ = ms; }
   int64_t deadlineMonoMs() const { return deadline_mono_ms_; }
 

@@ -161,9 +161,9 @@ net::TcpConnection::Limits Server::Options::defaultLimits() {
   // Busy pipelined connections (few per process): keep the buffers between turns.
   limits.retain_output = 256u << 10;
   limits.retain_input = 256u << 10;
-  // Answers to a long batch of requests leave in 16 KiB parts: the client works on the first
+  // Answers to a long batch of requests leave in 32 KiB parts: the client works on the first
   // while the rest are produced (both sides busy at once, not in turns). One syscall each.
-  limits.write_early_bytes = 16u << 10;
+  limits.write_early_bytes = 32u << 10;
   return limits;
 }
 

@@ -12,9 +12,9 @@ ClientMetrics::ClientMetrics() {
   }
 }
 
-void ClientMetrics::count(Code code) {
+void ClientMetrics::count(Code code, uint64_t n) {
   size_t i = static_cast<size_t>(code);
-  calls[i < calls.size() ? i : static_cast<size_t>(Code::INTERNAL)]->inc();
+  calls[i < calls.size() ? i : static_cast<size_t>(Code::INTERNAL)]->inc(n);
 }
 
 ClientMetrics& clientMetrics() {

@@ -32,7 +32,7 @@ struct ClientMetrics {
   ClientMetrics();
   // Counts one completed call under `code`; a code past the table counts as INTERNAL.
   // Thread-safe (the counters are).
-  void count(Code code);
+  void count(Code code, uint64_t n = 1);
 };
 
 // The process-wide instance, created on the first call (thread-safe) and the same ever after.

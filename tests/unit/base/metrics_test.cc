@@ -99,6 +99,26 @@ TEST(MetricsTest, HistogramObservesAValueManyTimesAtOnce) {
   EXPECT_EQ(h.cumulativeCounts(), (std::vector<uint64_t>{1, 5, 5}));
 }
 
+TEST(MetricsTest, HistogramTallyAddsItsObservationsOnlyWhenFlushed) {
+  Registry reg;
+  Histogram& h = reg.histogram("push_test_tally_seconds", "Tally.", {0.1, 1});
+  h.observe(0.5);
+  HistogramTally tally(h);
+  tally.observe(0.05);
+  tally.observe(0.5);
+  tally.observe(5);
+  EXPECT_EQ(h.count(), 1u);  // not yet
+  tally.flush();
+  EXPECT_EQ(h.count(), 4u);
+  EXPECT_NEAR(h.sum(), 6.05, 1e-6);
+  EXPECT_EQ(h.cumulativeCounts(), (std::vector<uint64_t>{1, 3, 4}));
+  tally.flush();  // emptied by the first flush: nothing added twice
+  EXPECT_EQ(h.count(), 4u);
+  tally.observe(0.2);
+  tally.flush();
+  EXPECT_EQ(h.cumulativeCounts(), (std::vector<uint64_t>{1, 4, 5}));
+}
+
 TEST(MetricsTest, HistogramWithoutLabels) {
   Registry reg;
   Histogram& h = reg.histogram("push_test_size_bytes", "Sizes.", {100});

@@ -21,6 +21,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using test::Call;
+using test::counterValue;
 
 class RpcTest : public test::RpcFixture {};
 
@@ -103,6 +104,30 @@ TEST_F(RpcTest, TenThousandConcurrentCallsComplete) {
   }
   EXPECT_EQ(ok, 10000);
   EXPECT_EQ(ch->inflight(), 0u);
+}
+
+TEST_F(RpcTest, ClientMetricsCountEveryCallOnceWhetherTalliedInAReadOrNot) {
+  // OK completions within a read are tallied without atomics and added at the read's end;
+  // errors are counted at once. Either way each call counts once, by its code.
+  metrics::Histogram& seconds = metrics::Registry::global().histogram(
+      "push_rpc_client_call_seconds", "", metrics::latencyBuckets());
+  const uint64_t ok_before = counterValue("push_rpc_client_calls_total", R"(code="OK")");
+  const uint64_t denied_before =
+      counterValue("push_rpc_client_calls_total", R"(code="PERMISSION_DENIED")");
+  const uint64_t seconds_before = seconds.count();
+  Channel* ch = makeChannel({startServer()});
+  std::vector<std::unique_ptr<Call>> calls;
+  for (int i = 0; i < 300; ++i) {
+    calls.push_back(std::make_unique<Call>());
+    if (i % 100 == 7) calls.back()->request.set_fail_with(Code::PERMISSION_DENIED);
+    echo(ch, *calls.back());
+  }
+  ASSERT_TRUE(waitAll(calls));
+  EXPECT_EQ(counterValue("push_rpc_client_calls_total", R"(code="OK")") - ok_before, 297u);
+  EXPECT_EQ(
+      counterValue("push_rpc_client_calls_total", R"(code="PERMISSION_DENIED")") - denied_before,
+      3u);
+  EXPECT_EQ(seconds.count() - seconds_before, 300u);
 }
 
 TEST_F(RpcTest, DeadlineExpiresWithTimeoutAndLateReplyIsIgnored) {
