@@ -32,8 +32,6 @@ namespace pb = google::protobuf;
 
 namespace {
 
-constexpr int64_t kDeadlineTickMs = 2;   // deadline resolution
-constexpr size_t kDeadlineSlots = 4096;  // ~8 s per wheel turn
 constexpr uint32_t kMinRequestBytes = 1u << 10;
 constexpr uint32_t kMaxRequestBytes = 256u << 20;
 constexpr size_t kMaxClusterKeyBytes = 1024;
@@ -104,8 +102,14 @@ Channel::Channel(net::EventLoop& loop, Options options, std::unique_ptr<LoadBala
       lb_(std::move(lb)),
       seconds_tally_(std::make_unique<metrics::HistogramTally>(detail::clientMetrics().seconds)) {
   rng_state_ = mix64Seed();
-  deadlines_ = net::LoopWheel::create(loop_, kDeadlineTickMs, kDeadlineSlots,
-                                      [this](uint64_t id) { onDeadline(id); });
+  deadlines_ = net::LoopWheel::create(loop_, detail::kDeadlineTickMs, detail::kDeadlineSlots,
+                                      [this](uint64_t key) {
+                                        if (key == detail::kDeadlineRunKey) {
+                                          onRunsDue();
+                                        } else {
+                                          onDeadline(key);
+                                        }
+                                      });
   timer_ = new MaintenanceTimer(this, loop_.uvLoop());
   if (!options_.cluster_key.empty()) {
     // The handshake, written first on every new connection (proto/rpc.proto): request id 0.
@@ -203,7 +207,7 @@ void Channel::callInLoop(const pb::MethodDescriptor* method, Controller* ctrl,
   // clock read per call: at depth they are a visible part of a call's cost).
   const int64_t now_ms = std::max(loop_.nowMs(), call.start_us / 1000);
   call.deadline_ms = now_ms + timeout_ms;
-  deadlines_->schedule(id, call.deadline_ms);
+  scheduleDeadline(id, call);
   if (trySend(id, call, -1)) return;
   if (anyEndpointConnecting()) {
     waiting_.push_back(id);
@@ -293,6 +297,7 @@ void Channel::complete(uint64_t id, Status status) {
 void Channel::completeFound(std::unordered_map<uint64_t, PendingCall>::iterator it, Status status) {
   PendingCall call = it->second;
   calls_.erase(it);
+  leaveDeadlineRun(call);
   completeCall(call, std::move(status));
 }
 
@@ -322,20 +327,6 @@ void Channel::flushReadTallies() {
   seconds_tally_->flush();
 }
 
-void Channel::onDeadline(uint64_t id) {
-  auto it = calls_.find(id);
-  if (it == calls_.end()) return;
-  const int64_t now = loop_.nowMs();
-  if (now < it->second.deadline_ms) {
-    deadlines_->schedule(id, it->second.deadline_ms);  // loop time lagged; check again later
-    return;
-  }
-  const int64_t waited = (nowUs() - it->second.start_us) / 1000;
-  std::string where = it->second.conn ? "from " + it->second.controller->remote()
-                                      : "(no connection became available)";
-  complete(id, Status(Code::TIMEOUT, "no reply within " + std::to_string(waited) + " ms " + where));
-}
-
 void Channel::close() {
   loop_.assertInLoopThread();
   if (closing_) return;
@@ -360,6 +351,8 @@ void Channel::close() {
   closeAll(endpoints_);
   closeAll(retired_);
   deadlines_.reset();
+  runs_front_seq_ += runs_.size();  // no call is left in them
+  runs_.clear();
   timer_->close();
   timer_ = nullptr;
   maybeDelete();

@@ -148,6 +148,7 @@ class Channel final : public google::protobuf::RpcChannel, private net::TcpConne
   struct Slot;
   struct EndpointState;
   struct PendingCall;
+  struct DeadlineRun;
   class MaintenanceTimer;
   Channel(net::EventLoop& loop, Options options, std::unique_ptr<LoadBalancer> lb);
   ~Channel() override;
@@ -185,6 +186,14 @@ class Channel final : public google::protobuf::RpcChannel, private net::TcpConne
   // A goaway response (rpc.proto): UNAVAILABLE re-sends the connection's calls elsewhere;
   // another code fails them with it (a refused cluster key).
   void onGoaway(net::TcpConnection& conn, const Status& status);
+  // Call deadlines (channel_deadlines.cc). A call joins the run of the call issued just
+  // before it when its deadline falls in the same wheel tick, or starts a new run when it falls
+  // later (the usual case: one timeout for every call); a run has one wheel entry, not one per
+  // call, and a run whose calls all completed is dropped without looking at them. A call due
+  // before the last run's tick (a shorter timeout) gets a wheel entry of its own.
+  void scheduleDeadline(uint64_t request_id, PendingCall& call);
+  void leaveDeadlineRun(const PendingCall& call);
+  void onRunsDue();
   void onDeadline(uint64_t request_id);
   void connectSlot(EndpointState& ep, Slot& slot);
   void onSlotDown(EndpointState& ep, Slot& slot, const Status& why);
@@ -208,7 +217,9 @@ class Channel final : public google::protobuf::RpcChannel, private net::TcpConne
   std::unordered_map<uint64_t, PendingCall> calls_;
   std::deque<uint64_t> waiting_;  // request ids not sent yet (no connection up)
   uint64_t next_request_id_ = 1;
-  net::LoopWheelPtr deadlines_;  // null once closing
+  net::LoopWheelPtr deadlines_;   // null once closing
+  std::deque<DeadlineRun> runs_;  // by tick, then id
+  uint64_t runs_front_seq_ = 0;   // run_seq of runs_.front()
   MaintenanceTimer* timer_ = nullptr;
   size_t open_connections_ = 0;  // started connections not yet closed, plus connectors
   uint64_t rng_state_;

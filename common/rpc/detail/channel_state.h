@@ -1,7 +1,8 @@
 #pragma once
 
 // The state behind Channel's private nested types, shared by the files that implement Channel
-// (channel.cc, channel_connections.cc, channel_responses.cc). Internal to common/rpc.
+// (channel.cc, channel_connections.cc, channel_responses.cc, channel_deadlines.cc). Internal to
+// common/rpc.
 
 #include <uv.h>
 
@@ -15,6 +16,12 @@
 #include "common/rpc/channel.h"
 
 namespace push::rpc {
+
+namespace detail {
+constexpr int64_t kDeadlineTickMs = 2;            // deadline resolution
+constexpr size_t kDeadlineSlots = 4096;           // ~8 s per wheel turn
+constexpr uint64_t kDeadlineRunKey = UINT64_MAX;  // the wheel key of a DeadlineRun (no call id)
+}  // namespace detail
 
 // One of an endpoint's connections_per_endpoint connections, up, connecting or waiting to
 // reconnect. A connection's context() points at its Slot.
@@ -68,8 +75,19 @@ struct Channel::PendingCall {
   net::TcpConnection* conn = nullptr;  // where it was sent; nullptr while waiting
   size_t body_bytes = 0;               // request->ByteSizeLong() when last measured
   int64_t start_us = 0;
-  int64_t deadline_ms = 0;  // loop time
+  int64_t deadline_ms = 0;    // loop time
+  uint64_t run_seq = kNoRun;  // the DeadlineRun it belongs to (Channel::runs_), or none
   uint8_t retries_left = 1;
+  static constexpr uint64_t kNoRun = UINT64_MAX;
+};
+
+// Calls issued one after another whose deadlines fall in the same wheel tick: ids
+// [first_id, last_id], of which `pending` have not completed (channel_deadlines.cc).
+struct Channel::DeadlineRun {
+  int64_t tick;
+  uint64_t first_id;
+  uint64_t last_id;
+  uint64_t pending;
 };
 
 // The reconnect timer: a heap object so it can finish closing after the channel is gone.

@@ -150,6 +150,44 @@ TEST_F(RpcTest, DeadlineExpiresWithTimeoutAndLateReplyIsIgnored) {
   EXPECT_EQ(after.response.message(), "still fine");
 }
 
+TEST_F(RpcTest, DeadlinesOfCallsSharingATimeoutAndOfAShorterOneEachFireOnTime) {
+  // Calls with the channel's timeout share deadline runs (one wheel entry per run); a call
+  // with a shorter timeout is due before them and has its own. Each stalled call times out at
+  // its own deadline, and a completed neighbour in its run is not touched.
+  Channel::Options options;
+  options.timeout = 300ms;
+  options.connections_per_endpoint = 1;
+  Channel* ch = makeChannel({startServer()}, options);
+  int counter = 0;
+  std::vector<std::unique_ptr<Call>> quick, stalled;
+  const auto add = [&](std::vector<std::unique_ptr<Call>>& list, uint32_t delay_ms) {
+    list.push_back(std::make_unique<Call>());
+    list.back()->request.set_delay_ms(delay_ms);
+    return list.back().get();
+  };
+  for (int i = 0; i < 50; ++i)
+    echo(ch, *add(quick, 0), &counter);
+  Call* long_stall = add(stalled, 1500);
+  echo(ch, *long_stall, &counter);
+  Call* short_stall = add(stalled, 1500);
+  short_stall->controller.setTimeout(100ms);
+  echo(ch, *short_stall, &counter);
+  for (int i = 0; i < 50; ++i)
+    echo(ch, *add(quick, 0), &counter);
+  ASSERT_TRUE(waitAll(quick));
+  ASSERT_TRUE(waitAll(stalled, 3s));
+  for (auto& c : quick)
+    EXPECT_TRUE(c->controller.status().isOk()) << c->controller.status().toString();
+  EXPECT_EQ(short_stall->controller.code(), Code::TIMEOUT);
+  EXPECT_GE(short_stall->controller.latencyUs(), 95'000);
+  EXPECT_LT(short_stall->controller.latencyUs(), 290'000);
+  EXPECT_EQ(long_stall->controller.code(), Code::TIMEOUT);
+  EXPECT_GE(long_stall->controller.latencyUs(), 295'000);
+  EXPECT_LT(long_stall->controller.latencyUs(), 1'000'000);
+  EXPECT_LT(short_stall->order, long_stall->order);
+  EXPECT_EQ(ch->inflight(), 0u);
+}
+
 TEST_F(RpcTest, InflightCapFailsFastWithOverloaded) {
   Channel::Options options;
   options.max_inflight = 5;
