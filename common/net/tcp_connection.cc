@@ -349,6 +349,7 @@ void TcpConnection::scheduleFlush() {
 
 void TcpConnection::flushNow() {
   flush_scheduled_ = false;
+  early_write_paused_ = false;
   if (closing_) return;
   if (reprocess_input_) {
     reprocess_input_ = false;
@@ -367,13 +368,25 @@ void TcpConnection::flushNow() {
 
 void TcpConnection::maybeWriteEarly() {
   // Not while a write is in flight (onWriteDone sends the rest), above the high watermark (a
-  // write that empties the queue would call onLowWatermark from inside send()), draining, or
-  // with input to re-offer first; the flush pass stays scheduled and finds out_ empty.
+  // write that empties the queue would call onLowWatermark from inside send()), draining, with
+  // input to re-offer first, or after an early write this turn that did not take everything;
+  // the flush pass stays scheduled either way.
   if (limits_->write_early_bytes == 0 || out_.size() < limits_->write_early_bytes || writing_ ||
-      above_high_ || draining_ || closing_ || reprocess_input_) {
+      above_high_ || draining_ || closing_ || reprocess_input_ || early_write_paused_) {
     return;
   }
-  writeQueued();
+  uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
+  const int n = uv_try_write(asStream(&tcp_), &buf, 1);
+  netMetrics().writes.inc();
+  if (n > 0) {
+    netMetrics().bytes_out.inc(static_cast<uint64_t>(n));
+    out_.consume(static_cast<size_t>(n));  // keeps its capacity: more follows this turn
+  }
+  // The kernel's buffer is full, or the write failed: the rest waits for the flush pass, which
+  // hands it to libuv or closes the connection. Closing here, inside the owner's send(), would
+  // stop the owner's reading in the middle of a read (an RPC channel would fail calls whose
+  // answers it holds).
+  if (!out_.empty()) early_write_paused_ = true;
 }
 
 void TcpConnection::writeQueued() {

@@ -183,7 +183,9 @@ class TcpConnection {
   ~TcpConnection();
 
   void scheduleFlush();
-  // Writes out_ now when it reached Limits::write_early_bytes and nothing else is due first.
+  // Writes what out_ can hand to the kernel now when it reached Limits::write_early_bytes and
+  // nothing else is due first. Never closes the connection nor starts a libuv write: what it
+  // cannot write, and any error, is left to the flush pass.
   void maybeWriteEarly();
   // Hands out_ to the kernel (and to libuv for what does not fit). out_ must not be empty.
   void writeQueued();
@@ -225,8 +227,9 @@ class TcpConnection {
   bool flush_scheduled_ = false;  // on the loop's flush list
   bool reading_ = false;
   bool above_high_ = false;
-  bool peer_shutdown_ = false;    // EOF seen: a later local close is reported as PeerClosed
-  bool reprocess_input_ = false;  // startReading() with input kept: offer it on the next pass
+  bool peer_shutdown_ = false;       // EOF seen: a later local close is reported as PeerClosed
+  bool reprocess_input_ = false;     // startReading() with input kept: offer it on the next pass
+  bool early_write_paused_ = false;  // an early write this turn left bytes: none until the flush
 };
 
 }  // namespace push::net

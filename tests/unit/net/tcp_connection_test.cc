@@ -232,6 +232,35 @@ TEST_F(TcpConnectionTest, WriteEarlyBytesSendsALongBurstInPartsWithinTheTurn) {
   EXPECT_EQ(counterValue("push_net_writes_total") - writes_mid, 1u);
 }
 
+TEST_F(TcpConnectionTest, AnEarlyWriteTheKernelCannotTakeLeavesTheRestToTheTurnsEnd) {
+  server_limits_.write_early_bytes = 1000;
+  Fd peer = acceptRaw(/*rcvbuf=*/4096);  // a peer that does not read yet
+  TcpConnection* conn = server_.conn;
+  setSendBuffer(conn->fd(), 4096);
+  const uint64_t writes_before = counterValue("push_net_writes_total");
+  std::string sent;
+  for (int i = 0; i < 200; ++i) {  // 200 KB in one turn, each send over the threshold
+    const std::string chunk = pattern(1000, static_cast<size_t>(i));
+    ASSERT_TRUE(conn->send(chunk));
+    sent += chunk;
+  }
+  // The kernel took what fits; the first early write it could not finish paused early writes
+  // for the turn, so the other sends made no syscall, and nothing closed.
+  const uint64_t writes = counterValue("push_net_writes_total") - writes_before;
+  EXPECT_GE(writes, 1u);
+  EXPECT_LT(writes, 100u);
+  EXPECT_GT(conn->pendingBytes(), 0u);
+  EXPECT_FALSE(conn->closing());
+  std::string got;
+  EXPECT_TRUE(loop_.runUntil(
+      [&] {
+        EXPECT_EQ(readAvailable(peer.get(), &got), 0);
+        return got.size() >= sent.size();
+      },
+      30s, testing::kPoll));
+  EXPECT_TRUE(got == sent);  // in order, nothing lost or doubled
+}
+
 TEST_F(TcpConnectionTest, HighWatermarkOnceThenLowAfterPeerDrains) {
   server_limits_.high_watermark = 256 << 10;
   server_limits_.low_watermark = 64 << 10;
