@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/base/metrics.h"
@@ -19,6 +20,7 @@
 #include "common/rpc/channel.h"
 #include "common/rpc/controller.h"
 #include "common/rpc/detail/frame.h"
+#include "common/rpc/detail/meta_codec.h"
 #include "common/rpc/server.h"
 #include "examples/rpc_echo/echo_service.h"
 #include "proto/echo.pb.h"
@@ -65,13 +67,15 @@ inline uint64_t counterValue(std::string_view name, std::string_view labels = ""
   return metrics::Registry::global().counter(name, "", labels).value();
 }
 
-// Serializes one request frame the way Channel does.
-inline std::string requestFrame(uint64_t request_id, const std::string& method,
+// Serializes one request frame the way Channel does. `method` is any bytes (a Channel only
+// ever sends registered names).
+inline std::string requestFrame(uint64_t request_id, std::string_view method,
                                 const google::protobuf::Message& body) {
-  RpcMeta meta;
-  meta.set_request_id(request_id);
-  meta.set_method(method);
-  const std::string meta_bytes = meta.SerializeAsString();
+  detail::MetaView meta;
+  meta.request_id = request_id;
+  meta.method = method;
+  std::string meta_bytes(detail::encodedMetaSize(meta), '\0');
+  detail::encodeMeta(meta, meta_bytes.data());
   const std::string body_bytes = body.SerializeAsString();
   std::string frame(detail::kHeaderBytes, '\0');
   detail::writeHeader(detail::FrameHeader{0, static_cast<uint32_t>(meta_bytes.size()),
@@ -83,7 +87,7 @@ inline std::string requestFrame(uint64_t request_id, const std::string& method,
 inline std::string helloFrame(const std::string& key) {
   Hello hello;
   hello.set_cluster_key(key);
-  return requestFrame(0, std::string(detail::kHelloMethod), hello);
+  return requestFrame(0, detail::kHelloMethod, hello);
 }
 
 // A blocking-connect, non-blocking-read TCP client driven from the test thread while the

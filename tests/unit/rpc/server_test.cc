@@ -7,7 +7,6 @@
 #include <string>
 #include <vector>
 
-#include "common/rpc/detail/meta_codec.h"
 #include "proto/config.pb.h"
 #include "tests/unit/rpc/rpc_test_util.h"
 
@@ -259,23 +258,6 @@ TEST_F(ServerTest, RawClientWithTheRightHelloIsServed) {
   EXPECT_FALSE(raw.closed());
 }
 
-// A request frame whose method name is raw bytes (a Channel never sends one that is not a
-// registered name).
-std::string rawMethodFrame(uint64_t request_id, std::string_view method,
-                           const echo::EchoRequest& req) {
-  detail::MetaView meta;
-  meta.request_id = request_id;
-  meta.method = method;
-  std::string meta_bytes(detail::encodedMetaSize(meta), '\0');
-  detail::encodeMeta(meta, meta_bytes.data());
-  const std::string body = req.SerializeAsString();
-  std::string frame(detail::kHeaderBytes, '\0');
-  detail::writeHeader(detail::FrameHeader{0, static_cast<uint32_t>(meta_bytes.size()),
-                                          static_cast<uint32_t>(body.size())},
-                      frame.data());
-  return frame + meta_bytes + body;
-}
-
 TEST_F(ServerTest, MethodNamesAreMatchedWholeWhateverTheirBytes) {
   startServer();
   echo::EchoRequest req;
@@ -287,11 +269,11 @@ TEST_F(ServerTest, MethodNamesAreMatchedWholeWhateverTheirBytes) {
   // that is not UTF-8 is not found either (the connection stays), and the error text that
   // quotes it is made valid UTF-8.
   const std::string echo_method = "push.echo.EchoService.Echo";
-  ASSERT_TRUE(raw.send(rawMethodFrame(1, echo_method, req) +
-                       rawMethodFrame(2, echo_method + "2", req) +
-                       rawMethodFrame(3, "push.echo.EchoService.Ech", req) +
-                       rawMethodFrame(4, "push.echo.EchoService.Ech\xff", req) +
-                       rawMethodFrame(5, echo_method, req)));
+  ASSERT_TRUE(raw.send(test::requestFrame(1, echo_method, req) +
+                       test::requestFrame(2, echo_method + "2", req) +
+                       test::requestFrame(3, "push.echo.EchoService.Ech", req) +
+                       test::requestFrame(4, "push.echo.EchoService.Ech\xff", req) +
+                       test::requestFrame(5, echo_method, req)));
   std::map<uint64_t, RpcMeta> answers;
   ASSERT_TRUE(loop_.runUntil(test::latch([&] {
                                raw.poll();
