@@ -460,5 +460,39 @@ TEST_F(RpcTest, ClosingTheChannelCancelsPendingCalls) {
   EXPECT_EQ(call.controller.code(), Code::CANCELLED);
 }
 
+TEST_F(RpcTest, ClosingTheChannelFromADeadlineCallbackEndsTheRestOfItsRunOnce) {
+  // Three calls share a deadline run. The first to time out closes the channel from its done
+  // callback, while the run is being expired: every call ends exactly once, the two others
+  // cancelled by the close, and nothing is touched after it (ASan).
+  auto created = Channel::create(loop_, {});
+  ASSERT_TRUE(created.isOk());
+  ChannelPtr ch = std::move(created).value();
+  ASSERT_TRUE(ch->setEndpoints(std::vector<std::string>{startServer()}).isOk());
+  ASSERT_TRUE(loop_.runUntil([&] { return ch->usableEndpoints() > 0; }));
+  struct Stalled {
+    Controller controller;
+    echo::EchoRequest request;
+    echo::EchoResponse response;
+    int runs = 0;
+  };
+  std::vector<Stalled> calls(3);
+  echo::EchoService_Stub stub(ch.get());
+  for (Stalled& c : calls) {
+    c.request.set_delay_ms(500);
+    c.controller.setTimeout(100ms);
+    stub.Echo(&c.controller, &c.request, &c.response, newCallback([&c, &ch] {
+      ++c.runs;
+      if (c.controller.code() == Code::TIMEOUT) ch.reset();  // closes it
+    }));
+  }
+  ASSERT_TRUE(loop_.runUntil([&] { return calls[0].runs && calls[1].runs && calls[2].runs; }, 3s));
+  EXPECT_EQ(ch, nullptr);
+  EXPECT_EQ(calls[0].controller.code(), Code::TIMEOUT);
+  for (size_t i = 1; i < calls.size(); ++i)
+    EXPECT_EQ(calls[i].controller.code(), Code::CANCELLED) << i;
+  for (const Stalled& c : calls)
+    EXPECT_EQ(c.runs, 1);
+}
+
 }  // namespace
 }  // namespace push::rpc
