@@ -12,7 +12,10 @@
 # connections: a process may open 20000 files here), PER_WORKER (push-load worker size, 18000),
 # REGISTERS (register shards, slots split evenly; default one per 250000 connections),
 # LOADGEN_NICE (0: the nice value push-loadtest and its workers run at), DISPATCHER (1: the
-# clients ask push-dispatcher, a static list of the room, for their room before connecting).
+# clients ask push-dispatcher, a static list of the room, for their room before connecting),
+# ROOM_GATHER_US and LOADGEN_GATHER_US (0: the --input-gather-us of the room workers and of the
+# load workers: after a loop turn that read, sleep that long before polling again; RESULT
+# lines carry both).
 #
 # Registers are sharded because on this one shared 2-core machine, once the ramp asks for more
 # than the cores can do, the scheduler gives each of the ~120 runnable processes an equal
@@ -107,6 +110,8 @@ room_workers=${ROOM_WORKERS:-$(((connections + 15999) / 16000))}
 per_worker=${PER_WORKER:-18000}
 registers=${REGISTERS:-$(((connections + 249999) / 250000))}
 loadgen_nice=${LOADGEN_NICE:-0}
+room_gather_us=${ROOM_GATHER_US:-0}
+loadgen_gather_us=${LOADGEN_GATHER_US:-0}
 center_workers=${CENTER_WORKERS:-1}
 count=${COUNT:-5}
 payload=${PAYLOAD:-256}
@@ -238,7 +243,8 @@ $saver_lines
 $queued_line
 $coordinator_line
 CONF
-start room ROOM "$bin/push-room" --config "$tmp/room.conf" --workers "$room_workers"
+start room ROOM "$bin/push-room" --config "$tmp/room.conf" --workers "$room_workers" \
+  --input-gather-us "$room_gather_us"
 room_pid=$pid
 for _ in $(seq 1 400); do  # one ROOM line per worker
   [ "$(grep -c '^ROOM' "$tmp/room.out" || true)" -ge "$room_workers" ] && break
@@ -300,7 +306,7 @@ CONF
 fi
 nice -n "$loadgen_nice" "$bin/push-loadtest" "${scenario_args[@]}" "${target[@]}" --app "$app" --secret "$secret" \
   --connections "$connections" --seconds "$hold_seconds" --connect-rate "$connect_rate" \
-  --per-worker "$per_worker" --sources "$sources" --out "$out" \
+  --per-worker "$per_worker" --sources "$sources" --out "$out" --input-gather-us "$loadgen_gather_us" \
   --max-seconds $((hold_seconds + connections / connect_rate + 300)) >"$fifo" 2>"$tmp/loadtest.log" &
 lt=$!
 pids=("$lt" "${pids[@]}")  # stopped first
@@ -344,7 +350,7 @@ wait "$lt" || rc=$?
 # rooms_lost= up to the scenario's end (all of the run when it never got there), and after it.
 lost_all=$(($(rooms_lost) - ${rooms_lost_before:-0}))
 lost_end=${lost_end:-$lost_all}
-lost_counts="rooms_lost=$lost_end rooms_lost_ramp=${lost_ramp:-} rooms_lost_teardown=$((lost_all - lost_end))"
+lost_counts="rooms_lost=$lost_end rooms_lost_ramp=${lost_ramp:-} rooms_lost_teardown=$((lost_all - lost_end)) room_gather_us=$room_gather_us loadgen_gather_us=$loadgen_gather_us"
 pids=("${pids[@]:1}")
 [ -n "$result" ] || fail "push-loadtest printed no RESULT (exit $rc): $(cat "$tmp/loadtest.log")"
 f() { field "$1" <<<" $result"; }

@@ -12,10 +12,11 @@
 # of each, default 2 and 1: center is a stateless tier, one process per core), BUSY_POLL_US
 # (--busy-poll-us of center and register, default 0), BATCH (pushes per request, default 1; more
 # posts /v1/push/batch: the rates and counts stay in pushes), ROOM_BUSY_POLL_US (the room's, default
-# 0), OPEN_RATE (the open-loop rate instead of
-# half of the best closed-loop one, e.g. 50000 for the goal's "half of 100k"), OPEN_HTTP (HTTP
-# connections of the open-loop run, default 16), OPEN_RUNS (open-loop runs, default 3; RESULT
-# takes the one with the median p99).
+# 0), ROOM_GATHER_US and LOADGEN_GATHER_US (--input-gather-us of the room and of push-load: after
+# a loop turn that read, sleep that long before polling again; default 0), OPEN_RATE (the
+# open-loop rate instead of half of the best closed-loop one, e.g. 50000 for the goal's "half of
+# 100k"), OPEN_HTTP (HTTP connections of the open-loop run, default 16), OPEN_RUNS (open-loop
+# runs, default 3; RESULT takes the one with the median p99).
 #
 # Starts push-register, push-room and push-center (app rate limit 10M/s, so it
 # never limits), then `push-load unicast` with USERS client connections that ack every push:
@@ -40,6 +41,8 @@ center_workers=${CENTER_WORKERS:-2}
 room_workers=${ROOM_WORKERS:-1}
 busy_poll_us=${BUSY_POLL_US:-0}
 room_busy_poll_us=${ROOM_BUSY_POLL_US:-0}
+room_gather_us=${ROOM_GATHER_US:-0}
+loadgen_gather_us=${LOADGEN_GATHER_US:-0}
 open_http=${OPEN_HTTP:-16}
 open_runs=${OPEN_RUNS:-3}
 batch=${BATCH:-1}
@@ -92,7 +95,7 @@ register { shards { address: "$register" slots: "0-1023" } }
 apps { name: "$app" secret: "$secret" }
 CONF
 start room ROOM "$bin/push-room" --config "$tmp/room.conf" --workers "$room_workers" \
-  --busy-poll-us "$room_busy_poll_us"
+  --busy-poll-us "$room_busy_poll_us" --input-gather-us "$room_gather_us"
 room_pid=$pid
 room_tcp=$(sed -n 's/.* tcp=\([^ ]*\).*/\1/p' <<<"$line")
 cat >"$tmp/center.conf" <<CONF
@@ -125,7 +128,8 @@ run_load() {
   mkfifo "$fifo"
   "$bin/push-load" unicast --center "$center" --api-key "$api_key" --app "$app" \
     --secret "$secret" --room "$room_tcp" --users "$users" --seconds "$seconds" \
-    --sources 127.0.0.2-127.0.0.9 --max-seconds $((seconds + 60)) --batch "$batch" "$@" >"$fifo" 2>"$tmp/load.$name.log" &
+    --sources 127.0.0.2-127.0.0.9 --max-seconds $((seconds + 60)) --batch "$batch" \
+    --input-gather-us "$loadgen_gather_us" "$@" >"$fifo" 2>"$tmp/load.$name.log" &
   local lp=$!
   pids=("$lp" "${pids[@]}")  # stopped first: clients before servers
   while IFS= read -r l; do
@@ -159,7 +163,7 @@ run_load() {
 echo "# unicast: POST /v1/push (one user each) -> center -> register -> room -> client ack"
 echo "# machine: $(nproc) cores shared by center, room, register AND the load generator (all on"
 echo "#   this machine, loopback); other users' work may run too: loadavg at start $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# $(date -u +%Y-%m-%dT%H:%MZ) build=$build users=$users seconds=$seconds center_workers=$center_workers room_workers=$room_workers busy_poll_us=$busy_poll_us room_busy_poll_us=$room_busy_poll_us"
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) build=$build users=$users seconds=$seconds center_workers=$center_workers room_workers=$room_workers busy_poll_us=$busy_poll_us room_busy_poll_us=$room_busy_poll_us room_gather_us=$room_gather_us loadgen_gather_us=$loadgen_gather_us"
 echo "# cpu_* = cores used in the window (all workers of a service together)"
 
 best=0

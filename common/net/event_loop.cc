@@ -186,12 +186,34 @@ void EventLoop::setBusyPoll(std::chrono::microseconds window) {
   busy_poll_ns_ = window.count() > 0 ? static_cast<uint64_t>(window.count()) * 1000 : 0;
 }
 
+void EventLoop::setInputGather(std::chrono::microseconds gather) {
+  assertInLoopThread();
+  gather_ns_ = gather.count() > 0 ? static_cast<uint64_t>(gather.count()) * 1000 : 0;
+  gather_io_seen_ = io_events_;
+}
+
 void EventLoop::beforePoll() {
   flushAll();
   // What the flush did (input re-offered to a handler, a write completed) may have made
   // runUntil()'s condition true: then this turn must not sleep in poll until some timer or
   // I/O happens to wake it (uv_stop makes libuv's poll timeout 0; uv_run then returns).
-  if (run_until_ && (*run_until_)()) uv_stop(loop_.get());
+  const bool stopping = run_until_ && (*run_until_)();
+  if (stopping) uv_stop(loop_.get());
+  decideSpin();
+  if (gather_ns_ > 0 && io_events_ != gather_io_seen_) {
+    gather_io_seen_ = io_events_;
+    if (!spinning_ && !stopping) {
+      // Output is flushed above, so nothing we owe waits in this sleep; input gathers in the
+      // kernel. libuv computes the poll timeout after this callback from its cached time:
+      // update it, so a timer due during the sleep makes the poll return at once.
+      std::this_thread::sleep_for(std::chrono::nanoseconds(gather_ns_));
+      ++gather_sleeps_;
+      uv_update_time(loop_.get());
+    }
+  }
+}
+
+void EventLoop::decideSpin() {
   // libuv computes the poll timeout right after the prepare handles run, as 0 when an idle
   // handle is active: starting or stopping `spin` here decides this turn's wait.
   bool spin = false;

@@ -221,7 +221,7 @@ int idleMode(int argc, char** argv) {
   if (!plainName(cl.get("app")) || cl.get("secret").empty() || *count == 0) {
     return usageError(cl, invalidArgument("--app, --secret and --connections are required"));
   }
-  Runner runner(common->max_seconds);
+  Runner runner(common->max_seconds, common->input_gather);
   loadgen::PushClientPool::Options o;
   o.connect.server = *server;
   o.connect.sources = common->sources;
@@ -343,7 +343,7 @@ int redisIdleMode(int argc, char** argv) {
     if (!st.isOk()) return usageError(cl, st);
   }
   if (*count == 0) return usageError(cl, invalidArgument("--connections is required"));
-  Runner runner(common->max_seconds);
+  Runner runner(common->max_seconds, common->input_gather);
   loadgen::RedisClientPool::Options o;
   o.connect.server = *server;
   o.connect.sources = common->sources;
@@ -418,7 +418,7 @@ int unicastMode(int argc, char** argv) {
   if (static_cast<double>(*seconds) + 10 > common->max_seconds) {
     return usageError(cl, invalidArgument("--max-seconds must leave 10 s over --seconds"));
   }
-  Runner runner(common->max_seconds);
+  Runner runner(common->max_seconds, common->input_gather);
   loadgen::UnicastLoad::Options o;
   o.center = *center;
   o.api_key = cl.get("api-key");

@@ -49,7 +49,8 @@ bool plainName(std::string_view s) {
   return true;
 }
 
-Runner::Runner(double max_seconds) {
+Runner::Runner(double max_seconds, std::chrono::microseconds input_gather) {
+  loop_.setInputGather(input_gather);
   signals_ = net::SignalWatcher::create(loop_, [this](int signum) {
     std::fprintf(stderr, "push-load: signal %d: stopping\n", signum);
     stop(kExitOk);
@@ -84,6 +85,9 @@ void addCommon(CommandLine& cl) {
   cl.option("sources", "A-B",
             "source addresses, round robin, e.g. 127.0.0.2-127.0.0.20 (default: any)");
   cl.option("connect-rate", "R/s", "new client connections per second (default 5000)");
+  cl.option("input-gather-us", "N",
+            "after a loop turn that read, sleep N us (max 100000) before polling again: fewer "
+            "wake-ups for many clients, up to N us later reads (default 0: off)");
   cl.option("log-level", "LEVEL", "common/ log level (default warn)");
   cl.flag("help", "print this help");
 }
@@ -96,6 +100,8 @@ Result<Common> readCommon(const CommandLine& cl) {
   if (cl.has("connect-rate")) {
     ASSIGN_OR_RETURN(c.connect_rate, parseRate(cl.get("connect-rate")));
   }
+  ASSIGN_OR_RETURN(long long gather_us, cl.getInt("input-gather-us", 0, 0, 100'000));
+  c.input_gather = std::chrono::microseconds(gather_us);
   RETURN_IF_ERROR(log::setLevel(cl.get("log-level", "warn")));
   return c;
 }

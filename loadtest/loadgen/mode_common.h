@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -34,12 +35,13 @@ bool plainName(std::string_view s);
 // CPU time of this process (user and system), milliseconds.
 unsigned long long cpuMillis();
 
-// --max-seconds, --sources, --connect-rate, --log-level, --help.
+// --max-seconds, --sources, --connect-rate, --input-gather-us, --log-level, --help.
 void addCommon(CommandLine& cl);
 struct Common {
   double max_seconds = 300;
   std::vector<net::InetAddress> sources;
   double connect_rate = 5000;
+  std::chrono::microseconds input_gather{0};  // net::EventLoop::setInputGather
 };
 Result<Common> readCommon(const CommandLine& cl);
 
@@ -47,7 +49,8 @@ Result<Common> readCommon(const CommandLine& cl);
 // deadline (exit kExitMaxSeconds). Owns its loop and handles; loop-thread only.
 class Runner {
  public:
-  explicit Runner(double max_seconds);
+  explicit Runner(double max_seconds,
+                  std::chrono::microseconds input_gather = std::chrono::microseconds(0));
   net::EventLoop& loop() { return loop_; }
   // Runs the loop; `close_all` closes the mode's connections before the loop shuts down.
   int run(const std::function<void()>& close_all);

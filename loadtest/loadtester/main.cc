@@ -207,6 +207,9 @@ int main(int argc, char** argv) {
         std::to_string(std::min(f.max_seconds + 30, 86'400LL))};
     if (!s.sources.empty()) a.insert(a.end(), {"--sources", s.sources});
     if (cl.has("heartbeat")) a.insert(a.end(), {"--heartbeat", std::to_string(f.heartbeat)});
+    if (f.input_gather_us > 0) {
+      a.insert(a.end(), {"--input-gather-us", std::to_string(f.input_gather_us)});
+    }
     if (storming) a.push_back("--reconnect");
     if (unicast) {
       a.insert(a.end(), {"--unicast-users", std::to_string(in.connections), "--unicast-first-user",
@@ -287,7 +290,8 @@ int main(int argc, char** argv) {
                            "heartbeat",        "user-prefix",   "first-user",    "network",
                            "max-seconds",      "storm-command", "center",        "rate",
                            "http-connections", "depth",         "payload-bytes", "batch",
-                           "storm-after",      "count",         "qos",           "webhook"}) {
+                           "storm-after",      "count",         "qos",           "webhook",
+                           "input-gather-us"}) {
     if (cl.has(flag)) report.settings.emplace_back(flag, cl.get(flag));
   }
   report.settings.emplace_back("workers", std::to_string(plan->size()));

@@ -54,6 +54,8 @@ void defineFlags(CommandLine& cl) {
   cl.option("sources", "A-B", "source addresses, split over the workers (default: any)");
   cl.option("connect-rate", "R", "new connections per second in all (default 5000)");
   cl.option("heartbeat", "S", "seconds between Pings (default: what the room proposes)");
+  cl.option("input-gather-us", "N",
+            "the workers' loops sleep N us after a turn that read, 0..100000 (default 0: off)");
   cl.option("user-prefix", "P", "user of connection i is P<first-user + i> (default u)");
   cl.option("first-user", "K", "index of the first user (default 0)");
   cl.option("network", "TYPE", "network in Auth: wifi (default), cellular, ethernet, unknown");
@@ -80,6 +82,7 @@ Result<RunFlags> readFlags(const CommandLine& cl, const std::string& scenario) {
   auto first_user = cl.getInt("first-user", 0, 0, 1LL << 40);
   auto max_seconds = cl.getInt("max-seconds", 3600, 1, 7 * 86'400);
   auto heartbeat = cl.getInt("heartbeat", 0, 1, 65'535);
+  auto gather = cl.getInt("input-gather-us", 0, 0, 100'000);
   auto rate = cl.getInt("connect-rate", 5000, 1, 1'000'000);
   auto sources = loadgen::parseSourceAddresses(cl.get("sources"));
   auto push_rate = cl.getInt("rate", broadcast ? 1 : upstream ? 100 : 1000, 1, 10'000'000);
@@ -93,7 +96,7 @@ Result<RunFlags> readFlags(const CommandLine& cl, const std::string& scenario) {
   auto qos = cl.getInt("qos", 0, 0, 1);
   for (const Status& st :
        {connections.status(), seconds.status(), per_worker.status(), first_user.status(),
-        max_seconds.status(), heartbeat.status(), rate.status(), sources.status(),
+        max_seconds.status(), heartbeat.status(), gather.status(), rate.status(), sources.status(),
         push_rate.status(), http.status(), depth.status(), payload.status(), batch.status(),
         count.status(), qos.status()}) {
     if (!st.isOk()) return st;
@@ -157,6 +160,7 @@ Result<RunFlags> readFlags(const CommandLine& cl, const std::string& scenario) {
   f.first_user = *first_user;
   f.max_seconds = *max_seconds;
   f.heartbeat = *heartbeat;
+  f.input_gather_us = *gather;
   f.connect_rate = *rate;
   f.sources = *sources;
   f.rate = *push_rate;

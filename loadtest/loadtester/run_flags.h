@@ -22,6 +22,7 @@ struct RunFlags {
   std::string target_flag;  // "server" or "dispatcher": where the workers' clients go
   long long connections = 0, seconds = 0, per_worker = 0, first_user = 0, max_seconds = 0;
   long long heartbeat = 0, connect_rate = 0;
+  long long input_gather_us = 0;  // the workers' --input-gather-us
   std::vector<net::InetAddress> sources;
   // unicast / broadcast / upstream: messages a second, HTTP connections to center, requests in
   // flight per connection, payload bytes, pushes per request, broadcasts, their qos; and when

@@ -1,7 +1,7 @@
 // push-room: client connections (TCP + WebSocket), sessions, and the Room RPC service.
 //
 //   push-room [--config FILE] [--workers N] [--tcp HOST:PORT] [--ws HOST:PORT]
-//             [--rpc HOST:PORT] [--admin HOST:PORT] [--name NAME]
+//             [--rpc HOST:PORT] [--admin HOST:PORT] [--name NAME] [--input-gather-us N]
 //
 // With --workers N the process forks N room instances that share the client ports with
 // SO_REUSEPORT (port 0 is resolved once, by the parent); each has its own RPC and admin port
@@ -33,9 +33,16 @@ namespace {
 
 using namespace push;
 
-int runRoom(room::RoomOptions options, int worker, std::chrono::microseconds busy_poll) {
+// How each worker's loop waits for I/O (net::EventLoop::setBusyPoll / setInputGather).
+struct LoopTuning {
+  std::chrono::microseconds busy_poll{0};
+  std::chrono::microseconds input_gather{0};
+};
+
+int runRoom(room::RoomOptions options, int worker, LoopTuning tuning) {
   net::EventLoop loop;
-  loop.setBusyPoll(busy_poll);
+  loop.setBusyPoll(tuning.busy_poll);
+  loop.setInputGather(tuning.input_gather);
   auto created = room::RoomServer::create(loop, std::move(options));
   if (!created.isOk()) {
     std::fprintf(stderr, "push-room: %s\n", created.status().toString().c_str());
@@ -98,6 +105,10 @@ int main(int argc, char** argv) {
   cl.option("rpc", "HOST:PORT", "Room RPC address (overrides rpc.listen.address)");
   cl.option("admin", "HOST:PORT", "admin HTTP address (overrides admin.listen.address)");
   cl.option("name", "NAME", "room name (overrides name)");
+  cl.option("input-gather-us", "N",
+            "after a loop turn that read, sleep N us (max 100000) before polling again: one "
+            "wake-up per N us for many idle clients' heartbeats, at up to N us of latency "
+            "(default 0: off; not with --busy-poll-us)");
   config::RoomConfig cfg;
   auto file = service::loadConfig(cl, argc, argv, &cfg);
   if (!file.isOk()) {
@@ -120,12 +131,24 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "push-room: %s\n", busy_poll.status().toString().c_str());
     return 2;
   }
+  auto gather = cl.getInt("input-gather-us", 0, 0, 100'000);
+  if (!gather.isOk()) {
+    std::fprintf(stderr, "push-room: %s\n", gather.status().toString().c_str());
+    return 2;
+  }
+  if (*gather > 0 && busy_poll->count() > 0) {
+    std::fprintf(stderr,
+                 "push-room: --busy-poll-us and --input-gather-us trade opposite ways (latency "
+                 "for CPU, CPU for latency): give one\n");
+    return 2;
+  }
+  const LoopTuning tuning{*busy_poll, std::chrono::microseconds(*gather)};
   auto options = room::RoomOptions::fromConfig(cfg, file->get());
   if (!options.isOk()) {
     std::fprintf(stderr, "push-room: %s\n", options.status().toString().c_str());
     return 2;
   }
-  if (*workers == 1) return runRoom(std::move(options).value(), 0, *busy_poll);
+  if (*workers == 1) return runRoom(std::move(options).value(), 0, tuning);
   std::vector<int> reserved;
   auto tcp = service::reservePort(options->tcp_address, &reserved);
   if (!tcp.isOk()) {
@@ -142,13 +165,12 @@ int main(int argc, char** argv) {
     options->ws_address = *ws;
   }
   const room::RoomOptions base = *options;
-  const std::chrono::microseconds poll = *busy_poll;
-  return service::superviseWorkers("push-room", static_cast<int>(*workers), [&base, poll](int i) {
+  return service::superviseWorkers("push-room", static_cast<int>(*workers), [&base, tuning](int i) {
     room::RoomOptions o = base;
     o.name = base.name + "-w" + std::to_string(i);
     o.reuse_port = true;
     o.rpc.address = service::shiftPort(base.rpc.address, i);
     if (!o.admin_address.empty()) o.admin_address = service::shiftPort(base.admin_address, i);
-    return runRoom(std::move(o), i, poll);
+    return runRoom(std::move(o), i, tuning);
   });
 }
