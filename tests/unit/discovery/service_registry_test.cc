@@ -101,14 +101,30 @@ TEST_F(ServiceRegistryTest, RegisteredInstanceAndItsLoadAreSeen) {
   EXPECT_EQ(i->region, "r1");
   EXPECT_EQ(i->weight, 100u);
   EXPECT_EQ(i->load, 0.0);
-  EXPECT_TRUE(reg->registered());
+  // Seen by the watcher's session does not mean the create's completion has reached the
+  // registry's: await it.
+  EXPECT_TRUE(loop_.runUntil([&] { return reg->registered(); }, 5s));
 
+  // On a failure, what the registry and its session went through (a session lost under CI
+  // load re-registers: the node is then created, not refreshed).
+  auto history = [&] {
+    const auto st = reg->stats();
+    return "registrations=" + std::to_string(st.registrations) +
+           " refreshes=" + std::to_string(st.refreshes) +
+           " failures=" + std::to_string(st.failures) +
+           " sessions=" + std::to_string(zk->sessions()) +
+           " listed=" + std::to_string(seen_.size());
+  };
   reg->setLoad(0.75);
-  ASSERT_TRUE(loop_.runUntil([&] { return find("room-1") && find("room-1")->load == 0.75; }, 10s));
+  ASSERT_TRUE(loop_.runUntil([&] { return find("room-1") && find("room-1")->load == 0.75; }, 10s))
+      << history();
   reg->setLoadSource([] { return 0.5; });
   reg->refreshNow();
-  ASSERT_TRUE(loop_.runUntil([&] { return find("room-1") && find("room-1")->load == 0.5; }, 10s));
-  EXPECT_GE(reg->stats().refreshes, 1u);
+  ASSERT_TRUE(loop_.runUntil([&] { return find("room-1") && find("room-1")->load == 0.5; }, 10s))
+      << history();
+  // The watcher's session can read the new data before the registry's own session delivers
+  // the write's completion: await it rather than read the count at once.
+  EXPECT_TRUE(loop_.runUntil([&] { return reg->stats().refreshes >= 1; }, 5s)) << history();
 }
 
 TEST_F(ServiceRegistryTest, RefreshNowDuringAWriteInFlightIsNotLost) {
