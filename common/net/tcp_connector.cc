@@ -1,5 +1,10 @@
 #include "common/net/tcp_connector.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <string>
 
 #include "common/net/event_loop.h"
@@ -37,7 +42,7 @@ void TcpConnector::begin(std::chrono::milliseconds timeout, const InetAddress* l
         self->conn_->close();  // the connect callback follows with UV_ECANCELED
       },
       static_cast<uint64_t>(timeout.count()), 0);
-  int rc = local ? uv_tcp_bind(conn_->uvHandle(), local->sockaddrPtr(), 0) : 0;
+  int rc = local ? bindSource(*local) : 0;
   if (rc == 0) {
     rc = uv_tcp_connect(&req_, conn_->uvHandle(), addr_.sockaddrPtr(),
                         [](uv_connect_t* req, int status) {
@@ -52,6 +57,25 @@ void TcpConnector::begin(std::chrono::milliseconds timeout, const InetAddress* l
         &timer_,
         [](uv_timer_t* t) { static_cast<TcpConnector*>(t->data)->onConnect(UV_ECANCELED); }, 0, 0);
   }
+}
+
+int TcpConnector::bindSource(const InetAddress& local) {
+  // bind() to port 0 makes the kernel pick a port no socket on that address holds, whatever
+  // its peer: a search over the bind table that grows costly with hundreds of thousands of
+  // clients (4% of a million-client ramp's CPU). IP_BIND_ADDRESS_NO_PORT leaves the port to
+  // connect(), which needs only the 4-tuple to be unique. So the socket is made here, not by
+  // libuv at bind time, to set it first.
+  const int fd = ::socket(local.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return uv_translate_sys_error(errno);
+  const int on = 1;
+  // Best effort: without it (an old kernel) bind() picks the port as before.
+  (void)::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on, sizeof on);
+  int rc = uv_tcp_open(conn_->uvHandle(), fd);
+  if (rc != 0) {
+    ::close(fd);
+    return rc;
+  }
+  return uv_tcp_bind(conn_->uvHandle(), local.sockaddrPtr(), 0);
 }
 
 void TcpConnector::cancel() {

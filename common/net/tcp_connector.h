@@ -25,7 +25,8 @@ class TcpConnection;
 class TcpConnector {
  public:
   using Done = std::function<void(Result<TcpConnection*>)>;
-  // `local`, when given, is the source address to bind first (port 0: any port); load
+  // `local`, when given, is the source address to bind first (its port is left to connect(),
+  // IP_BIND_ADDRESS_NO_PORT: a port is then shared by connections to different peers); load
   // generators spread connections over 127.0.0.x this way.
   static TcpConnector* start(EventLoop& loop, const InetAddress& addr,
                              std::chrono::milliseconds timeout, Done done,
@@ -37,6 +38,7 @@ class TcpConnector {
   TcpConnector(EventLoop& loop, const InetAddress& addr, Done done);
   ~TcpConnector() = default;
   void begin(std::chrono::milliseconds timeout, const InetAddress* local);
+  int bindSource(const InetAddress& local);  // 0 or a libuv error
   void onConnect(int status);
   void finish(Result<TcpConnection*> result);
 

@@ -1,5 +1,6 @@
 #include "common/net/tcp_connector.h"
 
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -71,6 +72,35 @@ TEST(TcpConnectorTest, ConnectsAndHandsOverAnUnstartedConnection) {
   EXPECT_EQ(outcome.calls, 1);
   client_side.conn->close();
   EXPECT_TRUE(loop.runUntil([&] { return client_side.closed() && server_side.closed(); }, 5s));
+  server.reset();
+  EXPECT_TRUE(loop.shutdown().isOk());
+}
+
+TEST(TcpConnectorTest, ASourceAddressIsBoundAndItsPortLeftToConnect) {
+  EventLoop loop;
+  TcpConnection::Limits limits;
+  RecordingHandler server_side;
+  auto listen =
+      TcpServer::listen(loop, {}, [&](TcpConnection& c) { server_side.attach(c, &limits); });
+  ASSERT_TRUE(listen.isOk());
+  TcpServerPtr server = std::move(listen).value();
+
+  auto source = InetAddress::parse("127.0.0.9:0");
+  ASSERT_TRUE(source.isOk());
+  Outcome outcome;
+  TcpConnector::start(loop, server->address(), 5s, outcome.done(), &*source);
+  EXPECT_TRUE(loop.runUntil([&] { return outcome.calls > 0; }, 5s));
+  ASSERT_NE(outcome.conn, nullptr) << outcome.status;
+  EXPECT_EQ(outcome.conn->localAddress().host(), "127.0.0.9");
+  EXPECT_NE(outcome.conn->localAddress().port(), 0);
+  // The port was chosen by connect(), not by bind(): a source port may then be shared by
+  // connections to different peers, and binding costs no search of the bind table.
+  int no_port = 0;
+  socklen_t len = sizeof no_port;
+  ASSERT_EQ(::getsockopt(outcome.conn->fd(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &no_port, &len),
+            0);
+  EXPECT_EQ(no_port, 1);
+  outcome.conn->close();  // unstarted: just freed
   server.reset();
   EXPECT_TRUE(loop.shutdown().isOk());
 }
