@@ -21,7 +21,9 @@
 # >= 6.1, root. The host's table is sized at boot from RAM, 262144 here, and a million
 # connections over loopback are two million sockets in it: chains of 8, and the lookup every
 # segment takes was 13% of all CPU at 1M. RESULT lines carry ehash_entries=, the table the run
-# had).
+# had), TCP_CC (empty: the machine's congestion control; a name: the run is in a namespace of
+# its own, as for EHASH_ENTRIES, whose net.ipv4.tcp_congestion_control is that; RESULT lines
+# carry tcp_cc=).
 #
 # Registers are sharded because on this one shared 2-core machine, once the ramp asks for more
 # than the cores can do, the scheduler gives each of the ~120 runnable processes an equal
@@ -106,27 +108,48 @@
 set -euo pipefail
 
 ehash_entries=${EHASH_ENTRIES:-0}
-if [ "$ehash_entries" != 0 ] && [ -z "${PUSH_HOLD_NETNS:-}" ]; then
+tcp_cc=${TCP_CC:-}
+if { [ "$ehash_entries" != 0 ] || [ -n "$tcp_cc" ]; } && [ -z "${PUSH_HOLD_NETNS:-}" ]; then
   # The whole run again, inside a namespace of its own: every process it starts, and the
-  # loopback they talk over, see that namespace's hash table.
+  # loopback they talk over, see that namespace's hash table and congestion control.
   case $ehash_entries in *[!0-9]*) echo "EHASH_ENTRIES: a number of buckets" >&2; exit 2 ;; esac
-  command -v ip >/dev/null || { echo "EHASH_ENTRIES needs ip (iproute2)" >&2; exit 2; }
-  child_before=$(sysctl -n net.ipv4.tcp_child_ehash_entries 2>/dev/null) ||
-    { echo "EHASH_ENTRIES: this kernel has no net.ipv4.tcp_child_ehash_entries (Linux >= 6.1)" >&2; exit 2; }
+  command -v ip >/dev/null || { echo "EHASH_ENTRIES and TCP_CC need ip (iproute2)" >&2; exit 2; }
+  if [ -n "$tcp_cc" ]; then
+    grep -qw -- "$tcp_cc" /proc/sys/net/ipv4/tcp_available_congestion_control ||
+      { echo "TCP_CC: not one of $(cat /proc/sys/net/ipv4/tcp_available_congestion_control)" >&2; exit 2; }
+  fi
+  child_before=0
+  if [ "$ehash_entries" != 0 ]; then
+    child_before=$(sysctl -n net.ipv4.tcp_child_ehash_entries 2>/dev/null) ||
+      { echo "EHASH_ENTRIES: this kernel has no net.ipv4.tcp_child_ehash_entries (Linux >= 6.1)" >&2; exit 2; }
+  fi
   netns=push-hold-$$
   trap 'ip netns delete "$netns" 2>/dev/null || true' EXIT
   trap 'exit 130' INT TERM
   # Only a namespace created while the sysctl is set takes it: set, create, restore.
-  sysctl -qw net.ipv4.tcp_child_ehash_entries="$ehash_entries"
-  ip netns add "$netns" || { sysctl -qw net.ipv4.tcp_child_ehash_entries="$child_before"; exit 1; }
-  sysctl -qw net.ipv4.tcp_child_ehash_entries="$child_before"
+  [ "$ehash_entries" = 0 ] || sysctl -qw net.ipv4.tcp_child_ehash_entries="$ehash_entries"
+  created=0
+  ip netns add "$netns" && created=1
+  [ "$ehash_entries" = 0 ] || sysctl -qw net.ipv4.tcp_child_ehash_entries="$child_before"
+  [ "$created" = 1 ] || exit 1
   ip netns exec "$netns" ip link set lo up
+  if [ -n "$tcp_cc" ]; then
+    # Another namespace may only pick an allowed one (a host-wide list): allow it just long
+    # enough to pick it, as for the hash table above.
+    allowed_before=$(sysctl -n net.ipv4.tcp_allowed_congestion_control)
+    sysctl -qw net.ipv4.tcp_allowed_congestion_control="$allowed_before $tcp_cc"
+    picked=0
+    ip netns exec "$netns" sysctl -qw net.ipv4.tcp_congestion_control="$tcp_cc" && picked=1
+    sysctl -qw net.ipv4.tcp_allowed_congestion_control="$allowed_before"
+    [ "$picked" = 1 ] || exit 1
+  fi
   rc=0
   PUSH_HOLD_NETNS=$netns ip netns exec "$netns" bash "$0" "$@" || rc=$?
   exit "$rc"
 fi
 # The table this run has (negative: the host's, shared).
 ehash_seen=$(sysctl -n net.ipv4.tcp_ehash_entries 2>/dev/null || echo unknown)
+cc_seen=$(sysctl -n net.ipv4.tcp_congestion_control 2>/dev/null || echo unknown)
 
 build=${1:-build-release}
 bin=$build/bin
@@ -319,7 +342,7 @@ elif [ "$scenario" = reconnect-storm ]; then
 else
   scenario_args=(hold)
 fi
-echo "# $scenario: $connections connections, heartbeat ${heartbeat}s, held ${hold_seconds}s; room workers $room_workers; registers $registers; load workers at nice $loadgen_nice; TCP ehash $ehash_seen${PUSH_HOLD_NETNS:+ (namespace $PUSH_HOLD_NETNS)}; $(nproc) cores, loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# $scenario: $connections connections, heartbeat ${heartbeat}s, held ${hold_seconds}s; room workers $room_workers; registers $registers; load workers at nice $loadgen_nice; TCP ehash $ehash_seen, $cc_seen${PUSH_HOLD_NETNS:+ (namespace $PUSH_HOLD_NETNS)}; $(nproc) cores, loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) build=$build"
 fifo=$tmp/loadtest.fifo
 mkfifo "$fifo"
@@ -379,7 +402,7 @@ wait "$lt" || rc=$?
 # rooms_lost= up to the scenario's end (all of the run when it never got there), and after it.
 lost_all=$(($(rooms_lost) - ${rooms_lost_before:-0}))
 lost_end=${lost_end:-$lost_all}
-lost_counts="rooms_lost=$lost_end rooms_lost_ramp=${lost_ramp:-} rooms_lost_teardown=$((lost_all - lost_end)) room_gather_us=$room_gather_us loadgen_gather_us=$loadgen_gather_us ehash_entries=$ehash_seen"
+lost_counts="rooms_lost=$lost_end rooms_lost_ramp=${lost_ramp:-} rooms_lost_teardown=$((lost_all - lost_end)) room_gather_us=$room_gather_us loadgen_gather_us=$loadgen_gather_us ehash_entries=$ehash_seen tcp_cc=$cc_seen"
 pids=("${pids[@]:1}")
 [ -n "$result" ] || fail "push-loadtest printed no RESULT (exit $rc): $(cat "$tmp/loadtest.log")"
 f() { field "$1" <<<" $result"; }
