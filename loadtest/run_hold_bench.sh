@@ -17,8 +17,8 @@
 # load workers: after a loop turn that read, sleep that long before polling again; RESULT
 # lines carry both), EHASH_ENTRIES (0: the run uses this machine's network namespace; N: it
 # runs in a network namespace of its own, created and deleted by this script, whose TCP
-# established-connection hash table has N buckets: net.ipv4.tcp_child_ehash_entries, Linux
-# >= 6.1, root. The host's table is sized at boot from RAM, 262144 here, and a million
+# established-connection hash table has N buckets, rounded up to a power of two:
+# net.ipv4.tcp_child_ehash_entries, Linux >= 6.1, root. The host's table is sized at boot from RAM, 262144 here, and a million
 # connections over loopback are two million sockets in it: chains of 8, and the lookup every
 # segment takes was 13% of all CPU at 1M. RESULT lines carry ehash_entries=, the table the run
 # had), TCP_CC (empty: the machine's congestion control; a name: the run is in a namespace of
@@ -109,47 +109,89 @@ set -euo pipefail
 
 ehash_entries=${EHASH_ENTRIES:-0}
 tcp_cc=${TCP_CC:-}
+case $ehash_entries in *[!0-9]*) echo "EHASH_ENTRIES: a number of buckets" >&2; exit 2 ;; esac
+ehash_entries=$((10#$ehash_entries))
 if { [ "$ehash_entries" != 0 ] || [ -n "$tcp_cc" ]; } && [ -z "${PUSH_HOLD_NETNS:-}" ]; then
   # The whole run again, inside a namespace of its own: every process it starts, and the
-  # loopback they talk over, see that namespace's hash table and congestion control.
-  case $ehash_entries in *[!0-9]*) echo "EHASH_ENTRIES: a number of buckets" >&2; exit 2 ;; esac
+  # loopback they talk over, see that namespace's hash table and congestion control. The
+  # namespace takes the host's listen-queue and port-range settings (a new namespace starts
+  # from defaults, and its tcp_max_syn_backlog from its table's size), so that only the
+  # table and the congestion control differ from a run without it.
   command -v ip >/dev/null || { echo "EHASH_ENTRIES and TCP_CC need ip (iproute2)" >&2; exit 2; }
   if [ -n "$tcp_cc" ]; then
     grep -qw -- "$tcp_cc" /proc/sys/net/ipv4/tcp_available_congestion_control ||
       { echo "TCP_CC: not one of $(cat /proc/sys/net/ipv4/tcp_available_congestion_control)" >&2; exit 2; }
   fi
-  child_before=0
-  if [ "$ehash_entries" != 0 ]; then
-    child_before=$(sysctl -n net.ipv4.tcp_child_ehash_entries 2>/dev/null) ||
-      { echo "EHASH_ENTRIES: this kernel has no net.ipv4.tcp_child_ehash_entries (Linux >= 6.1)" >&2; exit 2; }
+  if [ "$ehash_entries" != 0 ] && [ ! -e /proc/sys/net/ipv4/tcp_child_ehash_entries ]; then
+    echo "EHASH_ENTRIES: this kernel has no net.ipv4.tcp_child_ehash_entries (Linux >= 6.1)" >&2
+    exit 2
   fi
   netns=push-hold-$$
-  trap 'ip netns delete "$netns" 2>/dev/null || true' EXIT
-  trap 'exit 130' INT TERM
-  # Only a namespace created while the sysctl is set takes it: set, create, restore.
-  [ "$ehash_entries" = 0 ] || sysctl -qw net.ipv4.tcp_child_ehash_entries="$ehash_entries"
-  created=0
-  ip netns add "$netns" && created=1
-  [ "$ehash_entries" = 0 ] || sysctl -qw net.ipv4.tcp_child_ehash_entries="$child_before"
-  [ "$created" = 1 ] || exit 1
+  maker=push-hold-maker-$$
+  allowed_before=
+  child=
+  cleanup_netns() {
+    # A host-wide list changed for a moment (below) is put back whatever ends the run.
+    [ -z "$allowed_before" ] || sysctl -qw net.ipv4.tcp_allowed_congestion_control="$allowed_before" || true
+    ip netns delete "$maker" 2>/dev/null || true
+    ip netns delete "$netns" 2>/dev/null || true
+  }
+  trap cleanup_netns EXIT
+  trap 'exit 130' INT TERM HUP PIPE
+  if ip netns list | grep -qw -- "$netns"; then echo "namespace $netns exists already" >&2; netns=; exit 1; fi
+  if [ "$ehash_entries" != 0 ]; then
+    # The table's size is read from the creating process's namespace: set it in a throwaway
+    # namespace and create the run's from inside that one. The host's setting is not touched.
+    # (`ip netns add` inside it would mount the name in its private mount namespace: a
+    # process unshares the new namespace there and the name is attached to it from here.)
+    command -v unshare >/dev/null || { echo "EHASH_ENTRIES needs unshare (util-linux)" >&2; exit 2; }
+    ip netns add "$maker"
+    ip netns exec "$maker" sysctl -qw net.ipv4.tcp_child_ehash_entries="$ehash_entries"
+    ip netns exec "$maker" unshare --net sleep 60 &
+    holder=$!
+    for _ in $(seq 1 100); do
+      [ "$(cat "/proc/$holder/comm" 2>/dev/null)" = sleep ] && break
+      sleep 0.05
+    done
+    ip netns attach "$netns" "$holder"
+    kill "$holder" 2>/dev/null || true
+    wait "$holder" 2>/dev/null || true
+    ip netns delete "$maker"
+  else
+    ip netns add "$netns"
+  fi
   ip netns exec "$netns" ip link set lo up
+  for key in net.core.somaxconn net.ipv4.tcp_max_syn_backlog net.ipv4.ip_local_port_range \
+    net.ipv4.tcp_max_tw_buckets; do
+    ip netns exec "$netns" sysctl -qw "$key=$(sysctl -n "$key")"
+  done
   if [ -n "$tcp_cc" ]; then
     # Another namespace may only pick an allowed one (a host-wide list): allow it just long
-    # enough to pick it, as for the hash table above.
+    # enough to pick it; cleanup_netns puts the list back if anything stops us in between.
     allowed_before=$(sysctl -n net.ipv4.tcp_allowed_congestion_control)
     sysctl -qw net.ipv4.tcp_allowed_congestion_control="$allowed_before $tcp_cc"
-    picked=0
-    ip netns exec "$netns" sysctl -qw net.ipv4.tcp_congestion_control="$tcp_cc" && picked=1
+    ip netns exec "$netns" sysctl -qw net.ipv4.tcp_congestion_control="$tcp_cc"
     sysctl -qw net.ipv4.tcp_allowed_congestion_control="$allowed_before"
-    [ "$picked" = 1 ] || exit 1
+    allowed_before=
   fi
+  # In the background, so that a TERM to this script reaches the run (a foreground command
+  # would hold the trap until it ended); the run cleans up after itself on TERM.
+  PUSH_HOLD_NETNS=$netns ip netns exec "$netns" bash "$0" "$@" &
+  child=$!
+  trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 130' INT TERM HUP
   rc=0
-  PUSH_HOLD_NETNS=$netns ip netns exec "$netns" bash "$0" "$@" || rc=$?
+  wait "$child" || rc=$?
   exit "$rc"
 fi
-# The table this run has (negative: the host's, shared).
+# The table this run has (negative: the host's, shared), and what the namespace was given.
 ehash_seen=$(sysctl -n net.ipv4.tcp_ehash_entries 2>/dev/null || echo unknown)
 cc_seen=$(sysctl -n net.ipv4.tcp_congestion_control 2>/dev/null || echo unknown)
+if [ -n "${PUSH_HOLD_NETNS:-}" ] && [ "$ehash_entries" != 0 ]; then
+  # The kernel rounds up to a power of two, and shares the host's table (negative) when it
+  # cannot allocate one: then the run would not be what was asked.
+  case $ehash_seen in -* | unknown) echo "EHASH_ENTRIES=$ehash_entries: the namespace got no table of its own ($ehash_seen)" >&2; exit 1 ;; esac
+  [ "$ehash_seen" -ge "$ehash_entries" ] || { echo "EHASH_ENTRIES=$ehash_entries: the namespace's table has $ehash_seen buckets" >&2; exit 1; }
+fi
 
 build=${1:-build-release}
 bin=$build/bin
@@ -342,7 +384,7 @@ elif [ "$scenario" = reconnect-storm ]; then
 else
   scenario_args=(hold)
 fi
-echo "# $scenario: $connections connections, heartbeat ${heartbeat}s, held ${hold_seconds}s; room workers $room_workers; registers $registers; load workers at nice $loadgen_nice; TCP ehash $ehash_seen, $cc_seen${PUSH_HOLD_NETNS:+ (namespace $PUSH_HOLD_NETNS)}; $(nproc) cores, loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# $scenario: $connections connections, heartbeat ${heartbeat}s, held ${hold_seconds}s; room workers $room_workers; registers $registers; load workers at nice $loadgen_nice; TCP ehash $ehash_seen, $cc_seen, listen queues $(sysctl -n net.core.somaxconn)/$(sysctl -n net.ipv4.tcp_max_syn_backlog)${PUSH_HOLD_NETNS:+ (namespace $PUSH_HOLD_NETNS)}; $(nproc) cores, loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) build=$build"
 fifo=$tmp/loadtest.fifo
 mkfifo "$fifo"

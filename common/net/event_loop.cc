@@ -203,9 +203,10 @@ void EventLoop::beforePoll() {
   if (gather_ns_ > 0 && io_events_ != gather_io_seen_) {
     gather_io_seen_ = io_events_;
     if (!spinning_ && !stopping) {
-      // Output is flushed above, so nothing we owe waits in this sleep; input gathers in the
-      // kernel. libuv computes the poll timeout after this callback from its cached time:
-      // update it, so a timer due during the sleep makes the poll return at once.
+      // Output is flushed above (what the socket could take: writes waiting for it to drain,
+      // and their callbacks, wait with posted tasks and signals); input gathers in the kernel.
+      // libuv computes the poll timeout after this callback from its cached time: update it, so a
+      // timer due during the sleep makes the poll return at once.
       std::this_thread::sleep_for(std::chrono::nanoseconds(gather_ns_));
       ++gather_sleeps_;
       uv_update_time(loop_.get());

@@ -124,7 +124,8 @@ class EventLoop {
   // flushed what it wrote), the loop sleeps `gather` before it polls again, so what arrives
   // meanwhile is read in one turn and the thread wakes at most once per `gather` while input
   // keeps coming. A turn after idleness is not delayed (the first read wakes the loop as
-  // before); what arrives during a gather waits up to `gather`, and timers may run that late.
+  // before); what arrives during a gather waits up to `gather`, and so may timers, tasks
+  // posted from other threads, and writes waiting for a full socket to drain.
   // For a room holding many idle clients: each wake-up costs a context switch (tens of µs on
   // a paravirtualised guest), so at one wake per Ping the switches, not the Pings, are the
   // cost. 0 (default) disables it; ignored while busy polling. Loop-thread only.

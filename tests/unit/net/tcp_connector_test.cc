@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -102,6 +103,32 @@ TEST(TcpConnectorTest, ASourceAddressIsBoundAndItsPortLeftToConnect) {
   EXPECT_EQ(no_port, 1);
   outcome.conn->close();  // unstarted: just freed
   server.reset();
+  EXPECT_TRUE(loop.shutdown().isOk());
+}
+
+TEST(TcpConnectorTest, ASourceAddressThatCannotBeBoundGivesUnavailableAndLeaksNoFd) {
+  EventLoop loop;
+  // Sockets only: libuv opens a reserve descriptor of its own on first use.
+  auto sockets = [] {
+    size_t n = 0;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+      if (std::filesystem::read_symlink(e.path(), ec).string().starts_with("socket:")) ++n;
+    }
+    return n;
+  };
+  auto target = InetAddress::parse("127.0.0.1:9");
+  auto source = InetAddress::parse("192.0.2.1:0");  // TEST-NET-1: not an address of this host
+  ASSERT_TRUE(target.isOk() && source.isOk());
+  const size_t before = sockets();
+  Outcome outcome;
+  TcpConnector::start(loop, *target, 5s, outcome.done(), &*source);
+  EXPECT_TRUE(loop.runUntil([&] { return outcome.calls > 0; }, 5s));
+  ASSERT_EQ(outcome.calls, 1);
+  EXPECT_EQ(outcome.conn, nullptr);
+  EXPECT_EQ(outcome.status.code(), Code::UNAVAILABLE) << outcome.status;
+  (void)loop.runUntil([] { return false; }, 10ms);  // the socket's close callback
+  EXPECT_EQ(sockets(), before);
   EXPECT_TRUE(loop.shutdown().isOk());
 }
 
