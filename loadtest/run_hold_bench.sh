@@ -18,10 +18,10 @@
 # lines carry both), EHASH_ENTRIES (0: the run uses this machine's network namespace; N: it
 # runs in a network namespace of its own, created and deleted by this script, whose TCP
 # established-connection hash table has N buckets, rounded up to a power of two:
-# net.ipv4.tcp_child_ehash_entries, Linux >= 6.1, root. The host's table is sized at boot from RAM, 262144 here, and a million
-# connections over loopback are two million sockets in it: chains of 8, and the lookup every
-# segment takes was 13% of all CPU at 1M. RESULT lines carry ehash_entries=, the table the run
-# had), TCP_CC (empty: the machine's congestion control; a name: the run is in a namespace of
+# net.ipv4.tcp_child_ehash_entries, Linux >= 6.1, root. The host's table is sized at boot from
+# RAM, 262144 here, and a million connections over loopback are two million sockets in it:
+# chains of 8, and the lookup every segment takes was 13% of all CPU at 1M. RESULT lines carry
+# ehash_entries=, the table the run had), TCP_CC (empty: the machine's congestion control; a name: the run is in a namespace of
 # its own, as for EHASH_ENTRIES, whose net.ipv4.tcp_congestion_control is that; RESULT lines
 # carry tcp_cc=).
 #
