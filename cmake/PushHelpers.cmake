@@ -1,7 +1,8 @@
 # Helpers that give every target of the project the same warnings and layout.
 #
 # push_cc_library(NAME net SRCS a.cc b.cc DEPS push::base PkgConfig::LIBUV)
-#   -> static library push_net, alias push::net, include root = build/include_roots/push_net
+#   -> library push_net (static; shared with PUSH_SHARED_LIBS), alias push::net,
+#      include root = build/include_roots/push_net
 #      (common/net only: see push_include_root).
 # push_cc_binary(NAME push-echo-server SRCS main.cc DEPS push::rpc)
 # push_cc_test(NAME tcp_connection_test SRCS tcp_connection_test.cc DEPS push::net)
@@ -32,7 +33,7 @@ endfunction()
 
 function(push_cc_library)
   cmake_parse_arguments(ARG "" "NAME;EXPOSE" "SRCS;DEPS;PRIVATE_DEPS" ${ARGN})
-  add_library(push_${ARG_NAME} STATIC ${ARG_SRCS})
+  add_library(push_${ARG_NAME} ${PUSH_LIBRARY_TYPE} ${ARG_SRCS})
   add_library(push::${ARG_NAME} ALIAS push_${ARG_NAME})
   if(ARG_EXPOSE)
     set(folder ${ARG_EXPOSE})

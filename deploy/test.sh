@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/install-deps.sh
-cmake -S . -B build-test -G Ninja -DPUSH_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake -S . -B build-test -G Ninja -DPUSH_SANITIZE=ON -DPUSH_SHARED_LIBS=ON -DPUSH_DEBUG_LINES_ONLY=ON \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build-test
 ctest --test-dir build-test --output-on-failure -j2 --timeout 300
